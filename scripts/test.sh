@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The test command (README): install the pinned test tools, then run the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+# The harness (tests/it/harness.rs) finds the venvs and tools through these variables.
+export PARALLEL_PYTEST_TEST_PYTHON="$PWD/.cache/venvs/pytest-latest/bin/python"
+export PARALLEL_PYTEST_TEST_PYTHON7="$PWD/.cache/venvs/pytest-7/bin/python"
+export PARALLEL_PYTEST_TEST_TOOLS="$PWD/.cache/venvs/tools/bin"
+export PARALLEL_PYTEST_TEST_NODE_BIN="$PWD/tools/npm/node_modules/.bin"
+exec cargo test --locked "$@"

@@ -1,0 +1,216 @@
+//! clap definitions only: no logic here (STYLE.md §1). Every flag can also come from a
+//! `PARALLEL_PYTEST_*` variable (see `env_vars.rs`), and most from `[tool.parallel-pytest]`
+//! in pyproject.toml; `settings.rs` resolves the three into one `Settings`.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::ci::Shard;
+use crate::env_vars::ours;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "parallel-pytest",
+    version,
+    about = "Split a pytest suite across CI shards and xdist workers, run one shard, report them all.",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Project directory (where pytest's rootdir/config is looked up). Default: current directory.
+    #[arg(long, global = true, env = ours::ROOT, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show where this job runs and what it will use: CI provider, shard, CPUs, memory, workers, Python.
+    Env(EnvArgs),
+    /// Show the whole plan: which shard runs which tests, predicted seconds, the lower bound.
+    Plan(PlanArgs),
+    /// Run this job's shard with pytest-xdist and write the shard artifact.
+    Run(RunArgs),
+    /// Merge every shard's JUnit into a summary, annotations, merged JUnit and the next timings.
+    Report(ReportArgs),
+}
+
+/// Output format for `env`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TextOrJson {
+    Text,
+    Json,
+}
+
+/// Output format for `plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    /// JSON for a GitHub `strategy.matrix` via `fromJSON`.
+    Matrix,
+    /// A GitLab child-pipeline YAML whose shard job has the chosen `parallel:` count.
+    GitlabChild,
+}
+
+/// `--workers auto|N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerCount {
+    Auto,
+    Fixed(u32),
+}
+
+impl FromStr for WorkerCount {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "auto" => Ok(WorkerCount::Auto),
+            n => match n.parse::<u32>() {
+                Ok(0) | Err(_) => Err(format!(
+                    "`{s}` is not a worker count: expected `auto` or a whole number >= 1"
+                )),
+                Ok(n) => Ok(WorkerCount::Fixed(n)),
+            },
+        }
+    }
+}
+
+/// What the machine offers and how many workers to start (`env`, `plan`, `run`).
+#[derive(Debug, Clone, Args)]
+pub struct MachineArgs {
+    /// This job's shard, `I/N` (1-based). Default: read from the CI provider's variables.
+    #[arg(long, env = ours::SHARD, value_name = "I/N")]
+    pub shard: Option<Shard>,
+
+    /// xdist workers per shard: `auto` (CPU quota, affinity and memory) or a number.
+    #[arg(long, env = ours::WORKERS, value_name = "auto|N")]
+    pub workers: Option<WorkerCount>,
+
+    /// Memory budget per xdist worker, in MiB, used to cap `auto` workers. Default: 512.
+    #[arg(long, env = ours::MEMORY_PER_WORKER, value_name = "MIB")]
+    pub memory_per_worker: Option<u64>,
+
+    /// Python interpreter that has pytest. Default: `python3`, then `python`, on PATH.
+    #[arg(long, env = ours::PYTHON, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EnvArgs {
+    #[command(flatten)]
+    pub machine: MachineArgs,
+
+    #[arg(long, env = ours::FORMAT, value_enum, default_value_t = TextOrJson::Text)]
+    pub format: TextOrJson,
+}
+
+/// Inputs of the planner, shared by `plan` and `run` so both compute the identical plan.
+#[derive(Debug, Clone, Args)]
+pub struct PlanInputs {
+    #[command(flatten)]
+    pub machine: MachineArgs,
+
+    /// Timing data: JUnit XML, `.test_durations`, or our store (files, folders or globs; repeatable).
+    #[arg(long = "timings", env = ours::TIMINGS, value_name = "PATH", value_delimiter = ',')]
+    pub timings: Vec<String>,
+
+    /// Collect exact node ids with `pytest --collect-only -q` before planning.
+    #[arg(long)]
+    pub collect: bool,
+
+    /// xdist distribution mode passed to pytest (`--dist`).
+    #[arg(long, env = ours::DIST, value_name = "MODE")]
+    pub dist: Option<String>,
+
+    /// Marker of tests that must run outside xdist, after the parallel phase.
+    #[arg(long, env = ours::SERIAL_MARKER, value_name = "NAME")]
+    pub serial_marker: Option<String>,
+
+    /// Test paths (files or folders), as you would give pytest. Default: pytest's `testpaths`/rootdir.
+    #[arg(value_name = "PATHS")]
+    pub paths: Vec<PathBuf>,
+
+    /// Arguments after `--` go to pytest untouched.
+    #[arg(last = true, value_name = "PYTEST_ARGS")]
+    pub pytest_args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub inputs: PlanInputs,
+
+    /// Number of shards to plan. Default: the CI shard total, else 1.
+    #[arg(long, env = ours::SHARDS, value_name = "N")]
+    pub shards: Option<u32>,
+
+    /// Pick the smallest shard count whose predicted makespan is at most this many seconds.
+    #[arg(long, env = ours::TARGET_SECONDS, value_name = "S", conflicts_with = "shards")]
+    pub target_seconds: Option<f64>,
+
+    /// Upper bound on the shard count chosen by `--target-seconds`. Default: 256.
+    #[arg(long, env = ours::MAX_SHARDS, value_name = "N")]
+    pub max_shards: Option<u32>,
+
+    /// Fixed start-up cost of one shard job (checkout, install), in seconds. Default: 30.
+    #[arg(long, env = ours::SHARD_STARTUP_SECONDS, value_name = "S")]
+    pub shard_startup_seconds: Option<f64>,
+
+    #[arg(long, env = ours::FORMAT, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub inputs: PlanInputs,
+
+    /// Where the shard artifact (JUnit + manifest) goes.
+    #[arg(long, env = ours::OUT_DIR, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+
+    /// Print this shard's plan row and the exact pytest command, and run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print only the pytest command (shell-quoted), for scripts that run pytest themselves.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub print_command: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Shard artifacts or plain JUnit files: files, folders or globs. Default: `.parallel-pytest/`.
+    #[arg(value_name = "INPUTS")]
+    pub inputs: Vec<String>,
+
+    /// Number of shards that must have reported. Default: from the manifests.
+    #[arg(long, env = ours::EXPECT_SHARDS, value_name = "N")]
+    pub expect_shards: Option<u32>,
+
+    #[arg(long, env = ours::FORMAT, value_enum, default_value_t = TextOrJson::Text)]
+    pub format: TextOrJson,
+
+    /// Write the Markdown summary here. Default: `$GITHUB_STEP_SUMMARY` when set.
+    #[arg(long, env = ours::SUMMARY, value_name = "PATH")]
+    pub summary: Option<PathBuf>,
+
+    /// Previous timings to smooth the new store with (repeatable).
+    #[arg(long = "timings", env = ours::TIMINGS, value_name = "PATH", value_delimiter = ',')]
+    pub timings: Vec<String>,
+
+    /// Where to write the updated timings store. Default: `.parallel-pytest/timings.json`.
+    #[arg(long, env = ours::TIMINGS_OUT, value_name = "PATH")]
+    pub timings_out: Option<PathBuf>,
+
+    /// Write the merged JUnit XML here.
+    #[arg(long, value_name = "PATH")]
+    pub junit_out: Option<PathBuf>,
+
+    /// Write GitLab Code Quality JSON here.
+    #[arg(long, value_name = "PATH")]
+    pub codequality_out: Option<PathBuf>,
+}

@@ -1,0 +1,21 @@
+//! Thin orchestration: each command resolves settings, calls the stages, prints, returns an exit code.
+
+pub mod env;
+pub mod plan;
+pub mod report;
+pub mod run;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+use crate::error::CommandError;
+
+pub fn dispatch(cli: Cli) -> Result<ExitCode, CommandError> {
+    let root = cli.root;
+    match cli.command {
+        Command::Env(args) => env::execute(root, args),
+        Command::Plan(args) => plan::execute(root, args),
+        Command::Run(args) => run::execute(root, args),
+        Command::Report(args) => report::execute(root, args),
+    }
+}

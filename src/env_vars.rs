@@ -1,0 +1,144 @@
+//! Every environment variable the tool reads, in one place (STYLE.md §3).
+//!
+//! clap's `env =` attributes, the CI detection and the README reference all use these
+//! constants, and the integration-test harness removes every one of them before it spawns the
+//! binary, so our own CI's variables never leak into a test.
+
+/// Our own variables: every CLI flag can also be set through one of these.
+pub mod ours {
+    pub const SHARD: &str = "PARALLEL_PYTEST_SHARD";
+    pub const JOB_INDEX: &str = "PARALLEL_PYTEST_JOB_INDEX";
+    pub const JOB_TOTAL: &str = "PARALLEL_PYTEST_JOB_TOTAL";
+    pub const SHARDS: &str = "PARALLEL_PYTEST_SHARDS";
+    pub const WORKERS: &str = "PARALLEL_PYTEST_WORKERS";
+    pub const MEMORY_PER_WORKER: &str = "PARALLEL_PYTEST_MEMORY_PER_WORKER";
+    pub const PYTHON: &str = "PARALLEL_PYTEST_PYTHON";
+    pub const ROOT: &str = "PARALLEL_PYTEST_ROOT";
+    pub const TIMINGS: &str = "PARALLEL_PYTEST_TIMINGS";
+    pub const TIMINGS_OUT: &str = "PARALLEL_PYTEST_TIMINGS_OUT";
+    pub const OUT_DIR: &str = "PARALLEL_PYTEST_OUT_DIR";
+    pub const DIST: &str = "PARALLEL_PYTEST_DIST";
+    pub const FORMAT: &str = "PARALLEL_PYTEST_FORMAT";
+    pub const TARGET_SECONDS: &str = "PARALLEL_PYTEST_TARGET_SECONDS";
+    pub const MAX_SHARDS: &str = "PARALLEL_PYTEST_MAX_SHARDS";
+    pub const SHARD_STARTUP_SECONDS: &str = "PARALLEL_PYTEST_SHARD_STARTUP_SECONDS";
+    pub const EXPECT_SHARDS: &str = "PARALLEL_PYTEST_EXPECT_SHARDS";
+    pub const SUMMARY: &str = "PARALLEL_PYTEST_SUMMARY";
+    pub const SERIAL_MARKER: &str = "PARALLEL_PYTEST_SERIAL_MARKER";
+    /// Set by `run` for every pytest process it starts (isolation, issue 8).
+    pub const SHARD_INDEX: &str = "PARALLEL_PYTEST_SHARD_INDEX";
+    pub const SHARD_TOTAL: &str = "PARALLEL_PYTEST_SHARD_TOTAL";
+
+    /// Every variable above, for the test harness to clear.
+    pub const ALL: &[&str] = &[
+        SHARD,
+        JOB_INDEX,
+        JOB_TOTAL,
+        SHARDS,
+        WORKERS,
+        MEMORY_PER_WORKER,
+        PYTHON,
+        ROOT,
+        TIMINGS,
+        TIMINGS_OUT,
+        OUT_DIR,
+        DIST,
+        FORMAT,
+        TARGET_SECONDS,
+        MAX_SHARDS,
+        SHARD_STARTUP_SECONDS,
+        EXPECT_SHARDS,
+        SUMMARY,
+        SERIAL_MARKER,
+        SHARD_INDEX,
+        SHARD_TOTAL,
+    ];
+}
+
+/// Variables set by CI providers (DESIGN.md §5).
+pub mod ci {
+    pub const CI: &str = "CI";
+    pub const GITHUB_ACTIONS: &str = "GITHUB_ACTIONS";
+    pub const GITEA_ACTIONS: &str = "GITEA_ACTIONS";
+    pub const GITLAB_CI: &str = "GITLAB_CI";
+    pub const CI_NODE_INDEX: &str = "CI_NODE_INDEX";
+    pub const CI_NODE_TOTAL: &str = "CI_NODE_TOTAL";
+    pub const CIRCLECI: &str = "CIRCLECI";
+    pub const CIRCLE_NODE_INDEX: &str = "CIRCLE_NODE_INDEX";
+    pub const CIRCLE_NODE_TOTAL: &str = "CIRCLE_NODE_TOTAL";
+    pub const BUILDKITE: &str = "BUILDKITE";
+    pub const BUILDKITE_PARALLEL_JOB: &str = "BUILDKITE_PARALLEL_JOB";
+    pub const BUILDKITE_PARALLEL_JOB_COUNT: &str = "BUILDKITE_PARALLEL_JOB_COUNT";
+    pub const TF_BUILD: &str = "TF_BUILD";
+    pub const SYSTEM_JOBPOSITIONINPHASE: &str = "SYSTEM_JOBPOSITIONINPHASE";
+    pub const SYSTEM_TOTALJOBSINPHASE: &str = "SYSTEM_TOTALJOBSINPHASE";
+    pub const BITBUCKET_BUILD_NUMBER: &str = "BITBUCKET_BUILD_NUMBER";
+    pub const BITBUCKET_PARALLEL_STEP: &str = "BITBUCKET_PARALLEL_STEP";
+    pub const BITBUCKET_PARALLEL_STEP_COUNT: &str = "BITBUCKET_PARALLEL_STEP_COUNT";
+    pub const SEMAPHORE: &str = "SEMAPHORE";
+    pub const SEMAPHORE_JOB_INDEX: &str = "SEMAPHORE_JOB_INDEX";
+    pub const SEMAPHORE_JOB_COUNT: &str = "SEMAPHORE_JOB_COUNT";
+
+    // GitHub context used by the report and publish stages.
+    pub const GITHUB_STEP_SUMMARY: &str = "GITHUB_STEP_SUMMARY";
+    pub const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
+    pub const GITHUB_SHA: &str = "GITHUB_SHA";
+    pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
+    pub const GITHUB_API_URL: &str = "GITHUB_API_URL";
+    pub const GITHUB_EVENT_NAME: &str = "GITHUB_EVENT_NAME";
+    pub const GITHUB_EVENT_PATH: &str = "GITHUB_EVENT_PATH";
+    pub const GITHUB_REF: &str = "GITHUB_REF";
+    pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
+    pub const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
+    pub const GITHUB_OUTPUT: &str = "GITHUB_OUTPUT";
+
+    // GitLab context used by the report and publish stages.
+    pub const CI_API_V4_URL: &str = "CI_API_V4_URL";
+    pub const CI_PROJECT_ID: &str = "CI_PROJECT_ID";
+    pub const CI_MERGE_REQUEST_IID: &str = "CI_MERGE_REQUEST_IID";
+    pub const CI_JOB_TOKEN: &str = "CI_JOB_TOKEN";
+    pub const CI_PROJECT_URL: &str = "CI_PROJECT_URL";
+    pub const CI_COMMIT_SHA: &str = "CI_COMMIT_SHA";
+
+    /// Every variable above, for the test harness to clear.
+    pub const ALL: &[&str] = &[
+        CI,
+        GITHUB_ACTIONS,
+        GITEA_ACTIONS,
+        GITLAB_CI,
+        CI_NODE_INDEX,
+        CI_NODE_TOTAL,
+        CIRCLECI,
+        CIRCLE_NODE_INDEX,
+        CIRCLE_NODE_TOTAL,
+        BUILDKITE,
+        BUILDKITE_PARALLEL_JOB,
+        BUILDKITE_PARALLEL_JOB_COUNT,
+        TF_BUILD,
+        SYSTEM_JOBPOSITIONINPHASE,
+        SYSTEM_TOTALJOBSINPHASE,
+        BITBUCKET_BUILD_NUMBER,
+        BITBUCKET_PARALLEL_STEP,
+        BITBUCKET_PARALLEL_STEP_COUNT,
+        SEMAPHORE,
+        SEMAPHORE_JOB_INDEX,
+        SEMAPHORE_JOB_COUNT,
+        GITHUB_STEP_SUMMARY,
+        GITHUB_REPOSITORY,
+        GITHUB_SHA,
+        GITHUB_SERVER_URL,
+        GITHUB_API_URL,
+        GITHUB_EVENT_NAME,
+        GITHUB_EVENT_PATH,
+        GITHUB_REF,
+        GITHUB_RUN_ID,
+        GITHUB_TOKEN,
+        GITHUB_OUTPUT,
+        CI_API_V4_URL,
+        CI_PROJECT_ID,
+        CI_MERGE_REQUEST_IID,
+        CI_JOB_TOKEN,
+        CI_PROJECT_URL,
+        CI_COMMIT_SHA,
+    ];
+}

@@ -1,0 +1,42 @@
+//! The plan as data: what `plan --format json` prints (contract, issue 3) and what `run`
+//! executes. Paths and node ids are relative to pytest's rootdir, as pytest prints them.
+
+use serde::{Deserialize, Serialize};
+
+/// The whole partition of the suite over every shard. Every shard computes it independently;
+/// the same inputs give a byte-identical `Plan` (invariant 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Version of parallel-pytest that made the plan.
+    pub version: String,
+    /// Hash over the plan's inputs and result; shards with different fingerprints disagree.
+    pub fingerprint: String,
+    pub shards_total: u32,
+    /// `max(total / N, longest unsplittable item)`.
+    pub lower_bound_seconds: f64,
+    pub predicted_makespan_seconds: f64,
+    /// Tests (or files) with no timing, estimated by the documented rule.
+    pub unknown_tests: u64,
+    pub shards: Vec<ShardPlan>,
+}
+
+/// One shard's selection. Empty selections are valid and must never run pytest (invariant 3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardPlan {
+    /// 1-based.
+    pub index: u32,
+    pub predicted_seconds: f64,
+    pub workers: u32,
+    /// Whole files this shard runs, slowest first.
+    pub files: Vec<String>,
+    /// Single tests this shard runs from files split across shards.
+    pub node_ids: Vec<String>,
+    /// Ids this shard must skip inside its own `files` (they run elsewhere).
+    pub deselect: Vec<String>,
+}
+
+impl ShardPlan {
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.node_ids.is_empty()
+    }
+}

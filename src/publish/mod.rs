@@ -1,0 +1,1 @@
+//! Send it: GitHub (octocrab) and GitLab (reqwest). Only sends what `report` rendered.

