@@ -1,4 +1,5 @@
 //! One integration-test binary (STYLE.md §9); a module per command or platform.
 
 mod cli;
+mod env;
 mod harness;
