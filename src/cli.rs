@@ -216,4 +216,35 @@ pub struct ReportArgs {
     /// Write GitLab Code Quality JSON here.
     #[arg(long, value_name = "PATH")]
     pub codequality_out: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub github: GithubPublishArgs,
+}
+
+/// `report`: what to publish through the GitHub API (issue 6). All optional; without a token the
+/// report still works and says what it skipped.
+#[derive(Debug, Clone, Args)]
+pub struct GithubPublishArgs {
+    /// Create a GitHub check run carrying every annotation (needs `checks: write`).
+    #[arg(long, env = ours::CHECK_RUN, value_parser = clap::builder::BoolishValueParser::new(),
+          action = clap::ArgAction::SetTrue)]
+    pub check_run: bool,
+
+    /// Create or update one sticky comment on the pull request (needs `pull-requests: write`).
+    #[arg(long, env = ours::COMMENT, value_parser = clap::builder::BoolishValueParser::new(),
+          action = clap::ArgAction::SetTrue)]
+    pub comment: bool,
+
+    /// Name of the check run; also keys the sticky comment. Default: `parallel-pytest`.
+    #[arg(long, env = ours::CHECK_NAME, value_name = "NAME")]
+    pub check_name: Option<String>,
+
+    /// GitHub token. Prefer the variable (a flag shows in the process list). Default: `GITHUB_TOKEN`.
+    #[arg(long, env = ours::GITHUB_TOKEN, value_name = "TOKEN", hide_env_values = true)]
+    pub github_token: Option<String>,
+
+    /// Exit 2 when a requested check run or comment could not be published (default: warn only).
+    #[arg(long, env = ours::FAIL_ON_PUBLISH_ERROR, value_parser = clap::builder::BoolishValueParser::new(),
+          action = clap::ArgAction::SetTrue)]
+    pub fail_on_publish_error: bool,
 }

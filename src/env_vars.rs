@@ -28,6 +28,16 @@ pub mod ours {
     /// Set by `run` for every pytest process it starts (isolation, issue 8).
     pub const SHARD_INDEX: &str = "PARALLEL_PYTEST_SHARD_INDEX";
     pub const SHARD_TOTAL: &str = "PARALLEL_PYTEST_SHARD_TOTAL";
+    /// `report`: publish a GitHub check run with every annotation (issue 6).
+    pub const CHECK_RUN: &str = "PARALLEL_PYTEST_CHECK_RUN";
+    /// `report`: name of the check run (and key of the sticky PR comment).
+    pub const CHECK_NAME: &str = "PARALLEL_PYTEST_CHECK_NAME";
+    /// `report`: create or update one sticky pull-request comment.
+    pub const COMMENT: &str = "PARALLEL_PYTEST_COMMENT";
+    /// `report`: token for the GitHub API (falls back to `GITHUB_TOKEN`). Never printed.
+    pub const GITHUB_TOKEN: &str = "PARALLEL_PYTEST_GITHUB_TOKEN";
+    /// `report`: exit non-zero when a requested check run or comment could not be published.
+    pub const FAIL_ON_PUBLISH_ERROR: &str = "PARALLEL_PYTEST_FAIL_ON_PUBLISH_ERROR";
 
     /// Every variable above, for the test harness to clear.
     pub const ALL: &[&str] = &[
@@ -52,6 +62,11 @@ pub mod ours {
         SERIAL_MARKER,
         SHARD_INDEX,
         SHARD_TOTAL,
+        CHECK_RUN,
+        CHECK_NAME,
+        COMMENT,
+        GITHUB_TOKEN,
+        FAIL_ON_PUBLISH_ERROR,
     ];
 }
 

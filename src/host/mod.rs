@@ -5,6 +5,7 @@
 //! decisions themselves ([`effective_cpus`], [`workers::worker_budget`]) are pure functions.
 
 pub mod cgroup;
+pub mod usage;
 pub mod workers;
 
 use std::path::{Path, PathBuf};

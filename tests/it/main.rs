@@ -2,4 +2,6 @@
 
 mod cli;
 mod env;
+mod github;
 mod harness;
+mod mock_http;
