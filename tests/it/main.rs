@@ -5,3 +5,5 @@ mod env;
 mod github;
 mod harness;
 mod mock_http;
+mod readme;
+mod workflow;
