@@ -28,6 +28,10 @@ pub mod ours {
     /// Set by `run` for every pytest process it starts (isolation, issue 8).
     pub const SHARD_INDEX: &str = "PARALLEL_PYTEST_SHARD_INDEX";
     pub const SHARD_TOTAL: &str = "PARALLEL_PYTEST_SHARD_TOTAL";
+    /// `run --plan`: a plan saved with `plan --format json`, run instead of planning again.
+    pub const PLAN: &str = "PARALLEL_PYTEST_PLAN";
+    /// `run --grace-seconds`: time pytest gets to write its report after a cancellation.
+    pub const GRACE_SECONDS: &str = "PARALLEL_PYTEST_GRACE_SECONDS";
 
     /// Every variable above, for the test harness to clear.
     pub const ALL: &[&str] = &[
@@ -52,6 +56,8 @@ pub mod ours {
         SERIAL_MARKER,
         SHARD_INDEX,
         SHARD_TOTAL,
+        PLAN,
+        GRACE_SECONDS,
     ];
 }
 

@@ -1,5 +1,9 @@
 //! Run it: pytest argv + argsfile, process and signals, exit mapping, shard manifest.
 
+pub mod command;
+pub mod crash;
 pub mod manifest;
+pub mod probe;
+pub mod process;
 
 pub use manifest::Manifest;
