@@ -32,6 +32,16 @@ pub mod ours {
     pub const PLAN: &str = "PARALLEL_PYTEST_PLAN";
     /// `run --grace-seconds`: time pytest gets to write its report after a cancellation.
     pub const GRACE_SECONDS: &str = "PARALLEL_PYTEST_GRACE_SECONDS";
+    /// `report`: publish a GitHub check run with every annotation (issue 6).
+    pub const CHECK_RUN: &str = "PARALLEL_PYTEST_CHECK_RUN";
+    /// `report`: name of the check run (and key of the sticky PR comment).
+    pub const CHECK_NAME: &str = "PARALLEL_PYTEST_CHECK_NAME";
+    /// `report`: create or update one sticky pull-request comment.
+    pub const COMMENT: &str = "PARALLEL_PYTEST_COMMENT";
+    /// `report`: token for the GitHub API (falls back to `GITHUB_TOKEN`). Never printed.
+    pub const GITHUB_TOKEN: &str = "PARALLEL_PYTEST_GITHUB_TOKEN";
+    /// `report`: exit non-zero when a requested check run or comment could not be published.
+    pub const FAIL_ON_PUBLISH_ERROR: &str = "PARALLEL_PYTEST_FAIL_ON_PUBLISH_ERROR";
 
     /// Every variable above, for the test harness to clear.
     pub const ALL: &[&str] = &[
@@ -58,6 +68,11 @@ pub mod ours {
         SHARD_TOTAL,
         PLAN,
         GRACE_SECONDS,
+        CHECK_RUN,
+        CHECK_NAME,
+        COMMENT,
+        GITHUB_TOKEN,
+        FAIL_ON_PUBLISH_ERROR,
     ];
 }
 

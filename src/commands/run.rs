@@ -8,14 +8,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::ci::Shard;
-use crate::cli::{RunArgs, WorkerCount};
+use crate::ci::{self, Shard};
+use crate::cli::RunArgs;
 use crate::error::CommandError;
 use crate::plan::{Plan, ShardPlan};
 use crate::pytest::command::{self, PytestCommand};
+use crate::pytest::interpreter::{self, PythonSource};
 use crate::pytest::manifest::{MANIFEST_VERSION, Manifest, PythonInfo, Selection};
-use crate::pytest::{crash, probe, process};
-use crate::settings;
+use crate::pytest::{crash, process};
+use crate::settings::Settings;
 
 /// xdist distribution mode when neither `--dist` nor the config sets one. See BENCHMARKS.md
 /// ("run: --dist"): for a slowest-first ordered selection, `load` hands the slow tests out first
@@ -29,14 +30,18 @@ struct Resolved {
     root: PathBuf,
     out_dir: PathBuf,
     python: PathBuf,
+    python_source: PythonSource,
     dist: String,
     grace: Duration,
+    shard_flag: Option<Shard>,
+    /// `--workers N` / pyproject `workers = N`.
+    workers_flag: Option<u32>,
 }
 
 pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, CommandError> {
     let resolved = resolve(root, &args)?;
     let (plan, rootdir) = obtain_plan(&args, &resolved)?;
-    let shard = this_shard(&args, &plan)?;
+    let shard = this_shard(resolved.shard_flag, &plan)?;
     let shard_plan = plan
         .shards
         .iter()
@@ -48,32 +53,37 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
                 plan.shards.len()
             ))
         })?;
-    let workers = effective_workers(&shard_plan, args.inputs.machine.workers);
+    let workers = effective_workers(&shard_plan, resolved.workers_flag);
 
     if shard_plan.is_empty() {
         return empty_shard(&args, &resolved, &plan, shard, &shard_plan);
     }
 
-    let info = probe::probe(&resolved.python).map_err(|e| CommandError::Failed(e.into()))?;
-    let argsfile_supported = info.pytest.as_deref().is_some_and(probe::supports_argsfile);
-    if info.pytest.is_none() {
+    let info = interpreter::probe(&resolved.python, &resolved.python_source)
+        .map_err(|e| CommandError::usage(e.to_string()))?;
+    let Some(pytest_version) = info.pytest.as_deref() else {
         return Err(CommandError::usage_with_hint(
-            format!("pytest is not installed for `{}`", info.executable),
+            format!(
+                "pytest is not installed for `{}`",
+                info.executable.display()
+            ),
             "install pytest (and pytest-xdist) there, or point `--python` at the right interpreter",
         ));
-    }
+    };
+    let argsfile_supported = command::supports_argsfile(pytest_version);
     if workers > 1 && info.xdist.is_none() {
         return Err(CommandError::usage_with_hint(
             format!(
                 "this shard would use {workers} workers but pytest-xdist is not installed for `{}`",
-                info.executable
+                info.executable.display()
             ),
             "install pytest-xdist, or pass `--workers 1`",
         ));
     }
 
     let cmd = command::build(&command::Inputs {
-        python: &resolved.python,
+        // The probed `sys.executable`: exactly the interpreter whose versions we recorded.
+        python: &info.executable,
         rootdir: &rootdir,
         out_dir: &resolved.out_dir,
         id: shard,
@@ -122,7 +132,12 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         signal: finished.killed_by.map(|s| s.as_str().to_string()),
         pytest_started: true,
         junit_file: file_name(&cmd.junit_path),
-        python: info,
+        python: PythonInfo {
+            executable: info.executable.display().to_string(),
+            version: Some(info.version.clone()),
+            pytest: info.pytest.clone(),
+            xdist: info.xdist.clone(),
+        },
         crashed_workers,
         interrupted_by: finished.interrupted_by.map(|s| s.as_str().to_string()),
         dist: (workers > 1).then(|| resolved.dist.clone()),
@@ -159,29 +174,19 @@ fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<Resolved, CommandErr
     let cwd = std::env::current_dir()
         .context("failed to read the current directory")
         .map_err(CommandError::Failed)?;
-    let root = match root {
-        Some(r) => absolute(&cwd, &r),
-        None => cwd.clone(),
-    };
-    if !root.is_dir() {
-        return Err(CommandError::usage(format!(
-            "`--root {}` is not a directory",
-            root.display()
-        )));
-    }
-    let file = settings::load_file_config(&root)?;
+    let settings = Settings::load(root, &args.inputs.machine)?;
+    let root = absolute(&cwd, &settings.root);
+    let file = &settings.file;
     let out_dir = match args.out_dir.clone().or(file.out_dir.clone()) {
         Some(d) => absolute(&cwd, &d),
         None => root.join(".parallel-pytest"),
     };
-    let python = args
-        .inputs
-        .machine
-        .python
-        .clone()
-        .or(file.python.clone())
-        .map(|p| python_path(&cwd, &p))
-        .unwrap_or_else(|| PathBuf::from("python3"));
+    let (python, source) = interpreter::find(
+        settings.machine.python_choice(),
+        std::env::var_os("PATH").as_deref(),
+    )
+    .map_err(|e| CommandError::usage(e.to_string()))?;
+    let python = python_path(&cwd, &python);
     let dist = args
         .inputs
         .dist
@@ -202,8 +207,11 @@ fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<Resolved, CommandErr
         root,
         out_dir,
         python,
+        python_source: source,
         dist,
         grace,
+        shard_flag: settings.machine.shard,
+        workers_flag: settings.machine.forced_workers(),
     })
 }
 
@@ -226,9 +234,12 @@ fn obtain_plan(args: &RunArgs, resolved: &Resolved) -> Result<(Plan, PathBuf), C
     Ok((plan, resolved.root.clone()))
 }
 
-fn this_shard(args: &RunArgs, plan: &Plan) -> Result<Shard, CommandError> {
-    let shard = match args.inputs.machine.shard {
-        Some(s) => s,
+/// `--shard`, else `PARALLEL_PYTEST_SHARD`/the CI provider's variables, else 1/1 for a
+/// one-shard plan.
+fn this_shard(flag: Option<Shard>, plan: &Plan) -> Result<Shard, CommandError> {
+    let ci = ci::detect_from_env(flag).map_err(|e| CommandError::usage(e.to_string()))?;
+    let shard = match ci.shard {
+        Some(choice) => choice.shard(),
         None if plan.shards_total == 1 => Shard { index: 1, total: 1 },
         None => {
             return Err(CommandError::usage(format!(
@@ -248,11 +259,8 @@ fn this_shard(args: &RunArgs, plan: &Plan) -> Result<Shard, CommandError> {
 
 /// Workers from the plan (which applied the machine's budget), an explicit `--workers N`
 /// winning; never more than the tests we know the shard has, and at least one.
-pub fn effective_workers(shard: &ShardPlan, flag: Option<WorkerCount>) -> u32 {
-    let planned = match flag {
-        Some(WorkerCount::Fixed(n)) => n,
-        _ => shard.workers,
-    };
+pub fn effective_workers(shard: &ShardPlan, forced: Option<u32>) -> u32 {
+    let planned = forced.unwrap_or(shard.workers);
     let mut w = planned.max(1);
     if shard.files.is_empty() {
         // Only single node ids: each is at least one test, and we know exactly how many.
@@ -436,10 +444,7 @@ mod tests {
         assert_eq!(effective_workers(&sp(0, 1, 4), None), 1);
         assert_eq!(effective_workers(&sp(0, 3, 4), None), 3);
         assert_eq!(effective_workers(&sp(2, 0, 4), None), 4);
-        assert_eq!(
-            effective_workers(&sp(2, 0, 4), Some(WorkerCount::Fixed(1))),
-            1
-        );
+        assert_eq!(effective_workers(&sp(2, 0, 4), Some(1)), 1);
         assert_eq!(effective_workers(&sp(2, 0, 0), None), 1);
     }
 

@@ -287,6 +287,16 @@ impl PytestCommand {
     }
 }
 
+/// Whether this pytest version reads `@argsfile` arguments (added in 8.2).
+pub fn supports_argsfile(pytest_version: &str) -> bool {
+    let mut parts = pytest_version
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let major = parts.next().unwrap_or(0);
+    let minor = parts.next().unwrap_or(0);
+    (major, minor) >= (8, 2)
+}
+
 /// Quote one word for a POSIX shell; words made only of characters no shell treats specially
 /// stay bare so the command stays readable. (`shlex` quotes `=` too, which is safe but noisy.)
 pub fn shell_quote(word: &str) -> String {
@@ -409,6 +419,16 @@ mod tests {
         assert!(!cmd.args.iter().any(|a| a.starts_with("--junitxml=/repo")));
         assert!(!cmd.args.iter().any(|a| a == "--rootdir=/repo"));
         assert!(!cmd.args.iter().any(|a| a == "--dist=load"));
+    }
+
+    #[test]
+    fn argsfile_versions() {
+        assert!(!supports_argsfile("7.4.4"));
+        assert!(!supports_argsfile("8.1.2"));
+        assert!(supports_argsfile("8.2.0"));
+        assert!(supports_argsfile("9.2.0"));
+        assert!(supports_argsfile("10.0.0rc1"));
+        assert!(!supports_argsfile("garbage"));
     }
 
     #[test]

@@ -2,8 +2,9 @@
 
 pub mod command;
 pub mod crash;
+pub mod interpreter;
 pub mod manifest;
-pub mod probe;
 pub mod process;
 
+pub use interpreter::{InterpreterError, PythonInfo, PythonSource};
 pub use manifest::Manifest;

@@ -1,4 +1,7 @@
 //! One integration-test binary (STYLE.md §9); a module per command or platform.
 
 mod cli;
+mod env;
+mod github;
 mod harness;
+mod mock_http;
