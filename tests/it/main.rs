@@ -2,3 +2,4 @@
 
 mod cli;
 mod harness;
+mod mock_http;
