@@ -213,4 +213,28 @@ pub struct ReportArgs {
     /// Write GitLab Code Quality JSON here.
     #[arg(long, value_name = "PATH")]
     pub codequality_out: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub gitlab: GitLabPublishArgs,
+}
+
+/// Publishing to GitLab from `report` (issue 7).
+#[derive(Debug, Clone, Args)]
+pub struct GitLabPublishArgs {
+    /// Post the summary as one GitLab merge request note, edited in place on later pipelines.
+    #[arg(long, env = ours::MR_NOTE)]
+    pub mr_note: bool,
+
+    /// Name of the variable that holds a GitLab access token with `api` scope (not the token).
+    #[arg(
+        long,
+        env = ours::TOKEN_VARIABLE,
+        value_name = "NAME",
+        default_value = ours::GITLAB_TOKEN
+    )]
+    pub token_variable: String,
+
+    /// Exit 1 when the MR note cannot be posted. Default: warn and keep the tests' exit code.
+    #[arg(long, env = ours::FAIL_ON_PUBLISH_ERROR)]
+    pub fail_on_publish_error: bool,
 }

@@ -28,6 +28,17 @@ pub mod ours {
     /// Set by `run` for every pytest process it starts (isolation, issue 8).
     pub const SHARD_INDEX: &str = "PARALLEL_PYTEST_SHARD_INDEX";
     pub const SHARD_TOTAL: &str = "PARALLEL_PYTEST_SHARD_TOTAL";
+    /// `report --mr-note`: post or update the GitLab merge request note (issue 7).
+    pub const MR_NOTE: &str = "PARALLEL_PYTEST_MR_NOTE";
+    /// `report --token-variable`: NAME of the variable holding the GitLab access token.
+    pub const TOKEN_VARIABLE: &str = "PARALLEL_PYTEST_TOKEN_VARIABLE";
+    /// The default variable `--token-variable` names (the token itself; never printed).
+    pub const GITLAB_TOKEN: &str = "PARALLEL_PYTEST_GITLAB_TOKEN";
+    /// `report --fail-on-publish-error`: a failed MR note makes the report exit 1.
+    pub const FAIL_ON_PUBLISH_ERROR: &str = "PARALLEL_PYTEST_FAIL_ON_PUBLISH_ERROR";
+    /// Prefix of the variables through which the component's auto-mode plan job hands its
+    /// inputs to `plan --format gitlab-child` (`PARALLEL_PYTEST_INPUT_SHARDS`, ...).
+    pub const INPUT_PREFIX: &str = "PARALLEL_PYTEST_INPUT_";
 
     /// Every variable above, for the test harness to clear.
     pub const ALL: &[&str] = &[
@@ -52,6 +63,10 @@ pub mod ours {
         SERIAL_MARKER,
         SHARD_INDEX,
         SHARD_TOTAL,
+        MR_NOTE,
+        TOKEN_VARIABLE,
+        GITLAB_TOKEN,
+        FAIL_ON_PUBLISH_ERROR,
     ];
 }
 

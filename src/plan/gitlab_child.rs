@@ -21,7 +21,7 @@ use serde_yaml_ng::{Mapping, Number, Value};
 pub const COMPONENT_TEMPLATE: &str = include_str!("../../templates/parallel-pytest.yml");
 
 /// Prefix of the variables through which the plan job hands the parent's inputs to the child.
-pub const INPUT_VAR_PREFIX: &str = "PARALLEL_PYTEST_INPUT_";
+pub const INPUT_VAR_PREFIX: &str = crate::env_vars::ours::INPUT_PREFIX;
 
 /// Jobs that only make sense in the parent pipeline (auto mode's planner and trigger).
 pub const PARENT_ONLY_JOBS: &[&str] = &["parallel-pytest-plan", "parallel-pytest-child"];
