@@ -215,14 +215,46 @@ pub struct ReportArgs {
     pub codequality_out: Option<PathBuf>,
 
     #[command(flatten)]
+    pub github: GithubPublishArgs,
+
+    #[command(flatten)]
     pub gitlab: GitLabPublishArgs,
+}
+
+/// `report`: what to publish through the GitHub API (issue 6). All optional; without a token the
+/// report still works and says what it skipped.
+#[derive(Debug, Clone, Args)]
+pub struct GithubPublishArgs {
+    /// Create a GitHub check run carrying every annotation (needs `checks: write`).
+    #[arg(long, env = ours::CHECK_RUN, value_parser = clap::builder::BoolishValueParser::new(),
+          action = clap::ArgAction::SetTrue)]
+    pub check_run: bool,
+
+    /// Create or update one sticky comment on the pull request (needs `pull-requests: write`).
+    #[arg(long, env = ours::COMMENT, value_parser = clap::builder::BoolishValueParser::new(),
+          action = clap::ArgAction::SetTrue)]
+    pub comment: bool,
+
+    /// Name of the check run; also keys the sticky comment. Default: `parallel-pytest`.
+    #[arg(long, env = ours::CHECK_NAME, value_name = "NAME")]
+    pub check_name: Option<String>,
+
+    /// GitHub token. Prefer the variable (a flag shows in the process list). Default: `GITHUB_TOKEN`.
+    #[arg(long, env = ours::GITHUB_TOKEN, value_name = "TOKEN", hide_env_values = true)]
+    pub github_token: Option<String>,
+
+    /// Exit 2 when a requested check run or comment could not be published (default: warn only).
+    #[arg(long, env = ours::FAIL_ON_PUBLISH_ERROR, value_parser = clap::builder::BoolishValueParser::new(),
+          action = clap::ArgAction::SetTrue)]
+    pub fail_on_publish_error: bool,
 }
 
 /// Publishing to GitLab from `report` (issue 7).
 #[derive(Debug, Clone, Args)]
 pub struct GitLabPublishArgs {
     /// Post the summary as one GitLab merge request note, edited in place on later pipelines.
-    #[arg(long, env = ours::MR_NOTE)]
+    #[arg(long, env = ours::MR_NOTE, value_parser = clap::builder::BoolishValueParser::new(),
+          action = clap::ArgAction::SetTrue)]
     pub mr_note: bool,
 
     /// Name of the variable that holds a GitLab access token with `api` scope (not the token).
@@ -233,8 +265,4 @@ pub struct GitLabPublishArgs {
         default_value = ours::GITLAB_TOKEN
     )]
     pub token_variable: String,
-
-    /// Exit 1 when the MR note cannot be posted. Default: warn and keep the tests' exit code.
-    #[arg(long, env = ours::FAIL_ON_PUBLISH_ERROR)]
-    pub fail_on_publish_error: bool,
 }

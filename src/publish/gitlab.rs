@@ -437,9 +437,14 @@ pub fn publish_mr_note(
 
 /// The hook `report` calls after rendering its Markdown summary: posts the note when
 /// `--mr-note` is on and prints one line about it on stderr. Returns `true` only when posting
-/// failed and `--fail-on-publish-error` asks for that to fail the report (exit 1); otherwise a
-/// publishing problem is a warning and the tests decide the exit code.
-pub fn publish_from_report(summary_markdown: &str, args: &crate::cli::GitLabPublishArgs) -> bool {
+/// failed and `fail_on_publish_error` (`--fail-on-publish-error`, shared with GitHub) asks for
+/// that to change the exit code; otherwise a publishing problem is a warning and the tests
+/// decide the exit code.
+pub fn publish_from_report(
+    summary_markdown: &str,
+    args: &crate::cli::GitLabPublishArgs,
+    fail_on_publish_error: bool,
+) -> bool {
     if !args.mr_note {
         return false;
     }
@@ -455,13 +460,13 @@ pub fn publish_from_report(summary_markdown: &str, args: &crate::cli::GitLabPubl
             false
         }
         Err(err) => {
-            let level = if args.fail_on_publish_error {
+            let level = if fail_on_publish_error {
                 "error"
             } else {
                 "warning"
             };
             eprintln!("{level}: failed to post the MR note: {err}");
-            args.fail_on_publish_error
+            fail_on_publish_error
         }
     }
 }

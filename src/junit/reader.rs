@@ -1,0 +1,812 @@
+//! Streaming JUnit reader on `quick-xml`: one pass, one testcase at a time, bounded memory.
+//!
+//! What it accepts: `<testsuites>` or a bare `<testsuite>` root (any namespace prefix), suites
+//! nested to any depth up to `Limits::max_depth`, CDATA, a UTF-8 BOM, CRLF, invalid UTF-8
+//! (replaced by U+FFFD), and odd `time` values (see [`parse_seconds`]).
+//!
+//! What it refuses: a DTD is never processed and entities are never expanded (an unknown
+//! `&name;` stays literal text), so XXE payloads are inert. A file whose root element is not a
+//! JUnit element is a [`ReadError::NotJunit`]; an empty or non-XML file is a [`ReadError`] too.
+//!
+//! When a JUnit file breaks part-way (truncated upload, killed writer, malformed XML, limits
+//! exceeded), every testcase that was complete before the break is kept and the file is marked
+//! [`FileReport::truncated`] with the reason and byte offset: the report turns red instead of
+//! silently dropping the rest (DESIGN.md invariant 5).
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
+
+use super::model::{Outcome, TestCase};
+
+/// Bounds that keep memory and time flat whatever the input.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Bytes read from one file; the rest is ignored and the file reported as truncated.
+    pub max_file_bytes: u64,
+    /// Element nesting depth; deeper input stops the read (reported as truncated).
+    pub max_depth: usize,
+    /// Bytes of a failure/error/skipped text kept per testcase (a prefix; the rest is counted).
+    pub max_text_bytes: usize,
+    /// Bytes of a `message` attribute kept per testcase.
+    pub max_message_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: 1 << 30,
+            max_depth: 64,
+            max_text_bytes: 64 * 1024,
+            max_message_bytes: 4 * 1024,
+        }
+    }
+}
+
+/// What one file yielded.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileReport {
+    pub cases: Vec<TestCase>,
+    /// `Some(reason)` when the read stopped early; `cases` holds the complete testcases before it.
+    pub truncated: Option<String>,
+    /// Wall time the file declares: the root `<testsuites time>` or the sum of top-level suites'.
+    pub declared_seconds: Option<f64>,
+    /// `<testsuite>` elements seen (any depth).
+    pub suites: u32,
+    /// Testcases with neither `name` nor `classname`, dropped: they cannot be named or rerun.
+    pub nameless_cases: u32,
+}
+
+/// Why a file yielded nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("failed to read `{path}`: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{path}` is empty")]
+    Empty { path: String },
+    #[error("`{path}` is not XML: {reason}")]
+    NotXml { path: String, reason: String },
+    #[error(
+        "`{path}` is not a JUnit report: its root element is `<{root}>`, expected `<testsuites>` or `<testsuite>`"
+    )]
+    NotJunit { path: String, root: String },
+}
+
+/// Reads a JUnit file from disk, keeping at most `limits.max_file_bytes` bytes.
+pub fn read_path(path: &Path, limits: &Limits) -> Result<FileReport, ReadError> {
+    let shown = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|source| ReadError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let reader = BufReader::with_capacity(64 * 1024, file.take(limits.max_file_bytes));
+    let mut report = FileReport::default();
+    read(reader, &shown, limits, |case| report.cases.push(case)).map(|summary| {
+        report.truncated = summary.truncated;
+        report.declared_seconds = summary.declared_seconds;
+        report.suites = summary.suites;
+        report.nameless_cases = summary.nameless_cases;
+        if size > limits.max_file_bytes {
+            report.truncated = Some(format!(
+                "file is {size} bytes, over the {} byte limit; only the start was read",
+                limits.max_file_bytes
+            ));
+        }
+        report
+    })
+}
+
+/// Reads JUnit from a string (tests, fuzzing).
+pub fn read_str(text: &str, limits: &Limits) -> Result<FileReport, ReadError> {
+    read_bytes(text.as_bytes(), limits)
+}
+
+/// Reads JUnit from bytes.
+pub fn read_bytes(bytes: &[u8], limits: &Limits) -> Result<FileReport, ReadError> {
+    let mut report = FileReport::default();
+    let summary = read(bytes, "<memory>", limits, |case| report.cases.push(case))?;
+    report.truncated = summary.truncated;
+    report.declared_seconds = summary.declared_seconds;
+    report.suites = summary.suites;
+    report.nameless_cases = summary.nameless_cases;
+    Ok(report)
+}
+
+/// Everything but the testcases, which went to the callback.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadSummary {
+    pub truncated: Option<String>,
+    pub declared_seconds: Option<f64>,
+    pub suites: u32,
+    pub nameless_cases: u32,
+    pub cases: u64,
+}
+
+/// The streaming core: calls `on_case` for every complete, named `<testcase>` in document
+/// order. `path` is only used in error messages.
+pub fn read<R: BufRead>(
+    input: R,
+    path: &str,
+    limits: &Limits,
+    mut on_case: impl FnMut(TestCase),
+) -> Result<ReadSummary, ReadError> {
+    let mut reader = Reader::from_reader(input);
+    // Keep the reader's defaults strict about end-tag names: a mismatch means the structure is
+    // broken and later testcases cannot be trusted.
+    reader.config_mut().check_end_names = true;
+    let mut buf = Vec::with_capacity(8 * 1024);
+    let mut state = State::new(limits);
+    let mut summary = ReadSummary::default();
+
+    loop {
+        let pos = reader.buffer_position();
+        let event = match reader.read_event_into(&mut buf) {
+            Ok(event) => event,
+            Err(err) => {
+                if !state.root_seen {
+                    return Err(not_xml(path, &err.to_string()));
+                }
+                summary.truncated = Some(format!(
+                    "malformed XML at byte {}: {err}",
+                    reader.error_position()
+                ));
+                break;
+            }
+        };
+        match event {
+            Event::Start(e) => {
+                if let Some(stop) = state.start(&e, path, false, &mut on_case, &mut summary)? {
+                    summary.truncated = Some(format!("{stop} (at byte {pos})"));
+                    break;
+                }
+            }
+            Event::Empty(e) => {
+                if let Some(stop) = state.start(&e, path, true, &mut on_case, &mut summary)? {
+                    summary.truncated = Some(format!("{stop} (at byte {pos})"));
+                    break;
+                }
+            }
+            Event::End(_) => state.end(&mut on_case, &mut summary),
+            Event::Text(t) => state.text(&t.into_inner(), false),
+            Event::CData(t) => state.text(&t.into_inner(), true),
+            Event::GeneralRef(r) => {
+                let resolved = match r.resolve_char_ref() {
+                    Ok(Some(c)) => Some(c.to_string()),
+                    _ => {
+                        let name = String::from_utf8_lossy(&r);
+                        quick_xml::escape::resolve_predefined_entity(&name)
+                            .map(str::to_owned)
+                            // Entities are never expanded: an unknown one stays literal text.
+                            .or_else(|| Some(format!("&{name};")))
+                    }
+                };
+                if let Some(s) = resolved {
+                    state.text(s.as_bytes(), true);
+                }
+            }
+            Event::Eof => {
+                if !state.root_seen {
+                    return Err(if pos == 0 {
+                        ReadError::Empty { path: path.into() }
+                    } else {
+                        not_xml(path, "no XML element found")
+                    });
+                }
+                if state.depth > 0 {
+                    summary.truncated = Some(format!(
+                        "file ends inside `<{}>` at byte {pos}: it was cut off",
+                        state.open_name()
+                    ));
+                }
+                break;
+            }
+            // DTDs are not processed (no entity definitions, no external fetches); comments,
+            // processing instructions and the declaration carry nothing we need.
+            Event::DocType(_) | Event::Comment(_) | Event::PI(_) | Event::Decl(_) => {}
+        }
+        buf.clear();
+    }
+    summary.declared_seconds = state.declared_seconds();
+    summary.suites = state.suites;
+    Ok(summary)
+}
+
+fn not_xml(path: &str, reason: &str) -> ReadError {
+    ReadError::NotXml {
+        path: path.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Severity of a result element: the worst one of a testcase decides its outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Severity {
+    Skipped,
+    Failure,
+    Error,
+}
+
+#[derive(Debug, Default)]
+struct CaseBuilder {
+    classname: Option<String>,
+    name: Option<String>,
+    file: Option<String>,
+    line: Option<u64>,
+    time: f64,
+    disabled: bool,
+    result: Option<ResultBuilder>,
+    inner_reruns: u32,
+}
+
+#[derive(Debug)]
+struct ResultBuilder {
+    severity: Severity,
+    kind: Option<String>,
+    message: Option<String>,
+    text: BoundedText,
+}
+
+/// A text that keeps its first `limit` bytes (on a char boundary) and counts the rest.
+#[derive(Debug, Default)]
+struct BoundedText {
+    kept: String,
+    dropped: u64,
+    limit: usize,
+}
+
+impl BoundedText {
+    fn new(limit: usize) -> Self {
+        BoundedText {
+            kept: String::new(),
+            dropped: 0,
+            limit,
+        }
+    }
+
+    fn push(&mut self, s: &str) {
+        let room = self.limit.saturating_sub(self.kept.len());
+        if s.len() <= room {
+            self.kept.push_str(s);
+        } else {
+            let cut = floor_char_boundary(s, room);
+            self.kept.push_str(&s[..cut]);
+            self.dropped += (s.len() - cut) as u64;
+        }
+    }
+
+    fn finish(self) -> Option<String> {
+        if self.kept.is_empty() && self.dropped == 0 {
+            return None;
+        }
+        let mut text = self.kept;
+        if self.dropped > 0 {
+            text.push_str(&format!(
+                "\n[... {} more bytes not kept by parallel-pytest]",
+                self.dropped
+            ));
+        }
+        Some(text)
+    }
+}
+
+/// Largest index `<= at` that is a char boundary of `s`.
+pub fn floor_char_boundary(s: &str, at: usize) -> usize {
+    if at >= s.len() {
+        return s.len();
+    }
+    let mut i = at;
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Cuts `s` to at most `max` bytes on a char boundary, saying how much was cut.
+pub fn bounded(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let cut = floor_char_boundary(s, max);
+    format!("{}[... {} more bytes]", &s[..cut], s.len() - cut)
+}
+
+struct State<'l> {
+    limits: &'l Limits,
+    root_seen: bool,
+    depth: usize,
+    /// Local names of open elements, only kept shallowly for messages: the innermost name.
+    open: Vec<String>,
+    case: Option<CaseBuilder>,
+    case_depth: usize,
+    /// Depth of the result element whose text we collect.
+    result_depth: Option<usize>,
+    suites: u32,
+    root_is_suites: bool,
+    root_time: Option<f64>,
+    top_suite_time: Option<f64>,
+    nameless: u32,
+}
+
+impl<'l> State<'l> {
+    fn new(limits: &'l Limits) -> Self {
+        State {
+            limits,
+            root_seen: false,
+            depth: 0,
+            open: Vec::new(),
+            case: None,
+            case_depth: 0,
+            result_depth: None,
+            suites: 0,
+            root_is_suites: false,
+            root_time: None,
+            top_suite_time: None,
+            nameless: 0,
+        }
+    }
+
+    fn open_name(&self) -> &str {
+        self.open.last().map(String::as_str).unwrap_or("?")
+    }
+
+    fn declared_seconds(&self) -> Option<f64> {
+        self.root_time.or(self.top_suite_time)
+    }
+
+    /// Handles a start (or empty) tag. Returns `Some(reason)` to stop reading.
+    fn start(
+        &mut self,
+        e: &BytesStart<'_>,
+        path: &str,
+        empty: bool,
+        on_case: &mut impl FnMut(TestCase),
+        summary: &mut ReadSummary,
+    ) -> Result<Option<String>, ReadError> {
+        let local = e.local_name();
+        let name = local.as_ref();
+        if !self.root_seen {
+            self.root_seen = true;
+            match name {
+                b"testsuites" => self.root_is_suites = true,
+                b"testsuite" => {}
+                other => {
+                    return Err(ReadError::NotJunit {
+                        path: path.into(),
+                        root: String::from_utf8_lossy(other).into_owned(),
+                    });
+                }
+            }
+        }
+        let depth = self.depth + 1;
+        if depth > self.limits.max_depth {
+            return Ok(Some(format!(
+                "elements nested deeper than {} levels",
+                self.limits.max_depth
+            )));
+        }
+
+        match name {
+            b"testsuite" => {
+                self.suites += 1;
+                let top = depth == 1 || (self.root_is_suites && depth == 2);
+                if top && self.case.is_none() {
+                    if let Some(t) = attr(e, b"time").and_then(|t| parse_seconds(&t)) {
+                        *self.top_suite_time.get_or_insert(0.0) += t;
+                    }
+                }
+            }
+            b"testsuites" if depth == 1 => {
+                self.root_time = attr(e, b"time").and_then(|t| parse_seconds(&t));
+            }
+            b"testcase" if self.case.is_none() => {
+                let mut case = CaseBuilder::default();
+                for a in e.attributes().with_checks(false).flatten() {
+                    let value = || attr_value(&a.value);
+                    match a.key.local_name().as_ref() {
+                        b"classname" => case.classname = Some(value()),
+                        b"name" => case.name = Some(value()),
+                        b"file" => case.file = Some(value()),
+                        b"line" => case.line = value().trim().parse().ok(),
+                        b"time" => case.time = parse_seconds(&value()).unwrap_or(0.0),
+                        b"status" => case.disabled = value() == "disabled",
+                        _ => {}
+                    }
+                }
+                self.case = Some(case);
+                self.case_depth = depth;
+                if empty {
+                    self.finish_case(on_case, summary);
+                    return Ok(None);
+                }
+            }
+            _ => {
+                if let Some(case) = self.case.as_mut() {
+                    if depth == self.case_depth + 1 {
+                        let severity = match name {
+                            b"failure" => Some(Severity::Failure),
+                            b"error" => Some(Severity::Error),
+                            b"skipped" => Some(Severity::Skipped),
+                            b"rerunFailure" | b"rerunError" | b"flakyFailure" | b"flakyError" => {
+                                case.inner_reruns += 1;
+                                None
+                            }
+                            _ => None,
+                        };
+                        if let Some(severity) = severity {
+                            // The worst result element wins; of equal ones the first is kept.
+                            let replace =
+                                case.result.as_ref().is_none_or(|r| severity > r.severity);
+                            if replace {
+                                case.result = Some(ResultBuilder {
+                                    severity,
+                                    kind: attr(e, b"type"),
+                                    message: attr(e, b"message")
+                                        .map(|m| bounded(&m, self.limits.max_message_bytes)),
+                                    text: BoundedText::new(self.limits.max_text_bytes),
+                                });
+                                if !empty {
+                                    self.result_depth = Some(depth);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if !empty {
+            self.depth = depth;
+            if self.open.len() < 8 {
+                self.open.push(String::from_utf8_lossy(name).into_owned());
+            } else {
+                // Only the innermost names matter for messages; keep the vector small.
+                self.open.remove(0);
+                self.open.push(String::from_utf8_lossy(name).into_owned());
+            }
+        }
+        Ok(None)
+    }
+
+    fn end(&mut self, on_case: &mut impl FnMut(TestCase), summary: &mut ReadSummary) {
+        if self.result_depth == Some(self.depth) {
+            self.result_depth = None;
+        }
+        if self.case.is_some() && self.depth == self.case_depth {
+            self.finish_case(on_case, summary);
+        }
+        self.depth = self.depth.saturating_sub(1);
+        self.open.pop();
+    }
+
+    fn text(&mut self, raw: &[u8], literal: bool) {
+        if self.result_depth.is_none() {
+            return;
+        }
+        if let Some(result) = self.case.as_mut().and_then(|c| c.result.as_mut()) {
+            if result.text.kept.len() >= result.text.limit {
+                result.text.dropped += raw.len() as u64;
+                return;
+            }
+            let text = String::from_utf8_lossy(raw);
+            if literal {
+                result.text.push(&text);
+            } else {
+                // XML end-of-line handling: CRLF and lone CR read as LF.
+                result
+                    .text
+                    .push(&text.replace("\r\n", "\n").replace('\r', "\n"));
+            }
+        }
+    }
+
+    fn finish_case(&mut self, on_case: &mut impl FnMut(TestCase), summary: &mut ReadSummary) {
+        let Some(case) = self.case.take() else { return };
+        self.result_depth = None;
+        if case.classname.as_deref().unwrap_or("").is_empty()
+            && case.name.as_deref().unwrap_or("").is_empty()
+        {
+            self.nameless += 1;
+            summary.nameless_cases = self.nameless;
+            return;
+        }
+        let (outcome, message, text) = match case.result {
+            None if case.disabled => (Outcome::Skipped, None, None),
+            None => (Outcome::Passed, None, None),
+            Some(r) => {
+                let outcome = classify(r.severity, r.kind.as_deref(), r.message.as_deref());
+                (outcome, r.message, r.text.finish())
+            }
+        };
+        summary.cases += 1;
+        on_case(TestCase {
+            classname: case.classname.unwrap_or_default(),
+            name: case.name.unwrap_or_default(),
+            file: case.file.filter(|f| !f.is_empty()),
+            line: case.line,
+            time_seconds: case.time,
+            outcome,
+            message,
+            text,
+            inner_reruns: case.inner_reruns,
+        });
+    }
+}
+
+/// pytest's encodings of outcomes in JUnit:
+/// - xfail: `<skipped type="pytest.xfail" message="reason">`;
+/// - strict XPASS: `<failure message="[XPASS(strict)] reason">`: a failure, counted as failed;
+/// - non-strict XPASS: an empty (passing) testcase in current pytest; older pytest wrote
+///   `<skipped message="xfail-marked test passes unexpectedly">`, which we read as xpassed.
+fn classify(severity: Severity, kind: Option<&str>, message: Option<&str>) -> Outcome {
+    match severity {
+        Severity::Error => Outcome::Error,
+        Severity::Failure => Outcome::Failed,
+        Severity::Skipped => {
+            if kind == Some("pytest.xfail") {
+                Outcome::Xfailed
+            } else if message == Some("xfail-marked test passes unexpectedly") {
+                Outcome::Xpassed
+            } else {
+                Outcome::Skipped
+            }
+        }
+    }
+}
+
+fn attr(e: &BytesStart<'_>, key: &[u8]) -> Option<String> {
+    e.attributes()
+        .with_checks(false)
+        .flatten()
+        .find(|a| a.key.local_name().as_ref() == key)
+        .map(|a| attr_value(&a.value))
+}
+
+/// Attribute value normalisation (XML 1.0 §3.3.3): literal tabs and line breaks become spaces,
+/// then references are resolved. Unknown entities stay literal (never expanded); invalid UTF-8
+/// becomes U+FFFD.
+fn attr_value(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let normalised = if text.contains(['\r', '\n', '\t']) {
+        std::borrow::Cow::Owned(text.replace("\r\n", " ").replace(['\r', '\n', '\t'], " "))
+    } else {
+        text
+    };
+    match quick_xml::escape::unescape(&normalised) {
+        Ok(v) => v.into_owned(),
+        Err(_) => unescape_lenient(&normalised),
+    }
+}
+
+/// Resolves what can be resolved (predefined entities and character references) and keeps
+/// anything else, such as `&xxe;` or a bare `&`, as written.
+fn unescape_lenient(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp..];
+        match after.find(';').filter(|&semi| semi <= 12) {
+            Some(semi) => {
+                let piece = &after[..=semi];
+                match quick_xml::escape::unescape(piece) {
+                    Ok(v) => out.push_str(&v),
+                    Err(_) => out.push_str(piece),
+                }
+                rest = &after[semi + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &after[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Reads a `time` value as seconds. Accepts `1.5`, `4.5e-05`, a decimal comma (`0,288`, from
+/// non-English locales) and thousands separators (`1,234.5`). Negative, non-finite and
+/// unreadable values give `None` (callers treat that as unknown, never as a crash).
+pub fn parse_seconds(raw: &str) -> Option<f64> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return None;
+    }
+    let parsed = s.parse::<f64>().ok().or_else(|| {
+        let cleaned = if s.contains('.') {
+            // `1,234.5`: commas are thousands separators.
+            s.replace(',', "")
+        } else if s.matches(',').count() == 1 {
+            // `0,288`: a decimal comma.
+            s.replace(',', ".")
+        } else {
+            // `1,234,567`: thousands separators only.
+            s.replace(',', "")
+        };
+        cleaned.parse::<f64>().ok()
+    })?;
+    (parsed.is_finite() && parsed >= 0.0).then_some(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> FileReport {
+        read_str(s, &Limits::default()).unwrap()
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_seconds("1.5"), Some(1.5));
+        assert_eq!(parse_seconds(" 4.5e-05 "), Some(4.5e-05));
+        assert_eq!(parse_seconds("0,288"), Some(0.288));
+        assert_eq!(parse_seconds("1,234.5"), Some(1234.5));
+        assert_eq!(parse_seconds("1,234,567"), Some(1234567.0));
+        assert_eq!(parse_seconds("-345345"), None);
+        assert_eq!(parse_seconds("NaN"), None);
+        assert_eq!(parse_seconds("inf"), None);
+        assert_eq!(parse_seconds(""), None);
+        assert_eq!(parse_seconds("abc"), None);
+    }
+
+    #[test]
+    fn pytest_outcomes() {
+        let r = parse(
+            r#"<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" time="1.5">
+<testcase classname="t.test_a" name="test_ok" time="0.1"/>
+<testcase classname="t.test_a" name="test_fail" file="t/test_a.py" line="3" time="0.2"><failure message="assert 1 == 2&#10;next">def test():
+&gt;   assert 1 == 2
+t/test_a.py:5: AssertionError</failure></testcase>
+<testcase classname="t.test_a" name="test_err" time="0"><error message="failed on setup">boom</error></testcase>
+<testcase classname="t.test_a" name="test_skip" time="0"><skipped type="pytest.skip" message="nope">t/test_a.py:9: nope</skipped></testcase>
+<testcase classname="t.test_a" name="test_xfail" time="0"><skipped type="pytest.xfail" message="bug"/></testcase>
+<testcase classname="t.test_a" name="test_xpass_old" time="0"><skipped message="xfail-marked test passes unexpectedly"/></testcase>
+<testcase classname="t.test_a" name="test_strict" time="0"><failure message="[XPASS(strict)] r">[XPASS(strict)] r</failure></testcase>
+</testsuite></testsuites>"#,
+        );
+        assert_eq!(r.truncated, None);
+        assert_eq!(r.declared_seconds, Some(1.5));
+        let outcomes: Vec<_> = r.cases.iter().map(|c| c.outcome).collect();
+        assert_eq!(
+            outcomes,
+            [
+                Outcome::Passed,
+                Outcome::Failed,
+                Outcome::Error,
+                Outcome::Skipped,
+                Outcome::Xfailed,
+                Outcome::Xpassed,
+                Outcome::Failed
+            ]
+        );
+        let fail = &r.cases[1];
+        assert_eq!(fail.message.as_deref(), Some("assert 1 == 2\nnext"));
+        assert_eq!(
+            fail.text.as_deref(),
+            Some("def test():\n>   assert 1 == 2\nt/test_a.py:5: AssertionError")
+        );
+        assert_eq!(fail.file.as_deref(), Some("t/test_a.py"));
+        assert_eq!(fail.line, Some(3));
+    }
+
+    #[test]
+    fn truncated_file_keeps_complete_cases() {
+        let r = parse(
+            r#"<testsuites><testsuite><testcase classname="a" name="one"/><testcase classname="a" name="two"><failure message="x">partial"#,
+        );
+        assert_eq!(r.cases.len(), 1);
+        assert_eq!(r.cases[0].name, "one");
+        let reason = r.truncated.unwrap();
+        assert!(
+            reason.contains("cut off") || reason.contains("malformed"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn bare_testsuite_bom_crlf_cdata() {
+        let r = parse(
+            "\u{feff}<?xml version=\"1.0\"?>\r\n<testsuite time=\"2,5\">\r\n<testcase classname=\"a\" name=\"b\"><failure><![CDATA[line1\r\n<b>&amp;]]></failure></testcase></testsuite>",
+        );
+        assert_eq!(r.cases.len(), 1);
+        assert_eq!(r.cases[0].text.as_deref(), Some("line1\r\n<b>&amp;"));
+        assert_eq!(r.declared_seconds, Some(2.5));
+    }
+
+    #[test]
+    fn entities_are_never_expanded() {
+        let r = parse(
+            r#"<?xml version="1.0"?><!DOCTYPE t [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><testsuite><testcase classname="a" name="b"><failure message="&xxe;">&xxe;</failure></testcase></testsuite>"#,
+        );
+        assert_eq!(r.cases[0].message.as_deref(), Some("&xxe;"));
+        assert_eq!(r.cases[0].text.as_deref(), Some("&xxe;"));
+    }
+
+    #[test]
+    fn not_junit_and_empty_and_text() {
+        let limits = Limits::default();
+        assert!(matches!(
+            read_str("<assemblies/>", &limits),
+            Err(ReadError::NotJunit { .. })
+        ));
+        assert!(matches!(
+            read_str("", &limits),
+            Err(ReadError::Empty { .. })
+        ));
+        assert!(matches!(
+            read_str("this is not xml", &limits),
+            Err(ReadError::NotXml { .. })
+        ));
+    }
+
+    #[test]
+    fn long_texts_keep_a_bounded_prefix() {
+        let limits = Limits {
+            max_text_bytes: 10,
+            max_message_bytes: 5,
+            ..Limits::default()
+        };
+        let big = "é".repeat(1000);
+        let xml = format!(
+            r#"<testsuite><testcase classname="a" name="b"><failure message="{big}">{big}</failure></testcase></testsuite>"#
+        );
+        let r = read_str(&xml, &limits).unwrap();
+        let text = r.cases[0].text.as_deref().unwrap();
+        assert!(text.starts_with("ééééé\n[... 1990 more bytes"), "{text}");
+        assert!(
+            r.cases[0]
+                .message
+                .as_deref()
+                .unwrap()
+                .starts_with("éé[... 1996")
+        );
+    }
+
+    #[test]
+    fn depth_limit_stops_reading() {
+        let limits = Limits {
+            max_depth: 4,
+            ..Limits::default()
+        };
+        let xml = format!(
+            "<testsuites><testsuite><testcase classname=\"a\" name=\"ok\"/>{}{}</testsuite></testsuites>",
+            "<testsuite>".repeat(10),
+            "</testsuite>".repeat(10)
+        );
+        let r = read_str(&xml, &limits).unwrap();
+        assert_eq!(r.cases.len(), 1);
+        assert!(r.truncated.unwrap().contains("deeper than 4"));
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced() {
+        let mut xml = b"<testsuite><testcase classname=\"a\" name=\"b\xff\"><failure>x\xfey</failure></testcase></testsuite>".to_vec();
+        xml.extend_from_slice(b"");
+        let r = read_bytes(&xml, &Limits::default()).unwrap();
+        assert_eq!(r.cases[0].name, "b\u{fffd}");
+        assert_eq!(r.cases[0].text.as_deref(), Some("x\u{fffd}y"));
+    }
+
+    #[test]
+    fn nameless_cases_are_dropped_and_counted() {
+        let r = parse(r#"<testsuite><testcase time="0"/><testcase name="x"/></testsuite>"#);
+        assert_eq!(r.cases.len(), 1);
+        assert_eq!(r.nameless_cases, 1);
+    }
+
+    #[test]
+    fn surefire_reruns_are_counted() {
+        let r = parse(
+            r#"<testsuite><testcase classname="a" name="b"><flakyFailure message="x"><stackTrace>t</stackTrace></flakyFailure><flakyFailure/></testcase></testsuite>"#,
+        );
+        assert_eq!(r.cases[0].outcome, Outcome::Passed);
+        assert_eq!(r.cases[0].inner_reruns, 2);
+    }
+}
