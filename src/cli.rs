@@ -81,8 +81,11 @@ impl FromStr for WorkerCount {
 /// What the machine offers and how many workers to start (`env`, `plan`, `run`).
 #[derive(Debug, Clone, Args)]
 pub struct MachineArgs {
-    /// This job's shard, `I/N` (1-based). Default: read from the CI provider's variables.
-    #[arg(long, env = ours::SHARD, value_name = "I/N")]
+    /// This job's shard, `I/N` (1-based). Default: `PARALLEL_PYTEST_SHARD`, then
+    /// `PARALLEL_PYTEST_JOB_INDEX`/`_TOTAL` (0-based), then the CI provider's variables.
+    // No `env =` here: `ci::detect` reads `PARALLEL_PYTEST_SHARD` itself so that it can say
+    // which variable a shard came from and name it in errors.
+    #[arg(long, value_name = "I/N")]
     pub shard: Option<Shard>,
 
     /// xdist workers per shard: `auto` (CPU quota, affinity and memory) or a number.
