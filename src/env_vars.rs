@@ -42,6 +42,15 @@ pub mod ours {
     pub const GITHUB_TOKEN: &str = "PARALLEL_PYTEST_GITHUB_TOKEN";
     /// `report`: exit non-zero when a requested check run or comment could not be published.
     pub const FAIL_ON_PUBLISH_ERROR: &str = "PARALLEL_PYTEST_FAIL_ON_PUBLISH_ERROR";
+    /// `report --mr-note`: post or update the GitLab merge request note (issue 7).
+    pub const MR_NOTE: &str = "PARALLEL_PYTEST_MR_NOTE";
+    /// `report --token-variable`: NAME of the variable holding the GitLab access token.
+    pub const TOKEN_VARIABLE: &str = "PARALLEL_PYTEST_TOKEN_VARIABLE";
+    /// The default variable `--token-variable` names (the token itself; never printed).
+    pub const GITLAB_TOKEN: &str = "PARALLEL_PYTEST_GITLAB_TOKEN";
+    /// Prefix of the variables through which the component's auto-mode plan job hands its
+    /// inputs to `plan --format gitlab-child` (`PARALLEL_PYTEST_INPUT_SHARDS`, ...).
+    pub const INPUT_PREFIX: &str = "PARALLEL_PYTEST_INPUT_";
 
     /// Every variable above, for the test harness to clear.
     pub const ALL: &[&str] = &[
@@ -72,6 +81,9 @@ pub mod ours {
         CHECK_NAME,
         COMMENT,
         GITHUB_TOKEN,
+        MR_NOTE,
+        TOKEN_VARIABLE,
+        GITLAB_TOKEN,
         FAIL_ON_PUBLISH_ERROR,
     ];
 }

@@ -3,5 +3,6 @@
 mod cli;
 mod env;
 mod github;
+mod gitlab;
 mod harness;
 mod mock_http;
