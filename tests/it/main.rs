@@ -3,6 +3,7 @@
 mod cli;
 mod env;
 mod github;
+mod gitlab;
 mod harness;
 mod mock_http;
 mod readme;
