@@ -5,6 +5,7 @@
 //! files, partition, fingerprint. [`selection_args`] turns one shard's plan into pytest args.
 
 pub mod build;
+pub mod gitlab_child;
 pub mod model;
 pub mod partition;
 pub mod units;
