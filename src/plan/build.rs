@@ -231,7 +231,8 @@ fn assemble(
                 *weight += extra;
             }
         }
-        let by_weight = |x: &(u64, String), y: &(u64, String)| y.0.cmp(&x.0).then_with(|| x.1.cmp(&y.1));
+        let by_weight =
+            |x: &(u64, String), y: &(u64, String)| y.0.cmp(&x.0).then_with(|| x.1.cmp(&y.1));
         a.files.sort_by(by_weight);
         a.node_ids.sort_by(by_weight);
         a.deselect.sort();

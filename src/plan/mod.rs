@@ -110,12 +110,8 @@ pub fn build(req: &PlanRequest) -> Result<Planned, PlanError> {
     let sources = timings::sources::resolve(&req.timings, &req.timings_base, &invocation_dir)?;
     let mapper = NodeIdMapper::with_files(&known_files);
     let timings = timings::load(&sources, &mapper)?;
-    let (files, summary) = estimate::build(
-        &suite.rootdir,
-        &known_files,
-        collected.as_deref(),
-        &timings,
-    );
+    let (files, summary) =
+        estimate::build(&suite.rootdir, &known_files, collected.as_deref(), &timings);
     // Explicit node-id args (without `--collect`) are units of their own.
     let node_args: Vec<(String, f64)> = if collected.is_some() {
         Vec::new()
@@ -137,7 +133,11 @@ pub fn build(req: &PlanRequest) -> Result<Planned, PlanError> {
                     .sum();
                 (
                     arg.clone(),
-                    if s > 0.0 { s } else { summary.median_test_seconds },
+                    if s > 0.0 {
+                        s
+                    } else {
+                        summary.median_test_seconds
+                    },
                 )
             })
             .collect()
@@ -163,9 +163,7 @@ pub fn build(req: &PlanRequest) -> Result<Planned, PlanError> {
     let (plan, target_note) = match req.shards {
         ShardCount::Fixed(n) => {
             if n == 0 {
-                return Err(PlanError::Usage(
-                    "`--shards` must be at least 1".into(),
-                ));
+                return Err(PlanError::Usage("`--shards` must be at least 1".into()));
             }
             (build::partition_plan(&input(n)), None)
         }

@@ -35,7 +35,10 @@ pub enum UnitKind {
     /// The owner part of a split file (`files`, with the moved units' prefixes in `deselect`).
     Remainder,
     /// Tests moved out of a split file: run as `select` ids, deselected by the owner as `deselect`.
-    Moved { select: Vec<String>, deselect: Vec<String> },
+    Moved {
+        select: Vec<String>,
+        deselect: Vec<String>,
+    },
     /// An explicit node-id argument of the user (`node_ids`), never split.
     NodeArg,
 }
@@ -236,7 +239,16 @@ mod tests {
 
     #[test]
     fn collect_mode_groups_prefix_ids() {
-        let f = work("t.py", &[("test_a", 1.0), ("test_a2", 2.0), ("test_b", 3.0), ("test_c", 1.0)], true);
+        let f = work(
+            "t.py",
+            &[
+                ("test_a", 1.0),
+                ("test_a2", 2.0),
+                ("test_b", 3.0),
+                ("test_c", 1.0),
+            ],
+            true,
+        );
         let s = split_file(&f, None).unwrap();
         // `test_b` (3 s) ties with the `test_a` group (3 s); the group sorting first by key
         // stays with the owner (nothing else would), the others move.

@@ -10,7 +10,14 @@ use super::SuiteError;
 pub fn collect(python: &Path, dir: &Path, args: &[String]) -> Result<Vec<String>, SuiteError> {
     let mut cmd = Command::new(python);
     cmd.current_dir(dir)
-        .args(["-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"])
+        .args([
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ])
         .args(args);
     let shown = format!(
         "{} -m pytest --collect-only -q {}",
@@ -70,7 +77,10 @@ mod tests {
         let out = "tests/test_a.py::test_x\ntests/test_a.py::TestC::test_y[1 2]\n\n2 tests collected in 0.01s\n";
         assert_eq!(
             parse_collect_output(out),
-            vec!["tests/test_a.py::test_x", "tests/test_a.py::TestC::test_y[1 2]"]
+            vec![
+                "tests/test_a.py::test_x",
+                "tests/test_a.py::TestC::test_y[1 2]"
+            ]
         );
     }
 }

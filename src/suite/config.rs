@@ -54,6 +54,8 @@ impl PytestConfig {
 }
 
 type Loaded = Option<BTreeMap<String, Value>>;
+/// (rootdir, config file, values).
+type Located = (PathBuf, PathBuf, BTreeMap<String, Value>);
 
 /// Names pytest looks for, in precedence order within one folder.
 const CONFIG_NAMES: &[&str] = &[
@@ -186,7 +188,9 @@ pub fn load(path: &Path) -> Result<Loaded, SuiteError> {
 }
 
 /// `locate_config`: the first folder from each arg upwards holding a config file.
-fn locate(args: &[PathBuf]) -> Result<Option<(PathBuf, PathBuf, BTreeMap<String, Value>)>, SuiteError> {
+fn locate(
+    args: &[PathBuf],
+) -> Result<Option<Located>, SuiteError> {
     let mut first_pyproject: Option<PathBuf> = None;
     for arg in args {
         for base in arg.ancestors() {
@@ -224,7 +228,13 @@ pub fn determine(
         .iter()
         .map(|a| absolute(invocation_dir, a))
         .filter(|p| p.exists())
-        .map(|p| if p.is_dir() { p } else { p.parent().map(Path::to_path_buf).unwrap_or(p) })
+        .map(|p| {
+            if p.is_dir() {
+                p
+            } else {
+                p.parent().map(Path::to_path_buf).unwrap_or(p)
+            }
+        })
         .collect();
     let ancestor = common_ancestor(invocation_dir, &dirs);
     let mut config = PytestConfig::default();
@@ -262,9 +272,15 @@ pub fn determine(
                 }
             }
             if rootdir.is_none() {
-                let common =
-                    common_ancestor(invocation_dir, &[invocation_dir.to_path_buf(), ancestor.clone()]);
-                rootdir = Some(if common.parent().is_none() { ancestor.clone() } else { common });
+                let common = common_ancestor(
+                    invocation_dir,
+                    &[invocation_dir.to_path_buf(), ancestor.clone()],
+                );
+                rootdir = Some(if common.parent().is_none() {
+                    ancestor.clone()
+                } else {
+                    common
+                });
             }
         }
     }
@@ -296,28 +312,47 @@ mod tests {
     fn precedence_within_a_folder_and_upwards() {
         let d = tempfile::tempdir().unwrap();
         let root = d.path();
-        write(root, "pyproject.toml", "[tool.pytest.ini_options]\ntestpaths = ['tests']\n");
+        write(
+            root,
+            "pyproject.toml",
+            "[tool.pytest.ini_options]\ntestpaths = ['tests']\n",
+        );
         write(root, "tox.ini", "[pytest]\ntestpaths = other\n");
         write(root, "sub/setup.cfg", "[metadata]\nname = x\n");
         let c = determine(&root.join("sub"), &[], None, None).unwrap();
         assert_eq!(c.rootdir, root);
-        assert_eq!(c.file.as_deref(), Some(root.join("pyproject.toml").as_path()));
+        assert_eq!(
+            c.file.as_deref(),
+            Some(root.join("pyproject.toml").as_path())
+        );
         assert_eq!(c.args("testpaths").unwrap(), Some(vec!["tests".to_owned()]));
     }
 
     #[test]
     fn native_toml_and_both_styles_error() {
         let d = tempfile::tempdir().unwrap();
-        write(d.path(), "pyproject.toml", "[tool.pytest]\npython_files = ['check_*.py']\nminversion = 9\n");
+        write(
+            d.path(),
+            "pyproject.toml",
+            "[tool.pytest]\npython_files = ['check_*.py']\nminversion = 9\n",
+        );
         let c = determine(d.path(), &[], None, None).unwrap();
-        assert_eq!(c.args("python_files").unwrap(), Some(vec!["check_*.py".to_owned()]));
+        assert_eq!(
+            c.args("python_files").unwrap(),
+            Some(vec!["check_*.py".to_owned()])
+        );
         write(
             d.path(),
             "pyproject.toml",
             "[tool.pytest]\nx = ['a']\n[tool.pytest.ini_options]\ny = 'b'\n",
         );
-        let err = determine(d.path(), &[], None, None).unwrap_err().to_string();
-        assert!(err.contains("pyproject.toml") && err.contains("both"), "{err}");
+        let err = determine(d.path(), &[], None, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("pyproject.toml") && err.contains("both"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -329,16 +364,26 @@ mod tests {
         assert_eq!(c.rootdir, d.path());
         assert!(c.values.is_empty());
         write(d.path(), "a/setup.cfg", "[pytest]\naddopts = -q\n");
-        let err = determine(&d.path().join("a/b"), &[], None, None).unwrap_err().to_string();
-        assert!(err.contains("setup.cfg") && err.contains("tool:pytest"), "{err}");
+        let err = determine(&d.path().join("a/b"), &[], None, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("setup.cfg") && err.contains("tool:pytest"),
+            "{err}"
+        );
     }
 
     #[test]
     fn bad_config_names_file_and_line() {
         let d = tempfile::tempdir().unwrap();
         write(d.path(), "pytest.ini", "[pytest]\nthis is wrong\n");
-        let err = determine(d.path(), &[], None, None).unwrap_err().to_string();
-        assert!(err.contains("pytest.ini") && err.contains("line 2"), "{err}");
+        let err = determine(d.path(), &[], None, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("pytest.ini") && err.contains("line 2"),
+            "{err}"
+        );
     }
 
     #[test]

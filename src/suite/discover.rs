@@ -15,7 +15,15 @@ use super::paths::{absolute, relative};
 
 /// pytest's default `norecursedirs`.
 pub const DEFAULT_NORECURSEDIRS: &[&str] = &[
-    "*.egg", ".*", "_darcs", "build", "CVS", "dist", "node_modules", "venv", "{arch}",
+    "*.egg",
+    ".*",
+    "_darcs",
+    "build",
+    "CVS",
+    "dist",
+    "node_modules",
+    "venv",
+    "{arch}",
 ];
 /// pytest's default `python_files`.
 pub const DEFAULT_PYTHON_FILES: &[&str] = &["test_*.py", "*_test.py"];
@@ -83,7 +91,10 @@ impl PathPatterns {
     }
 
     pub fn matches(&self, path: &Path) -> bool {
-        let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
         self.by_name.iter().any(|g| g.is_match(name.as_ref()))
             || self.by_path.iter().any(|g| g.is_match(path))
     }
@@ -153,10 +164,18 @@ fn glob_relative(base: &Path, pattern: &str) -> Result<Vec<String>, SuiteError> 
     let glob = GlobBuilder::new(pattern)
         .literal_separator(true)
         .build()
-        .map_err(|e| SuiteError::Usage(format!("`testpaths` entry `{pattern}` is not a valid glob: {e}")))?
+        .map_err(|e| {
+            SuiteError::Usage(format!(
+                "`testpaths` entry `{pattern}` is not a valid glob: {e}"
+            ))
+        })?
         .compile_matcher();
     let mut out = Vec::new();
-    for entry in walkdir::WalkDir::new(&start).follow_links(true).into_iter().flatten() {
+    for entry in walkdir::WalkDir::new(&start)
+        .follow_links(true)
+        .into_iter()
+        .flatten()
+    {
         let rel = relative(base, entry.path());
         let hidden = entry.depth() > 0 && entry.file_name().to_string_lossy().starts_with('.');
         if !hidden && glob.is_match(&rel) {
@@ -179,11 +198,10 @@ pub fn discover(input: &DiscoverInput) -> Result<Discovered, SuiteError> {
     let ignore_glob: Vec<GlobMatcher> = input
         .ignore_glob
         .iter()
-        .filter_map(|g| {
-            fnmatch(&absolute(&input.invocation_dir, Path::new(g)).to_string_lossy())
-        })
+        .filter_map(|g| fnmatch(&absolute(&input.invocation_dir, Path::new(g)).to_string_lossy()))
         .collect();
-    let ignored = |p: &Path| ignore.iter().any(|i| i == p) || ignore_glob.iter().any(|g| g.is_match(p));
+    let ignored =
+        |p: &Path| ignore.iter().any(|i| i == p) || ignore_glob.iter().any(|g| g.is_match(p));
 
     let mut out = Discovered::default();
     for arg in decide_args(input)? {
@@ -228,7 +246,8 @@ pub fn discover(input: &DiscoverInput) -> Result<Discovered, SuiteError> {
             let entry = match entry {
                 Ok(e) => e,
                 Err(err) => {
-                    out.warnings.push(format!("skipped while walking `{arg}`: {err}"));
+                    out.warnings
+                        .push(format!("skipped while walking `{arg}`: {err}"));
                     continue;
                 }
             };
@@ -300,7 +319,10 @@ mod tests {
             collect_in_virtualenv: false,
         };
         let found = discover(&input).unwrap();
-        assert_eq!(found.files, strings(&["tests/sub/b_test.py", "tests/test_a.py"]));
+        assert_eq!(
+            found.files,
+            strings(&["tests/sub/b_test.py", "tests/test_a.py"])
+        );
 
         let mut explicit = input.clone();
         explicit.args = strings(&["tests/sub/helper.py", "tests/test_a.py::test_x"]);

@@ -84,7 +84,10 @@ pub fn parse(text: &str) -> Result<Ini, IniError> {
     let mut current: Option<(String, String, Vec<String>)> = None;
     let flush = |ini: &mut Ini, current: &mut Option<(String, String, Vec<String>)>| {
         if let Some((s, k, parts)) = current.take() {
-            ini.sections.entry(s).or_default().insert(k, parts.join("\n"));
+            ini.sections
+                .entry(s)
+                .or_default()
+                .insert(k, parts.join("\n"));
         }
     };
     for (index, line) in text.lines().enumerate() {
@@ -122,7 +125,11 @@ pub fn parse(text: &str) -> Result<Ini, IniError> {
                         message: format!("duplicate name `{key}`"),
                     });
                 }
-                let parts = if value.is_empty() { vec![] } else { vec![value] };
+                let parts = if value.is_empty() {
+                    vec![]
+                } else {
+                    vec![value]
+                };
                 current = Some((s, key, parts));
             }
             Parsed::Continuation(data) => match current.as_mut() {

@@ -103,7 +103,9 @@ pub fn load(req: &SuiteRequest) -> Result<Suite, SuiteError> {
         cli.rootdir.as_deref().map(Path::new),
     )?;
     for (k, v) in &cli.overrides {
-        config.values.insert(k.clone(), config::Value::Str(v.clone()));
+        config
+            .values
+            .insert(k.clone(), config::Value::Str(v.clone()));
     }
     // `addopts` from the config comes first on pytest's command line.
     let addopts = args::parse(&config.args("addopts")?.unwrap_or_default());
@@ -118,7 +120,12 @@ pub fn load(req: &SuiteRequest) -> Result<Suite, SuiteError> {
         python_files: get("python_files", discover::DEFAULT_PYTHON_FILES)?,
         norecursedirs: get("norecursedirs", discover::DEFAULT_NORECURSEDIRS)?,
         ignore: addopts.ignore.iter().chain(&cli.ignore).cloned().collect(),
-        ignore_glob: addopts.ignore_glob.iter().chain(&cli.ignore_glob).cloned().collect(),
+        ignore_glob: addopts
+            .ignore_glob
+            .iter()
+            .chain(&cli.ignore_glob)
+            .cloned()
+            .collect(),
         collect_in_virtualenv: cli.collect_in_virtualenv || addopts.collect_in_virtualenv,
     };
     let found = discover::discover(&input)?;

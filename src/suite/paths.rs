@@ -79,7 +79,10 @@ mod tests {
             absolute(Path::new("/a/b"), Path::new("../c/./d")),
             PathBuf::from("/a/c/d")
         );
-        assert_eq!(relative(Path::new("/a/b"), Path::new("/a/b/c/d.py")), "c/d.py");
+        assert_eq!(
+            relative(Path::new("/a/b"), Path::new("/a/b/c/d.py")),
+            "c/d.py"
+        );
         assert_eq!(relative(Path::new("/a/b"), Path::new("/a/x.py")), "../x.py");
         assert_eq!(relative(Path::new("/a/b"), Path::new("/a/b")), ".");
     }

@@ -129,8 +129,11 @@ pub fn build(
             (work, summary)
         }
         None => {
-            let wanted: HashMap<&str, usize> =
-                files.iter().enumerate().map(|(i, f)| (f.as_str(), i)).collect();
+            let wanted: HashMap<&str, usize> = files
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (f.as_str(), i))
+                .collect();
             let mut tests: Vec<Vec<TestWork>> = vec![Vec::new(); files.len()];
             let mut known = Vec::new();
             for (id, s) in &timings.tests {
@@ -188,7 +191,9 @@ mod tests {
     #[test]
     fn counts_test_functions() {
         assert_eq!(
-            count_test_functions("def test_a():\n    pass\nasync def test_b():\n  def testing(): pass\ndef helper(): pass\n"),
+            count_test_functions(
+                "def test_a():\n    pass\nasync def test_b():\n  def testing(): pass\ndef helper(): pass\n"
+            ),
             3
         );
     }
@@ -196,7 +201,11 @@ mod tests {
     #[test]
     fn file_mode_sums_known_and_estimates_unknown() {
         let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("test_new.py"), "def test_1(): pass\ndef test_2(): pass\n").unwrap();
+        std::fs::write(
+            d.path().join("test_new.py"),
+            "def test_1(): pass\ndef test_2(): pass\n",
+        )
+        .unwrap();
         let mut t = Timings::default();
         t.tests.insert("test_a.py::x".into(), 2.0);
         t.tests.insert("test_a.py::y".into(), 4.0);
@@ -213,7 +222,10 @@ mod tests {
         let mut t = Timings::default();
         t.tests.insert("a.py::x".into(), 1.0);
         t.tests.insert("a.py::y".into(), 0.0);
-        let ids: Vec<String> = ["a.py::x", "a.py::y", "b.py::new"].iter().map(|s| s.to_string()).collect();
+        let ids: Vec<String> = ["a.py::x", "a.py::y", "b.py::new"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let (work, summary) = build(Path::new("."), &[], Some(&ids), &t);
         assert_eq!(work.len(), 2);
         assert_eq!(work[0].tests[1].seconds, MIN_TEST_SECONDS);

@@ -38,13 +38,17 @@ pub enum TimingsError {
     BadGlob { pattern: String, message: String },
     #[error("failed to read timings file `{path}`: {message}")]
     Io { path: String, message: String },
-    #[error("timings file `{path}` is not JUnit XML, `.test_durations` or a parallel-pytest store: {message}")]
+    #[error(
+        "timings file `{path}` is not JUnit XML, `.test_durations` or a parallel-pytest store: {message}"
+    )]
     Unrecognised { path: String, message: String },
     #[error("timings file `{path}` is not valid JSON: {message}")]
     BadJson { path: String, message: String },
     #[error("timings file `{path}` is not valid JUnit XML: {message}")]
     BadJunit { path: String, message: String },
-    #[error("timings store `{path}` has version {version}; this parallel-pytest reads version {expected}")]
+    #[error(
+        "timings store `{path}` has version {version}; this parallel-pytest reads version {expected}"
+    )]
     StoreVersion {
         path: String,
         version: u64,

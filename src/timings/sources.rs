@@ -10,7 +10,10 @@ use crate::junit::reader;
 
 /// Files of a folder that look like timings: `*.xml`, `*.json`, `.test_durations`.
 fn is_timings_name(p: &Path) -> bool {
-    let name = p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     name == TEST_DURATIONS || name.ends_with(".xml") || name.ends_with(".json")
 }
 
@@ -85,13 +88,20 @@ fn expand_glob(base: &Path, spec: &str) -> Result<Vec<PathBuf>, TimingsError> {
 }
 
 /// Reads one file into `timings`, detecting its format from the first non-blank byte.
-pub fn read_into(path: &Path, mapper: &NodeIdMapper, timings: &mut Timings) -> Result<(), TimingsError> {
+pub fn read_into(
+    path: &Path,
+    mapper: &NodeIdMapper,
+    timings: &mut Timings,
+) -> Result<(), TimingsError> {
     let shown = path.display().to_string();
     let bytes = fs_err::read(path).map_err(|e| TimingsError::Io {
         path: shown.clone(),
         message: e.to_string(),
     })?;
-    match bytes.iter().find(|b| !b.is_ascii_whitespace() && **b != 0xEF && **b != 0xBB && **b != 0xBF) {
+    match bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace() && **b != 0xEF && **b != 0xBB && **b != 0xBF)
+    {
         Some(b'{') => read_json(path, &bytes, timings),
         Some(b'<') => read_junit(path, &bytes, mapper, timings),
         Some(_) => Err(TimingsError::Unrecognised {
@@ -106,7 +116,7 @@ pub fn read_into(path: &Path, mapper: &NodeIdMapper, timings: &mut Timings) -> R
 }
 
 /// Python's `json.dump` writes `NaN`/`Infinity` for non-finite floats, which is not JSON;
-/// turn those bare tokens into `null` so the bad values can be reported per test.
+/// turn those bare tokens into strings so the bad values can be reported per test.
 fn python_json_to_json(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.contains("NaN") && !text.contains("Infinity") {
         return text.into();
@@ -135,7 +145,10 @@ fn python_json_to_json(text: &str) -> std::borrow::Cow<'_, str> {
             .into_iter()
             .find(|t| rest.starts_with(t));
         if let Some(t) = token {
-            out.push_str("null");
+            // A string, so the warning can show the bad value.
+            out.push('"');
+            out.push_str(t);
+            out.push('"');
             rest = &rest[t.len()..];
         } else {
             out.push(c);
@@ -240,7 +253,8 @@ mod tests {
 
     #[test]
     fn test_durations_with_python_nan() {
-        let t = read(r#"{"a.py::t1": 1.5, "a.py::t2": NaN, "a.py::t3": -1, "a.py::NaN": 2}"#).unwrap();
+        let t =
+            read(r#"{"a.py::t1": 1.5, "a.py::t2": NaN, "a.py::t3": -1, "a.py::NaN": 2}"#).unwrap();
         assert_eq!(t.tests.get("a.py::t1"), Some(&1.5));
         assert_eq!(t.tests.get("a.py::NaN"), Some(&2.0));
         assert!(!t.tests.contains_key("a.py::t2"));
@@ -258,7 +272,10 @@ mod tests {
             </testsuite></testsuites>"#,
         )
         .unwrap();
-        assert_eq!(t.tests.get("tests/test_a.py::TestC::test_x[1]"), Some(&0.75));
+        assert_eq!(
+            t.tests.get("tests/test_a.py::TestC::test_x[1]"),
+            Some(&0.75)
+        );
         assert_eq!(t.tests.get("tests/test_a.py::test_y"), Some(&2.0));
     }
 
