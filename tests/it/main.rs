@@ -6,3 +6,4 @@ mod github;
 mod gitlab;
 mod harness;
 mod mock_http;
+mod run;
