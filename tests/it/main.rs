@@ -6,4 +6,6 @@ mod github;
 mod gitlab;
 mod harness;
 mod mock_http;
+mod readme;
 mod run;
+mod workflow;
