@@ -1,0 +1,600 @@
+//! GitHub publishing against a local mock of the REST API (`mock_http`): the requests GitHub
+//! would receive are asserted field by field and every request body is validated against GitHub's
+//! own OpenAPI schemas (`../shared/github-api/schemas.json`, via `check-jsonschema`).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use octocrab::secrecy::SecretString;
+use parallel_pytest::cli::GithubPublishArgs;
+use parallel_pytest::commands::github_publish;
+use parallel_pytest::publish::github::{self, Context, Options, PullRequest, RetryPolicy, Step};
+use parallel_pytest::publish::{Annotation, Level, Rendered};
+use serde_json::{Value, json};
+
+use crate::harness::{repo_root, tool};
+use crate::mock_http::{MockServer, Recorded, Reply};
+
+const TOKEN: &str = "ghs_test_token_never_printed";
+
+fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        attempts: 3,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_secs(2),
+    }
+}
+
+fn ctx(mock: &MockServer, pr: Option<u64>) -> Context {
+    Context {
+        api_url: mock.url().to_owned(),
+        owner: "octo".into(),
+        repo: "demo".into(),
+        head_sha: "0123456789abcdef0123456789abcdef01234567".into(),
+        pull_request: pr.map(|number| PullRequest {
+            number,
+            from_fork: false,
+        }),
+        details_url: Some("https://github.com/octo/demo/actions/runs/99".into()),
+    }
+}
+
+fn rendered(annotations: u32) -> Rendered {
+    Rendered {
+        headline: "3 failed, 117 passed".into(),
+        markdown: "## parallel-pytest\n\n3 failed, 117 passed\n".into(),
+        annotations: (1..=annotations)
+            .map(|i| Annotation {
+                path: format!("tests/test_mod{}.py", i % 7),
+                start_line: i,
+                end_line: i,
+                level: if i % 2 == 0 {
+                    Level::Failure
+                } else {
+                    Level::Warning
+                },
+                title: format!("tests/test_mod{}.py::test_{i} failed", i % 7),
+                message: format!("assert {i} == 0"),
+                raw_details: Some(format!("Traceback line {i}")),
+            })
+            .collect(),
+        green: false,
+    }
+}
+
+fn options(check_run: bool, comment: bool) -> Options {
+    Options {
+        check_run,
+        comment,
+        name: "parallel-pytest".into(),
+        retry: fast_retry(),
+    }
+}
+
+fn token() -> SecretString {
+    SecretString::from(TOKEN.to_owned())
+}
+
+/// Validates request bodies against `operations[op].request` of the shared GitHub schemas with
+/// `check-jsonschema`. Skips (with a message) when `../shared` is absent, as in a user's clone.
+fn validate(op: &str, bodies: &[Value]) {
+    let schemas = repo_root().join("../shared/github-api/schemas.json");
+    if !schemas.exists() {
+        eprintln!(
+            "skipping schema validation of {op}: `{}` not found (it exists only beside the team's checkout)",
+            schemas.display()
+        );
+        return;
+    }
+    assert!(!bodies.is_empty(), "no {op} bodies to validate");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&schemas).unwrap()).unwrap();
+    let mut schema = doc["operations"][op]["request"].clone();
+    assert!(schema.is_object(), "no request schema for {op}");
+    schema["$schema"] = doc["dialect"].clone();
+    let dir = tempfile::tempdir().unwrap();
+    let schema_path = dir.path().join("schema.json");
+    std::fs::write(&schema_path, schema.to_string()).unwrap();
+    let mut cmd = std::process::Command::new(tool("check-jsonschema"));
+    cmd.arg("--schemafile").arg(&schema_path);
+    for (i, body) in bodies.iter().enumerate() {
+        let path: PathBuf = dir.path().join(format!("body-{i}.json"));
+        std::fs::write(&path, body.to_string()).unwrap();
+        cmd.arg(path);
+    }
+    let out = cmd.output().expect("run check-jsonschema");
+    assert!(
+        out.status.success(),
+        "{op} request bodies do not match GitHub's schema:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn assert_api_headers(req: &Recorded) {
+    assert_eq!(
+        req.header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str()),
+        "{} {}",
+        req.method,
+        req.path
+    );
+    assert_eq!(req.header("x-github-api-version"), Some("2022-11-28"));
+    if !req.body.is_empty() {
+        assert_eq!(req.header("content-type"), Some("application/json"));
+    }
+}
+
+fn check_run_routes(mock: &MockServer, prefix: &str) {
+    mock.on(
+        "POST",
+        &format!("{prefix}/repos/octo/demo/check-runs"),
+        [Reply::json(
+            201,
+            json!({"id": 4242, "html_url": "https://github.com/octo/demo/runs/4242"}),
+        )],
+    );
+    mock.on(
+        "PATCH",
+        &format!("{prefix}/repos/octo/demo/check-runs/4242"),
+        [Reply::json(200, json!({"id": 4242}))],
+    );
+}
+
+#[test]
+fn check_run_sends_at_most_fifty_annotations_per_request() {
+    let mock = MockServer::start();
+    check_run_routes(&mock, "");
+    let input = rendered(120);
+    let outcome = github::publish(
+        &input,
+        &ctx(&mock, None),
+        Some(&token()),
+        &options(true, false),
+    );
+    assert_eq!(
+        outcome.check_run,
+        Some(Step::Done(
+            "https://github.com/octo/demo/runs/4242 with 120 annotations".into()
+        ))
+    );
+    assert!(mock.unmatched().is_empty(), "{:?}", mock.unmatched());
+
+    let reqs = mock.requests();
+    let shape: Vec<(&str, &str)> = reqs
+        .iter()
+        .map(|r| (r.method.as_str(), r.path.as_str()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("POST", "/repos/octo/demo/check-runs"),
+            ("PATCH", "/repos/octo/demo/check-runs/4242"),
+            ("PATCH", "/repos/octo/demo/check-runs/4242"),
+        ]
+    );
+    reqs.iter().for_each(assert_api_headers);
+
+    let create = reqs[0].json();
+    assert_eq!(create["name"], "parallel-pytest");
+    assert_eq!(
+        create["head_sha"],
+        "0123456789abcdef0123456789abcdef01234567"
+    );
+    assert_eq!(create["status"], "completed");
+    assert_eq!(create["conclusion"], "failure");
+    assert_eq!(
+        create["details_url"],
+        "https://github.com/octo/demo/actions/runs/99"
+    );
+    assert_eq!(create["output"]["title"], "3 failed, 117 passed");
+    assert_eq!(
+        create["output"]["summary"],
+        "## parallel-pytest\n\n3 failed, 117 passed\n"
+    );
+    let first = &create["output"]["annotations"][0];
+    assert_eq!(
+        first,
+        &json!({
+            "path": "tests/test_mod1.py",
+            "start_line": 1,
+            "end_line": 1,
+            "annotation_level": "warning",
+            "title": "tests/test_mod1.py::test_1 failed",
+            "message": "assert 1 == 0",
+            "raw_details": "Traceback line 1",
+        })
+    );
+
+    // Every annotation exactly once, in order, 1-based lines, ≤ 50 per request.
+    let mut lines = Vec::new();
+    for req in &reqs {
+        let body = req.json();
+        let batch = body["output"]["annotations"].as_array().unwrap();
+        assert!(
+            batch.len() <= 50,
+            "{} annotations in one request",
+            batch.len()
+        );
+        lines.extend(batch.iter().map(|a| a["start_line"].as_u64().unwrap()));
+        if req.method == "PATCH" {
+            assert!(body.get("status").is_none(), "updates only append");
+            assert_eq!(body["output"]["title"], "3 failed, 117 passed");
+        }
+    }
+    assert_eq!(lines, (1..=120).collect::<Vec<u64>>());
+    let second_batch = reqs[1].json();
+    let levels: Vec<&str> = second_batch["output"]["annotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(2)
+        .map(|a| a["annotation_level"].as_str().unwrap())
+        .collect();
+    assert_eq!(levels, ["warning", "failure"]);
+
+    validate("checks/create", &[create]);
+    validate(
+        "checks/update",
+        &reqs[1..].iter().map(Recorded::json).collect::<Vec<_>>(),
+    );
+}
+
+#[test]
+fn oversized_texts_are_cut_to_github_limits() {
+    let mock = MockServer::start();
+    check_run_routes(&mock, "");
+    let mut input = rendered(1);
+    input.headline = "h".repeat(1000);
+    input.markdown = format!("# big\n{}", "line of text\n".repeat(20_000));
+    input.annotations[0].title = "t".repeat(400);
+    input.annotations[0].message = "m".repeat(100_000);
+    input.green = true;
+    github::publish(
+        &input,
+        &ctx(&mock, None),
+        Some(&token()),
+        &options(true, false),
+    );
+    let body = mock.requests()[0].json();
+    assert_eq!(body["conclusion"], "success");
+    assert_eq!(
+        body["output"]["title"].as_str().unwrap().chars().count(),
+        255
+    );
+    let summary = body["output"]["summary"].as_str().unwrap();
+    assert!(summary.chars().count() <= 65_535, "{}", summary.len());
+    assert!(summary.contains("truncated"));
+    let ann = &body["output"]["annotations"][0];
+    assert_eq!(ann["title"].as_str().unwrap().chars().count(), 255);
+    assert!(ann["message"].as_str().unwrap().len() <= 64 * 1024);
+    validate("checks/create", &[body]);
+}
+
+/// A stateful stand-in for the issue-comments endpoints: the list shows what was created.
+fn comment_routes(mock: &MockServer) -> Arc<Mutex<Vec<Value>>> {
+    let comments = Arc::new(Mutex::new(vec![json!({
+        "id": 1, "body": "LGTM from a human", "user": {"login": "alice"}
+    })]));
+    let list = Arc::clone(&comments);
+    mock.on_fn("GET", "/repos/octo/demo/issues/17/comments", move |_| {
+        Reply::json(200, Value::Array(list.lock().unwrap().clone()))
+    });
+    let created = Arc::clone(&comments);
+    mock.on_fn("POST", "/repos/octo/demo/issues/17/comments", move |req| {
+        let comment = json!({
+            "id": 555,
+            "body": req.json()["body"],
+            "html_url": "https://github.com/octo/demo/pull/17#issuecomment-555",
+        });
+        created.lock().unwrap().push(comment.clone());
+        Reply::json(201, comment)
+    });
+    let updated = Arc::clone(&comments);
+    mock.on_fn("PATCH", "/repos/octo/demo/issues/comments/*", move |req| {
+        let id: u64 = req.path.rsplit('/').next().unwrap().parse().unwrap();
+        let mut all = updated.lock().unwrap();
+        let Some(c) = all.iter_mut().find(|c| c["id"] == id) else {
+            return Reply::json(404, json!({"message": "Not Found"}));
+        };
+        c["body"] = req.json()["body"].clone();
+        Reply::json(200, c.clone())
+    });
+    comments
+}
+
+#[test]
+fn sticky_comment_is_created_once_then_updated_in_place() {
+    let mock = MockServer::start();
+    let comments = comment_routes(&mock);
+    let context = ctx(&mock, Some(17));
+
+    let first = github::publish(
+        &rendered(0),
+        &context,
+        Some(&token()),
+        &options(false, true),
+    );
+    assert_eq!(
+        first.comment,
+        Some(Step::Done(
+            "created https://github.com/octo/demo/pull/17#issuecomment-555".into()
+        ))
+    );
+    let mut second_input = rendered(0);
+    second_input.markdown = "## parallel-pytest\n\nall green now\n".into();
+    second_input.green = true;
+    let second = github::publish(
+        &second_input,
+        &context,
+        Some(&token()),
+        &options(false, true),
+    );
+    assert_eq!(
+        second.comment,
+        Some(Step::Done(
+            "updated https://github.com/octo/demo/pull/17#issuecomment-555".into()
+        ))
+    );
+
+    let reqs = mock.requests();
+    let shape: Vec<(&str, &str)> = reqs
+        .iter()
+        .map(|r| (r.method.as_str(), r.path.as_str()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("GET", "/repos/octo/demo/issues/17/comments"),
+            ("POST", "/repos/octo/demo/issues/17/comments"),
+            ("GET", "/repos/octo/demo/issues/17/comments"),
+            ("PATCH", "/repos/octo/demo/issues/comments/555"),
+        ]
+    );
+    reqs.iter().for_each(assert_api_headers);
+    assert_eq!(reqs[0].query_param("per_page"), Some("100"));
+    assert_eq!(reqs[0].query_param("page"), Some("1"));
+    let marker = github::comment_marker("parallel-pytest");
+    let created = reqs[1].json();
+    let updated = reqs[3].json();
+    assert_eq!(
+        created["body"],
+        format!("{marker}\n## parallel-pytest\n\n3 failed, 117 passed\n")
+    );
+    assert_eq!(
+        updated["body"],
+        format!("{marker}\n## parallel-pytest\n\nall green now\n")
+    );
+    // Never duplicated: the human's comment and ours.
+    assert_eq!(comments.lock().unwrap().len(), 2);
+    validate("issues/create-comment", &[created]);
+    validate("issues/update-comment", &[updated]);
+}
+
+#[test]
+fn comment_only_on_pull_requests_and_nothing_without_a_token() {
+    let mock = MockServer::start();
+    let not_pr = github::publish(
+        &rendered(2),
+        &ctx(&mock, None),
+        Some(&token()),
+        &options(false, true),
+    );
+    assert!(
+        matches!(&not_pr.comment, Some(Step::Skipped(m)) if m.contains("not for a pull request")),
+        "{not_pr:?}"
+    );
+    let no_token = github::publish(
+        &rendered(2),
+        &ctx(&mock, Some(17)),
+        None,
+        &options(true, true),
+    );
+    assert!(
+        matches!(&no_token.check_run, Some(Step::Skipped(m)) if m.contains("no GitHub token")),
+        "{no_token:?}"
+    );
+    assert!(!no_token.any_failed());
+    assert!(mock.requests().is_empty(), "{:?}", mock.requests());
+}
+
+#[test]
+fn retries_server_errors_and_secondary_rate_limits() {
+    let mock = MockServer::start();
+    mock.on(
+        "POST",
+        "/repos/octo/demo/check-runs",
+        [
+            Reply::json(502, json!({"message": "Bad Gateway"})),
+            Reply::json(
+                403,
+                json!({"message": "You have exceeded a secondary rate limit."}),
+            )
+            .header("retry-after", "0"),
+            Reply::json(201, json!({"id": 4242})),
+        ],
+    );
+    let outcome = github::publish(
+        &rendered(3),
+        &ctx(&mock, None),
+        Some(&token()),
+        &options(true, false),
+    );
+    assert_eq!(
+        outcome.check_run,
+        Some(Step::Done("id 4242 with 3 annotations".into()))
+    );
+    let posts = mock.requests_to("POST", "/repos/octo/demo/check-runs");
+    assert_eq!(posts.len(), 3);
+    assert_eq!(
+        posts[0].body, posts[2].body,
+        "a retry resends the same body"
+    );
+
+    // Persistent 5xx: gives up after the policy's attempts and reports a failure.
+    let mock = MockServer::start();
+    mock.on(
+        "POST",
+        "/repos/octo/demo/check-runs",
+        [Reply::json(503, json!({"message": "unavailable"}))],
+    );
+    let outcome = github::publish(
+        &rendered(3),
+        &ctx(&mock, None),
+        Some(&token()),
+        &options(true, false),
+    );
+    assert_eq!(
+        outcome.check_run,
+        Some(Step::Failed(
+            "creating the check run: HTTP 503: unavailable".into()
+        ))
+    );
+    assert_eq!(mock.requests().len(), 3);
+}
+
+#[test]
+fn github_enterprise_api_url_path_is_kept() {
+    let mock = MockServer::start();
+    check_run_routes(&mock, "/api/v3");
+    let mut context = ctx(&mock, None);
+    context.api_url = format!("{}/api/v3", mock.url());
+    let outcome = github::publish(
+        &rendered(1),
+        &context,
+        Some(&token()),
+        &options(true, false),
+    );
+    assert!(
+        matches!(outcome.check_run, Some(Step::Done(_))),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        mock.requests()[0].path,
+        "/api/v3/repos/octo/demo/check-runs"
+    );
+}
+
+/// Fork pull requests get a read-only token: both calls answer 403. The report stays green, the
+/// annotations go out as workflow commands, and the summary says what was skipped and why.
+#[test]
+fn forbidden_falls_back_to_workflow_commands_and_summary() {
+    let mock = MockServer::start();
+    let forbidden = Reply::json(
+        403,
+        json!({"message": "Resource not accessible by integration",
+               "documentation_url": "https://docs.github.com/rest"}),
+    );
+    mock.on("POST", "/repos/octo/demo/check-runs", [forbidden.clone()]);
+    mock.on("GET", "/repos/octo/demo/issues/17/comments", [forbidden]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let event = dir.path().join("event.json");
+    std::fs::write(
+        &event,
+        json!({"pull_request": {"number": 17,
+            "head": {"sha": "feedface", "repo": {"full_name": "mallory/demo"}},
+            "base": {"repo": {"full_name": "octo/demo"}}}})
+        .to_string(),
+    )
+    .unwrap();
+    let summary = dir.path().join("summary.md");
+    std::fs::write(&summary, "## parallel-pytest\n").unwrap();
+    let env = {
+        let api = mock.url().to_owned();
+        let event = event.to_string_lossy().into_owned();
+        move |name: &str| -> Option<String> {
+            Some(match name {
+                "GITHUB_ACTIONS" => "true".into(),
+                "GITHUB_API_URL" => api.clone(),
+                "GITHUB_REPOSITORY" => "octo/demo".into(),
+                "GITHUB_SHA" => "mergecommit".into(),
+                "GITHUB_EVENT_NAME" => "pull_request".into(),
+                "GITHUB_EVENT_PATH" => event.clone(),
+                "GITHUB_TOKEN" => TOKEN.into(),
+                _ => return None,
+            })
+        }
+    };
+    let args = GithubPublishArgs {
+        check_run: true,
+        comment: true,
+        check_name: None,
+        github_token: None,
+        fail_on_publish_error: false,
+    };
+    let mut input = rendered(12);
+    input.annotations[0].message = "boom\n::error::injected".into();
+    let mut stdout = Vec::new();
+    let outcome = github_publish::publish_with(
+        &args,
+        &input,
+        Some(&summary),
+        &env,
+        fast_retry(),
+        &mut stdout,
+    )
+    .expect("a 403 never fails the report by default");
+    assert!(outcome.any_failed());
+    assert!(outcome.annotations_need_fallback());
+
+    // One try each: a plain 403 is a permission problem, not a rate limit.
+    let shape: Vec<(String, String)> = mock
+        .requests()
+        .iter()
+        .map(|r| (r.method.clone(), r.path.clone()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("POST".into(), "/repos/octo/demo/check-runs".into()),
+            ("GET".into(), "/repos/octo/demo/issues/17/comments".into()),
+        ]
+    );
+    // The check run goes on the PR head, not the merge commit.
+    assert_eq!(mock.requests()[0].json()["head_sha"], "feedface");
+
+    let stdout = String::from_utf8(stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("::warning title=parallel-pytest::the token may not create check runs (HTTP 403: Resource not accessible by integration). This pull request comes from a fork"), "{stdout}");
+    assert!(lines[1].starts_with("::warning title=parallel-pytest::the token may not read the pull request's comments (HTTP 403"), "{stdout}");
+    let commands: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("::error ") || l.starts_with("::warning file"))
+        .collect();
+    assert_eq!(
+        commands.len(),
+        12,
+        "6 errors + 6 warnings fit the per-step limits:\n{stdout}"
+    );
+    assert_eq!(
+        lines[2],
+        "::warning file=tests/test_mod1.py,line=1,endLine=1,title=tests/test_mod1.py%3A%3Atest_1 failed::boom%0A::error::injected"
+    );
+
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        summary.starts_with("## parallel-pytest\n\n### Publishing\n"),
+        "{summary}"
+    );
+    assert!(summary.contains("- check run skipped: the token may not create check runs (HTTP 403: Resource not accessible by integration). This pull request comes from a fork, and GitHub gives fork runs a read-only token. Give the report job `permissions: checks: write`. Annotations went out as workflow commands instead."), "{summary}");
+    assert!(
+        summary
+            .contains("- PR comment skipped: the token may not read the pull request's comments"),
+        "{summary}"
+    );
+    assert!(!summary.contains(TOKEN) && !stdout.contains(TOKEN));
+
+    // Asked to: the same refusal turns the step red.
+    let strict = GithubPublishArgs {
+        fail_on_publish_error: true,
+        ..args
+    };
+    let err =
+        github_publish::publish_with(&strict, &input, None, &env, fast_retry(), &mut Vec::new())
+            .unwrap_err();
+    assert!(
+        err.to_string().contains("`--fail-on-publish-error` is set"),
+        "{err}"
+    );
+}
