@@ -46,11 +46,8 @@ pub fn merge_attempts(cases: Vec<TestCase>) -> Vec<MergedTest> {
                 test.attempts += 1 + case.inner_reruns;
                 test.total_seconds += case.time_seconds;
                 if test.first_failure.is_none() && test.last.outcome.is_bad() {
-                    test.first_failure = test
-                        .last
-                        .message
-                        .clone()
-                        .or_else(|| test.last.text.clone());
+                    test.first_failure =
+                        test.last.message.clone().or_else(|| test.last.text.clone());
                 }
                 test.last = case;
             }

@@ -32,7 +32,10 @@ pub struct Written {
 /// Per-text caps tried in turn until the file fits.
 const CAPS: [usize; 6] = [64 * 1024, 8 * 1024, 2 * 1024, 512, 128, 0];
 
-pub fn write(suites: &[SuiteInput<'_>], max_bytes: usize) -> Result<Written, quick_junit::SerializeError> {
+pub fn write(
+    suites: &[SuiteInput<'_>],
+    max_bytes: usize,
+) -> Result<Written, quick_junit::SerializeError> {
     let mut last = Vec::new();
     for (i, &cap) in CAPS.iter().enumerate() {
         let xml = serialize(suites, cap)?;
@@ -59,7 +62,10 @@ fn text(s: &Option<String>, cap: usize) -> Option<String> {
     }
 }
 
-fn serialize(suites: &[SuiteInput<'_>], cap: usize) -> Result<Vec<u8>, quick_junit::SerializeError> {
+fn serialize(
+    suites: &[SuiteInput<'_>],
+    cap: usize,
+) -> Result<Vec<u8>, quick_junit::SerializeError> {
     let mut report = Report::new("parallel-pytest");
     let mut total_time = 0.0_f64;
     for input in suites {
@@ -112,7 +118,9 @@ fn serialize(suites: &[SuiteInput<'_>], cap: usize) -> Result<Vec<u8>, quick_jun
             if !last.classname.is_empty() {
                 case.set_classname(last.classname.as_str());
             }
-            case.set_time(std::time::Duration::from_secs_f64(last.time_seconds.max(0.0)));
+            case.set_time(std::time::Duration::from_secs_f64(
+                last.time_seconds.max(0.0),
+            ));
             if let Some(file) = &last.file {
                 case.extra.insert("file".into(), file.as_str().into());
             }
@@ -147,12 +155,20 @@ mod tests {
         let report = read_str(input, &Limits::default()).unwrap();
         let merged = merge_attempts(report.cases);
         let written = write(
-            &[SuiteInput { name: "shard 1/1".into(), tests: &merged, seconds: Some(1.0) }],
+            &[SuiteInput {
+                name: "shard 1/1".into(),
+                tests: &merged,
+                seconds: Some(1.0),
+            }],
             GITLAB_MAX_BYTES,
         )
         .unwrap();
         assert!(!written.over_limit);
-        let back = read_str(std::str::from_utf8(&written.xml).unwrap(), &Limits::default()).unwrap();
+        let back = read_str(
+            std::str::from_utf8(&written.xml).unwrap(),
+            &Limits::default(),
+        )
+        .unwrap();
         let again = merge_attempts(back.cases);
         assert_eq!(again.len(), 4);
         assert!(again[1].is_flaky(), "flaky survives as flakyFailure");
@@ -169,9 +185,20 @@ mod tests {
         let input = format!(
             r#"<testsuite><testcase classname="a" name="b"><failure message="m">{big}</failure></testcase></testsuite>"#
         );
-        let limits = Limits { max_text_bytes: 200_000, ..Limits::default() };
+        let limits = Limits {
+            max_text_bytes: 200_000,
+            ..Limits::default()
+        };
         let merged = merge_attempts(read_str(&input, &limits).unwrap().cases);
-        let written = write(&[SuiteInput { name: "s".into(), tests: &merged, seconds: None }], 20_000).unwrap();
+        let written = write(
+            &[SuiteInput {
+                name: "s".into(),
+                tests: &merged,
+                seconds: None,
+            }],
+            20_000,
+        )
+        .unwrap();
         assert!(written.xml.len() <= 20_000);
         assert_eq!(written.texts_cut_to, Some(8 * 1024));
     }

@@ -69,7 +69,11 @@ pub fn annotations(summary: &Summary) -> Vec<Annotation> {
             line: f.line,
             title: cut(&format!("{} {verb}{shard}", f.id), TITLE_BYTES),
             message: cut(
-                if f.message.is_empty() { verb } else { &f.message },
+                if f.message.is_empty() {
+                    verb
+                } else {
+                    &f.message
+                },
                 MESSAGE_BYTES,
             ),
             details: f.text.clone(),
@@ -103,7 +107,11 @@ pub fn workflow_commands(annotations: &[Annotation]) -> String {
     let mut left_out = 0usize;
     for a in annotations {
         let slot = a.level as usize;
-        let cap = if a.level == Level::Notice { PER_STEP - 1 } else { PER_STEP };
+        let cap = if a.level == Level::Notice {
+            PER_STEP - 1
+        } else {
+            PER_STEP
+        };
         if shown[slot] >= cap {
             left_out += 1;
             continue;

@@ -41,7 +41,12 @@ pub fn render(summary: &Summary) -> String {
         .iter()
         .map(|f| Issue {
             description: cut(
-                &format!("{} {}: {}", f.id, f.outcome.as_str(), super::model::first_line(&f.message)),
+                &format!(
+                    "{} {}: {}",
+                    f.id,
+                    f.outcome.as_str(),
+                    super::model::first_line(&f.message)
+                ),
                 1000,
             ),
             check_name: format!("pytest-{}", f.outcome.as_str()),

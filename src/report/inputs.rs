@@ -53,7 +53,10 @@ fn classify(found: &mut Found, path: &Path, explicit: bool) {
 }
 
 fn walk(found: &mut Found, dir: &Path, filter: Option<&globset::GlobMatcher>, base: &Path) {
-    for entry in walkdir::WalkDir::new(dir).max_depth(MAX_DEPTH).sort_by_file_name() {
+    for entry in walkdir::WalkDir::new(dir)
+        .max_depth(MAX_DEPTH)
+        .sort_by_file_name()
+    {
         let Ok(entry) = entry else { continue };
         if !entry.file_type().is_file() {
             continue;
@@ -80,7 +83,11 @@ pub fn load(
     exclude: &[PathBuf],
 ) -> Inputs {
     let defaults = [".parallel-pytest".to_owned()];
-    let inputs = if inputs.is_empty() { &defaults[..] } else { inputs };
+    let inputs = if inputs.is_empty() {
+        &defaults[..]
+    } else {
+        inputs
+    };
     let mut found = Found::default();
     for input in inputs {
         let path = base.join(input);
@@ -121,7 +128,8 @@ pub fn load(
             }
         } else {
             found.problems.push(
-                Problem::new(ProblemKind::Unreadable, format!("`{input}` does not exist")).at(input),
+                Problem::new(ProblemKind::Unreadable, format!("`{input}` does not exist"))
+                    .at(input),
             );
         }
     }
@@ -152,15 +160,26 @@ pub fn load(
             });
         match parsed {
             Ok(manifest) => {
-                let junit = norm(&path.parent().unwrap_or(Path::new(".")).join(&manifest.junit_file));
+                let junit = norm(
+                    &path
+                        .parent()
+                        .unwrap_or(Path::new("."))
+                        .join(&manifest.junit_file),
+                );
                 let junit_found = junit.is_file() && !exclude.contains(&junit);
                 if junit_found {
                     found.junit.insert(junit.clone());
-                    if let Ok(shard) = Shard::new(manifest.shard_index.into(), manifest.shard_total.into()) {
+                    if let Ok(shard) =
+                        Shard::new(manifest.shard_index.into(), manifest.shard_total.into())
+                    {
                         shard_of.insert(junit, shard);
                     }
                 }
-                manifests.push(LoadedManifest { path: shown, manifest, junit_found });
+                manifests.push(LoadedManifest {
+                    path: shown,
+                    manifest,
+                    junit_found,
+                });
             }
             Err(message) => problems.push(Problem::new(ProblemKind::Unreadable, message).at(shown)),
         }
@@ -173,14 +192,14 @@ pub fn load(
         .zip(results)
         .map(|(path, result)| {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            LoadedFile {
-                path: display(path, base),
-                shard: shard_of
+            LoadedFile::new(
+                display(path, base),
+                shard_of
                     .get(path)
                     .copied()
                     .or_else(|| shard_from_name(name, "junit-", ".xml")),
                 result,
-            }
+            )
         })
         .collect();
     for m in &mut manifests {
@@ -204,23 +223,30 @@ fn display(path: &Path, base: &Path) -> String {
 
 /// Parses every file, spread over the available CPUs (the files are independent).
 fn read_all(paths: &[PathBuf], limits: &Limits) -> Vec<Result<crate::junit::FileReport, String>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(paths.len().max(1));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(paths.len().max(1));
     let chunk = paths.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {
         let handles: Vec<_> = paths
             .chunks(chunk)
             .map(|part| {
-                scope.spawn(move || {
+                let handle = scope.spawn(move || {
                     part.iter()
                         .map(|p| read_path(p, limits).map_err(|e| e.to_string()))
                         .collect::<Vec<_>>()
-                })
+                });
+                (part.len(), handle)
             })
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| {
-                h.join().unwrap_or_else(|_| vec![Err("the JUnit reader panicked".to_owned())])
+            .flat_map(|(len, h)| {
+                h.join().unwrap_or_else(|_| {
+                    (0..len)
+                        .map(|_| Err("the JUnit reader panicked".to_owned()))
+                        .collect()
+                })
             })
             .collect()
     })
@@ -232,7 +258,10 @@ mod tests {
 
     #[test]
     fn shard_names() {
-        assert_eq!(shard_from_name("junit-2-of-3.xml", "junit-", ".xml"), Shard::new(2, 3).ok());
+        assert_eq!(
+            shard_from_name("junit-2-of-3.xml", "junit-", ".xml"),
+            Shard::new(2, 3).ok()
+        );
         assert_eq!(shard_from_name("junit-4-of-3.xml", "junit-", ".xml"), None);
         assert!(is_manifest_name("shard-1-of-1.json"));
         assert!(!is_manifest_name("timings.json"));

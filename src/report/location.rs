@@ -92,7 +92,10 @@ mod tests {
     fn xunit1_line_is_zero_based() {
         let m = NodeIdMapper::new();
         assert_eq!(
-            locate(&case(Some("tests/test_basic.py"), Some(13), "no frames"), &m),
+            locate(
+                &case(Some("tests/test_basic.py"), Some(13), "no frames"),
+                &m
+            ),
             (Some("tests/test_basic.py".into()), Some(14))
         );
     }
@@ -101,6 +104,9 @@ mod tests {
     fn absolute_and_other_files() {
         let text = "/home/ci/src/tests/test_basic.py:36: skipped\nlib/other.py:5: in f\n";
         assert_eq!(last_frame_in(text, "tests/test_basic.py"), Some(36));
-        assert_eq!(last_frame_in("tests/test_basic.py:x: y", "tests/test_basic.py"), None);
+        assert_eq!(
+            last_frame_in("tests/test_basic.py:x: y", "tests/test_basic.py"),
+            None
+        );
     }
 }

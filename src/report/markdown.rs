@@ -22,7 +22,11 @@ pub struct SourceLinks {
 
 impl SourceLinks {
     /// From `GITHUB_SERVER_URL`, `GITHUB_REPOSITORY`, `GITHUB_SHA` (all three needed).
-    pub fn from_github(server: Option<&str>, repo: Option<&str>, sha: Option<&str>) -> Option<Self> {
+    pub fn from_github(
+        server: Option<&str>,
+        repo: Option<&str>,
+        sha: Option<&str>,
+    ) -> Option<Self> {
         let (server, repo, sha) = (server?, repo?, sha?);
         let ok = |s: &str| !s.is_empty() && !s.contains(['\n', '\r', ' ', '"', '<', '>']);
         if !(ok(server) && ok(repo) && ok(sha)) {
@@ -77,7 +81,8 @@ pub fn render(summary: &Summary, opts: &MarkdownOptions) -> String {
     let flaky = flaky(summary);
     let slowest = slowest(summary);
     let balance = balance(summary);
-    let fixed = head.len() + problems.len() + rerun.len() + flaky.len() + slowest.len() + balance.len();
+    let fixed =
+        head.len() + problems.len() + rerun.len() + flaky.len() + slowest.len() + balance.len();
 
     // If even the bounded sections do not fit (a tiny budget), keep them in priority order.
     let mut budget = opts.max_bytes.saturating_sub(fixed);
@@ -85,7 +90,16 @@ pub fn render(summary: &Summary, opts: &MarkdownOptions) -> String {
     let tracebacks = tracebacks(summary, &mut budget);
 
     let mut out = String::new();
-    for part in [&head, &problems, &table, &tracebacks, &rerun, &flaky, &slowest, &balance] {
+    for part in [
+        &head,
+        &problems,
+        &table,
+        &tracebacks,
+        &rerun,
+        &flaky,
+        &slowest,
+        &balance,
+    ] {
         if out.len() + part.len() <= opts.max_bytes {
             out.push_str(part);
         }
@@ -95,13 +109,28 @@ pub fn render(summary: &Summary, opts: &MarkdownOptions) -> String {
 
 fn headline(s: &Summary) -> String {
     let icon = if s.green() { "✅" } else { "❌" };
-    let mut out = format!("## {icon} parallel-pytest: {}\n\n", md_inline(&s.headline()));
+    let mut out = format!(
+        "## {icon} parallel-pytest: {}\n\n",
+        md_inline(&s.headline())
+    );
     let t = &s.totals;
-    let mut facts = vec![format!("**{} {}**", t.tests, plural(t.tests, "test", "tests"))];
+    let mut facts = vec![format!(
+        "**{} {}**",
+        t.tests,
+        plural(t.tests, "test", "tests")
+    )];
     match (s.shards.expected, s.workers) {
-        (Some(n), Some(w)) => facts.push(format!("{n} {} × {w} {}", plural(n.into(), "shard", "shards"), plural(w.into(), "worker", "workers"))),
+        (Some(n), Some(w)) => facts.push(format!(
+            "{n} {} × {w} {}",
+            plural(n.into(), "shard", "shards"),
+            plural(w.into(), "worker", "workers")
+        )),
         (Some(n), None) => facts.push(format!("{n} {}", plural(n.into(), "shard", "shards"))),
-        _ => facts.push(format!("{} {}", s.files_read, plural(s.files_read.into(), "file", "files"))),
+        _ => facts.push(format!(
+            "{} {}",
+            s.files_read,
+            plural(s.files_read.into(), "file", "files")
+        )),
     }
     if let Some(w) = s.wall_seconds {
         facts.push(format!("wall {}", seconds(w)));
@@ -147,7 +176,8 @@ fn failures_table(s: &Summary, opts: &MarkdownOptions, budget: &mut usize) -> St
         return String::new();
     }
     let n = s.failures.len();
-    let mut out = format!("### Failures ({n})\n\n| Test | Location | Message | Shard |\n|---|---|---|---|\n");
+    let mut out =
+        format!("### Failures ({n})\n\n| Test | Location | Message | Shard |\n|---|---|---|---|\n");
     if out.len() + MORE_LINE > *budget {
         return String::new();
     }
@@ -170,7 +200,10 @@ fn failures_table(s: &Summary, opts: &MarkdownOptions, budget: &mut usize) -> St
             md_inline(&cut(super::model::first_line(&f.message), 300)),
         );
         if out.len() + row.len() + MORE_LINE > *budget {
-            out.push_str(&format!("\n_… and {} more failures (not shown: size limit)_\n", n - i));
+            out.push_str(&format!(
+                "\n_… and {} more failures (not shown: size limit)_\n",
+                n - i
+            ));
             break;
         }
         out.push_str(&row);
@@ -217,13 +250,24 @@ fn rerun(s: &Summary, opts: &MarkdownOptions) -> String {
     let quoted: Vec<String> = ids
         .iter()
         .take(RERUN_IDS)
-        .map(|id| shlex::try_quote(&cut(id, 500)).map(|q| q.into_owned()).unwrap_or_else(|_| "''".into()))
+        .map(|id| {
+            shlex::try_quote(&cut(id, 500))
+                .map(|q| q.into_owned())
+                .unwrap_or_else(|_| "''".into())
+        })
         .collect();
     let mut out = String::from("### Rerun the failures locally\n\n<pre>\n");
-    out.push_str(&html_pre(&format!("{} {}", opts.pytest_command, quoted.join(" "))));
+    out.push_str(&html_pre(&format!(
+        "{} {}",
+        opts.pytest_command,
+        quoted.join(" ")
+    )));
     out.push_str("\n</pre>\n\n");
     if ids.len() > RERUN_IDS {
-        out.push_str(&format!("_(first {RERUN_IDS} of {} failures)_\n\n", ids.len()));
+        out.push_str(&format!(
+            "_(first {RERUN_IDS} of {} failures)_\n\n",
+            ids.len()
+        ));
     }
     out
 }
@@ -232,7 +276,10 @@ fn flaky(s: &Summary) -> String {
     if s.flaky.is_empty() {
         return String::new();
     }
-    let mut out = format!("### Flaky ({})\n\nPassed on a rerun after failing.\n\n| Test | Attempts | First failure |\n|---|---|---|\n", s.flaky.len());
+    let mut out = format!(
+        "### Flaky ({})\n\nPassed on a rerun after failing.\n\n| Test | Attempts | First failure |\n|---|---|---|\n",
+        s.flaky.len()
+    );
     for f in s.flaky.iter().take(50) {
         out.push_str(&format!(
             "| <code>{}</code> | {} | {} |\n",
@@ -242,7 +289,10 @@ fn flaky(s: &Summary) -> String {
         ));
     }
     if s.flaky.len() > 50 {
-        out.push_str(&format!("\n_… and {} more flaky tests_\n", s.flaky.len() - 50));
+        out.push_str(&format!(
+            "\n_… and {} more flaky tests_\n",
+            s.flaky.len() - 50
+        ));
     }
     out.push('\n');
     out

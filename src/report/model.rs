@@ -20,8 +20,27 @@ pub struct LoadedFile {
     pub path: String,
     /// From its manifest or its `junit-I-of-N.xml` name.
     pub shard: Option<Shard>,
-    /// The parsed file, or why it could not be read (one line, names the file).
+    /// The parsed file, or why it could not be read (one line, names the file). Its `cases`
+    /// are moved into `tests` by [`LoadedFile::new`].
     pub result: Result<FileReport, String>,
+    /// The file's tests, attempts folded (`junit::merge`).
+    pub tests: Vec<MergedTest>,
+}
+
+impl LoadedFile {
+    /// Folds the testcases into tests once, freeing the per-attempt list.
+    pub fn new(path: String, shard: Option<Shard>, mut result: Result<FileReport, String>) -> Self {
+        let tests = match &mut result {
+            Ok(report) => merge_attempts(std::mem::take(&mut report.cases)),
+            Err(_) => Vec::new(),
+        };
+        LoadedFile {
+            path,
+            shard,
+            result,
+            tests,
+        }
+    }
 }
 
 /// A shard manifest as the command loaded it.
@@ -216,7 +235,11 @@ impl Summary {
         }
         if !self.complete() {
             let n = self.problems.len().max(self.shards.missing.len());
-            line.push_str(&format!(" ({} {})", n, plural(n as u64, "problem", "problems")));
+            line.push_str(&format!(
+                " ({} {})",
+                n,
+                plural(n as u64, "problem", "problems")
+            ));
         }
         line
     }
@@ -245,7 +268,7 @@ pub fn seconds(s: f64) -> String {
 
 /// Builds the summary. `known_files` (test files from the manifests' selections) make the node
 /// ids of xunit2 files exact; without them pytest's class naming is used (see `junit::node_id`).
-pub fn build(inputs: Inputs) -> Summary {
+pub fn build(inputs: &Inputs) -> Summary {
     let mut summary = Summary::default();
     let mut problems: Vec<Problem> = inputs.unusable.clone();
 
@@ -260,7 +283,7 @@ pub fn build(inputs: Inputs) -> Summary {
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut duplicates: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut per_shard_tests: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
-    let mut all_tests: Vec<(String, Option<Shard>, MergedTest)> = Vec::new();
+    let mut all_tests: Vec<(String, Option<Shard>, &MergedTest)> = Vec::new();
     let mut declared_wall: Option<f64> = None;
     // JUnit keys per file, for the lost-test check.
     let mut reported_keys: BTreeSet<(String, String)> = BTreeSet::new();
@@ -270,7 +293,8 @@ pub fn build(inputs: Inputs) -> Summary {
         let report = match &file.result {
             Ok(report) => report,
             Err(message) => {
-                problems.push(Problem::new(ProblemKind::Unreadable, message.clone()).at(&file.path));
+                problems
+                    .push(Problem::new(ProblemKind::Unreadable, message.clone()).at(&file.path));
                 continue;
             }
         };
@@ -282,8 +306,8 @@ pub fn build(inputs: Inputs) -> Summary {
                     format!(
                         "`{}` is truncated: {reason}; its {} complete {} are counted, anything after is lost",
                         file.path,
-                        report.cases.len(),
-                        plural(report.cases.len() as u64, "testcase", "testcases")
+                        file.tests.len(),
+                        plural(file.tests.len() as u64, "test", "tests")
                     ),
                 )
                 .at(&file.path),
@@ -292,7 +316,7 @@ pub fn build(inputs: Inputs) -> Summary {
         if let Some(s) = report.declared_seconds {
             declared_wall = Some(declared_wall.map_or(s, |w: f64| w.max(s)));
         }
-        for test in merge_attempts(report.cases.clone()) {
+        for test in &file.tests {
             let id = mapper.node_id(
                 &test.last.classname,
                 &test.last.name,
@@ -388,7 +412,11 @@ pub fn build(inputs: Inputs) -> Summary {
         ))
     });
     summary.failures = failures;
-    slow.sort_by(|a, b| b.seconds.total_cmp(&a.seconds).then_with(|| a.id.cmp(&b.id)));
+    slow.sort_by(|a, b| {
+        b.seconds
+            .total_cmp(&a.seconds)
+            .then_with(|| a.id.cmp(&b.id))
+    });
     slow.truncate(10);
     summary.slowest = slow;
 
@@ -420,8 +448,16 @@ pub fn build(inputs: Inputs) -> Summary {
     }
 
     // Shards: expected, found, missing, balance.
-    let manifest_total = inputs.manifests.iter().map(|m| m.manifest.shard_total).max();
-    let file_total = inputs.files.iter().filter_map(|f| f.shard.map(|s| s.total)).max();
+    let manifest_total = inputs
+        .manifests
+        .iter()
+        .map(|m| m.manifest.shard_total)
+        .max();
+    let file_total = inputs
+        .files
+        .iter()
+        .filter_map(|f| f.shard.map(|s| s.total))
+        .max();
     let expected = inputs.expect_shards.or(manifest_total).or(file_total);
     let mut found: BTreeSet<u32> = BTreeSet::new();
     for f in &inputs.files {
@@ -481,15 +517,15 @@ pub fn build(inputs: Inputs) -> Summary {
 
     // Fingerprints.
     let fingerprints: BTreeMap<&str, Vec<String>> =
-        inputs
-            .manifests
-            .iter()
-            .fold(BTreeMap::new(), |mut acc, m| {
-                acc.entry(m.manifest.fingerprint.as_str())
-                    .or_insert_with(Vec::new)
-                    .push(format!("{}/{}", m.manifest.shard_index, m.manifest.shard_total));
-                acc
-            });
+        inputs.manifests.iter().fold(BTreeMap::new(), |mut acc, m| {
+            acc.entry(m.manifest.fingerprint.as_str())
+                .or_insert_with(Vec::new)
+                .push(format!(
+                    "{}/{}",
+                    m.manifest.shard_index, m.manifest.shard_total
+                ));
+            acc
+        });
     if fingerprints.len() > 1 {
         let groups: Vec<String> = fingerprints
             .iter()
@@ -509,11 +545,17 @@ pub fn build(inputs: Inputs) -> Summary {
     for m in &inputs.manifests {
         let man = &m.manifest;
         let bad_exit = matches!(man.exit_code, Some(c) if !(0..=1).contains(&c) && c != 5);
-        if man.signal.is_some() || bad_exit || (man.pytest_started && man.exit_code.is_none()) {
-            let how = match (&man.signal, man.exit_code) {
-                (Some(sig), _) => format!("was killed by {sig}"),
-                (None, Some(code)) => format!("exited with code {code}"),
-                (None, None) => "did not finish".into(),
+        let interrupted = man.interrupted_by.is_some();
+        if man.signal.is_some()
+            || bad_exit
+            || interrupted
+            || (man.pytest_started && man.exit_code.is_none())
+        {
+            let how = match (&man.interrupted_by, &man.signal, man.exit_code) {
+                (Some(sig), _, _) => format!("was interrupted by {sig} (job cancelled?)"),
+                (None, Some(sig), _) => format!("was killed by {sig}"),
+                (None, None, Some(code)) => format!("exited with code {code}"),
+                (None, None, None) => "did not finish".into(),
             };
             problems.push(
                 Problem::new(
@@ -526,7 +568,10 @@ pub fn build(inputs: Inputs) -> Summary {
                 .at(&m.path),
             );
         }
-        let counts = per_shard_tests.get(&man.shard_index).copied().unwrap_or_default();
+        let counts = per_shard_tests
+            .get(&man.shard_index)
+            .copied()
+            .unwrap_or_default();
         rows.insert(
             man.shard_index,
             ShardRow {
@@ -546,7 +591,10 @@ pub fn build(inputs: Inputs) -> Summary {
         let (Some(shard), Ok(report)) = (f.shard, &f.result) else {
             continue;
         };
-        let counts = per_shard_tests.get(&shard.index).copied().unwrap_or_default();
+        let counts = per_shard_tests
+            .get(&shard.index)
+            .copied()
+            .unwrap_or_default();
         rows.entry(shard.index).or_insert(ShardRow {
             index: shard.index,
             total: shard.total,
@@ -570,7 +618,11 @@ pub fn build(inputs: Inputs) -> Summary {
     } else {
         walls.into_iter().reduce(f64::max)
     };
-    let workers: BTreeSet<u32> = inputs.manifests.iter().map(|m| m.manifest.workers).collect();
+    let workers: BTreeSet<u32> = inputs
+        .manifests
+        .iter()
+        .map(|m| m.manifest.workers)
+        .collect();
     summary.workers = (workers.len() == 1).then(|| *workers.iter().next().unwrap_or(&1));
 
     // Lost tests: planned node ids no file reported; planned files with no test at all.
@@ -609,7 +661,11 @@ pub fn build(inputs: Inputs) -> Summary {
             ));
         }
         if !lost_files.is_empty() {
-            let shown: Vec<String> = lost_files.iter().take(10).map(|i| format!("`{i}`")).collect();
+            let shown: Vec<String> = lost_files
+                .iter()
+                .take(10)
+                .map(|i| format!("`{i}`"))
+                .collect();
             parts.push(format!(
                 "no test of {} planned {} was reported (lost, or the file has no tests): {}{}",
                 lost_files.len(),
@@ -627,7 +683,7 @@ pub fn build(inputs: Inputs) -> Summary {
             "no JUnit results were found in the inputs",
         ));
     }
-    problems.sort_by(|a, b| a.kind.cmp(&b.kind));
+    problems.sort_by_key(|a| a.kind);
     summary.problems = problems;
     summary
 }
@@ -645,5 +701,8 @@ fn short(fp: &str) -> &str {
 }
 
 pub fn first_line(s: &str) -> &str {
-    s.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim_end()
+    s.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim_end()
 }

@@ -39,7 +39,11 @@ fn rule(title: &str) -> String {
         return format!("={inner}=");
     }
     let left = (WIDTH - n) / 2;
-    format!("{}{inner}{}", "=".repeat(left), "=".repeat(WIDTH - n - left))
+    format!(
+        "{}{inner}{}",
+        "=".repeat(left),
+        "=".repeat(WIDTH - n - left)
+    )
 }
 
 pub fn render(summary: &Summary, color: bool) -> String {
@@ -57,17 +61,31 @@ pub fn render(summary: &Summary, color: bool) -> String {
         )),
     }
     if let Some(w) = summary.workers {
-        facts.push(format!("{w} {} per shard", plural(w.into(), "worker", "workers")));
+        facts.push(format!(
+            "{w} {} per shard",
+            plural(w.into(), "worker", "workers")
+        ));
     }
-    facts.push(format!("{} {}", summary.totals.tests, plural(summary.totals.tests, "test", "tests")));
+    facts.push(format!(
+        "{} {}",
+        summary.totals.tests,
+        plural(summary.totals.tests, "test", "tests")
+    ));
     out.push_str(&facts.join(" · "));
     out.push('\n');
 
-    let balance: Vec<_> = summary.shard_rows.iter().filter(|r| r.actual_seconds.is_some()).collect();
+    let balance: Vec<_> = summary
+        .shard_rows
+        .iter()
+        .filter(|r| r.actual_seconds.is_some())
+        .collect();
     if !balance.is_empty() {
         out.push('\n');
         for r in balance {
-            let predicted = r.predicted_seconds.map(|s| format!(" (predicted {})", seconds(s))).unwrap_or_default();
+            let predicted = r
+                .predicted_seconds
+                .map(|s| format!(" (predicted {})", seconds(s)))
+                .unwrap_or_default();
             out.push_str(&format!(
                 "shard {}/{}: {} tests in {}{predicted}\n",
                 r.index,
@@ -83,11 +101,16 @@ pub fn render(summary: &Summary, color: bool) -> String {
         out.push_str(&rule("slowest durations"));
         out.push('\n');
         for s in &summary.slowest {
-            out.push_str(&format!("{:>8} {}\n", seconds(s.seconds), terminal(&cut(&s.id, 300))));
+            out.push_str(&format!(
+                "{:>8} {}\n",
+                seconds(s.seconds),
+                terminal(&cut(&s.id, 300))
+            ));
         }
     }
 
-    let has_info = !summary.failures.is_empty() || !summary.flaky.is_empty() || !summary.problems.is_empty();
+    let has_info =
+        !summary.failures.is_empty() || !summary.flaky.is_empty() || !summary.problems.is_empty();
     if has_info {
         out.push('\n');
         out.push_str(&rule("short test summary info"));
@@ -125,11 +148,19 @@ pub fn render(summary: &Summary, color: bool) -> String {
         ));
     }
     for problem in &summary.problems {
-        out.push_str(&format!("{} {}\n", p.red("PROBLEM"), terminal(&cut(&problem.message, 2000))));
+        out.push_str(&format!(
+            "{} {}\n",
+            p.red("PROBLEM"),
+            terminal(&cut(&problem.message, 2000))
+        ));
     }
     out.push('\n');
     let last = rule(&summary.headline());
-    out.push_str(&if summary.green() { p.green(&last) } else { p.red(&last) });
+    out.push_str(&if summary.green() {
+        p.green(&last)
+    } else {
+        p.red(&last)
+    });
     out.push('\n');
     out
 }
