@@ -188,9 +188,7 @@ pub fn load(path: &Path) -> Result<Loaded, SuiteError> {
 }
 
 /// `locate_config`: the first folder from each arg upwards holding a config file.
-fn locate(
-    args: &[PathBuf],
-) -> Result<Option<Located>, SuiteError> {
+fn locate(args: &[PathBuf]) -> Result<Option<Located>, SuiteError> {
     let mut first_pyproject: Option<PathBuf> = None;
     for arg in args {
         for base in arg.ancestors() {
