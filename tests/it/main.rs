@@ -2,6 +2,8 @@
 
 mod action;
 mod cli;
+mod env;
 mod github;
+mod gitlab;
 mod harness;
 mod mock_http;
