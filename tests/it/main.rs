@@ -8,4 +8,5 @@ mod gitlab;
 mod harness;
 mod mock_http;
 mod readme;
+mod run;
 mod workflow;
