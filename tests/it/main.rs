@@ -7,6 +7,7 @@ mod github;
 mod gitlab;
 mod harness;
 mod mock_http;
+mod plan;
 mod readme;
 mod run;
 mod workflow;
