@@ -3,3 +3,4 @@
 pub mod manifest;
 
 pub use manifest::Manifest;
+pub mod serial;
