@@ -81,8 +81,11 @@ impl FromStr for WorkerCount {
 /// What the machine offers and how many workers to start (`env`, `plan`, `run`).
 #[derive(Debug, Clone, Args)]
 pub struct MachineArgs {
-    /// This job's shard, `I/N` (1-based). Default: read from the CI provider's variables.
-    #[arg(long, env = ours::SHARD, value_name = "I/N")]
+    /// This job's shard, `I/N` (1-based). Default: `PARALLEL_PYTEST_SHARD`, then
+    /// `PARALLEL_PYTEST_JOB_INDEX`/`_TOTAL` (0-based), then the CI provider's variables.
+    // No `env =` here: `ci::detect` reads `PARALLEL_PYTEST_SHARD` itself so that it can say
+    // which variable a shard came from and name it in errors.
+    #[arg(long, value_name = "I/N")]
     pub shard: Option<Shard>,
 
     /// xdist workers per shard: `auto` (CPU quota, affinity and memory) or a number.
@@ -179,6 +182,14 @@ pub struct RunArgs {
     /// Print only the pytest command (shell-quoted), for scripts that run pytest themselves.
     #[arg(long, conflicts_with = "dry_run")]
     pub print_command: bool,
+
+    /// Run this shard of a plan saved with `plan --format json` instead of planning again.
+    #[arg(long = "plan", env = ours::PLAN, value_name = "PATH")]
+    pub plan_file: Option<PathBuf>,
+
+    /// Seconds pytest gets to write its report after SIGINT/SIGTERM before it is terminated.
+    #[arg(long, env = ours::GRACE_SECONDS, value_name = "S")]
+    pub grace_seconds: Option<f64>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -216,6 +227,9 @@ pub struct ReportArgs {
 
     #[command(flatten)]
     pub github: GithubPublishArgs,
+
+    #[command(flatten)]
+    pub gitlab: GitLabPublishArgs,
 }
 
 /// `report`: what to publish through the GitHub API (issue 6). All optional; without a token the
@@ -244,4 +258,22 @@ pub struct GithubPublishArgs {
     #[arg(long, env = ours::FAIL_ON_PUBLISH_ERROR, value_parser = clap::builder::BoolishValueParser::new(),
           action = clap::ArgAction::SetTrue)]
     pub fail_on_publish_error: bool,
+}
+
+/// Publishing to GitLab from `report` (issue 7).
+#[derive(Debug, Clone, Args)]
+pub struct GitLabPublishArgs {
+    /// Post the summary as one GitLab merge request note, edited in place on later pipelines.
+    #[arg(long, env = ours::MR_NOTE, value_parser = clap::builder::BoolishValueParser::new(),
+          action = clap::ArgAction::SetTrue)]
+    pub mr_note: bool,
+
+    /// Name of the variable that holds a GitLab access token with `api` scope (not the token).
+    #[arg(
+        long,
+        env = ours::TOKEN_VARIABLE,
+        value_name = "NAME",
+        default_value = ours::GITLAB_TOKEN
+    )]
+    pub token_variable: String,
 }

@@ -28,6 +28,10 @@ pub mod ours {
     /// Set by `run` for every pytest process it starts (isolation, issue 8).
     pub const SHARD_INDEX: &str = "PARALLEL_PYTEST_SHARD_INDEX";
     pub const SHARD_TOTAL: &str = "PARALLEL_PYTEST_SHARD_TOTAL";
+    /// `run --plan`: a plan saved with `plan --format json`, run instead of planning again.
+    pub const PLAN: &str = "PARALLEL_PYTEST_PLAN";
+    /// `run --grace-seconds`: time pytest gets to write its report after a cancellation.
+    pub const GRACE_SECONDS: &str = "PARALLEL_PYTEST_GRACE_SECONDS";
     /// `report`: publish a GitHub check run with every annotation (issue 6).
     pub const CHECK_RUN: &str = "PARALLEL_PYTEST_CHECK_RUN";
     /// `report`: name of the check run (and key of the sticky PR comment).
@@ -38,6 +42,15 @@ pub mod ours {
     pub const GITHUB_TOKEN: &str = "PARALLEL_PYTEST_GITHUB_TOKEN";
     /// `report`: exit non-zero when a requested check run or comment could not be published.
     pub const FAIL_ON_PUBLISH_ERROR: &str = "PARALLEL_PYTEST_FAIL_ON_PUBLISH_ERROR";
+    /// `report --mr-note`: post or update the GitLab merge request note (issue 7).
+    pub const MR_NOTE: &str = "PARALLEL_PYTEST_MR_NOTE";
+    /// `report --token-variable`: NAME of the variable holding the GitLab access token.
+    pub const TOKEN_VARIABLE: &str = "PARALLEL_PYTEST_TOKEN_VARIABLE";
+    /// The default variable `--token-variable` names (the token itself; never printed).
+    pub const GITLAB_TOKEN: &str = "PARALLEL_PYTEST_GITLAB_TOKEN";
+    /// Prefix of the variables through which the component's auto-mode plan job hands its
+    /// inputs to `plan --format gitlab-child` (`PARALLEL_PYTEST_INPUT_SHARDS`, ...).
+    pub const INPUT_PREFIX: &str = "PARALLEL_PYTEST_INPUT_";
 
     /// Every variable above, for the test harness to clear.
     pub const ALL: &[&str] = &[
@@ -62,10 +75,15 @@ pub mod ours {
         SERIAL_MARKER,
         SHARD_INDEX,
         SHARD_TOTAL,
+        PLAN,
+        GRACE_SECONDS,
         CHECK_RUN,
         CHECK_NAME,
         COMMENT,
         GITHUB_TOKEN,
+        MR_NOTE,
+        TOKEN_VARIABLE,
+        GITLAB_TOKEN,
         FAIL_ON_PUBLISH_ERROR,
     ];
 }

@@ -67,3 +67,54 @@ pub fn render(err: &CommandError) -> String {
     }
     out
 }
+
+/// clap reports a bad value read from a flag's environment variable as if it came from the
+/// flag (`invalid value '0' for '--workers'`). When the flag is absent from `argv` and its
+/// variable holds the rejected value, return a one-line message naming the variable instead.
+pub fn clap_env_error(
+    err: &clap::Error,
+    cmd: &clap::Command,
+    argv: &[std::ffi::OsString],
+) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        err.kind(),
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue
+    ) {
+        return None;
+    }
+    let context = |kind| match err.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let arg = context(ContextKind::InvalidArg)?;
+    let value = context(ContextKind::InvalidValue)?;
+    // `--workers <auto|N>` → `workers`
+    let long = arg.strip_prefix("--")?.split([' ', '=']).next()?.to_owned();
+    let flag = format!("--{long}");
+    let on_command_line = argv.iter().any(|a| {
+        let a = a.to_string_lossy();
+        a == flag || a.starts_with(&format!("{flag}="))
+    });
+    if on_command_line {
+        return None;
+    }
+    let var = find_env(cmd, &long)?;
+    let set = std::env::var(&var).ok()?;
+    if set != value && !set.split(',').any(|part| part == value) {
+        return None;
+    }
+    let reason = std::error::Error::source(err)
+        .map(|e| e.to_string())
+        .unwrap_or_else(|| format!("not a valid value for `{flag}`"));
+    Some(format!("`{var}` is `{set}`: {reason}"))
+}
+
+/// The environment variable of the flag `--long`, searching every subcommand.
+fn find_env(cmd: &clap::Command, long: &str) -> Option<String> {
+    cmd.get_arguments()
+        .find(|a| a.get_long() == Some(long))
+        .and_then(|a| a.get_env())
+        .map(|v| v.to_string_lossy().into_owned())
+        .or_else(|| cmd.get_subcommands().find_map(|sub| find_env(sub, long)))
+}

@@ -2,18 +2,181 @@
 //! `[tool.parallel-pytest]` in the project's pyproject.toml > built-in default.
 //!
 //! `FileConfig` mirrors the flags in kebab-case; unknown keys are an error that names the key.
+//!
+//! clap already merges a flag with its `PARALLEL_PYTEST_*` variable (the flag wins), so the
+//! resolution here is `args.x` > `file.x` > default, one small function per section: the
+//! machine section ([`MachineSettings`], used by `env`, `plan` and `run`) lives here; commands
+//! add their own sections the same way, from their clap args and the same [`FileConfig`].
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
+use crate::ci::Shard;
+use crate::cli::{MachineArgs, WorkerCount};
 use crate::error::CommandError;
+use crate::host::DEFAULT_MEMORY_PER_WORKER_MIB;
+use crate::pytest::PythonSource;
+
+/// Where a resolved value came from (shown by `env`, used in error messages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A command-line flag or its `PARALLEL_PYTEST_*` variable (clap merges the two).
+    Cli,
+    /// `[tool.parallel-pytest]` in `<root>/pyproject.toml`.
+    Pyproject,
+    /// The built-in default.
+    Default,
+}
+
+/// A resolved value and its origin.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved<T> {
+    pub value: T,
+    pub origin: Origin,
+}
+
+/// `cli` > `file` > `default`: the one precedence rule, in one place.
+pub fn pick<T>(cli: Option<T>, file: Option<T>, default: T) -> Resolved<T> {
+    match (cli, file) {
+        (Some(value), _) => Resolved {
+            value,
+            origin: Origin::Cli,
+        },
+        (None, Some(value)) => Resolved {
+            value,
+            origin: Origin::Pyproject,
+        },
+        (None, None) => Resolved {
+            value: default,
+            origin: Origin::Default,
+        },
+    }
+}
+
+/// Everything a command needs before doing its work: the project root, the pyproject table
+/// (for command-specific sections) and the machine settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// `--root` / `PARALLEL_PYTEST_ROOT`, else the current directory.
+    pub root: PathBuf,
+    pub file: FileConfig,
+    pub machine: MachineSettings,
+}
+
+/// What the machine may use and which interpreter runs pytest (`env`, `plan`, `run`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MachineSettings {
+    /// `--shard` only: `PARALLEL_PYTEST_SHARD` and the CI variables are read by
+    /// [`crate::ci::detect`], which must know which variable a shard came from.
+    pub shard: Option<Shard>,
+    pub workers: Resolved<WorkerCount>,
+    /// Memory budget per xdist worker in MiB (default [`DEFAULT_MEMORY_PER_WORKER_MIB`]).
+    pub memory_per_worker_mib: Resolved<u64>,
+    /// An explicit interpreter; `None` → `python3`/`python` on `PATH`. A relative path from
+    /// pyproject.toml is relative to the root; one from the command line, to the cwd.
+    pub python: Option<Resolved<PathBuf>>,
+}
+
+impl MachineSettings {
+    /// Resolve from the clap args and the pyproject table. `root` anchors relative paths
+    /// from the config file.
+    pub fn resolve(args: &MachineArgs, file: &FileConfig, root: &Path) -> Self {
+        let file_python = file.python.as_ref().map(|p| {
+            // A bare name (`python3.12`) is looked up on PATH; a path is relative to the root.
+            if p.components().count() > 1 && p.is_relative() {
+                root.join(p)
+            } else {
+                p.clone()
+            }
+        });
+        let python = match (args.python.clone(), file_python) {
+            (None, None) => None,
+            (cli, file) => Some(pick(cli, file, PathBuf::new())),
+        };
+        MachineSettings {
+            shard: args.shard,
+            workers: pick(args.workers, file.workers, WorkerCount::Auto),
+            memory_per_worker_mib: pick(
+                args.memory_per_worker,
+                file.memory_per_worker,
+                DEFAULT_MEMORY_PER_WORKER_MIB,
+            ),
+            python,
+        }
+    }
+
+    /// `Some(n)` when the worker count is forced.
+    pub fn forced_workers(&self) -> Option<u32> {
+        match self.workers.value {
+            WorkerCount::Auto => None,
+            WorkerCount::Fixed(n) => Some(n),
+        }
+    }
+
+    /// The explicit interpreter and its source, for [`crate::pytest::interpreter::find`].
+    pub fn python_choice(&self) -> Option<(&Path, PythonSource)> {
+        self.python.as_ref().map(|r| {
+            let source = match r.origin {
+                Origin::Cli => PythonSource::Flag,
+                Origin::Pyproject | Origin::Default => PythonSource::Config,
+            };
+            (r.value.as_path(), source)
+        })
+    }
+}
+
+impl Settings {
+    /// Resolve the root, read its pyproject.toml, and resolve the machine section.
+    pub fn load(root: Option<PathBuf>, machine: &MachineArgs) -> Result<Self, CommandError> {
+        let root = resolve_root(root)?;
+        let file = load_file_config(&root)?;
+        let machine = MachineSettings::resolve(machine, &file, &root);
+        Ok(Settings {
+            root,
+            file,
+            machine,
+        })
+    }
+}
+
+/// `--root DIR` must be a directory; without it, the current directory.
+pub fn resolve_root(root: Option<PathBuf>) -> Result<PathBuf, CommandError> {
+    match root {
+        Some(dir) if dir.is_dir() => Ok(dir),
+        Some(dir) => Err(CommandError::usage(format!(
+            "`--root` / `PARALLEL_PYTEST_ROOT` is `{}`, which is not a directory",
+            dir.display()
+        ))),
+        None => std::env::current_dir().map_err(|e| {
+            CommandError::Failed(anyhow::anyhow!("failed to read the current directory: {e}"))
+        }),
+    }
+}
+
+/// `workers = "auto"`, `workers = "4"` or `workers = 4` in pyproject.toml.
+fn de_workers<'de, D: Deserializer<'de>>(d: D) -> Result<Option<WorkerCount>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Int(i64),
+        Str(String),
+    }
+    let text = match Raw::deserialize(d)? {
+        Raw::Int(n) => n.to_string(),
+        Raw::Str(s) => s,
+    };
+    text.parse::<WorkerCount>()
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
 
 /// `[tool.parallel-pytest]` in pyproject.toml. Every field is optional; flags and env win.
 #[derive(Debug, Default, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct FileConfig {
-    pub workers: Option<String>,
+    #[serde(default, deserialize_with = "de_workers")]
+    pub workers: Option<WorkerCount>,
     pub memory_per_worker: Option<u64>,
     pub python: Option<PathBuf>,
     pub timings: Option<Vec<String>>,
@@ -70,7 +233,7 @@ mod tests {
             "[project]\nname='x'\n[tool.parallel-pytest]\nworkers = \"3\"\nmemory-per-worker = 256\n",
         )
         .unwrap();
-        assert_eq!(cfg.workers.as_deref(), Some("3"));
+        assert_eq!(cfg.workers, Some(WorkerCount::Fixed(3)));
         assert_eq!(cfg.memory_per_worker, Some(256));
     }
 
@@ -78,6 +241,68 @@ mod tests {
     fn unknown_key_is_named() {
         let err = parse_file_config("[tool.parallel-pytest]\nwrokers = 3\n").unwrap_err();
         assert!(err.contains("wrokers"), "{err}");
+    }
+
+    #[test]
+    fn workers_as_number_string_or_auto() {
+        let w = |t: &str| parse_file_config(&format!("[tool.parallel-pytest]\nworkers = {t}\n"));
+        assert_eq!(w("4").unwrap().workers, Some(WorkerCount::Fixed(4)));
+        assert_eq!(w("\"auto\"").unwrap().workers, Some(WorkerCount::Auto));
+        let err = w("0").unwrap_err();
+        assert!(err.contains("workers") && err.contains("`0`"), "{err}");
+        assert!(w("\"many\"").is_err());
+    }
+
+    fn args(workers: Option<WorkerCount>, mem: Option<u64>, python: Option<&str>) -> MachineArgs {
+        MachineArgs {
+            shard: None,
+            workers,
+            memory_per_worker: mem,
+            python: python.map(PathBuf::from),
+        }
+    }
+
+    /// Pins the precedence: flag/env (clap) > pyproject.toml > default.
+    #[test]
+    fn precedence_cli_over_file_over_default() {
+        let root = Path::new("/proj");
+        let file = parse_file_config(
+            "[tool.parallel-pytest]\nworkers = 3\nmemory-per-worker = 256\npython = \".venv/bin/python\"\n",
+        )
+        .unwrap();
+        let none = MachineSettings::resolve(&args(None, None, None), &FileConfig::default(), root);
+        let from_file = MachineSettings::resolve(&args(None, None, None), &file, root);
+        let from_cli = MachineSettings::resolve(
+            &args(Some(WorkerCount::Fixed(5)), Some(1024), Some("py")),
+            &file,
+            root,
+        );
+        let show = |m: &MachineSettings| {
+            format!(
+                "workers={:?}@{:?} mem={}@{:?} python={:?}",
+                m.workers.value,
+                m.workers.origin,
+                m.memory_per_worker_mib.value,
+                m.memory_per_worker_mib.origin,
+                m.python
+                    .as_ref()
+                    .map(|p| (p.value.display().to_string(), p.origin)),
+            )
+        };
+        assert_eq!(
+            show(&none),
+            "workers=Auto@Default mem=512@Default python=None"
+        );
+        assert_eq!(
+            show(&from_file),
+            "workers=Fixed(3)@Pyproject mem=256@Pyproject python=Some((\"/proj/.venv/bin/python\", Pyproject))"
+        );
+        assert_eq!(
+            show(&from_cli),
+            "workers=Fixed(5)@Cli mem=1024@Cli python=Some((\"py\", Cli))"
+        );
+        assert_eq!(from_cli.forced_workers(), Some(5));
+        assert_eq!(none.forced_workers(), None);
     }
 
     #[test]

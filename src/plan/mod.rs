@@ -3,3 +3,4 @@
 pub mod model;
 
 pub use model::{Plan, ShardPlan};
+pub mod gitlab_child;

@@ -2,6 +2,7 @@
 //! test results; it only sizes, batches and sends what it is given, and says what it skipped.
 
 pub mod github;
+pub mod gitlab;
 
 /// Severity of one annotation, in the Checks API's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,8 @@
 //! One integration-test binary (STYLE.md §9); a module per command or platform.
 
 mod cli;
+mod env;
 mod github;
+mod gitlab;
 mod harness;
 mod mock_http;

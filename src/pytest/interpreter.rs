@@ -1,0 +1,317 @@
+//! Find the Python interpreter and ask it, in one subprocess, for its Python, pytest and
+//! pytest-xdist versions.
+//!
+//! The probe runs a tiny embedded snippet ([`PROBE`]) that prints one JSON object, rather than
+//! scraping `python --version` and `pytest --version` (two or three processes, locale- and
+//! plugin-dependent output). Spawn errors are told apart (not found / permission denied /
+//! other), and a non-zero exit keeps the trimmed stderr in the error.
+
+use std::ffi::OsStr;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::{Deserialize, Serialize};
+
+/// The probe. `python -c` puts the current directory first on `sys.path`, where a project's
+/// own `json.py` or `importlib/` could shadow the standard library, so it is removed before
+/// any import. `importlib.metadata` (Python >= 3.8) reads installed distributions without
+/// importing pytest itself (no plugins, no conftest side effects).
+pub const PROBE: &str = r#"
+import sys
+sys.path[:] = [p for p in sys.path if p not in ("", ".")]
+import json, platform
+try:
+    from importlib import metadata
+except ImportError:
+    metadata = None
+def version(name):
+    if metadata is None:
+        return None
+    try:
+        return metadata.version(name)
+    except Exception:
+        return None
+print(json.dumps({
+    "executable": sys.executable,
+    "version": platform.python_version(),
+    "pytest": version("pytest"),
+    "xdist": version("pytest-xdist"),
+}))
+"#;
+
+/// What the interpreter reported (`env --format json`: `python`; the shard manifest).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PythonInfo {
+    /// `sys.executable`: the resolved interpreter (a venv's python, not the symlink target).
+    pub executable: PathBuf,
+    /// `platform.python_version()`, e.g. `3.12.3`.
+    pub version: String,
+    /// Installed pytest version, `None` when pytest is not installed.
+    pub pytest: Option<String>,
+    /// Installed pytest-xdist version, `None` when not installed.
+    pub xdist: Option<String>,
+}
+
+impl PythonInfo {
+    /// A hint for users without pytest-xdist: the install command for *this* interpreter.
+    pub fn xdist_hint(&self) -> Option<String> {
+        self.xdist.is_none().then(|| {
+            format!(
+                "pytest-xdist is not installed for `{}`: install it with `{} -m pip install pytest-xdist`",
+                self.executable.display(),
+                self.executable.display()
+            )
+        })
+    }
+}
+
+/// Where the interpreter choice came from, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PythonSource {
+    /// `--python` or `PARALLEL_PYTEST_PYTHON` (clap merges the two).
+    Flag,
+    /// `python = "…"` in `[tool.parallel-pytest]`.
+    Config,
+    /// Found on `PATH` as `python3` or `python`.
+    Path,
+}
+
+impl PythonSource {
+    pub fn describe(&self) -> &'static str {
+        match self {
+            PythonSource::Flag => "`--python` / `PARALLEL_PYTEST_PYTHON`",
+            PythonSource::Config => "`python` in `[tool.parallel-pytest]`",
+            PythonSource::Path => "`PATH`",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InterpreterError {
+    #[error("no `python3` or `python` found on `PATH`")]
+    NotOnPath,
+    #[error("python interpreter `{}` (from {}) does not exist", .path.display(), .source_desc)]
+    NotFound { path: PathBuf, source_desc: String },
+    #[error("python interpreter `{}` (from {}) is not executable: permission denied", .path.display(), .source_desc)]
+    PermissionDenied { path: PathBuf, source_desc: String },
+    #[error("failed to start python interpreter `{}`: {error}", .path.display())]
+    Spawn {
+        path: PathBuf,
+        #[source]
+        error: std::io::Error,
+    },
+    #[error("python interpreter `{}` exited with {status} while probing versions: {stderr}", .path.display())]
+    Failed {
+        path: PathBuf,
+        status: String,
+        stderr: String,
+    },
+    #[error("python interpreter `{}` printed unexpected probe output `{output}`: {error}", .path.display())]
+    BadOutput {
+        path: PathBuf,
+        output: String,
+        error: String,
+    },
+}
+
+/// Choose the interpreter: an explicit one (flag/env/config) wins; otherwise the first of
+/// `python3`, `python` on `path_var` (the value of `PATH`). An explicit bare name such as
+/// `python3.12` is also looked up on `PATH`; anything with a path separator is used as is.
+pub fn find(
+    explicit: Option<(&Path, PythonSource)>,
+    path_var: Option<&OsStr>,
+) -> Result<(PathBuf, PythonSource), InterpreterError> {
+    if let Some((path, source)) = explicit {
+        let is_bare_name = path.components().count() == 1 && !path.is_absolute();
+        if is_bare_name && let Some(found) = search_path(path.as_os_str(), path_var) {
+            return Ok((found, source));
+        }
+        return Ok((path.to_path_buf(), source));
+    }
+    ["python3", "python"]
+        .iter()
+        .find_map(|name| search_path(OsStr::new(name), path_var))
+        .map(|p| (p, PythonSource::Path))
+        .ok_or(InterpreterError::NotOnPath)
+}
+
+/// First executable file called `name` in the `PATH`-style list `path_var`.
+fn search_path(name: &OsStr, path_var: Option<&OsStr>) -> Option<PathBuf> {
+    let path_var = path_var?;
+    std::env::split_paths(path_var)
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .flat_map(|dir| {
+            let plain = dir.join(name);
+            // Windows installs `python.exe`; the suffix is harmless elsewhere.
+            let exe = dir.join(format!("{}.exe", name.to_string_lossy()));
+            [plain, exe]
+        })
+        .find(|candidate| is_executable_file(candidate))
+}
+
+#[cfg(unix)]
+fn is_executable_file(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable_file(path: &Path) -> bool {
+    path.is_file()
+}
+
+/// Run [`PROBE`] with `python` (one subprocess) and parse what it prints.
+pub fn probe(python: &Path, source: &PythonSource) -> Result<PythonInfo, InterpreterError> {
+    let output = Command::new(python)
+        .arg("-c")
+        .arg(PROBE)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|error| match error.kind() {
+            ErrorKind::NotFound => InterpreterError::NotFound {
+                path: python.to_path_buf(),
+                source_desc: source.describe().to_owned(),
+            },
+            ErrorKind::PermissionDenied => InterpreterError::PermissionDenied {
+                path: python.to_path_buf(),
+                source_desc: source.describe().to_owned(),
+            },
+            _ => InterpreterError::Spawn {
+                path: python.to_path_buf(),
+                error,
+            },
+        })?;
+    if !output.status.success() {
+        return Err(InterpreterError::Failed {
+            path: python.to_path_buf(),
+            status: output.status.to_string(),
+            stderr: last_line(&String::from_utf8_lossy(&output.stderr)),
+        });
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    parse_probe_output(&stdout).map_err(|error| InterpreterError::BadOutput {
+        path: python.to_path_buf(),
+        output: last_line(&stdout),
+        error,
+    })
+}
+
+/// Parse the probe's JSON. A `sitecustomize` may print before it, so the last non-empty line
+/// is the document.
+pub fn parse_probe_output(stdout: &str) -> Result<PythonInfo, String> {
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .ok_or_else(|| "no output".to_owned())?;
+    serde_json::from_str(line.trim()).map_err(|e| e.to_string())
+}
+
+/// The last non-empty line, trimmed and capped, for one-line error messages (a Python
+/// traceback's last line names the exception).
+fn last_line(text: &str) -> String {
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    let mut shown: String = line.chars().take(300).collect();
+    if shown.len() < line.len() {
+        shown.push('…');
+    }
+    shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_probe_output() {
+        let info = parse_probe_output(
+            "noise from sitecustomize\n{\"executable\": \"/v/bin/python\", \"version\": \"3.12.1\", \"pytest\": \"8.3.0\", \"xdist\": null}\n",
+        )
+        .unwrap();
+        assert_eq!(info.version, "3.12.1");
+        assert_eq!(info.pytest.as_deref(), Some("8.3.0"));
+        assert!(
+            info.xdist_hint()
+                .unwrap()
+                .contains("pip install pytest-xdist")
+        );
+        assert!(parse_probe_output("").is_err());
+        assert!(parse_probe_output("{}").is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn finds_python3_before_python_and_honours_explicit_names() {
+        use std::os::unix::fs::PermissionsExt;
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let make = |dir: &Path, name: &str, mode: u32| {
+            let p = dir.join(name);
+            std::fs::write(&p, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+            p
+        };
+        let python_a = make(a.path(), "python", 0o755);
+        let python3_b = make(b.path(), "python3", 0o755);
+        make(a.path(), "python3", 0o644); // not executable: skipped
+        let path = std::env::join_paths([a.path(), b.path()]).unwrap();
+        assert_eq!(find(None, Some(&path)).unwrap().0, python3_b);
+        let only_a = std::env::join_paths([a.path()]).unwrap();
+        assert_eq!(find(None, Some(&only_a)).unwrap().0, python_a);
+        assert!(matches!(find(None, None), Err(InterpreterError::NotOnPath)));
+        // A bare explicit name is looked up; a path is taken as given.
+        let (p, s) = find(Some((Path::new("python"), PythonSource::Flag)), Some(&path)).unwrap();
+        assert_eq!((p, s), (python_a, PythonSource::Flag));
+        let given = Path::new("/nowhere/python");
+        assert_eq!(
+            find(Some((given, PythonSource::Config)), Some(&path))
+                .unwrap()
+                .0,
+            given
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn spawn_errors_are_distinguished() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing-python");
+        let err = probe(&missing, &PythonSource::Flag).unwrap_err();
+        assert!(matches!(err, InterpreterError::NotFound { .. }), "{err}");
+        assert!(err.to_string().contains("--python"), "{err}");
+
+        let not_exec = dir.path().join("python");
+        std::fs::write(&not_exec, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&not_exec, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = probe(&not_exec, &PythonSource::Config).unwrap_err();
+        assert!(
+            matches!(err, InterpreterError::PermissionDenied { .. }),
+            "{err}"
+        );
+
+        // A "python" that fails keeps its stderr in the error.
+        let failing = dir.path().join("failing");
+        std::fs::write(
+            &failing,
+            "#!/bin/sh\necho 'SyntaxError: nope' >&2\nexit 3\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&failing, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = probe(&failing, &PythonSource::Path).unwrap_err();
+        assert!(matches!(err, InterpreterError::Failed { .. }), "{err}");
+        assert!(err.to_string().contains("SyntaxError: nope"), "{err}");
+
+        let garbled = dir.path().join("garbled");
+        std::fs::write(&garbled, "#!/bin/sh\necho 'Python 3.12'\n").unwrap();
+        std::fs::set_permissions(&garbled, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = probe(&garbled, &PythonSource::Path).unwrap_err();
+        assert!(matches!(err, InterpreterError::BadOutput { .. }), "{err}");
+    }
+}

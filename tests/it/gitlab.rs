@@ -1,0 +1,234 @@
+//! GitLab: the MR note against a local mock of the GitLab API (requests asserted field by
+//! field), and the CI/CD component under gitlab-ci-local (`gitlab_ci_local` below).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use parallel_pytest::publish::gitlab::{self, NoteOutcome, RetryPolicy, Skip};
+use serde_json::{Value, json};
+
+use crate::mock_http::{MockServer, Reply};
+
+const NOTES: &str = "/api/v4/projects/42/merge_requests/7/notes";
+const TOKEN: &str = "glpat-SECRET-do-not-print";
+
+fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        attempts: 3,
+        first_delay: Duration::from_millis(5),
+    }
+}
+
+fn ci_env(mock: &MockServer, extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let mut map: HashMap<String, String> = [
+        ("CI_API_V4_URL", format!("{}/api/v4", mock.url())),
+        ("CI_PROJECT_ID", "42".to_owned()),
+        ("CI_MERGE_REQUEST_IID", "7".to_owned()),
+        ("CI_JOB_TOKEN", "job-token-value".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for (k, v) in extra {
+        map.insert((*k).to_owned(), (*v).to_owned());
+    }
+    move |k| map.get(k).cloned()
+}
+
+/// A GitLab that keeps the notes it is sent: GET lists them (with someone else's note first),
+/// POST adds one, PUT edits one.
+fn stateful_gitlab(mock: &MockServer) -> Arc<Mutex<Vec<Value>>> {
+    let notes = Arc::new(Mutex::new(vec![
+        json!({"id": 1, "body": "LGTM", "system": false}),
+        json!({"id": 2, "body": "added 1 commit", "system": true}),
+    ]));
+    let list = Arc::clone(&notes);
+    mock.on_fn("GET", NOTES, move |_| {
+        Reply::json(200, Value::Array(list.lock().unwrap().clone()))
+    });
+    let create = Arc::clone(&notes);
+    mock.on_fn("POST", NOTES, move |req| {
+        let mut notes = create.lock().unwrap();
+        let note = json!({"id": 100 + notes.len(), "body": req.json()["body"], "system": false});
+        notes.push(note.clone());
+        Reply::json(201, note)
+    });
+    let edit = Arc::clone(&notes);
+    mock.on_fn("PUT", &format!("{NOTES}/*"), move |req| {
+        let id: u64 = req.path.rsplit('/').next().unwrap().parse().unwrap();
+        let mut notes = edit.lock().unwrap();
+        let note = notes.iter_mut().find(|n| n["id"] == id).unwrap();
+        note["body"] = req.json()["body"].clone();
+        Reply::json(200, note.clone())
+    });
+    notes
+}
+
+#[test]
+fn mr_note_is_created_once_then_updated_in_place() {
+    let mock = MockServer::start();
+    let notes = stateful_gitlab(&mock);
+    let env = ci_env(&mock, &[("MY_TOKEN", TOKEN)]);
+
+    let first = gitlab::publish_mr_note("## 3 failed", "MY_TOKEN", &env, fast_retry()).unwrap();
+    assert_eq!(first, NoteOutcome::Created { id: 102 });
+    let second = gitlab::publish_mr_note("## all green", "MY_TOKEN", &env, fast_retry()).unwrap();
+    assert_eq!(second, NoteOutcome::Updated { id: 102 });
+
+    let sent = mock.requests();
+    let calls: Vec<(String, String)> = sent
+        .iter()
+        .map(|r| (r.method.clone(), r.path.clone()))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("GET".into(), NOTES.into()),
+            ("POST".into(), NOTES.into()),
+            ("GET".into(), NOTES.into()),
+            ("PUT".into(), format!("{NOTES}/102")),
+        ]
+    );
+    for req in &sent {
+        assert_eq!(
+            req.header("private-token"),
+            Some(TOKEN),
+            "{} {}",
+            req.method,
+            req.path
+        );
+        assert!(
+            req.header("user-agent")
+                .unwrap()
+                .starts_with("parallel-pytest/"),
+            "{:?}",
+            req.header("user-agent")
+        );
+    }
+    assert_eq!(sent[0].query_param("per_page"), Some("100"));
+    assert_eq!(sent[0].query_param("page"), Some("1"));
+    let posted = sent[1].json();
+    assert_eq!(
+        posted,
+        json!({"body": format!("{}\n## 3 failed", gitlab::MARKER)}),
+        "the POST body is exactly the marker and the summary"
+    );
+    assert_eq!(
+        sent[3].json(),
+        json!({"body": format!("{}\n## all green", gitlab::MARKER)})
+    );
+    assert_eq!(sent[1].header("content-type"), Some("application/json"));
+    // One note of ours, holding the latest summary; the others untouched.
+    let notes = notes.lock().unwrap();
+    let ours: Vec<&Value> = notes
+        .iter()
+        .filter(|n| n["body"].as_str().unwrap().contains(gitlab::MARKER))
+        .collect();
+    assert_eq!(ours.len(), 1);
+    assert!(ours[0]["body"].as_str().unwrap().ends_with("## all green"));
+    assert_eq!(notes[0]["body"], "LGTM");
+    assert!(mock.unmatched().is_empty());
+}
+
+#[test]
+fn mr_note_found_on_a_later_page() {
+    let mock = MockServer::start();
+    mock.on_fn("GET", NOTES, |req| match req.query_param("page") {
+        Some("1") => Reply::json(200, json!([{"id": 5, "body": "hi", "system": false}]))
+            .header("X-Next-Page", "2"),
+        _ => Reply::json(
+            200,
+            json!([{"id": 9, "body": format!("{}\nold", gitlab::MARKER), "system": false}]),
+        )
+        .header("X-Next-Page", ""),
+    });
+    mock.on(
+        "PUT",
+        &format!("{NOTES}/9"),
+        [Reply::json(200, json!({"id": 9}))],
+    );
+    let env = ci_env(&mock, &[("MY_TOKEN", TOKEN)]);
+    let outcome = gitlab::publish_mr_note("new", "MY_TOKEN", &env, fast_retry()).unwrap();
+    assert_eq!(outcome, NoteOutcome::Updated { id: 9 });
+    let pages: Vec<Option<String>> = mock
+        .requests_to("GET", NOTES)
+        .iter()
+        .map(|r| r.query_param("page").map(str::to_owned))
+        .collect();
+    assert_eq!(pages, [Some("1".into()), Some("2".into())]);
+    assert!(mock.requests_to("POST", NOTES).is_empty());
+}
+
+#[test]
+fn server_errors_are_retried_with_backoff() {
+    let mock = MockServer::start();
+    mock.on(
+        "GET",
+        NOTES,
+        [
+            Reply::json(502, json!({"message": "bad gateway"})),
+            Reply::json(503, json!({"message": "unavailable"})),
+            Reply::json(200, json!([])),
+        ],
+    );
+    mock.on("POST", NOTES, [Reply::json(201, json!({"id": 77}))]);
+    let env = ci_env(&mock, &[("MY_TOKEN", TOKEN)]);
+    let outcome = gitlab::publish_mr_note("s", "MY_TOKEN", &env, fast_retry()).unwrap();
+    assert_eq!(outcome, NoteOutcome::Created { id: 77 });
+    assert_eq!(mock.requests_to("GET", NOTES).len(), 3);
+    assert_eq!(mock.requests_to("POST", NOTES).len(), 1);
+}
+
+#[test]
+fn persistent_server_errors_give_up_with_a_clear_error_and_no_token() {
+    let mock = MockServer::start();
+    mock.on("GET", NOTES, [Reply::json(500, json!({"message": "boom"}))]);
+    let env = ci_env(&mock, &[("MY_TOKEN", TOKEN)]);
+    let err = gitlab::publish_mr_note("s", "MY_TOKEN", &env, fast_retry()).unwrap_err();
+    assert_eq!(mock.requests_to("GET", NOTES).len(), 3, "attempts = 3");
+    let text = err.to_string();
+    assert_eq!(
+        text,
+        "GitLab answered 500 to GET /projects/42/merge_requests/7/notes: boom"
+    );
+    assert!(!format!("{err:?}").contains(TOKEN));
+}
+
+#[test]
+fn forbidden_is_not_retried_and_says_which_scope_is_needed() {
+    let mock = MockServer::start();
+    mock.on("GET", NOTES, [Reply::json(200, json!([]))]);
+    mock.on(
+        "POST",
+        NOTES,
+        [Reply::json(403, json!({"message": "403 Forbidden"}))],
+    );
+    let env = ci_env(&mock, &[("MY_TOKEN", TOKEN)]);
+    let err = gitlab::publish_mr_note("s", "MY_TOKEN", &env, fast_retry()).unwrap_err();
+    assert_eq!(mock.requests_to("POST", NOTES).len(), 1);
+    let text = err.to_string();
+    assert!(text.contains("403"), "{text}");
+    assert!(text.contains("`api` scope"), "{text}");
+    assert!(!text.contains(TOKEN));
+}
+
+#[test]
+fn job_token_alone_yields_the_explanation_and_no_request() {
+    let mock = MockServer::start();
+    let env = ci_env(&mock, &[]);
+    let outcome = gitlab::publish_mr_note("s", "MY_TOKEN", &env, fast_retry()).unwrap();
+    assert_eq!(
+        outcome,
+        NoteOutcome::Skipped(Skip::JobTokenOnly {
+            token_variable: "MY_TOKEN".into()
+        })
+    );
+    assert!(
+        outcome
+            .to_string()
+            .contains("`CI_JOB_TOKEN` cannot post merge request notes"),
+        "{outcome}"
+    );
+    assert!(mock.requests().is_empty(), "{:?}", mock.requests());
+}
