@@ -9,6 +9,8 @@ use std::path::Path;
 use anyhow::Context as _;
 use quick_xml::events::{BytesStart, Event};
 
+use super::command::{self, PytestCommand};
+
 /// Module name of the isolation plugin; imported through `PYTHONPATH` like the selection plugin.
 pub const PLUGIN_MODULE: &str = "_parallel_pytest_isolation";
 /// The plugin's source, written beside the selection plugin.
@@ -25,24 +27,73 @@ pub enum Phase {
     Serial,
 }
 
-/// Arguments that load the plugin and pick the phase. `serial_out` (parallel phase only)
-/// receives the node ids of the serial tests the phase left out.
-pub fn plugin_args(phase: Phase, marker: &str, serial_out: Option<&Path>) -> Vec<String> {
+/// Arguments that load the plugin and pick the phase (`None`: only register the marker).
+/// `serial_out` (parallel phase only) receives the node ids of the serial tests it left out.
+pub fn plugin_args(phase: Option<Phase>, marker: &str, serial_out: Option<&Path>) -> Vec<String> {
     let mut args = vec![
         "-p".to_string(),
         PLUGIN_MODULE.to_string(),
         format!("--parallel-pytest-serial-marker={marker}"),
     ];
     match phase {
-        Phase::Parallel => {
+        Some(Phase::Parallel) => {
             args.push("--parallel-pytest-phase=parallel".into());
             if let Some(out) = serial_out {
                 args.push(format!("--parallel-pytest-serial-out={}", out.display()));
             }
         }
-        Phase::Serial => args.push("--parallel-pytest-phase=serial".into()),
+        Some(Phase::Serial) => args.push("--parallel-pytest-phase=serial".into()),
+        None => {}
     }
     args
+}
+
+/// Loads the isolation plugin into a command built by [`command::build`]: its file goes beside
+/// the selection plugin, its arguments right after the selection plugin's (before the user's,
+/// so a user option still wins where argparse lets the last one win).
+pub fn add_plugin(cmd: &mut PytestCommand, plugin_args: Vec<String>) {
+    cmd.files.push((
+        cmd.plugin_dir.join(format!("{PLUGIN_MODULE}.py")),
+        PLUGIN_SOURCE.to_string(),
+    ));
+    let at = cmd
+        .args
+        .iter()
+        .position(|a| a.starts_with("--parallel-pytest-selection="))
+        .map_or(cmd.args.len().min(2), |i| i + 1);
+    cmd.args.splice(at..at, plugin_args);
+}
+
+/// The serial phase's command: the shard's same selection and user arguments, one process
+/// (no `-n` of ours; `-n 0` when xdist is installed, so a `-n auto` in the project's `addopts`
+/// or the user's arguments cannot bring workers back), JUnit into `serial_junit`.
+pub fn serial_command(
+    inputs: &command::Inputs<'_>,
+    marker: &str,
+    serial_junit: &Path,
+    xdist_installed: bool,
+) -> PytestCommand {
+    let mut cmd = command::build(&command::Inputs {
+        workers: 1,
+        ..inputs.clone()
+    });
+    let ours = format!("--junitxml={}", cmd.junit_path.display());
+    for arg in &mut cmd.args {
+        if *arg == ours {
+            *arg = format!("--junitxml={}", serial_junit.display());
+        }
+    }
+    cmd.junit_path = serial_junit.to_path_buf();
+    add_plugin(&mut cmd, plugin_args(Some(Phase::Serial), marker, None));
+    if xdist_installed {
+        // After the user's own options (the last `-n` wins), but before a `--` that would
+        // turn it into a path.
+        let user = inputs.user_args;
+        let tail = user.iter().position(|a| a == "--").unwrap_or(user.len());
+        let at = cmd.args.len() - user.len() + tail;
+        cmd.args.splice(at..at, ["-n".to_string(), "0".to_string()]);
+    }
+    cmd
 }
 
 /// Checks a marker name from `--serial-marker` or the config: pytest markers are Python
@@ -389,9 +440,95 @@ mod tests {
     }
 
     #[test]
+    fn serial_command_runs_the_same_selection_in_one_process() {
+        use crate::ci::Shard;
+        use crate::plan::ShardPlan;
+        let shard = ShardPlan {
+            index: 1,
+            predicted_seconds: 1.0,
+            workers: 2,
+            files: vec!["tests/a.py".into()],
+            node_ids: vec![],
+            deselect: vec![],
+        };
+        let user = vec![
+            "-n".to_string(),
+            "4".to_string(),
+            "--".to_string(),
+            "x".to_string(),
+        ];
+        let inputs = command::Inputs {
+            python: Path::new("/venv/bin/python"),
+            rootdir: Path::new("/repo"),
+            out_dir: Path::new("/repo/.pp"),
+            id: Shard { index: 1, total: 2 },
+            shard: &shard,
+            workers: 2,
+            dist: "load",
+            argsfile_supported: false,
+            user_args: &user,
+        };
+        let mut parallel = command::build(&inputs);
+        add_plugin(
+            &mut parallel,
+            plugin_args(
+                Some(Phase::Parallel),
+                "serial",
+                Some(Path::new("/repo/.pp/s.txt")),
+            ),
+        );
+        assert_eq!(
+            parallel.args[..10],
+            [
+                "-m",
+                "pytest",
+                "-p",
+                "_parallel_pytest_selection",
+                "--parallel-pytest-selection=/repo/.pp/selection-1-of-2.json",
+                "-p",
+                "_parallel_pytest_isolation",
+                "--parallel-pytest-serial-marker=serial",
+                "--parallel-pytest-phase=parallel",
+                "--parallel-pytest-serial-out=/repo/.pp/s.txt",
+            ]
+        );
+        assert!(parallel.files.iter().any(|(p, text)| {
+            p.ends_with("plugin/_parallel_pytest_isolation.py") && text == PLUGIN_SOURCE
+        }));
+
+        let serial = serial_command(&inputs, "serial", Path::new("/repo/.pp/j.serial.xml"), true);
+        assert_eq!(
+            serial.args,
+            [
+                "-m",
+                "pytest",
+                "-p",
+                "_parallel_pytest_selection",
+                "--parallel-pytest-selection=/repo/.pp/selection-1-of-2.json",
+                "-p",
+                "_parallel_pytest_isolation",
+                "--parallel-pytest-serial-marker=serial",
+                "--parallel-pytest-phase=serial",
+                "--rootdir=/repo",
+                "--junitxml=/repo/.pp/j.serial.xml",
+                "-o",
+                "junit_family=xunit1",
+                "tests/a.py",
+                "-n",
+                "4",
+                "-n",
+                "0",
+                "--",
+                "x",
+            ]
+        );
+        assert_eq!(serial.junit_path, Path::new("/repo/.pp/j.serial.xml"));
+    }
+
+    #[test]
     fn plugin_args_and_marker_names() {
         assert_eq!(
-            plugin_args(Phase::Parallel, "serial", Some(Path::new("/o/s.txt"))),
+            plugin_args(Some(Phase::Parallel), "serial", Some(Path::new("/o/s.txt"))),
             [
                 "-p",
                 "_parallel_pytest_isolation",
@@ -401,9 +538,10 @@ mod tests {
             ]
         );
         assert_eq!(
-            plugin_args(Phase::Serial, "db_only", None)[3],
+            plugin_args(Some(Phase::Serial), "db_only", None)[3],
             "--parallel-pytest-phase=serial"
         );
+        assert_eq!(plugin_args(None, "serial", None).len(), 3);
         assert!(validate_marker("serial").is_ok());
         assert!(validate_marker("_x1").is_ok());
         assert_eq!(

@@ -5,4 +5,5 @@ mod env;
 mod github;
 mod gitlab;
 mod harness;
+mod isolation;
 mod mock_http;
