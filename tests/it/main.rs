@@ -7,3 +7,5 @@ mod gitlab;
 mod harness;
 mod isolation;
 mod mock_http;
+mod readme;
+mod workflow;
