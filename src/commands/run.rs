@@ -10,6 +10,7 @@ use anyhow::Context;
 
 use crate::ci::{self, Shard};
 use crate::cli::RunArgs;
+use crate::env_vars::ours;
 use crate::error::CommandError;
 use crate::plan::{Plan, ShardPlan};
 use crate::pytest::command::{self, PytestCommand};
@@ -40,6 +41,7 @@ struct Resolved {
     workers_flag: Option<u32>,
     /// `--serial-marker` / pyproject `serial-marker`, else `serial` (issue 8).
     serial_marker: String,
+    argv_budget: usize,
 }
 
 pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, CommandError> {
@@ -95,6 +97,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         workers,
         dist: &resolved.dist,
         argsfile_supported,
+        argv_budget: resolved.argv_budget,
         user_args: &args.inputs.pytest_args,
     };
     let mut cmd = command::build(&inputs);
@@ -119,8 +122,11 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
     if args.dry_run {
         println!("{}", plan_row(shard, &shard_plan, workers));
         println!("{}", cmd.shell(Some(&resolved.cwd)));
-        println!("# then, if the shard has tests marked `{marker}`, in one process:");
-        println!("{}", serial_cmd.shell(Some(&resolved.cwd)));
+        // On stderr: stdout stays the row and one command that runs as is.
+        eprintln!(
+            "parallel-pytest: then, if the shard has tests marked `{marker}`, in one process:\n{}",
+            serial_cmd.shell(Some(&resolved.cwd))
+        );
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -321,7 +327,17 @@ fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<Resolved, CommandErr
         .unwrap_or_else(|| serial::DEFAULT_MARKER.to_string());
     serial::validate_marker(&serial_marker)
         .map_err(|e| CommandError::usage(format!("`--serial-marker`: {e}")))?;
+    let argv_budget = match std::env::var(ours::ARGV_BUDGET) {
+        Err(_) => command::ARGV_PATH_BUDGET,
+        Ok(v) => v.trim().parse::<usize>().map_err(|_| {
+            CommandError::usage(format!(
+                "`{}` is `{v}`: expected a number of bytes",
+                ours::ARGV_BUDGET
+            ))
+        })?,
+    };
     Ok(Resolved {
+        argv_budget,
         cwd,
         root,
         out_dir,
@@ -370,8 +386,8 @@ fn this_shard(flag: Option<Shard>, plan: &Plan) -> Result<Shard, CommandError> {
     };
     if shard.total != plan.shards_total {
         return Err(CommandError::usage(format!(
-            "`--shard {shard}` does not match the plan, which has {} shards",
-            plan.shards_total
+            "`--shard {shard}` does not match the plan, which has {}",
+            plural(plan.shards_total as usize, "shard", "shards")
         )));
     }
     Ok(shard)

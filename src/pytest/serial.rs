@@ -466,6 +466,7 @@ mod tests {
             workers: 2,
             dist: "load",
             argsfile_supported: false,
+            argv_budget: command::ARGV_PATH_BUDGET,
             user_args: &user,
         };
         let mut parallel = command::build(&inputs);

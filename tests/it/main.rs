@@ -8,4 +8,5 @@ mod harness;
 mod isolation;
 mod mock_http;
 mod readme;
+mod run;
 mod workflow;
