@@ -232,3 +232,72 @@ fn job_token_alone_yields_the_explanation_and_no_request() {
     );
     assert!(mock.requests().is_empty(), "{:?}", mock.requests());
 }
+
+/// The component's job section (interpolated as GitLab would, in both modes), its `spec:`
+/// header and a rendered child pipeline all validate against GitLab's CI schema.
+#[test]
+fn component_validates_against_the_gitlab_ci_schema() {
+    use parallel_pytest::plan::gitlab_child::{self, COMPONENT_TEMPLATE};
+    use serde::Deserialize;
+
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, value: &serde_yaml_ng::Value| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, serde_yaml_ng::to_string(value).unwrap()).unwrap();
+        path
+    };
+    let header = serde_yaml_ng::Deserializer::from_str(COMPONENT_TEMPLATE)
+        .next()
+        .map(|doc| serde_yaml_ng::Value::deserialize(doc).unwrap())
+        .unwrap();
+    let component = gitlab_child::parse_component(COMPONENT_TEMPLATE).unwrap();
+    let defaults = gitlab_child::resolve_inputs(&component.inputs, |_| None).unwrap();
+    let auto = gitlab_child::resolve_inputs(&component.inputs, |var| {
+        match var {
+            "PARALLEL_PYTEST_INPUT_TARGET_SECONDS" => Some("300"),
+            "PARALLEL_PYTEST_INPUT_MR_NOTE" => Some("true"),
+            "PARALLEL_PYTEST_INPUT_TIMINGS_CACHE" => Some("false"),
+            "PARALLEL_PYTEST_INPUT_WORKING_DIRECTORY" => Some("backend/api"),
+            _ => None,
+        }
+        .map(str::to_owned)
+    })
+    .unwrap();
+    let child: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&gitlab_child::render_child(&component, &defaults, 3).unwrap())
+            .unwrap();
+    let files = [
+        write("header.yml", &header),
+        write(
+            "fixed.yml",
+            &gitlab_child::interpolate(&component.body, &defaults).unwrap(),
+        ),
+        write(
+            "auto.yml",
+            &gitlab_child::interpolate(&component.body, &auto).unwrap(),
+        ),
+        write("child.yml", &child),
+    ];
+    let out = std::process::Command::new(crate::harness::tool("check-jsonschema"))
+        .args(["--builtin-schema", "vendor.gitlab-ci"])
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "check-jsonschema failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The check can fail: GitLab's limit of 200 parallel jobs is in the schema.
+    let mut too_many = child.clone();
+    too_many["parallel-pytest-shard"]["parallel"] = serde_yaml_ng::Value::from(201);
+    let bad = write("bad.yml", &too_many);
+    let out = std::process::Command::new(crate::harness::tool("check-jsonschema"))
+        .args(["--builtin-schema", "vendor.gitlab-ci"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a 201-job `parallel:` must not validate");
+}
