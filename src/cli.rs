@@ -182,6 +182,14 @@ pub struct RunArgs {
     /// Print only the pytest command (shell-quoted), for scripts that run pytest themselves.
     #[arg(long, conflicts_with = "dry_run")]
     pub print_command: bool,
+
+    /// Run this shard of a plan saved with `plan --format json` instead of planning again.
+    #[arg(long = "plan", env = ours::PLAN, value_name = "PATH")]
+    pub plan_file: Option<PathBuf>,
+
+    /// Seconds pytest gets to write its report after SIGINT/SIGTERM before it is terminated.
+    #[arg(long, env = ours::GRACE_SECONDS, value_name = "S")]
+    pub grace_seconds: Option<f64>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -28,6 +28,10 @@ pub mod ours {
     /// Set by `run` for every pytest process it starts (isolation, issue 8).
     pub const SHARD_INDEX: &str = "PARALLEL_PYTEST_SHARD_INDEX";
     pub const SHARD_TOTAL: &str = "PARALLEL_PYTEST_SHARD_TOTAL";
+    /// `run --plan`: a plan saved with `plan --format json`, run instead of planning again.
+    pub const PLAN: &str = "PARALLEL_PYTEST_PLAN";
+    /// `run --grace-seconds`: time pytest gets to write its report after a cancellation.
+    pub const GRACE_SECONDS: &str = "PARALLEL_PYTEST_GRACE_SECONDS";
     /// `report`: publish a GitHub check run with every annotation (issue 6).
     pub const CHECK_RUN: &str = "PARALLEL_PYTEST_CHECK_RUN";
     /// `report`: name of the check run (and key of the sticky PR comment).
@@ -71,6 +75,8 @@ pub mod ours {
         SERIAL_MARKER,
         SHARD_INDEX,
         SHARD_TOTAL,
+        PLAN,
+        GRACE_SECONDS,
         CHECK_RUN,
         CHECK_NAME,
         COMMENT,

@@ -1,11 +1,459 @@
-use std::path::PathBuf;
-use std::process::ExitCode;
+//! `parallel-pytest run`: compute the plan exactly as `plan` does, run this shard's selection
+//! with pytest (+ xdist), write `junit-<I>-of-<N>.xml` and `shard-<I>-of-<N>.json`, and return
+//! pytest's exit code.
 
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::ci::{self, Shard};
 use crate::cli::RunArgs;
 use crate::error::CommandError;
+use crate::plan::{Plan, ShardPlan};
+use crate::pytest::command::{self, PytestCommand};
+use crate::pytest::interpreter::{self, PythonSource};
+use crate::pytest::manifest::{MANIFEST_VERSION, Manifest, PythonInfo, Selection};
+use crate::pytest::{crash, process};
+use crate::settings::Settings;
 
-pub fn execute(_root: Option<PathBuf>, _args: RunArgs) -> Result<ExitCode, CommandError> {
-    Err(CommandError::Failed(anyhow::anyhow!(
-        "`run` is not implemented yet"
-    )))
+/// xdist distribution mode when neither `--dist` nor the config sets one. See BENCHMARKS.md
+/// ("run: --dist"): for a slowest-first ordered selection, `load` hands the slow tests out first
+/// and refills idle workers in small chunks.
+pub const DEFAULT_DIST: &str = "load";
+
+/// Everything `run` needs, resolved once (flags > env > pyproject > defaults).
+#[derive(Debug, Clone)]
+struct Resolved {
+    cwd: PathBuf,
+    root: PathBuf,
+    out_dir: PathBuf,
+    python: PathBuf,
+    python_source: PythonSource,
+    dist: String,
+    grace: Duration,
+    shard_flag: Option<Shard>,
+    /// `--workers N` / pyproject `workers = N`.
+    workers_flag: Option<u32>,
+}
+
+pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, CommandError> {
+    let resolved = resolve(root, &args)?;
+    let (plan, rootdir) = obtain_plan(&args, &resolved)?;
+    let shard = this_shard(resolved.shard_flag, &plan)?;
+    let shard_plan = plan
+        .shards
+        .iter()
+        .find(|s| s.index == shard.index)
+        .cloned()
+        .ok_or_else(|| {
+            CommandError::usage(format!(
+                "the plan has no row for shard {shard} (it lists {} shards)",
+                plan.shards.len()
+            ))
+        })?;
+    let workers = effective_workers(&shard_plan, resolved.workers_flag);
+
+    if shard_plan.is_empty() {
+        return empty_shard(&args, &resolved, &plan, shard, &shard_plan);
+    }
+
+    let info = interpreter::probe(&resolved.python, &resolved.python_source)
+        .map_err(|e| CommandError::usage(e.to_string()))?;
+    let Some(pytest_version) = info.pytest.as_deref() else {
+        return Err(CommandError::usage_with_hint(
+            format!(
+                "pytest is not installed for `{}`",
+                info.executable.display()
+            ),
+            "install pytest (and pytest-xdist) there, or point `--python` at the right interpreter",
+        ));
+    };
+    let argsfile_supported = command::supports_argsfile(pytest_version);
+    if workers > 1 && info.xdist.is_none() {
+        return Err(CommandError::usage_with_hint(
+            format!(
+                "this shard would use {workers} workers but pytest-xdist is not installed for `{}`",
+                info.executable.display()
+            ),
+            "install pytest-xdist, or pass `--workers 1`",
+        ));
+    }
+
+    let cmd = command::build(&command::Inputs {
+        // The probed `sys.executable`: exactly the interpreter whose versions we recorded.
+        python: &info.executable,
+        rootdir: &rootdir,
+        out_dir: &resolved.out_dir,
+        id: shard,
+        shard: &shard_plan,
+        workers,
+        dist: &resolved.dist,
+        argsfile_supported,
+        user_args: &args.inputs.pytest_args,
+    });
+    write_command_files(&cmd)?;
+
+    if args.print_command {
+        println!("{}", cmd.shell(Some(&resolved.cwd)));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.dry_run {
+        println!("{}", plan_row(shard, &shard_plan, workers));
+        println!("{}", cmd.shell(Some(&resolved.cwd)));
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    // A report left by an earlier run must never pass for this run's (a crash before pytest
+    // writes its file would otherwise look green).
+    remove_if_exists(&cmd.junit_path)?;
+    let finished =
+        process::run(&cmd, resolved.grace).map_err(|e| CommandError::Failed(e.into()))?;
+
+    if let Some(user_junit) = &cmd.user_junit {
+        // The user's `--junitxml` won (it came last); keep a copy under our name for `report`.
+        if user_junit.exists() {
+            fs_err::copy(user_junit, &cmd.junit_path).map_err(anyhow::Error::from)?;
+        }
+    }
+    let crashed_workers = crash::crashes_in_file(&cmd.junit_path);
+    let manifest = Manifest {
+        manifest_version: MANIFEST_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        fingerprint: plan.fingerprint.clone(),
+        shard_index: shard.index,
+        shard_total: shard.total,
+        selection: selection(&shard_plan),
+        predicted_seconds: shard_plan.predicted_seconds,
+        wall_seconds: finished.wall.as_secs_f64(),
+        workers,
+        exit_code: finished.code,
+        signal: finished.killed_by.map(|s| s.as_str().to_string()),
+        pytest_started: true,
+        junit_file: file_name(&cmd.junit_path),
+        python: PythonInfo {
+            executable: info.executable.display().to_string(),
+            version: Some(info.version.clone()),
+            pytest: info.pytest.clone(),
+            xdist: info.xdist.clone(),
+        },
+        crashed_workers,
+        interrupted_by: finished.interrupted_by.map(|s| s.as_str().to_string()),
+        dist: (workers > 1).then(|| resolved.dist.clone()),
+    };
+    let manifest_path = resolved
+        .out_dir
+        .join(format!("shard-{}.json", shard.file_stem()));
+    manifest
+        .write(&manifest_path)
+        .with_context(|| format!("failed to write `{}`", manifest_path.display()))?;
+
+    let code = process::exit_code(&finished);
+    if let Some(sig) = finished.killed_by {
+        eprintln!(
+            "parallel-pytest: {}",
+            process::signal_message(sig, finished.interrupted_by)
+        );
+    }
+    for c in &manifest.crashed_workers {
+        eprintln!(
+            "parallel-pytest: xdist worker `{}` crashed while running `{}`",
+            c.worker,
+            c.test.as_deref().unwrap_or("?")
+        );
+    }
+    eprintln!(
+        "{}",
+        summary_line(shard, &manifest, code, &resolved.out_dir, &resolved.cwd)
+    );
+    Ok(ExitCode::from(code))
+}
+
+fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<Resolved, CommandError> {
+    let cwd = std::env::current_dir()
+        .context("failed to read the current directory")
+        .map_err(CommandError::Failed)?;
+    let settings = Settings::load(root, &args.inputs.machine)?;
+    let root = absolute(&cwd, &settings.root);
+    let file = &settings.file;
+    let out_dir = match args.out_dir.clone().or(file.out_dir.clone()) {
+        Some(d) => absolute(&cwd, &d),
+        None => root.join(".parallel-pytest"),
+    };
+    let (python, source) = interpreter::find(
+        settings.machine.python_choice(),
+        std::env::var_os("PATH").as_deref(),
+    )
+    .map_err(|e| CommandError::usage(e.to_string()))?;
+    let python = python_path(&cwd, &python);
+    let dist = args
+        .inputs
+        .dist
+        .clone()
+        .or(file.dist.clone())
+        .unwrap_or_else(|| DEFAULT_DIST.to_string());
+    let grace = match args.grace_seconds {
+        None => process::DEFAULT_GRACE,
+        Some(s) if s.is_finite() && s >= 0.0 => Duration::from_secs_f64(s),
+        Some(s) => {
+            return Err(CommandError::usage(format!(
+                "`--grace-seconds {s}` must be a number of seconds >= 0"
+            )));
+        }
+    };
+    Ok(Resolved {
+        cwd,
+        root,
+        out_dir,
+        python,
+        python_source: source,
+        dist,
+        grace,
+        shard_flag: settings.machine.shard,
+        workers_flag: settings.machine.forced_workers(),
+    })
+}
+
+/// The plan and pytest's rootdir (plan paths are relative to it).
+fn obtain_plan(args: &RunArgs, resolved: &Resolved) -> Result<(Plan, PathBuf), CommandError> {
+    let Some(path) = &args.plan_file else {
+        return Err(CommandError::usage_with_hint(
+            "planning inside `run` is not wired up yet",
+            "save a plan with `parallel-pytest plan --format json > plan.json` and pass `--plan plan.json`",
+        ));
+    };
+    let path = absolute(&resolved.cwd, path);
+    let text = fs_err::read_to_string(&path).map_err(|e| CommandError::usage(e.to_string()))?;
+    let plan: Plan = serde_json::from_str(&text).map_err(|e| {
+        CommandError::usage(format!(
+            "`{}` is not a plan from `plan --format json`: {e}",
+            path.display()
+        ))
+    })?;
+    Ok((plan, resolved.root.clone()))
+}
+
+/// `--shard`, else `PARALLEL_PYTEST_SHARD`/the CI provider's variables, else 1/1 for a
+/// one-shard plan.
+fn this_shard(flag: Option<Shard>, plan: &Plan) -> Result<Shard, CommandError> {
+    let ci = ci::detect_from_env(flag).map_err(|e| CommandError::usage(e.to_string()))?;
+    let shard = match ci.shard {
+        Some(choice) => choice.shard(),
+        None if plan.shards_total == 1 => Shard { index: 1, total: 1 },
+        None => {
+            return Err(CommandError::usage(format!(
+                "the plan has {} shards: pass `--shard I/{}` to say which one this job runs",
+                plan.shards_total, plan.shards_total
+            )));
+        }
+    };
+    if shard.total != plan.shards_total {
+        return Err(CommandError::usage(format!(
+            "`--shard {shard}` does not match the plan, which has {} shards",
+            plan.shards_total
+        )));
+    }
+    Ok(shard)
+}
+
+/// Workers from the plan (which applied the machine's budget), an explicit `--workers N`
+/// winning; never more than the tests we know the shard has, and at least one.
+pub fn effective_workers(shard: &ShardPlan, forced: Option<u32>) -> u32 {
+    let planned = forced.unwrap_or(shard.workers);
+    let mut w = planned.max(1);
+    if shard.files.is_empty() {
+        // Only single node ids: each is at least one test, and we know exactly how many.
+        let n = u32::try_from(shard.node_ids.len()).unwrap_or(u32::MAX);
+        w = w.min(n.max(1));
+    }
+    w
+}
+
+fn empty_shard(
+    args: &RunArgs,
+    resolved: &Resolved,
+    plan: &Plan,
+    shard: Shard,
+    shard_plan: &ShardPlan,
+) -> Result<ExitCode, CommandError> {
+    let line = format!(
+        "parallel-pytest: shard {shard} has nothing to run (the plan gave it no tests); pytest was not started"
+    );
+    if args.print_command {
+        // Nothing on stdout: a script doing `cmd=$(... --print-command)` sees an empty command.
+        eprintln!("{line}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.dry_run {
+        println!("{}", plan_row(shard, shard_plan, 0));
+        println!("# {line}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    fs_err::create_dir_all(&resolved.out_dir).map_err(anyhow::Error::from)?;
+    let junit = resolved
+        .out_dir
+        .join(format!("junit-{}.xml", shard.file_stem()));
+    // An empty but valid report, so artifact globs and `report` find this shard's file.
+    fs_err::write(
+        &junit,
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<testsuites name=\"pytest tests\"><testsuite name=\"pytest\" errors=\"0\" failures=\"0\" skipped=\"0\" tests=\"0\" time=\"0\"/></testsuites>\n",
+    )
+    .map_err(anyhow::Error::from)?;
+    let manifest = Manifest {
+        manifest_version: MANIFEST_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        fingerprint: plan.fingerprint.clone(),
+        shard_index: shard.index,
+        shard_total: shard.total,
+        selection: selection(shard_plan),
+        predicted_seconds: shard_plan.predicted_seconds,
+        wall_seconds: 0.0,
+        workers: 0,
+        exit_code: None,
+        signal: None,
+        pytest_started: false,
+        junit_file: file_name(&junit),
+        python: PythonInfo {
+            executable: resolved.python.display().to_string(),
+            ..PythonInfo::default()
+        },
+        crashed_workers: Vec::new(),
+        interrupted_by: None,
+        dist: None,
+    };
+    let path = resolved
+        .out_dir
+        .join(format!("shard-{}.json", shard.file_stem()));
+    manifest
+        .write(&path)
+        .with_context(|| format!("failed to write `{}`", path.display()))?;
+    eprintln!("{line}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_command_files(cmd: &PytestCommand) -> Result<(), CommandError> {
+    for (path, contents) in &cmd.files {
+        if let Some(parent) = path.parent() {
+            fs_err::create_dir_all(parent).map_err(anyhow::Error::from)?;
+        }
+        fs_err::write(path, contents).map_err(anyhow::Error::from)?;
+    }
+    Ok(())
+}
+
+fn remove_if_exists(path: &Path) -> Result<(), CommandError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(CommandError::Failed(
+            anyhow::Error::from(e).context(format!("failed to remove `{}`", path.display())),
+        )),
+    }
+}
+
+fn selection(shard: &ShardPlan) -> Selection {
+    Selection {
+        files: shard.files.clone(),
+        node_ids: shard.node_ids.clone(),
+        deselect: shard.deselect.clone(),
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn absolute(cwd: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        cwd.join(p)
+    }
+}
+
+/// A bare command name (`python3`) is looked up on PATH; a relative path (`.venv/bin/python`)
+/// is made absolute because pytest runs in the rootdir, not here.
+fn python_path(cwd: &Path, p: &Path) -> PathBuf {
+    if p.components().count() > 1 {
+        absolute(cwd, p)
+    } else {
+        p.to_path_buf()
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// This shard's plan row, as `--dry-run` prints it.
+pub fn plan_row(shard: Shard, s: &ShardPlan, workers: u32) -> String {
+    let mut row = format!(
+        "shard {shard}: predicted {:.1} s, {}, {}, {}",
+        s.predicted_seconds,
+        plural(s.files.len(), "file", "files"),
+        plural(s.node_ids.len(), "single test", "single tests"),
+        plural(s.deselect.len(), "deselected", "deselected"),
+    );
+    if workers > 0 {
+        row.push_str(&format!(
+            ", {}",
+            plural(workers as usize, "worker", "workers")
+        ));
+    }
+    row
+}
+
+fn summary_line(shard: Shard, m: &Manifest, code: u8, out_dir: &Path, cwd: &Path) -> String {
+    let shown = out_dir.strip_prefix(cwd).unwrap_or(out_dir);
+    let ended = match (&m.exit_code, &m.signal) {
+        (Some(c), _) => format!("pytest exited {c}"),
+        (None, Some(sig)) => format!("pytest was killed by {sig}"),
+        (None, None) => "pytest did not finish".to_string(),
+    };
+    format!(
+        "parallel-pytest: shard {shard} ran {} and {} with {} in {:.1} s (predicted {:.1} s); {ended}; exit {code}; artifacts in `{}`",
+        plural(m.selection.files.len(), "file", "files"),
+        plural(m.selection.node_ids.len(), "single test", "single tests"),
+        plural(m.workers as usize, "worker", "workers"),
+        m.wall_seconds,
+        m.predicted_seconds,
+        shown.display(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sp(files: usize, node_ids: usize, workers: u32) -> ShardPlan {
+        ShardPlan {
+            index: 1,
+            predicted_seconds: 2.0,
+            workers,
+            files: (0..files).map(|i| format!("t{i}.py")).collect(),
+            node_ids: (0..node_ids).map(|i| format!("x.py::t{i}")).collect(),
+            deselect: vec![],
+        }
+    }
+
+    #[test]
+    fn workers_never_exceed_known_tests() {
+        assert_eq!(effective_workers(&sp(0, 1, 4), None), 1);
+        assert_eq!(effective_workers(&sp(0, 3, 4), None), 3);
+        assert_eq!(effective_workers(&sp(2, 0, 4), None), 4);
+        assert_eq!(effective_workers(&sp(2, 0, 4), Some(1)), 1);
+        assert_eq!(effective_workers(&sp(2, 0, 0), None), 1);
+    }
+
+    #[test]
+    fn row() {
+        let s = Shard { index: 2, total: 3 };
+        assert_eq!(
+            plan_row(s, &sp(2, 1, 2), 2),
+            "shard 2/3: predicted 2.0 s, 2 files, 1 single test, 0 deselected, 2 workers"
+        );
+    }
 }

@@ -31,6 +31,23 @@ pub struct Manifest {
     /// xdist workers that crashed (`gw0`, ...) with the test they were running, if known.
     #[serde(default)]
     pub crashed_workers: Vec<CrashedWorker>,
+    /// Signal this job received (CI cancellation, Ctrl-C) and forwarded to pytest, if any.
+    #[serde(default)]
+    pub interrupted_by: Option<String>,
+    /// xdist `--dist` mode used; `None` when pytest ran without xdist (one worker).
+    #[serde(default)]
+    pub dist: Option<String>,
+}
+
+impl Manifest {
+    /// Write as pretty JSON through a temporary file and a rename, so a reader (or a job
+    /// killed mid-write) never sees half a manifest.
+    pub fn write(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        let tmp = path.with_extension("json.tmp");
+        fs_err::write(&tmp, text + "\n")?;
+        fs_err::rename(&tmp, path)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

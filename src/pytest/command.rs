@@ -1,0 +1,439 @@
+//! The pytest command line for one shard, built as data (pure): argv, environment, the files
+//! it needs in the out dir, and its shell-quoted rendering for `--dry-run`/`--print-command`.
+//!
+//! Layout of the command:
+//! `python -m pytest -p _parallel_pytest_selection --parallel-pytest-selection=SEL
+//!  [--rootdir=R] [-n W --dist D --max-worker-restart M] --junitxml=J -o junit_family=xunit1
+//!  (@ARGSFILE | FILES... | TOP-FOLDERS...) [-- user args verbatim]`
+//!
+//! Our options come first so a user option after them wins (argparse keeps the last value);
+//! `--junitxml` is the one exception, handled in [`UserArgs`], because a silently dropped report
+//! would break `report`.
+
+use std::path::{Path, PathBuf};
+
+use crate::ci::Shard;
+use crate::env_vars::ours;
+use crate::plan::ShardPlan;
+
+/// Module name of the selection plugin; imported through `PYTHONPATH`.
+pub const PLUGIN_MODULE: &str = "_parallel_pytest_selection";
+/// The plugin's source, written to `<out-dir>/plugin/_parallel_pytest_selection.py`.
+pub const PLUGIN_SOURCE: &str = include_str!("selection_plugin.py");
+
+/// Above this many bytes of file paths, pytest < 8.2 (no `@argsfile`) gets the top folders on
+/// argv and the plugin narrows collection to the selected files. Linux allows 2 MiB of argv +
+/// environment in total and 128 KiB per single argument; 128 KiB of paths leaves ample room for
+/// a large CI environment.
+pub const ARGV_PATH_BUDGET: usize = 128 * 1024;
+
+/// How the selected files reach pytest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathPassing {
+    /// pytest >= 8.2: `@argsfile`, one path per line.
+    ArgsFile,
+    /// pytest < 8.2, few enough files: the paths themselves on argv.
+    Argv,
+    /// pytest < 8.2, too many files: top-level folders on argv, the plugin ignores the rest.
+    TopFolders,
+}
+
+/// Everything the command depends on; all paths absolute.
+#[derive(Debug, Clone)]
+pub struct Inputs<'a> {
+    pub python: &'a Path,
+    /// pytest's rootdir: the command runs there, and plan paths are relative to it.
+    pub rootdir: &'a Path,
+    pub out_dir: &'a Path,
+    pub id: Shard,
+    pub shard: &'a ShardPlan,
+    pub workers: u32,
+    pub dist: &'a str,
+    /// Whether the interpreter's pytest reads `@argsfile` (>= 8.2).
+    pub argsfile_supported: bool,
+    pub user_args: &'a [String],
+}
+
+/// A ready-to-spawn pytest command plus the files it reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PytestCommand {
+    pub program: String,
+    pub args: Vec<String>,
+    /// Folder of the selection plugin, prepended to `PYTHONPATH` at spawn time.
+    pub plugin_dir: PathBuf,
+    /// Extra environment for pytest: which shard this is (for fixtures that isolate shards).
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
+    /// Files to write before running: (path, contents).
+    pub files: Vec<(PathBuf, String)>,
+    /// Our JUnit file `<out-dir>/junit-<I>-of-<N>.xml`.
+    pub junit_path: PathBuf,
+    /// The user's own `--junitxml`, copied to `junit_path` after the run.
+    pub user_junit: Option<PathBuf>,
+    pub path_passing: PathPassing,
+    pub max_worker_restart: Option<u32>,
+}
+
+/// What we need to know about the user's own pytest arguments.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserArgs {
+    pub junitxml: Option<String>,
+    pub rootdir: bool,
+    pub numprocesses: bool,
+    pub max_worker_restart: bool,
+    pub dist: bool,
+}
+
+impl UserArgs {
+    /// Scan user arguments for the options we would otherwise set. pytest disables argparse
+    /// abbreviations, so only the exact spellings count.
+    pub fn scan(args: &[String]) -> UserArgs {
+        let mut out = UserArgs::default();
+        let mut iter = args.iter().peekable();
+        while let Some(arg) = iter.next() {
+            if arg == "--" {
+                break;
+            }
+            let (name, inline) = match arg.split_once('=') {
+                Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
+                _ => (arg.as_str(), None),
+            };
+            match name {
+                "--junitxml" | "--junit-xml" => {
+                    let value = inline.or_else(|| iter.next().cloned());
+                    out.junitxml = value;
+                }
+                "--rootdir" => out.rootdir = true,
+                "-n" | "--numprocesses" => out.numprocesses = true,
+                "--max-worker-restart" => out.max_worker_restart = true,
+                "--dist" => out.dist = true,
+                _ if name.starts_with("-n") && name.len() > 2 && !name.starts_with("--") => {
+                    // `-n4` / `-nauto`
+                    out.numprocesses = true;
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// `--max-worker-restart`: each worker may be replaced twice on average before xdist gives
+/// up. xdist's own default (4 x workers) lets a suite where every test segfaults burn through
+/// many more restarts; a smaller bound ends a crash loop sooner, and the crashed tests are
+/// reported as failures either way.
+pub fn max_worker_restart(workers: u32) -> u32 {
+    workers.saturating_mul(2).max(2)
+}
+
+/// Files (whole files first, then the files of single node ids) in plan order, deduplicated.
+pub fn selected_paths(shard: &ShardPlan) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    shard
+        .files
+        .iter()
+        .map(|f| f.as_str())
+        .chain(shard.node_ids.iter().map(|n| node_file(n)))
+        .filter(|p| seen.insert(*p))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The file part of a node id (`tests/a.py::T::t[x]` → `tests/a.py`).
+pub fn node_file(node_id: &str) -> &str {
+    node_id.split_once("::").map_or(node_id, |(f, _)| f)
+}
+
+/// Top-level folders (or files at the top) of the selected paths, sorted.
+fn top_folders(paths: &[String]) -> Vec<String> {
+    let set: std::collections::BTreeSet<String> = paths
+        .iter()
+        .map(|p| p.split('/').next().unwrap_or(p).to_string())
+        .collect();
+    set.into_iter().collect()
+}
+
+/// The selection JSON the plugin reads.
+pub fn selection_json(shard: &ShardPlan, paths_via_plugin: bool) -> String {
+    let value = serde_json::json!({
+        "files": shard.files,
+        "node_ids": shard.node_ids,
+        "deselect": shard.deselect,
+        "paths_via_plugin": paths_via_plugin,
+    });
+    serde_json::to_string(&value).expect("JSON of strings")
+}
+
+pub fn build(inputs: &Inputs<'_>) -> PytestCommand {
+    let out = inputs.out_dir;
+    let stem = &inputs.id.file_stem();
+    let plugin_dir = out.join("plugin");
+    let selection_path = out.join(format!("selection-{stem}.json"));
+    let junit_path = out.join(format!("junit-{stem}.xml"));
+    let user = UserArgs::scan(inputs.user_args);
+
+    let paths = selected_paths(inputs.shard);
+    let path_bytes: usize = paths.iter().map(|p| p.len() + 1).sum();
+    let path_passing = if inputs.argsfile_supported {
+        PathPassing::ArgsFile
+    } else if path_bytes <= ARGV_PATH_BUDGET {
+        PathPassing::Argv
+    } else {
+        PathPassing::TopFolders
+    };
+
+    let mut files = vec![
+        (
+            plugin_dir.join(format!("{PLUGIN_MODULE}.py")),
+            PLUGIN_SOURCE.to_string(),
+        ),
+        (
+            selection_path.clone(),
+            selection_json(inputs.shard, path_passing == PathPassing::TopFolders),
+        ),
+    ];
+
+    let mut args: Vec<String> = vec![
+        "-m".into(),
+        "pytest".into(),
+        "-p".into(),
+        PLUGIN_MODULE.into(),
+        format!("--parallel-pytest-selection={}", selection_path.display()),
+    ];
+    if !user.rootdir {
+        // Without an ini file pytest would take the common folder of the paths as rootdir,
+        // and node ids would stop matching the plan's rootdir-relative ids.
+        args.push(format!("--rootdir={}", inputs.rootdir.display()));
+    }
+    let mut restart = None;
+    if inputs.workers > 1 && !user.numprocesses {
+        args.push("-n".into());
+        args.push(inputs.workers.to_string());
+        if !user.dist {
+            args.push(format!("--dist={}", inputs.dist));
+        }
+        if !user.max_worker_restart {
+            let m = max_worker_restart(inputs.workers);
+            restart = Some(m);
+            args.push(format!("--max-worker-restart={m}"));
+        }
+    }
+    let user_junit = match &user.junitxml {
+        Some(p) => Some(inputs.rootdir.join(p)),
+        None => {
+            args.push(format!("--junitxml={}", junit_path.display()));
+            None
+        }
+    };
+    // xunit1 gives each testcase `file` and `line`, which the report needs for annotations.
+    args.push("-o".into());
+    args.push("junit_family=xunit1".into());
+
+    match path_passing {
+        PathPassing::ArgsFile => {
+            let argsfile = out.join(format!("args-{stem}.txt"));
+            let mut text = String::new();
+            for p in &paths {
+                text.push_str(p);
+                text.push('\n');
+            }
+            files.push((argsfile.clone(), text));
+            args.push(format!("@{}", argsfile.display()));
+        }
+        PathPassing::Argv => args.extend(paths.iter().cloned()),
+        PathPassing::TopFolders => args.extend(top_folders(&paths)),
+    }
+    args.extend(inputs.user_args.iter().cloned());
+
+    PytestCommand {
+        program: inputs.python.display().to_string(),
+        args,
+        plugin_dir,
+        env: vec![
+            (ours::SHARD_INDEX.to_string(), inputs.id.index.to_string()),
+            (ours::SHARD_TOTAL.to_string(), inputs.id.total.to_string()),
+        ],
+        cwd: inputs.rootdir.to_path_buf(),
+        files,
+        junit_path,
+        user_junit,
+        path_passing,
+        max_worker_restart: restart,
+    }
+}
+
+impl PytestCommand {
+    /// `cd ROOT && PYTHONPATH=PLUGIN${PYTHONPATH:+:$PYTHONPATH} python -m pytest ...`, each
+    /// word quoted for a POSIX shell. `cd` is left out when the caller already runs in ROOT.
+    pub fn shell(&self, current_dir: Option<&Path>) -> String {
+        let q = shell_quote;
+        let mut out = String::new();
+        if current_dir != Some(self.cwd.as_path()) {
+            out.push_str(&format!("cd {} && ", q(&self.cwd.display().to_string())));
+        }
+        for (k, v) in &self.env {
+            out.push_str(&format!("{k}={} ", q(v)));
+        }
+        out.push_str(&format!(
+            "PYTHONPATH={}\"${{PYTHONPATH:+:$PYTHONPATH}}\" ",
+            q(&self.plugin_dir.display().to_string())
+        ));
+        out.push_str(&q(&self.program));
+        for a in &self.args {
+            out.push(' ');
+            out.push_str(&q(a));
+        }
+        out
+    }
+}
+
+/// Whether this pytest version reads `@argsfile` arguments (added in 8.2).
+pub fn supports_argsfile(pytest_version: &str) -> bool {
+    let mut parts = pytest_version
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let major = parts.next().unwrap_or(0);
+    let minor = parts.next().unwrap_or(0);
+    (major, minor) >= (8, 2)
+}
+
+/// Quote one word for a POSIX shell; words made only of characters no shell treats specially
+/// stay bare so the command stays readable. (`shlex` quotes `=` too, which is safe but noisy.)
+pub fn shell_quote(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        return word.to_string();
+    }
+    // try_quote fails only on NUL bytes, which cannot be in an argument anyway.
+    shlex::try_quote(word).map_or_else(|_| word.replace('\0', ""), |c| c.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard(files: &[&str], node_ids: &[&str], deselect: &[&str]) -> ShardPlan {
+        ShardPlan {
+            index: 1,
+            predicted_seconds: 1.0,
+            workers: 2,
+            files: files.iter().map(|s| s.to_string()).collect(),
+            node_ids: node_ids.iter().map(|s| s.to_string()).collect(),
+            deselect: deselect.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn inputs<'a>(shard: &'a ShardPlan, argsfile: bool, user: &'a [String]) -> Inputs<'a> {
+        Inputs {
+            python: Path::new("/venv/bin/python"),
+            rootdir: Path::new("/repo"),
+            out_dir: Path::new("/repo/.parallel-pytest"),
+            id: Shard { index: 1, total: 2 },
+            shard,
+            workers: 2,
+            dist: "load",
+            argsfile_supported: argsfile,
+            user_args: user,
+        }
+    }
+
+    #[test]
+    fn argsfile_command() {
+        let s = shard(&["tests/b.py", "tests/a.py"], &["tests/c.py::t[1]"], &[]);
+        let user = vec!["-k".to_string(), "not slow".to_string()];
+        let cmd = build(&inputs(&s, true, &user));
+        assert_eq!(
+            cmd.args,
+            [
+                "-m",
+                "pytest",
+                "-p",
+                "_parallel_pytest_selection",
+                "--parallel-pytest-selection=/repo/.parallel-pytest/selection-1-of-2.json",
+                "--rootdir=/repo",
+                "-n",
+                "2",
+                "--dist=load",
+                "--max-worker-restart=4",
+                "--junitxml=/repo/.parallel-pytest/junit-1-of-2.xml",
+                "-o",
+                "junit_family=xunit1",
+                "@/repo/.parallel-pytest/args-1-of-2.txt",
+                "-k",
+                "not slow",
+            ]
+        );
+        let argsfile = &cmd.files[2];
+        assert_eq!(argsfile.1, "tests/b.py\ntests/a.py\ntests/c.py\n");
+        assert_eq!(
+            cmd.shell(Some(Path::new("/repo"))),
+            "PARALLEL_PYTEST_SHARD_INDEX=1 PARALLEL_PYTEST_SHARD_TOTAL=2 \
+             PYTHONPATH=/repo/.parallel-pytest/plugin\"${PYTHONPATH:+:$PYTHONPATH}\" \
+             /venv/bin/python -m pytest -p _parallel_pytest_selection \
+             --parallel-pytest-selection=/repo/.parallel-pytest/selection-1-of-2.json \
+             --rootdir=/repo -n 2 --dist=load --max-worker-restart=4 \
+             --junitxml=/repo/.parallel-pytest/junit-1-of-2.xml -o junit_family=xunit1 \
+             @/repo/.parallel-pytest/args-1-of-2.txt -k 'not slow'"
+        );
+        assert!(cmd.shell(None).starts_with("cd /repo && "));
+    }
+
+    #[test]
+    fn one_worker_means_no_xdist() {
+        let s = shard(&["a.py"], &[], &[]);
+        let mut i = inputs(&s, false, &[]);
+        i.workers = 1;
+        let cmd = build(&i);
+        assert!(
+            !cmd.args
+                .iter()
+                .any(|a| a == "-n" || a.starts_with("--dist"))
+        );
+        assert_eq!(cmd.path_passing, PathPassing::Argv);
+        assert_eq!(cmd.args.last().unwrap(), "a.py");
+    }
+
+    #[test]
+    fn too_many_paths_for_argv_use_top_folders() {
+        let files: Vec<String> = (0..20_000)
+            .map(|i| format!("tests/deep/folder/test_{i}.py"))
+            .collect();
+        let s = ShardPlan {
+            files,
+            ..shard(&[], &[], &[])
+        };
+        let cmd = build(&inputs(&s, false, &[]));
+        assert_eq!(cmd.path_passing, PathPassing::TopFolders);
+        assert_eq!(cmd.args.last().unwrap(), "tests");
+        assert!(cmd.files[1].1.contains("\"paths_via_plugin\":true"));
+    }
+
+    #[test]
+    fn user_junitxml_and_rootdir_win() {
+        let s = shard(&["a.py"], &[], &[]);
+        let user: Vec<String> = ["--junitxml", "out/j.xml", "--rootdir=/x", "-n4"]
+            .map(String::from)
+            .to_vec();
+        let cmd = build(&inputs(&s, true, &user));
+        assert_eq!(cmd.user_junit, Some(PathBuf::from("/repo/out/j.xml")));
+        assert!(!cmd.args.iter().any(|a| a.starts_with("--junitxml=/repo")));
+        assert!(!cmd.args.iter().any(|a| a == "--rootdir=/repo"));
+        assert!(!cmd.args.iter().any(|a| a == "--dist=load"));
+    }
+
+    #[test]
+    fn argsfile_versions() {
+        assert!(!supports_argsfile("7.4.4"));
+        assert!(!supports_argsfile("8.1.2"));
+        assert!(supports_argsfile("8.2.0"));
+        assert!(supports_argsfile("9.2.0"));
+        assert!(supports_argsfile("10.0.0rc1"));
+        assert!(!supports_argsfile("garbage"));
+    }
+
+    #[test]
+    fn scan_stops_at_double_dash() {
+        let user: Vec<String> = ["--", "--junitxml=x"].map(String::from).to_vec();
+        assert_eq!(UserArgs::scan(&user), UserArgs::default());
+    }
+}

@@ -1,0 +1,132 @@
+"""parallel-pytest selection plugin (written by `parallel-pytest run`; safe to delete).
+
+Loaded with `-p _parallel_pytest_selection` and given
+`--parallel-pytest-selection=PATH`, a JSON file
+`{"files": [...], "node_ids": [...], "deselect": [...], "paths_via_plugin": bool}`
+with paths and node ids relative to pytest's rootdir.
+
+Why a plugin rather than node ids on the command line:
+- the node ids never touch argv, so 100,000 of them cannot hit the kernel's argument limit,
+  on every pytest version (`@argsfile` exists only since pytest 8.2);
+- a node id that no longer exists (a test renamed since the timings were recorded) is simply
+  not selected, where `pytest file.py::gone` would stop the whole shard with exit code 4;
+- items are kept in the plan's order (slowest first), which is what xdist schedules from.
+
+Works on pytest 7.0+ (uses `collection_path`) and pytest-xdist workers, which load `-p`
+plugins from the controller's options and inherit PYTHONPATH.
+"""
+
+import json
+import os
+
+_KEY = "_parallel_pytest_selection"
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("parallel-pytest")
+    group.addoption(
+        "--parallel-pytest-selection",
+        dest="parallel_pytest_selection",
+        default=None,
+        metavar="PATH",
+        help="JSON selection of this shard, written by `parallel-pytest run`.",
+    )
+
+
+def _selection(config):
+    cached = getattr(config, _KEY, None)
+    if cached is not None:
+        return cached
+    path = config.getoption("parallel_pytest_selection")
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as fh:
+        raw = json.load(fh)
+    files = list(raw.get("files", []))
+    node_ids = list(raw.get("node_ids", []))
+    rank = {}
+    for entry in files + node_ids:
+        rank.setdefault(entry, len(rank))
+    selected_files = set(files) | {n.split("::", 1)[0] for n in node_ids}
+    # Every folder that holds a selected file, so traversal can skip the rest.
+    dirs = set()
+    for f in selected_files:
+        parent = os.path.dirname(f)
+        while parent:
+            dirs.add(parent)
+            parent = os.path.dirname(parent)
+    sel = {
+        "files": set(files),
+        "node_ids": set(node_ids),
+        "deselect": set(raw.get("deselect", [])),
+        "rank": rank,
+        "selected_files": selected_files,
+        "dirs": dirs,
+        "paths_via_plugin": bool(raw.get("paths_via_plugin", False)),
+    }
+    setattr(config, _KEY, sel)
+    return sel
+
+
+def _candidates(nodeid):
+    """The node id itself, then its parents: `f.py::C::t[1]` -> `f.py::C::t`, `f.py::C`."""
+    yield nodeid
+    base = nodeid
+    sep = nodeid.find("::")
+    bracket = nodeid.find("[", sep if sep >= 0 else 0)
+    if sep >= 0 and bracket > sep:
+        base = nodeid[:bracket]
+        yield base
+    parts = base.split("::")
+    for i in range(len(parts) - 1, 1, -1):
+        yield "::".join(parts[:i])
+
+
+def _match(nodeid, ids):
+    for cand in _candidates(nodeid):
+        if cand in ids:
+            return cand
+    return None
+
+
+def pytest_ignore_collect(collection_path, config):
+    """Only used when the selected files did not fit on argv (pytest < 8.2): pytest walks
+    the top folders and this keeps it to the selected files."""
+    sel = _selection(config)
+    if sel is None or not sel["paths_via_plugin"]:
+        return None
+    try:
+        rel = os.path.relpath(str(collection_path), str(config.rootpath))
+    except ValueError:
+        return None
+    rel = rel.replace(os.sep, "/")
+    if collection_path.is_dir():
+        return None if rel in sel["dirs"] or rel == "." else True
+    if rel.endswith(".py") and rel not in sel["selected_files"]:
+        return True
+    return None
+
+
+def pytest_collection_modifyitems(session, config, items):
+    sel = _selection(config)
+    if sel is None:
+        return
+    rank = sel["rank"]
+    keep = []
+    drop = []
+    for index, item in enumerate(items):
+        nodeid = item.nodeid
+        path = nodeid.split("::", 1)[0]
+        entry = None
+        if path in sel["files"] and _match(nodeid, sel["deselect"]) is None:
+            entry = path
+        else:
+            entry = _match(nodeid, sel["node_ids"])
+        if entry is None:
+            drop.append(item)
+        else:
+            keep.append((rank[entry], index, item))
+    keep.sort(key=lambda t: (t[0], t[1]))
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+    items[:] = [item for _, _, item in keep]
