@@ -299,5 +299,219 @@ fn component_validates_against_the_gitlab_ci_schema() {
         .arg(&bad)
         .output()
         .unwrap();
-    assert!(!out.status.success(), "a 201-job `parallel:` must not validate");
+    assert!(
+        !out.status.success(),
+        "a 201-job `parallel:` must not validate"
+    );
+}
+
+/// The component for real, under gitlab-ci-local in shell-executor mode with artifact
+/// isolation (each job gets its own copy of the repository and only the artifacts it `needs`).
+mod gitlab_ci_local {
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use parallel_pytest::env_vars;
+    use serde_json::{Value, json};
+
+    use crate::harness;
+
+    /// A pipeline run that finished.
+    pub struct Run {
+        pub project: tempfile::TempDir,
+        pub stdout: String,
+        pub code: Option<i32>,
+    }
+
+    impl Run {
+        /// Final status per job, from gitlab-ci-local's closing table (` PASS  job`, ` FAIL  job`,
+        /// ` WARN  job` for allowed failures). Child-pipeline jobs are named
+        /// `[trigger] -> job: [i/N]`.
+        pub fn statuses(&self) -> BTreeMap<String, String> {
+            let mut out = BTreeMap::new();
+            for line in self.stdout.lines() {
+                for status in ["PASS", "FAIL", "WARN"] {
+                    if let Some(job) = line.strip_prefix(&format!(" {status}  ")) {
+                        out.insert(job.trim().to_owned(), status.to_owned());
+                    }
+                }
+            }
+            out
+        }
+
+        /// Every log line gitlab-ci-local printed for `job` (its name is the line prefix).
+        pub fn log_of(&self, job: &str) -> String {
+            self.stdout
+                .lines()
+                .filter(|l| l.trim_start().starts_with(job))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+
+        pub fn path(&self, rel: &str) -> PathBuf {
+            self.project.path().join(rel)
+        }
+    }
+
+    /// A git repository holding `suite` (copied), the component under `templates/` and a
+    /// `.gitlab-ci.yml` that includes it with `inputs`.
+    pub fn project(suite: &Path, inputs: Value) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        harness::copy_tree(suite, dir.path());
+        std::fs::create_dir_all(dir.path().join("templates")).unwrap();
+        std::fs::copy(
+            harness::repo_root().join("templates/parallel-pytest.yml"),
+            dir.path().join("templates/parallel-pytest.yml"),
+        )
+        .unwrap();
+        let pipeline = json!({
+            "include": [{"local": "templates/parallel-pytest.yml", "inputs": inputs}]
+        });
+        std::fs::write(
+            dir.path().join(".gitlab-ci.yml"),
+            serde_yaml_ng::to_string(&pipeline).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join(".gitignore"),
+            ".gitlab-ci-local/\n.parallel-pytest*/\n__pycache__/\n.pytest_cache/\n",
+        )
+        .unwrap();
+        let git = |args: &[&str]| {
+            let out = Command::new("git")
+                .args(args)
+                .current_dir(dir.path())
+                .env("GIT_AUTHOR_NAME", "t")
+                .env("GIT_AUTHOR_EMAIL", "t@example.com")
+                .env("GIT_COMMITTER_NAME", "t")
+                .env("GIT_COMMITTER_EMAIL", "t@example.com")
+                .output()
+                .expect("git");
+            assert!(out.status.success(), "git {args:?}: {out:?}");
+        };
+        git(&["init", "-q", "-b", "main"]);
+        git(&[
+            "remote",
+            "add",
+            "origin",
+            "https://gitlab.example.com/group/demo.git",
+        ]);
+        git(&["add", "-A"]);
+        git(&["commit", "-q", "-m", "demo"]);
+        dir
+    }
+
+    /// The inputs every self-test passes: the binary under test instead of a download, and an
+    /// install command that puts the pinned pytest virtualenv first on `PATH`.
+    pub fn self_test_inputs(extra: Value) -> Value {
+        let venv_bin = harness::python().parent().unwrap().to_owned();
+        let mut inputs = json!({
+            "binary": harness::bin().display().to_string(),
+            "install": format!("export PATH=\"{}:$PATH\"", venv_bin.display()),
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            inputs[k] = v.clone();
+        }
+        inputs
+    }
+
+    /// Runs the whole pipeline once (bounded by `timeout`) and returns what it printed.
+    pub fn run_pipeline(project: tempfile::TempDir, variables: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(harness::node_tool("gitlab-ci-local"));
+        cmd.current_dir(project.path())
+            .args([
+                "--force-shell-executor",
+                "--shell-isolation",
+                "--no-color",
+                "--max-job-name-padding",
+                "0",
+                "--home",
+            ])
+            .arg(project.path().join(".gcl-home"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in variables {
+            cmd.arg("--variable").arg(format!("{k}={v}"));
+        }
+        // Our own CI's variables must not leak into the pipeline under test.
+        for var in env_vars::ours::ALL.iter().chain(env_vars::ci::ALL) {
+            cmd.env_remove(var);
+        }
+        eprintln!("$ {cmd:?}");
+        let mut child = cmd.spawn().expect("spawn gitlab-ci-local");
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let out_thread = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap());
+        let err_thread = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap());
+        let deadline = Instant::now() + Duration::from_secs(300);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("gitlab-ci-local did not finish within 300 s");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let stdout = out_thread.join().unwrap();
+        let stderr = err_thread.join().unwrap();
+        eprintln!("--- gitlab-ci-local stdout\n{stdout}\n--- stderr\n{stderr}");
+        Run {
+            project,
+            stdout: stdout + &stderr,
+            code: status.code(),
+        }
+    }
+}
+
+/// Catalog-ready: every input of the component is documented in the README's table with its
+/// type and default, and the table documents no input the component lacks.
+#[test]
+fn readme_documents_every_component_input() {
+    use parallel_pytest::plan::gitlab_child::{self, COMPONENT_TEMPLATE};
+
+    let readme = std::fs::read_to_string(crate::harness::repo_root().join("README.md")).unwrap();
+    let section = readme
+        .split("## GitLab CI/CD component")
+        .nth(1)
+        .expect("README has a `## GitLab CI/CD component` section");
+    let table = section.split("### Inputs").nth(1).expect("an Inputs table");
+    let rows: std::collections::BTreeMap<String, Vec<String>> = table
+        .lines()
+        .take_while(|l| l.starts_with('|') || l.trim().is_empty())
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<String> = l
+                .trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().to_owned())
+                .collect();
+            (cells[0].trim_matches('`').to_owned(), cells)
+        })
+        .collect();
+    let component = gitlab_child::parse_component(COMPONENT_TEMPLATE).unwrap();
+    let documented: Vec<&String> = rows.keys().collect();
+    let declared: Vec<&String> = component.inputs.keys().collect();
+    assert_eq!(documented, declared, "README inputs vs. component inputs");
+    for (name, spec) in &component.inputs {
+        let row = &rows[name];
+        let kind = format!("{:?}", spec.kind).to_lowercase();
+        assert_eq!(row[1], kind, "type of `{name}`");
+        let default = match spec.default.as_ref().unwrap() {
+            serde_yaml_ng::Value::String(s) if s.is_empty() => "`\"\"`".to_owned(),
+            serde_yaml_ng::Value::String(s) => format!("`{s}`"),
+            other => format!("`{}`", serde_yaml_ng::to_string(other).unwrap().trim()),
+        };
+        if name != "version" {
+            assert_eq!(row[2], default, "default of `{name}`");
+        }
+        assert!(
+            row[3].len() > 15,
+            "`{name}` needs a description in the README"
+        );
+    }
 }
