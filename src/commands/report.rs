@@ -1,11 +1,187 @@
-use std::path::PathBuf;
+//! `report`: read every shard's artifacts, build the summary, write the outputs, publish.
+//! Thin: the logic lives in `report::` (model and renderers) and `junit::`.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::cli::ReportArgs;
+use crate::cli::{ReportArgs, TextOrJson};
+use crate::env_vars::ci;
 use crate::error::CommandError;
+use crate::junit::reader::Limits;
+use crate::junit::writer::{self, GITLAB_MAX_BYTES, SuiteInput};
+use crate::report::{self, MarkdownOptions, SourceLinks, annotations, inputs, model};
 
-pub fn execute(_root: Option<PathBuf>, _args: ReportArgs) -> Result<ExitCode, CommandError> {
-    Err(CommandError::Failed(anyhow::anyhow!(
-        "`report` is not implemented yet"
-    )))
+/// GitLab MR notes hold at most 1,000,000 characters (DESIGN.md §5).
+const MR_NOTE_MAX_BYTES: usize = 1_000_000 - 1_000;
+
+pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, CommandError> {
+    if args.expect_shards == Some(0) {
+        return Err(CommandError::usage("`--expect-shards` must be at least 1"));
+    }
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let base = match root {
+        Some(root) => root,
+        None => std::env::current_dir().map_err(|e| CommandError::Failed(e.into()))?,
+    };
+    let exclude: Vec<PathBuf> = [&args.junit_out, &args.codequality_out]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+    let loaded = inputs::load(
+        &args.inputs,
+        &base,
+        args.expect_shards,
+        &Limits::default(),
+        &exclude,
+    );
+    let summary = model::build(&loaded);
+
+    let links = SourceLinks::from_github(
+        env(ci::GITHUB_SERVER_URL).as_deref(),
+        env(ci::GITHUB_REPOSITORY).as_deref(),
+        env(ci::GITHUB_SHA).as_deref(),
+    );
+    let md_opts = MarkdownOptions {
+        links,
+        ..MarkdownOptions::default()
+    };
+    let rendered = report::render(&summary, &md_opts);
+    let on_github = env(ci::GITHUB_ACTIONS).as_deref() == Some("true");
+
+    // Files first: they survive even if printing fails.
+    let summary_path = args
+        .summary
+        .clone()
+        .or_else(|| env(ci::GITHUB_STEP_SUMMARY).map(PathBuf::from));
+    if let Some(path) = &summary_path {
+        append(path, &rendered.markdown)?;
+    }
+    if let Some(path) = &args.junit_out {
+        let suites: Vec<SuiteInput<'_>> = loaded
+            .files
+            .iter()
+            .filter(|f| f.result.is_ok())
+            .map(|f| SuiteInput {
+                name: match f.shard {
+                    Some(s) => format!("shard {s} ({})", f.path),
+                    None => f.path.clone(),
+                },
+                tests: &f.tests,
+                seconds: f.result.as_ref().ok().and_then(|r| r.declared_seconds),
+            })
+            .collect();
+        let written = writer::write(&suites, GITLAB_MAX_BYTES).map_err(|e| {
+            CommandError::Failed(anyhow::anyhow!("failed to write the merged JUnit: {e}"))
+        })?;
+        if let Some(cap) = written.texts_cut_to {
+            eprintln!(
+                "note: failure texts in `{}` were cut to {cap} bytes each to stay under GitLab's 30 MB limit",
+                path.display()
+            );
+        }
+        if written.over_limit {
+            eprintln!(
+                "warning: `{}` is {} bytes even without failure texts: GitLab ignores JUnit files of 30 MB or more",
+                path.display(),
+                written.xml.len()
+            );
+        }
+        write_file(path, &written.xml)?;
+    }
+    if let Some(path) = &args.codequality_out {
+        write_file(path, report::codequality::render(&summary).as_bytes())?;
+    }
+    if let Some(path) = &args.timings_out {
+        // The timings store API (src/timings/, issue 3) has not landed yet: say so, never pretend.
+        eprintln!(
+            "warning: `--timings-out {}` is not wired yet: the timings store is not written by this version",
+            path.display()
+        );
+    }
+
+    // stdout: the data. Workflow commands go out before any untrusted text, and untrusted text
+    // in a GitHub log sits inside `::stop-commands::` so it cannot issue commands itself.
+    let mut stdout = std::io::stdout().lock();
+    let commands = if on_github && !args.github.check_run {
+        annotations::workflow_commands(&rendered.annotations)
+    } else {
+        String::new()
+    };
+    let body = match args.format {
+        TextOrJson::Json => {
+            // JSON on stdout stays pure; the commands go to stderr, which the runner reads too.
+            eprint!("{commands}");
+            report::json::render(&summary)
+        }
+        TextOrJson::Text => {
+            let _ = stdout.write_all(commands.as_bytes());
+            let color = std::io::stdout().is_terminal() && env("NO_COLOR").is_none();
+            report::terminal::render(&summary, color)
+        }
+    };
+    let body = if on_github && args.format == TextOrJson::Text {
+        annotations::guard_for_github_log(&body, &annotations::stop_token())
+    } else {
+        body
+    };
+    stdout
+        .write_all(body.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| CommandError::Failed(anyhow::anyhow!("failed to write to stdout: {e}")))?;
+    drop(stdout);
+
+    // Publish hook: the forges get exactly what was rendered above (DESIGN.md §2).
+    let github = crate::commands::github_publish::publish(
+        &args.github,
+        &rendered.to_publish(),
+        summary_path.as_deref(),
+    )?;
+    let _ = github;
+    let note = if args.gitlab.mr_note {
+        report::markdown::render(
+            &summary,
+            &MarkdownOptions {
+                max_bytes: MR_NOTE_MAX_BYTES,
+                ..md_opts.clone()
+            },
+        )
+    } else {
+        String::new()
+    };
+    let gitlab_failed = crate::publish::gitlab::publish_from_report(
+        &note,
+        &args.gitlab,
+        args.github.fail_on_publish_error,
+    );
+    if gitlab_failed {
+        return Err(CommandError::Failed(anyhow::anyhow!(
+            "publishing the GitLab MR note failed (`--fail-on-publish-error` is set)"
+        )));
+    }
+
+    Ok(if rendered.green {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn append(path: &Path, text: &str) -> Result<(), CommandError> {
+    let mut file = fs_err::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| CommandError::Failed(e.into()))?;
+    file.write_all(text.as_bytes()).map_err(|e| {
+        CommandError::Failed(anyhow::anyhow!("failed to write `{}`: {e}", path.display()))
+    })
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CommandError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs_err::create_dir_all(dir).map_err(|e| CommandError::Failed(e.into()))?;
+    }
+    fs_err::write(path, bytes).map_err(|e| CommandError::Failed(e.into()))
 }

@@ -12,11 +12,13 @@
 //! bounded prefix of each text; it also never processes a DTD or expands entities.
 //!
 //! Writing is the easy direction, and `quick-junit` (the writer behind cargo-nextest) does it
-//! well, escaping included, so `writer` builds a `quick_junit::Report` for the merged file.
+//! well, escaping included, so [`writer`] builds a `quick_junit::Report` for the merged file.
 
+pub mod merge;
 pub mod model;
 pub mod node_id;
 pub mod reader;
+pub mod writer;
 
 pub use model::{Outcome, TestCase};
 pub use node_id::{NodeIdMapper, to_junit_names};

@@ -6,3 +6,5 @@ mod github;
 mod gitlab;
 mod harness;
 mod mock_http;
+mod readme;
+mod workflow;

@@ -1,0 +1,104 @@
+//! Merging attempts: one result per test per file.
+//!
+//! pytest-rerunfailures makes pytest write one `<testcase>` per attempt, and the attempts that
+//! were rerun are written as *empty* testcases (they look like passes); the last attempt in
+//! document order is the real result. So within one file, repeated (`classname`, `name`) pairs
+//! are attempts of one test: the last one decides the outcome, and a test that needed more than
+//! one attempt and then passed is flaky. Surefire/quick-junit record earlier attempts inside one
+//! testcase (`flakyFailure`, `rerunFailure`), counted in `TestCase::inner_reruns`.
+//!
+//! The same test in two *different* files is not an attempt: across shards that is a
+//! duplicate, which the report flags.
+
+use std::collections::HashMap;
+
+use super::model::{Outcome, TestCase};
+
+/// One test's result in one file, attempts folded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergedTest {
+    /// The last attempt: its outcome, message and text are the test's.
+    pub last: TestCase,
+    /// How many attempts the file recorded (testcases plus inner reruns of the last one).
+    pub attempts: u32,
+    /// Seconds over every attempt.
+    pub total_seconds: f64,
+    /// The first failure text among the attempts, kept for flaky tests (why it was flaky).
+    pub first_failure: Option<String>,
+}
+
+impl MergedTest {
+    /// Failed or errored at least once, then passed.
+    pub fn is_flaky(&self) -> bool {
+        self.last.outcome == Outcome::Passed && self.attempts > 1
+    }
+}
+
+/// Folds one file's testcases into tests, in first-seen order.
+pub fn merge_attempts(cases: Vec<TestCase>) -> Vec<MergedTest> {
+    let mut index: HashMap<(String, String), usize> = HashMap::with_capacity(cases.len());
+    let mut merged: Vec<MergedTest> = Vec::with_capacity(cases.len());
+    for case in cases {
+        let key = (case.classname.clone(), case.name.clone());
+        match index.get(&key) {
+            Some(&i) => {
+                let test = &mut merged[i];
+                test.attempts += 1 + case.inner_reruns;
+                test.total_seconds += case.time_seconds;
+                if test.first_failure.is_none() && test.last.outcome.is_bad() {
+                    test.first_failure =
+                        test.last.message.clone().or_else(|| test.last.text.clone());
+                }
+                test.last = case;
+            }
+            None => {
+                index.insert(key, merged.len());
+                merged.push(MergedTest {
+                    attempts: 1 + case.inner_reruns,
+                    total_seconds: case.time_seconds,
+                    first_failure: None,
+                    last: case,
+                });
+            }
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(name: &str, outcome: Outcome) -> TestCase {
+        TestCase {
+            classname: "t".into(),
+            name: name.into(),
+            file: None,
+            line: None,
+            time_seconds: 1.0,
+            outcome,
+            message: (outcome != Outcome::Passed).then(|| format!("{name} bad")),
+            text: None,
+            inner_reruns: 0,
+        }
+    }
+
+    #[test]
+    fn last_attempt_wins_and_flaky_is_detected() {
+        let merged = merge_attempts(vec![
+            case("a", Outcome::Failed),
+            case("b", Outcome::Passed),
+            case("a", Outcome::Passed),
+            case("c", Outcome::Passed),
+            case("c", Outcome::Failed),
+        ]);
+        assert_eq!(merged.len(), 3);
+        assert!(merged[0].is_flaky());
+        assert_eq!(merged[0].attempts, 2);
+        assert_eq!(merged[0].total_seconds, 2.0);
+        assert_eq!(merged[0].first_failure.as_deref(), Some("a bad"));
+        assert!(!merged[1].is_flaky());
+        assert_eq!(merged[2].last.outcome, Outcome::Failed);
+        assert!(!merged[2].is_flaky());
+    }
+}

@@ -1,0 +1,68 @@
+//! GitLab Code Quality report (`artifacts:reports:codequality`): one issue per failure.
+//!
+//! The fingerprint must stay the same across pipelines for the same failing test, so GitLab can
+//! tell new failures from old ones: it hashes the node id and outcome, never the message (which
+//! holds addresses and timings that change every run).
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::escape::cut;
+use super::model::Summary;
+
+#[derive(Debug, Serialize)]
+struct Issue {
+    description: String,
+    check_name: String,
+    fingerprint: String,
+    severity: &'static str,
+    location: Location,
+}
+
+#[derive(Debug, Serialize)]
+struct Location {
+    path: String,
+    lines: Lines,
+}
+
+#[derive(Debug, Serialize)]
+struct Lines {
+    begin: u64,
+}
+
+pub fn fingerprint(id: &str, outcome: crate::junit::Outcome) -> String {
+    let digest = Sha256::digest(format!("parallel-pytest\0{}\0{id}", outcome.as_str()).as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn render(summary: &Summary) -> String {
+    let issues: Vec<Issue> = summary
+        .failures
+        .iter()
+        .map(|f| Issue {
+            description: cut(
+                &format!(
+                    "{} {}: {}",
+                    f.id,
+                    f.outcome.as_str(),
+                    super::model::first_line(&f.message)
+                ),
+                1000,
+            ),
+            check_name: format!("pytest-{}", f.outcome.as_str()),
+            fingerprint: fingerprint(&f.id, f.outcome),
+            severity: if f.outcome == crate::junit::Outcome::Error {
+                "critical"
+            } else {
+                "major"
+            },
+            location: Location {
+                path: f.file.clone().unwrap_or_else(|| ".".into()),
+                lines: Lines {
+                    begin: f.line.unwrap_or(1),
+                },
+            },
+        })
+        .collect();
+    serde_json::to_string_pretty(&issues).unwrap_or_else(|_| "[]".into()) + "\n"
+}

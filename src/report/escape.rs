@@ -1,0 +1,134 @@
+//! Escaping of untrusted text (test names, messages, file attributes) for each sink
+//! (DESIGN.md invariant 4). Every renderer calls exactly one of these for every untrusted piece.
+
+use crate::junit::reader::floor_char_boundary;
+
+/// Cuts `s` to at most `max` bytes on a char boundary, adding `…` when cut.
+pub fn cut(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let at = floor_char_boundary(s, max.saturating_sub(3));
+    format!("{}…", &s[..at])
+}
+
+/// Text inside Markdown or HTML (table cells, `<summary>`, `<code>`, list items), on one line.
+///
+/// Every character with a meaning in Markdown or HTML becomes a numeric entity, so it renders as
+/// itself and is never parsed again: no tables broken by `|`, no code spans or fences from
+/// backticks, no links, emphasis, tags (`<script>`) or headings. `@` gets a zero-width space so it
+/// cannot mention anyone; `#N` cannot link an issue for the same reason. Line breaks and control
+/// characters become spaces.
+pub fn md_inline(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '|' => out.push_str("&#124;"),
+            '`' => out.push_str("&#96;"),
+            '\\' => out.push_str("&#92;"),
+            '*' => out.push_str("&#42;"),
+            '_' => out.push_str("&#95;"),
+            '[' => out.push_str("&#91;"),
+            ']' => out.push_str("&#93;"),
+            '~' => out.push_str("&#126;"),
+            '!' => out.push_str("&#33;"),
+            '#' => out.push_str("&#35;"),
+            '@' => out.push_str("@\u{200b}"),
+            ':' => out.push_str("&#58;"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Multi-line text inside `<pre>` (a raw HTML block: Markdown is not parsed there, HTML is).
+pub fn html_pre(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '@' => out.push_str("@\u{200b}"),
+            '\n' | '\t' => out.push(c),
+            '\r' => {}
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Percent-encodes a repository path for a URL (keeps `/` and unreserved characters).
+pub fn url_path(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Text for a terminal: no escape sequences or other control characters from the test run
+/// (they could rewrite the screen or forge lines); newlines and tabs are kept.
+pub fn terminal(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// Workflow-command data (DESIGN.md §5): `%`, CR, LF escaped. The legacy `##[command]` syntax
+/// matches anywhere in a line, so `##[` gets a zero-width space that stops the match.
+pub fn workflow_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+        .replace("##[", "#\u{200b}#[")
+}
+
+/// Workflow-command property: data escaping plus `:` and `,`.
+pub fn workflow_property(s: &str) -> String {
+    workflow_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_markdown_is_inert() {
+        let s = md_inline("a|b `x` <script>@team #1 [l](u)\n::error::");
+        assert!(!s.contains('|') && !s.contains('`') && !s.contains('<') && !s.contains('\n'));
+        assert!(s.contains("@\u{200b}team"));
+        assert!(!s.contains("::"));
+    }
+
+    #[test]
+    fn workflow_escaping() {
+        assert_eq!(workflow_data("50%\r\n::x"), "50%25%0D%0A::x");
+        assert_eq!(workflow_property("a:b,c"), "a%3Ab%2Cc");
+        assert!(!workflow_data("x ##[group]y").contains("##["));
+    }
+
+    #[test]
+    fn cut_respects_chars() {
+        assert_eq!(cut("ééé", 4), "…");
+        assert_eq!(cut("abc", 3), "abc");
+        assert_eq!(cut("abcdef", 5), "ab…");
+    }
+}

@@ -1,0 +1,375 @@
+//! The GitHub job summary (`$GITHUB_STEP_SUMMARY`), also used for check runs and PR comments.
+//!
+//! At most `max_bytes` (GitHub: 1 MiB per step). Sections are built whole, in priority order:
+//! headline, problems, failures table, rerun command, flaky tests, slowest tests and shard
+//! balance are small and bounded by construction; the failures table and then the collapsible
+//! tracebacks share what is left. A list that does not fit ends with an "… and N more" line;
+//! nothing is cut inside an element, so the Markdown always stays well-formed.
+
+use super::escape::{cut, html_pre, md_inline, url_path};
+use super::model::{Summary, plural, seconds};
+
+/// GitHub's limit for one step's job summary.
+pub const JOB_SUMMARY_MAX_BYTES: usize = 1024 * 1024;
+
+/// Where links to source lines point, when the repository and commit are known.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceLinks {
+    /// `https://github.com/owner/repo` (server URL + repository).
+    pub repo_url: String,
+    pub sha: String,
+}
+
+impl SourceLinks {
+    /// From `GITHUB_SERVER_URL`, `GITHUB_REPOSITORY`, `GITHUB_SHA` (all three needed).
+    pub fn from_github(
+        server: Option<&str>,
+        repo: Option<&str>,
+        sha: Option<&str>,
+    ) -> Option<Self> {
+        let (server, repo, sha) = (server?, repo?, sha?);
+        let ok = |s: &str| !s.is_empty() && !s.contains(['\n', '\r', ' ', '"', '<', '>']);
+        if !(ok(server) && ok(repo) && ok(sha)) {
+            return None;
+        }
+        Some(SourceLinks {
+            repo_url: format!("{}/{}", server.trim_end_matches('/'), repo),
+            sha: sha.to_owned(),
+        })
+    }
+
+    fn url(&self, file: &str, line: Option<u64>) -> String {
+        let anchor = line.map(|l| format!("#L{l}")).unwrap_or_default();
+        format!(
+            "{}/blob/{}/{}{anchor}",
+            self.repo_url,
+            url_path(&self.sha),
+            url_path(file)
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MarkdownOptions {
+    pub max_bytes: usize,
+    pub links: Option<SourceLinks>,
+    /// The command a developer runs locally, e.g. `python -m pytest`.
+    pub pytest_command: String,
+}
+
+impl Default for MarkdownOptions {
+    fn default() -> Self {
+        MarkdownOptions {
+            max_bytes: JOB_SUMMARY_MAX_BYTES,
+            links: None,
+            pytest_command: "python -m pytest".into(),
+        }
+    }
+}
+
+/// Room kept for the "… and N more" line of a list that stops early.
+const MORE_LINE: usize = 96;
+/// Bytes of one traceback shown in the summary.
+const TRACEBACK_BYTES: usize = 16 * 1024;
+/// Failures put on the rerun command line.
+const RERUN_IDS: usize = 100;
+
+pub fn render(summary: &Summary, opts: &MarkdownOptions) -> String {
+    let head = headline(summary);
+    let problems = problems(summary);
+    let rerun = rerun(summary, opts);
+    let flaky = flaky(summary);
+    let slowest = slowest(summary);
+    let balance = balance(summary);
+    let fixed =
+        head.len() + problems.len() + rerun.len() + flaky.len() + slowest.len() + balance.len();
+
+    // If even the bounded sections do not fit (a tiny budget), keep them in priority order.
+    let mut budget = opts.max_bytes.saturating_sub(fixed);
+    let table = failures_table(summary, opts, &mut budget);
+    let tracebacks = tracebacks(summary, &mut budget);
+
+    let mut out = String::new();
+    for part in [
+        &head,
+        &problems,
+        &table,
+        &tracebacks,
+        &rerun,
+        &flaky,
+        &slowest,
+        &balance,
+    ] {
+        if out.len() + part.len() <= opts.max_bytes {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+fn headline(s: &Summary) -> String {
+    let icon = if s.green() { "✅" } else { "❌" };
+    let mut out = format!(
+        "## {icon} parallel-pytest: {}\n\n",
+        md_inline(&s.headline())
+    );
+    let t = &s.totals;
+    let mut facts = vec![format!(
+        "**{} {}**",
+        t.tests,
+        plural(t.tests, "test", "tests")
+    )];
+    match (s.shards.expected, s.workers) {
+        (Some(n), Some(w)) => facts.push(format!(
+            "{n} {} × {w} {}",
+            plural(n.into(), "shard", "shards"),
+            plural(w.into(), "worker", "workers")
+        )),
+        (Some(n), None) => facts.push(format!("{n} {}", plural(n.into(), "shard", "shards"))),
+        _ => facts.push(format!(
+            "{} {}",
+            s.files_read,
+            plural(s.files_read.into(), "file", "files")
+        )),
+    }
+    if let Some(w) = s.wall_seconds {
+        facts.push(format!("wall {}", seconds(w)));
+    }
+    facts.push(format!("test time {}", seconds(t.seconds)));
+    out.push_str(&facts.join(" · "));
+    out.push_str("\n\n");
+    out
+}
+
+fn problems(s: &Summary) -> String {
+    if s.problems.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("### ⚠️ Problems\n\n");
+    for p in s.problems.iter().take(50) {
+        out.push_str(&format!("- {}\n", md_inline(&cut(&p.message, 1000))));
+    }
+    if s.problems.len() > 50 {
+        out.push_str(&format!("- … and {} more\n", s.problems.len() - 50));
+    }
+    out.push('\n');
+    out
+}
+
+fn location_cell(f: &super::model::Failure, links: Option<&SourceLinks>) -> String {
+    let Some(file) = &f.file else {
+        return String::new();
+    };
+    let text = match f.line {
+        Some(l) => format!("{file}:{l}"),
+        None => file.clone(),
+    };
+    let text = md_inline(&cut(&text, 300));
+    match links {
+        Some(links) if file.len() <= 1000 => format!("[{text}]({})", links.url(file, f.line)),
+        _ => text,
+    }
+}
+
+fn failures_table(s: &Summary, opts: &MarkdownOptions, budget: &mut usize) -> String {
+    if s.failures.is_empty() {
+        return String::new();
+    }
+    let n = s.failures.len();
+    let mut out =
+        format!("### Failures ({n})\n\n| Test | Location | Message | Shard |\n|---|---|---|---|\n");
+    if out.len() + MORE_LINE > *budget {
+        return String::new();
+    }
+    for (i, f) in s.failures.iter().enumerate() {
+        let outcome = if f.crashed_worker.is_some() {
+            "💥 "
+        } else if f.outcome == crate::junit::Outcome::Error {
+            "⚠️ "
+        } else {
+            ""
+        };
+        let shard = match (f.shard, f.shard_total) {
+            (Some(i), Some(n)) => format!("{i}/{n}"),
+            _ => String::new(),
+        };
+        let row = format!(
+            "| {outcome}<code>{}</code> | {} | {} | {shard} |\n",
+            md_inline(&cut(&f.id, 500)),
+            location_cell(f, opts.links.as_ref()),
+            md_inline(&cut(super::model::first_line(&f.message), 300)),
+        );
+        if out.len() + row.len() + MORE_LINE > *budget {
+            out.push_str(&format!(
+                "\n_… and {} more failures (not shown: size limit)_\n",
+                n - i
+            ));
+            break;
+        }
+        out.push_str(&row);
+    }
+    out.push('\n');
+    *budget = budget.saturating_sub(out.len());
+    out
+}
+
+fn tracebacks(s: &Summary, budget: &mut usize) -> String {
+    let with_text: Vec<_> = s.failures.iter().filter(|f| f.text.is_some()).collect();
+    if with_text.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("### Tracebacks\n\n");
+    if out.len() + MORE_LINE > *budget {
+        return String::new();
+    }
+    for (i, f) in with_text.iter().enumerate() {
+        let text = f.text.as_deref().unwrap_or("");
+        let element = format!(
+            "<details><summary><code>{}</code></summary>\n\n<pre>\n{}\n</pre>\n\n</details>\n\n",
+            md_inline(&cut(&f.id, 500)),
+            html_pre(&cut(text, TRACEBACK_BYTES)),
+        );
+        if out.len() + element.len() + MORE_LINE > *budget {
+            out.push_str(&format!(
+                "_… and {} more tracebacks (not shown: size limit; see the merged JUnit)_\n\n",
+                with_text.len() - i
+            ));
+            break;
+        }
+        out.push_str(&element);
+    }
+    *budget = budget.saturating_sub(out.len());
+    out
+}
+
+fn rerun(s: &Summary, opts: &MarkdownOptions) -> String {
+    let ids = s.rerun_ids();
+    if ids.is_empty() {
+        return String::new();
+    }
+    let quoted: Vec<String> = ids
+        .iter()
+        .take(RERUN_IDS)
+        .map(|id| {
+            shlex::try_quote(&cut(id, 500))
+                .map(|q| q.into_owned())
+                .unwrap_or_else(|_| "''".into())
+        })
+        .collect();
+    let mut out = String::from("### Rerun the failures locally\n\n<pre>\n");
+    out.push_str(&html_pre(&format!(
+        "{} {}",
+        opts.pytest_command,
+        quoted.join(" ")
+    )));
+    out.push_str("\n</pre>\n\n");
+    if ids.len() > RERUN_IDS {
+        out.push_str(&format!(
+            "_(first {RERUN_IDS} of {} failures)_\n\n",
+            ids.len()
+        ));
+    }
+    out
+}
+
+fn flaky(s: &Summary) -> String {
+    if s.flaky.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "### Flaky ({})\n\nPassed on a rerun after failing.\n\n| Test | Attempts | First failure |\n|---|---|---|\n",
+        s.flaky.len()
+    );
+    for f in s.flaky.iter().take(50) {
+        out.push_str(&format!(
+            "| <code>{}</code> | {} | {} |\n",
+            md_inline(&cut(&f.id, 500)),
+            f.attempts,
+            md_inline(&cut(f.first_failure.as_deref().unwrap_or(""), 200)),
+        ));
+    }
+    if s.flaky.len() > 50 {
+        out.push_str(&format!(
+            "\n_… and {} more flaky tests_\n",
+            s.flaky.len() - 50
+        ));
+    }
+    out.push('\n');
+    out
+}
+
+fn slowest(s: &Summary) -> String {
+    if s.slowest.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("### Slowest tests\n\n| Test | Time | Shard |\n|---|---:|---|\n");
+    for t in &s.slowest {
+        out.push_str(&format!(
+            "| <code>{}</code> | {} | {} |\n",
+            md_inline(&cut(&t.id, 500)),
+            seconds(t.seconds),
+            t.shard.map(|i| i.to_string()).unwrap_or_default()
+        ));
+    }
+    out.push('\n');
+    out
+}
+
+fn balance(s: &Summary) -> String {
+    if s.shard_rows.is_empty() && s.shards.missing.is_empty() {
+        return String::new();
+    }
+    let max = s
+        .shard_rows
+        .iter()
+        .flat_map(|r| [r.predicted_seconds, r.actual_seconds])
+        .flatten()
+        .fold(0.0_f64, f64::max);
+    let bar = |v: Option<f64>| -> String {
+        match v {
+            Some(v) if max > 0.0 => {
+                let n = ((v / max) * 20.0).round() as usize;
+                format!("{}{}", "█".repeat(n), "░".repeat(20 - n.min(20)))
+            }
+            _ => String::new(),
+        }
+    };
+    let mut out = String::from(
+        "### Shard balance\n\n| Shard | Predicted | Actual | | Tests | Failed | Exit |\n|---|---:|---:|---|---:|---:|---|\n",
+    );
+    let mut rows: Vec<(u32, String)> = s
+        .shard_rows
+        .iter()
+        .take(300)
+        .map(|r| {
+            let exit = match (&r.signal, r.exit_code) {
+                (Some(sig), _) => md_inline(sig),
+                (None, Some(c)) => c.to_string(),
+                (None, None) => String::new(),
+            };
+            (
+                r.index,
+                format!(
+                    "| {}/{} | {} | {} | <code>{}</code> | {} | {} | {exit} |\n",
+                    r.index,
+                    r.total,
+                    r.predicted_seconds.map(seconds).unwrap_or_default(),
+                    r.actual_seconds.map(seconds).unwrap_or_default(),
+                    bar(r.actual_seconds),
+                    r.tests,
+                    r.failed,
+                ),
+            )
+        })
+        .collect();
+    let total = s.shards.expected.unwrap_or(0);
+    for &i in s.shards.missing.iter().take(300) {
+        rows.push((i, format!("| {i}/{total} | | | **missing** | | | |\n")));
+    }
+    rows.sort_by_key(|(i, _)| *i);
+    for (_, row) in rows {
+        out.push_str(&row);
+    }
+    out.push('\n');
+    out
+}

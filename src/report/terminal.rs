@@ -1,0 +1,166 @@
+//! A pytest-like summary for the terminal (and the CI log). Colour only when asked: the command
+//! switches it on for a terminal without `NO_COLOR`; the meaning never depends on colour.
+
+use super::escape::{cut, terminal};
+use super::model::{Summary, first_line, plural, seconds};
+
+const WIDTH: usize = 80;
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
+    }
+    fn red(&self, s: &str) -> String {
+        self.wrap("31", s)
+    }
+    fn green(&self, s: &str) -> String {
+        self.wrap("32", s)
+    }
+    fn yellow(&self, s: &str) -> String {
+        self.wrap("33", s)
+    }
+    fn bold(&self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+}
+
+fn rule(title: &str) -> String {
+    let inner = format!(" {title} ");
+    let n = inner.chars().count();
+    if n + 2 >= WIDTH {
+        return format!("={inner}=");
+    }
+    let left = (WIDTH - n) / 2;
+    format!(
+        "{}{inner}{}",
+        "=".repeat(left),
+        "=".repeat(WIDTH - n - left)
+    )
+}
+
+pub fn render(summary: &Summary, color: bool) -> String {
+    let p = Paint { on: color };
+    let mut out = String::new();
+    out.push_str(&p.bold(&rule("parallel-pytest report")));
+    out.push('\n');
+    let mut facts = Vec::new();
+    match summary.shards.expected {
+        Some(n) => facts.push(format!("shards: {}/{n} reported", summary.shards.found)),
+        None => facts.push(format!(
+            "{} JUnit {}",
+            summary.files_read,
+            plural(summary.files_read.into(), "file", "files")
+        )),
+    }
+    if let Some(w) = summary.workers {
+        facts.push(format!(
+            "{w} {} per shard",
+            plural(w.into(), "worker", "workers")
+        ));
+    }
+    facts.push(format!(
+        "{} {}",
+        summary.totals.tests,
+        plural(summary.totals.tests, "test", "tests")
+    ));
+    out.push_str(&facts.join(" · "));
+    out.push('\n');
+
+    let balance: Vec<_> = summary
+        .shard_rows
+        .iter()
+        .filter(|r| r.actual_seconds.is_some())
+        .collect();
+    if !balance.is_empty() {
+        out.push('\n');
+        for r in balance {
+            let predicted = r
+                .predicted_seconds
+                .map(|s| format!(" (predicted {})", seconds(s)))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "shard {}/{}: {} tests in {}{predicted}\n",
+                r.index,
+                r.total,
+                r.tests,
+                r.actual_seconds.map(seconds).unwrap_or_default(),
+            ));
+        }
+    }
+
+    if !summary.slowest.is_empty() {
+        out.push('\n');
+        out.push_str(&rule("slowest durations"));
+        out.push('\n');
+        for s in &summary.slowest {
+            out.push_str(&format!(
+                "{:>8} {}\n",
+                seconds(s.seconds),
+                terminal(&cut(&s.id, 300))
+            ));
+        }
+    }
+
+    let has_info =
+        !summary.failures.is_empty() || !summary.flaky.is_empty() || !summary.problems.is_empty();
+    if has_info {
+        out.push('\n');
+        out.push_str(&rule("short test summary info"));
+        out.push('\n');
+    }
+    for f in &summary.failures {
+        let word = match f.outcome {
+            crate::junit::Outcome::Error => "ERROR",
+            _ => "FAILED",
+        };
+        let location = match (&f.file, f.line) {
+            (Some(file), Some(line)) => format!(" ({}:{line}", terminal(&cut(file, 300))),
+            (Some(file), None) => format!(" ({}", terminal(&cut(file, 300))),
+            _ => String::new(),
+        };
+        let shard = match (f.shard, f.shard_total, location.is_empty()) {
+            (Some(i), Some(n), true) => format!(" (shard {i}/{n})"),
+            (Some(i), Some(n), false) => format!(", shard {i}/{n})"),
+            (_, _, false) => ")".into(),
+            _ => String::new(),
+        };
+        out.push_str(&format!(
+            "{} {} - {}{location}{shard}\n",
+            p.red(word),
+            terminal(&cut(&f.id, 500)),
+            terminal(&cut(first_line(&f.message), 300)),
+        ));
+    }
+    for f in &summary.flaky {
+        out.push_str(&format!(
+            "{} {} ({} attempts)\n",
+            p.yellow("FLAKY"),
+            terminal(&cut(&f.id, 500)),
+            f.attempts
+        ));
+    }
+    for problem in &summary.problems {
+        out.push_str(&format!(
+            "{} {}\n",
+            p.red("PROBLEM"),
+            terminal(&cut(&problem.message, 2000))
+        ));
+    }
+    out.push('\n');
+    let last = rule(&summary.headline());
+    out.push_str(&if summary.green() {
+        p.green(&last)
+    } else {
+        p.red(&last)
+    });
+    out.push('\n');
+    out
+}
