@@ -311,6 +311,7 @@ mod gitlab_ci_local {
     use std::collections::BTreeMap;
     use std::path::{Path, PathBuf};
     use std::process::{Command, Stdio};
+    use std::sync::LazyLock;
     use std::time::{Duration, Instant};
 
     use parallel_pytest::env_vars;
@@ -465,6 +466,304 @@ mod gitlab_ci_local {
             stdout: stdout + &stderr,
             code: status.code(),
         }
+    }
+
+    /// The suite the pipelines run: the bundled demo (issue 4).
+    pub fn demo() -> PathBuf {
+        let demo = harness::repo_root().join("demo");
+        assert!(demo.is_dir(), "`{}` is missing", demo.display());
+        demo
+    }
+
+    /// `(classname, name)` of every testcase in a JUnit file, read with Python's own XML parser
+    /// (independent of our reader).
+    pub fn junit_cases(path: &Path) -> Vec<(String, String)> {
+        let out = Command::new(harness::python())
+            .args([
+                "-c",
+                "import json, sys, xml.etree.ElementTree as ET\n\
+                 print(json.dumps([[c.get('classname', ''), c.get('name', '')]\n\
+                 for c in ET.parse(sys.argv[1]).iter('testcase')]))",
+            ])
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "reading {}: {out:?}", path.display());
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// What `pytest --collect-only -q` finds in `dir`, as JUnit `(classname, name)` pairs.
+    pub fn collected(dir: &Path) -> Vec<(String, String)> {
+        let out = Command::new(harness::python())
+            .args([
+                "-m",
+                "pytest",
+                "--collect-only",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+            ])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let ids: Vec<(String, String)> = text
+            .lines()
+            .filter(|l| l.contains("::"))
+            .map(parallel_pytest::junit::node_id::to_junit_names)
+            .collect();
+        assert!(
+            !ids.is_empty(),
+            "nothing collected in {}:\n{text}",
+            dir.display()
+        );
+        ids
+    }
+
+    /// `plan --format json` for `dir`, as the pipeline's jobs compute it.
+    pub fn plan_json(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Value {
+        let mut cmd = harness::Cmd::new()
+            .args(["plan", "--format", "json"])
+            .args(args)
+            .current_dir(dir);
+        for (k, v) in env {
+            cmd = cmd.env(k, v);
+        }
+        let (out, _) = cmd.expect_code(0);
+        serde_json::from_str(&out).unwrap()
+    }
+
+    /// Asserts that `junit` holds every test of `suite_dir` exactly once.
+    pub fn assert_exactly_once(junit: &Path, suite_dir: &Path) {
+        let mut got = junit_cases(junit);
+        let mut want = collected(suite_dir);
+        got.sort();
+        want.sort();
+        let mut seen = std::collections::BTreeSet::new();
+        let twice: Vec<_> = got.iter().filter(|c| !seen.insert(*c)).collect();
+        assert!(twice.is_empty(), "tests reported twice: {twice:?}");
+        assert_eq!(got, want, "merged JUnit vs. `pytest --collect-only`");
+    }
+
+    fn expect_statuses(run: &Run, want: &[(&str, &str)]) {
+        let want: BTreeMap<String, String> = want
+            .iter()
+            .map(|(j, s)| ((*j).to_owned(), (*s).to_owned()))
+            .collect();
+        assert_eq!(run.statuses(), want, "job statuses");
+    }
+
+    /// The demo suite with 3 shards and the report job: every job green.
+    static GREEN: LazyLock<Run> = LazyLock::new(|| {
+        let project = project(&demo(), self_test_inputs(json!({"shards": 3})));
+        run_pipeline(project, &[])
+    });
+
+    #[test]
+    fn green_pipeline_passes_and_reports_every_test_exactly_once() {
+        let run = &*GREEN;
+        expect_statuses(
+            run,
+            &[
+                ("parallel-pytest-shard: [1/3]", "PASS"),
+                ("parallel-pytest-shard: [2/3]", "PASS"),
+                ("parallel-pytest-shard: [3/3]", "PASS"),
+                ("parallel-pytest-report", "PASS"),
+            ],
+        );
+        assert_eq!(run.code, Some(0));
+        // Each shard's artifact reached the report job through `needs` (nothing else is shared
+        // under --shell-isolation).
+        let imported = run.path(".gitlab-ci-local/builds/parallel-pytest-report/.parallel-pytest");
+        for i in 1..=3 {
+            for file in [
+                format!("junit-{i}-of-3.xml"),
+                format!("shard-{i}-of-3.json"),
+            ] {
+                assert!(imported.join(&file).is_file(), "report job lacks `{file}`");
+            }
+        }
+        // The merged JUnit (`reports:junit`) holds every test of the suite exactly once.
+        assert_exactly_once(&run.path(".parallel-pytest-report/junit.xml"), &demo());
+        // Code Quality (`reports:codequality`): valid, and empty when nothing failed.
+        let cq: Value = serde_json::from_str(
+            &std::fs::read_to_string(run.path(".parallel-pytest-report/codequality.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(cq, json!([]));
+        assert!(run.path(".parallel-pytest-report/summary.md").is_file());
+    }
+
+    /// The demo suite plus one failing test; a shard that does not own that test dies before
+    /// pytest (its install step exits), so its artifact never exists.
+    struct Red {
+        run: Run,
+        owner: u32,
+        killed: u32,
+        failing_file: String,
+    }
+
+    static RED: LazyLock<Red> = LazyLock::new(|| {
+        let suite = tempfile::tempdir().unwrap();
+        harness::copy_tree(&demo(), suite.path());
+        // Beside the demo's first test file, so pytest's configuration collects it.
+        let first = walkdir::WalkDir::new(suite.path())
+            .sort_by_file_name()
+            .into_iter()
+            .filter_map(Result::ok)
+            .find(|e| {
+                let name = e.file_name().to_string_lossy();
+                name.starts_with("test_") && name.ends_with(".py")
+            })
+            .expect("the demo has a test file")
+            .into_path();
+        let failing = first.with_file_name("test_zz_broken.py");
+        std::fs::write(
+            &failing,
+            "def test_broken():\n    answer = 6 * 7\n    assert answer == 43, \"the answer changed\"\n",
+        )
+        .unwrap();
+        let failing_file = failing
+            .strip_prefix(suite.path())
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        // The plan is deterministic: the test knows in advance which shard runs the failure.
+        let plan = plan_json(suite.path(), &["--shards", "3"], &[]);
+        let owner = plan["shards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| {
+                s["files"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|f| f == failing_file.as_str())
+                    || s["node_ids"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|n| n.as_str().unwrap().starts_with(failing_file.as_str()))
+            })
+            .map(|s| s["index"].as_u64().unwrap() as u32)
+            .unwrap_or_else(|| panic!("no shard runs `{failing_file}`: {plan:#}"));
+        let killed = (1..=3).find(|i| *i != owner).unwrap();
+        let venv_bin = harness::python().parent().unwrap().to_owned();
+        let install = format!(
+            "export PATH=\"{}:$PATH\"; if [ \"$CI_NODE_INDEX\" = {killed} ]; then echo \"simulated crash of shard {killed}\"; exit 9; fi",
+            venv_bin.display()
+        );
+        let mut inputs = self_test_inputs(json!({"shards": 3}));
+        inputs["install"] = json!(install);
+        let run = run_pipeline(project(suite.path(), inputs), &[]);
+        Red {
+            run,
+            owner,
+            killed,
+            failing_file,
+        }
+    });
+
+    #[test]
+    fn failing_test_and_missing_shard_make_the_report_red() {
+        let red = &*RED;
+        let run = &red.run;
+        let mut want = vec![("parallel-pytest-report".to_owned(), "FAIL")];
+        for i in 1..=3u32 {
+            let status = if i == red.owner || i == red.killed {
+                "FAIL"
+            } else {
+                "PASS"
+            };
+            want.push((format!("parallel-pytest-shard: [{i}/3]"), status));
+        }
+        let want: Vec<(&str, &str)> = want.iter().map(|(j, s)| (j.as_str(), *s)).collect();
+        expect_statuses(run, &want);
+        assert_eq!(run.code, Some(1));
+
+        let log = run.log_of("parallel-pytest-report");
+        // The failure, with its message, is in the report job's log...
+        assert!(log.contains("test_broken"), "report log:\n{log}");
+        assert!(log.contains("the answer changed"), "report log:\n{log}");
+        // ... and so is the shard that never reported.
+        assert!(
+            log.contains(&format!("{}/3", red.killed)) && log.to_lowercase().contains("missing"),
+            "the report log names the missing shard {}/3:\n{log}",
+            red.killed
+        );
+        // Code Quality points at the failing line.
+        let cq: Value = serde_json::from_str(
+            &std::fs::read_to_string(run.path(".parallel-pytest-report/codequality.json")).unwrap(),
+        )
+        .unwrap();
+        let entries = cq.as_array().unwrap();
+        let entry = entries
+            .iter()
+            .find(|e| e["location"]["path"] == red.failing_file.as_str())
+            .unwrap_or_else(|| panic!("no Code Quality entry for `{}`: {cq:#}", red.failing_file));
+        assert_eq!(entry["location"]["lines"]["begin"], 3, "{entry:#}");
+    }
+
+    /// Auto mode: the plan job picks the shard count, the child pipeline runs it.
+    struct Auto {
+        run: Run,
+        shards: u32,
+    }
+
+    static AUTO: LazyLock<Auto> = LazyLock::new(|| {
+        // No start-up cost, and a target below the one-shard prediction: more than one shard.
+        let env = [("PARALLEL_PYTEST_SHARD_STARTUP_SECONDS", "0")];
+        let one = plan_json(&demo(), &["--shards", "1"], &env);
+        let target = one["predicted_makespan_seconds"].as_f64().unwrap() * 0.6;
+        let target = format!("{target:.3}");
+        let chosen = plan_json(
+            &demo(),
+            &["--target-seconds", &target, "--max-shards", "3"],
+            &env,
+        );
+        let shards = chosen["shards_total"].as_u64().unwrap() as u32;
+        let inputs = self_test_inputs(json!({
+            "target_seconds": target.parse::<f64>().unwrap(),
+            "max_shards": 3,
+        }));
+        let run = run_pipeline(project(&demo(), inputs), &env);
+        Auto { run, shards }
+    });
+
+    #[test]
+    fn auto_mode_runs_the_child_pipeline_with_the_chosen_shard_count() {
+        let auto = &*AUTO;
+        let run = &auto.run;
+        assert!(
+            (2..=3).contains(&auto.shards),
+            "the target should need 2 or 3 shards, the plan chose {}",
+            auto.shards
+        );
+        let child = "[parallel-pytest-child] -> ";
+        let mut want = vec![
+            ("parallel-pytest-plan".to_owned(), "PASS"),
+            ("parallel-pytest-child".to_owned(), "PASS"),
+            (format!("{child}parallel-pytest-report"), "PASS"),
+        ];
+        for i in 1..=auto.shards {
+            want.push((
+                format!("{child}parallel-pytest-shard: [{i}/{}]", auto.shards),
+                "PASS",
+            ));
+        }
+        let want: Vec<(&str, &str)> = want.iter().map(|(j, s)| (j.as_str(), *s)).collect();
+        expect_statuses(run, &want);
+        assert_eq!(run.code, Some(0));
+        let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(
+            &std::fs::read_to_string(run.path(".parallel-pytest-child.yml")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            yaml["parallel-pytest-shard"]["parallel"],
+            serde_yaml_ng::Value::from(auto.shards)
+        );
+        assert_exactly_once(&run.path(".parallel-pytest-report/junit.xml"), &demo());
     }
 }
 
