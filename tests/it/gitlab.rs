@@ -814,3 +814,108 @@ fn readme_documents_every_component_input() {
         );
     }
 }
+
+/// `report --mr-note` through the binary: the note carries the report's summary, is created
+/// once and then updated; publishing problems never change a green report's exit code unless
+/// `--fail-on-publish-error` asks.
+mod report_mr_note {
+    use serde_json::json;
+
+    use super::{NOTES, TOKEN, stateful_gitlab};
+    use crate::harness::Cmd;
+    use crate::mock_http::{MockServer, Reply};
+
+    const GREEN_JUNIT: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="pytest" tests="2" failures="0" errors="0" skipped="0" time="0.5">
+<testcase classname="tests.test_a" name="test_one" time="0.2"/>
+<testcase classname="tests.test_a" name="test_two" time="0.3"/>
+</testsuite></testsuites>
+"#;
+
+    fn report(mock: &MockServer, dir: &std::path::Path, extra_env: &[(&str, &str)]) -> Cmd {
+        let mut cmd = Cmd::new()
+            .args([
+                "report",
+                "--mr-note",
+                "--token-variable",
+                "MY_TOKEN",
+                "junit.xml",
+            ])
+            .current_dir(dir)
+            .env("CI_API_V4_URL", format!("{}/api/v4", mock.url()))
+            .env("CI_PROJECT_ID", "42")
+            .env("CI_MERGE_REQUEST_IID", "7")
+            .env("CI_JOB_TOKEN", "job-token-value");
+        for (k, v) in extra_env {
+            cmd = cmd.env(k, v);
+        }
+        cmd
+    }
+
+    fn green_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("junit.xml"), GREEN_JUNIT).unwrap();
+        dir
+    }
+
+    #[test]
+    fn report_creates_then_updates_the_note_with_its_summary() {
+        let mock = MockServer::start();
+        let notes = stateful_gitlab(&mock);
+        let dir = green_dir();
+        let (_, err) = report(&mock, dir.path(), &[("MY_TOKEN", TOKEN)]).expect_code(0);
+        assert!(err.contains("MR note created (note 102)"), "{err}");
+        let (out, err) = report(&mock, dir.path(), &[("MY_TOKEN", TOKEN)]).expect_code(0);
+        assert!(err.contains("MR note updated (note 102)"), "{err}");
+        assert!(
+            !out.contains(TOKEN) && !err.contains(TOKEN),
+            "the token was printed"
+        );
+
+        let posts = mock.requests_to("POST", NOTES);
+        assert_eq!(posts.len(), 1, "one note, created once");
+        let puts = mock.requests_to("PUT", &format!("{NOTES}/102"));
+        assert_eq!(puts.len(), 1);
+        let body = puts[0].json()["body"].as_str().unwrap().to_owned();
+        assert!(
+            body.starts_with(parallel_pytest::publish::gitlab::MARKER),
+            "{body}"
+        );
+        // The note is the report's Markdown summary.
+        assert!(body.contains("parallel-pytest: 2 passed"), "{body}");
+        assert_eq!(notes.lock().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn job_token_only_explains_and_keeps_the_exit_code() {
+        let mock = MockServer::start();
+        let dir = green_dir();
+        let (_, err) = report(&mock, dir.path(), &[]).expect_code(0);
+        assert!(
+            err.contains("`CI_JOB_TOKEN` cannot post merge request notes")
+                && err.contains("`MY_TOKEN`"),
+            "{err}"
+        );
+        assert!(mock.requests().is_empty());
+    }
+
+    #[test]
+    fn publishing_failure_is_a_warning_unless_asked() {
+        let mock = MockServer::start();
+        mock.on("GET", NOTES, [Reply::json(200, json!([]))]);
+        mock.on(
+            "POST",
+            NOTES,
+            [Reply::json(403, json!({"message": "403 Forbidden"}))],
+        );
+        let dir = green_dir();
+        let (_, err) = report(&mock, dir.path(), &[("MY_TOKEN", TOKEN)]).expect_code(0);
+        assert!(err.contains("warning: failed to post the MR note"), "{err}");
+        assert!(err.contains("`api` scope"), "{err}");
+        let (_, err) = report(&mock, dir.path(), &[("MY_TOKEN", TOKEN)])
+            .arg("--fail-on-publish-error")
+            .expect_code(2);
+        assert!(err.contains("error: failed to post the MR note"), "{err}");
+        assert!(!err.contains(TOKEN));
+    }
+}
