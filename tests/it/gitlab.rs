@@ -553,15 +553,39 @@ mod gitlab_ci_local {
         assert_eq!(run.statuses(), want, "job statuses");
     }
 
-    /// The demo suite with 3 shards and the report job: every job green.
-    static GREEN: LazyLock<Run> = LazyLock::new(|| {
-        let project = project(&demo(), self_test_inputs(json!({"shards": 3})));
-        run_pipeline(project, &[])
+    /// The demo suite with 3 shards and the report job, every job green, in a merge request
+    /// pipeline whose report posts the MR note to a mock GitLab API.
+    struct Green {
+        run: Run,
+        mock: crate::mock_http::MockServer,
+    }
+
+    const E2E_TOKEN: &str = "glpat-e2e-SECRET";
+
+    static GREEN: LazyLock<Green> = LazyLock::new(|| {
+        let mock = crate::mock_http::MockServer::start();
+        super::stateful_gitlab(&mock);
+        let inputs = self_test_inputs(json!({
+            "shards": 3,
+            "mr_note": true,
+            "token_variable": "E2E_TOKEN",
+        }));
+        let api = format!("{}/api/v4", mock.url());
+        let run = run_pipeline(
+            project(&demo(), inputs),
+            &[
+                ("CI_API_V4_URL", &api),
+                ("CI_PROJECT_ID", "42"),
+                ("CI_MERGE_REQUEST_IID", "7"),
+                ("E2E_TOKEN", E2E_TOKEN),
+            ],
+        );
+        Green { run, mock }
     });
 
     #[test]
     fn green_pipeline_passes_and_reports_every_test_exactly_once() {
-        let run = &*GREEN;
+        let run = &GREEN.run;
         expect_statuses(
             run,
             &[
@@ -592,6 +616,32 @@ mod gitlab_ci_local {
         .unwrap();
         assert_eq!(cq, json!([]));
         assert!(run.path(".parallel-pytest-report/summary.md").is_file());
+    }
+
+    /// `mr_note` + `token_variable` reach the binary: one note, sent with the token from the
+    /// named variable, which never shows in any log.
+    #[test]
+    fn green_pipeline_posts_the_mr_note_without_printing_the_token() {
+        let green = &*GREEN;
+        let posts = green.mock.requests_to("POST", super::NOTES);
+        assert_eq!(posts.len(), 1, "{:?}", green.mock.requests());
+        assert_eq!(posts[0].header("private-token"), Some(E2E_TOKEN));
+        let body = posts[0].json()["body"].as_str().unwrap().to_owned();
+        assert!(body.starts_with(parallel_pytest::publish::gitlab::MARKER));
+        assert!(body.contains("passed"), "{body}");
+        assert!(
+            green
+                .run
+                .log_of("parallel-pytest-report")
+                .contains("MR note created"),
+            "{}",
+            green.run.log_of("parallel-pytest-report")
+        );
+        assert!(
+            !green.run.stdout.contains(E2E_TOKEN),
+            "the token was printed"
+        );
+        assert!(green.mock.unmatched().is_empty());
     }
 
     /// The demo suite plus one failing test; a shard that does not own that test dies before
