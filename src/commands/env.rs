@@ -135,9 +135,9 @@ pub fn render_text(r: &EnvReport) -> String {
     line(
         "cpus",
         format!(
-            "{} effective, from {} (online {}, affinity {affinity}, cgroup quota {quota})",
+            "{} effective, set by {} (online {}, affinity {affinity}, cgroup quota {quota})",
             c.effective,
-            c.source.as_str(),
+            c.source.describe(),
             c.online
         ),
     );
@@ -159,10 +159,7 @@ pub fn render_text(r: &EnvReport) -> String {
         format!(
             "{} ({}: {}; budget {} MiB per worker)",
             w.budget.count,
-            serde_json::to_value(w.budget.reason)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            w.budget.reason.as_str(),
             w.budget.detail,
             w.memory_per_worker_mib
         ),
@@ -241,7 +238,7 @@ mod tests {
             text,
             "provider GitLab CI (gitlab)
 shard    2/3 (from CI_NODE_INDEX/CI_NODE_TOTAL)
-cpus     1 effective, from cgroup v2 cpu.max (online 8, affinity 8, cgroup quota 1.5 (`/sys/fs/cgroup/cpu.max`))
+cpus     1 effective, set by the cgroup v2 quota `cpu.max` (online 8, affinity 8, cgroup quota 1.5 (`/sys/fs/cgroup/cpu.max`))
 memory   cgroup limit 1.0 GiB (`/sys/fs/cgroup/memory.max`), 16.0 GiB available
 workers  1 (cpu: 1 effective CPU; budget 512 MiB per worker)
 python   `/venv/bin/python` (Python 3.12.1)

@@ -34,6 +34,17 @@ pub enum WorkerReason {
     Forced,
 }
 
+impl WorkerReason {
+    /// The contract keyword: `cpu`, `memory` or `forced`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerReason::Cpu => "cpu",
+            WorkerReason::Memory => "memory",
+            WorkerReason::Forced => "forced",
+        }
+    }
+}
+
 /// The inputs of [`worker_budget`], all already resolved.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WorkerInputs {
