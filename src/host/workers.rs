@@ -75,7 +75,9 @@ pub fn worker_budget(inputs: WorkerInputs) -> WorkerBudget {
         return WorkerBudget {
             count: n.max(1),
             reason: WorkerReason::Forced,
-            detail: format!("forced by `--workers {}`", n.max(1)),
+            // Callers that know where the number came from (flag, variable, pyproject.toml)
+            // replace this with a more precise sentence.
+            detail: format!("set to {} by the user", n.max(1)),
         };
     }
     let cpus = inputs.effective_cpus.max(1);
