@@ -81,6 +81,10 @@ pub fn worker_budget(inputs: WorkerInputs) -> WorkerBudget {
         };
     }
     let cpus = inputs.effective_cpus.max(1);
+    // Not `limit - memory.current`: in a CI container `memory.current` includes the page cache
+    // of the checkout and dependency install, which the kernel reclaims on demand, so
+    // subtracting it would starve a job of workers it can afford. `MemAvailable` already
+    // discounts reclaimable cache host-wide.
     let usable = match (inputs.memory_limit, inputs.memory_available) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
