@@ -1,5 +1,6 @@
 //! One integration-test binary (STYLE.md §9); a module per command or platform.
 
+mod action;
 mod cli;
 mod env;
 mod github;
@@ -7,4 +8,5 @@ mod gitlab;
 mod harness;
 mod mock_http;
 mod readme;
+mod run;
 mod workflow;
