@@ -67,10 +67,19 @@ fn simulate(plan: &Plan, real: &BTreeMap<String, Vec<String>>) -> BTreeMap<Strin
     runs
 }
 
+/// (name, milliseconds, known to the timings)
+type GenTest = (String, u64, bool);
+/// (planner input, real ids per file, file sources)
+type Inputs = (
+    Vec<FileWork>,
+    BTreeMap<String, Vec<String>>,
+    BTreeMap<String, String>,
+);
+
 #[derive(Debug, Clone)]
 struct Suite {
     /// (file, [(name, millis, known)])
-    files: Vec<(String, Vec<(String, u64, bool)>)>,
+    files: Vec<(String, Vec<GenTest>)>,
 }
 
 fn suite_strategy() -> impl Strategy<Value = Suite> {
@@ -99,14 +108,7 @@ fn suite_strategy() -> impl Strategy<Value = Suite> {
 
 /// Builds planner input: with `collect`, every test is known by id (unknown ones estimated);
 /// without, only `known` tests appear and the rest are the file's anonymous remainder.
-fn inputs(
-    suite: &Suite,
-    collect: bool,
-) -> (
-    Vec<FileWork>,
-    BTreeMap<String, Vec<String>>,
-    BTreeMap<String, String>,
-) {
+fn inputs(suite: &Suite, collect: bool) -> Inputs {
     let mut work = Vec::new();
     let mut real = BTreeMap::new();
     let mut sources = BTreeMap::new();
