@@ -23,7 +23,7 @@ pub fn partition(weights: &[u64], n: usize) -> Vec<usize> {
         assign[i] = bin;
         heap.push(Reverse((load + w, count + 1, bin)));
     }
-    improve(weights, n, &mut assign);
+    improve(weights, n, &mut assign, &|_, _| true);
     assign
 }
 
@@ -36,8 +36,14 @@ pub fn loads(weights: &[u64], n: usize, assign: &[usize]) -> Vec<u64> {
     loads
 }
 
-/// Local search on the makespan; bounded so huge inputs stay fast.
-fn improve(weights: &[u64], n: usize, assign: &mut [usize]) {
+/// Local search on the makespan; bounded so huge inputs stay fast. `allowed(item, bin)` says
+/// whether an item may be placed in a bin (the planner pins some items and forbids others).
+pub fn improve(
+    weights: &[u64],
+    n: usize,
+    assign: &mut [usize],
+    allowed: &dyn Fn(usize, usize) -> bool,
+) {
     if n < 2 || weights.len() < 2 {
         return;
     }
@@ -66,14 +72,19 @@ fn improve(weights: &[u64], n: usize, assign: &mut [usize]) {
             let half = gap / 2;
             // Best single move: the weight in (0, gap) closest to gap/2.
             let mut best: Option<(u64, usize, Option<usize>)> = None; // (|d - half|, i, j)
-            if let Some((w, i)) = closest(&from, half, 1, gap - 1) {
+            if let Some((w, i)) = closest(&from, half, 1, gap - 1, &|i| allowed(i, b)) {
                 best = Some((w.abs_diff(half), i, None));
             }
             // Best swap: w_i - w_j in (0, gap) closest to gap/2.
             budget = budget.saturating_sub(bins[b].len() as u64);
             for &j in &bins[b] {
                 let wj = weights[j];
-                if let Some((wi, i)) = closest(&from, wj + half, wj + 1, wj + gap - 1) {
+                if !allowed(j, m) {
+                    continue;
+                }
+                if let Some((wi, i)) =
+                    closest(&from, wj + half, wj + 1, wj + gap - 1, &|i| allowed(i, b))
+                {
                     let score = (wi - wj).abs_diff(half);
                     if best.is_none_or(|(s, bi, bj)| (score, i, Some(j)) < (s, bi, bj)) {
                         best = Some((score, i, Some(j)));
@@ -108,9 +119,16 @@ fn improve(weights: &[u64], n: usize, assign: &mut [usize]) {
     }
 }
 
-/// In `sorted` (by weight, then index), the item with weight in `[lo, hi]` closest to `target`
-/// (ties: lighter, then lower index).
-fn closest(sorted: &[(u64, usize)], target: u64, lo: u64, hi: u64) -> Option<(u64, usize)> {
+/// In `sorted` (by weight, then index), an `ok` item with weight in `[lo, hi]` closest to
+/// `target` (ties: the lighter one first). Looks at a bounded window around `target`.
+fn closest(
+    sorted: &[(u64, usize)],
+    target: u64,
+    lo: u64,
+    hi: u64,
+    ok: &dyn Fn(usize) -> bool,
+) -> Option<(u64, usize)> {
+    const WINDOW: usize = 16;
     if lo > hi {
         return None;
     }
@@ -121,6 +139,7 @@ fn closest(sorted: &[(u64, usize)], target: u64, lo: u64, hi: u64) -> Option<(u6
         if let Some(&(w, i)) = sorted.get(k)
             && w >= lo
             && w <= hi
+            && ok(i)
         {
             let better = match best {
                 None => true,
@@ -131,13 +150,13 @@ fn closest(sorted: &[(u64, usize)], target: u64, lo: u64, hi: u64) -> Option<(u6
             }
         }
     };
-    if pos > 0 {
-        // Lowest index among equal weights just below target.
-        let w = sorted[pos - 1].0;
-        let first = sorted.partition_point(|&(x, _)| x < w);
-        consider(first);
+    // Below the target, the lowest index among equal weights comes first in `sorted`.
+    for k in (pos.saturating_sub(WINDOW)..pos).rev() {
+        consider(k);
     }
-    consider(pos);
+    for k in pos..(pos + WINDOW).min(sorted.len()) {
+        consider(k);
+    }
     best
 }
 
