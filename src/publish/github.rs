@@ -712,6 +712,7 @@ async fn send_comment(api: &Api, rendered: &Rendered, ctx: &Context, name: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::publish::Level;
 
     fn ctx() -> Context {
         Context {

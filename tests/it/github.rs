@@ -696,7 +696,7 @@ fn report_publishes_real_pytest_failures_through_the_binary() {
     assert_eq!(failing["path"], "tests/test_basic.py");
     assert_eq!(failing["start_line"], assert_line as u64);
     assert_eq!(failing["annotation_level"], "failure");
-    validate("checks/create", &[body.clone()]);
+    validate("checks/create", std::slice::from_ref(&body));
 
     // The sticky comment holds the same Markdown as the job summary.
     let created = mock.requests_to("POST", "/repos/octo/demo/issues/17/comments");
