@@ -7,4 +7,5 @@ mod gitlab;
 mod harness;
 mod mock_http;
 mod readme;
+mod report_corpus;
 mod workflow;
