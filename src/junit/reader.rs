@@ -510,7 +510,9 @@ impl<'l> State<'l> {
     }
 
     fn finish_case(&mut self, on_case: &mut impl FnMut(TestCase), summary: &mut ReadSummary) {
-        let Some(mut case) = self.case.take() else { return };
+        let Some(mut case) = self.case.take() else {
+            return;
+        };
         self.result_depth = None;
         if case.classname.as_deref().unwrap_or("").is_empty()
             && case.name.as_deref().unwrap_or("").is_empty()

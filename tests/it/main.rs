@@ -7,5 +7,6 @@ mod gitlab;
 mod harness;
 mod mock_http;
 mod readme;
+mod report;
 mod report_corpus;
 mod workflow;

@@ -45,7 +45,13 @@ struct Counts {
 }
 
 fn count(report: &FileReport) -> Counts {
-    let mut c = Counts { cases: 0, passed: 0, failure: 0, error: 0, skipped: 0 };
+    let mut c = Counts {
+        cases: 0,
+        passed: 0,
+        failure: 0,
+        error: 0,
+        skipped: 0,
+    };
     for case in &report.cases {
         c.cases += 1;
         match case.outcome {
@@ -66,7 +72,8 @@ fn u(v: &Value, key: &str) -> u64 {
 fn every_corpus_file_parses_without_panic_and_totals_agree() {
     let Some(root) = junit_corpus() else { return };
     let manifest: Vec<Value> =
-        serde_json::from_str(&std::fs::read_to_string(root.join("manifest.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(root.join("manifest.json")).unwrap())
+            .unwrap();
     let limits = Limits::default();
     let mut mismatches = Vec::new();
     let mut checked = 0;
@@ -75,7 +82,12 @@ fn every_corpus_file_parses_without_panic_and_totals_agree() {
         let path = root.join(rel);
         // Never panics, whatever the file (the test would abort here otherwise).
         let result = read_path(&path, &limits);
-        let tags: Vec<&str> = entry["tags"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        let tags: Vec<&str> = entry["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
         let expect = entry["upstream_expected"]["expect"].as_str();
         let wellformed = entry["wellformed"].as_bool().unwrap_or(true);
         let non_junit = tags.iter().any(|t| t.starts_with("non-junit-root:"));
@@ -114,7 +126,10 @@ fn every_corpus_file_parses_without_panic_and_totals_agree() {
             }
         };
         if report.truncated.is_some() {
-            mismatches.push(format!("{rel}: well-formed file reported truncated: {:?}", report.truncated));
+            mismatches.push(format!(
+                "{rel}: well-formed file reported truncated: {:?}",
+                report.truncated
+            ));
         }
         let got = count(&report);
         // Our reader drops passing testcases with neither name nor classname (as upstream
@@ -150,9 +165,16 @@ fn every_corpus_file_parses_without_panic_and_totals_agree() {
                 u(by, "skipped"),
             );
             let have = (got.passed, got.failure, got.error, got.skipped);
-            let want_adj = (want.0 - u(by, "disabled"), want.1, want.2, want.3 + u(by, "disabled"));
+            let want_adj = (
+                want.0 - u(by, "disabled"),
+                want.1,
+                want.2,
+                want.3 + u(by, "disabled"),
+            );
             if want_adj != have && difference.is_none() {
-                mismatches.push(format!("{rel}: upstream cases {want_adj:?} != ours {have:?}"));
+                mismatches.push(format!(
+                    "{rel}: upstream cases {want_adj:?} != ours {have:?}"
+                ));
             }
         }
         // dorny: passed / failed (failures + errors) / skipped.
@@ -172,5 +194,10 @@ fn every_corpus_file_parses_without_panic_and_totals_agree() {
         checked += 1;
     }
     assert!(checked > 200, "only {checked} corpus files checked");
-    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }
