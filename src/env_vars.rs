@@ -32,6 +32,9 @@ pub mod ours {
     pub const PLAN: &str = "PARALLEL_PYTEST_PLAN";
     /// `run --grace-seconds`: time pytest gets to write its report after a cancellation.
     pub const GRACE_SECONDS: &str = "PARALLEL_PYTEST_GRACE_SECONDS";
+    /// `run`, pytest < 8.2 only: bytes of test-file paths allowed on argv before `run` passes
+    /// top folders instead (default 131072). For tests and unusual systems.
+    pub const ARGV_BUDGET: &str = "PARALLEL_PYTEST_ARGV_BUDGET";
     /// `report`: publish a GitHub check run with every annotation (issue 6).
     pub const CHECK_RUN: &str = "PARALLEL_PYTEST_CHECK_RUN";
     /// `report`: name of the check run (and key of the sticky PR comment).
@@ -77,6 +80,7 @@ pub mod ours {
         SHARD_TOTAL,
         PLAN,
         GRACE_SECONDS,
+        ARGV_BUDGET,
         CHECK_RUN,
         CHECK_NAME,
         COMMENT,
@@ -133,8 +137,12 @@ pub mod ci {
     pub const CI_PROJECT_URL: &str = "CI_PROJECT_URL";
     pub const CI_COMMIT_SHA: &str = "CI_COMMIT_SHA";
 
+    /// pytest's own: prepended to pytest's args, so discovery must honour its `--ignore`s.
+    pub const PYTEST_ADDOPTS: &str = "PYTEST_ADDOPTS";
+
     /// Every variable above, for the test harness to clear.
     pub const ALL: &[&str] = &[
+        PYTEST_ADDOPTS,
         CI,
         GITHUB_ACTIONS,
         GITEA_ACTIONS,

@@ -52,6 +52,7 @@ pub fn execute(root: Option<PathBuf>, args: EnvArgs) -> Result<ExitCode, Command
         host,
         machine.memory_per_worker_mib.value,
         machine.forced_workers(),
+        machine.forced_workers_origin(),
         python,
         python_error,
     );
@@ -90,10 +91,14 @@ pub fn build_report(
     host: HostInfo,
     memory_per_worker_mib: u64,
     forced_workers: Option<u32>,
+    forced_by: Option<String>,
     python: Option<PythonInfo>,
     python_error: Option<String>,
 ) -> EnvReport {
-    let budget = host.workers(memory_per_worker_mib, forced_workers);
+    let mut budget = host.workers(memory_per_worker_mib, forced_workers);
+    if let (host::WorkerReason::Forced, Some(by)) = (budget.reason, forced_by) {
+        budget.detail = format!("forced by {by}");
+    }
     EnvReport {
         provider: ci.provider,
         shard: ci.shard,
@@ -135,9 +140,9 @@ pub fn render_text(r: &EnvReport) -> String {
     line(
         "cpus",
         format!(
-            "{} effective, from {} (online {}, affinity {affinity}, cgroup quota {quota})",
+            "{} effective, set by {} (online {}, affinity {affinity}, cgroup quota {quota})",
             c.effective,
-            c.source.as_str(),
+            c.source.describe(),
             c.online
         ),
     );
@@ -159,10 +164,7 @@ pub fn render_text(r: &EnvReport) -> String {
         format!(
             "{} ({}: {}; budget {} MiB per worker)",
             w.budget.count,
-            serde_json::to_value(w.budget.reason)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            w.budget.reason.as_str(),
             w.budget.detail,
             w.memory_per_worker_mib
         ),
@@ -235,13 +237,13 @@ mod tests {
             pytest: Some("9.2.0".into()),
             xdist: None,
         };
-        let report = build_report(ci, host, 512, None, Some(python), None);
+        let report = build_report(ci, host, 512, None, None, Some(python), None);
         let text = render_text(&report);
         assert_eq!(
             text,
             "provider GitLab CI (gitlab)
 shard    2/3 (from CI_NODE_INDEX/CI_NODE_TOTAL)
-cpus     1 effective, from cgroup v2 cpu.max (online 8, affinity 8, cgroup quota 1.5 (`/sys/fs/cgroup/cpu.max`))
+cpus     1 effective, set by the cgroup v2 quota `cpu.max` (online 8, affinity 8, cgroup quota 1.5 (`/sys/fs/cgroup/cpu.max`))
 memory   cgroup limit 1.0 GiB (`/sys/fs/cgroup/memory.max`), 16.0 GiB available
 workers  1 (cpu: 1 effective CPU; budget 512 MiB per worker)
 python   `/venv/bin/python` (Python 3.12.1)

@@ -10,6 +10,7 @@ use anyhow::Context;
 
 use crate::ci::{self, Shard};
 use crate::cli::RunArgs;
+use crate::env_vars::ours;
 use crate::error::CommandError;
 use crate::plan::{Plan, ShardPlan};
 use crate::pytest::command::{self, PytestCommand};
@@ -36,6 +37,7 @@ struct Resolved {
     shard_flag: Option<Shard>,
     /// `--workers N` / pyproject `workers = N`.
     workers_flag: Option<u32>,
+    argv_budget: usize,
 }
 
 pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, CommandError> {
@@ -91,6 +93,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         workers,
         dist: &resolved.dist,
         argsfile_supported,
+        argv_budget: resolved.argv_budget,
         user_args: &args.inputs.pytest_args,
     });
     write_command_files(&cmd)?;
@@ -202,7 +205,17 @@ fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<Resolved, CommandErr
             )));
         }
     };
+    let argv_budget = match std::env::var(ours::ARGV_BUDGET) {
+        Err(_) => command::ARGV_PATH_BUDGET,
+        Ok(v) => v.trim().parse::<usize>().map_err(|_| {
+            CommandError::usage(format!(
+                "`{}` is `{v}`: expected a number of bytes",
+                ours::ARGV_BUDGET
+            ))
+        })?,
+    };
     Ok(Resolved {
+        argv_budget,
         cwd,
         root,
         out_dir,
@@ -250,8 +263,8 @@ fn this_shard(flag: Option<Shard>, plan: &Plan) -> Result<Shard, CommandError> {
     };
     if shard.total != plan.shards_total {
         return Err(CommandError::usage(format!(
-            "`--shard {shard}` does not match the plan, which has {} shards",
-            plan.shards_total
+            "`--shard {shard}` does not match the plan, which has {}",
+            plural(plan.shards_total as usize, "shard", "shards")
         )));
     }
     Ok(shard)

@@ -35,6 +35,17 @@ pub enum CpuSource {
 }
 
 impl CpuSource {
+    /// How the text output names the bound.
+    pub fn describe(self) -> &'static str {
+        match self {
+            CpuSource::Online => "the online CPUs",
+            CpuSource::Affinity => "the affinity mask",
+            CpuSource::CgroupV2 => "the cgroup v2 quota `cpu.max`",
+            CpuSource::CgroupV1 => "the cgroup v1 quota `cpu.cfs_quota_us`",
+        }
+    }
+
+    /// The contract keyword (`cpus.source` in `env --format json`).
     pub fn as_str(self) -> &'static str {
         match self {
             CpuSource::Online => "online",
@@ -399,7 +410,7 @@ mod tests {
     #[test]
     fn unreadable_files_warn_and_missing_proc_means_no_limits() {
         let dir = tempfile::tempdir().unwrap();
-        crate::host::tests::copy(&fixture("cgroup-v2"), dir.path());
+        copy(&fixture("cgroup-v2"), dir.path());
         // A directory where a file should be: reading fails with something other than NotFound.
         std::fs::remove_file(dir.path().join("sys/fs/cgroup/cpu.max")).unwrap();
         std::fs::create_dir(dir.path().join("sys/fs/cgroup/cpu.max")).unwrap();
@@ -417,6 +428,23 @@ mod tests {
         let host = detect_at(empty.path(), None);
         assert_eq!((host.cpus.quota, host.memory.limit_bytes), (None, None));
         assert!(host.warnings.is_empty());
+    }
+
+    /// Without a cgroup namespace the process's path may not exist under the mount (it names
+    /// the host's hierarchy); the limits at the mount point are then the best we can see.
+    #[test]
+    fn cgroup_path_outside_the_mount_falls_back_to_the_mount_point() {
+        let dir = tempfile::tempdir().unwrap();
+        copy(&fixture("cgroup-v2"), dir.path());
+        std::fs::write(
+            dir.path().join("proc/self/cgroup"),
+            "0::/system.slice/docker-abc.scope\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("sys/fs/cgroup/cpu.max"), "200000 100000\n").unwrap();
+        let host = detect_at(dir.path(), Some(8));
+        assert_eq!(host.warnings, Vec::<String>::new());
+        assert_eq!((host.cpus.quota, host.cpus.effective), (Some(2.0), 2));
     }
 
     fn copy(from: &Path, to: &Path) {

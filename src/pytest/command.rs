@@ -51,6 +51,8 @@ pub struct Inputs<'a> {
     pub dist: &'a str,
     /// Whether the interpreter's pytest reads `@argsfile` (>= 8.2).
     pub argsfile_supported: bool,
+    /// Bytes of paths allowed on argv without `@argsfile` ([`ARGV_PATH_BUDGET`] by default).
+    pub argv_budget: usize,
     pub user_args: &'a [String],
 }
 
@@ -176,7 +178,7 @@ pub fn build(inputs: &Inputs<'_>) -> PytestCommand {
     let path_bytes: usize = paths.iter().map(|p| p.len() + 1).sum();
     let path_passing = if inputs.argsfile_supported {
         PathPassing::ArgsFile
-    } else if path_bytes <= ARGV_PATH_BUDGET {
+    } else if path_bytes <= inputs.argv_budget {
         PathPassing::Argv
     } else {
         PathPassing::TopFolders
@@ -333,6 +335,7 @@ mod tests {
             workers: 2,
             dist: "load",
             argsfile_supported: argsfile,
+            argv_budget: ARGV_PATH_BUDGET,
             user_args: user,
         }
     }

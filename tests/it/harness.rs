@@ -168,6 +168,12 @@ impl Cmd {
         self
     }
 
+    /// The underlying command, for tests that must spawn and signal it themselves.
+    pub fn into_command(self) -> Command {
+        eprintln!("$ {}", self.shown);
+        self.inner
+    }
+
     /// Runs and returns the output; prints the command line so a failing test shows it.
     pub fn output(mut self) -> Output {
         eprintln!("$ {}", self.shown);

@@ -1,5 +1,6 @@
 //! One integration-test binary (STYLE.md §9); a module per command or platform.
 
+mod action;
 mod cli;
 mod env;
 mod github;
@@ -9,4 +10,5 @@ mod mock_http;
 mod readme;
 mod report;
 mod report_corpus;
+mod run;
 mod workflow;

@@ -1,0 +1,516 @@
+//! `parallel-pytest run` against real pytest + pytest-xdist (latest and 7.4) on the fixture
+//! suites `tests/fixtures/run-*`. Plans are written by hand here (`run --plan`) so each test
+//! pins the exact selection it exercises: split files, deselects, stale node ids, empty shards.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use parallel_pytest::junit::node_id::to_junit_names;
+use parallel_pytest::junit::reader::{Limits, read_path};
+use parallel_pytest::pytest::Manifest;
+use serde_json::json;
+
+use crate::harness::{Cmd, fixture_copy, python, python7};
+
+/// One shard row: (files, node_ids, deselect, workers).
+type Row<'a> = (&'a [&'a str], &'a [&'a str], &'a [&'a str], u32);
+
+fn write_plan(dir: &Path, rows: &[Row<'_>]) -> PathBuf {
+    let shards: Vec<_> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (files, node_ids, deselect, workers))| {
+            json!({
+                "index": i + 1,
+                "predicted_seconds": 1.0,
+                "workers": workers,
+                "files": files,
+                "node_ids": node_ids,
+                "deselect": deselect,
+            })
+        })
+        .collect();
+    let plan = json!({
+        "version": "test",
+        "fingerprint": "hand-written",
+        "shards_total": rows.len(),
+        "lower_bound_seconds": 1.0,
+        "predicted_makespan_seconds": 1.0,
+        "unknown_tests": 0,
+        "shards": shards,
+    });
+    let path = dir.join("plan.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&plan).unwrap()).unwrap();
+    path
+}
+
+fn run_cmd(dir: &Path, py: &Path, plan: &Path, shard: &str) -> Cmd {
+    Cmd::new()
+        .current_dir(dir)
+        .arg("run")
+        .arg("--plan")
+        .arg(plan)
+        .arg("--shard")
+        .arg(shard)
+        .arg("--python")
+        .arg(py)
+}
+
+/// `pytest --collect-only -q` node ids, run in `dir`.
+fn collected_ids(dir: &Path, py: &Path) -> Vec<String> {
+    let out = Command::new(py)
+        .args([
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("::"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// (classname, name) of every testcase in a JUnit file.
+fn junit_keys(path: &Path) -> Vec<(String, String)> {
+    let report = read_path(path, &Limits::default()).expect("readable JUnit");
+    assert!(
+        report.truncated.is_none(),
+        "{} is truncated",
+        path.display()
+    );
+    report
+        .cases
+        .into_iter()
+        .map(|c| (c.classname, c.name))
+        .collect()
+}
+
+fn manifest(dir: &Path, stem: &str) -> Manifest {
+    let path = dir.join(format!(".parallel-pytest/shard-{stem}.json"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+const ALPHA_PARAM: &str = "tests/test_alpha.py::test_param";
+const ALPHA_GROUP: &str = "tests/test_alpha.py::TestGroup";
+
+/// Four shards over `run-basic`: a file split across shards (its owner deselects the ids placed
+/// elsewhere), a class and a parametrized base id as single node ids, a stale id that no longer
+/// exists, and an empty shard. Every collected test must run exactly once.
+fn exactly_once_by_hand(py: &Path, xdist_shard: usize) {
+    let dir = fixture_copy("run-basic");
+    let w = |i: usize| if i == xdist_shard { 2 } else { 1 };
+    let plan = write_plan(
+        dir.path(),
+        &[
+            (
+                &["tests/test_beta.py"],
+                &[ALPHA_PARAM, "tests/test_delta.py::test_gone_since_timings"],
+                &[],
+                w(1),
+            ),
+            (
+                &["tests/test_alpha.py", "tests/pkg/test_gamma.py"],
+                &[],
+                &[ALPHA_PARAM, ALPHA_GROUP],
+                w(2),
+            ),
+            (&["tests/test_delta.py"], &[ALPHA_GROUP], &[], w(3)),
+            (&[], &[], &[], 2),
+        ],
+    );
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for i in 1..=4 {
+        let stem = format!("{i}-of-4");
+        let (stdout, stderr) = run_cmd(dir.path(), py, &plan, &format!("{i}/4")).expect_code(0);
+        let m = manifest(dir.path(), &stem);
+        assert_eq!(m.shard_index, i);
+        assert_eq!(m.fingerprint, "hand-written");
+        assert_eq!(m.junit_file, format!("junit-{stem}.xml"));
+        if i == 4 {
+            assert!(!m.pytest_started);
+            assert_eq!(m.exit_code, None);
+            assert_eq!(
+                stderr.trim(),
+                "parallel-pytest: shard 4/4 has nothing to run (the plan gave it no tests); pytest was not started"
+            );
+            assert!(!stdout.contains("test session starts"));
+        } else {
+            assert!(m.pytest_started);
+            assert_eq!(m.exit_code, Some(0));
+            assert_eq!(m.workers, w(i as usize));
+            assert_eq!(m.dist.is_some(), w(i as usize) > 1);
+            assert!(m.python.pytest.is_some() && m.python.version.is_some());
+            // pytest's own output streamed through unchanged.
+            assert!(stdout.contains("test session starts"), "{stdout}");
+            if w(i as usize) > 1 {
+                assert!(stdout.contains("2 workers"), "{stdout}");
+            }
+        }
+        seen.extend(junit_keys(
+            &dir.path()
+                .join(format!(".parallel-pytest/junit-{stem}.xml")),
+        ));
+    }
+    let expected: Vec<(String, String)> = collected_ids(dir.path(), py)
+        .iter()
+        .map(|id| to_junit_names(id))
+        .collect();
+    assert_eq!(expected.len(), 29, "fixture size changed: {expected:?}");
+    assert_once(&expected, &seen);
+}
+
+/// `seen` holds every expected key exactly once and nothing else.
+fn assert_once(expected: &[(String, String)], seen: &[(String, String)]) {
+    let mut counts: BTreeMap<&(String, String), usize> = BTreeMap::new();
+    for k in seen {
+        *counts.entry(k).or_default() += 1;
+    }
+    let dupes: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(dupes.is_empty(), "ran more than once: {dupes:?}");
+    let want: BTreeSet<_> = expected.iter().collect();
+    let got: BTreeSet<_> = seen.iter().collect();
+    let lost: Vec<_> = want.difference(&got).collect();
+    let extra: Vec<_> = got.difference(&want).collect();
+    assert!(
+        lost.is_empty() && extra.is_empty(),
+        "lost {lost:?}, extra {extra:?}"
+    );
+}
+
+#[test]
+fn hand_plan_runs_every_test_exactly_once_latest() {
+    exactly_once_by_hand(&python(), 2);
+}
+
+#[test]
+fn hand_plan_runs_every_test_exactly_once_pytest7() {
+    exactly_once_by_hand(&python7(), 1);
+}
+
+#[test]
+fn dry_run_prints_row_and_a_command_that_runs_as_is() {
+    let dir = fixture_copy("run-basic");
+    let plan = write_plan(
+        dir.path(),
+        &[
+            (&["tests/test_delta.py"], &[ALPHA_GROUP], &[], 2),
+            (&[], &[], &[], 2),
+        ],
+    );
+    let (stdout, _) = run_cmd(dir.path(), &python(), &plan, "1/2")
+        .arg("--dry-run")
+        .expect_code(0);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        "shard 1/2: predicted 1.0 s, 1 file, 1 single test, 0 deselected, 2 workers"
+    );
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[1].contains(" -m pytest -p _parallel_pytest_selection "));
+    assert!(lines[1].contains(" -n 2 --dist=load "));
+    assert!(lines[1].contains(" -o junit_family=xunit1 "));
+    assert!(
+        !dir.path()
+            .join(".parallel-pytest/junit-1-of-2.xml")
+            .exists(),
+        "dry run ran pytest"
+    );
+
+    let (printed, _) = run_cmd(dir.path(), &python(), &plan, "1/2")
+        .arg("--print-command")
+        .expect_code(0);
+    assert_eq!(printed.trim(), lines[1]);
+    // The printed command, run by a shell, is the shard.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(printed.trim())
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let keys = junit_keys(&dir.path().join(".parallel-pytest/junit-1-of-2.xml"));
+    assert_eq!(keys.len(), 5 + 3, "{keys:?}");
+
+    // An empty shard prints no command at all.
+    let (printed, stderr) = run_cmd(dir.path(), &python(), &plan, "2/2")
+        .arg("--print-command")
+        .expect_code(0);
+    assert_eq!(printed, "");
+    assert!(stderr.contains("nothing to run"), "{stderr}");
+}
+
+#[test]
+fn crashed_workers_fail_and_are_recorded() {
+    let dir = fixture_copy("run-crash");
+    let plan = write_plan(dir.path(), &[(&["tests/test_crash.py"], &[], &[], 2)]);
+    let (_, stderr) = run_cmd(dir.path(), &python(), &plan, "1/1").expect_code(1);
+    let m = manifest(dir.path(), "1-of-1");
+    assert_eq!(m.exit_code, Some(1));
+    assert_eq!(m.signal, None);
+    let mut crashed: Vec<_> = m
+        .crashed_workers
+        .iter()
+        .map(|c| c.test.clone().unwrap_or_default())
+        .collect();
+    crashed.sort();
+    assert_eq!(
+        crashed,
+        [
+            "tests/test_crash.py::test_exit",
+            "tests/test_crash.py::test_segfault"
+        ]
+    );
+    assert!(
+        stderr.contains("crashed while running `tests/test_crash.py::test_exit`"),
+        "{stderr}"
+    );
+    let report = read_path(
+        &dir.path().join(".parallel-pytest/junit-1-of-1.xml"),
+        &Limits::default(),
+    )
+    .unwrap();
+    let bad: Vec<_> = report
+        .cases
+        .iter()
+        .filter(|c| c.outcome.is_bad())
+        .map(|c| c.name.clone())
+        .collect();
+    assert_eq!(bad.len(), 2, "{bad:?}");
+    assert_eq!(report.cases.len(), 4);
+}
+
+#[test]
+fn collection_error_fails_the_shard() {
+    for py in [python(), python7()] {
+        let dir = fixture_copy("run-collect-error");
+        let plan = write_plan(
+            dir.path(),
+            &[(&["tests/test_fine.py", "tests/test_broken.py"], &[], &[], 1)],
+        );
+        let out = run_cmd(dir.path(), &py, &plan, "1/1").output();
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(c) if c != 0 && c != 5),
+            "collection error must fail: {code:?}"
+        );
+        let m = manifest(dir.path(), "1-of-1");
+        assert_eq!(m.exit_code, code);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("module_that_does_not_exist"), "{stdout}");
+    }
+}
+
+#[test]
+fn keyword_and_marker_arguments_pass_through() {
+    let dir = fixture_copy("run-basic");
+    let plan = write_plan(
+        dir.path(),
+        &[(&["tests/test_alpha.py", "tests/test_beta.py"], &[], &[], 1)],
+    );
+    run_cmd(dir.path(), &python(), &plan, "1/1")
+        .args(["--", "-m", "slow"])
+        .expect_code(0);
+    let mut names: Vec<_> = junit_keys(&dir.path().join(".parallel-pytest/junit-1-of-1.xml"))
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["test_beta_marked", "test_marked"]);
+
+    run_cmd(dir.path(), &python7(), &plan, "1/1")
+        .args(["--", "-k", "keyword or in_class"])
+        .expect_code(0);
+    let mut names: Vec<_> = junit_keys(&dir.path().join(".parallel-pytest/junit-1-of-1.xml"))
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["test_in_class", "test_keyword_match"]);
+}
+
+#[test]
+fn user_junitxml_is_kept_and_copied_for_report() {
+    let dir = fixture_copy("run-basic");
+    let plan = write_plan(dir.path(), &[(&["tests/test_delta.py"], &[], &[], 1)]);
+    run_cmd(dir.path(), &python(), &plan, "1/1")
+        .args(["--", "--junitxml", "mine.xml"])
+        .expect_code(0);
+    let mine = junit_keys(&dir.path().join("mine.xml"));
+    let ours = junit_keys(&dir.path().join(".parallel-pytest/junit-1-of-1.xml"));
+    assert_eq!(mine.len(), 5);
+    assert_eq!(mine, ours);
+}
+
+#[test]
+fn runs_from_a_subdirectory_with_root() {
+    let dir = fixture_copy("run-basic");
+    let plan = write_plan(dir.path(), &[(&["tests/pkg/test_gamma.py"], &[], &[], 1)]);
+    Cmd::new()
+        .current_dir(dir.path().join("tests/pkg"))
+        .args(["--root", "../.."])
+        .arg("run")
+        .arg("--plan")
+        .arg(&plan)
+        .arg("--python")
+        .arg(python())
+        .expect_code(0);
+    let keys = junit_keys(&dir.path().join(".parallel-pytest/junit-1-of-1.xml"));
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert!(
+        keys.iter()
+            .all(|(c, _)| c.starts_with("tests.pkg.test_gamma")),
+        "{keys:?}"
+    );
+}
+
+/// 100,000 node ids on pytest 7.4 (no `@argsfile`): as argv they would be ~4 MB, over Linux's
+/// 2 MiB limit. They travel in the selection file; `--collect-only` keeps the run cheap.
+#[test]
+fn hundred_thousand_node_ids_never_touch_argv_pytest7() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pytest.ini"), "[pytest]\n").unwrap();
+    std::fs::create_dir(dir.path().join("tests")).unwrap();
+    let mut ids = Vec::new();
+    for f in 0..10 {
+        std::fs::write(
+            dir.path().join(format!("tests/test_gen_{f}.py")),
+            "import pytest\n\n\n@pytest.mark.parametrize(\"i\", range(10000))\ndef test_gen(i):\n    pass\n",
+        )
+        .unwrap();
+        for i in 0..10_000 {
+            ids.push(format!("tests/test_gen_{f}.py::test_gen[{i}]"));
+        }
+    }
+    // Keep every other id: the plugin must select exactly these 50,000 of 100,000 collected,
+    // from a 100,000-id selection whose other half no longer exists.
+    let keep: Vec<String> = ids.iter().step_by(2).cloned().collect();
+    let mut selection: Vec<String> = keep.clone();
+    selection.extend(
+        (0..50_000).map(|i| format!("tests/test_gen_0.py::test_gen_renamed_since_timings[{i}]")),
+    );
+    let id_refs: Vec<&str> = selection.iter().map(String::as_str).collect();
+    let plan = write_plan(dir.path(), &[(&[], &id_refs, &[], 1)]);
+    let (stdout, _) = run_cmd(dir.path(), &python7(), &plan, "1/1")
+        .args(["--", "--collect-only", "-q"])
+        .expect_code(0);
+    let listed: Vec<&str> = stdout.lines().filter(|l| l.contains("::")).collect();
+    assert_eq!(listed.len(), 50_000);
+    assert_eq!(listed, keep.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+/// pytest 7.4 with more file paths than the argv budget: the top folders go on argv and the
+/// plugin keeps collection to the selected files.
+#[test]
+fn too_many_paths_for_argv_fall_back_to_top_folders_pytest7() {
+    let dir = fixture_copy("run-basic");
+    let plan = write_plan(
+        dir.path(),
+        &[(
+            &["tests/pkg/test_gamma.py", "tests/test_delta.py"],
+            &[ALPHA_GROUP],
+            &["tests/test_delta.py::test_delta_plain"],
+            1,
+        )],
+    );
+    let (stdout, _) = run_cmd(dir.path(), &python7(), &plan, "1/1")
+        .env("PARALLEL_PYTEST_ARGV_BUDGET", "1")
+        .arg("--dry-run")
+        .expect_code(0);
+    assert!(stdout.trim_end().ends_with(" tests"), "{stdout}");
+    run_cmd(dir.path(), &python7(), &plan, "1/1")
+        .env("PARALLEL_PYTEST_ARGV_BUDGET", "1")
+        .expect_code(0);
+    let keys = junit_keys(&dir.path().join(".parallel-pytest/junit-1-of-1.xml"));
+    // gamma 3 + delta 5 - 1 deselected + TestGroup 3.
+    assert_eq!(keys.len(), 10, "{keys:?}");
+    // Slowest-first plan order is kept: gamma, then delta, then the class.
+    assert!(keys[0].0.starts_with("tests.pkg.test_gamma"), "{keys:?}");
+    assert!(keys[9].0.ends_with("TestGroup"), "{keys:?}");
+}
+
+#[test]
+fn sigterm_is_forwarded_and_pytest_writes_its_report() {
+    let dir = fixture_copy("run-signals");
+    let started = dir.path().join("started");
+    let plan = write_plan(
+        dir.path(),
+        &[(
+            &[],
+            &[
+                "tests/test_signals.py::test_quick",
+                "tests/test_signals.py::test_wait_for_cancel",
+            ],
+            &[],
+            1,
+        )],
+    );
+    let mut child = run_cmd(dir.path(), &python(), &plan, "1/1")
+        .env("RUN_SIGNALS_STARTED", &started)
+        .into_command()
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !started.exists() {
+        assert!(Instant::now() < deadline, "the waiting test never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = child.wait().unwrap();
+    // pytest's own "interrupted" code: it stopped on the forwarded SIGINT and reported.
+    assert_eq!(status.code(), Some(2));
+    let m = manifest(dir.path(), "1-of-1");
+    assert_eq!(m.interrupted_by.as_deref(), Some("SIGTERM"));
+    assert_eq!(m.exit_code, Some(2));
+    assert_eq!(m.signal, None);
+    let names: Vec<_> = junit_keys(&dir.path().join(".parallel-pytest/junit-1-of-1.xml"))
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    assert!(names.contains(&"test_quick".to_string()), "{names:?}");
+}
+
+#[test]
+fn death_by_sigkill_is_named_and_points_at_memory() {
+    let dir = fixture_copy("run-signals");
+    let plan = write_plan(
+        dir.path(),
+        &[(&[], &["tests/test_signals.py::test_killed"], &[], 1)],
+    );
+    let (_, stderr) = run_cmd(dir.path(), &python(), &plan, "1/1").expect_code(137);
+    assert!(
+        stderr.contains("pytest was killed by SIGKILL (signal 9)") && stderr.contains("memory"),
+        "{stderr}"
+    );
+    let m = manifest(dir.path(), "1-of-1");
+    assert_eq!(m.signal.as_deref(), Some("SIGKILL"));
+    assert_eq!(m.exit_code, None);
+    assert!(m.pytest_started);
+}
+
+#[test]
+fn bad_plan_and_shard_are_usage_errors() {
+    let dir = fixture_copy("run-basic");
+    let plan = write_plan(dir.path(), &[(&["tests/test_delta.py"], &[], &[], 1)]);
+    let (_, stderr) = run_cmd(dir.path(), &python(), &plan, "2/3").expect_code(2);
+    assert!(
+        stderr.contains("`--shard 2/3` does not match the plan, which has 1 shard"),
+        "{stderr}"
+    );
+    std::fs::write(dir.path().join("bad.json"), "{").unwrap();
+    let (_, stderr) = run_cmd(dir.path(), &python(), Path::new("bad.json"), "1/1").expect_code(2);
+    assert!(
+        stderr.contains("bad.json") && stderr.contains("not a plan"),
+        "{stderr}"
+    );
+}
