@@ -48,11 +48,10 @@ pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, Comman
             )
         ),
         // Rendered by the GitLab stage (issue 7) from the same plan.
-        PlanFormat::GitlabChild => {
-            return Err(CommandError::usage(
-                "`--format gitlab-child` is not wired into `plan` yet",
-            ));
-        }
+        PlanFormat::GitlabChild => print!(
+            "{}",
+            plan::gitlab_child::render_for_plan(planned.plan.shards_total)?
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }
