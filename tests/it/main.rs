@@ -8,6 +8,7 @@ mod gitlab;
 mod harness;
 mod isolation;
 mod mock_http;
+mod plan;
 mod readme;
 mod report;
 mod report_corpus;
