@@ -13,4 +13,5 @@ mod readme;
 mod report;
 mod report_corpus;
 mod run;
+mod wheel;
 mod workflow;
