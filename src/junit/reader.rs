@@ -826,3 +826,78 @@ t/test_a.py:5: AssertionError</failure></testcase>
         assert_eq!(r.cases[0].inner_reruns, 2);
     }
 }
+
+/// Property tests: bounded (a fixed number of cases, small inputs), part of `cargo test`.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const FULL: &str = r#"<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" time="1.0"><testcase classname="t.test_a" name="test_1" time="0.1"/><testcase classname="t.test_a" name="test_2" time="0.2"><failure message="boom &amp; bust">trace
+t/test_a.py:3: AssertionError</failure></testcase><testsuite name="nested"><testcase classname="t.test_b" name="test_3"><skipped type="pytest.xfail" message="x"/></testcase></testsuite><testcase classname="t.test_c" name="test_4"><![CDATA[ignored]]></testcase></testsuite></testsuites>"#;
+
+    fn escape(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Arbitrary bytes never panic; the result is an error or a report.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..1500)) {
+            let _ = read_bytes(&bytes, &Limits::default());
+        }
+
+        /// Bytes spliced into a valid document never panic either.
+        #[test]
+        fn corrupted_documents_never_panic(at in 0usize..FULL.len(), junk in proptest::collection::vec(any::<u8>(), 0..40)) {
+            let mut bytes = FULL.as_bytes().to_vec();
+            bytes.splice(at..at, junk);
+            let _ = read_bytes(&bytes, &Limits::default());
+        }
+
+        /// A document cut anywhere yields a prefix of the full document's testcases, and is
+        /// marked truncated unless the cut only removed trailing markup after the last case.
+        #[test]
+        fn truncation_keeps_complete_testcases(cut in 0usize..FULL.len()) {
+            let full = read_str(FULL, &Limits::default()).unwrap();
+            prop_assert_eq!(full.cases.len(), 4);
+            if let Ok(part) = read_bytes(&FULL.as_bytes()[..cut], &Limits::default()) {
+                prop_assert!(part.cases.len() <= full.cases.len());
+                prop_assert_eq!(&part.cases[..], &full.cases[..part.cases.len()]);
+                prop_assert!(part.truncated.is_some(), "a cut document is never complete");
+            }
+        }
+
+        /// Any names and messages survive escaping and reading unchanged (modulo the XML
+        /// rules on characters).
+        #[test]
+        fn names_and_messages_round_trip(
+            cases in proptest::collection::vec(("[a-zA-Z0-9_ <>&\"'\\[\\]:%#@|`-]{1,20}", "[ -~]{0,40}"), 1..12)
+        ) {
+            let mut xml = String::from("<testsuite>");
+            for (name, message) in &cases {
+                xml.push_str(&format!(
+                    "<testcase classname=\"c\" name=\"{}\"><failure message=\"{}\">{}</failure></testcase>",
+                    escape(name), escape(message), escape(message)
+                ));
+            }
+            xml.push_str("</testsuite>");
+            let report = read_str(&xml, &Limits::default()).unwrap();
+            prop_assert!(report.truncated.is_none());
+            prop_assert_eq!(report.cases.len(), cases.len());
+            for (case, (name, message)) in report.cases.iter().zip(&cases) {
+                prop_assert_eq!(&case.name, name);
+                prop_assert_eq!(case.message.as_deref(), Some(message.as_str()));
+                prop_assert_eq!(case.outcome, Outcome::Failed);
+                let text = case.text.as_deref().unwrap_or("");
+                prop_assert_eq!(text, message.as_str());
+            }
+        }
+    }
+}

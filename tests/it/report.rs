@@ -68,11 +68,19 @@ fn artifacts_copy() -> tempfile::TempDir {
 }
 
 fn report_json(cwd: &Path, extra: &[&str]) -> (Option<i32>, Value) {
-    let out = Cmd::new()
+    // Tests share the 3-shard run: unless a test is about the store, each report writes its
+    // timings store to a private file instead of the run's default one.
+    let private = tempfile::tempdir().unwrap();
+    let mut cmd = Cmd::new()
         .current_dir(cwd)
         .args(["report", "--format", "json"])
-        .args(extra)
-        .output();
+        .args(extra);
+    if !extra.contains(&"--timings-out") {
+        cmd = cmd
+            .arg("--timings-out")
+            .arg(private.path().join("timings.json"));
+    }
+    let out = cmd.output();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let json: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
         panic!(
