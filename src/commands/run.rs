@@ -87,6 +87,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         // The probed `sys.executable`: exactly the interpreter whose versions we recorded.
         python: &info.executable,
         rootdir: &rootdir,
+        invocation_dir: &resolved.root,
         out_dir: &resolved.out_dir,
         id: shard,
         shard: &shard_plan,

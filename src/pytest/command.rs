@@ -42,8 +42,10 @@ pub enum PathPassing {
 #[derive(Debug, Clone)]
 pub struct Inputs<'a> {
     pub python: &'a Path,
-    /// pytest's rootdir: the command runs there, and plan paths are relative to it.
+    /// pytest's rootdir: plan paths and node ids are relative to it (passed as `--rootdir`).
     pub rootdir: &'a Path,
+    /// Where pytest starts (`--root`, else the current directory), as plain pytest would.
+    pub invocation_dir: &'a Path,
     pub out_dir: &'a Path,
     pub id: Shard,
     pub shard: &'a ShardPlan,
@@ -146,6 +148,29 @@ pub fn node_file(node_id: &str) -> &str {
     node_id.split_once("::").map_or(node_id, |(f, _)| f)
 }
 
+/// A rootdir-relative path made relative to `invocation_dir` (`..` when outside it), as
+/// pytest's `bestrelpath` would name it.
+fn rebase(rootdir: &Path, invocation_dir: &Path, rel: &str) -> String {
+    if rootdir == invocation_dir {
+        return rel.to_string();
+    }
+    let abs = rootdir.join(rel);
+    let b: Vec<_> = invocation_dir.components().collect();
+    let p: Vec<_> = abs.components().collect();
+    let shared = b.iter().zip(&p).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); b.len() - shared];
+    parts.extend(
+        p[shared..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
+    }
+}
+
 /// Top-level folders (or files at the top) of the selected paths, sorted.
 fn top_folders(paths: &[String]) -> Vec<String> {
     let set: std::collections::BTreeSet<String> = paths
@@ -174,7 +199,12 @@ pub fn build(inputs: &Inputs<'_>) -> PytestCommand {
     let junit_path = out.join(format!("junit-{stem}.xml"));
     let user = UserArgs::scan(inputs.user_args);
 
-    let paths = selected_paths(inputs.shard);
+    // Paths on the command line are relative to where pytest starts; the selection file keeps
+    // rootdir-relative node ids, which is what pytest's `item.nodeid` is.
+    let paths: Vec<String> = selected_paths(inputs.shard)
+        .iter()
+        .map(|p| rebase(inputs.rootdir, inputs.invocation_dir, p))
+        .collect();
     let path_bytes: usize = paths.iter().map(|p| p.len() + 1).sum();
     let path_passing = if inputs.argsfile_supported {
         PathPassing::ArgsFile
@@ -221,7 +251,7 @@ pub fn build(inputs: &Inputs<'_>) -> PytestCommand {
         }
     }
     let user_junit = match &user.junitxml {
-        Some(p) => Some(inputs.rootdir.join(p)),
+        Some(p) => Some(inputs.invocation_dir.join(p)),
         None => {
             args.push(format!("--junitxml={}", junit_path.display()));
             None
@@ -255,7 +285,7 @@ pub fn build(inputs: &Inputs<'_>) -> PytestCommand {
             (ours::SHARD_INDEX.to_string(), inputs.id.index.to_string()),
             (ours::SHARD_TOTAL.to_string(), inputs.id.total.to_string()),
         ],
-        cwd: inputs.rootdir.to_path_buf(),
+        cwd: inputs.invocation_dir.to_path_buf(),
         files,
         junit_path,
         user_junit,
@@ -329,6 +359,7 @@ mod tests {
         Inputs {
             python: Path::new("/venv/bin/python"),
             rootdir: Path::new("/repo"),
+            invocation_dir: Path::new("/repo"),
             out_dir: Path::new("/repo/.parallel-pytest"),
             id: Shard { index: 1, total: 2 },
             shard,
@@ -422,6 +453,27 @@ mod tests {
         assert!(!cmd.args.iter().any(|a| a.starts_with("--junitxml=/repo")));
         assert!(!cmd.args.iter().any(|a| a == "--rootdir=/repo"));
         assert!(!cmd.args.iter().any(|a| a == "--dist=load"));
+    }
+
+    #[test]
+    fn paths_are_relative_to_the_invocation_dir() {
+        assert_eq!(rebase(Path::new("/r"), Path::new("/r"), "t/a.py"), "t/a.py");
+        assert_eq!(rebase(Path::new("/r"), Path::new("/r/t"), "t/a.py"), "a.py");
+        assert_eq!(
+            rebase(Path::new("/r"), Path::new("/r/u"), "t/a.py"),
+            "../t/a.py"
+        );
+        let s = shard(&["t/a.py"], &["t/b.py::x"], &[]);
+        let mut i = inputs(&s, false, &[]);
+        i.invocation_dir = Path::new("/repo/t");
+        let cmd = build(&i);
+        assert_eq!(cmd.cwd, PathBuf::from("/repo/t"));
+        assert!(
+            cmd.args
+                .ends_with(&["a.py".to_string(), "b.py".to_string()])
+        );
+        // Node ids stay rootdir-relative for the plugin.
+        assert!(cmd.files[1].1.contains("\"t/b.py::x\""));
     }
 
     #[test]

@@ -10,12 +10,16 @@ Why a plugin rather than node ids on the command line:
   on every pytest version (`@argsfile` exists only since pytest 8.2);
 - a node id that no longer exists (a test renamed since the timings were recorded) is simply
   not selected, where `pytest file.py::gone` would stop the whole shard with exit code 4;
+- `deselect` entries follow pytest's `--deselect` rule (node-id string prefixes), and
+  `node_ids` pytest's argument rule (an id selects itself, and a class or an unparametrized
+  function name selects everything below it);
 - items are kept in the plan's order (slowest first), which is what xdist schedules from.
 
 Works on pytest 7.0+ (uses `collection_path`) and pytest-xdist workers, which load `-p`
 plugins from the controller's options and inherit PYTHONPATH.
 """
 
+import bisect
 import json
 import os
 
@@ -58,7 +62,7 @@ def _selection(config):
     sel = {
         "files": set(files),
         "node_ids": set(node_ids),
-        "deselect": set(raw.get("deselect", [])),
+        "deselect": _prefix_free(raw.get("deselect", [])),
         "rank": rank,
         "selected_files": selected_files,
         "dirs": dirs,
@@ -66,6 +70,22 @@ def _selection(config):
     }
     setattr(config, _KEY, sel)
     return sel
+
+
+def _prefix_free(prefixes):
+    """Sorted prefixes with every entry that extends another one dropped (it is redundant)."""
+    out = []
+    for p in sorted(set(prefixes)):
+        if not out or not p.startswith(out[-1]):
+            out.append(p)
+    return out
+
+
+def _deselected(nodeid, prefixes):
+    """pytest's own `--deselect` rule: a plain string-prefix match. In a sorted prefix-free
+    list, the only candidate prefix of `nodeid` is the greatest entry <= `nodeid`."""
+    i = bisect.bisect_right(prefixes, nodeid) - 1
+    return i >= 0 and nodeid.startswith(prefixes[i])
 
 
 def _candidates(nodeid):
@@ -118,7 +138,7 @@ def pytest_collection_modifyitems(session, config, items):
         nodeid = item.nodeid
         path = nodeid.split("::", 1)[0]
         entry = None
-        if path in sel["files"] and _match(nodeid, sel["deselect"]) is None:
+        if path in sel["files"] and not _deselected(nodeid, sel["deselect"]):
             entry = path
         else:
             entry = _match(nodeid, sel["node_ids"])

@@ -120,7 +120,11 @@ fn exactly_once_by_hand(py: &Path, xdist_shard: usize) {
             (
                 &["tests/test_alpha.py", "tests/pkg/test_gamma.py"],
                 &[],
-                &[ALPHA_PARAM, ALPHA_GROUP],
+                // The planner's prefixes, matched like pytest's `--deselect`.
+                &[
+                    "tests/test_alpha.py::test_param[",
+                    "tests/test_alpha.py::TestGroup::",
+                ],
                 w(2),
             ),
             (&["tests/test_delta.py"], &[ALPHA_GROUP], &[], w(3)),
