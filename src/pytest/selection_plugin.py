@@ -2,8 +2,10 @@
 
 Loaded with `-p _parallel_pytest_selection` and given
 `--parallel-pytest-selection=PATH`, a JSON file
-`{"files": [...], "node_ids": [...], "deselect": [...], "paths_via_plugin": bool}`
-with paths and node ids relative to pytest's rootdir.
+`{"files": [...], "node_ids": [...], "deselect": [...], "paths_via_plugin": bool,
+"info_out": PATH}` with paths and node ids relative to pytest's rootdir. The controller writes
+the interpreter, pytest and pytest-xdist versions to `info_out` for the shard manifest, so
+`parallel-pytest` never spends a Python start of its own finding them out.
 
 Why a plugin rather than node ids on the command line:
 - the node ids never touch argv, so 100,000 of them cannot hit the kernel's argument limit,
@@ -67,9 +69,37 @@ def _selection(config):
         "selected_files": selected_files,
         "dirs": dirs,
         "paths_via_plugin": bool(raw.get("paths_via_plugin", False)),
+        "info_out": raw.get("info_out"),
     }
     setattr(config, _KEY, sel)
     return sel
+
+
+def _version(name):
+    try:
+        from importlib.metadata import version
+
+        return version(name)
+    except Exception:
+        return None
+
+
+def pytest_configure(config):
+    sel = _selection(config)
+    # xdist workers carry `workerinput`; only the controller (or a plain run) records.
+    if sel is None or not sel["info_out"] or hasattr(config, "workerinput"):
+        return
+    import platform
+    import sys
+
+    info = {
+        "executable": sys.executable,
+        "version": platform.python_version(),
+        "pytest": _version("pytest"),
+        "xdist": _version("pytest-xdist"),
+    }
+    with open(sel["info_out"], "w", encoding="utf-8") as fh:
+        json.dump(info, fh)
 
 
 def _prefix_free(prefixes):
@@ -122,6 +152,10 @@ def pytest_ignore_collect(collection_path, config):
     rel = rel.replace(os.sep, "/")
     if collection_path.is_dir():
         return None if rel in sel["dirs"] or rel == "." else True
+    name = rel.rsplit("/", 1)[-1]
+    if name in ("__init__.py", "conftest.py"):
+        # Packages and conftests shape node ids and fixtures; never hide them.
+        return None
     if rel.endswith(".py") and rel not in sel["selected_files"]:
         return True
     return None
