@@ -137,8 +137,12 @@ pub mod ci {
     pub const CI_PROJECT_URL: &str = "CI_PROJECT_URL";
     pub const CI_COMMIT_SHA: &str = "CI_COMMIT_SHA";
 
+    /// pytest's own: prepended to pytest's args, so discovery must honour its `--ignore`s.
+    pub const PYTEST_ADDOPTS: &str = "PYTEST_ADDOPTS";
+
     /// Every variable above, for the test harness to clear.
     pub const ALL: &[&str] = &[
+        PYTEST_ADDOPTS,
         CI,
         GITHUB_ACTIONS,
         GITEA_ACTIONS,

@@ -114,6 +114,16 @@ impl MachineSettings {
         }
     }
 
+    /// Where a forced worker count came from, for messages; `None` for `auto`.
+    pub fn forced_workers_origin(&self) -> Option<String> {
+        let n = self.forced_workers()?;
+        Some(match self.workers.origin {
+            Origin::Cli => format!("`--workers {n}` / `PARALLEL_PYTEST_WORKERS`"),
+            Origin::Pyproject => format!("`workers = {n}` in `[tool.parallel-pytest]`"),
+            Origin::Default => format!("the default of {n}"),
+        })
+    }
+
     /// The explicit interpreter and its source, for [`crate::pytest::interpreter::find`].
     pub fn python_choice(&self) -> Option<(&Path, PythonSource)> {
         self.python.as_ref().map(|r| {

@@ -52,6 +52,7 @@ pub fn execute(root: Option<PathBuf>, args: EnvArgs) -> Result<ExitCode, Command
         host,
         machine.memory_per_worker_mib.value,
         machine.forced_workers(),
+        machine.forced_workers_origin(),
         python,
         python_error,
     );
@@ -90,10 +91,14 @@ pub fn build_report(
     host: HostInfo,
     memory_per_worker_mib: u64,
     forced_workers: Option<u32>,
+    forced_by: Option<String>,
     python: Option<PythonInfo>,
     python_error: Option<String>,
 ) -> EnvReport {
-    let budget = host.workers(memory_per_worker_mib, forced_workers);
+    let mut budget = host.workers(memory_per_worker_mib, forced_workers);
+    if let (host::WorkerReason::Forced, Some(by)) = (budget.reason, forced_by) {
+        budget.detail = format!("forced by {by}");
+    }
     EnvReport {
         provider: ci.provider,
         shard: ci.shard,
@@ -232,7 +237,7 @@ mod tests {
             pytest: Some("9.2.0".into()),
             xdist: None,
         };
-        let report = build_report(ci, host, 512, None, Some(python), None);
+        let report = build_report(ci, host, 512, None, None, Some(python), None);
         let text = render_text(&report);
         assert_eq!(
             text,

@@ -1,11 +1,279 @@
+//! `parallel-pytest plan`: show the whole plan (text), print it as JSON (contract), or as a
+//! GitHub `strategy.matrix` (`--format matrix`).
+
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cli::PlanArgs;
+use crate::ci;
+use crate::cli::{PlanArgs, PlanFormat, PlanInputs};
+use crate::env_vars;
 use crate::error::CommandError;
+use crate::host;
+use crate::plan::{self, PlanError, PlanRequest, Planned, ShardCount};
+use crate::settings::Settings;
 
-pub fn execute(_root: Option<PathBuf>, _args: PlanArgs) -> Result<ExitCode, CommandError> {
-    Err(CommandError::Failed(anyhow::anyhow!(
-        "`plan` is not implemented yet"
-    )))
+/// Default cap for `--target-seconds` (GitHub's matrix allows 256 jobs).
+pub const DEFAULT_MAX_SHARDS: u32 = 256;
+/// Default start-up cost of one shard job (checkout, install), seconds.
+pub const DEFAULT_SHARD_STARTUP_SECONDS: f64 = 30.0;
+
+pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, CommandError> {
+    let settings = Settings::load(root, &args.inputs.machine)?;
+    let ci = ci::detect_from_env(settings.machine.shard)
+        .map_err(|e| CommandError::usage(e.to_string()))?;
+    let this_shard = ci.shard.as_ref().map(|c| c.shard());
+    let shards = shard_count(&args, &settings, this_shard.map(|s| s.total))?;
+    let workers = plan_workers(&settings);
+    let request = plan_request(&settings, &args.inputs, shards, workers)?;
+    let planned = plan::build(&request).map_err(plan_error)?;
+    for w in &planned.warnings {
+        eprintln!("warning: {w}");
+    }
+    if let Some(note) = &planned.target_note {
+        eprintln!("warning: {note}");
+    }
+    match args.format {
+        PlanFormat::Json => {
+            let json = serde_json::to_string_pretty(&planned.plan)
+                .map_err(|e| CommandError::Failed(e.into()))?;
+            println!("{json}");
+        }
+        PlanFormat::Matrix => println!("{}", matrix_json(&planned.plan)),
+        PlanFormat::Text => print!(
+            "{}",
+            render_text(
+                &planned,
+                this_shard.filter(|s| s.total == planned.plan.shards_total)
+            )
+        ),
+        // Rendered by the GitLab stage (issue 7) from the same plan.
+        PlanFormat::GitlabChild => print!(
+            "{}",
+            plan::gitlab_child::render_for_plan(planned.plan.shards_total)?
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Workers per shard for the plan: `--workers N`, else the host's budget (`auto`).
+pub fn plan_workers(settings: &Settings) -> u32 {
+    match settings.machine.forced_workers() {
+        Some(n) => n.max(1),
+        None => host::detect()
+            .workers(settings.machine.memory_per_worker_mib.value, None)
+            .count
+            .max(1),
+    }
+}
+
+/// Maps planner errors: bad input is a usage error (exit 2 with the culprit named).
+pub fn plan_error(e: PlanError) -> CommandError {
+    match e {
+        PlanError::Suite(crate::suite::SuiteError::Collect { .. }) => {
+            CommandError::Failed(anyhow::anyhow!(e.to_string()))
+        }
+        PlanError::Suite(crate::suite::SuiteError::Io(m)) => {
+            CommandError::Failed(anyhow::anyhow!(m))
+        }
+        other => CommandError::usage(other.to_string()),
+    }
+}
+
+/// `--shards`, `--target-seconds` (flag/env, then pyproject), else the CI shard total, else 1.
+fn shard_count(
+    args: &PlanArgs,
+    settings: &Settings,
+    ci_total: Option<u32>,
+) -> Result<ShardCount, CommandError> {
+    let file = &settings.file;
+    let target = args.target_seconds.or(if args.shards.is_some() {
+        None
+    } else {
+        file.target_seconds
+    });
+    if let Some(seconds) = target {
+        return Ok(ShardCount::Target {
+            seconds,
+            max_shards: args
+                .max_shards
+                .or(file.max_shards)
+                .unwrap_or(DEFAULT_MAX_SHARDS),
+            startup_seconds: args
+                .shard_startup_seconds
+                .or(file.shard_startup_seconds)
+                .unwrap_or(DEFAULT_SHARD_STARTUP_SECONDS),
+        });
+    }
+    let n = args.shards.or(file.shards).or(ci_total).unwrap_or(1);
+    if n == 0 {
+        return Err(CommandError::usage(
+            "`--shards` / `PARALLEL_PYTEST_SHARDS` must be at least 1",
+        ));
+    }
+    Ok(ShardCount::Fixed(n))
+}
+
+/// The planner request from resolved settings; `run` builds the same one.
+pub fn plan_request(
+    settings: &Settings,
+    inputs: &PlanInputs,
+    shards: ShardCount,
+    workers: u32,
+) -> Result<PlanRequest, CommandError> {
+    let cwd = std::env::current_dir().map_err(|e| {
+        CommandError::Failed(anyhow::anyhow!("failed to read the current directory: {e}"))
+    })?;
+    let (timings, timings_base) = if !inputs.timings.is_empty() {
+        (inputs.timings.clone(), cwd.clone())
+    } else {
+        // From pyproject: relative to the project root.
+        (
+            settings.file.timings.clone().unwrap_or_default(),
+            settings.root.clone(),
+        )
+    };
+    let collect_with = if inputs.collect {
+        Some(
+            settings
+                .machine
+                .python
+                .as_ref()
+                .map(|p| p.value.clone())
+                .unwrap_or_else(|| PathBuf::from("python3")),
+        )
+    } else {
+        None
+    };
+    Ok(PlanRequest {
+        invocation_dir: settings.root.clone(),
+        paths: inputs.paths.clone(),
+        pytest_args: inputs.pytest_args.clone(),
+        env_addopts: std::env::var(env_vars::ci::PYTEST_ADDOPTS).ok(),
+        timings,
+        timings_base,
+        collect_with,
+        shards,
+        workers,
+    })
+}
+
+/// `{"shard": ["1/3", "2/3", "3/3"]}` for `strategy: { matrix: ${{ fromJSON(...) }} }`.
+pub fn matrix_json(plan: &plan::Plan) -> String {
+    let shards: Vec<String> = (1..=plan.shards_total)
+        .map(|i| format!("{i}/{}", plan.shards_total))
+        .collect();
+    serde_json::json!({ "shard": shards }).to_string()
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The human summary: one row per shard with a bar, bound, unknowns, fingerprint.
+pub fn render_text(planned: &Planned, this_shard: Option<ci::Shard>) -> String {
+    let plan = &planned.plan;
+    let mut out = String::new();
+    let workers = plan.shards.first().map_or(1, |s| s.workers);
+    let _ = writeln!(
+        out,
+        "plan: {} × {} · {} · fingerprint {}",
+        plural(plan.shards_total as usize, "shard", "shards"),
+        plural(workers as usize, "worker", "workers"),
+        plural(planned.files, "test file", "test files"),
+        plan.fingerprint
+    );
+    let _ = writeln!(
+        out,
+        "{:<9} {:>11} {:>6} {:>9} {:>9}",
+        "shard", "predicted", "files", "node ids", "deselect"
+    );
+    let width = 30.0;
+    for s in &plan.shards {
+        let bar_len = if plan.predicted_makespan_seconds > 0.0 {
+            (s.predicted_seconds / plan.predicted_makespan_seconds * width).round() as usize
+        } else {
+            0
+        };
+        let label = format!("{}/{}", s.index, plan.shards_total);
+        let empty = if s.is_empty() { "  (empty)" } else { "" };
+        let _ = writeln!(
+            out,
+            "{:<9} {:>9.1} s {:>6} {:>9} {:>9}  {}{}",
+            label,
+            s.predicted_seconds,
+            s.files.len(),
+            s.node_ids.len(),
+            s.deselect.len(),
+            "█".repeat(bar_len),
+            empty
+        );
+    }
+    let ratio = if plan.lower_bound_seconds > 0.0 {
+        plan.predicted_makespan_seconds / plan.lower_bound_seconds
+    } else {
+        1.0
+    };
+    let _ = writeln!(
+        out,
+        "lower bound {:.1} s · predicted makespan {:.1} s ({ratio:.3} × bound)",
+        plan.lower_bound_seconds, plan.predicted_makespan_seconds
+    );
+    let what = if planned.estimate.unknown_are_files {
+        ("file", "files")
+    } else {
+        ("test", "tests")
+    };
+    let _ = writeln!(
+        out,
+        "timings: {} ({} timed); {} without timing: {}",
+        if planned.timings_sources.is_empty() {
+            "none found".to_owned()
+        } else {
+            planned
+                .timings_sources
+                .iter()
+                .map(|p| format!("`{}`", p.display()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+        plural(planned.known_tests, "test", "tests"),
+        plural(plan.unknown_tests as usize, what.0, what.1),
+        planned.estimate.rule
+    );
+    let _ = writeln!(
+        out,
+        "rootdir: `{}`{}",
+        planned.rootdir.display(),
+        planned
+            .config_file
+            .as_ref()
+            .map(|c| format!(" · config `{}`", c.display()))
+            .unwrap_or_default()
+    );
+    if let Some(shard) = this_shard
+        && let Some(row) = plan.shards.iter().find(|s| s.index == shard.index)
+    {
+        if row.is_empty() {
+            let _ = writeln!(
+                out,
+                "this job (shard {shard}): nothing to run; pytest will not be started"
+            );
+        } else {
+            let mut cmd = vec!["python".to_owned(), "-m".into(), "pytest".into()];
+            if row.workers > 1 {
+                cmd.push("-n".into());
+                cmd.push(row.workers.to_string());
+            }
+            cmd.extend(plan::selection_args(
+                row,
+                &planned.rootdir,
+                &planned.invocation_dir,
+            ));
+            let shown =
+                shlex::try_join(cmd.iter().map(String::as_str)).unwrap_or_else(|_| cmd.join(" "));
+            let _ = writeln!(out, "this job (shard {shard}): {shown}");
+        }
+    }
+    out
 }

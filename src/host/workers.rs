@@ -75,10 +75,16 @@ pub fn worker_budget(inputs: WorkerInputs) -> WorkerBudget {
         return WorkerBudget {
             count: n.max(1),
             reason: WorkerReason::Forced,
-            detail: format!("forced by `--workers {}`", n.max(1)),
+            // Callers that know where the number came from (flag, variable, pyproject.toml)
+            // replace this with a more precise sentence.
+            detail: format!("set to {} by the user", n.max(1)),
         };
     }
     let cpus = inputs.effective_cpus.max(1);
+    // Not `limit - memory.current`: in a CI container `memory.current` includes the page cache
+    // of the checkout and dependency install, which the kernel reclaims on demand, so
+    // subtracting it would starve a job of workers it can afford. `MemAvailable` already
+    // discounts reclaimable cache host-wide.
     let usable = match (inputs.memory_limit, inputs.memory_available) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

@@ -1,6 +1,309 @@
 //! Who runs what? Deterministic partition of the suite over shards × workers, fingerprint.
+//!
+//! [`build`] is the single entry point used by `plan` and `run`, so both compute the identical
+//! plan: discover the suite (`suite`), read timings (`timings`), estimate unknowns, split heavy
+//! files, partition, fingerprint. [`selection_args`] turns one shard's plan into pytest args.
 
+pub mod build;
+pub mod gitlab_child;
 pub mod model;
+pub mod partition;
+pub mod units;
+
+use std::path::{Path, PathBuf};
 
 pub use model::{Plan, ShardPlan};
-pub mod gitlab_child;
+
+use crate::junit::node_id::NodeIdMapper;
+use crate::suite::{self, SuiteError, paths};
+use crate::timings::{self, TimingsError, estimate};
+
+/// How many shards to plan.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ShardCount {
+    Fixed(u32),
+    /// The smallest count whose predicted makespan plus `startup_seconds` is at most `seconds`.
+    Target {
+        seconds: f64,
+        max_shards: u32,
+        startup_seconds: f64,
+    },
+}
+
+/// Everything the plan depends on. `plan` and `run` fill it from the same settings.
+#[derive(Debug, Clone)]
+pub struct PlanRequest {
+    /// Where pytest will be started (`--root`, else the current directory).
+    pub invocation_dir: PathBuf,
+    /// Test paths given before `--`.
+    pub paths: Vec<PathBuf>,
+    /// Args after `--`, for pytest.
+    pub pytest_args: Vec<String>,
+    /// `PYTEST_ADDOPTS` as pytest will see it.
+    pub env_addopts: Option<String>,
+    /// `--timings` specs, relative to `timings_base`; empty → the defaults under the root.
+    pub timings: Vec<String>,
+    pub timings_base: PathBuf,
+    /// `Some(python)` with `--collect`.
+    pub collect_with: Option<PathBuf>,
+    pub shards: ShardCount,
+    /// xdist workers per shard (1 = no xdist).
+    pub workers: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Suite(#[from] SuiteError),
+    #[error(transparent)]
+    Timings(#[from] TimingsError),
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// The plan and what a person needs to trust it.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub plan: Plan,
+    pub rootdir: PathBuf,
+    pub invocation_dir: PathBuf,
+    pub config_file: Option<PathBuf>,
+    pub timings_sources: Vec<PathBuf>,
+    pub estimate: estimate::EstimateSummary,
+    /// Tests named by the timings or collection, files, and units, for the summary.
+    pub files: usize,
+    pub known_tests: usize,
+    pub warnings: Vec<String>,
+    /// Set when `--target-seconds` could not be met.
+    pub target_note: Option<String>,
+}
+
+/// Discover, read timings, estimate, partition. Deterministic for the same inputs.
+pub fn build(req: &PlanRequest) -> Result<Planned, PlanError> {
+    let suite = suite::load(&suite::SuiteRequest {
+        invocation_dir: req.invocation_dir.clone(),
+        paths: req.paths.clone(),
+        pytest_args: req.pytest_args.clone(),
+        env_addopts: req.env_addopts.clone(),
+    })?;
+    let invocation_dir = paths::absolute(
+        &std::env::current_dir().unwrap_or_default(),
+        &req.invocation_dir,
+    );
+    let collected = match &req.collect_with {
+        Some(python) => {
+            let mut args = req.pytest_args.clone();
+            args.extend(req.paths.iter().map(|p| p.display().to_string()));
+            Some(suite::collect(python, &invocation_dir, &args)?)
+        }
+        None => None,
+    };
+    let known_files: Vec<String> = match &collected {
+        Some(ids) => {
+            let mut f: Vec<String> = ids.iter().map(|i| timings::file_of(i).to_owned()).collect();
+            f.sort();
+            f.dedup();
+            f
+        }
+        None => suite.files.clone(),
+    };
+    let sources = timings::sources::resolve(&req.timings, &req.timings_base, &invocation_dir)?;
+    let mapper = NodeIdMapper::with_files(&known_files);
+    let timings = timings::load(&sources, &mapper)?;
+    let (files, summary) =
+        estimate::build(&suite.rootdir, &known_files, collected.as_deref(), &timings);
+    // Explicit node-id args (without `--collect`) are units of their own.
+    let node_args: Vec<(String, f64)> = if collected.is_some() {
+        Vec::new()
+    } else {
+        suite
+            .node_ids
+            .iter()
+            .map(|arg| {
+                let s: f64 = timings
+                    .tests
+                    .iter()
+                    .filter(|(id, _)| {
+                        id.as_str() == arg
+                            || id
+                                .strip_prefix(arg.as_str())
+                                .is_some_and(|r| r.starts_with("::") || r.starts_with('['))
+                    })
+                    .map(|(_, s)| s.max(estimate::MIN_TEST_SECONDS))
+                    .sum();
+                (
+                    arg.clone(),
+                    if s > 0.0 {
+                        s
+                    } else {
+                        summary.median_test_seconds
+                    },
+                )
+            })
+            .collect()
+    };
+    let known_tests = files.iter().map(|f| f.tests.len()).sum();
+    let mut unknown = summary.unknown;
+    if collected.is_none() {
+        unknown += node_args
+            .iter()
+            .filter(|(arg, _)| !timings.tests.contains_key(arg))
+            .count() as u64;
+    }
+    let rootdir = suite.rootdir.clone();
+    let source_of = |path: &str| fs_err::read_to_string(rootdir.join(path)).ok();
+    let input = |shards: u32| build::PartitionInput {
+        files: &files,
+        node_args: &node_args,
+        sources: &source_of,
+        shards,
+        workers: req.workers.max(1),
+        unknown_tests: unknown,
+    };
+    let (plan, target_note) = match req.shards {
+        ShardCount::Fixed(n) => {
+            if n == 0 {
+                return Err(PlanError::Usage("`--shards` must be at least 1".into()));
+            }
+            (build::partition_plan(&input(n)), None)
+        }
+        ShardCount::Target {
+            seconds,
+            max_shards,
+            startup_seconds,
+        } => choose_shard_count(seconds, max_shards, startup_seconds, |n| {
+            build::partition_plan(&input(n))
+        })?,
+    };
+    let mut warnings = suite.warnings;
+    warnings.extend(timings.warnings);
+    Ok(Planned {
+        plan,
+        rootdir: suite.rootdir,
+        invocation_dir,
+        config_file: suite.config_file,
+        timings_sources: timings.sources,
+        estimate: summary,
+        files: files.len(),
+        known_tests,
+        warnings,
+        target_note,
+    })
+}
+
+/// `--target-seconds`: the smallest `n ≤ max_shards` whose makespan + start-up fits.
+/// The lower bound only falls as `n` grows, so counts whose bound already misses are skipped.
+fn choose_shard_count(
+    target: f64,
+    max_shards: u32,
+    startup: f64,
+    mut plan_for: impl FnMut(u32) -> Plan,
+) -> Result<(Plan, Option<String>), PlanError> {
+    if !(target.is_finite() && target > 0.0) {
+        return Err(PlanError::Usage(format!(
+            "`--target-seconds {target}` must be a positive number of seconds"
+        )));
+    }
+    if !(startup.is_finite() && startup >= 0.0) {
+        return Err(PlanError::Usage(format!(
+            "`--shard-startup-seconds {startup}` must be zero or more"
+        )));
+    }
+    let max_shards = max_shards.max(1);
+    let mut best: Option<Plan> = None;
+    let mut n = 1;
+    while n <= max_shards {
+        let plan = plan_for(n);
+        if plan.predicted_makespan_seconds + startup <= target {
+            return Ok((plan, None));
+        }
+        // Jump ahead while even the ideal split of the total cannot fit.
+        let total_bound = plan.lower_bound_seconds * f64::from(n);
+        let floor_n = if target > startup {
+            (total_bound / (target - startup)).ceil() as u32
+        } else {
+            max_shards
+        };
+        let better = best
+            .as_ref()
+            .is_none_or(|b| plan.predicted_makespan_seconds < b.predicted_makespan_seconds);
+        if better {
+            best = Some(plan);
+        }
+        n = (n + 1).max(floor_n.min(max_shards)).max(n + 1);
+    }
+    let plan = match best {
+        Some(p) => p,
+        None => plan_for(max_shards),
+    };
+    let note = format!(
+        "no shard count up to {max_shards} meets the target of {target} s (with {startup} s start-up per shard); using {} shards, predicted {:.1} s",
+        plan.shards_total,
+        plan.predicted_makespan_seconds + startup
+    );
+    Ok((plan, Some(note)))
+}
+
+/// The pytest args selecting one shard's tests: its files and node ids (relative to the
+/// directory pytest is started in) and a `--deselect` per id it must skip (rootdir-relative,
+/// because pytest matches `--deselect` against node ids). Empty for an empty shard: the caller
+/// must then not start pytest at all (invariant 3).
+pub fn selection_args(shard: &ShardPlan, rootdir: &Path, invocation_dir: &Path) -> Vec<String> {
+    let rebase = |node: &str| -> String {
+        let (path, rest) = match node.split_once("::") {
+            Some((p, r)) => (p, Some(r)),
+            None => (node, None),
+        };
+        let abs = paths::absolute(rootdir, Path::new(path));
+        let rel = paths::relative(invocation_dir, &abs);
+        match rest {
+            Some(r) => format!("{rel}::{r}"),
+            None => rel,
+        }
+    };
+    let mut args: Vec<String> = shard
+        .files
+        .iter()
+        .chain(&shard.node_ids)
+        .map(|n| rebase(n))
+        .collect();
+    for d in &shard.deselect {
+        args.push("--deselect".into());
+        args.push(d.clone());
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selection_args_rebase_paths_but_not_deselects() {
+        let shard = ShardPlan {
+            index: 1,
+            predicted_seconds: 1.0,
+            workers: 2,
+            files: vec!["sub/tests/test_a.py".into()],
+            node_ids: vec!["sub/tests/test_b.py::T::t[x::y]".into()],
+            deselect: vec!["sub/tests/test_a.py::test_q[".into()],
+        };
+        let args = selection_args(&shard, Path::new("/r"), Path::new("/r/sub"));
+        assert_eq!(
+            args,
+            vec![
+                "tests/test_a.py",
+                "tests/test_b.py::T::t[x::y]",
+                "--deselect",
+                "sub/tests/test_a.py::test_q[",
+            ]
+        );
+        let empty = ShardPlan {
+            files: vec![],
+            node_ids: vec![],
+            deselect: vec![],
+            ..shard
+        };
+        assert!(selection_args(&empty, Path::new("/r"), Path::new("/r")).is_empty());
+    }
+}

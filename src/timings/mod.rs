@@ -1,1 +1,106 @@
 //! How long do tests take? Import JUnit / `.test_durations` / our store, estimate unknowns.
+//!
+//! Sources (`--timings PATH`, repeatable; files, folders or globs) are recognised by content:
+//! - JUnit XML (xunit1 or xunit2, also written by a pytest-xdist controller): one observation
+//!   per `<testcase>`, named through [`crate::junit::node_id::NodeIdMapper`]; several
+//!   testcases of one id in one file (pytest-rerunfailures attempts) are summed, because every
+//!   attempt costs time in the next run too;
+//! - pytest-split's `.test_durations`: `{"node id": seconds}`;
+//! - our store (see [`store`]): `{"format": "parallel-pytest-timings", "version": 1, ...}`.
+//!
+//! When several sources name the same test, the later source wins. Without `--timings`,
+//! `<root>/.parallel-pytest/timings.json` is used, else `<root>/.test_durations`, when present.
+//! A negative, NaN or infinite duration is dropped with a warning and the test is estimated
+//! like any unknown test (see [`estimate`]).
+
+pub mod estimate;
+pub mod sources;
+pub mod store;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::junit::node_id::NodeIdMapper;
+pub use estimate::{FileWork, TestWork};
+
+pub use store::{Store, StoreEntry};
+
+/// Default store path, relative to the project root.
+pub const DEFAULT_STORE: &str = ".parallel-pytest/timings.json";
+/// pytest-split's file, relative to the project root.
+pub const TEST_DURATIONS: &str = ".test_durations";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TimingsError {
+    #[error("timings path `{0}` does not exist")]
+    NotFound(String),
+    #[error("timings glob `{pattern}` is invalid: {message}")]
+    BadGlob { pattern: String, message: String },
+    #[error("failed to read timings file `{path}`: {message}")]
+    Io { path: String, message: String },
+    #[error(
+        "timings file `{path}` is not JUnit XML, `.test_durations` or a parallel-pytest store: {message}"
+    )]
+    Unrecognised { path: String, message: String },
+    #[error("timings file `{path}` is not valid JSON: {message}")]
+    BadJson { path: String, message: String },
+    #[error("timings file `{path}` is not valid JUnit XML: {message}")]
+    BadJunit { path: String, message: String },
+    #[error(
+        "timings store `{path}` has version {version}; this parallel-pytest reads version {expected}"
+    )]
+    StoreVersion {
+        path: String,
+        version: u64,
+        expected: u32,
+    },
+}
+
+/// Seconds per node id, from every source, with what went wrong on the way.
+#[derive(Debug, Clone, Default)]
+pub struct Timings {
+    pub tests: HashMap<String, f64>,
+    pub sources: Vec<PathBuf>,
+    pub warnings: Vec<String>,
+}
+
+impl Timings {
+    /// Records one duration; bad values are dropped with a warning (the test is then estimated).
+    fn insert_checked(&mut self, id: String, seconds: f64, source: &Path) {
+        if seconds.is_finite() && seconds >= 0.0 {
+            self.tests.insert(id, seconds);
+        } else {
+            self.bad_value(&id, &seconds.to_string(), source);
+        }
+    }
+
+    fn bad_value(&mut self, id: &str, shown: &str, source: &Path) {
+        const MAX_SHOWN: usize = 5;
+        let bad = self
+            .warnings
+            .iter()
+            .filter(|w| w.starts_with("ignored duration"))
+            .count();
+        if bad < MAX_SHOWN {
+            self.warnings.push(format!(
+                "ignored duration `{shown}` of `{id}` in `{}` (not a non-negative number); the test is estimated instead",
+                source.display()
+            ));
+        }
+    }
+}
+
+/// The file part of a node id (`tests/test_a.py::T::t[x::y]` → `tests/test_a.py`).
+pub fn file_of(node_id: &str) -> &str {
+    node_id.split_once("::").map_or(node_id, |(f, _)| f)
+}
+
+/// Reads every source in order; later sources override earlier ones per node id.
+pub fn load(paths: &[PathBuf], mapper: &NodeIdMapper) -> Result<Timings, TimingsError> {
+    let mut timings = Timings::default();
+    for path in paths {
+        sources::read_into(path, mapper, &mut timings)?;
+        timings.sources.push(path.clone());
+    }
+    Ok(timings)
+}

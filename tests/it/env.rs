@@ -267,6 +267,11 @@ fn workers_precedence() {
         )
     };
     assert_eq!(run(Cmd::env_json()), (3, "forced".into(), 128));
+    let json = env_json(Cmd::env_json().current_dir(root.path()).env("PATH", ""));
+    assert_eq!(
+        json["workers"]["detail"],
+        "forced by `workers = 3` in `[tool.parallel-pytest]`"
+    );
     assert_eq!(
         run(Cmd::env_json().env("PARALLEL_PYTEST_WORKERS", "4")),
         (4, "forced".into(), 128)

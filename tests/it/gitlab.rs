@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::mock_http::{MockServer, Reply};
 
-const NOTES: &str = "/api/v4/projects/42/merge_requests/7/notes";
+pub(crate) const NOTES: &str = "/api/v4/projects/42/merge_requests/7/notes";
 const TOKEN: &str = "glpat-SECRET-do-not-print";
 
 fn fast_retry() -> RetryPolicy {
@@ -38,7 +38,7 @@ fn ci_env(mock: &MockServer, extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<
 
 /// A GitLab that keeps the notes it is sent: GET lists them (with someone else's note first),
 /// POST adds one, PUT edits one.
-fn stateful_gitlab(mock: &MockServer) -> Arc<Mutex<Vec<Value>>> {
+pub(crate) fn stateful_gitlab(mock: &MockServer) -> Arc<Mutex<Vec<Value>>> {
     let notes = Arc::new(Mutex::new(vec![
         json!({"id": 1, "body": "LGTM", "system": false}),
         json!({"id": 2, "body": "added 1 commit", "system": true}),
@@ -231,4 +231,229 @@ fn job_token_alone_yields_the_explanation_and_no_request() {
         "{outcome}"
     );
     assert!(mock.requests().is_empty(), "{:?}", mock.requests());
+}
+
+/// The component's job section (interpolated as GitLab would, in both modes), its `spec:`
+/// header and a rendered child pipeline all validate against GitLab's CI schema.
+#[test]
+fn component_validates_against_the_gitlab_ci_schema() {
+    use parallel_pytest::plan::gitlab_child::{self, COMPONENT_TEMPLATE};
+    use serde::Deserialize;
+
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, value: &serde_yaml_ng::Value| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, serde_yaml_ng::to_string(value).unwrap()).unwrap();
+        path
+    };
+    let header = serde_yaml_ng::Deserializer::from_str(COMPONENT_TEMPLATE)
+        .next()
+        .map(|doc| serde_yaml_ng::Value::deserialize(doc).unwrap())
+        .unwrap();
+    let component = gitlab_child::parse_component(COMPONENT_TEMPLATE).unwrap();
+    let defaults = gitlab_child::resolve_inputs(&component.inputs, |_| None).unwrap();
+    let auto = gitlab_child::resolve_inputs(&component.inputs, |var| {
+        match var {
+            "PARALLEL_PYTEST_INPUT_TARGET_SECONDS" => Some("300"),
+            "PARALLEL_PYTEST_INPUT_MR_NOTE" => Some("true"),
+            "PARALLEL_PYTEST_INPUT_TIMINGS_CACHE" => Some("false"),
+            "PARALLEL_PYTEST_INPUT_WORKING_DIRECTORY" => Some("backend/api"),
+            _ => None,
+        }
+        .map(str::to_owned)
+    })
+    .unwrap();
+    let child: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&gitlab_child::render_child(&component, &defaults, 3).unwrap())
+            .unwrap();
+    let files = [
+        write("header.yml", &header),
+        write(
+            "fixed.yml",
+            &gitlab_child::interpolate(&component.body, &defaults).unwrap(),
+        ),
+        write(
+            "auto.yml",
+            &gitlab_child::interpolate(&component.body, &auto).unwrap(),
+        ),
+        write("child.yml", &child),
+    ];
+    let out = std::process::Command::new(crate::harness::tool("check-jsonschema"))
+        .args(["--builtin-schema", "vendor.gitlab-ci"])
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "check-jsonschema failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The check can fail: GitLab's limit of 200 parallel jobs is in the schema.
+    let mut too_many = child.clone();
+    too_many["parallel-pytest-shard"]["parallel"] = serde_yaml_ng::Value::from(201);
+    let bad = write("bad.yml", &too_many);
+    let out = std::process::Command::new(crate::harness::tool("check-jsonschema"))
+        .args(["--builtin-schema", "vendor.gitlab-ci"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "a 201-job `parallel:` must not validate"
+    );
+}
+
+/// Catalog-ready: every input of the component is documented in the README's table with its
+/// type and default, and the table documents no input the component lacks.
+#[test]
+fn readme_documents_every_component_input() {
+    use parallel_pytest::plan::gitlab_child::{self, COMPONENT_TEMPLATE};
+
+    let readme = std::fs::read_to_string(crate::harness::repo_root().join("README.md")).unwrap();
+    let section = readme
+        .split("## GitLab CI/CD component")
+        .nth(1)
+        .expect("README has a `## GitLab CI/CD component` section");
+    let table = section.split("### Inputs").nth(1).expect("an Inputs table");
+    let rows: std::collections::BTreeMap<String, Vec<String>> = table
+        .lines()
+        .take_while(|l| l.starts_with('|') || l.trim().is_empty())
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<String> = l
+                .trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().to_owned())
+                .collect();
+            (cells[0].trim_matches('`').to_owned(), cells)
+        })
+        .collect();
+    let component = gitlab_child::parse_component(COMPONENT_TEMPLATE).unwrap();
+    let documented: Vec<&String> = rows.keys().collect();
+    let declared: Vec<&String> = component.inputs.keys().collect();
+    assert_eq!(documented, declared, "README inputs vs. component inputs");
+    for (name, spec) in &component.inputs {
+        let row = &rows[name];
+        let kind = format!("{:?}", spec.kind).to_lowercase();
+        assert_eq!(row[1], kind, "type of `{name}`");
+        let default = match spec.default.as_ref().unwrap() {
+            serde_yaml_ng::Value::String(s) if s.is_empty() => "`\"\"`".to_owned(),
+            serde_yaml_ng::Value::String(s) => format!("`{s}`"),
+            other => format!("`{}`", serde_yaml_ng::to_string(other).unwrap().trim()),
+        };
+        if name != "version" {
+            assert_eq!(row[2], default, "default of `{name}`");
+        }
+        assert!(
+            row[3].len() > 15,
+            "`{name}` needs a description in the README"
+        );
+    }
+}
+
+/// `report --mr-note` through the binary: the note carries the report's summary, is created
+/// once and then updated; publishing problems never change a green report's exit code unless
+/// `--fail-on-publish-error` asks.
+mod report_mr_note {
+    use serde_json::json;
+
+    use super::{NOTES, TOKEN, stateful_gitlab};
+    use crate::harness::Cmd;
+    use crate::mock_http::{MockServer, Reply};
+
+    const GREEN_JUNIT: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="pytest" tests="2" failures="0" errors="0" skipped="0" time="0.5">
+<testcase classname="tests.test_a" name="test_one" time="0.2"/>
+<testcase classname="tests.test_a" name="test_two" time="0.3"/>
+</testsuite></testsuites>
+"#;
+
+    fn report(mock: &MockServer, dir: &std::path::Path, extra_env: &[(&str, &str)]) -> Cmd {
+        let mut cmd = Cmd::new()
+            .args([
+                "report",
+                "--mr-note",
+                "--token-variable",
+                "MY_TOKEN",
+                "junit.xml",
+            ])
+            .current_dir(dir)
+            .env("CI_API_V4_URL", format!("{}/api/v4", mock.url()))
+            .env("CI_PROJECT_ID", "42")
+            .env("CI_MERGE_REQUEST_IID", "7")
+            .env("CI_JOB_TOKEN", "job-token-value");
+        for (k, v) in extra_env {
+            cmd = cmd.env(k, v);
+        }
+        cmd
+    }
+
+    fn green_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("junit.xml"), GREEN_JUNIT).unwrap();
+        dir
+    }
+
+    #[test]
+    fn report_creates_then_updates_the_note_with_its_summary() {
+        let mock = MockServer::start();
+        let notes = stateful_gitlab(&mock);
+        let dir = green_dir();
+        let (_, err) = report(&mock, dir.path(), &[("MY_TOKEN", TOKEN)]).expect_code(0);
+        assert!(err.contains("MR note created (note 102)"), "{err}");
+        let (out, err) = report(&mock, dir.path(), &[("MY_TOKEN", TOKEN)]).expect_code(0);
+        assert!(err.contains("MR note updated (note 102)"), "{err}");
+        assert!(
+            !out.contains(TOKEN) && !err.contains(TOKEN),
+            "the token was printed"
+        );
+
+        let posts = mock.requests_to("POST", NOTES);
+        assert_eq!(posts.len(), 1, "one note, created once");
+        let puts = mock.requests_to("PUT", &format!("{NOTES}/102"));
+        assert_eq!(puts.len(), 1);
+        let body = puts[0].json()["body"].as_str().unwrap().to_owned();
+        assert!(
+            body.starts_with(parallel_pytest::publish::gitlab::MARKER),
+            "{body}"
+        );
+        // The note is the report's Markdown summary.
+        assert!(body.contains("parallel-pytest: 2 passed"), "{body}");
+        assert_eq!(notes.lock().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn job_token_only_explains_and_keeps_the_exit_code() {
+        let mock = MockServer::start();
+        let dir = green_dir();
+        let (_, err) = report(&mock, dir.path(), &[]).expect_code(0);
+        assert!(
+            err.contains("`CI_JOB_TOKEN` cannot post merge request notes")
+                && err.contains("`MY_TOKEN`"),
+            "{err}"
+        );
+        assert!(mock.requests().is_empty());
+    }
+
+    #[test]
+    fn publishing_failure_is_a_warning_unless_asked() {
+        let mock = MockServer::start();
+        mock.on("GET", NOTES, [Reply::json(200, json!([]))]);
+        mock.on(
+            "POST",
+            NOTES,
+            [Reply::json(403, json!({"message": "403 Forbidden"}))],
+        );
+        let dir = green_dir();
+        let (_, err) = report(&mock, dir.path(), &[("MY_TOKEN", TOKEN)]).expect_code(0);
+        assert!(err.contains("warning: failed to post the MR note"), "{err}");
+        assert!(err.contains("`api` scope"), "{err}");
+        let (_, err) = report(&mock, dir.path(), &[("MY_TOKEN", TOKEN)])
+            .arg("--fail-on-publish-error")
+            .expect_code(2);
+        assert!(err.contains("error: failed to post the MR note"), "{err}");
+        assert!(!err.contains(TOKEN));
+    }
 }

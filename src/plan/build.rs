@@ -1,0 +1,292 @@
+//! The planner proper: units → partition → `Plan`, with heavy-file splitting and the worker model.
+//!
+//! **Worker model.** Each shard runs its tests on `W` pytest-xdist workers that take tests one at
+//! a time (`--dist load`/`worksteal`), slowest first. Its wall time is predicted as
+//! `max(sum / W, longest single test)`; the fixed start-up cost of a shard job is added only
+//! when choosing a shard count (`--target-seconds`). Because `sum / W` is the same ordering for
+//! every `W`, the partition itself does not depend on `W`: shards that computed different worker
+//! counts still agree on who runs what (and on the fingerprint).
+//!
+//! **Splitting.** Files start whole. A file heavier than a shard's fair share (`total / N`) is
+//! split (see `units.rs`); if the plan is still more than 1 % above the lower bound, files above
+//! half, a quarter, … of the share are split too (at most five rounds), keeping the best plan.
+//! Splitting is avoided where not needed because module-scoped fixtures then run in several
+//! shards.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+use super::model::{Plan, ShardPlan};
+use super::partition;
+use super::units::{Split, Unit, UnitKind, micros, split_file, whole_file};
+use crate::timings::FileWork;
+
+/// Planner input after discovery and timings.
+#[derive(Clone)]
+pub struct PartitionInput<'a> {
+    pub files: &'a [FileWork],
+    /// Explicit node-id args with their estimated seconds.
+    pub node_args: &'a [(String, f64)],
+    /// File texts for stale-name checks when splitting without `--collect`.
+    pub sources: &'a dyn Fn(&str) -> Option<String>,
+    pub shards: u32,
+    pub workers: u32,
+    pub unknown_tests: u64,
+}
+
+/// The lower bound and the result in plan units.
+struct Candidate {
+    units: Vec<Unit>,
+    assign: Vec<usize>,
+    makespan: u64,
+}
+
+fn canonical(units: &mut [Unit]) {
+    units.sort_by(|a, b| {
+        b.micros
+            .cmp(&a.micros)
+            .then_with(|| a.key.cmp(&b.key))
+            .then_with(|| a.kind.cmp(&b.kind))
+    });
+}
+
+fn run(mut units: Vec<Unit>, n: usize) -> Candidate {
+    canonical(&mut units);
+    let weights: Vec<u64> = units.iter().map(|u| u.micros).collect();
+    let assign = partition::partition(&weights, n);
+    let makespan = partition::loads(&weights, n, &assign)
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+    Candidate {
+        units,
+        assign,
+        makespan,
+    }
+}
+
+fn seconds(micros: u64) -> f64 {
+    round3(micros as f64 / 1e6)
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Builds the whole plan for `input.shards` shards.
+pub fn partition_plan(input: &PartitionInput<'_>) -> Plan {
+    let n = input.shards.max(1) as usize;
+    let w = u64::from(input.workers.max(1));
+    let mut base: Vec<Unit> = input.files.iter().map(whole_file).collect();
+    base.extend(input.node_args.iter().map(|(id, s)| Unit {
+        key: id.clone(),
+        kind: UnitKind::NodeArg,
+        micros: micros(*s),
+        longest: micros(*s),
+        tests: 1,
+    }));
+    let total: u64 = base.iter().map(|u| u.micros).sum();
+    let share = total / n as u64;
+
+    // Splits are computed lazily, once per file, and only for files above the threshold.
+    let mut splits: BTreeMap<usize, Option<Split>> = BTreeMap::new();
+    let mut split_of = |i: usize| -> Option<Split> {
+        splits
+            .entry(i)
+            .or_insert_with(|| {
+                let f = &input.files[i];
+                let src = if f.complete {
+                    None
+                } else {
+                    (input.sources)(&f.path)
+                };
+                split_file(f, src.as_deref())
+            })
+            .clone()
+    };
+    let units_at = |threshold: u64, split_of: &mut dyn FnMut(usize) -> Option<Split>| {
+        let mut units = Vec::with_capacity(base.len());
+        for (i, u) in base.iter().enumerate() {
+            if u.kind == UnitKind::File && n > 1 && u.micros > threshold {
+                if let Some(s) = split_of(i) {
+                    units.extend(s.moved);
+                    units.push(s.remainder);
+                    continue;
+                }
+            }
+            units.push(u.clone());
+        }
+        units
+    };
+
+    let mut best = run(units_at(u64::MAX, &mut split_of), n);
+    let mut threshold = share;
+    for _ in 0..6 {
+        let units = units_at(threshold, &mut split_of);
+        let max_unit = units.iter().map(|u| u.micros).max().unwrap_or(0);
+        let candidate = run(units, n);
+        if candidate.makespan < best.makespan {
+            best = candidate;
+        }
+        let bound = total.div_ceil(n as u64).max(max_unit);
+        if best.makespan <= bound + bound / 100 || threshold == 0 {
+            break;
+        }
+        threshold /= 2;
+    }
+    // The bound at the finest split we may use: every file above 1/32 of the share split.
+    let finest_max = base
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            if u.kind == UnitKind::File && n > 1 && u.micros > share / 32 {
+                split_of(i)
+                    .map(|s| {
+                        s.moved
+                            .iter()
+                            .chain(std::iter::once(&s.remainder))
+                            .map(|m| m.micros)
+                            .max()
+                            .unwrap_or(0)
+                    })
+                    .unwrap_or(u.micros)
+            } else {
+                u.micros
+            }
+        })
+        .max()
+        .unwrap_or(0);
+    let lower_units = total.div_ceil(n as u64).max(finest_max);
+    assemble(&best, input, n, w, lower_units)
+}
+
+fn assemble(
+    best: &Candidate,
+    input: &PartitionInput<'_>,
+    n: usize,
+    w: u64,
+    lower_units: u64,
+) -> Plan {
+    // Owner shard of every split file.
+    let mut owner: BTreeMap<&str, usize> = BTreeMap::new();
+    for (u, &b) in best.units.iter().zip(&best.assign) {
+        if u.kind == UnitKind::Remainder {
+            owner.insert(u.key.as_str(), b);
+        }
+    }
+    struct Acc {
+        micros: u64,
+        longest: u64,
+        files: Vec<(u64, String)>,
+        node_ids: Vec<(u64, String)>,
+        deselect: Vec<String>,
+        // Moved units that landed on their own owner: their weight joins the file.
+        merged: BTreeMap<String, u64>,
+    }
+    let mut acc: Vec<Acc> = (0..n)
+        .map(|_| Acc {
+            micros: 0,
+            longest: 0,
+            files: Vec::new(),
+            node_ids: Vec::new(),
+            deselect: Vec::new(),
+            merged: BTreeMap::new(),
+        })
+        .collect();
+    let mut deselects: Vec<(usize, String)> = Vec::new();
+    for (u, &b) in best.units.iter().zip(&best.assign) {
+        let a = &mut acc[b];
+        a.micros += u.micros;
+        a.longest = a.longest.max(u.longest);
+        match &u.kind {
+            UnitKind::File | UnitKind::Remainder => a.files.push((u.micros, u.key.clone())),
+            UnitKind::NodeArg => a.node_ids.push((u.micros, u.key.clone())),
+            UnitKind::Moved { select, deselect } => {
+                let file = crate::timings::file_of(&u.key);
+                match owner.get(file) {
+                    Some(&o) if o == b => {
+                        *a.merged.entry(file.to_owned()).or_insert(0) += u.micros;
+                    }
+                    owned => {
+                        // No owner cannot happen (a split file's remainder is always a unit);
+                        // running the ids by node id would still run every test once.
+                        let per = u.micros / select.len().max(1) as u64;
+                        a.node_ids.extend(select.iter().map(|s| (per, s.clone())));
+                        if let Some(&o) = owned {
+                            deselects.extend(deselect.iter().map(|d| (o, d.clone())));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (o, d) in deselects {
+        acc[o].deselect.push(d);
+    }
+    let mut shards = Vec::with_capacity(n);
+    for (i, mut a) in acc.into_iter().enumerate() {
+        for (weight, file) in a.files.iter_mut() {
+            if let Some(extra) = a.merged.get(file.as_str()) {
+                *weight += extra;
+            }
+        }
+        let by_weight =
+            |x: &(u64, String), y: &(u64, String)| y.0.cmp(&x.0).then_with(|| x.1.cmp(&y.1));
+        a.files.sort_by(by_weight);
+        a.node_ids.sort_by(by_weight);
+        a.deselect.sort();
+        a.deselect.dedup();
+        let predicted = (a.micros.div_ceil(w)).max(a.longest);
+        shards.push(ShardPlan {
+            index: i as u32 + 1,
+            predicted_seconds: seconds(predicted),
+            workers: w as u32,
+            files: a.files.into_iter().map(|(_, f)| f).collect(),
+            node_ids: a.node_ids.into_iter().map(|(_, f)| f).collect(),
+            deselect: a.deselect,
+        });
+    }
+    let longest_test = best.units.iter().map(|u| u.longest).max().unwrap_or(0);
+    let lower = lower_units.div_ceil(w).max(longest_test);
+    let makespan = shards
+        .iter()
+        .map(|s| s.predicted_seconds)
+        .fold(0.0, f64::max);
+    let mut plan = Plan {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        fingerprint: String::new(),
+        shards_total: n as u32,
+        lower_bound_seconds: seconds(lower),
+        predicted_makespan_seconds: makespan,
+        unknown_tests: input.unknown_tests,
+        shards,
+    };
+    plan.fingerprint = fingerprint(&best.units, &plan);
+    plan
+}
+
+/// sha256 over the canonical units (key, kind, weight) and every shard's selection. The worker
+/// count and predicted seconds are left out on purpose (see the module docs).
+fn fingerprint(units: &[Unit], plan: &Plan) -> String {
+    let mut h = Sha256::new();
+    h.update(b"parallel-pytest plan v1\n");
+    h.update(plan.shards_total.to_le_bytes());
+    for u in units {
+        h.update(u.key.as_bytes());
+        h.update([0]);
+        h.update(format!("{:?}", u.kind).as_bytes());
+        h.update(u.micros.to_le_bytes());
+    }
+    for s in &plan.shards {
+        for list in [&s.files, &s.node_ids, &s.deselect] {
+            for item in list {
+                h.update(item.as_bytes());
+                h.update([0]);
+            }
+            h.update([1]);
+        }
+    }
+    let digest = h.finalize();
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}

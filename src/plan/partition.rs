@@ -1,0 +1,173 @@
+//! Multiway number partitioning of integer weights (microseconds) over `n` bins.
+//!
+//! LPT (largest first onto the least-loaded bin; ties: fewer items, then lower index) followed by
+//! a local search that repeatedly moves one item, or swaps two, between the most loaded bin and
+//! a lighter one whenever that strictly lowers the heavier of the pair. Integer weights make the
+//! result exact and independent of floating-point evaluation order, so every machine computes
+//! the same partition from the same canonical input (DESIGN.md invariant 1).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// Assigns each weight to a bin in `0..n`. `weights` must already be in canonical order
+/// (heaviest first, ties by a stable key); the caller owns that order.
+pub fn partition(weights: &[u64], n: usize) -> Vec<usize> {
+    let n = n.max(1);
+    let mut assign = vec![0usize; weights.len()];
+    let mut heap: BinaryHeap<Reverse<(u64, usize, usize)>> =
+        (0..n).map(|b| Reverse((0u64, 0usize, b))).collect();
+    for (i, &w) in weights.iter().enumerate() {
+        let Some(Reverse((load, count, bin))) = heap.pop() else {
+            break;
+        };
+        assign[i] = bin;
+        heap.push(Reverse((load + w, count + 1, bin)));
+    }
+    improve(weights, n, &mut assign);
+    assign
+}
+
+/// Loads per bin.
+pub fn loads(weights: &[u64], n: usize, assign: &[usize]) -> Vec<u64> {
+    let mut loads = vec![0u64; n.max(1)];
+    for (i, &b) in assign.iter().enumerate() {
+        loads[b] += weights[i];
+    }
+    loads
+}
+
+/// Local search on the makespan; bounded so huge inputs stay fast.
+fn improve(weights: &[u64], n: usize, assign: &mut [usize]) {
+    if n < 2 || weights.len() < 2 {
+        return;
+    }
+    let mut bins: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, &b) in assign.iter().enumerate() {
+        bins[b].push(i);
+    }
+    let mut loads = loads(weights, n, assign);
+    let max_iterations = 50 * n + 200;
+    // Work budget in item visits: keeps 1,000,000 items well under a second.
+    let mut budget: u64 = 30_000_000;
+    for _ in 0..max_iterations {
+        let m = (0..n).max_by_key(|&b| (loads[b], Reverse(b))).unwrap_or(0);
+        let mut others: Vec<usize> = (0..n).filter(|&b| b != m).collect();
+        others.sort_by_key(|&b| (loads[b], b));
+        // Items of the max bin sorted by weight (ties by index) for binary searches.
+        let mut from: Vec<(u64, usize)> = bins[m].iter().map(|&i| (weights[i], i)).collect();
+        from.sort_unstable();
+        budget = budget.saturating_sub(from.len() as u64);
+        let mut done = false;
+        for &b in &others {
+            let gap = loads[m] - loads[b];
+            if gap < 2 {
+                break;
+            }
+            let half = gap / 2;
+            // Best single move: the weight in (0, gap) closest to gap/2.
+            let mut best: Option<(u64, usize, Option<usize>)> = None; // (|d - half|, i, j)
+            if let Some((w, i)) = closest(&from, half, 1, gap - 1) {
+                best = Some((w.abs_diff(half), i, None));
+            }
+            // Best swap: w_i - w_j in (0, gap) closest to gap/2.
+            budget = budget.saturating_sub(bins[b].len() as u64);
+            for &j in &bins[b] {
+                let wj = weights[j];
+                if let Some((wi, i)) = closest(&from, wj + half, wj + 1, wj + gap - 1) {
+                    let score = (wi - wj).abs_diff(half);
+                    if best.is_none_or(|(s, bi, bj)| (score, i, Some(j)) < (s, bi, bj)) {
+                        best = Some((score, i, Some(j)));
+                    }
+                }
+            }
+            if let Some((_, i, j)) = best {
+                let wi = weights[i];
+                bins[m].retain(|&x| x != i);
+                bins[b].push(i);
+                assign[i] = b;
+                loads[m] -= wi;
+                loads[b] += wi;
+                if let Some(j) = j {
+                    let wj = weights[j];
+                    bins[b].retain(|&x| x != j);
+                    bins[m].push(j);
+                    assign[j] = m;
+                    loads[b] -= wj;
+                    loads[m] += wj;
+                }
+                done = true;
+                break;
+            }
+            if budget == 0 {
+                break;
+            }
+        }
+        if !done || budget == 0 {
+            break;
+        }
+    }
+}
+
+/// In `sorted` (by weight, then index), the item with weight in `[lo, hi]` closest to `target`
+/// (ties: lighter, then lower index).
+fn closest(sorted: &[(u64, usize)], target: u64, lo: u64, hi: u64) -> Option<(u64, usize)> {
+    if lo > hi {
+        return None;
+    }
+    let target = target.clamp(lo, hi);
+    let pos = sorted.partition_point(|&(w, _)| w < target);
+    let mut best: Option<(u64, usize)> = None;
+    let mut consider = |k: usize| {
+        if let Some(&(w, i)) = sorted.get(k)
+            && w >= lo
+            && w <= hi
+        {
+            let better = match best {
+                None => true,
+                Some((bw, _)) => w.abs_diff(target) < bw.abs_diff(target),
+            };
+            if better {
+                best = Some((w, i));
+            }
+        }
+    };
+    if pos > 0 {
+        // Lowest index among equal weights just below target.
+        let w = sorted[pos - 1].0;
+        let first = sorted.partition_point(|&(x, _)| x < w);
+        consider(first);
+    }
+    consider(pos);
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn balances_simple_cases() {
+        let w = [8, 7, 6, 5, 4];
+        let a = partition(&w, 2);
+        let l = loads(&w, 2, &a);
+        assert_eq!(l.iter().max(), Some(&15));
+        assert_eq!(partition(&[], 3), Vec::<usize>::new());
+        assert_eq!(partition(&[5], 3), vec![0]);
+    }
+
+    #[test]
+    fn zero_weights_spread_by_count() {
+        let a = partition(&[0, 0, 0, 0], 4);
+        let mut sorted = a.clone();
+        sorted.sort();
+        assert_eq!(sorted, vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn local_search_fixes_lpt_worst_case() {
+        // LPT gives 7 on this classic instance (optimal 6: {3,3},{2,2,2}).
+        let w = [3, 3, 2, 2, 2];
+        let a = partition(&w, 2);
+        assert_eq!(loads(&w, 2, &a).into_iter().max(), Some(6));
+    }
+}

@@ -1,0 +1,295 @@
+//! From files with timings to plannable units, and how a heavy file is split.
+//!
+//! A file is one unit unless it is split. A split file becomes one *remainder* unit (the
+//! file itself: whatever could not be moved, plus any tests unknown to the timings) and
+//! *moved* units, each run elsewhere by node id and deselected (`--deselect`) by the shard that
+//! owns the remainder. pytest's `--deselect` matches node-id **prefixes**, so a moved unit must
+//! be named so that its deselect prefix matches exactly its own tests:
+//!
+//! - with `--collect` every test of the file is known, so any test can move; tests whose ids
+//!   are prefixes of one another (`test_a` / `test_a2`) move together;
+//! - without `--collect` the timings may be stale and new tests unknown, so only groups that
+//!   can be named exactly move: a top-level class (run as `file::Class`, deselected as
+//!   `file::Class::`) and all instances of a parametrized function (run as `file::test_f`,
+//!   deselected as `file::test_f[`), and only when the file still defines that class/function
+//!   (a stale id would make pytest fail with "not found"). Plain functions stay in the
+//!   remainder, because `--deselect file::test_a` would also drop a new `file::test_a2`.
+
+use std::collections::BTreeMap;
+
+use crate::timings::FileWork;
+
+/// Microseconds: integer weights keep the partition exact and machine-independent.
+pub fn micros(seconds: f64) -> u64 {
+    if seconds.is_finite() && seconds > 0.0 {
+        (seconds * 1e6).round().min(u64::MAX as f64 / 4.0) as u64
+    } else {
+        0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum UnitKind {
+    /// A whole file (`files`).
+    File,
+    /// The owner part of a split file (`files`, with the moved units' prefixes in `deselect`).
+    Remainder,
+    /// Tests moved out of a split file: run as `select` ids, deselected by the owner as `deselect`.
+    Moved {
+        select: Vec<String>,
+        deselect: Vec<String>,
+    },
+    /// An explicit node-id argument of the user (`node_ids`), never split.
+    NodeArg,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unit {
+    /// The file path (or, for `NodeArg`, the node id); the canonical sort key with `kind`.
+    pub key: String,
+    pub kind: UnitKind,
+    pub micros: u64,
+    /// The longest single test inside, for the worker model.
+    pub longest: u64,
+    /// Tests named inside (for counts).
+    pub tests: u64,
+}
+
+/// A file's split, if any: moved groups with their weights, and what stays.
+#[derive(Debug, Clone)]
+pub struct Split {
+    pub moved: Vec<Unit>,
+    pub remainder: Unit,
+}
+
+fn name_defined(source: &str, keyword: &str, name: &str) -> bool {
+    source.lines().any(|line| {
+        let l = line.trim_start();
+        let l = l.strip_prefix("async ").map_or(l, str::trim_start);
+        l.strip_prefix(keyword)
+            .and_then(|r| r.strip_prefix(' '))
+            .map(str::trim_start)
+            .and_then(|r| r.strip_prefix(name))
+            .is_some_and(|r| r.starts_with(['(', ':', ' ']))
+    })
+}
+
+/// How a file would be split; `None` when it cannot be (fewer than two parts).
+/// `source`: the file's text (checked for stale names without `--collect`).
+pub fn split_file(file: &FileWork, source: Option<&str>) -> Option<Split> {
+    let path = &file.path;
+    let mut moved: Vec<Unit> = Vec::new();
+    let mut rest_micros = micros(file.anonymous_seconds);
+    let mut rest_longest = rest_micros.min(micros(file.anonymous_seconds));
+    let mut rest_tests = 0u64;
+    if file.complete {
+        // Group ids where one is a prefix of another (deselect is a prefix match).
+        let mut ids: Vec<(&str, u64)> = file
+            .tests
+            .iter()
+            .map(|t| (t.id.as_str(), micros(t.seconds)))
+            .collect();
+        ids.sort();
+        let mut groups: Vec<Vec<(&str, u64)>> = Vec::new();
+        let mut stack: Vec<&str> = Vec::new();
+        for (id, w) in ids {
+            while stack.last().is_some_and(|p| !id.starts_with(p)) {
+                stack.pop();
+            }
+            if stack.is_empty() {
+                groups.push(Vec::new());
+            }
+            stack.push(id);
+            if let Some(g) = groups.last_mut() {
+                g.push((id, w));
+            }
+        }
+        for g in groups {
+            let select: Vec<String> = g.iter().map(|(id, _)| (*id).to_owned()).collect();
+            moved.push(Unit {
+                key: select[0].clone(),
+                kind: UnitKind::Moved {
+                    deselect: select.clone(),
+                    select,
+                },
+                micros: g.iter().map(|(_, w)| w).sum(),
+                longest: g.iter().map(|(_, w)| *w).max().unwrap_or(0),
+                tests: g.len() as u64,
+            });
+        }
+    } else {
+        // group name → (is class, has plain function, tests)
+        let mut groups: BTreeMap<&str, (bool, bool, Vec<u64>)> = BTreeMap::new();
+        let prefix_len = path.len() + 2;
+        for t in &file.tests {
+            let Some(rest) = t.id.get(prefix_len..) else {
+                continue;
+            };
+            let w = micros(t.seconds);
+            let (head, class) = match rest.find("::") {
+                // A `::` inside parameters does not make a class.
+                Some(i) if !rest[..i].contains('[') => (&rest[..i], true),
+                _ => (rest.split('[').next().unwrap_or(rest), false),
+            };
+            let entry = groups.entry(head).or_insert((class, false, Vec::new()));
+            entry.0 |= class;
+            entry.1 |= !class && !rest.contains('[');
+            entry.2.push(w);
+        }
+        for (head, (class, plain, ws)) in groups {
+            let sum: u64 = ws.iter().sum();
+            let longest = ws.iter().copied().max().unwrap_or(0);
+            let keyword = if class { "class" } else { "def" };
+            let movable = !plain
+                && !head.is_empty()
+                && source.is_some_and(|s| name_defined(s, keyword, head));
+            if movable {
+                let deselect = if class {
+                    format!("{path}::{head}::")
+                } else {
+                    format!("{path}::{head}[")
+                };
+                moved.push(Unit {
+                    key: format!("{path}::{head}"),
+                    kind: UnitKind::Moved {
+                        select: vec![format!("{path}::{head}")],
+                        deselect: vec![deselect],
+                    },
+                    micros: sum,
+                    longest,
+                    tests: ws.len() as u64,
+                });
+            } else {
+                rest_micros += sum;
+                rest_longest = rest_longest.max(longest);
+                rest_tests += ws.len() as u64;
+            }
+        }
+    }
+    if moved.len() + usize::from(rest_micros > 0 || rest_tests > 0) < 2 {
+        return None;
+    }
+    if rest_micros == 0 && rest_tests == 0 {
+        // Nothing stays behind: the heaviest group becomes the owner's part, so the owner
+        // never runs a file whose every test is deselected (pytest would exit 5).
+        let heaviest = moved
+            .iter()
+            .enumerate()
+            .max_by(|(_, a), (_, b)| a.micros.cmp(&b.micros).then_with(|| b.key.cmp(&a.key)))
+            .map_or(0, |(i, _)| i);
+        let kept = moved.remove(heaviest);
+        rest_micros = kept.micros;
+        rest_longest = kept.longest;
+        rest_tests = kept.tests;
+    }
+    Some(Split {
+        moved,
+        remainder: Unit {
+            key: path.clone(),
+            kind: UnitKind::Remainder,
+            micros: rest_micros,
+            longest: rest_longest,
+            tests: rest_tests,
+        },
+    })
+}
+
+/// A file as one unit.
+pub fn whole_file(file: &FileWork) -> Unit {
+    let longest = file
+        .tests
+        .iter()
+        .map(|t| micros(t.seconds))
+        .max()
+        .unwrap_or(0)
+        .max(if file.tests.is_empty() {
+            micros(file.anonymous_seconds)
+        } else {
+            0
+        });
+    Unit {
+        key: file.path.clone(),
+        kind: UnitKind::File,
+        micros: micros(file.seconds()),
+        longest,
+        tests: file.tests.len() as u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timings::TestWork;
+
+    fn work(path: &str, tests: &[(&str, f64)], complete: bool) -> FileWork {
+        FileWork {
+            path: path.into(),
+            tests: tests
+                .iter()
+                .map(|(id, s)| TestWork {
+                    id: format!("{path}::{id}"),
+                    seconds: *s,
+                    known: true,
+                })
+                .collect(),
+            anonymous_seconds: 0.0,
+            complete,
+        }
+    }
+
+    #[test]
+    fn collect_mode_groups_prefix_ids() {
+        let f = work(
+            "t.py",
+            &[
+                ("test_a", 1.0),
+                ("test_a2", 2.0),
+                ("test_b", 3.0),
+                ("test_c", 1.0),
+            ],
+            true,
+        );
+        let s = split_file(&f, None).unwrap();
+        // `test_b` (3 s) ties with the `test_a` group (3 s); the group sorting first by key
+        // stays with the owner (nothing else would), the others move.
+        assert_eq!(s.moved.len(), 2);
+        assert_eq!(s.remainder.micros, 3_000_000);
+        assert_eq!(s.remainder.tests, 2);
+        assert_eq!(
+            s.moved[0].kind,
+            UnitKind::Moved {
+                select: vec!["t.py::test_b".into()],
+                deselect: vec!["t.py::test_b".into()],
+            }
+        );
+    }
+
+    #[test]
+    fn file_mode_moves_classes_and_parametrized_only() {
+        let f = work(
+            "t.py",
+            &[
+                ("TestA::test_x", 1.0),
+                ("TestA::test_y[1]", 1.0),
+                ("test_p[1]", 2.0),
+                ("test_p[2]", 2.0),
+                ("test_plain", 5.0),
+                ("TestGone::test_z", 9.0),
+            ],
+            false,
+        );
+        let src = "class TestA:\n    def test_x(self): ...\n@p\ndef test_p(x): ...\ndef test_plain(): ...\n";
+        let s = split_file(&f, Some(src)).unwrap();
+        let keys: Vec<&str> = s.moved.iter().map(|u| u.key.as_str()).collect();
+        assert_eq!(keys, vec!["t.py::TestA", "t.py::test_p"]);
+        assert_eq!(
+            s.moved[1].kind,
+            UnitKind::Moved {
+                select: vec!["t.py::test_p".into()],
+                deselect: vec!["t.py::test_p[".into()],
+            }
+        );
+        // plain function and the stale class stay with the owner
+        assert_eq!(s.remainder.micros, 14_000_000);
+    }
+}

@@ -1,0 +1,235 @@
+//! Seconds for every planned unit, known or estimated (never free).
+//!
+//! The rule (also in the README):
+//! - A test with a timing takes that many seconds, at least [`MIN_TEST_SECONDS`] (pytest's
+//!   per-test overhead; JUnit rounds fast tests to 0).
+//! - A test without a timing takes the **median of the known per-test durations** of the suite
+//!   (or [`DEFAULT_TEST_SECONDS`] when nothing is known).
+//! - Without `--collect` we do not know a file's tests, only the timed ones: a file with timed
+//!   tests takes their sum; a file with none is estimated as *(number of `def test…` lines in
+//!   the file, at least 1) × the median per-test duration*.
+//! - With `--collect` every collected id is known to exist: timed ids take their time, the
+//!   others the median.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use super::{Timings, file_of};
+
+pub const MIN_TEST_SECONDS: f64 = 0.001;
+pub const DEFAULT_TEST_SECONDS: f64 = 1.0;
+
+/// One test inside a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestWork {
+    pub id: String,
+    pub seconds: f64,
+    pub known: bool,
+}
+
+/// One test file with its (known or collected) tests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileWork {
+    pub path: String,
+    /// Tests we know by id: timed ones (file mode) or every collected one (`--collect`).
+    pub tests: Vec<TestWork>,
+    /// Seconds of tests we cannot name (a file with no timing, without `--collect`).
+    pub anonymous_seconds: f64,
+    /// Whether `tests` lists every test of the file (`--collect`).
+    pub complete: bool,
+}
+
+impl FileWork {
+    pub fn seconds(&self) -> f64 {
+        self.tests.iter().map(|t| t.seconds).sum::<f64>() + self.anonymous_seconds
+    }
+}
+
+/// What the estimate rule did, for the plan output.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EstimateSummary {
+    /// Tests (with `--collect`) or files (without) that had no timing.
+    pub unknown: u64,
+    pub unknown_are_files: bool,
+    pub median_test_seconds: f64,
+    pub rule: String,
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// Counts `def test…` lines: a cheap, Python-free guess of how many tests a file holds.
+pub fn count_test_functions(text: &str) -> u64 {
+    text.lines()
+        .filter(|l| {
+            let l = l.trim_start();
+            let l = l.strip_prefix("async ").map_or(l, str::trim_start);
+            l.starts_with("def test")
+        })
+        .count() as u64
+}
+
+/// Builds per-file work. `collected`: node ids from `--collect` (then files come from them).
+pub fn build(
+    rootdir: &Path,
+    files: &[String],
+    collected: Option<&[String]>,
+    timings: &Timings,
+) -> (Vec<FileWork>, EstimateSummary) {
+    let floor = |s: f64| s.max(MIN_TEST_SECONDS);
+    match collected {
+        Some(ids) => {
+            let known: Vec<f64> = ids
+                .iter()
+                .filter_map(|id| timings.tests.get(id).copied())
+                .collect();
+            let med = median(known).unwrap_or(DEFAULT_TEST_SECONDS);
+            let mut by_file: BTreeMap<&str, Vec<TestWork>> = BTreeMap::new();
+            let mut unknown = 0;
+            for id in ids {
+                let t = timings.tests.get(id).copied();
+                unknown += u64::from(t.is_none());
+                by_file.entry(file_of(id)).or_default().push(TestWork {
+                    id: id.clone(),
+                    seconds: floor(t.unwrap_or(med)),
+                    known: t.is_some(),
+                });
+            }
+            let work = by_file
+                .into_iter()
+                .map(|(path, mut tests)| {
+                    tests.sort_by(|a, b| a.id.cmp(&b.id));
+                    tests.dedup_by(|a, b| a.id == b.id);
+                    FileWork {
+                        path: path.to_owned(),
+                        tests,
+                        anonymous_seconds: 0.0,
+                        complete: true,
+                    }
+                })
+                .collect();
+            let summary = EstimateSummary {
+                unknown,
+                unknown_are_files: false,
+                median_test_seconds: med,
+                rule: format!(
+                    "each collected test without a timing counts as the median known test ({med:.3} s)"
+                ),
+            };
+            (work, summary)
+        }
+        None => {
+            let wanted: HashMap<&str, usize> = files
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (f.as_str(), i))
+                .collect();
+            let mut tests: Vec<Vec<TestWork>> = vec![Vec::new(); files.len()];
+            let mut known = Vec::new();
+            for (id, s) in &timings.tests {
+                if let Some(&i) = wanted.get(file_of(id)) {
+                    known.push(*s);
+                    tests[i].push(TestWork {
+                        id: id.clone(),
+                        seconds: floor(*s),
+                        known: true,
+                    });
+                }
+            }
+            let med = median(known).unwrap_or(DEFAULT_TEST_SECONDS);
+            let mut unknown = 0;
+            let work = files
+                .iter()
+                .zip(tests)
+                .map(|(path, mut tests)| {
+                    tests.sort_by(|a, b| a.id.cmp(&b.id));
+                    let anonymous_seconds = if tests.is_empty() {
+                        unknown += 1;
+                        let count = fs_err::read_to_string(rootdir.join(path))
+                            .map(|t| count_test_functions(&t))
+                            .unwrap_or(0)
+                            .max(1);
+                        floor(med) * count as f64
+                    } else {
+                        0.0
+                    };
+                    FileWork {
+                        path: path.clone(),
+                        tests,
+                        anonymous_seconds,
+                        complete: false,
+                    }
+                })
+                .collect();
+            let summary = EstimateSummary {
+                unknown,
+                unknown_are_files: true,
+                median_test_seconds: med,
+                rule: format!(
+                    "each file without timings counts as its `def test…` lines × the median known test ({med:.3} s)"
+                ),
+            };
+            (work, summary)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_test_functions() {
+        assert_eq!(
+            count_test_functions(
+                "def test_a():\n    pass\nasync def test_b():\n  def testing(): pass\ndef helper(): pass\n"
+            ),
+            3
+        );
+    }
+
+    #[test]
+    fn file_mode_sums_known_and_estimates_unknown() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("test_new.py"),
+            "def test_1(): pass\ndef test_2(): pass\n",
+        )
+        .unwrap();
+        let mut t = Timings::default();
+        t.tests.insert("test_a.py::x".into(), 2.0);
+        t.tests.insert("test_a.py::y".into(), 4.0);
+        t.tests.insert("gone.py::z".into(), 100.0);
+        let files = vec!["test_a.py".to_owned(), "test_new.py".to_owned()];
+        let (work, summary) = build(d.path(), &files, None, &t);
+        assert_eq!(work[0].seconds(), 6.0);
+        assert_eq!(work[1].seconds(), 6.0); // 2 tests × median 3.0
+        assert_eq!(summary.unknown, 1);
+    }
+
+    #[test]
+    fn collect_mode_uses_median_for_new_ids() {
+        let mut t = Timings::default();
+        t.tests.insert("a.py::x".into(), 1.0);
+        t.tests.insert("a.py::y".into(), 0.0);
+        let ids: Vec<String> = ["a.py::x", "a.py::y", "b.py::new"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let (work, summary) = build(Path::new("."), &[], Some(&ids), &t);
+        assert_eq!(work.len(), 2);
+        assert_eq!(work[0].tests[1].seconds, MIN_TEST_SECONDS);
+        assert_eq!(work[1].tests[0].seconds, 0.5);
+        assert_eq!(summary.unknown, 1);
+    }
+}

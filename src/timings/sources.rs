@@ -1,0 +1,293 @@
+//! Resolving `--timings` specs to files and reading each file by what its content is.
+
+use std::collections::HashMap;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use super::{DEFAULT_STORE, TEST_DURATIONS, Timings, TimingsError, store};
+use crate::junit::node_id::NodeIdMapper;
+use crate::junit::reader;
+
+/// Files of a folder that look like timings: `*.xml`, `*.json`, `.test_durations`.
+fn is_timings_name(p: &Path) -> bool {
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    name == TEST_DURATIONS || name.ends_with(".xml") || name.ends_with(".json")
+}
+
+/// Turns `--timings` specs (relative to `base`) into files, sorted within each spec so the
+/// result does not depend on directory order. No specs → the defaults under `root`.
+pub fn resolve(specs: &[String], base: &Path, root: &Path) -> Result<Vec<PathBuf>, TimingsError> {
+    if specs.is_empty() {
+        return Ok([DEFAULT_STORE, TEST_DURATIONS]
+            .iter()
+            .map(|p| root.join(p))
+            .find(|p| p.is_file())
+            .into_iter()
+            .collect());
+    }
+    let mut out = Vec::new();
+    for spec in specs.iter().filter(|s| !s.trim().is_empty()) {
+        let path = base.join(spec);
+        if spec.contains(['*', '?', '[']) {
+            out.extend(expand_glob(base, spec)?);
+        } else if path.is_dir() {
+            let mut found: Vec<PathBuf> = walkdir::WalkDir::new(&path)
+                .follow_links(true)
+                .into_iter()
+                .flatten()
+                .filter(|e| e.file_type().is_file() && is_timings_name(e.path()))
+                .map(|e| e.into_path())
+                .collect();
+            found.sort();
+            out.extend(found);
+        } else if path.is_file() {
+            out.push(path);
+        } else {
+            return Err(TimingsError::NotFound(spec.clone()));
+        }
+    }
+    Ok(out)
+}
+
+fn expand_glob(base: &Path, spec: &str) -> Result<Vec<PathBuf>, TimingsError> {
+    let bad = |message: String| TimingsError::BadGlob {
+        pattern: spec.to_owned(),
+        message,
+    };
+    let absolute = if Path::new(spec).is_absolute() {
+        spec.to_owned()
+    } else {
+        format!("{}/{spec}", base.display())
+    };
+    let literal: Vec<&str> = absolute
+        .split('/')
+        .take_while(|c| !c.contains(['*', '?', '[']))
+        .collect();
+    let start = PathBuf::from(if literal.join("/").is_empty() {
+        "/".to_owned()
+    } else {
+        literal.join("/")
+    });
+    let glob = globset::GlobBuilder::new(&absolute)
+        .literal_separator(true)
+        .build()
+        .map_err(|e| bad(e.to_string()))?
+        .compile_matcher();
+    let mut found: Vec<PathBuf> = walkdir::WalkDir::new(&start)
+        .follow_links(true)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file() && glob.is_match(e.path()))
+        .map(|e| e.into_path())
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+/// Reads one file into `timings`, detecting its format from the first non-blank byte.
+pub fn read_into(
+    path: &Path,
+    mapper: &NodeIdMapper,
+    timings: &mut Timings,
+) -> Result<(), TimingsError> {
+    let shown = path.display().to_string();
+    let bytes = fs_err::read(path).map_err(|e| TimingsError::Io {
+        path: shown.clone(),
+        message: e.to_string(),
+    })?;
+    match bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace() && **b != 0xEF && **b != 0xBB && **b != 0xBF)
+    {
+        Some(b'{') => read_json(path, &bytes, timings),
+        Some(b'<') => read_junit(path, &bytes, mapper, timings),
+        Some(_) => Err(TimingsError::Unrecognised {
+            path: shown,
+            message: "it starts with neither `{` nor `<`".into(),
+        }),
+        None => Err(TimingsError::Unrecognised {
+            path: shown,
+            message: "it is empty".into(),
+        }),
+    }
+}
+
+/// Python's `json.dump` writes `NaN`/`Infinity` for non-finite floats, which is not JSON;
+/// turn those bare tokens into strings so the bad values can be reported per test.
+fn python_json_to_json(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains("NaN") && !text.contains("Infinity") {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            rest = &rest[c.len_utf8()..];
+            continue;
+        }
+        if c == '"' {
+            in_string = true;
+        }
+        let token = ["-Infinity", "Infinity", "NaN"]
+            .into_iter()
+            .find(|t| rest.starts_with(t));
+        if let Some(t) = token {
+            // A string, so the warning can show the bad value.
+            out.push('"');
+            out.push_str(t);
+            out.push('"');
+            rest = &rest[t.len()..];
+        } else {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out.into()
+}
+
+fn read_json(path: &Path, bytes: &[u8], timings: &mut Timings) -> Result<(), TimingsError> {
+    let shown = path.display().to_string();
+    let text = std::str::from_utf8(bytes).map_err(|e| TimingsError::BadJson {
+        path: shown.clone(),
+        message: e.to_string(),
+    })?;
+    let text = text.trim_start_matches('\u{feff}');
+    let text = python_json_to_json(text);
+    if store::looks_like_store(&text) {
+        let store = store::Store::from_json(&text).map_err(|e| e.with_path(&shown))?;
+        for (id, entry) in store.tests {
+            timings.insert_checked(id, entry.seconds, path);
+        }
+        return Ok(());
+    }
+    let map: HashMap<String, serde_json::Value> =
+        serde_json::from_str(&text).map_err(|e| TimingsError::BadJson {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+    // Sorted so warnings come out in the same order on every machine.
+    let mut entries: Vec<(String, serde_json::Value)> = map.into_iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    if !entries.is_empty() && entries.iter().all(|(_, v)| !v.is_number() && !v.is_null()) {
+        return Err(TimingsError::Unrecognised {
+            path: shown,
+            message: "it is a JSON object, but its values are not durations in seconds".into(),
+        });
+    }
+    for (id, value) in entries {
+        match value.as_f64() {
+            Some(s) => timings.insert_checked(id, s, path),
+            None => timings.bad_value(&id, &value.to_string(), path),
+        }
+    }
+    Ok(())
+}
+
+fn read_junit(
+    path: &Path,
+    bytes: &[u8],
+    mapper: &NodeIdMapper,
+    timings: &mut Timings,
+) -> Result<(), TimingsError> {
+    let shown = path.display().to_string();
+    // Only names and times matter here: keep failure texts tiny.
+    let limits = reader::Limits {
+        max_text_bytes: 0,
+        max_message_bytes: 0,
+        ..reader::Limits::default()
+    };
+    let mut seen: HashMap<String, f64> = HashMap::new();
+    let summary = reader::read(BufReader::new(bytes), &shown, &limits, |case| {
+        let id = mapper.node_id(&case.classname, &case.name, case.file.as_deref());
+        *seen.entry(id).or_insert(0.0) += case.time_seconds;
+    })
+    .map_err(|e| match e {
+        reader::ReadError::NotJunit { .. } | reader::ReadError::NotXml { .. } => {
+            TimingsError::BadJunit {
+                path: shown.clone(),
+                message: e.to_string(),
+            }
+        }
+        other => TimingsError::Io {
+            path: shown.clone(),
+            message: other.to_string(),
+        },
+    })?;
+    if let Some(reason) = summary.truncated {
+        timings.warnings.push(format!(
+            "`{shown}` is truncated ({reason}); its complete testcases are used"
+        ));
+    }
+    let mut entries: Vec<(String, f64)> = seen.into_iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (id, s) in entries {
+        timings.insert_checked(id, s, path);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Result<Timings, TimingsError> {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("t");
+        std::fs::write(&p, text).unwrap();
+        let mut t = Timings::default();
+        read_into(&p, &NodeIdMapper::with_files(["tests/test_a.py"]), &mut t).map(|_| t)
+    }
+
+    #[test]
+    fn test_durations_with_python_nan() {
+        let t =
+            read(r#"{"a.py::t1": 1.5, "a.py::t2": NaN, "a.py::t3": -1, "a.py::NaN": 2}"#).unwrap();
+        assert_eq!(t.tests.get("a.py::t1"), Some(&1.5));
+        assert_eq!(t.tests.get("a.py::NaN"), Some(&2.0));
+        assert!(!t.tests.contains_key("a.py::t2"));
+        assert!(!t.tests.contains_key("a.py::t3"));
+        assert_eq!(t.warnings.len(), 2, "{:?}", t.warnings);
+    }
+
+    #[test]
+    fn junit_xunit2_sums_reruns() {
+        let t = read(
+            r#"<?xml version="1.0"?><testsuites><testsuite name="pytest">
+            <testcase classname="tests.test_a.TestC" name="test_x[1]" time="0.5"/>
+            <testcase classname="tests.test_a.TestC" name="test_x[1]" time="0.25"><failure message="m">t</failure></testcase>
+            <testcase classname="tests.test_a" name="test_y" time="2"/>
+            </testsuite></testsuites>"#,
+        )
+        .unwrap();
+        assert_eq!(
+            t.tests.get("tests/test_a.py::TestC::test_x[1]"),
+            Some(&0.75)
+        );
+        assert_eq!(t.tests.get("tests/test_a.py::test_y"), Some(&2.0));
+    }
+
+    #[test]
+    fn garbage_is_a_clear_error() {
+        let e = read("hello").unwrap_err().to_string();
+        assert!(e.contains("is not JUnit XML"), "{e}");
+        let e = read("{\"a\": ").unwrap_err().to_string();
+        assert!(e.contains("not valid JSON"), "{e}");
+        let e = read("<html><body/></html>").unwrap_err().to_string();
+        assert!(e.contains("not valid JUnit"), "{e}");
+        let e = read(r#"{"a": "x", "b": [1]}"#).unwrap_err().to_string();
+        assert!(e.contains("not durations"), "{e}");
+    }
+}

@@ -1,0 +1,253 @@
+//! Our own timings store: versioned JSON, one entry per node id, smoothed over runs.
+//!
+//! ```json
+//! {
+//!   "format": "parallel-pytest-timings",
+//!   "version": 1,
+//!   "smoothing": {"method": "ewma", "alpha": 0.3, "forget_after_runs": 10},
+//!   "tests": {"tests/test_a.py::test_x": {"seconds": 1.25, "runs": 4, "missed": 0}}
+//! }
+//! ```
+//!
+//! Smoothing: an exponentially weighted moving average, `new = old + alpha × (observed − old)`
+//! with `alpha = 0.3`, so one noisy run moves a test's estimate by 30 % of the surprise and a
+//! real change is mostly learned within about 5 runs. The first observation is taken as is.
+//! A test that was not observed in a run keeps its value and counts a `missed` run (it may have
+//! been deselected, or its shard lost); after 10 missed runs in a row it is dropped (deleted or
+//! renamed tests). Keys are written sorted, so the same store serialises byte-identically.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::TimingsError;
+
+pub const FORMAT: &str = "parallel-pytest-timings";
+pub const VERSION: u32 = 1;
+pub const ALPHA: f64 = 0.3;
+pub const FORGET_AFTER_RUNS: u32 = 10;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoreEntry {
+    /// Smoothed duration in seconds.
+    pub seconds: f64,
+    /// How many runs observed this test.
+    pub runs: u32,
+    /// Consecutive runs that did not observe it.
+    #[serde(default)]
+    pub missed: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Smoothing {
+    pub method: String,
+    pub alpha: f64,
+    pub forget_after_runs: u32,
+}
+
+impl Default for Smoothing {
+    fn default() -> Self {
+        Smoothing {
+            method: "ewma".into(),
+            alpha: ALPHA,
+            forget_after_runs: FORGET_AFTER_RUNS,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Store {
+    pub format: String,
+    pub version: u32,
+    #[serde(default)]
+    pub smoothing: Smoothing,
+    pub tests: BTreeMap<String, StoreEntry>,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            format: FORMAT.into(),
+            version: VERSION,
+            smoothing: Smoothing::default(),
+            tests: BTreeMap::new(),
+        }
+    }
+}
+
+/// Cheap sniff: is this JSON text our store (rather than `.test_durations`)?
+pub fn looks_like_store(text: &str) -> bool {
+    let head = &text[..text.len().min(512)];
+    head.contains("\"format\"") && head.contains(FORMAT)
+}
+
+/// Parse errors before the path is known; [`StoreParseError::with_path`] names the file.
+#[derive(Debug)]
+pub enum StoreParseError {
+    Json(String),
+    Version(u64),
+}
+
+impl StoreParseError {
+    pub fn with_path(self, path: &str) -> TimingsError {
+        match self {
+            StoreParseError::Json(message) => TimingsError::BadJson {
+                path: path.to_owned(),
+                message,
+            },
+            StoreParseError::Version(version) => TimingsError::StoreVersion {
+                path: path.to_owned(),
+                version,
+                expected: VERSION,
+            },
+        }
+    }
+}
+
+impl Store {
+    pub fn from_json(text: &str) -> Result<Store, StoreParseError> {
+        #[derive(Deserialize)]
+        struct Head {
+            version: u64,
+        }
+        let head: Head =
+            serde_json::from_str(text).map_err(|e| StoreParseError::Json(e.to_string()))?;
+        if head.version != u64::from(VERSION) {
+            return Err(StoreParseError::Version(head.version));
+        }
+        serde_json::from_str(text).map_err(|e| StoreParseError::Json(e.to_string()))
+    }
+
+    /// Reads a store file; a missing file is an empty store.
+    pub fn read(path: &Path) -> Result<Store, TimingsError> {
+        let shown = path.display().to_string();
+        match fs_err::read_to_string(path) {
+            Ok(text) => Store::from_json(&text).map_err(|e| e.with_path(&shown)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Store::default()),
+            Err(e) => Err(TimingsError::Io {
+                path: shown,
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    /// Seeds a store from timings read from any source (JUnit, `.test_durations`, a store):
+    /// each known test counts as observed once.
+    pub fn from_seconds<'a>(tests: impl IntoIterator<Item = (&'a String, &'a f64)>) -> Store {
+        let mut store = Store::default();
+        for (id, s) in tests {
+            if s.is_finite() && *s >= 0.0 {
+                store.tests.insert(
+                    id.clone(),
+                    StoreEntry {
+                        seconds: *s,
+                        runs: 1,
+                        missed: 0,
+                    },
+                );
+            }
+        }
+        store
+    }
+
+    /// Folds one run's observations in (see the module docs). Several observations of one id
+    /// in the same run (rerun attempts) are summed; negative or non-finite ones are ignored.
+    pub fn observe_run<I, S>(&mut self, observations: I)
+    where
+        I: IntoIterator<Item = (S, f64)>,
+        S: Into<String>,
+    {
+        let mut run: HashMap<String, f64> = HashMap::new();
+        for (id, s) in observations {
+            if s.is_finite() && s >= 0.0 {
+                *run.entry(id.into()).or_insert(0.0) += s;
+            }
+        }
+        let alpha = self.smoothing.alpha;
+        let forget = self.smoothing.forget_after_runs;
+        self.tests.retain(|id, entry| {
+            if run.contains_key(id) {
+                return true;
+            }
+            entry.missed += 1;
+            entry.missed < forget
+        });
+        for (id, s) in run {
+            match self.tests.get_mut(&id) {
+                Some(entry) => {
+                    entry.seconds += alpha * (s - entry.seconds);
+                    entry.runs = entry.runs.saturating_add(1);
+                    entry.missed = 0;
+                }
+                None => {
+                    self.tests.insert(
+                        id,
+                        StoreEntry {
+                            seconds: s,
+                            runs: 1,
+                            missed: 0,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// Pretty JSON with sorted keys and a trailing newline.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+
+    /// Writes atomically (temp file + rename) so a killed job never leaves half a store.
+    pub fn write(&self, path: &Path) -> Result<(), TimingsError> {
+        let shown = path.display().to_string();
+        let io = |e: std::io::Error| TimingsError::Io {
+            path: shown.clone(),
+            message: e.to_string(),
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs_err::create_dir_all(dir).map_err(io)?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        fs_err::write(&tmp, self.to_json()).map_err(io)?;
+        fs_err::rename(&tmp, path).map_err(io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ewma_and_forgetting() {
+        let mut s = Store::default();
+        s.observe_run([("a", 10.0), ("b", 1.0), ("b", 1.0)]);
+        assert_eq!(s.tests["a"].seconds, 10.0);
+        assert_eq!(s.tests["b"].seconds, 2.0);
+        s.observe_run([("a", 20.0), ("b", f64::NAN)]);
+        assert!((s.tests["a"].seconds - 13.0).abs() < 1e-9);
+        assert_eq!(s.tests["a"].runs, 2);
+        assert_eq!(s.tests["b"].missed, 1);
+        for _ in 0..FORGET_AFTER_RUNS {
+            s.observe_run([("a", 13.0)]);
+        }
+        assert!(!s.tests.contains_key("b"));
+    }
+
+    #[test]
+    fn round_trip_and_version_check() {
+        let mut s = Store::default();
+        s.observe_run([("x.py::t", 0.5)]);
+        let json = s.to_json();
+        assert!(looks_like_store(&json));
+        assert_eq!(Store::from_json(&json).unwrap(), s);
+        let future = json.replace("\"version\": 1", "\"version\": 2");
+        assert!(matches!(
+            Store::from_json(&future),
+            Err(StoreParseError::Version(2))
+        ));
+    }
+}

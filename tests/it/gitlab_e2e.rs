@@ -1,0 +1,510 @@
+//! The component for real, under gitlab-ci-local in shell-executor mode with artifact
+//! isolation (each job gets its own copy of the repository and only the artifacts it `needs`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use parallel_pytest::env_vars;
+use serde_json::{Value, json};
+
+use crate::harness;
+
+/// A pipeline run that finished.
+pub struct Run {
+    pub project: tempfile::TempDir,
+    pub stdout: String,
+    pub code: Option<i32>,
+}
+
+impl Run {
+    /// Final status per job, from gitlab-ci-local's closing table (` PASS  job`, ` FAIL  job`,
+    /// ` WARN  job` for allowed failures). Child-pipeline jobs are named
+    /// `[trigger] -> job: [i/N]`.
+    pub fn statuses(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for line in self.stdout.lines() {
+            for status in ["PASS", "FAIL", "WARN"] {
+                if let Some(job) = line.strip_prefix(&format!(" {status}  ")) {
+                    out.insert(job.trim().to_owned(), status.to_owned());
+                }
+            }
+        }
+        out
+    }
+
+    /// Every log line gitlab-ci-local printed for `job` (its name is the line prefix).
+    pub fn log_of(&self, job: &str) -> String {
+        self.stdout
+            .lines()
+            .filter(|l| l.trim_start().starts_with(job))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.project.path().join(rel)
+    }
+}
+
+/// A git repository holding `suite` (copied), the component under `templates/` and a
+/// `.gitlab-ci.yml` that includes it with `inputs`.
+pub fn project(suite: &Path, inputs: Value) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    harness::copy_tree(suite, dir.path());
+    std::fs::create_dir_all(dir.path().join("templates")).unwrap();
+    std::fs::copy(
+        harness::repo_root().join("templates/parallel-pytest.yml"),
+        dir.path().join("templates/parallel-pytest.yml"),
+    )
+    .unwrap();
+    let pipeline = json!({
+        "include": [{"local": "templates/parallel-pytest.yml", "inputs": inputs}]
+    });
+    std::fs::write(
+        dir.path().join(".gitlab-ci.yml"),
+        serde_yaml_ng::to_string(&pipeline).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join(".gitignore"),
+        ".gitlab-ci-local/\n.parallel-pytest*/\n__pycache__/\n.pytest_cache/\n",
+    )
+    .unwrap();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(dir.path())
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&[
+        "remote",
+        "add",
+        "origin",
+        "https://gitlab.example.com/group/demo.git",
+    ]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "demo"]);
+    dir
+}
+
+/// The inputs every self-test passes: the binary under test instead of a download, and an
+/// install command that puts the pinned pytest virtualenv first on `PATH`.
+pub fn self_test_inputs(extra: Value) -> Value {
+    let venv_bin = harness::python().parent().unwrap().to_owned();
+    let mut inputs = json!({
+        "binary": harness::bin().display().to_string(),
+        "install": format!("export PATH=\"{}:$PATH\"", venv_bin.display()),
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        inputs[k] = v.clone();
+    }
+    inputs
+}
+
+/// Runs the whole pipeline once (bounded by `timeout`) and returns what it printed.
+pub fn run_pipeline(project: tempfile::TempDir, variables: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(harness::node_tool("gitlab-ci-local"));
+    cmd.current_dir(project.path())
+        .args([
+            "--force-shell-executor",
+            "--shell-isolation",
+            "--no-color",
+            "--max-job-name-padding",
+            "0",
+            "--home",
+        ])
+        .arg(project.path().join(".gcl-home"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in variables {
+        cmd.arg("--variable").arg(format!("{k}={v}"));
+    }
+    // Our own CI's variables must not leak into the pipeline under test.
+    for var in env_vars::ours::ALL.iter().chain(env_vars::ci::ALL) {
+        cmd.env_remove(var);
+    }
+    eprintln!("$ {cmd:?}");
+    let mut child = cmd.spawn().expect("spawn gitlab-ci-local");
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let out_thread = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap());
+    let err_thread = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap());
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("gitlab-ci-local did not finish within 300 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stdout = out_thread.join().unwrap();
+    let stderr = err_thread.join().unwrap();
+    eprintln!("--- gitlab-ci-local stdout\n{stdout}\n--- stderr\n{stderr}");
+    Run {
+        project,
+        stdout: stdout + &stderr,
+        code: status.code(),
+    }
+}
+
+/// The suite the pipelines run: the bundled demo (issue 4).
+pub fn demo() -> PathBuf {
+    let demo = harness::repo_root().join("demo");
+    assert!(demo.is_dir(), "`{}` is missing", demo.display());
+    demo
+}
+
+/// `(classname, name)` of every testcase in a JUnit file, read with Python's own XML parser
+/// (independent of our reader).
+pub fn junit_cases(path: &Path) -> Vec<(String, String)> {
+    let out = Command::new(harness::python())
+        .args([
+            "-c",
+            "import json, sys, xml.etree.ElementTree as ET\n\
+             print(json.dumps([[c.get('classname', ''), c.get('name', '')]\n\
+             for c in ET.parse(sys.argv[1]).iter('testcase')]))",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "reading {}: {out:?}", path.display());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// What `pytest --collect-only -q` finds in `dir`, as JUnit `(classname, name)` pairs.
+pub fn collected(dir: &Path) -> Vec<(String, String)> {
+    let out = Command::new(harness::python())
+        .args([
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ids: Vec<(String, String)> = text
+        .lines()
+        .filter(|l| l.contains("::"))
+        .map(parallel_pytest::junit::node_id::to_junit_names)
+        .collect();
+    assert!(
+        !ids.is_empty(),
+        "nothing collected in {}:\n{text}",
+        dir.display()
+    );
+    ids
+}
+
+/// `plan --format json` for `dir`, as the pipeline's jobs compute it.
+pub fn plan_json(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Value {
+    let mut cmd = harness::Cmd::new()
+        .args(["plan", "--format", "json"])
+        .args(args)
+        .current_dir(dir);
+    for (k, v) in env {
+        cmd = cmd.env(k, v);
+    }
+    let (out, _) = cmd.expect_code(0);
+    serde_json::from_str(&out).unwrap()
+}
+
+/// Asserts that `junit` holds every test of `suite_dir` exactly once.
+pub fn assert_exactly_once(junit: &Path, suite_dir: &Path) {
+    let mut got = junit_cases(junit);
+    let mut want = collected(suite_dir);
+    got.sort();
+    want.sort();
+    let mut seen = std::collections::BTreeSet::new();
+    let twice: Vec<_> = got.iter().filter(|c| !seen.insert(*c)).collect();
+    assert!(twice.is_empty(), "tests reported twice: {twice:?}");
+    assert_eq!(got, want, "merged JUnit vs. `pytest --collect-only`");
+}
+
+fn expect_statuses(run: &Run, want: &[(&str, &str)]) {
+    let want: BTreeMap<String, String> = want
+        .iter()
+        .map(|(j, s)| ((*j).to_owned(), (*s).to_owned()))
+        .collect();
+    assert_eq!(run.statuses(), want, "job statuses");
+}
+
+/// The demo suite with 3 shards and the report job, every job green, in a merge request
+/// pipeline whose report posts the MR note to a mock GitLab API.
+struct Green {
+    run: Run,
+    mock: crate::mock_http::MockServer,
+}
+
+const E2E_TOKEN: &str = "glpat-e2e-SECRET";
+
+static GREEN: LazyLock<Green> = LazyLock::new(|| {
+    let mock = crate::mock_http::MockServer::start();
+    crate::gitlab::stateful_gitlab(&mock);
+    let inputs = self_test_inputs(json!({
+        "shards": 3,
+        "mr_note": true,
+        "token_variable": "E2E_TOKEN",
+    }));
+    let api = format!("{}/api/v4", mock.url());
+    let run = run_pipeline(
+        project(&demo(), inputs),
+        &[
+            ("CI_API_V4_URL", &api),
+            ("CI_PROJECT_ID", "42"),
+            ("CI_MERGE_REQUEST_IID", "7"),
+            ("E2E_TOKEN", E2E_TOKEN),
+        ],
+    );
+    Green { run, mock }
+});
+
+#[test]
+fn green_pipeline_passes_and_reports_every_test_exactly_once() {
+    let run = &GREEN.run;
+    expect_statuses(
+        run,
+        &[
+            ("parallel-pytest-shard: [1/3]", "PASS"),
+            ("parallel-pytest-shard: [2/3]", "PASS"),
+            ("parallel-pytest-shard: [3/3]", "PASS"),
+            ("parallel-pytest-report", "PASS"),
+        ],
+    );
+    assert_eq!(run.code, Some(0));
+    // Each shard's artifact reached the report job through `needs` (nothing else is shared
+    // under --shell-isolation).
+    let imported = run.path(".gitlab-ci-local/builds/parallel-pytest-report/.parallel-pytest");
+    for i in 1..=3 {
+        for file in [
+            format!("junit-{i}-of-3.xml"),
+            format!("shard-{i}-of-3.json"),
+        ] {
+            assert!(imported.join(&file).is_file(), "report job lacks `{file}`");
+        }
+    }
+    // The merged JUnit (`reports:junit`) holds every test of the suite exactly once.
+    assert_exactly_once(&run.path(".parallel-pytest-report/junit.xml"), &demo());
+    // Code Quality (`reports:codequality`): valid, and empty when nothing failed.
+    let cq: Value = serde_json::from_str(
+        &std::fs::read_to_string(run.path(".parallel-pytest-report/codequality.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(cq, json!([]));
+    assert!(run.path(".parallel-pytest-report/summary.md").is_file());
+}
+
+/// `mr_note` + `token_variable` reach the binary: one note, sent with the token from the
+/// named variable, which never shows in any log.
+#[test]
+fn green_pipeline_posts_the_mr_note_without_printing_the_token() {
+    let green = &*GREEN;
+    let posts = green.mock.requests_to("POST", crate::gitlab::NOTES);
+    assert_eq!(posts.len(), 1, "{:?}", green.mock.requests());
+    assert_eq!(posts[0].header("private-token"), Some(E2E_TOKEN));
+    let body = posts[0].json()["body"].as_str().unwrap().to_owned();
+    assert!(body.starts_with(parallel_pytest::publish::gitlab::MARKER));
+    assert!(body.contains("passed"), "{body}");
+    assert!(
+        green
+            .run
+            .log_of("parallel-pytest-report")
+            .contains("MR note created"),
+        "{}",
+        green.run.log_of("parallel-pytest-report")
+    );
+    assert!(
+        !green.run.stdout.contains(E2E_TOKEN),
+        "the token was printed"
+    );
+    assert!(green.mock.unmatched().is_empty());
+}
+
+/// The demo suite plus one failing test; a shard that does not own that test dies before
+/// pytest (its install step exits), so its artifact never exists.
+struct Red {
+    run: Run,
+    owner: u32,
+    killed: u32,
+    failing_file: String,
+}
+
+static RED: LazyLock<Red> = LazyLock::new(|| {
+    let suite = tempfile::tempdir().unwrap();
+    harness::copy_tree(&demo(), suite.path());
+    // Beside the demo's first test file, so pytest's configuration collects it.
+    let first = walkdir::WalkDir::new(suite.path())
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|e| {
+            let name = e.file_name().to_string_lossy();
+            name.starts_with("test_") && name.ends_with(".py")
+        })
+        .expect("the demo has a test file")
+        .into_path();
+    let failing = first.with_file_name("test_zz_broken.py");
+    std::fs::write(
+        &failing,
+        "def test_broken():\n    answer = 6 * 7\n    assert answer == 43, \"the answer changed\"\n",
+    )
+    .unwrap();
+    let failing_file = failing
+        .strip_prefix(suite.path())
+        .unwrap()
+        .to_string_lossy()
+        .replace('\\', "/");
+    // The plan is deterministic: the test knows in advance which shard runs the failure.
+    let plan = plan_json(suite.path(), &["--shards", "3"], &[]);
+    let owner = plan["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f == failing_file.as_str())
+                || s["node_ids"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|n| n.as_str().unwrap().starts_with(failing_file.as_str()))
+        })
+        .map(|s| s["index"].as_u64().unwrap() as u32)
+        .unwrap_or_else(|| panic!("no shard runs `{failing_file}`: {plan:#}"));
+    let killed = (1..=3).find(|i| *i != owner).unwrap();
+    let venv_bin = harness::python().parent().unwrap().to_owned();
+    let install = format!(
+        "export PATH=\"{}:$PATH\"; if [ \"$CI_NODE_INDEX\" = {killed} ]; then echo \"simulated crash of shard {killed}\"; exit 9; fi",
+        venv_bin.display()
+    );
+    let mut inputs = self_test_inputs(json!({"shards": 3}));
+    inputs["install"] = json!(install);
+    let run = run_pipeline(project(suite.path(), inputs), &[]);
+    Red {
+        run,
+        owner,
+        killed,
+        failing_file,
+    }
+});
+
+#[test]
+fn failing_test_and_missing_shard_make_the_report_red() {
+    let red = &*RED;
+    let run = &red.run;
+    let mut want = vec![("parallel-pytest-report".to_owned(), "FAIL")];
+    for i in 1..=3u32 {
+        let status = if i == red.owner || i == red.killed {
+            "FAIL"
+        } else {
+            "PASS"
+        };
+        want.push((format!("parallel-pytest-shard: [{i}/3]"), status));
+    }
+    let want: Vec<(&str, &str)> = want.iter().map(|(j, s)| (j.as_str(), *s)).collect();
+    expect_statuses(run, &want);
+    assert_eq!(run.code, Some(1));
+
+    let log = run.log_of("parallel-pytest-report");
+    // The failure, with its message, is in the report job's log...
+    assert!(log.contains("test_broken"), "report log:\n{log}");
+    assert!(log.contains("the answer changed"), "report log:\n{log}");
+    // ... and so is the shard that never reported.
+    assert!(
+        log.contains(&format!("{}/3", red.killed)) && log.to_lowercase().contains("missing"),
+        "the report log names the missing shard {}/3:\n{log}",
+        red.killed
+    );
+    // Code Quality points at the failing line.
+    let cq: Value = serde_json::from_str(
+        &std::fs::read_to_string(run.path(".parallel-pytest-report/codequality.json")).unwrap(),
+    )
+    .unwrap();
+    let entries = cq.as_array().unwrap();
+    let entry = entries
+        .iter()
+        .find(|e| e["location"]["path"] == red.failing_file.as_str())
+        .unwrap_or_else(|| panic!("no Code Quality entry for `{}`: {cq:#}", red.failing_file));
+    assert_eq!(entry["location"]["lines"]["begin"], 3, "{entry:#}");
+}
+
+/// Auto mode: the plan job picks the shard count, the child pipeline runs it.
+struct Auto {
+    run: Run,
+    shards: u32,
+}
+
+static AUTO: LazyLock<Auto> = LazyLock::new(|| {
+    // No start-up cost, and a target below the one-shard prediction: more than one shard.
+    let env = [("PARALLEL_PYTEST_SHARD_STARTUP_SECONDS", "0")];
+    let one = plan_json(&demo(), &["--shards", "1"], &env);
+    let target = one["predicted_makespan_seconds"].as_f64().unwrap() * 0.6;
+    let target = format!("{target:.3}");
+    let chosen = plan_json(
+        &demo(),
+        &["--target-seconds", &target, "--max-shards", "3"],
+        &env,
+    );
+    let shards = chosen["shards_total"].as_u64().unwrap() as u32;
+    let inputs = self_test_inputs(json!({
+        "target_seconds": target.parse::<f64>().unwrap(),
+        "max_shards": 3,
+    }));
+    let run = run_pipeline(project(&demo(), inputs), &env);
+    Auto { run, shards }
+});
+
+#[test]
+fn auto_mode_runs_the_child_pipeline_with_the_chosen_shard_count() {
+    let auto = &*AUTO;
+    let run = &auto.run;
+    assert!(
+        (2..=3).contains(&auto.shards),
+        "the target should need 2 or 3 shards, the plan chose {}",
+        auto.shards
+    );
+    let child = "[parallel-pytest-child] -> ";
+    let mut want = vec![
+        ("parallel-pytest-plan".to_owned(), "PASS"),
+        ("parallel-pytest-child".to_owned(), "PASS"),
+        (format!("{child}parallel-pytest-report"), "PASS"),
+    ];
+    for i in 1..=auto.shards {
+        want.push((
+            format!("{child}parallel-pytest-shard: [{i}/{}]", auto.shards),
+            "PASS",
+        ));
+    }
+    let want: Vec<(&str, &str)> = want.iter().map(|(j, s)| (j.as_str(), *s)).collect();
+    expect_statuses(run, &want);
+    assert_eq!(run.code, Some(0));
+    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(run.path(".parallel-pytest-child.yml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        yaml["parallel-pytest-shard"]["parallel"],
+        serde_yaml_ng::Value::from(auto.shards)
+    );
+    assert_exactly_once(&run.path(".parallel-pytest-report/junit.xml"), &demo());
+}
