@@ -282,6 +282,7 @@ pub fn build(inputs: &Inputs<'_>) -> PytestCommand {
         args,
         plugin_dir,
         env: vec![
+            (ours::SHARD.to_string(), inputs.id.to_string()),
             (ours::SHARD_INDEX.to_string(), inputs.id.index.to_string()),
             (ours::SHARD_TOTAL.to_string(), inputs.id.total.to_string()),
         ],
@@ -391,7 +392,7 @@ mod tests {
         );
         assert_eq!(
             cmd.shell(Some(Path::new("/repo"))),
-            "PARALLEL_PYTEST_SHARD_INDEX=1 PARALLEL_PYTEST_SHARD_TOTAL=2 \
+            "PARALLEL_PYTEST_SHARD=1/2 PARALLEL_PYTEST_SHARD_INDEX=1 PARALLEL_PYTEST_SHARD_TOTAL=2 \
              PYTHONPATH=/repo/.parallel-pytest/plugin\"${PYTHONPATH:+:$PYTHONPATH}\" \
              /venv/bin/python -m pytest -p _parallel_pytest_selection \
              --parallel-pytest-selection=/repo/.parallel-pytest/selection-1-of-2.json \

@@ -6,6 +6,7 @@ mod env;
 mod github;
 mod gitlab;
 mod harness;
+mod isolation;
 mod mock_http;
 mod readme;
 mod run;
