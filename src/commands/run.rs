@@ -14,7 +14,7 @@ use crate::env_vars::ours;
 use crate::error::CommandError;
 use crate::plan::{Plan, ShardPlan};
 use crate::pytest::command::{self, PytestCommand};
-use crate::pytest::interpreter::{self, PythonSource};
+use crate::pytest::interpreter;
 use crate::pytest::manifest::SerialPhase;
 use crate::pytest::manifest::{MANIFEST_VERSION, Manifest, PythonInfo, Selection};
 use crate::pytest::serial;
@@ -33,7 +33,6 @@ struct Resolved {
     root: PathBuf,
     out_dir: PathBuf,
     python: PathBuf,
-    python_source: PythonSource,
     dist: String,
     grace: Duration,
     shard_flag: Option<Shard>,
@@ -65,38 +64,15 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         return empty_shard(&args, &resolved, &plan, shard, &shard_plan);
     }
 
-    let info = interpreter::probe(&resolved.python, &resolved.python_source)
-        .map_err(|e| CommandError::usage(e.to_string()))?;
-    let Some(pytest_version) = info.pytest.as_deref() else {
-        return Err(CommandError::usage_with_hint(
-            format!(
-                "pytest is not installed for `{}`",
-                info.executable.display()
-            ),
-            "install pytest (and pytest-xdist) there, or point `--python` at the right interpreter",
-        ));
-    };
-    let argsfile_supported = command::supports_argsfile(pytest_version);
-    if workers > 1 && info.xdist.is_none() {
-        return Err(CommandError::usage_with_hint(
-            format!(
-                "this shard would use {workers} workers but pytest-xdist is not installed for `{}`",
-                info.executable.display()
-            ),
-            "install pytest-xdist, or pass `--workers 1`",
-        ));
-    }
-
     let inputs = command::Inputs {
-        // The probed `sys.executable`: exactly the interpreter whose versions we recorded.
-        python: &info.executable,
+        python: &resolved.python,
         rootdir: &rootdir,
+        invocation_dir: &resolved.root,
         out_dir: &resolved.out_dir,
         id: shard,
         shard: &shard_plan,
         workers,
         dist: &resolved.dist,
-        argsfile_supported,
         argv_budget: resolved.argv_budget,
         user_args: &args.inputs.pytest_args,
     };
@@ -112,7 +88,9 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         &mut cmd,
         serial::plugin_args(phase, marker, Some(&serial_out)),
     );
-    let serial_cmd = serial::serial_command(&inputs, marker, &serial_junit, info.xdist.is_some());
+    // Whether xdist is installed is known for sure only once pytest has run (the plugin
+    // records it); for the dry run, a shard that uses workers needs it anyway.
+    let serial_cmd = serial::serial_command(&inputs, marker, &serial_junit, workers > 1);
     write_command_files(&cmd)?;
 
     if args.print_command {
@@ -133,6 +111,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
     // A report left by an earlier run must never pass for this run's (a crash before pytest
     // writes its file would otherwise look green).
     remove_if_exists(&cmd.junit_path)?;
+    remove_if_exists(&cmd.info_path)?;
     remove_if_exists(&serial_out)?;
     remove_if_exists(&serial_junit)?;
     let host = crate::host::detect();
@@ -163,6 +142,8 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
                 "parallel-pytest: running {} marked `{marker}` in one process, after the parallel tests",
                 plural(phase.node_ids.len(), "test", "tests")
             );
+            let xdist = python_info(&cmd.info_path, &resolved.python).xdist.is_some();
+            let serial_cmd = serial::serial_command(&inputs, marker, &serial_junit, xdist);
             write_command_files(&serial_cmd)?;
             let (ended, usage) = process::run_sampled(&serial_cmd, resolved.grace, false)
                 .map_err(|e| CommandError::Failed(e.into()))?;
@@ -239,12 +220,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         signal: finished.killed_by.map(|s| s.as_str().to_string()),
         pytest_started: true,
         junit_file: file_name(&cmd.junit_path),
-        python: PythonInfo {
-            executable: info.executable.display().to_string(),
-            version: Some(info.version.clone()),
-            pytest: info.pytest.clone(),
-            xdist: info.xdist.clone(),
-        },
+        python: python_info(&cmd.info_path, &resolved.python),
         crashed_workers,
         interrupted_by: finished.interrupted_by.map(|s| s.as_str().to_string()),
         dist: (workers > 1).then(|| resolved.dist.clone()),
@@ -259,6 +235,9 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         .with_context(|| format!("failed to write `{}`", manifest_path.display()))?;
 
     let code = process::exit_code(&finished);
+    if let Some(hint) = failure_hint(&finished, &manifest.python, workers, &cmd.info_path) {
+        eprintln!("parallel-pytest: {hint}");
+    }
     if let Some(sig) = finished.killed_by {
         eprintln!(
             "parallel-pytest: {}",
@@ -298,7 +277,7 @@ fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<Resolved, CommandErr
         Some(d) => absolute(&cwd, &d),
         None => root.join(".parallel-pytest"),
     };
-    let (python, source) = interpreter::find(
+    let (python, _source) = interpreter::find(
         settings.machine.python_choice(),
         std::env::var_os("PATH").as_deref(),
     )
@@ -342,7 +321,6 @@ fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<Resolved, CommandErr
         root,
         out_dir,
         python,
-        python_source: source,
         dist,
         grace,
         shard_flag: settings.machine.shard,
@@ -468,6 +446,60 @@ fn empty_shard(
         .with_context(|| format!("failed to write `{}`", path.display()))?;
     eprintln!("{line}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the plugin recorded about the interpreter; only the path when pytest never got far
+/// enough to load it (no pytest installed, a bad option).
+fn python_info(info_path: &Path, python: &Path) -> PythonInfo {
+    #[derive(serde::Deserialize)]
+    struct Raw {
+        executable: String,
+        version: Option<String>,
+        pytest: Option<String>,
+        xdist: Option<String>,
+    }
+    let raw = fs_err::read_to_string(info_path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Raw>(&t).ok());
+    match raw {
+        Some(r) => PythonInfo {
+            executable: r.executable,
+            version: r.version,
+            pytest: r.pytest,
+            xdist: r.xdist,
+        },
+        None => PythonInfo {
+            executable: python.display().to_string(),
+            ..PythonInfo::default()
+        },
+    }
+}
+
+/// A likely cause for an early failure: no pytest at all, or no xdist when `-n` was needed.
+fn failure_hint(
+    finished: &process::Finished,
+    python: &PythonInfo,
+    workers: u32,
+    info_path: &Path,
+) -> Option<String> {
+    let code = finished.code?;
+    if code == 0 || finished.interrupted_by.is_some() {
+        return None;
+    }
+    if !info_path.exists() {
+        return Some(format!(
+            "pytest stopped before loading its plugins (exit {code}); check that pytest{} is installed for `{}` (choose another with `--python`)",
+            if workers > 1 { " and pytest-xdist" } else { "" },
+            python.executable
+        ));
+    }
+    if workers > 1 && python.xdist.is_none() {
+        return Some(format!(
+            "this shard uses {workers} workers but pytest-xdist is not installed for `{}`: install it, or pass `--workers 1`",
+            python.executable
+        ));
+    }
+    None
 }
 
 fn write_command_files(cmd: &PytestCommand) -> Result<(), CommandError> {
