@@ -142,7 +142,9 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
                 "parallel-pytest: running {} marked `{marker}` in one process, after the parallel tests",
                 plural(phase.node_ids.len(), "test", "tests")
             );
-            let xdist = python_info(&cmd.info_path, &resolved.python).xdist.is_some();
+            let xdist = python_info(&cmd.info_path, &resolved.python)
+                .xdist
+                .is_some();
             let serial_cmd = serial::serial_command(&inputs, marker, &serial_junit, xdist);
             write_command_files(&serial_cmd)?;
             let (ended, usage) = process::run_sampled(&serial_cmd, resolved.grace, false)
