@@ -10,9 +10,10 @@ use anyhow::Context;
 
 use crate::ci::{self, Shard};
 use crate::cli::RunArgs;
+use crate::commands::plan as plan_cmd;
 use crate::env_vars::ours;
 use crate::error::CommandError;
-use crate::plan::{Plan, ShardPlan};
+use crate::plan::{self, Plan, PlanError, ShardCount, ShardPlan};
 use crate::pytest::command::{self, PytestCommand};
 use crate::pytest::interpreter;
 use crate::pytest::manifest::SerialPhase;
@@ -20,6 +21,7 @@ use crate::pytest::manifest::{MANIFEST_VERSION, Manifest, PythonInfo, Selection}
 use crate::pytest::serial;
 use crate::pytest::{crash, process};
 use crate::settings::Settings;
+use crate::suite;
 
 /// xdist distribution mode when neither `--dist` nor the config sets one. See BENCHMARKS.md
 /// ("run: --dist"): for a slowest-first ordered selection, `load` hands the slow tests out first
@@ -44,9 +46,16 @@ struct Resolved {
 }
 
 pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, CommandError> {
-    let resolved = resolve(root, &args)?;
-    let (plan, rootdir) = obtain_plan(&args, &resolved)?;
-    let shard = this_shard(resolved.shard_flag, &plan)?;
+    let (resolved, settings) = resolve(root, &args)?;
+    let ci =
+        ci::detect_from_env(resolved.shard_flag).map_err(|e| CommandError::usage(e.to_string()))?;
+    let ci_shard = ci.shard.map(|c| c.shard());
+    let Obtained {
+        plan,
+        rootdir,
+        invocation_dir,
+    } = obtain_plan(&args, &resolved, &settings, ci_shard)?;
+    let shard = this_shard(ci_shard, &plan)?;
     let shard_plan = plan
         .shards
         .iter()
@@ -67,7 +76,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
     let inputs = command::Inputs {
         python: &resolved.python,
         rootdir: &rootdir,
-        invocation_dir: &resolved.root,
+        invocation_dir: &invocation_dir,
         out_dir: &resolved.out_dir,
         id: shard,
         shard: &shard_plan,
@@ -268,7 +277,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
     Ok(ExitCode::from(code))
 }
 
-fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<Resolved, CommandError> {
+fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<(Resolved, Settings), CommandError> {
     let cwd = std::env::current_dir()
         .context("failed to read the current directory")
         .map_err(CommandError::Failed)?;
@@ -317,7 +326,7 @@ fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<Resolved, CommandErr
             ))
         })?,
     };
-    Ok(Resolved {
+    let resolved = Resolved {
         argv_budget,
         cwd,
         root,
@@ -328,16 +337,36 @@ fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<Resolved, CommandErr
         shard_flag: settings.machine.shard,
         workers_flag: settings.machine.forced_workers(),
         serial_marker,
-    })
+    };
+    Ok((resolved, settings))
 }
 
-/// The plan and pytest's rootdir (plan paths are relative to it).
-fn obtain_plan(args: &RunArgs, resolved: &Resolved) -> Result<(Plan, PathBuf), CommandError> {
+/// The plan: from `--plan`, else computed here exactly as `plan` computes it.
+fn obtain_plan(
+    args: &RunArgs,
+    resolved: &Resolved,
+    settings: &Settings,
+    ci_shard: Option<Shard>,
+) -> Result<Obtained, CommandError> {
     let Some(path) = &args.plan_file else {
-        return Err(CommandError::usage_with_hint(
-            "planning inside `run` is not wired up yet",
-            "save a plan with `parallel-pytest plan --format json > plan.json` and pass `--plan plan.json`",
-        ));
+        // Exactly what `plan` computes: the same request from the same settings, with N from
+        // this job's shard.
+        let total = ci_shard.map_or(1, |s| s.total);
+        let request = plan_cmd::plan_request(
+            settings,
+            &args.inputs,
+            ShardCount::Fixed(total),
+            plan_cmd::plan_workers(settings),
+        )?;
+        let planned = plan::build(&request).map_err(plan_cmd::plan_error)?;
+        for w in &planned.warnings {
+            eprintln!("warning: {w}");
+        }
+        return Ok(Obtained {
+            plan: planned.plan,
+            rootdir: planned.rootdir,
+            invocation_dir: planned.invocation_dir,
+        });
     };
     let path = absolute(&resolved.cwd, path);
     let text = fs_err::read_to_string(&path).map_err(|e| CommandError::usage(e.to_string()))?;
@@ -347,15 +376,35 @@ fn obtain_plan(args: &RunArgs, resolved: &Resolved) -> Result<(Plan, PathBuf), C
             path.display()
         ))
     })?;
-    Ok((plan, resolved.root.clone()))
+    // The plan's paths are relative to pytest's rootdir: find it as `plan` did.
+    let suite = suite::load(&suite::SuiteRequest {
+        invocation_dir: resolved.root.clone(),
+        paths: args.inputs.paths.clone(),
+        pytest_args: args.inputs.pytest_args.clone(),
+        env_addopts: std::env::var(crate::env_vars::ci::PYTEST_ADDOPTS).ok(),
+    })
+    .map_err(|e| plan_cmd::plan_error(PlanError::Suite(e)))?;
+    Ok(Obtained {
+        plan,
+        rootdir: suite.rootdir,
+        invocation_dir: resolved.root.clone(),
+    })
+}
+
+/// The plan and where its paths point.
+struct Obtained {
+    plan: Plan,
+    /// pytest's rootdir: plan paths are relative to it.
+    rootdir: PathBuf,
+    /// Where pytest starts (`--root`, else the current directory).
+    invocation_dir: PathBuf,
 }
 
 /// `--shard`, else `PARALLEL_PYTEST_SHARD`/the CI provider's variables, else 1/1 for a
 /// one-shard plan.
-fn this_shard(flag: Option<Shard>, plan: &Plan) -> Result<Shard, CommandError> {
-    let ci = ci::detect_from_env(flag).map_err(|e| CommandError::usage(e.to_string()))?;
-    let shard = match ci.shard {
-        Some(choice) => choice.shard(),
+fn this_shard(ci_shard: Option<Shard>, plan: &Plan) -> Result<Shard, CommandError> {
+    let shard = match ci_shard {
+        Some(shard) => shard,
         None if plan.shards_total == 1 => Shard { index: 1, total: 1 },
         None => {
             return Err(CommandError::usage(format!(
@@ -374,16 +423,19 @@ fn this_shard(flag: Option<Shard>, plan: &Plan) -> Result<Shard, CommandError> {
 }
 
 /// Workers from the plan (which applied the machine's budget), an explicit `--workers N`
-/// winning; never more than the tests we know the shard has, and at least one.
+/// winning; at least one, and never more than the shard's tests when we know how many there
+/// are: a shard of only parametrized node ids (`f.py::t[1]`) has exactly one test per id.
+/// A file, or a node id naming a class or function, may hold any number of tests, so
+/// otherwise the plan's count stands.
 pub fn effective_workers(shard: &ShardPlan, forced: Option<u32>) -> u32 {
-    let planned = forced.unwrap_or(shard.workers);
-    let mut w = planned.max(1);
-    if shard.files.is_empty() {
-        // Only single node ids: each is at least one test, and we know exactly how many.
+    let w = forced.unwrap_or(shard.workers).max(1);
+    let exact = shard.files.is_empty() && shard.node_ids.iter().all(|id| id.ends_with(']'));
+    if exact {
         let n = u32::try_from(shard.node_ids.len()).unwrap_or(u32::MAX);
-        w = w.min(n.max(1));
+        w.min(n.max(1))
+    } else {
+        w
     }
-    w
 }
 
 fn empty_shard(
@@ -639,7 +691,7 @@ mod tests {
             predicted_seconds: 2.0,
             workers,
             files: (0..files).map(|i| format!("t{i}.py")).collect(),
-            node_ids: (0..node_ids).map(|i| format!("x.py::t{i}")).collect(),
+            node_ids: (0..node_ids).map(|i| format!("x.py::t[{i}]")).collect(),
             deselect: vec![],
         }
     }
@@ -651,6 +703,10 @@ mod tests {
         assert_eq!(effective_workers(&sp(2, 0, 4), None), 4);
         assert_eq!(effective_workers(&sp(2, 0, 4), Some(1)), 1);
         assert_eq!(effective_workers(&sp(2, 0, 0), None), 1);
+        // A class or function id may hold many tests: no cap.
+        let mut group = sp(0, 1, 4);
+        group.node_ids = vec!["x.py::TestBig".into()];
+        assert_eq!(effective_workers(&group, None), 4);
     }
 
     #[test]
