@@ -12,6 +12,7 @@ mod plan;
 mod readme;
 mod report;
 mod report_corpus;
+mod report_security;
 mod run;
 mod wheel;
 mod workflow;
