@@ -68,7 +68,7 @@ pub struct Settings {
 #[derive(Debug, Clone, PartialEq)]
 pub struct MachineSettings {
     /// `--shard` only: `PARALLEL_PYTEST_SHARD` and the CI variables are read by
-    /// [`crate::ci::detect`], which must know which variable a shard came from.
+    /// [`crate::ci::detect()`], which must know which variable a shard came from.
     pub shard: Option<Shard>,
     pub workers: Resolved<WorkerCount>,
     /// Memory budget per xdist worker in MiB (default [`DEFAULT_MEMORY_PER_WORKER_MIB`]).

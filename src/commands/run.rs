@@ -14,8 +14,10 @@ use crate::env_vars::ours;
 use crate::error::CommandError;
 use crate::plan::{Plan, ShardPlan};
 use crate::pytest::command::{self, PytestCommand};
-use crate::pytest::interpreter::{self, PythonSource};
+use crate::pytest::interpreter;
+use crate::pytest::manifest::SerialPhase;
 use crate::pytest::manifest::{MANIFEST_VERSION, Manifest, PythonInfo, Selection};
+use crate::pytest::serial;
 use crate::pytest::{crash, process};
 use crate::settings::Settings;
 
@@ -31,12 +33,13 @@ struct Resolved {
     root: PathBuf,
     out_dir: PathBuf,
     python: PathBuf,
-    python_source: PythonSource,
     dist: String,
     grace: Duration,
     shard_flag: Option<Shard>,
     /// `--workers N` / pyproject `workers = N`.
     workers_flag: Option<u32>,
+    /// `--serial-marker` / pyproject `serial-marker`, else `serial` (issue 8).
+    serial_marker: String,
     argv_budget: usize,
 }
 
@@ -61,41 +64,33 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         return empty_shard(&args, &resolved, &plan, shard, &shard_plan);
     }
 
-    let info = interpreter::probe(&resolved.python, &resolved.python_source)
-        .map_err(|e| CommandError::usage(e.to_string()))?;
-    let Some(pytest_version) = info.pytest.as_deref() else {
-        return Err(CommandError::usage_with_hint(
-            format!(
-                "pytest is not installed for `{}`",
-                info.executable.display()
-            ),
-            "install pytest (and pytest-xdist) there, or point `--python` at the right interpreter",
-        ));
-    };
-    let argsfile_supported = command::supports_argsfile(pytest_version);
-    if workers > 1 && info.xdist.is_none() {
-        return Err(CommandError::usage_with_hint(
-            format!(
-                "this shard would use {workers} workers but pytest-xdist is not installed for `{}`",
-                info.executable.display()
-            ),
-            "install pytest-xdist, or pass `--workers 1`",
-        ));
-    }
-
-    let cmd = command::build(&command::Inputs {
-        // The probed `sys.executable`: exactly the interpreter whose versions we recorded.
-        python: &info.executable,
+    let inputs = command::Inputs {
+        python: &resolved.python,
         rootdir: &rootdir,
+        invocation_dir: &resolved.root,
         out_dir: &resolved.out_dir,
         id: shard,
         shard: &shard_plan,
         workers,
         dist: &resolved.dist,
-        argsfile_supported,
         argv_budget: resolved.argv_budget,
         user_args: &args.inputs.pytest_args,
-    });
+    };
+    let mut cmd = command::build(&inputs);
+    let stem = shard.file_stem();
+    let serial_out = resolved.out_dir.join(format!("serial-{stem}.txt"));
+    let serial_junit = resolved.out_dir.join(format!("junit-{stem}.serial.xml"));
+    let marker = &resolved.serial_marker;
+    // `--print-command` is for scripts that run pytest themselves, in one go: splitting off
+    // the serial tests there would lose them, so that command only registers the marker.
+    let phase = (!args.print_command).then_some(serial::Phase::Parallel);
+    serial::add_plugin(
+        &mut cmd,
+        serial::plugin_args(phase, marker, Some(&serial_out)),
+    );
+    // Whether xdist is installed is known for sure only once pytest has run (the plugin
+    // records it); for the dry run, a shard that uses workers needs it anyway.
+    let serial_cmd = serial::serial_command(&inputs, marker, &serial_junit, workers > 1);
     write_command_files(&cmd)?;
 
     if args.print_command {
@@ -105,14 +100,23 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
     if args.dry_run {
         println!("{}", plan_row(shard, &shard_plan, workers));
         println!("{}", cmd.shell(Some(&resolved.cwd)));
+        // On stderr: stdout stays the row and one command that runs as is.
+        eprintln!(
+            "parallel-pytest: then, if the shard has tests marked `{marker}`, in one process:\n{}",
+            serial_cmd.shell(Some(&resolved.cwd))
+        );
         return Ok(ExitCode::SUCCESS);
     }
 
     // A report left by an earlier run must never pass for this run's (a crash before pytest
     // writes its file would otherwise look green).
     remove_if_exists(&cmd.junit_path)?;
-    let finished =
-        process::run(&cmd, resolved.grace).map_err(|e| CommandError::Failed(e.into()))?;
+    remove_if_exists(&cmd.info_path)?;
+    remove_if_exists(&serial_out)?;
+    remove_if_exists(&serial_junit)?;
+    let host = crate::host::detect();
+    let (parallel, parallel_usage) = process::run_sampled(&cmd, resolved.grace, workers > 1)
+        .map_err(|e| CommandError::Failed(e.into()))?;
 
     if let Some(user_junit) = &cmd.user_junit {
         // The user's `--junitxml` won (it came last); keep a copy under our name for `report`.
@@ -120,6 +124,87 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
             fs_err::copy(user_junit, &cmd.junit_path).map_err(anyhow::Error::from)?;
         }
     }
+
+    let mut finished = parallel.clone();
+    let mut serial_phase = None;
+    let mut serial_usage = None;
+    let serial_ids = serial::read_serial_ids(&serial_out).unwrap_or_default();
+    if !serial_ids.is_empty() {
+        let started = parallel.interrupted_by.is_none()
+            && serial::run_serial_phase(parallel.code, &serial_ids);
+        let mut phase = SerialPhase {
+            node_ids: serial_ids,
+            started,
+            ..SerialPhase::default()
+        };
+        if started {
+            eprintln!(
+                "parallel-pytest: running {} marked `{marker}` in one process, after the parallel tests",
+                plural(phase.node_ids.len(), "test", "tests")
+            );
+            let xdist = python_info(&cmd.info_path, &resolved.python).xdist.is_some();
+            let serial_cmd = serial::serial_command(&inputs, marker, &serial_junit, xdist);
+            write_command_files(&serial_cmd)?;
+            let (ended, usage) = process::run_sampled(&serial_cmd, resolved.grace, false)
+                .map_err(|e| CommandError::Failed(e.into()))?;
+            if let Some(user_junit) = &serial_cmd.user_junit {
+                if user_junit.exists() {
+                    fs_err::copy(user_junit, &serial_junit).map_err(anyhow::Error::from)?;
+                }
+            }
+            let mut merge_failed = false;
+            if serial_junit.exists() {
+                if let Err(e) = serial::append_junit(&cmd.junit_path, &serial_junit) {
+                    // Both files stay; the shard must not read as green with results missing.
+                    eprintln!(
+                        "parallel-pytest: {e:#}; the serial tests' results stay in `{}`",
+                        serial_junit.display()
+                    );
+                    merge_failed = true;
+                } else if let Some(user_junit) = &cmd.user_junit {
+                    fs_err::copy(&cmd.junit_path, user_junit).map_err(anyhow::Error::from)?;
+                }
+            }
+            phase.exit_code = ended.code;
+            phase.signal = ended.killed_by.map(|s| s.as_str().to_string());
+            phase.wall_seconds = ended.wall.as_secs_f64();
+            finished = process::Finished {
+                // A serial phase killed by a signal has no code: neither has the shard.
+                code: ended
+                    .code
+                    .and_then(|_| serial::combine_exit_codes(parallel.code, ended.code))
+                    .map(|c| {
+                        if merge_failed && matches!(c, 0 | 5) {
+                            1
+                        } else {
+                            c
+                        }
+                    }),
+                killed_by: parallel.killed_by.or(ended.killed_by),
+                interrupted_by: parallel.interrupted_by.or(ended.interrupted_by),
+                wall: parallel.wall + ended.wall,
+            };
+            serial_usage = Some(usage);
+        } else {
+            eprintln!(
+                "parallel-pytest: {} marked `{marker}` did not run: the parallel phase ended with {}",
+                plural(phase.node_ids.len(), "test", "tests"),
+                parallel
+                    .code
+                    .map_or_else(|| "a signal".to_string(), |c| format!("exit code {c}"))
+            );
+        }
+        serial_phase = Some(phase);
+    }
+    let resources = crate::host::usage::Resources::new(
+        parallel_usage,
+        parallel.wall.as_secs_f64(),
+        workers,
+        serial_usage,
+        host.memory.limit_bytes.or(host.memory.available_bytes),
+        Some(usable_cpus(&host.cpus)),
+    );
+
     let crashed_workers = crash::crashes_in_file(&cmd.junit_path);
     let manifest = Manifest {
         manifest_version: MANIFEST_VERSION,
@@ -135,15 +220,12 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         signal: finished.killed_by.map(|s| s.as_str().to_string()),
         pytest_started: true,
         junit_file: file_name(&cmd.junit_path),
-        python: PythonInfo {
-            executable: info.executable.display().to_string(),
-            version: Some(info.version.clone()),
-            pytest: info.pytest.clone(),
-            xdist: info.xdist.clone(),
-        },
+        python: python_info(&cmd.info_path, &resolved.python),
         crashed_workers,
         interrupted_by: finished.interrupted_by.map(|s| s.as_str().to_string()),
         dist: (workers > 1).then(|| resolved.dist.clone()),
+        serial: serial_phase,
+        resources: Some(resources),
     };
     let manifest_path = resolved
         .out_dir
@@ -153,6 +235,9 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         .with_context(|| format!("failed to write `{}`", manifest_path.display()))?;
 
     let code = process::exit_code(&finished);
+    if let Some(hint) = failure_hint(&finished, &manifest.python, workers, &cmd.info_path) {
+        eprintln!("parallel-pytest: {hint}");
+    }
     if let Some(sig) = finished.killed_by {
         eprintln!(
             "parallel-pytest: {}",
@@ -170,6 +255,14 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         "{}",
         summary_line(shard, &manifest, code, &resolved.out_dir, &resolved.cwd)
     );
+    if let Some(resources) = &manifest.resources {
+        if let Some(line) = resources_line(resources, workers) {
+            eprintln!("parallel-pytest: {line}");
+        }
+        for advice in &resources.advice {
+            eprintln!("parallel-pytest: advice: {advice}");
+        }
+    }
     Ok(ExitCode::from(code))
 }
 
@@ -184,7 +277,7 @@ fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<Resolved, CommandErr
         Some(d) => absolute(&cwd, &d),
         None => root.join(".parallel-pytest"),
     };
-    let (python, source) = interpreter::find(
+    let (python, _source) = interpreter::find(
         settings.machine.python_choice(),
         std::env::var_os("PATH").as_deref(),
     )
@@ -205,6 +298,14 @@ fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<Resolved, CommandErr
             )));
         }
     };
+    let serial_marker = args
+        .inputs
+        .serial_marker
+        .clone()
+        .or(file.serial_marker.clone())
+        .unwrap_or_else(|| serial::DEFAULT_MARKER.to_string());
+    serial::validate_marker(&serial_marker)
+        .map_err(|e| CommandError::usage(format!("`--serial-marker`: {e}")))?;
     let argv_budget = match std::env::var(ours::ARGV_BUDGET) {
         Err(_) => command::ARGV_PATH_BUDGET,
         Ok(v) => v.trim().parse::<usize>().map_err(|_| {
@@ -220,11 +321,11 @@ fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<Resolved, CommandErr
         root,
         out_dir,
         python,
-        python_source: source,
         dist,
         grace,
         shard_flag: settings.machine.shard,
         workers_flag: settings.machine.forced_workers(),
+        serial_marker,
     })
 }
 
@@ -334,6 +435,8 @@ fn empty_shard(
         crashed_workers: Vec::new(),
         interrupted_by: None,
         dist: None,
+        serial: None,
+        resources: None,
     };
     let path = resolved
         .out_dir
@@ -343,6 +446,60 @@ fn empty_shard(
         .with_context(|| format!("failed to write `{}`", path.display()))?;
     eprintln!("{line}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the plugin recorded about the interpreter; only the path when pytest never got far
+/// enough to load it (no pytest installed, a bad option).
+fn python_info(info_path: &Path, python: &Path) -> PythonInfo {
+    #[derive(serde::Deserialize)]
+    struct Raw {
+        executable: String,
+        version: Option<String>,
+        pytest: Option<String>,
+        xdist: Option<String>,
+    }
+    let raw = fs_err::read_to_string(info_path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Raw>(&t).ok());
+    match raw {
+        Some(r) => PythonInfo {
+            executable: r.executable,
+            version: r.version,
+            pytest: r.pytest,
+            xdist: r.xdist,
+        },
+        None => PythonInfo {
+            executable: python.display().to_string(),
+            ..PythonInfo::default()
+        },
+    }
+}
+
+/// A likely cause for an early failure: no pytest at all, or no xdist when `-n` was needed.
+fn failure_hint(
+    finished: &process::Finished,
+    python: &PythonInfo,
+    workers: u32,
+    info_path: &Path,
+) -> Option<String> {
+    let code = finished.code?;
+    if code == 0 || finished.interrupted_by.is_some() {
+        return None;
+    }
+    if !info_path.exists() {
+        return Some(format!(
+            "pytest stopped before loading its plugins (exit {code}); check that pytest{} is installed for `{}` (choose another with `--python`)",
+            if workers > 1 { " and pytest-xdist" } else { "" },
+            python.executable
+        ));
+    }
+    if workers > 1 && python.xdist.is_none() {
+        return Some(format!(
+            "this shard uses {workers} workers but pytest-xdist is not installed for `{}`: install it, or pass `--workers 1`",
+            python.executable
+        ));
+    }
+    None
 }
 
 fn write_command_files(cmd: &PytestCommand) -> Result<(), CommandError> {
@@ -417,6 +574,39 @@ pub fn plan_row(shard: Shard, s: &ShardPlan, workers: u32) -> String {
         ));
     }
     row
+}
+
+/// CPUs the shard may use, as a fraction: the cgroup quota (1.5 CPUs) when there is one,
+/// never more than the CPUs it may run on.
+fn usable_cpus(cpus: &crate::host::Cpus) -> f64 {
+    let on = f64::from(cpus.affinity.unwrap_or(cpus.online).max(1));
+    cpus.quota.map_or(f64::from(cpus.effective), |q| q.min(on))
+}
+
+/// `measured CPU 3.2 s over 2 workers × 4.1 s (39% used), peak memory 350 MiB of 15.2 GiB
+/// (at most 200 MiB per worker)`.
+pub fn resources_line(r: &crate::host::usage::Resources, workers: u32) -> Option<String> {
+    use crate::host::usage::format_bytes;
+    if !r.parallel.measured {
+        return None;
+    }
+    let mut line = format!(
+        "measured CPU {:.1} s over {} × {:.1} s",
+        r.parallel.cpu_seconds,
+        plural(workers as usize, "worker", "workers"),
+        r.parallel_wall_seconds,
+    );
+    if let Some(u) = r.utilisation {
+        line.push_str(&format!(" ({:.0}% used)", 100.0 * u));
+    }
+    line.push_str(&format!(", peak memory {}", format_bytes(r.peak_rss_bytes)));
+    if let Some(limit) = r.memory_limit_bytes {
+        line.push_str(&format!(" of {}", format_bytes(limit)));
+    }
+    if let Some(w) = r.peak_worker_rss_bytes {
+        line.push_str(&format!(" (at most {} per worker)", format_bytes(w)));
+    }
+    Some(line)
 }
 
 fn summary_line(shard: Shard, m: &Manifest, code: u8, out_dir: &Path, cwd: &Path) -> String {

@@ -70,6 +70,86 @@ impl ResourceUsage {
     }
 }
 
+/// What a shard's manifest records about resources: both phases' measurements, the machine's
+/// limits, and the advice drawn from them (so `report`, running elsewhere, needs no host data).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Resources {
+    /// The xdist phase (or the single pytest process when the shard has one worker).
+    pub parallel: ResourceUsage,
+    pub parallel_wall_seconds: f64,
+    /// The serial phase, when it ran.
+    pub serial: Option<ResourceUsage>,
+    /// Memory the shard could use: the cgroup limit, else what the machine had available when
+    /// pytest started.
+    pub memory_limit_bytes: Option<u64>,
+    /// CPUs the shard could use (cgroup quota, else the effective count).
+    pub cpus: Option<f64>,
+    /// CPU seconds / (wall × workers) of the parallel phase; `None` when not measured.
+    pub utilisation: Option<f64>,
+    /// Highest total resident memory of either phase.
+    pub peak_rss_bytes: u64,
+    /// Largest single worker's peak, what the next worker count must leave room for.
+    pub peak_worker_rss_bytes: Option<u64>,
+    /// Lines for people, most pressing first (see [`advise`]).
+    pub advice: Vec<String>,
+}
+
+impl Resources {
+    /// Combines what the phases measured with the machine's limits, and advises. The advice
+    /// looks at the parallel phase: the serial phase uses one CPU by design, which says nothing
+    /// about the worker count.
+    pub fn new(
+        parallel: ResourceUsage,
+        parallel_wall_seconds: f64,
+        workers: u32,
+        serial: Option<ResourceUsage>,
+        memory_limit_bytes: Option<u64>,
+        cpus: Option<f64>,
+    ) -> Resources {
+        let peak_rss_bytes = parallel
+            .peak_rss_bytes
+            .max(serial.as_ref().map_or(0, |s| s.peak_rss_bytes));
+        let peak_worker_rss_bytes = parallel
+            .peak_worker_rss_bytes()
+            .into_iter()
+            .chain(
+                serial
+                    .as_ref()
+                    .and_then(ResourceUsage::peak_worker_rss_bytes),
+            )
+            .max();
+        let (utilisation, advice) = if parallel.measured {
+            let inputs = AdviceInputs {
+                wall_seconds: parallel_wall_seconds,
+                workers,
+                cpu_seconds: parallel.cpu_seconds,
+                peak_rss_bytes,
+                peak_worker_rss_bytes,
+                memory_limit_bytes,
+                cpus,
+            };
+            (
+                utilisation(parallel.cpu_seconds, parallel_wall_seconds, workers),
+                advise(&inputs).iter().map(ToString::to_string).collect(),
+            )
+        } else {
+            (None, Vec::new())
+        };
+        Resources {
+            parallel,
+            parallel_wall_seconds,
+            serial,
+            memory_limit_bytes,
+            cpus,
+            utilisation,
+            peak_rss_bytes,
+            peak_worker_rss_bytes,
+            advice,
+        }
+    }
+}
+
 /// One process as read from `/proc/<pid>/stat` and `/proc/<pid>/status`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProcInfo {

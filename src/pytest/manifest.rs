@@ -37,6 +37,27 @@ pub struct Manifest {
     /// xdist `--dist` mode used; `None` when pytest ran without xdist (one worker).
     #[serde(default)]
     pub dist: Option<String>,
+    /// Tests with the serial marker, run after the parallel phase in one plain pytest process
+    /// (issue 8); `None` when the shard had none. `exit_code`/`wall_seconds` above cover both.
+    #[serde(default)]
+    pub serial: Option<SerialPhase>,
+    /// CPU and memory measured while pytest ran, with advice (issue 8); `None` from older
+    /// versions or when `run` did not start pytest.
+    #[serde(default)]
+    pub resources: Option<crate::host::usage::Resources>,
+}
+
+/// The serial phase of a shard.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SerialPhase {
+    /// Serial tests the parallel phase left out (the ones this phase ran, unless it was skipped).
+    pub node_ids: Vec<String>,
+    /// Whether the phase ran (not after an interruption or a usage error in the parallel phase).
+    pub started: bool,
+    pub exit_code: Option<i32>,
+    pub signal: Option<String>,
+    pub wall_seconds: f64,
 }
 
 impl Manifest {

@@ -8,3 +8,4 @@ pub mod process;
 
 pub use interpreter::{InterpreterError, PythonInfo, PythonSource};
 pub use manifest::Manifest;
+pub mod serial;

@@ -9,7 +9,7 @@
 //! seconds later SIGKILL.
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,7 @@ use nix::unistd::Pid;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::command::PytestCommand;
+use crate::host::usage::{self, ResourceUsage, Sampler};
 
 /// Default time pytest gets between our SIGINT and SIGTERM. GitHub Actions sends SIGINT, then
 /// SIGTERM 7.5 s later, then SIGKILL 2.5 s after that; GitLab gives a job's script a similar
@@ -71,10 +72,38 @@ pub fn run(cmd: &PytestCommand, grace: Duration) -> Result<Finished, SpawnError>
         .enable_all()
         .build()
         .map_err(SpawnError::Signals)?;
-    runtime.block_on(run_async(cmd, grace))
+    runtime.block_on(run_async(cmd, grace, &mut |_| {}))
 }
 
-async fn run_async(cmd: &PytestCommand, grace: Duration) -> Result<Finished, SpawnError> {
+/// [`run`], sampling pytest's process tree from `/proc` while it runs (issue 8). `xdist`:
+/// whether pytest starts workers, which decides who counts as a worker.
+pub fn run_sampled(
+    cmd: &PytestCommand,
+    grace: Duration,
+    xdist: bool,
+) -> Result<(Finished, ResourceUsage), SpawnError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(SpawnError::Signals)?;
+    let mut sampler = None;
+    let finished = runtime.block_on(run_async(cmd, grace, &mut |pid| {
+        sampler = Some(Sampler::start(
+            PathBuf::from("/proc"),
+            pid,
+            xdist,
+            usage::DEFAULT_INTERVAL,
+        ));
+    }));
+    let usage = sampler.map(Sampler::stop).unwrap_or_default();
+    Ok((finished?, usage))
+}
+
+async fn run_async(
+    cmd: &PytestCommand,
+    grace: Duration,
+    on_spawn: &mut dyn FnMut(u32),
+) -> Result<Finished, SpawnError> {
     // Install the handlers before spawning so a cancellation in between is not lost.
     let mut sigint = signal(SignalKind::interrupt()).map_err(SpawnError::Signals)?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(SpawnError::Signals)?;
@@ -103,6 +132,9 @@ async fn run_async(cmd: &PytestCommand, grace: Duration) -> Result<Finished, Spa
                 _ => SpawnError::Other { program, source },
             }
         })?;
+    if let Some(pid) = child.id() {
+        on_spawn(pid);
+    }
     let pgid = child
         .id()
         .and_then(|id| i32::try_from(id).ok())

@@ -120,7 +120,11 @@ fn exactly_once_by_hand(py: &Path, xdist_shard: usize) {
             (
                 &["tests/test_alpha.py", "tests/pkg/test_gamma.py"],
                 &[],
-                &[ALPHA_PARAM, ALPHA_GROUP],
+                // The planner's prefixes, matched like pytest's `--deselect`.
+                &[
+                    "tests/test_alpha.py::test_param[",
+                    "tests/test_alpha.py::TestGroup::",
+                ],
                 w(2),
             ),
             (&["tests/test_delta.py"], &[ALPHA_GROUP], &[], w(3)),
@@ -228,7 +232,17 @@ fn dry_run_prints_row_and_a_command_that_runs_as_is() {
     let (printed, _) = run_cmd(dir.path(), &python(), &plan, "1/2")
         .arg("--print-command")
         .expect_code(0);
-    assert_eq!(printed.trim(), lines[1]);
+    // The same command, except that it does not split off `serial` tests into a second
+    // phase (a script runs one command; see README "Tests that must not run in parallel").
+    let one_phase = lines[1]
+        .split(' ')
+        .filter(|w| {
+            !w.starts_with("--parallel-pytest-phase=")
+                && !w.starts_with("--parallel-pytest-serial-out=")
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_eq!(printed.trim(), one_phase);
     // The printed command, run by a shell, is the shard.
     let out = Command::new("sh")
         .arg("-c")
@@ -372,8 +386,8 @@ fn runs_from_a_subdirectory_with_root() {
     );
 }
 
-/// 100,000 node ids on pytest 7.4 (no `@argsfile`): as argv they would be ~4 MB, over Linux's
-/// 2 MiB limit. They travel in the selection file; `--collect-only` keeps the run cheap.
+/// 100,000 node ids on pytest 7.4 (which has no `@argsfile`): as argv they would be ~4 MB, over
+/// Linux's 2 MiB limit. They travel in the selection file; `--collect-only` keeps the run cheap.
 #[test]
 fn hundred_thousand_node_ids_never_touch_argv_pytest7() {
     let dir = tempfile::tempdir().unwrap();
@@ -407,10 +421,16 @@ fn hundred_thousand_node_ids_never_touch_argv_pytest7() {
     assert_eq!(listed, keep.iter().map(String::as_str).collect::<Vec<_>>());
 }
 
-/// pytest 7.4 with more file paths than the argv budget: the top folders go on argv and the
-/// plugin keeps collection to the selected files.
+/// More file paths than the argv budget: the top folders go on argv and the plugin keeps
+/// collection to the selected files (packages and conftests intact), on both pytest lines.
 #[test]
-fn too_many_paths_for_argv_fall_back_to_top_folders_pytest7() {
+fn too_many_paths_for_argv_fall_back_to_top_folders() {
+    for py in [python(), python7()] {
+        top_folders_case(&py);
+    }
+}
+
+fn top_folders_case(py: &Path) {
     let dir = fixture_copy("run-basic");
     let plan = write_plan(
         dir.path(),
@@ -421,12 +441,12 @@ fn too_many_paths_for_argv_fall_back_to_top_folders_pytest7() {
             1,
         )],
     );
-    let (stdout, _) = run_cmd(dir.path(), &python7(), &plan, "1/1")
+    let (stdout, _) = run_cmd(dir.path(), py, &plan, "1/1")
         .env("PARALLEL_PYTEST_ARGV_BUDGET", "1")
         .arg("--dry-run")
         .expect_code(0);
     assert!(stdout.trim_end().ends_with(" tests"), "{stdout}");
-    run_cmd(dir.path(), &python7(), &plan, "1/1")
+    run_cmd(dir.path(), py, &plan, "1/1")
         .env("PARALLEL_PYTEST_ARGV_BUDGET", "1")
         .expect_code(0);
     let keys = junit_keys(&dir.path().join(".parallel-pytest/junit-1-of-1.xml"));

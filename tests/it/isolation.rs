@@ -1,0 +1,292 @@
+//! Issue 8 end to end on `tests/fixtures/isolation` (see its EXPECTED.md): serial tests run
+//! alone after the xdist phase, both phases land in the shard's one JUnit file and manifest,
+//! the isolation variables reach the tests, resources are measured and advised on. The two
+//! shards run once (`RUN`) and every test below asserts on that one run.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::LazyLock;
+
+use parallel_pytest::junit::{node_id, reader};
+use parallel_pytest::pytest::Manifest;
+use serde_json::json;
+
+use crate::harness::{Cmd, fixture_copy, python};
+
+const SHARD_1_FILES: &[&str] = &[
+    "tests/test_resources.py",
+    "tests/test_common_file.py",
+    "tests/test_isolation_vars.py",
+];
+const SHARD_2_FILES: &[&str] = &[
+    "tests/test_scoped.py",
+    "tests/test_group_a.py",
+    "tests/test_group_b.py",
+];
+
+struct ShardRun {
+    stderr: String,
+    manifest: Manifest,
+    /// node id → outcome, from the shard's one JUnit file.
+    outcomes: BTreeMap<String, String>,
+    /// Testcases in the file (duplicates would make this larger than `outcomes`).
+    cases: usize,
+}
+
+struct Run {
+    dir: tempfile::TempDir,
+    shards: Vec<ShardRun>,
+}
+
+impl Run {
+    fn state(&self, file: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(".state").join(file)).unwrap_or_default()
+    }
+}
+
+fn plan_json() -> serde_json::Value {
+    let shard = |index: u32, files: &[&str]| {
+        json!({
+            "index": index, "predicted_seconds": 3.0, "workers": 2,
+            "files": files, "node_ids": [], "deselect": [],
+        })
+    };
+    json!({
+        "version": "test", "fingerprint": "isolation-test", "shards_total": 2,
+        "lower_bound_seconds": 3.0, "predicted_makespan_seconds": 3.0, "unknown_tests": 0,
+        "shards": [shard(1, SHARD_1_FILES), shard(2, SHARD_2_FILES)],
+    })
+}
+
+fn read_junit(path: &Path) -> (BTreeMap<String, String>, usize) {
+    let report = reader::read_path(path, &reader::Limits::default()).expect("read JUnit");
+    assert!(report.truncated.is_none(), "{:?}", report.truncated);
+    let outcomes = report
+        .cases
+        .iter()
+        .map(|c| {
+            (
+                node_id::node_id(&c.classname, &c.name, c.file.as_deref()),
+                c.outcome.as_str().to_string(),
+            )
+        })
+        .collect();
+    (outcomes, report.cases.len())
+}
+
+static RUN: LazyLock<Run> = LazyLock::new(|| {
+    let dir = fixture_copy("isolation");
+    let plan = dir.path().join("plan.json");
+    std::fs::write(&plan, plan_json().to_string()).unwrap();
+    let out = dir.path().join("out");
+    let shards = (1..=2)
+        .map(|i| {
+            let (_, stderr) = Cmd::new()
+                .current_dir(dir.path())
+                .args(["run", "--plan", "plan.json", "--workers", "2", "--out-dir"])
+                .arg(&out)
+                .arg("--python")
+                .arg(python())
+                .arg("--shard")
+                .arg(format!("{i}/2"))
+                .expect_code(0);
+            let manifest: Manifest = serde_json::from_str(
+                &std::fs::read_to_string(out.join(format!("shard-{i}-of-2.json"))).unwrap(),
+            )
+            .unwrap();
+            let (outcomes, cases) = read_junit(&out.join(&manifest.junit_file));
+            ShardRun {
+                stderr,
+                manifest,
+                outcomes,
+                cases,
+            }
+        })
+        .collect();
+    Run { dir, shards }
+});
+
+const SERIAL: [&str; 2] = [
+    "tests/test_common_file.py::test_serial_a",
+    "tests/test_common_file.py::test_serial_b",
+];
+
+#[test]
+fn serial_tests_run_alone_after_the_parallel_phase_and_pass() {
+    let run = &*RUN;
+    let shard = &run.shards[0];
+    let serial = shard
+        .manifest
+        .serial
+        .as_ref()
+        .expect("serial phase recorded");
+    assert_eq!(serial.node_ids, SERIAL);
+    assert!(serial.started);
+    assert_eq!(serial.exit_code, Some(0));
+    assert!(serial.wall_seconds > 0.0);
+    for id in SERIAL {
+        assert_eq!(
+            shard.outcomes.get(id).map(String::as_str),
+            Some("passed"),
+            "{id}"
+        );
+    }
+    assert!(
+        shard
+            .stderr
+            .contains("running 2 tests marked `serial` in one process"),
+        "{}",
+        shard.stderr
+    );
+    // The serial tests ran last, one after the other: `b` owned the file at the end.
+    assert_eq!(run.state("shared.log"), "b start\nb end\n");
+    // The shard without serial tests has no serial phase.
+    assert_eq!(run.shards[1].manifest.serial, None);
+}
+
+#[test]
+fn both_phases_land_in_one_junit_file_and_every_test_runs_exactly_once() {
+    let run = &*RUN;
+    let mut all = BTreeMap::new();
+    for shard in &run.shards {
+        assert_eq!(
+            shard.cases,
+            shard.outcomes.len(),
+            "a test ran twice in one shard"
+        );
+        for (id, outcome) in &shard.outcomes {
+            assert_eq!(outcome, "passed", "{id}");
+            assert!(
+                all.insert(id.clone(), ()).is_none(),
+                "{id} ran in two shards"
+            );
+        }
+        assert_eq!(shard.manifest.exit_code, Some(0));
+    }
+    // EXPECTED.md: 24 tests in all.
+    assert_eq!(all.len(), 24, "{:?}", all.keys().collect::<Vec<_>>());
+    assert_eq!(run.shards[0].outcomes.len(), 11);
+    assert!(
+        !run.dir.path().join("out/junit-1-of-2.serial.xml").exists(),
+        "the serial JUnit is merged, not left beside"
+    );
+}
+
+#[test]
+fn isolation_variables_reach_every_test() {
+    let run = &*RUN;
+    let vars = &run.shards[0].outcomes;
+    for test in [
+        "tests/test_isolation_vars.py::test_shard_variables_are_set_and_consistent",
+        "tests/test_isolation_vars.py::test_xdist_worker_is_named_in_the_parallel_phase",
+        "tests/test_isolation_vars.py::test_readme_recipe_names_this_shard_and_worker",
+    ] {
+        assert_eq!(vars.get(test).map(String::as_str), Some("passed"), "{test}");
+    }
+    // The README recipe: a database name per shard × worker.
+    let slots = run.state("slots.log");
+    assert!(slots.starts_with("myapp_test_s1_gw"), "{slots}");
+    // Every state line names its shard.
+    for line in run.state("group.log").lines() {
+        assert!(line.contains(" 2/2 gw"), "{line}");
+    }
+}
+
+#[test]
+fn the_xdist_group_ran_in_one_shard_on_one_worker() {
+    let run = &*RUN;
+    let log = run.state("group.log");
+    let places: std::collections::BTreeSet<&str> =
+        log.lines().map(|l| l.split_once(' ').unwrap().1).collect();
+    assert_eq!(log.lines().count(), 4, "{log}");
+    // The plan's default `--dist load` may spread them over workers; the shard is one.
+    assert!(places.iter().all(|p| p.starts_with("2/2 ")), "{log}");
+}
+
+#[test]
+fn resources_are_measured_and_advised_on() {
+    let run = &*RUN;
+    let shard = &run.shards[0];
+    let r = shard.manifest.resources.as_ref().expect("resources");
+    assert!(r.parallel.measured, "{r:?}");
+    assert!(r.parallel.samples >= 2, "{r:?}");
+    const MIB: u64 = 1024 * 1024;
+    // test_allocates_memory holds 160 MiB for 1.5 s in one worker; Python itself adds ~20 MiB.
+    let worker_peak = r.peak_worker_rss_bytes.expect("per-worker peak");
+    assert!(worker_peak >= 160 * MIB, "{r:?}");
+    assert!(r.peak_rss_bytes >= worker_peak, "{r:?}");
+    assert!(r.peak_rss_bytes < 2048 * MIB, "implausible peak: {r:?}");
+    assert_eq!(r.parallel.workers.len(), 2, "{r:?}");
+    assert!(r.parallel.cpu_seconds > 0.0, "{r:?}");
+    // Mostly sleeping tests: far below the 60% line.
+    let u = r.utilisation.expect("utilisation");
+    assert!(u > 0.0 && u < 0.6, "{r:?}");
+    assert!(
+        r.advice.iter().any(|a| a.starts_with("mostly waiting")),
+        "{r:?}"
+    );
+    let serial = r.serial.as_ref().expect("serial phase measured");
+    assert!(serial.measured);
+    assert_eq!(serial.workers.len(), 1);
+    assert!(
+        shard.stderr.contains("advice: mostly waiting"),
+        "{}",
+        shard.stderr
+    );
+}
+
+/// The fixture is a real test of the feature: under plain `pytest -n 2` (serial tests mixed
+/// into the xdist run) the serial tests see their siblings' writes and fail.
+#[test]
+fn without_the_serial_phase_the_serial_tests_fail() {
+    let dir = fixture_copy("isolation");
+    let out = std::process::Command::new(python())
+        .current_dir(dir.path())
+        .args([
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "2",
+            "-o",
+            "markers=serial: test",
+            "tests/test_common_file.py",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAILED tests/test_common_file.py::test_serial_a"),
+        "{stdout}"
+    );
+}
+
+/// `--strict-markers` (in the fixture's `addopts`) with `serial` registered by nobody but us:
+/// `--print-command` output still registers the marker and runs everything in one go.
+#[test]
+fn print_command_registers_the_marker_without_splitting_phases() {
+    let dir = fixture_copy("isolation");
+    std::fs::write(dir.path().join("plan.json"), plan_json().to_string()).unwrap();
+    let (stdout, _) = Cmd::new()
+        .current_dir(dir.path())
+        .args([
+            "run",
+            "--plan",
+            "plan.json",
+            "--workers",
+            "2",
+            "--shard",
+            "1/2",
+        ])
+        .arg("--python")
+        .arg(python())
+        .arg("--print-command")
+        .expect_code(0);
+    assert!(
+        stdout.contains("-p _parallel_pytest_isolation --parallel-pytest-serial-marker=serial")
+    );
+    assert!(!stdout.contains("--parallel-pytest-phase"), "{stdout}");
+    assert!(stdout.starts_with("PARALLEL_PYTEST_SHARD=1/2 "), "{stdout}");
+}
