@@ -45,6 +45,10 @@ done
 echo
 echo "==> artifacts (what each CI shard job uploads), in $out:"
 ls -1 "$out"/junit-*.xml "$out"/shard-*.json
+
 echo
-echo "next: \`$bin report $out\` merges them into one summary."
+echo "==> parallel-pytest report $out  (the report job: merge every shard, check each test ran once)"
+"$bin" report "$out" --timings-out "$out/timings.json" --junit-out "$out/junit-merged.xml" || status=$?
+echo
+echo "merged JUnit: $out/junit-merged.xml · next run's timings: $out/timings.json"
 exit "$status"

@@ -10,9 +10,10 @@ use anyhow::Context;
 
 use crate::ci::{self, Shard};
 use crate::cli::RunArgs;
+use crate::commands::plan as plan_cmd;
 use crate::env_vars::ours;
 use crate::error::CommandError;
-use crate::plan::{Plan, ShardPlan};
+use crate::plan::{self, Plan, PlanError, ShardCount, ShardPlan};
 use crate::pytest::command::{self, PytestCommand};
 use crate::pytest::interpreter;
 use crate::pytest::manifest::SerialPhase;
@@ -20,6 +21,7 @@ use crate::pytest::manifest::{MANIFEST_VERSION, Manifest, PythonInfo, Selection}
 use crate::pytest::serial;
 use crate::pytest::{crash, process};
 use crate::settings::Settings;
+use crate::suite;
 
 /// xdist distribution mode when neither `--dist` nor the config sets one. See BENCHMARKS.md
 /// ("run: --dist"): for a slowest-first ordered selection, `load` hands the slow tests out first
@@ -44,9 +46,16 @@ struct Resolved {
 }
 
 pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, CommandError> {
-    let resolved = resolve(root, &args)?;
-    let (plan, rootdir) = obtain_plan(&args, &resolved)?;
-    let shard = this_shard(resolved.shard_flag, &plan)?;
+    let (resolved, settings) = resolve(root, &args)?;
+    let ci =
+        ci::detect_from_env(resolved.shard_flag).map_err(|e| CommandError::usage(e.to_string()))?;
+    let ci_shard = ci.shard.map(|c| c.shard());
+    let Obtained {
+        plan,
+        rootdir,
+        invocation_dir,
+    } = obtain_plan(&args, &resolved, &settings, ci_shard)?;
+    let shard = this_shard(ci_shard, &plan)?;
     let shard_plan = plan
         .shards
         .iter()
@@ -67,7 +76,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
     let inputs = command::Inputs {
         python: &resolved.python,
         rootdir: &rootdir,
-        invocation_dir: &resolved.root,
+        invocation_dir: &invocation_dir,
         out_dir: &resolved.out_dir,
         id: shard,
         shard: &shard_plan,
@@ -142,7 +151,9 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
                 "parallel-pytest: running {} marked `{marker}` in one process, after the parallel tests",
                 plural(phase.node_ids.len(), "test", "tests")
             );
-            let xdist = python_info(&cmd.info_path, &resolved.python).xdist.is_some();
+            let xdist = python_info(&cmd.info_path, &resolved.python)
+                .xdist
+                .is_some();
             let serial_cmd = serial::serial_command(&inputs, marker, &serial_junit, xdist);
             write_command_files(&serial_cmd)?;
             let (ended, usage) = process::run_sampled(&serial_cmd, resolved.grace, false)
@@ -266,7 +277,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
     Ok(ExitCode::from(code))
 }
 
-fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<Resolved, CommandError> {
+fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<(Resolved, Settings), CommandError> {
     let cwd = std::env::current_dir()
         .context("failed to read the current directory")
         .map_err(CommandError::Failed)?;
@@ -315,7 +326,7 @@ fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<Resolved, CommandErr
             ))
         })?,
     };
-    Ok(Resolved {
+    let resolved = Resolved {
         argv_budget,
         cwd,
         root,
@@ -326,16 +337,36 @@ fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<Resolved, CommandErr
         shard_flag: settings.machine.shard,
         workers_flag: settings.machine.forced_workers(),
         serial_marker,
-    })
+    };
+    Ok((resolved, settings))
 }
 
-/// The plan and pytest's rootdir (plan paths are relative to it).
-fn obtain_plan(args: &RunArgs, resolved: &Resolved) -> Result<(Plan, PathBuf), CommandError> {
+/// The plan: from `--plan`, else computed here exactly as `plan` computes it.
+fn obtain_plan(
+    args: &RunArgs,
+    resolved: &Resolved,
+    settings: &Settings,
+    ci_shard: Option<Shard>,
+) -> Result<Obtained, CommandError> {
     let Some(path) = &args.plan_file else {
-        return Err(CommandError::usage_with_hint(
-            "planning inside `run` is not wired up yet",
-            "save a plan with `parallel-pytest plan --format json > plan.json` and pass `--plan plan.json`",
-        ));
+        // Exactly what `plan` computes: the same request from the same settings, with N from
+        // this job's shard.
+        let total = ci_shard.map_or(1, |s| s.total);
+        let request = plan_cmd::plan_request(
+            settings,
+            &args.inputs,
+            ShardCount::Fixed(total),
+            plan_cmd::plan_workers(settings),
+        )?;
+        let planned = plan::build(&request).map_err(plan_cmd::plan_error)?;
+        for w in &planned.warnings {
+            eprintln!("warning: {w}");
+        }
+        return Ok(Obtained {
+            plan: planned.plan,
+            rootdir: planned.rootdir,
+            invocation_dir: planned.invocation_dir,
+        });
     };
     let path = absolute(&resolved.cwd, path);
     let text = fs_err::read_to_string(&path).map_err(|e| CommandError::usage(e.to_string()))?;
@@ -345,15 +376,35 @@ fn obtain_plan(args: &RunArgs, resolved: &Resolved) -> Result<(Plan, PathBuf), C
             path.display()
         ))
     })?;
-    Ok((plan, resolved.root.clone()))
+    // The plan's paths are relative to pytest's rootdir: find it as `plan` did.
+    let suite = suite::load(&suite::SuiteRequest {
+        invocation_dir: resolved.root.clone(),
+        paths: args.inputs.paths.clone(),
+        pytest_args: args.inputs.pytest_args.clone(),
+        env_addopts: std::env::var(crate::env_vars::ci::PYTEST_ADDOPTS).ok(),
+    })
+    .map_err(|e| plan_cmd::plan_error(PlanError::Suite(e)))?;
+    Ok(Obtained {
+        plan,
+        rootdir: suite.rootdir,
+        invocation_dir: resolved.root.clone(),
+    })
+}
+
+/// The plan and where its paths point.
+struct Obtained {
+    plan: Plan,
+    /// pytest's rootdir: plan paths are relative to it.
+    rootdir: PathBuf,
+    /// Where pytest starts (`--root`, else the current directory).
+    invocation_dir: PathBuf,
 }
 
 /// `--shard`, else `PARALLEL_PYTEST_SHARD`/the CI provider's variables, else 1/1 for a
 /// one-shard plan.
-fn this_shard(flag: Option<Shard>, plan: &Plan) -> Result<Shard, CommandError> {
-    let ci = ci::detect_from_env(flag).map_err(|e| CommandError::usage(e.to_string()))?;
-    let shard = match ci.shard {
-        Some(choice) => choice.shard(),
+fn this_shard(ci_shard: Option<Shard>, plan: &Plan) -> Result<Shard, CommandError> {
+    let shard = match ci_shard {
+        Some(shard) => shard,
         None if plan.shards_total == 1 => Shard { index: 1, total: 1 },
         None => {
             return Err(CommandError::usage(format!(

@@ -534,3 +534,72 @@ fn bad_plan_and_shard_are_usage_errors() {
         "{stderr}"
     );
 }
+
+/// Timings recorded before `tests/test_delta.py` existed, with `tests/test_alpha.py` far heavier
+/// than the rest so the planner splits it across shards.
+const BASIC_TIMINGS: &str = r#"{
+  "tests/test_alpha.py::test_one": 0.5,
+  "tests/test_alpha.py::test_two": 0.5,
+  "tests/test_alpha.py::test_marked": 0.5,
+  "tests/test_alpha.py::test_param[1]": 3.0,
+  "tests/test_alpha.py::test_param[2]": 3.0,
+  "tests/test_alpha.py::test_param[3]": 3.0,
+  "tests/test_alpha.py::test_param[a b]": 3.0,
+  "tests/test_alpha.py::test_param[x::y]": 3.0,
+  "tests/test_alpha.py::TestGroup::test_in_class": 4.0,
+  "tests/test_alpha.py::TestGroup::test_class_param[0]": 4.0,
+  "tests/test_alpha.py::TestGroup::test_class_param[1]": 4.0,
+  "tests/test_beta.py::test_many[0]": 0.2,
+  "tests/test_beta.py::test_keyword_match": 0.2,
+  "tests/test_beta.py::test_beta_marked": 0.2,
+  "tests/pkg/test_gamma.py::test_nested_a": 0.3,
+  "tests/pkg/test_gamma.py::TestNested::test_method": 0.3
+}"#;
+
+/// Invariant 2 through the real planner: for N = 1..5 every collected test runs exactly once
+/// across the N shards — a file new since the timings (`test_delta.py`) included, and
+/// `test_alpha.py` split across shards by node id with the owner deselecting the moved parts.
+/// One collect; workers only for N = 1, so the 15 shard runs stay cheap.
+#[test]
+fn every_test_runs_exactly_once_for_one_to_five_shards() {
+    let dir = fixture_copy("run-basic");
+    std::fs::write(dir.path().join(".test_durations"), BASIC_TIMINGS).unwrap();
+    let expected: Vec<(String, String)> = collected_ids(dir.path(), &python())
+        .iter()
+        .map(|id| to_junit_names(id))
+        .collect();
+    assert_eq!(expected.len(), 29);
+    let mut split_seen = false;
+    let cases: Vec<(u32, PathBuf)> = (1..=5)
+        .map(|n| (n, python()))
+        .chain([(3, python7())])
+        .collect();
+    for (n, py) in cases {
+        let out = dir.path().join(format!("out-{n}-{}", py == python7()));
+        let mut seen = Vec::new();
+        for i in 1..=n {
+            Cmd::new()
+                .current_dir(dir.path())
+                .args(["run", "--timings", ".test_durations", "--python"])
+                .arg(&py)
+                .args(["--workers", if n == 1 { "2" } else { "1" }])
+                .arg("--shard")
+                .arg(format!("{i}/{n}"))
+                .arg("--out-dir")
+                .arg(&out)
+                .expect_code(0);
+            let m: Manifest = serde_json::from_str(
+                &std::fs::read_to_string(out.join(format!("shard-{i}-of-{n}.json"))).unwrap(),
+            )
+            .unwrap();
+            split_seen |= !m.selection.deselect.is_empty();
+            seen.extend(junit_keys(&out.join(format!("junit-{i}-of-{n}.xml"))));
+        }
+        eprintln!("N = {n}: {} testcases", seen.len());
+        assert_once(&expected, &seen);
+    }
+    assert!(
+        split_seen,
+        "the planner never split test_alpha.py: the test lost its point"
+    );
+}
