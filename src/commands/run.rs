@@ -423,16 +423,19 @@ fn this_shard(ci_shard: Option<Shard>, plan: &Plan) -> Result<Shard, CommandErro
 }
 
 /// Workers from the plan (which applied the machine's budget), an explicit `--workers N`
-/// winning; never more than the tests we know the shard has, and at least one.
+/// winning; at least one, and never more than the shard's tests when we know how many there
+/// are: a shard of only parametrized node ids (`f.py::t[1]`) has exactly one test per id.
+/// A file, or a node id naming a class or function, may hold any number of tests, so
+/// otherwise the plan's count stands.
 pub fn effective_workers(shard: &ShardPlan, forced: Option<u32>) -> u32 {
-    let planned = forced.unwrap_or(shard.workers);
-    let mut w = planned.max(1);
-    if shard.files.is_empty() {
-        // Only single node ids: each is at least one test, and we know exactly how many.
+    let w = forced.unwrap_or(shard.workers).max(1);
+    let exact = shard.files.is_empty() && shard.node_ids.iter().all(|id| id.ends_with(']'));
+    if exact {
         let n = u32::try_from(shard.node_ids.len()).unwrap_or(u32::MAX);
-        w = w.min(n.max(1));
+        w.min(n.max(1))
+    } else {
+        w
     }
-    w
 }
 
 fn empty_shard(
@@ -688,7 +691,7 @@ mod tests {
             predicted_seconds: 2.0,
             workers,
             files: (0..files).map(|i| format!("t{i}.py")).collect(),
-            node_ids: (0..node_ids).map(|i| format!("x.py::t{i}")).collect(),
+            node_ids: (0..node_ids).map(|i| format!("x.py::t[{i}]")).collect(),
             deselect: vec![],
         }
     }
@@ -700,6 +703,10 @@ mod tests {
         assert_eq!(effective_workers(&sp(2, 0, 4), None), 4);
         assert_eq!(effective_workers(&sp(2, 0, 4), Some(1)), 1);
         assert_eq!(effective_workers(&sp(2, 0, 0), None), 1);
+        // A class or function id may hold many tests: no cap.
+        let mut group = sp(0, 1, 4);
+        group.node_ids = vec!["x.py::TestBig".into()];
+        assert_eq!(effective_workers(&group, None), 4);
     }
 
     #[test]

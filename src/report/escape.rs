@@ -55,6 +55,10 @@ pub fn html_pre(s: &str) -> String {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
+            // Harmless inside `<pre>`, but keeps fences from ever forming if the block breaks.
+            '`' => out.push_str("&#96;"),
+            '[' => out.push_str("&#91;"),
+            ']' => out.push_str("&#93;"),
             '@' => out.push_str("@\u{200b}"),
             '\n' | '\t' => out.push(c),
             '\r' => {}

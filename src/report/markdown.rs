@@ -70,7 +70,7 @@ impl Default for MarkdownOptions {
 /// Room kept for the "… and N more" line of a list that stops early.
 const MORE_LINE: usize = 96;
 /// Bytes of one traceback shown in the summary.
-const TRACEBACK_BYTES: usize = 16 * 1024;
+const TRACEBACK_BYTES: usize = 20 * 1024;
 /// Failures put on the rerun command line.
 const RERUN_IDS: usize = 100;
 

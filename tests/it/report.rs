@@ -68,11 +68,19 @@ fn artifacts_copy() -> tempfile::TempDir {
 }
 
 fn report_json(cwd: &Path, extra: &[&str]) -> (Option<i32>, Value) {
-    let out = Cmd::new()
+    // Tests share the 3-shard run: unless a test is about the store, each report writes its
+    // timings store to a private file instead of the run's default one.
+    let private = tempfile::tempdir().unwrap();
+    let mut cmd = Cmd::new()
         .current_dir(cwd)
         .args(["report", "--format", "json"])
-        .args(extra)
-        .output();
+        .args(extra);
+    if !extra.contains(&"--timings-out") {
+        cmd = cmd
+            .arg("--timings-out")
+            .arg(private.path().join("timings.json"));
+    }
+    let out = cmd.output();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let json: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
         panic!(
@@ -565,4 +573,26 @@ fn unreadable_files_are_reported_per_file_and_others_still_count() {
     ] {
         assert!(text.contains(needle), "{needle} in {text}");
     }
+}
+
+#[test]
+fn timings_store_is_written_for_the_next_plan_and_smoothed() {
+    let dir = artifacts_copy();
+    let (code, _) = report_json(dir.path(), &[]);
+    assert_eq!(code, Some(1));
+    let read =
+        |p: &Path| -> Value { serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap() };
+    let first = read(&dir.path().join(".parallel-pytest/timings.json"));
+    assert_eq!(first["format"], "parallel-pytest-timings");
+    let tests = first["tests"].as_object().unwrap();
+    assert_eq!(tests.len(), 15, "{tests:?}");
+    let slow = &tests["tests/test_basic.py::test_slow"];
+    assert!(slow["seconds"].as_f64().unwrap() >= 0.3, "{slow}");
+    assert_eq!(slow["runs"], 1);
+    assert!(tests.contains_key("tests/sub/test_classes.py::TestGroup::test_param[2]"));
+
+    // The next report reads the default store as the previous one and smooths into it.
+    let (_, _) = report_json(dir.path(), &["--timings-out", "next.json"]);
+    let second = read(&dir.path().join("next.json"));
+    assert_eq!(second["tests"]["tests/test_basic.py::test_slow"]["runs"], 2);
 }
