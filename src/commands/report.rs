@@ -83,7 +83,7 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Comm
         }
         if written.over_limit {
             eprintln!(
-                "warning: `{}` is {} bytes even without failure texts: GitLab ignores JUnit files of 30 MB or more",
+                "warning: `{}` is {} bytes and would be over GitLab's 30 MB limit even without failure texts, so they were kept: GitLab ignores JUnit files of 30 MB or more (split the report or attach the shard files instead)",
                 path.display(),
                 written.xml.len()
             );

@@ -117,8 +117,10 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         return Ok(ExitCode::SUCCESS);
     }
 
-    // A report left by an earlier run must never pass for this run's (a crash before pytest
-    // writes its file would otherwise look green).
+    // A report or manifest left by an earlier run must never pass for this run's (a crash
+    // before pytest writes its file, or this process being killed, would otherwise look green).
+    let manifest_path = resolved.out_dir.join(format!("shard-{stem}.json"));
+    remove_if_exists(&manifest_path)?;
     remove_if_exists(&cmd.junit_path)?;
     remove_if_exists(&cmd.info_path)?;
     remove_if_exists(&serial_out)?;
@@ -238,9 +240,6 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         serial: serial_phase,
         resources: Some(resources),
     };
-    let manifest_path = resolved
-        .out_dir
-        .join(format!("shard-{}.json", shard.file_stem()));
     manifest
         .write(&manifest_path)
         .with_context(|| format!("failed to write `{}`", manifest_path.display()))?;
@@ -590,12 +589,10 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// `os.path.abspath` semantics (lexical, `..` removed), as pytest and the planner use: paths
+/// with `..` left in would not compare equal to the planner's rootdir.
 fn absolute(cwd: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        cwd.join(p)
-    }
+    suite::paths::absolute(cwd, p)
 }
 
 /// A bare command name (`python3`) is looked up on PATH; a relative path (`.venv/bin/python`)

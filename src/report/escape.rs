@@ -83,9 +83,11 @@ pub fn url_path(s: &str) -> String {
 }
 
 /// Text for a terminal: no escape sequences or other control characters from the test run
-/// (they could rewrite the screen or forge lines); newlines and tabs are kept.
+/// (they could rewrite the screen or forge lines); newlines and tabs are kept, and a legacy
+/// `##[command]` is broken with a zero-width space.
 pub fn terminal(s: &str) -> String {
-    s.chars()
+    let clean: String = s
+        .chars()
         .map(|c| {
             if c.is_control() && c != '\n' && c != '\t' {
                 '\u{fffd}'
@@ -93,7 +95,9 @@ pub fn terminal(s: &str) -> String {
                 c
             }
         })
-        .collect()
+        .collect();
+    // The same text may land in a GitHub log, where `##[command]` matches anywhere in a line.
+    clean.replace("##[", "#\u{200b}#[")
 }
 
 /// Workflow-command data (DESIGN.md §5): `%`, CR, LF escaped. The legacy `##[command]` syntax

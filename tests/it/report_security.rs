@@ -110,6 +110,8 @@ fn hostile_names_and_messages_stay_text() {
     assert_eq!(token.len(), 32);
     assert!(!HOSTILE.iter().any(|h| h.contains(&token)));
     let rest: Vec<&str> = lines.collect();
+    // Even inside the guard, no legacy `##[command]` can form.
+    assert!(rest.iter().all(|l| !l.contains("##[")), "{rest:#?}");
     assert_eq!(
         rest.last(),
         Some(&format!("::{token}::").as_str()),
@@ -209,4 +211,37 @@ fn hostile_names_and_messages_stay_text() {
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("cq.json")).unwrap())
             .unwrap();
     assert_eq!(cq.as_array().unwrap().len(), HOSTILE.len() + 3);
+}
+
+#[test]
+fn hostile_text_in_json_output_stays_inert_and_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    hostile_junit(dir.path());
+    let out = Cmd::new()
+        .current_dir(dir.path())
+        .args(["report", "junit-1-of-1.xml", "--format", "json"])
+        .env("GITHUB_ACTIONS", "true")
+        .output();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(!stdout.contains("##["));
+    for line in stdout.lines() {
+        assert!(!line.trim_start().starts_with("::"), "{line}");
+    }
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    // The data itself is exact (JSON consumers get the real message back).
+    let messages: Vec<&str> = json["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        messages.contains(&"##[group]injected group"),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().all(|m| m.len() <= 4096 + 64),
+        "messages are bounded"
+    );
 }
