@@ -645,3 +645,19 @@ fn src_layout_from_a_subdirectory_without_root() {
     let keys = junit_keys(&dir.path().join(".parallel-pytest/junit-1-of-1.xml"));
     assert_eq!(keys.len(), 5, "{keys:?}");
 }
+
+/// A crash loop ends: xdist stops replacing workers after `--max-worker-restart` (2 × workers),
+/// the shard fails, and `run` says that queued tests did not run.
+#[test]
+fn crash_loop_is_bounded_and_reported() {
+    let dir = fixture_copy("run-crash");
+    let plan = write_plan(dir.path(), &[(&["tests/test_crash_loop.py"], &[], &[], 2)]);
+    let (_, stderr) = run_cmd(dir.path(), &python(), &plan, "1/1").expect_code(1);
+    let m = manifest(dir.path(), "1-of-1");
+    assert_eq!(m.max_worker_restart, Some(4));
+    assert_eq!(m.crashed_workers.len(), 5, "{:?}", m.crashed_workers);
+    assert!(
+        stderr.contains("xdist stopped after 5 crashed workers (`--max-worker-restart 4`)"),
+        "{stderr}"
+    );
+}
