@@ -117,8 +117,10 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         return Ok(ExitCode::SUCCESS);
     }
 
-    // A report left by an earlier run must never pass for this run's (a crash before pytest
-    // writes its file would otherwise look green).
+    // A report or manifest left by an earlier run must never pass for this run's (a crash
+    // before pytest writes its file, or this process being killed, would otherwise look green).
+    let manifest_path = resolved.out_dir.join(format!("shard-{stem}.json"));
+    remove_if_exists(&manifest_path)?;
     remove_if_exists(&cmd.junit_path)?;
     remove_if_exists(&cmd.info_path)?;
     remove_if_exists(&serial_out)?;
@@ -235,12 +237,10 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         crashed_workers,
         interrupted_by: finished.interrupted_by.map(|s| s.as_str().to_string()),
         dist: (workers > 1).then(|| resolved.dist.clone()),
+        max_worker_restart: cmd.max_worker_restart,
         serial: serial_phase,
         resources: Some(resources),
     };
-    let manifest_path = resolved
-        .out_dir
-        .join(format!("shard-{}.json", shard.file_stem()));
     manifest
         .write(&manifest_path)
         .with_context(|| format!("failed to write `{}`", manifest_path.display()))?;
@@ -261,6 +261,15 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
             c.worker,
             c.test.as_deref().unwrap_or("?")
         );
+    }
+    if let Some(max) = manifest.max_worker_restart {
+        let crashes = manifest.crashed_workers.len();
+        if crashes > max as usize {
+            eprintln!(
+                "parallel-pytest: xdist stopped after {} (`--max-worker-restart {max}`): the tests still queued did not run",
+                plural(crashes, "crashed worker", "crashed workers")
+            );
+        }
     }
     eprintln!(
         "{}",
@@ -489,6 +498,7 @@ fn empty_shard(
         crashed_workers: Vec::new(),
         interrupted_by: None,
         dist: None,
+        max_worker_restart: None,
         serial: None,
         resources: None,
     };
@@ -590,12 +600,10 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// `os.path.abspath` semantics (lexical, `..` removed), as pytest and the planner use: paths
+/// with `..` left in would not compare equal to the planner's rootdir.
 fn absolute(cwd: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        cwd.join(p)
-    }
+    suite::paths::absolute(cwd, p)
 }
 
 /// A bare command name (`python3`) is looked up on PATH; a relative path (`.venv/bin/python`)

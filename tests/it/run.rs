@@ -609,3 +609,55 @@ fn every_test_runs_exactly_once_for_one_to_five_shards() {
         "the planner never split test_alpha.py: the test lost its point"
     );
 }
+
+/// A src layout (`pythonpath = ["src"]` in pyproject.toml) run from a subdirectory without
+/// `--root`: pytest's rootdir is the project (above the cwd), pytest starts in the cwd as plain
+/// pytest would, and exactly the tests plain pytest would run there run, once.
+#[test]
+fn src_layout_from_a_subdirectory_without_root() {
+    let dir = fixture_copy("run-src-layout");
+    let sub = dir.path().join("tests/unit");
+    let expected: Vec<(String, String)> = collected_ids(&sub, &python())
+        .iter()
+        .map(|id| to_junit_names(id))
+        .collect();
+    assert_eq!(expected.len(), 3, "{expected:?}");
+    let mut seen = Vec::new();
+    for i in 1..=2 {
+        Cmd::new()
+            .current_dir(&sub)
+            .args(["run", "--workers", "1", "--python"])
+            .arg(python())
+            .arg("--shard")
+            .arg(format!("{i}/2"))
+            .expect_code(0);
+        let junit = sub.join(format!(".parallel-pytest/junit-{i}-of-2.xml"));
+        seen.extend(junit_keys(&junit));
+    }
+    assert_once(&expected, &seen);
+    // From the project root with `--root`, the whole suite.
+    Cmd::new()
+        .current_dir(dir.path().join("src"))
+        .args(["--root", ".."])
+        .args(["run", "--workers", "1", "--python"])
+        .arg(python())
+        .expect_code(0);
+    let keys = junit_keys(&dir.path().join(".parallel-pytest/junit-1-of-1.xml"));
+    assert_eq!(keys.len(), 5, "{keys:?}");
+}
+
+/// A crash loop ends: xdist stops replacing workers after `--max-worker-restart` (2 × workers),
+/// the shard fails, and `run` says that queued tests did not run.
+#[test]
+fn crash_loop_is_bounded_and_reported() {
+    let dir = fixture_copy("run-crash");
+    let plan = write_plan(dir.path(), &[(&["tests/test_crash_loop.py"], &[], &[], 2)]);
+    let (_, stderr) = run_cmd(dir.path(), &python(), &plan, "1/1").expect_code(1);
+    let m = manifest(dir.path(), "1-of-1");
+    assert_eq!(m.max_worker_restart, Some(4));
+    assert_eq!(m.crashed_workers.len(), 5, "{:?}", m.crashed_workers);
+    assert!(
+        stderr.contains("xdist stopped after 5 crashed workers (`--max-worker-restart 4`)"),
+        "{stderr}"
+    );
+}
