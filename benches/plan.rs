@@ -16,6 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use parallel_pytest::plan::build::{PartitionInput, partition_plan};
+use parallel_pytest::plan::constraints::Constraints;
 use parallel_pytest::timings::{FileWork, TestWork};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -235,6 +236,7 @@ fn plan_makespan(files: &[FileWork], n: u32) -> (f64, f64) {
         shards: n,
         workers: 1,
         unknown_tests: 0,
+        constraints: &Constraints::default(),
     });
     (
         plan.predicted_makespan_seconds,

@@ -10,16 +10,18 @@ use anyhow::Context;
 
 use crate::ci::{self, Shard};
 use crate::cli::RunArgs;
+use crate::commands::plan as plan_cmd;
 use crate::env_vars::ours;
 use crate::error::CommandError;
-use crate::plan::{Plan, ShardPlan};
+use crate::plan::{self, Plan, PlanError, ShardCount, ShardPlan};
 use crate::pytest::command::{self, PytestCommand};
-use crate::pytest::interpreter::{self, PythonSource};
+use crate::pytest::interpreter;
 use crate::pytest::manifest::SerialPhase;
 use crate::pytest::manifest::{MANIFEST_VERSION, Manifest, PythonInfo, Selection};
 use crate::pytest::serial;
 use crate::pytest::{crash, process};
 use crate::settings::Settings;
+use crate::suite;
 
 /// xdist distribution mode when neither `--dist` nor the config sets one. See BENCHMARKS.md
 /// ("run: --dist"): for a slowest-first ordered selection, `load` hands the slow tests out first
@@ -33,7 +35,6 @@ struct Resolved {
     root: PathBuf,
     out_dir: PathBuf,
     python: PathBuf,
-    python_source: PythonSource,
     dist: String,
     grace: Duration,
     shard_flag: Option<Shard>,
@@ -45,9 +46,16 @@ struct Resolved {
 }
 
 pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, CommandError> {
-    let resolved = resolve(root, &args)?;
-    let (plan, rootdir) = obtain_plan(&args, &resolved)?;
-    let shard = this_shard(resolved.shard_flag, &plan)?;
+    let (resolved, settings) = resolve(root, &args)?;
+    let ci =
+        ci::detect_from_env(resolved.shard_flag).map_err(|e| CommandError::usage(e.to_string()))?;
+    let ci_shard = ci.shard.map(|c| c.shard());
+    let Obtained {
+        plan,
+        rootdir,
+        invocation_dir,
+    } = obtain_plan(&args, &resolved, &settings, ci_shard)?;
+    let shard = this_shard(ci_shard, &plan)?;
     let shard_plan = plan
         .shards
         .iter()
@@ -65,38 +73,15 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         return empty_shard(&args, &resolved, &plan, shard, &shard_plan);
     }
 
-    let info = interpreter::probe(&resolved.python, &resolved.python_source)
-        .map_err(|e| CommandError::usage(e.to_string()))?;
-    let Some(pytest_version) = info.pytest.as_deref() else {
-        return Err(CommandError::usage_with_hint(
-            format!(
-                "pytest is not installed for `{}`",
-                info.executable.display()
-            ),
-            "install pytest (and pytest-xdist) there, or point `--python` at the right interpreter",
-        ));
-    };
-    let argsfile_supported = command::supports_argsfile(pytest_version);
-    if workers > 1 && info.xdist.is_none() {
-        return Err(CommandError::usage_with_hint(
-            format!(
-                "this shard would use {workers} workers but pytest-xdist is not installed for `{}`",
-                info.executable.display()
-            ),
-            "install pytest-xdist, or pass `--workers 1`",
-        ));
-    }
-
     let inputs = command::Inputs {
-        // The probed `sys.executable`: exactly the interpreter whose versions we recorded.
-        python: &info.executable,
+        python: &resolved.python,
         rootdir: &rootdir,
+        invocation_dir: &invocation_dir,
         out_dir: &resolved.out_dir,
         id: shard,
         shard: &shard_plan,
         workers,
         dist: &resolved.dist,
-        argsfile_supported,
         argv_budget: resolved.argv_budget,
         user_args: &args.inputs.pytest_args,
     };
@@ -112,7 +97,9 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         &mut cmd,
         serial::plugin_args(phase, marker, Some(&serial_out)),
     );
-    let serial_cmd = serial::serial_command(&inputs, marker, &serial_junit, info.xdist.is_some());
+    // Whether xdist is installed is known for sure only once pytest has run (the plugin
+    // records it); for the dry run, a shard that uses workers needs it anyway.
+    let serial_cmd = serial::serial_command(&inputs, marker, &serial_junit, workers > 1);
     write_command_files(&cmd)?;
 
     if args.print_command {
@@ -130,9 +117,12 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         return Ok(ExitCode::SUCCESS);
     }
 
-    // A report left by an earlier run must never pass for this run's (a crash before pytest
-    // writes its file would otherwise look green).
+    // A report or manifest left by an earlier run must never pass for this run's (a crash
+    // before pytest writes its file, or this process being killed, would otherwise look green).
+    let manifest_path = resolved.out_dir.join(format!("shard-{stem}.json"));
+    remove_if_exists(&manifest_path)?;
     remove_if_exists(&cmd.junit_path)?;
+    remove_if_exists(&cmd.info_path)?;
     remove_if_exists(&serial_out)?;
     remove_if_exists(&serial_junit)?;
     let host = crate::host::detect();
@@ -163,6 +153,10 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
                 "parallel-pytest: running {} marked `{marker}` in one process, after the parallel tests",
                 plural(phase.node_ids.len(), "test", "tests")
             );
+            let xdist = python_info(&cmd.info_path, &resolved.python)
+                .xdist
+                .is_some();
+            let serial_cmd = serial::serial_command(&inputs, marker, &serial_junit, xdist);
             write_command_files(&serial_cmd)?;
             let (ended, usage) = process::run_sampled(&serial_cmd, resolved.grace, false)
                 .map_err(|e| CommandError::Failed(e.into()))?;
@@ -239,26 +233,22 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         signal: finished.killed_by.map(|s| s.as_str().to_string()),
         pytest_started: true,
         junit_file: file_name(&cmd.junit_path),
-        python: PythonInfo {
-            executable: info.executable.display().to_string(),
-            version: Some(info.version.clone()),
-            pytest: info.pytest.clone(),
-            xdist: info.xdist.clone(),
-        },
+        python: python_info(&cmd.info_path, &resolved.python),
         crashed_workers,
         interrupted_by: finished.interrupted_by.map(|s| s.as_str().to_string()),
         dist: (workers > 1).then(|| resolved.dist.clone()),
+        max_worker_restart: cmd.max_worker_restart,
         serial: serial_phase,
         resources: Some(resources),
     };
-    let manifest_path = resolved
-        .out_dir
-        .join(format!("shard-{}.json", shard.file_stem()));
     manifest
         .write(&manifest_path)
         .with_context(|| format!("failed to write `{}`", manifest_path.display()))?;
 
     let code = process::exit_code(&finished);
+    if let Some(hint) = failure_hint(&finished, &manifest.python, workers, &cmd.info_path) {
+        eprintln!("parallel-pytest: {hint}");
+    }
     if let Some(sig) = finished.killed_by {
         eprintln!(
             "parallel-pytest: {}",
@@ -271,6 +261,15 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
             c.worker,
             c.test.as_deref().unwrap_or("?")
         );
+    }
+    if let Some(max) = manifest.max_worker_restart {
+        let crashes = manifest.crashed_workers.len();
+        if crashes > max as usize {
+            eprintln!(
+                "parallel-pytest: xdist stopped after {} (`--max-worker-restart {max}`): the tests still queued did not run",
+                plural(crashes, "crashed worker", "crashed workers")
+            );
+        }
     }
     eprintln!(
         "{}",
@@ -287,7 +286,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
     Ok(ExitCode::from(code))
 }
 
-fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<Resolved, CommandError> {
+fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<(Resolved, Settings), CommandError> {
     let cwd = std::env::current_dir()
         .context("failed to read the current directory")
         .map_err(CommandError::Failed)?;
@@ -298,7 +297,7 @@ fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<Resolved, CommandErr
         Some(d) => absolute(&cwd, &d),
         None => root.join(".parallel-pytest"),
     };
-    let (python, source) = interpreter::find(
+    let (python, _source) = interpreter::find(
         settings.machine.python_choice(),
         std::env::var_os("PATH").as_deref(),
     )
@@ -336,28 +335,47 @@ fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<Resolved, CommandErr
             ))
         })?,
     };
-    Ok(Resolved {
+    let resolved = Resolved {
         argv_budget,
         cwd,
         root,
         out_dir,
         python,
-        python_source: source,
         dist,
         grace,
         shard_flag: settings.machine.shard,
         workers_flag: settings.machine.forced_workers(),
         serial_marker,
-    })
+    };
+    Ok((resolved, settings))
 }
 
-/// The plan and pytest's rootdir (plan paths are relative to it).
-fn obtain_plan(args: &RunArgs, resolved: &Resolved) -> Result<(Plan, PathBuf), CommandError> {
+/// The plan: from `--plan`, else computed here exactly as `plan` computes it.
+fn obtain_plan(
+    args: &RunArgs,
+    resolved: &Resolved,
+    settings: &Settings,
+    ci_shard: Option<Shard>,
+) -> Result<Obtained, CommandError> {
     let Some(path) = &args.plan_file else {
-        return Err(CommandError::usage_with_hint(
-            "planning inside `run` is not wired up yet",
-            "save a plan with `parallel-pytest plan --format json > plan.json` and pass `--plan plan.json`",
-        ));
+        // Exactly what `plan` computes: the same request from the same settings, with N from
+        // this job's shard.
+        let total = ci_shard.map_or(1, |s| s.total);
+        let request = plan_cmd::plan_request(
+            settings,
+            &args.inputs,
+            ShardCount::Fixed(total),
+            plan_cmd::plan_workers(settings, &args.inputs),
+        )?;
+        let planned = plan::build(&request).map_err(plan_cmd::plan_error)?;
+        for w in &planned.warnings {
+            eprintln!("warning: {w}");
+        }
+        return Ok(Obtained {
+            plan: planned.plan,
+            rootdir: planned.rootdir,
+            invocation_dir: planned.invocation_dir,
+        });
     };
     let path = absolute(&resolved.cwd, path);
     let text = fs_err::read_to_string(&path).map_err(|e| CommandError::usage(e.to_string()))?;
@@ -367,15 +385,35 @@ fn obtain_plan(args: &RunArgs, resolved: &Resolved) -> Result<(Plan, PathBuf), C
             path.display()
         ))
     })?;
-    Ok((plan, resolved.root.clone()))
+    // The plan's paths are relative to pytest's rootdir: find it as `plan` did.
+    let suite = suite::load(&suite::SuiteRequest {
+        invocation_dir: resolved.root.clone(),
+        paths: args.inputs.paths.clone(),
+        pytest_args: args.inputs.pytest_args.clone(),
+        env_addopts: std::env::var(crate::env_vars::ci::PYTEST_ADDOPTS).ok(),
+    })
+    .map_err(|e| plan_cmd::plan_error(PlanError::Suite(e)))?;
+    Ok(Obtained {
+        plan,
+        rootdir: suite.rootdir,
+        invocation_dir: resolved.root.clone(),
+    })
+}
+
+/// The plan and where its paths point.
+struct Obtained {
+    plan: Plan,
+    /// pytest's rootdir: plan paths are relative to it.
+    rootdir: PathBuf,
+    /// Where pytest starts (`--root`, else the current directory).
+    invocation_dir: PathBuf,
 }
 
 /// `--shard`, else `PARALLEL_PYTEST_SHARD`/the CI provider's variables, else 1/1 for a
 /// one-shard plan.
-fn this_shard(flag: Option<Shard>, plan: &Plan) -> Result<Shard, CommandError> {
-    let ci = ci::detect_from_env(flag).map_err(|e| CommandError::usage(e.to_string()))?;
-    let shard = match ci.shard {
-        Some(choice) => choice.shard(),
+fn this_shard(ci_shard: Option<Shard>, plan: &Plan) -> Result<Shard, CommandError> {
+    let shard = match ci_shard {
+        Some(shard) => shard,
         None if plan.shards_total == 1 => Shard { index: 1, total: 1 },
         None => {
             return Err(CommandError::usage(format!(
@@ -394,16 +432,19 @@ fn this_shard(flag: Option<Shard>, plan: &Plan) -> Result<Shard, CommandError> {
 }
 
 /// Workers from the plan (which applied the machine's budget), an explicit `--workers N`
-/// winning; never more than the tests we know the shard has, and at least one.
+/// winning; at least one, and never more than the shard's tests when we know how many there
+/// are: a shard of only parametrized node ids (`f.py::t[1]`) has exactly one test per id.
+/// A file, or a node id naming a class or function, may hold any number of tests, so
+/// otherwise the plan's count stands.
 pub fn effective_workers(shard: &ShardPlan, forced: Option<u32>) -> u32 {
-    let planned = forced.unwrap_or(shard.workers);
-    let mut w = planned.max(1);
-    if shard.files.is_empty() {
-        // Only single node ids: each is at least one test, and we know exactly how many.
+    let w = forced.unwrap_or(shard.workers).max(1);
+    let exact = shard.files.is_empty() && shard.node_ids.iter().all(|id| id.ends_with(']'));
+    if exact {
         let n = u32::try_from(shard.node_ids.len()).unwrap_or(u32::MAX);
-        w = w.min(n.max(1));
+        w.min(n.max(1))
+    } else {
+        w
     }
-    w
 }
 
 fn empty_shard(
@@ -457,6 +498,7 @@ fn empty_shard(
         crashed_workers: Vec::new(),
         interrupted_by: None,
         dist: None,
+        max_worker_restart: None,
         serial: None,
         resources: None,
     };
@@ -468,6 +510,60 @@ fn empty_shard(
         .with_context(|| format!("failed to write `{}`", path.display()))?;
     eprintln!("{line}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the plugin recorded about the interpreter; only the path when pytest never got far
+/// enough to load it (no pytest installed, a bad option).
+fn python_info(info_path: &Path, python: &Path) -> PythonInfo {
+    #[derive(serde::Deserialize)]
+    struct Raw {
+        executable: String,
+        version: Option<String>,
+        pytest: Option<String>,
+        xdist: Option<String>,
+    }
+    let raw = fs_err::read_to_string(info_path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Raw>(&t).ok());
+    match raw {
+        Some(r) => PythonInfo {
+            executable: r.executable,
+            version: r.version,
+            pytest: r.pytest,
+            xdist: r.xdist,
+        },
+        None => PythonInfo {
+            executable: python.display().to_string(),
+            ..PythonInfo::default()
+        },
+    }
+}
+
+/// A likely cause for an early failure: no pytest at all, or no xdist when `-n` was needed.
+fn failure_hint(
+    finished: &process::Finished,
+    python: &PythonInfo,
+    workers: u32,
+    info_path: &Path,
+) -> Option<String> {
+    let code = finished.code?;
+    if code == 0 || finished.interrupted_by.is_some() {
+        return None;
+    }
+    if !info_path.exists() {
+        return Some(format!(
+            "pytest stopped before loading its plugins (exit {code}); check that pytest{} is installed for `{}` (choose another with `--python`)",
+            if workers > 1 { " and pytest-xdist" } else { "" },
+            python.executable
+        ));
+    }
+    if workers > 1 && python.xdist.is_none() {
+        return Some(format!(
+            "this shard uses {workers} workers but pytest-xdist is not installed for `{}`: install it, or pass `--workers 1`",
+            python.executable
+        ));
+    }
+    None
 }
 
 fn write_command_files(cmd: &PytestCommand) -> Result<(), CommandError> {
@@ -504,12 +600,10 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// `os.path.abspath` semantics (lexical, `..` removed), as pytest and the planner use: paths
+/// with `..` left in would not compare equal to the planner's rootdir.
 fn absolute(cwd: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        cwd.join(p)
-    }
+    suite::paths::absolute(cwd, p)
 }
 
 /// A bare command name (`python3`) is looked up on PATH; a relative path (`.venv/bin/python`)
@@ -605,7 +699,7 @@ mod tests {
             predicted_seconds: 2.0,
             workers,
             files: (0..files).map(|i| format!("t{i}.py")).collect(),
-            node_ids: (0..node_ids).map(|i| format!("x.py::t{i}")).collect(),
+            node_ids: (0..node_ids).map(|i| format!("x.py::t[{i}]")).collect(),
             deselect: vec![],
         }
     }
@@ -617,6 +711,10 @@ mod tests {
         assert_eq!(effective_workers(&sp(2, 0, 4), None), 4);
         assert_eq!(effective_workers(&sp(2, 0, 4), Some(1)), 1);
         assert_eq!(effective_workers(&sp(2, 0, 0), None), 1);
+        // A class or function id may hold many tests: no cap.
+        let mut group = sp(0, 1, 4);
+        group.node_ids = vec!["x.py::TestBig".into()];
+        assert_eq!(effective_workers(&group, None), 4);
     }
 
     #[test]

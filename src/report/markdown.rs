@@ -70,7 +70,7 @@ impl Default for MarkdownOptions {
 /// Room kept for the "… and N more" line of a list that stops early.
 const MORE_LINE: usize = 96;
 /// Bytes of one traceback shown in the summary.
-const TRACEBACK_BYTES: usize = 16 * 1024;
+const TRACEBACK_BYTES: usize = 20 * 1024;
 /// Failures put on the rerun command line.
 const RERUN_IDS: usize = 100;
 
@@ -334,9 +334,14 @@ fn balance(s: &Summary) -> String {
             _ => String::new(),
         }
     };
-    let mut out = String::from(
-        "### Shard balance\n\n| Shard | Predicted | Actual | | Tests | Failed | Exit |\n|---|---:|---:|---|---:|---:|---|\n",
-    );
+    // CPU and memory columns only when some shard measured them (issue 8), so reports of
+    // plain JUnit files keep their shape.
+    let measured = s.shard_rows.iter().any(|r| r.resources.is_some());
+    let mut out = String::from(if measured {
+        "### Shard balance\n\n| Shard | Predicted | Actual | | Tests | Failed | Exit | CPU used | Peak memory |\n|---|---:|---:|---|---:|---:|---|---:|---:|\n"
+    } else {
+        "### Shard balance\n\n| Shard | Predicted | Actual | | Tests | Failed | Exit |\n|---|---:|---:|---|---:|---:|---|\n"
+    });
     let mut rows: Vec<(u32, String)> = s
         .shard_rows
         .iter()
@@ -347,10 +352,15 @@ fn balance(s: &Summary) -> String {
                 (None, Some(c)) => c.to_string(),
                 (None, None) => String::new(),
             };
+            let extra = match (&r.resources, measured) {
+                (Some(res), _) => format!(" {} | {} |", res.cpu_cell(), res.memory_cell()),
+                (None, true) => " | |".to_string(),
+                (None, false) => String::new(),
+            };
             (
                 r.index,
                 format!(
-                    "| {}/{} | {} | {} | <code>{}</code> | {} | {} | {exit} |\n",
+                    "| {}/{} | {} | {} | <code>{}</code> | {} | {} | {exit} |{extra}\n",
                     r.index,
                     r.total,
                     r.predicted_seconds.map(seconds).unwrap_or_default(),
@@ -363,13 +373,119 @@ fn balance(s: &Summary) -> String {
         })
         .collect();
     let total = s.shards.expected.unwrap_or(0);
+    let missing_extra = if measured { " | |" } else { "" };
     for &i in s.shards.missing.iter().take(300) {
-        rows.push((i, format!("| {i}/{total} | | | **missing** | | | |\n")));
+        rows.push((
+            i,
+            format!("| {i}/{total} | | | **missing** | | | |{missing_extra}\n"),
+        ));
     }
     rows.sort_by_key(|(i, _)| *i);
     for (_, row) in rows {
         out.push_str(&row);
     }
     out.push('\n');
+    // Advice is our own text (no test names), one bullet per shard and line.
+    let advice: Vec<String> = s
+        .shard_rows
+        .iter()
+        .take(300)
+        .flat_map(|r| {
+            r.resources.iter().flat_map(move |res| {
+                res.advice
+                    .iter()
+                    .map(move |a| format!("- shard {}/{}: {}\n", r.index, r.total, md_inline(a)))
+            })
+        })
+        .collect();
+    if !advice.is_empty() {
+        out.push_str("**Resource advice**\n\n");
+        for line in advice {
+            out.push_str(&line);
+        }
+        out.push('\n');
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::junit::Outcome;
+    use crate::report::model::{Failure, Summary};
+
+    fn failures(n: usize, text: usize) -> Summary {
+        let mut s = Summary::default();
+        for i in 0..n {
+            s.failures.push(Failure {
+                id: format!("tests/test_{i}.py::test_{i}"),
+                file: Some(format!("tests/test_{i}.py")),
+                line: Some(i as u64 + 1),
+                outcome: Outcome::Failed,
+                message: format!("assert {i} | x"),
+                shard: Some(1),
+                shard_total: Some(2),
+                text: Some("E   boom\n".repeat(text / 9)),
+                attempts: 1,
+                crashed_worker: None,
+            });
+        }
+        s.totals.tests = n as u64;
+        s.totals.failed = n as u64;
+        s
+    }
+
+    #[test]
+    fn over_budget_summaries_end_lists_with_a_count_and_stay_well_formed() {
+        let s = failures(20_000, 4_000);
+        let md = render(&s, &MarkdownOptions::default());
+        assert!(md.len() <= JOB_SUMMARY_MAX_BYTES, "{}", md.len());
+        // The table is complete up to its "N more" line; tracebacks were crowded out entirely
+        // or end with their own count; the rerun command survives (small, bounded).
+        assert!(
+            md.contains("more failures (not shown: size limit)"),
+            "table truncated"
+        );
+        assert!(md.contains("### Rerun the failures locally"));
+        for line in md.lines().filter(|l| l.starts_with("| <code>")) {
+            assert_eq!(line.matches('|').count(), 5, "{line}");
+        }
+        assert_eq!(
+            md.matches("<details>").count(),
+            md.matches("</details>").count()
+        );
+        assert_eq!(md.matches("<pre>").count(), md.matches("</pre>").count());
+    }
+
+    #[test]
+    fn tracebacks_give_way_before_the_table() {
+        let s = failures(200, 20_000);
+        let md = render(&s, &MarkdownOptions::default());
+        assert!(md.len() <= JOB_SUMMARY_MAX_BYTES);
+        assert!(!md.contains("more failures (not shown"), "all 200 rows fit");
+        assert!(
+            md.contains("more tracebacks (not shown: size limit"),
+            "tracebacks truncated"
+        );
+    }
+
+    #[test]
+    fn tiny_budgets_never_cut_inside_an_element() {
+        let s = failures(50, 1_000);
+        for max in [0, 100, 1_000, 5_000, 20_000, 60_000] {
+            let md = render(
+                &s,
+                &MarkdownOptions {
+                    max_bytes: max,
+                    ..MarkdownOptions::default()
+                },
+            );
+            assert!(md.len() <= max, "{} > {max}", md.len());
+            assert_eq!(
+                md.matches("<details>").count(),
+                md.matches("</details>").count()
+            );
+            assert_eq!(md.matches("<pre>").count(), md.matches("</pre>").count());
+        }
+    }
 }

@@ -30,10 +30,15 @@ pub struct LoadedFile {
 impl LoadedFile {
     /// Folds the testcases into tests once, freeing the per-attempt list.
     pub fn new(path: String, shard: Option<Shard>, mut result: Result<FileReport, String>) -> Self {
-        let tests = match &mut result {
+        let mut tests = match &mut result {
             Ok(report) => merge_attempts(std::mem::take(&mut report.cases)),
             Err(_) => Vec::new(),
         };
+        // xdist finishes tests in any order; sorting makes every output of the report
+        // (merged JUnit included) independent of it.
+        tests.sort_by(|a, b| {
+            (&a.last.classname, &a.last.name).cmp(&(&b.last.classname, &b.last.name))
+        });
         LoadedFile {
             path,
             shard,
@@ -128,6 +133,54 @@ pub struct ShardRow {
     pub failed: u64,
     pub exit_code: Option<i32>,
     pub signal: Option<String>,
+    /// Measured by `run` (issue 8); absent for plain JUnit inputs and older manifests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ShardResources>,
+}
+
+/// What a shard's manifest measured, as the shard table shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShardResources {
+    /// CPU seconds / (wall × workers) of the parallel phase.
+    pub cpu_utilisation: Option<f64>,
+    pub peak_memory_bytes: u64,
+    /// The largest single worker's peak: what the timings store learns for the next run.
+    pub peak_worker_memory_bytes: Option<u64>,
+    pub memory_limit_bytes: Option<u64>,
+    /// Advice lines (memory-bound, CPU-starved, mostly waiting), most pressing first.
+    pub advice: Vec<String>,
+}
+
+impl ShardResources {
+    pub fn from_manifest(m: &Manifest) -> Option<ShardResources> {
+        let r = m.resources.as_ref()?;
+        r.parallel.measured.then(|| ShardResources {
+            cpu_utilisation: r.utilisation,
+            peak_memory_bytes: r.peak_rss_bytes,
+            peak_worker_memory_bytes: r.peak_worker_rss_bytes,
+            memory_limit_bytes: r.memory_limit_bytes,
+            advice: r.advice.clone(),
+        })
+    }
+
+    /// `39%` CPU and `350 MiB / 15.2 GiB` memory, for the tables.
+    pub fn cpu_cell(&self) -> String {
+        self.cpu_utilisation
+            .map(|u| format!("{:.0}%", 100.0 * u))
+            .unwrap_or_default()
+    }
+
+    pub fn memory_cell(&self) -> String {
+        use crate::host::usage::format_bytes;
+        match self.memory_limit_bytes {
+            Some(limit) => format!(
+                "{} / {}",
+                format_bytes(self.peak_memory_bytes),
+                format_bytes(limit)
+            ),
+            None => format_bytes(self.peak_memory_bytes),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -196,6 +249,8 @@ pub struct Summary {
     /// Workers per shard when every manifest agrees.
     pub workers: Option<u32>,
     pub files_read: u32,
+    /// (node id, seconds over every attempt) of every test, for the timings store.
+    pub observed: Vec<(String, f64)>,
 }
 
 impl Summary {
@@ -372,6 +427,7 @@ pub fn build(inputs: &Inputs) -> Summary {
                     .map(|m| first_line(m).to_owned()),
             });
         }
+        summary.observed.push((id.clone(), test.total_seconds));
         slow.push(Slow {
             id: id.clone(),
             seconds: test.last.time_seconds,
@@ -584,6 +640,7 @@ pub fn build(inputs: &Inputs) -> Summary {
                 failed: counts.1,
                 exit_code: man.exit_code,
                 signal: man.signal.clone(),
+                resources: ShardResources::from_manifest(man),
             },
         );
     }
@@ -605,6 +662,7 @@ pub fn build(inputs: &Inputs) -> Summary {
             failed: counts.1,
             exit_code: None,
             signal: None,
+            resources: None,
         });
     }
     summary.shard_rows = rows.into_values().collect();
