@@ -27,9 +27,35 @@ case ${PP_COMMAND:-run} in
     exit "$code"
     ;;
   report)
-    "$bin" report ${timings[@]+"${timings[@]}"} --timings-out "$store" .parallel-pytest/shards
+    json="${RUNNER_TEMP:-/tmp}/parallel-pytest-report.json"
+    rm -f "$json"
+    "$bin" report ${timings[@]+"${timings[@]}"} --timings-out "$store" --json-out "$json" .parallel-pytest/shards
     code=$?
     pp_output exit-code "$code"
+    # Counts for the step outputs, from the report's JSON document (contract, issue 5).
+    if [[ -f $json ]]; then
+      python=$(command -v python3 || command -v python || true)
+      if [[ -n $python ]]; then
+        while IFS='=' read -r key value; do
+          pp_output "$key" "$value"
+        done < <("$python" - "$json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1], encoding="utf-8"))
+totals = doc.get("totals", {})
+for key in ("tests", "passed", "failed", "errors", "skipped"):
+    print(f"{key}={int(totals.get(key, 0))}")
+print(f"complete={'true' if doc.get('complete') else 'false'}")
+PY
+        )
+      elif command -v jq >/dev/null 2>&1; then
+        for key in tests passed failed errors skipped; do
+          pp_output "$key" "$(jq -r ".totals.$key // 0" "$json")"
+        done
+        pp_output complete "$(jq -r '.complete' "$json")"
+      else
+        pp_warning "neither Python nor jq found: the action's count outputs are not set"
+      fi
+    fi
     [[ -f $store ]] && pp_output timings "$store"
     [[ -n ${GITHUB_STEP_SUMMARY:-} ]] && pp_output summary-path "$GITHUB_STEP_SUMMARY"
     exit "$code"

@@ -226,6 +226,10 @@ pub struct ReportArgs {
     #[arg(long, value_name = "PATH")]
     pub codequality_out: Option<PathBuf>,
 
+    /// Also write the `--format json` document here (the GitHub Action reads its outputs from it).
+    #[arg(long, value_name = "PATH")]
+    pub json_out: Option<PathBuf>,
+
     #[command(flatten)]
     pub github: GithubPublishArgs,
 

@@ -128,6 +128,8 @@ pub mod ci {
     pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
     pub const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
     pub const GITHUB_OUTPUT: &str = "GITHUB_OUTPUT";
+    /// The checkout; check-run annotation paths are made relative to it.
+    pub const GITHUB_WORKSPACE: &str = "GITHUB_WORKSPACE";
 
     // GitLab context used by the report and publish stages.
     pub const CI_API_V4_URL: &str = "CI_API_V4_URL";
@@ -175,6 +177,7 @@ pub mod ci {
         GITHUB_RUN_ID,
         GITHUB_TOKEN,
         GITHUB_OUTPUT,
+        GITHUB_WORKSPACE,
         CI_API_V4_URL,
         CI_PROJECT_ID,
         CI_MERGE_REQUEST_IID,

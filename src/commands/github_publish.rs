@@ -15,8 +15,9 @@ use crate::publish::github::{self, Context, Options, Outcome, RetryPolicy, Step}
 const DEFAULT_CHECK_NAME: &str = "parallel-pytest";
 
 /// Publishes the check run and/or PR comment when asked, tells the user what happened (stderr,
-/// the job summary at `summary`, and `::warning::` lines on GitHub), and prints the annotations
-/// as workflow commands when no check run carried them.
+/// the job summary at `summary`, and `::warning::` lines on GitHub), and prints
+/// `fallback_commands` (the report's annotations as workflow commands, which `report` leaves out
+/// when a check run is asked for) when no check run carried them.
 ///
 /// Returns `Err` only when `--fail-on-publish-error` is set and something requested could not be
 /// published: reporting problems never turn a green run red unless the user asks for that.
@@ -24,23 +25,34 @@ pub fn publish(
     args: &GithubPublishArgs,
     rendered: &Rendered,
     summary: Option<&Path>,
+    fallback_commands: &str,
 ) -> Result<Outcome, CommandError> {
+    let cwd = std::env::current_dir().ok();
     publish_with(
         args,
         rendered,
         summary,
+        fallback_commands,
         &|name| std::env::var(name).ok(),
+        cwd.as_deref(),
         RetryPolicy::default(),
         &mut std::io::stdout().lock(),
     )
 }
 
-/// [`publish`] with the environment, retry policy and stdout passed in (for tests).
+/// [`publish`] with the environment, working directory, retry policy and stdout passed in (for
+/// tests).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the edges of `publish`, injected for tests"
+)]
 pub fn publish_with(
     args: &GithubPublishArgs,
     rendered: &Rendered,
     summary: Option<&Path>,
+    fallback_commands: &str,
     env: &dyn Fn(&str) -> Option<String>,
+    cwd: Option<&Path>,
     retry: RetryPolicy,
     stdout: &mut dyn Write,
 ) -> Result<Outcome, CommandError> {
@@ -63,6 +75,12 @@ pub fn publish_with(
             .unwrap_or_else(|| DEFAULT_CHECK_NAME.to_owned()),
         retry,
     };
+    // Report paths are relative to the project (the action's `working-directory`); GitHub wants
+    // them relative to the repository.
+    let prefix = env(ci::GITHUB_WORKSPACE)
+        .zip(cwd)
+        .and_then(|(ws, cwd)| repo_prefix(Path::new(&ws), cwd));
+    let rendered = &with_path_prefix(rendered, prefix.as_deref());
     let outcome = match Context::from_env(env) {
         Ok(ctx) => github::publish(rendered, &ctx, token.as_ref(), &options),
         Err(why) => {
@@ -76,7 +94,7 @@ pub fn publish_with(
     let on_github = env(ci::GITHUB_ACTIONS).is_some_and(|v| v == "true");
     tell(
         &outcome,
-        rendered,
+        fallback_commands,
         args.check_run,
         summary,
         on_github,
@@ -93,7 +111,7 @@ pub fn publish_with(
 
 fn tell(
     outcome: &Outcome,
-    rendered: &Rendered,
+    fallback_commands: &str,
     check_run_asked: bool,
     summary: Option<&Path>,
     on_github: bool,
@@ -114,8 +132,7 @@ fn tell(
         }
     }
     if check_run_asked && outcome.annotations_need_fallback() && on_github {
-        // Workflow commands show at most 10 per level per step (DESIGN.md §5).
-        let _ = stdout.write_all(github::workflow_commands(&rendered.annotations, 10).as_bytes());
+        let _ = stdout.write_all(fallback_commands.as_bytes());
     }
     let notes = outcome.notes();
     if let (Some(path), false) = (summary, notes.is_empty()) {
@@ -132,6 +149,28 @@ fn tell(
             eprintln!("parallel-pytest: could not add the publishing notes to the summary: {err}");
         }
     }
+}
+
+/// `cwd` relative to the checkout, `/`-separated, when it is a strict subfolder of it.
+fn repo_prefix(workspace: &Path, cwd: &Path) -> Option<String> {
+    let workspace = workspace.canonicalize().ok()?;
+    let cwd = cwd.canonicalize().ok()?;
+    let rel = cwd.strip_prefix(&workspace).ok()?;
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+fn with_path_prefix(rendered: &Rendered, prefix: Option<&str>) -> Rendered {
+    let mut out = rendered.clone();
+    if let Some(prefix) = prefix {
+        for a in &mut out.annotations {
+            a.path = format!("{prefix}/{}", a.path.trim_start_matches("./"));
+        }
+    }
+    out
 }
 
 fn escape_data(s: &str) -> String {

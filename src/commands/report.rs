@@ -93,6 +93,9 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Comm
     if let Some(path) = &args.codequality_out {
         write_file(path, report::codequality::render(&summary).as_bytes())?;
     }
+    if let Some(path) = &args.json_out {
+        write_file(path, report::json::render(&summary).as_bytes())?;
+    }
     if let Some(path) = &args.timings_out {
         // The timings store API (src/timings/, issue 3) has not landed yet: say so, never pretend.
         eprintln!(
@@ -137,6 +140,7 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Comm
         &args.github,
         &rendered.to_publish(),
         summary_path.as_deref(),
+        &annotations::workflow_commands(&rendered.annotations),
     )?;
     let _ = github;
     let note = if args.gitlab.mr_note {

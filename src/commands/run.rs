@@ -10,16 +10,18 @@ use anyhow::Context;
 
 use crate::ci::{self, Shard};
 use crate::cli::RunArgs;
+use crate::commands::plan as plan_cmd;
 use crate::env_vars::ours;
 use crate::error::CommandError;
-use crate::plan::{Plan, ShardPlan};
+use crate::plan::{self, Plan, PlanError, ShardCount, ShardPlan};
 use crate::pytest::command::{self, PytestCommand};
-use crate::pytest::interpreter::{self, PythonSource};
+use crate::pytest::interpreter;
 use crate::pytest::manifest::SerialPhase;
 use crate::pytest::manifest::{MANIFEST_VERSION, Manifest, PythonInfo, Selection};
 use crate::pytest::serial;
 use crate::pytest::{crash, process};
 use crate::settings::Settings;
+use crate::suite;
 
 /// xdist distribution mode when neither `--dist` nor the config sets one. See BENCHMARKS.md
 /// ("run: --dist"): for a slowest-first ordered selection, `load` hands the slow tests out first
@@ -33,7 +35,6 @@ struct Resolved {
     root: PathBuf,
     out_dir: PathBuf,
     python: PathBuf,
-    python_source: PythonSource,
     dist: String,
     grace: Duration,
     shard_flag: Option<Shard>,
@@ -45,9 +46,16 @@ struct Resolved {
 }
 
 pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, CommandError> {
-    let resolved = resolve(root, &args)?;
-    let (plan, rootdir) = obtain_plan(&args, &resolved)?;
-    let shard = this_shard(resolved.shard_flag, &plan)?;
+    let (resolved, settings) = resolve(root, &args)?;
+    let ci =
+        ci::detect_from_env(resolved.shard_flag).map_err(|e| CommandError::usage(e.to_string()))?;
+    let ci_shard = ci.shard.map(|c| c.shard());
+    let Obtained {
+        plan,
+        rootdir,
+        invocation_dir,
+    } = obtain_plan(&args, &resolved, &settings, ci_shard)?;
+    let shard = this_shard(ci_shard, &plan)?;
     let shard_plan = plan
         .shards
         .iter()
@@ -65,38 +73,15 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         return empty_shard(&args, &resolved, &plan, shard, &shard_plan);
     }
 
-    let info = interpreter::probe(&resolved.python, &resolved.python_source)
-        .map_err(|e| CommandError::usage(e.to_string()))?;
-    let Some(pytest_version) = info.pytest.as_deref() else {
-        return Err(CommandError::usage_with_hint(
-            format!(
-                "pytest is not installed for `{}`",
-                info.executable.display()
-            ),
-            "install pytest (and pytest-xdist) there, or point `--python` at the right interpreter",
-        ));
-    };
-    let argsfile_supported = command::supports_argsfile(pytest_version);
-    if workers > 1 && info.xdist.is_none() {
-        return Err(CommandError::usage_with_hint(
-            format!(
-                "this shard would use {workers} workers but pytest-xdist is not installed for `{}`",
-                info.executable.display()
-            ),
-            "install pytest-xdist, or pass `--workers 1`",
-        ));
-    }
-
     let inputs = command::Inputs {
-        // The probed `sys.executable`: exactly the interpreter whose versions we recorded.
-        python: &info.executable,
+        python: &resolved.python,
         rootdir: &rootdir,
+        invocation_dir: &invocation_dir,
         out_dir: &resolved.out_dir,
         id: shard,
         shard: &shard_plan,
         workers,
         dist: &resolved.dist,
-        argsfile_supported,
         argv_budget: resolved.argv_budget,
         user_args: &args.inputs.pytest_args,
     };
@@ -112,7 +97,9 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         &mut cmd,
         serial::plugin_args(phase, marker, Some(&serial_out)),
     );
-    let serial_cmd = serial::serial_command(&inputs, marker, &serial_junit, info.xdist.is_some());
+    // Whether xdist is installed is known for sure only once pytest has run (the plugin
+    // records it); for the dry run, a shard that uses workers needs it anyway.
+    let serial_cmd = serial::serial_command(&inputs, marker, &serial_junit, workers > 1);
     write_command_files(&cmd)?;
 
     if args.print_command {
@@ -133,6 +120,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
     // A report left by an earlier run must never pass for this run's (a crash before pytest
     // writes its file would otherwise look green).
     remove_if_exists(&cmd.junit_path)?;
+    remove_if_exists(&cmd.info_path)?;
     remove_if_exists(&serial_out)?;
     remove_if_exists(&serial_junit)?;
     let host = crate::host::detect();
@@ -163,6 +151,10 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
                 "parallel-pytest: running {} marked `{marker}` in one process, after the parallel tests",
                 plural(phase.node_ids.len(), "test", "tests")
             );
+            let xdist = python_info(&cmd.info_path, &resolved.python)
+                .xdist
+                .is_some();
+            let serial_cmd = serial::serial_command(&inputs, marker, &serial_junit, xdist);
             write_command_files(&serial_cmd)?;
             let (ended, usage) = process::run_sampled(&serial_cmd, resolved.grace, false)
                 .map_err(|e| CommandError::Failed(e.into()))?;
@@ -239,12 +231,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         signal: finished.killed_by.map(|s| s.as_str().to_string()),
         pytest_started: true,
         junit_file: file_name(&cmd.junit_path),
-        python: PythonInfo {
-            executable: info.executable.display().to_string(),
-            version: Some(info.version.clone()),
-            pytest: info.pytest.clone(),
-            xdist: info.xdist.clone(),
-        },
+        python: python_info(&cmd.info_path, &resolved.python),
         crashed_workers,
         interrupted_by: finished.interrupted_by.map(|s| s.as_str().to_string()),
         dist: (workers > 1).then(|| resolved.dist.clone()),
@@ -259,6 +246,9 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         .with_context(|| format!("failed to write `{}`", manifest_path.display()))?;
 
     let code = process::exit_code(&finished);
+    if let Some(hint) = failure_hint(&finished, &manifest.python, workers, &cmd.info_path) {
+        eprintln!("parallel-pytest: {hint}");
+    }
     if let Some(sig) = finished.killed_by {
         eprintln!(
             "parallel-pytest: {}",
@@ -287,7 +277,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
     Ok(ExitCode::from(code))
 }
 
-fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<Resolved, CommandError> {
+fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<(Resolved, Settings), CommandError> {
     let cwd = std::env::current_dir()
         .context("failed to read the current directory")
         .map_err(CommandError::Failed)?;
@@ -298,7 +288,7 @@ fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<Resolved, CommandErr
         Some(d) => absolute(&cwd, &d),
         None => root.join(".parallel-pytest"),
     };
-    let (python, source) = interpreter::find(
+    let (python, _source) = interpreter::find(
         settings.machine.python_choice(),
         std::env::var_os("PATH").as_deref(),
     )
@@ -336,28 +326,47 @@ fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<Resolved, CommandErr
             ))
         })?,
     };
-    Ok(Resolved {
+    let resolved = Resolved {
         argv_budget,
         cwd,
         root,
         out_dir,
         python,
-        python_source: source,
         dist,
         grace,
         shard_flag: settings.machine.shard,
         workers_flag: settings.machine.forced_workers(),
         serial_marker,
-    })
+    };
+    Ok((resolved, settings))
 }
 
-/// The plan and pytest's rootdir (plan paths are relative to it).
-fn obtain_plan(args: &RunArgs, resolved: &Resolved) -> Result<(Plan, PathBuf), CommandError> {
+/// The plan: from `--plan`, else computed here exactly as `plan` computes it.
+fn obtain_plan(
+    args: &RunArgs,
+    resolved: &Resolved,
+    settings: &Settings,
+    ci_shard: Option<Shard>,
+) -> Result<Obtained, CommandError> {
     let Some(path) = &args.plan_file else {
-        return Err(CommandError::usage_with_hint(
-            "planning inside `run` is not wired up yet",
-            "save a plan with `parallel-pytest plan --format json > plan.json` and pass `--plan plan.json`",
-        ));
+        // Exactly what `plan` computes: the same request from the same settings, with N from
+        // this job's shard.
+        let total = ci_shard.map_or(1, |s| s.total);
+        let request = plan_cmd::plan_request(
+            settings,
+            &args.inputs,
+            ShardCount::Fixed(total),
+            plan_cmd::plan_workers(settings),
+        )?;
+        let planned = plan::build(&request).map_err(plan_cmd::plan_error)?;
+        for w in &planned.warnings {
+            eprintln!("warning: {w}");
+        }
+        return Ok(Obtained {
+            plan: planned.plan,
+            rootdir: planned.rootdir,
+            invocation_dir: planned.invocation_dir,
+        });
     };
     let path = absolute(&resolved.cwd, path);
     let text = fs_err::read_to_string(&path).map_err(|e| CommandError::usage(e.to_string()))?;
@@ -367,15 +376,35 @@ fn obtain_plan(args: &RunArgs, resolved: &Resolved) -> Result<(Plan, PathBuf), C
             path.display()
         ))
     })?;
-    Ok((plan, resolved.root.clone()))
+    // The plan's paths are relative to pytest's rootdir: find it as `plan` did.
+    let suite = suite::load(&suite::SuiteRequest {
+        invocation_dir: resolved.root.clone(),
+        paths: args.inputs.paths.clone(),
+        pytest_args: args.inputs.pytest_args.clone(),
+        env_addopts: std::env::var(crate::env_vars::ci::PYTEST_ADDOPTS).ok(),
+    })
+    .map_err(|e| plan_cmd::plan_error(PlanError::Suite(e)))?;
+    Ok(Obtained {
+        plan,
+        rootdir: suite.rootdir,
+        invocation_dir: resolved.root.clone(),
+    })
+}
+
+/// The plan and where its paths point.
+struct Obtained {
+    plan: Plan,
+    /// pytest's rootdir: plan paths are relative to it.
+    rootdir: PathBuf,
+    /// Where pytest starts (`--root`, else the current directory).
+    invocation_dir: PathBuf,
 }
 
 /// `--shard`, else `PARALLEL_PYTEST_SHARD`/the CI provider's variables, else 1/1 for a
 /// one-shard plan.
-fn this_shard(flag: Option<Shard>, plan: &Plan) -> Result<Shard, CommandError> {
-    let ci = ci::detect_from_env(flag).map_err(|e| CommandError::usage(e.to_string()))?;
-    let shard = match ci.shard {
-        Some(choice) => choice.shard(),
+fn this_shard(ci_shard: Option<Shard>, plan: &Plan) -> Result<Shard, CommandError> {
+    let shard = match ci_shard {
+        Some(shard) => shard,
         None if plan.shards_total == 1 => Shard { index: 1, total: 1 },
         None => {
             return Err(CommandError::usage(format!(
@@ -468,6 +497,60 @@ fn empty_shard(
         .with_context(|| format!("failed to write `{}`", path.display()))?;
     eprintln!("{line}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the plugin recorded about the interpreter; only the path when pytest never got far
+/// enough to load it (no pytest installed, a bad option).
+fn python_info(info_path: &Path, python: &Path) -> PythonInfo {
+    #[derive(serde::Deserialize)]
+    struct Raw {
+        executable: String,
+        version: Option<String>,
+        pytest: Option<String>,
+        xdist: Option<String>,
+    }
+    let raw = fs_err::read_to_string(info_path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Raw>(&t).ok());
+    match raw {
+        Some(r) => PythonInfo {
+            executable: r.executable,
+            version: r.version,
+            pytest: r.pytest,
+            xdist: r.xdist,
+        },
+        None => PythonInfo {
+            executable: python.display().to_string(),
+            ..PythonInfo::default()
+        },
+    }
+}
+
+/// A likely cause for an early failure: no pytest at all, or no xdist when `-n` was needed.
+fn failure_hint(
+    finished: &process::Finished,
+    python: &PythonInfo,
+    workers: u32,
+    info_path: &Path,
+) -> Option<String> {
+    let code = finished.code?;
+    if code == 0 || finished.interrupted_by.is_some() {
+        return None;
+    }
+    if !info_path.exists() {
+        return Some(format!(
+            "pytest stopped before loading its plugins (exit {code}); check that pytest{} is installed for `{}` (choose another with `--python`)",
+            if workers > 1 { " and pytest-xdist" } else { "" },
+            python.executable
+        ));
+    }
+    if workers > 1 && python.xdist.is_none() {
+        return Some(format!(
+            "this shard uses {workers} workers but pytest-xdist is not installed for `{}`: install it, or pass `--workers 1`",
+            python.executable
+        ));
+    }
+    None
 }
 
 fn write_command_files(cmd: &PytestCommand) -> Result<(), CommandError> {

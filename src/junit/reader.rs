@@ -55,7 +55,8 @@ pub struct FileReport {
     pub declared_seconds: Option<f64>,
     /// `<testsuite>` elements seen (any depth).
     pub suites: u32,
-    /// Testcases with neither `name` nor `classname`, dropped: they cannot be named or rerun.
+    /// Passing testcases with neither `name` nor `classname`, dropped: nothing to name or
+    /// show. (Nameless failures are kept as [`UNNAMED`].)
     pub nameless_cases: u32,
 }
 
@@ -224,6 +225,9 @@ fn not_xml(path: &str, reason: &str) -> ReadError {
         reason: reason.into(),
     }
 }
+
+/// Name given to a testcase that has a result but neither `name` nor `classname`.
+pub const UNNAMED: &str = "(unnamed testcase)";
 
 /// Severity of a result element: the worst one of a testcase decides its outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -506,14 +510,22 @@ impl<'l> State<'l> {
     }
 
     fn finish_case(&mut self, on_case: &mut impl FnMut(TestCase), summary: &mut ReadSummary) {
-        let Some(case) = self.case.take() else { return };
+        let Some(mut case) = self.case.take() else {
+            return;
+        };
         self.result_depth = None;
         if case.classname.as_deref().unwrap_or("").is_empty()
             && case.name.as_deref().unwrap_or("").is_empty()
         {
-            self.nameless += 1;
-            summary.nameless_cases = self.nameless;
-            return;
+            // A passing testcase without a name carries nothing (xdist writes such an empty
+            // element after a worker crash): drop it, as other readers do. A nameless *failure*
+            // is kept under a placeholder name: dropping it would hide a failure.
+            if case.result.is_none() {
+                self.nameless += 1;
+                summary.nameless_cases = self.nameless;
+                return;
+            }
+            case.name = Some(UNNAMED.to_owned());
         }
         let (outcome, message, text) = match case.result {
             None if case.disabled => (Outcome::Skipped, None, None),
@@ -795,10 +807,14 @@ t/test_a.py:5: AssertionError</failure></testcase>
     }
 
     #[test]
-    fn nameless_cases_are_dropped_and_counted() {
-        let r = parse(r#"<testsuite><testcase time="0"/><testcase name="x"/></testsuite>"#);
-        assert_eq!(r.cases.len(), 1);
+    fn nameless_passes_are_dropped_and_nameless_failures_kept() {
+        let r = parse(
+            r#"<testsuite><testcase time="0"/><testcase name="x"/><testcase><failure/></testcase></testsuite>"#,
+        );
+        assert_eq!(r.cases.len(), 2);
         assert_eq!(r.nameless_cases, 1);
+        assert_eq!(r.cases[1].name, UNNAMED);
+        assert_eq!(r.cases[1].outcome, Outcome::Failed);
     }
 
     #[test]

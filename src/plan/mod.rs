@@ -8,6 +8,8 @@ pub mod build;
 pub mod gitlab_child;
 pub mod model;
 pub mod partition;
+#[cfg(test)]
+mod proptests;
 pub mod units;
 
 use std::path::{Path, PathBuf};
@@ -210,27 +212,39 @@ fn choose_shard_count(
         )));
     }
     let max_shards = max_shards.max(1);
-    let mut best: Option<Plan> = None;
-    let mut n = 1;
+    let first = plan_for(1);
+    if first.predicted_makespan_seconds + startup <= target {
+        return Ok((first, None));
+    }
+    // A shard count below `total / (target - startup)` cannot fit (makespan ≥ total / n), so
+    // start there. With one shard the prediction is at least the total work per worker.
+    let start = if target > startup {
+        (first.predicted_makespan_seconds / (target - startup)).ceil() as u32
+    } else {
+        max_shards
+    };
+    let mut best: Option<Plan> = Some(first);
+    let mut n = start.clamp(2, max_shards.max(2));
     while n <= max_shards {
         let plan = plan_for(n);
         if plan.predicted_makespan_seconds + startup <= target {
             return Ok((plan, None));
         }
-        // Jump ahead while even the ideal split of the total cannot fit.
-        let total_bound = plan.lower_bound_seconds * f64::from(n);
-        let floor_n = if target > startup {
-            (total_bound / (target - startup)).ceil() as u32
-        } else {
-            max_shards
-        };
+        // When the bound comes from the longest unsplittable item rather than the total, more
+        // shards cannot bring it under the target: stop instead of planning up to `max_shards`.
+        let spread: f64 = plan.shards.iter().map(|s| s.predicted_seconds).sum();
+        let floor_bound = plan.lower_bound_seconds * f64::from(n) > spread * 1.001 + 0.001;
+        let unreachable = floor_bound && plan.lower_bound_seconds + startup > target;
         let better = best
             .as_ref()
             .is_none_or(|b| plan.predicted_makespan_seconds < b.predicted_makespan_seconds);
         if better {
             best = Some(plan);
         }
-        n = (n + 1).max(floor_n.min(max_shards)).max(n + 1);
+        if unreachable {
+            break;
+        }
+        n += 1;
     }
     let plan = match best {
         Some(p) => p,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use octocrab::secrecy::SecretString;
 use serde_json::{Value, json};
 
-use super::{Annotation, Level, Rendered};
+use super::{Annotation, Rendered};
 use crate::env_vars::ci;
 
 /// Checks API: annotations per create/update request.
@@ -357,54 +357,6 @@ pub fn find_sticky(comments: &[Value], marker: &str) -> Option<u64> {
                 .is_some_and(|b| b.contains(marker))
         })
         .and_then(|c| c.get("id")?.as_u64())
-}
-
-/// Workflow-command data escaping (DESIGN.md §5).
-fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
-/// Workflow-command property escaping (DESIGN.md §5).
-fn escape_property(s: &str) -> String {
-    escape_data(s).replace(':', "%3A").replace(',', "%2C")
-}
-
-/// Annotations as workflow commands, for when no check run carries them: at most
-/// `per_level` of each level (GitHub shows 10 per level per step), then one notice with the count
-/// left out.
-pub fn workflow_commands(annotations: &[Annotation], per_level: usize) -> String {
-    let mut out = String::new();
-    let mut shown = [0usize; 3];
-    let mut dropped = 0usize;
-    for a in annotations {
-        let slot = match a.level {
-            Level::Failure => 0,
-            Level::Warning => 1,
-            Level::Notice => 2,
-        };
-        if shown[slot] >= per_level {
-            dropped += 1;
-            continue;
-        }
-        shown[slot] += 1;
-        out.push_str(&format!(
-            "::{} file={},line={},endLine={},title={}::{}\n",
-            a.level.as_workflow_command(),
-            escape_property(&a.path),
-            a.start_line.max(1),
-            a.end_line.max(a.start_line.max(1)),
-            escape_property(&truncate_chars(&a.title, MAX_TITLE_CHARS)),
-            escape_data(&truncate_bytes(&a.message, 4096)),
-        ));
-    }
-    if dropped > 0 {
-        out.push_str(&format!(
-            "::notice::{dropped} more annotations are listed in the job summary\n"
-        ));
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -760,6 +712,7 @@ async fn send_comment(api: &Api, rendered: &Rendered, ctx: &Context, name: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::publish::Level;
 
     fn ctx() -> Context {
         Context {
@@ -842,24 +795,6 @@ mod tests {
         ];
         assert_eq!(find_sticky(&comments, &marker), Some(2));
         assert_eq!(find_sticky(&comments, &comment_marker("other")), None);
-    }
-
-    #[test]
-    fn workflow_commands_escape_and_cap() {
-        let mut hostile = ann(3);
-        hostile.path = "a,b:c.py".into();
-        hostile.message = "x\n::error::injected %".into();
-        let out = workflow_commands(&[hostile, ann(4), ann(5)], 2);
-        let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(
-            lines[0],
-            "::error file=a%2Cb%3Ac.py,line=3,endLine=3,title=test_3 failed::x%0A::error::injected %25"
-        );
-        assert_eq!(lines.len(), 3);
-        assert_eq!(
-            lines[2],
-            "::notice::1 more annotations are listed in the job summary"
-        );
     }
 
     #[test]

@@ -4,7 +4,15 @@
 //! Layout of the command:
 //! `python -m pytest -p _parallel_pytest_selection --parallel-pytest-selection=SEL
 //!  [--rootdir=R] [-n W --dist D --max-worker-restart M] --junitxml=J -o junit_family=xunit1
-//!  (@ARGSFILE | FILES... | TOP-FOLDERS...) [-- user args verbatim]`
+//!  (FILES... | TOP-FOLDERS...) [user args verbatim]`
+//!
+//! Why a selection file + plugin and not pytest's `@argsfile` (8.2+): the node ids and
+//! deselects never touch argv on *any* pytest version (7.x has no `@argsfile`), a node id that
+//! vanished since the timings were recorded is skipped instead of failing the shard with exit
+//! 4, and we need not know pytest's version before starting it — finding out costs a Python
+//! start (40-80 ms), several times our whole start-up budget. Files go on argv while they fit
+//! [`ARGV_PATH_BUDGET`]; beyond that, their top folders do and the plugin prunes collection to
+//! the selected files (the same on every pytest version).
 //!
 //! Our options come first so a user option after them wins (argparse keeps the last value);
 //! `--junitxml` is the one exception, handled in [`UserArgs`], because a silently dropped report
@@ -21,8 +29,8 @@ pub const PLUGIN_MODULE: &str = "_parallel_pytest_selection";
 /// The plugin's source, written to `<out-dir>/plugin/_parallel_pytest_selection.py`.
 pub const PLUGIN_SOURCE: &str = include_str!("selection_plugin.py");
 
-/// Above this many bytes of file paths, pytest < 8.2 (no `@argsfile`) gets the top folders on
-/// argv and the plugin narrows collection to the selected files. Linux allows 2 MiB of argv +
+/// Above this many bytes of file paths, pytest gets the top folders on argv and the plugin
+/// narrows collection to the selected files. Linux allows 2 MiB of argv +
 /// environment in total and 128 KiB per single argument; 128 KiB of paths leaves ample room for
 /// a large CI environment.
 pub const ARGV_PATH_BUDGET: usize = 128 * 1024;
@@ -30,11 +38,9 @@ pub const ARGV_PATH_BUDGET: usize = 128 * 1024;
 /// How the selected files reach pytest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathPassing {
-    /// pytest >= 8.2: `@argsfile`, one path per line.
-    ArgsFile,
-    /// pytest < 8.2, few enough files: the paths themselves on argv.
+    /// Few enough files: the paths themselves on argv.
     Argv,
-    /// pytest < 8.2, too many files: top-level folders on argv, the plugin ignores the rest.
+    /// Too many files: top-level folders on argv, the plugin ignores the rest.
     TopFolders,
 }
 
@@ -42,16 +48,16 @@ pub enum PathPassing {
 #[derive(Debug, Clone)]
 pub struct Inputs<'a> {
     pub python: &'a Path,
-    /// pytest's rootdir: the command runs there, and plan paths are relative to it.
+    /// pytest's rootdir: plan paths and node ids are relative to it (passed as `--rootdir`).
     pub rootdir: &'a Path,
+    /// Where pytest starts (`--root`, else the current directory), as plain pytest would.
+    pub invocation_dir: &'a Path,
     pub out_dir: &'a Path,
     pub id: Shard,
     pub shard: &'a ShardPlan,
     pub workers: u32,
     pub dist: &'a str,
-    /// Whether the interpreter's pytest reads `@argsfile` (>= 8.2).
-    pub argsfile_supported: bool,
-    /// Bytes of paths allowed on argv without `@argsfile` ([`ARGV_PATH_BUDGET`] by default).
+    /// Bytes of paths allowed on argv ([`ARGV_PATH_BUDGET`] by default).
     pub argv_budget: usize,
     pub user_args: &'a [String],
 }
@@ -68,6 +74,8 @@ pub struct PytestCommand {
     pub cwd: PathBuf,
     /// Files to write before running: (path, contents).
     pub files: Vec<(PathBuf, String)>,
+    /// Where the plugin records interpreter, pytest and xdist versions (`python-<I>-of-<N>.json`).
+    pub info_path: PathBuf,
     /// Our JUnit file `<out-dir>/junit-<I>-of-<N>.xml`.
     pub junit_path: PathBuf,
     /// The user's own `--junitxml`, copied to `junit_path` after the run.
@@ -146,6 +154,29 @@ pub fn node_file(node_id: &str) -> &str {
     node_id.split_once("::").map_or(node_id, |(f, _)| f)
 }
 
+/// A rootdir-relative path made relative to `invocation_dir` (`..` when outside it), as
+/// pytest's `bestrelpath` would name it.
+fn rebase(rootdir: &Path, invocation_dir: &Path, rel: &str) -> String {
+    if rootdir == invocation_dir {
+        return rel.to_string();
+    }
+    let abs = rootdir.join(rel);
+    let b: Vec<_> = invocation_dir.components().collect();
+    let p: Vec<_> = abs.components().collect();
+    let shared = b.iter().zip(&p).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); b.len() - shared];
+    parts.extend(
+        p[shared..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
+    }
+}
+
 /// Top-level folders (or files at the top) of the selected paths, sorted.
 fn top_folders(paths: &[String]) -> Vec<String> {
     let set: std::collections::BTreeSet<String> = paths
@@ -156,12 +187,13 @@ fn top_folders(paths: &[String]) -> Vec<String> {
 }
 
 /// The selection JSON the plugin reads.
-pub fn selection_json(shard: &ShardPlan, paths_via_plugin: bool) -> String {
+pub fn selection_json(shard: &ShardPlan, paths_via_plugin: bool, info_out: &Path) -> String {
     let value = serde_json::json!({
         "files": shard.files,
         "node_ids": shard.node_ids,
         "deselect": shard.deselect,
         "paths_via_plugin": paths_via_plugin,
+        "info_out": info_out.display().to_string(),
     });
     serde_json::to_string(&value).expect("JSON of strings")
 }
@@ -172,26 +204,34 @@ pub fn build(inputs: &Inputs<'_>) -> PytestCommand {
     let plugin_dir = out.join("plugin");
     let selection_path = out.join(format!("selection-{stem}.json"));
     let junit_path = out.join(format!("junit-{stem}.xml"));
+    let info_path = out.join(format!("python-{stem}.json"));
     let user = UserArgs::scan(inputs.user_args);
 
-    let paths = selected_paths(inputs.shard);
+    // Paths on the command line are relative to where pytest starts; the selection file keeps
+    // rootdir-relative node ids, which is what pytest's `item.nodeid` is.
+    let paths: Vec<String> = selected_paths(inputs.shard)
+        .iter()
+        .map(|p| rebase(inputs.rootdir, inputs.invocation_dir, p))
+        .collect();
     let path_bytes: usize = paths.iter().map(|p| p.len() + 1).sum();
-    let path_passing = if inputs.argsfile_supported {
-        PathPassing::ArgsFile
-    } else if path_bytes <= inputs.argv_budget {
+    let path_passing = if path_bytes <= inputs.argv_budget {
         PathPassing::Argv
     } else {
         PathPassing::TopFolders
     };
 
-    let mut files = vec![
+    let files = vec![
         (
             plugin_dir.join(format!("{PLUGIN_MODULE}.py")),
             PLUGIN_SOURCE.to_string(),
         ),
         (
             selection_path.clone(),
-            selection_json(inputs.shard, path_passing == PathPassing::TopFolders),
+            selection_json(
+                inputs.shard,
+                path_passing == PathPassing::TopFolders,
+                &info_path,
+            ),
         ),
     ];
 
@@ -221,7 +261,7 @@ pub fn build(inputs: &Inputs<'_>) -> PytestCommand {
         }
     }
     let user_junit = match &user.junitxml {
-        Some(p) => Some(inputs.rootdir.join(p)),
+        Some(p) => Some(inputs.invocation_dir.join(p)),
         None => {
             args.push(format!("--junitxml={}", junit_path.display()));
             None
@@ -232,16 +272,6 @@ pub fn build(inputs: &Inputs<'_>) -> PytestCommand {
     args.push("junit_family=xunit1".into());
 
     match path_passing {
-        PathPassing::ArgsFile => {
-            let argsfile = out.join(format!("args-{stem}.txt"));
-            let mut text = String::new();
-            for p in &paths {
-                text.push_str(p);
-                text.push('\n');
-            }
-            files.push((argsfile.clone(), text));
-            args.push(format!("@{}", argsfile.display()));
-        }
         PathPassing::Argv => args.extend(paths.iter().cloned()),
         PathPassing::TopFolders => args.extend(top_folders(&paths)),
     }
@@ -256,8 +286,9 @@ pub fn build(inputs: &Inputs<'_>) -> PytestCommand {
             (ours::SHARD_INDEX.to_string(), inputs.id.index.to_string()),
             (ours::SHARD_TOTAL.to_string(), inputs.id.total.to_string()),
         ],
-        cwd: inputs.rootdir.to_path_buf(),
+        cwd: inputs.invocation_dir.to_path_buf(),
         files,
+        info_path,
         junit_path,
         user_junit,
         path_passing,
@@ -290,16 +321,6 @@ impl PytestCommand {
     }
 }
 
-/// Whether this pytest version reads `@argsfile` arguments (added in 8.2).
-pub fn supports_argsfile(pytest_version: &str) -> bool {
-    let mut parts = pytest_version
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|p| p.parse::<u32>().unwrap_or(0));
-    let major = parts.next().unwrap_or(0);
-    let minor = parts.next().unwrap_or(0);
-    (major, minor) >= (8, 2)
-}
-
 /// Quote one word for a POSIX shell; words made only of characters no shell treats specially
 /// stay bare so the command stays readable. (`shlex` quotes `=` too, which is safe but noisy.)
 pub fn shell_quote(word: &str) -> String {
@@ -326,26 +347,26 @@ mod tests {
         }
     }
 
-    fn inputs<'a>(shard: &'a ShardPlan, argsfile: bool, user: &'a [String]) -> Inputs<'a> {
+    fn inputs<'a>(shard: &'a ShardPlan, user: &'a [String]) -> Inputs<'a> {
         Inputs {
             python: Path::new("/venv/bin/python"),
             rootdir: Path::new("/repo"),
+            invocation_dir: Path::new("/repo"),
             out_dir: Path::new("/repo/.parallel-pytest"),
             id: Shard { index: 1, total: 2 },
             shard,
             workers: 2,
             dist: "load",
-            argsfile_supported: argsfile,
             argv_budget: ARGV_PATH_BUDGET,
             user_args: user,
         }
     }
 
     #[test]
-    fn argsfile_command() {
+    fn full_command() {
         let s = shard(&["tests/b.py", "tests/a.py"], &["tests/c.py::t[1]"], &[]);
         let user = vec!["-k".to_string(), "not slow".to_string()];
-        let cmd = build(&inputs(&s, true, &user));
+        let cmd = build(&inputs(&s, &user));
         assert_eq!(
             cmd.args,
             [
@@ -362,13 +383,13 @@ mod tests {
                 "--junitxml=/repo/.parallel-pytest/junit-1-of-2.xml",
                 "-o",
                 "junit_family=xunit1",
-                "@/repo/.parallel-pytest/args-1-of-2.txt",
+                "tests/b.py",
+                "tests/a.py",
+                "tests/c.py",
                 "-k",
                 "not slow",
             ]
         );
-        let argsfile = &cmd.files[2];
-        assert_eq!(argsfile.1, "tests/b.py\ntests/a.py\ntests/c.py\n");
         assert_eq!(
             cmd.shell(Some(Path::new("/repo"))),
             "PARALLEL_PYTEST_SHARD=1/2 PARALLEL_PYTEST_SHARD_INDEX=1 PARALLEL_PYTEST_SHARD_TOTAL=2 \
@@ -377,7 +398,7 @@ mod tests {
              --parallel-pytest-selection=/repo/.parallel-pytest/selection-1-of-2.json \
              --rootdir=/repo -n 2 --dist=load --max-worker-restart=4 \
              --junitxml=/repo/.parallel-pytest/junit-1-of-2.xml -o junit_family=xunit1 \
-             @/repo/.parallel-pytest/args-1-of-2.txt -k 'not slow'"
+             tests/b.py tests/a.py tests/c.py -k 'not slow'"
         );
         assert!(cmd.shell(None).starts_with("cd /repo && "));
     }
@@ -385,7 +406,7 @@ mod tests {
     #[test]
     fn one_worker_means_no_xdist() {
         let s = shard(&["a.py"], &[], &[]);
-        let mut i = inputs(&s, false, &[]);
+        let mut i = inputs(&s, &[]);
         i.workers = 1;
         let cmd = build(&i);
         assert!(
@@ -406,7 +427,7 @@ mod tests {
             files,
             ..shard(&[], &[], &[])
         };
-        let cmd = build(&inputs(&s, false, &[]));
+        let cmd = build(&inputs(&s, &[]));
         assert_eq!(cmd.path_passing, PathPassing::TopFolders);
         assert_eq!(cmd.args.last().unwrap(), "tests");
         assert!(cmd.files[1].1.contains("\"paths_via_plugin\":true"));
@@ -418,7 +439,7 @@ mod tests {
         let user: Vec<String> = ["--junitxml", "out/j.xml", "--rootdir=/x", "-n4"]
             .map(String::from)
             .to_vec();
-        let cmd = build(&inputs(&s, true, &user));
+        let cmd = build(&inputs(&s, &user));
         assert_eq!(cmd.user_junit, Some(PathBuf::from("/repo/out/j.xml")));
         assert!(!cmd.args.iter().any(|a| a.starts_with("--junitxml=/repo")));
         assert!(!cmd.args.iter().any(|a| a == "--rootdir=/repo"));
@@ -426,13 +447,24 @@ mod tests {
     }
 
     #[test]
-    fn argsfile_versions() {
-        assert!(!supports_argsfile("7.4.4"));
-        assert!(!supports_argsfile("8.1.2"));
-        assert!(supports_argsfile("8.2.0"));
-        assert!(supports_argsfile("9.2.0"));
-        assert!(supports_argsfile("10.0.0rc1"));
-        assert!(!supports_argsfile("garbage"));
+    fn paths_are_relative_to_the_invocation_dir() {
+        assert_eq!(rebase(Path::new("/r"), Path::new("/r"), "t/a.py"), "t/a.py");
+        assert_eq!(rebase(Path::new("/r"), Path::new("/r/t"), "t/a.py"), "a.py");
+        assert_eq!(
+            rebase(Path::new("/r"), Path::new("/r/u"), "t/a.py"),
+            "../t/a.py"
+        );
+        let s = shard(&["t/a.py"], &["t/b.py::x"], &[]);
+        let mut i = inputs(&s, &[]);
+        i.invocation_dir = Path::new("/repo/t");
+        let cmd = build(&i);
+        assert_eq!(cmd.cwd, PathBuf::from("/repo/t"));
+        assert!(
+            cmd.args
+                .ends_with(&["a.py".to_string(), "b.py".to_string()])
+        );
+        // Node ids stay rootdir-relative for the plugin.
+        assert!(cmd.files[1].1.contains("\"t/b.py::x\""));
     }
 
     #[test]

@@ -2,20 +2,26 @@
 
 Loaded with `-p _parallel_pytest_selection` and given
 `--parallel-pytest-selection=PATH`, a JSON file
-`{"files": [...], "node_ids": [...], "deselect": [...], "paths_via_plugin": bool}`
-with paths and node ids relative to pytest's rootdir.
+`{"files": [...], "node_ids": [...], "deselect": [...], "paths_via_plugin": bool,
+"info_out": PATH}` with paths and node ids relative to pytest's rootdir. The controller writes
+the interpreter, pytest and pytest-xdist versions to `info_out` for the shard manifest, so
+`parallel-pytest` never spends a Python start of its own finding them out.
 
 Why a plugin rather than node ids on the command line:
 - the node ids never touch argv, so 100,000 of them cannot hit the kernel's argument limit,
   on every pytest version (`@argsfile` exists only since pytest 8.2);
 - a node id that no longer exists (a test renamed since the timings were recorded) is simply
   not selected, where `pytest file.py::gone` would stop the whole shard with exit code 4;
+- `deselect` entries follow pytest's `--deselect` rule (node-id string prefixes), and
+  `node_ids` pytest's argument rule (an id selects itself, and a class or an unparametrized
+  function name selects everything below it);
 - items are kept in the plan's order (slowest first), which is what xdist schedules from.
 
 Works on pytest 7.0+ (uses `collection_path`) and pytest-xdist workers, which load `-p`
 plugins from the controller's options and inherit PYTHONPATH.
 """
 
+import bisect
 import json
 import os
 
@@ -58,14 +64,58 @@ def _selection(config):
     sel = {
         "files": set(files),
         "node_ids": set(node_ids),
-        "deselect": set(raw.get("deselect", [])),
+        "deselect": _prefix_free(raw.get("deselect", [])),
         "rank": rank,
         "selected_files": selected_files,
         "dirs": dirs,
         "paths_via_plugin": bool(raw.get("paths_via_plugin", False)),
+        "info_out": raw.get("info_out"),
     }
     setattr(config, _KEY, sel)
     return sel
+
+
+def _version(name):
+    try:
+        from importlib.metadata import version
+
+        return version(name)
+    except Exception:
+        return None
+
+
+def pytest_configure(config):
+    sel = _selection(config)
+    # xdist workers carry `workerinput`; only the controller (or a plain run) records.
+    if sel is None or not sel["info_out"] or hasattr(config, "workerinput"):
+        return
+    import platform
+    import sys
+
+    info = {
+        "executable": sys.executable,
+        "version": platform.python_version(),
+        "pytest": _version("pytest"),
+        "xdist": _version("pytest-xdist"),
+    }
+    with open(sel["info_out"], "w", encoding="utf-8") as fh:
+        json.dump(info, fh)
+
+
+def _prefix_free(prefixes):
+    """Sorted prefixes with every entry that extends another one dropped (it is redundant)."""
+    out = []
+    for p in sorted(set(prefixes)):
+        if not out or not p.startswith(out[-1]):
+            out.append(p)
+    return out
+
+
+def _deselected(nodeid, prefixes):
+    """pytest's own `--deselect` rule: a plain string-prefix match. In a sorted prefix-free
+    list, the only candidate prefix of `nodeid` is the greatest entry <= `nodeid`."""
+    i = bisect.bisect_right(prefixes, nodeid) - 1
+    return i >= 0 and nodeid.startswith(prefixes[i])
 
 
 def _candidates(nodeid):
@@ -102,6 +152,10 @@ def pytest_ignore_collect(collection_path, config):
     rel = rel.replace(os.sep, "/")
     if collection_path.is_dir():
         return None if rel in sel["dirs"] or rel == "." else True
+    name = rel.rsplit("/", 1)[-1]
+    if name in ("__init__.py", "conftest.py"):
+        # Packages and conftests shape node ids and fixtures; never hide them.
+        return None
     if rel.endswith(".py") and rel not in sel["selected_files"]:
         return True
     return None
@@ -118,7 +172,7 @@ def pytest_collection_modifyitems(session, config, items):
         nodeid = item.nodeid
         path = nodeid.split("::", 1)[0]
         entry = None
-        if path in sel["files"] and _match(nodeid, sel["deselect"]) is None:
+        if path in sel["files"] and not _deselected(nodeid, sel["deselect"]):
             entry = path
         else:
             entry = _match(nodeid, sel["node_ids"])

@@ -460,12 +460,12 @@ mod tests {
         let inputs = command::Inputs {
             python: Path::new("/venv/bin/python"),
             rootdir: Path::new("/repo"),
+            invocation_dir: Path::new("/repo"),
             out_dir: Path::new("/repo/.pp"),
             id: Shard { index: 1, total: 2 },
             shard: &shard,
             workers: 2,
             dist: "load",
-            argsfile_supported: false,
             argv_budget: command::ARGV_PATH_BUDGET,
             user_args: &user,
         };

@@ -86,11 +86,13 @@ pub fn annotations(summary: &Summary) -> Vec<Annotation> {
             line: None,
             title: cut(&format!("{} is flaky", f.id), TITLE_BYTES),
             message: cut(
-                &format!(
-                    "passed after {} attempts; first failure: {}",
-                    f.attempts,
-                    first_line(f.first_failure.as_deref().unwrap_or("unknown"))
-                ),
+                &match f.first_failure.as_deref().map(first_line) {
+                    Some(why) if !why.is_empty() => {
+                        format!("passed after {} attempts; first failure: {why}", f.attempts)
+                    }
+                    // pytest-rerunfailures writes the failed attempts as empty testcases.
+                    _ => format!("passed after {} attempts", f.attempts),
+                },
                 MESSAGE_BYTES,
             ),
             details: None,

@@ -30,10 +30,15 @@ pub struct LoadedFile {
 impl LoadedFile {
     /// Folds the testcases into tests once, freeing the per-attempt list.
     pub fn new(path: String, shard: Option<Shard>, mut result: Result<FileReport, String>) -> Self {
-        let tests = match &mut result {
+        let mut tests = match &mut result {
             Ok(report) => merge_attempts(std::mem::take(&mut report.cases)),
             Err(_) => Vec::new(),
         };
+        // xdist finishes tests in any order; sorting makes every output of the report
+        // (merged JUnit included) independent of it.
+        tests.sort_by(|a, b| {
+            (&a.last.classname, &a.last.name).cmp(&(&b.last.classname, &b.last.name))
+        });
         LoadedFile {
             path,
             shard,

@@ -5,8 +5,9 @@ use std::process::Command;
 
 use super::SuiteError;
 
-/// Runs `python -m pytest --collect-only -q -p no:cacheprovider ARGS` in `dir` and returns the
-/// node ids it prints (rootdir-relative), in pytest's order.
+/// Runs `python -m pytest --collect-only -p no:cacheprovider ARGS --verbosity=-1` in `dir` and
+/// returns the node ids it prints (rootdir-relative), in pytest's order. `--verbosity=-1` comes
+/// last so it wins over a `-q` in the user's `addopts` (`-qq` would print per-file counts).
 pub fn collect(python: &Path, dir: &Path, args: &[String]) -> Result<Vec<String>, SuiteError> {
     let mut cmd = Command::new(python);
     cmd.current_dir(dir)
@@ -20,7 +21,7 @@ pub fn collect(python: &Path, dir: &Path, args: &[String]) -> Result<Vec<String>
         ])
         .args(args);
     let shown = format!(
-        "{} -m pytest --collect-only -q {}",
+        "{} -m pytest --collect-only {} --verbosity=-1",
         python.display(),
         shlex::try_join(args.iter().map(String::as_str)).unwrap_or_default()
     );

@@ -500,12 +500,17 @@ fn forbidden_falls_back_to_workflow_commands_and_summary() {
     .unwrap();
     let summary = dir.path().join("summary.md");
     std::fs::write(&summary, "## parallel-pytest\n").unwrap();
+    // The report ran in `<workspace>/demo` (the action's `working-directory`).
+    let project = dir.path().join("demo");
+    std::fs::create_dir(&project).unwrap();
     let env = {
         let api = mock.url().to_owned();
         let event = event.to_string_lossy().into_owned();
+        let workspace = dir.path().to_string_lossy().into_owned();
         move |name: &str| -> Option<String> {
             Some(match name {
                 "GITHUB_ACTIONS" => "true".into(),
+                "GITHUB_WORKSPACE" => workspace.clone(),
                 "GITHUB_API_URL" => api.clone(),
                 "GITHUB_REPOSITORY" => "octo/demo".into(),
                 "GITHUB_SHA" => "mergecommit".into(),
@@ -523,14 +528,18 @@ fn forbidden_falls_back_to_workflow_commands_and_summary() {
         github_token: None,
         fail_on_publish_error: false,
     };
-    let mut input = rendered(12);
-    input.annotations[0].message = "boom\n::error::injected".into();
+    let input = rendered(12);
+    // What `report` rendered as workflow commands (it leaves them out when a check run is asked).
+    let fallback =
+        "::error file=tests/test_mod1.py,line=1,title=t::boom%0A::error::escaped by report\n";
     let mut stdout = Vec::new();
     let outcome = github_publish::publish_with(
         &args,
         &input,
         Some(&summary),
+        fallback,
         &env,
+        Some(&project),
         fast_retry(),
         &mut stdout,
     )
@@ -551,25 +560,22 @@ fn forbidden_falls_back_to_workflow_commands_and_summary() {
             ("GET".into(), "/repos/octo/demo/issues/17/comments".into()),
         ]
     );
-    // The check run goes on the PR head, not the merge commit.
-    assert_eq!(mock.requests()[0].json()["head_sha"], "feedface");
+    // The check run goes on the PR head, not the merge commit, with repository-relative paths.
+    let create = mock.requests()[0].json();
+    assert_eq!(create["head_sha"], "feedface");
+    assert_eq!(
+        create["output"]["annotations"][0]["path"],
+        "demo/tests/test_mod1.py"
+    );
 
     let stdout = String::from_utf8(stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(lines[0].starts_with("::warning title=parallel-pytest::the token may not create check runs (HTTP 403: Resource not accessible by integration). This pull request comes from a fork"), "{stdout}");
     assert!(lines[1].starts_with("::warning title=parallel-pytest::the token may not read the pull request's comments (HTTP 403"), "{stdout}");
-    let commands: Vec<&&str> = lines
-        .iter()
-        .filter(|l| l.starts_with("::error ") || l.starts_with("::warning file"))
-        .collect();
     assert_eq!(
-        commands.len(),
-        12,
-        "6 errors + 6 warnings fit the per-step limits:\n{stdout}"
-    );
-    assert_eq!(
-        lines[2],
-        "::warning file=tests/test_mod1.py,line=1,endLine=1,title=tests/test_mod1.py%3A%3Atest_1 failed::boom%0A::error::injected"
+        lines[2..],
+        fallback.lines().collect::<Vec<_>>()[..],
+        "{stdout}"
     );
 
     let summary = std::fs::read_to_string(&summary).unwrap();
@@ -590,11 +596,116 @@ fn forbidden_falls_back_to_workflow_commands_and_summary() {
         fail_on_publish_error: true,
         ..args
     };
-    let err =
-        github_publish::publish_with(&strict, &input, None, &env, fast_retry(), &mut Vec::new())
-            .unwrap_err();
+    let err = github_publish::publish_with(
+        &strict,
+        &input,
+        None,
+        fallback,
+        &env,
+        Some(&project),
+        fast_retry(),
+        &mut Vec::new(),
+    )
+    .unwrap_err();
     assert!(
         err.to_string().contains("`--fail-on-publish-error` is set"),
         "{err}"
     );
+}
+
+/// The whole path through the binary: real pytest JUnit → `report --check-run --comment` on a
+/// pull request → the mock API. Annotations carry the failing line (1-based) as pytest saw it,
+/// and the log gets no workflow-command annotations, since the check run carries them.
+#[test]
+fn report_publishes_real_pytest_failures_through_the_binary() {
+    let suite = crate::harness::fixture_copy("report-suite");
+    let junit = suite.path().join("junit.xml");
+    let out = std::process::Command::new(crate::harness::python())
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_basic.py",
+        ])
+        .arg(format!("--junitxml={}", junit.display()))
+        .current_dir(suite.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "pytest: {out:?}");
+
+    let mock = MockServer::start();
+    check_run_routes(&mock, "");
+    let comments = comment_routes(&mock);
+    let event = suite.path().join("event.json");
+    std::fs::write(
+        &event,
+        json!({"pull_request": {"number": 17, "head": {"sha": "cafe"}}}).to_string(),
+    )
+    .unwrap();
+    let summary = suite.path().join("summary.md");
+    let (stdout, stderr) = crate::harness::Cmd::new()
+        .args([
+            "report",
+            "--check-run",
+            "--comment",
+            "--check-name",
+            "pytest (3 shards)",
+        ])
+        .arg(&junit)
+        .current_dir(suite.path())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_API_URL", mock.url())
+        .env("GITHUB_REPOSITORY", "octo/demo")
+        .env("GITHUB_SHA", "mergesha")
+        .env("GITHUB_EVENT_NAME", "pull_request")
+        .env("GITHUB_EVENT_PATH", &event)
+        .env("GITHUB_TOKEN", TOKEN)
+        .env("GITHUB_WORKSPACE", suite.path())
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .expect_code(1);
+    assert!(mock.unmatched().is_empty(), "{:?}", mock.unmatched());
+    assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN));
+    assert!(
+        !stdout.lines().any(|l| l.starts_with("::error ")),
+        "the check run carries the annotations:\n{stdout}"
+    );
+    assert!(
+        stderr.contains("check run: https://github.com/octo/demo/runs/4242"),
+        "{stderr}"
+    );
+
+    let create = mock.requests_to("POST", "/repos/octo/demo/check-runs");
+    assert_eq!(create.len(), 1);
+    let body = create[0].json();
+    assert_eq!(body["name"], "pytest (3 shards)");
+    assert_eq!(body["head_sha"], "cafe");
+    assert_eq!(body["conclusion"], "failure");
+    let annotations = body["output"]["annotations"].as_array().unwrap();
+    let source = std::fs::read_to_string(suite.path().join("tests/test_basic.py")).unwrap();
+    let assert_line = source
+        .lines()
+        .position(|l| l.contains("assert 1 + 1 == 3"))
+        .unwrap()
+        + 1;
+    let failing = annotations
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().contains("test_assert_fails"))
+        .unwrap_or_else(|| panic!("no annotation for test_assert_fails: {annotations:#?}"));
+    assert_eq!(failing["path"], "tests/test_basic.py");
+    assert_eq!(failing["start_line"], assert_line as u64);
+    assert_eq!(failing["annotation_level"], "failure");
+    validate("checks/create", std::slice::from_ref(&body));
+
+    // The sticky comment holds the same Markdown as the job summary.
+    let created = mock.requests_to("POST", "/repos/octo/demo/issues/17/comments");
+    assert_eq!(created.len(), 1);
+    let comment = created[0].json()["body"].as_str().unwrap().to_owned();
+    assert!(comment.starts_with(&github::comment_marker("pytest (3 shards)")));
+    assert_eq!(comments.lock().unwrap().len(), 2);
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(summary.contains("test_assert_fails"), "{summary}");
+    assert!(summary.contains("### Publishing"), "{summary}");
+    assert!(comment.contains("test_assert_fails"));
 }

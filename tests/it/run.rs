@@ -120,7 +120,11 @@ fn exactly_once_by_hand(py: &Path, xdist_shard: usize) {
             (
                 &["tests/test_alpha.py", "tests/pkg/test_gamma.py"],
                 &[],
-                &[ALPHA_PARAM, ALPHA_GROUP],
+                // The planner's prefixes, matched like pytest's `--deselect`.
+                &[
+                    "tests/test_alpha.py::test_param[",
+                    "tests/test_alpha.py::TestGroup::",
+                ],
                 w(2),
             ),
             (&["tests/test_delta.py"], &[ALPHA_GROUP], &[], w(3)),
@@ -382,8 +386,8 @@ fn runs_from_a_subdirectory_with_root() {
     );
 }
 
-/// 100,000 node ids on pytest 7.4 (no `@argsfile`): as argv they would be ~4 MB, over Linux's
-/// 2 MiB limit. They travel in the selection file; `--collect-only` keeps the run cheap.
+/// 100,000 node ids on pytest 7.4 (which has no `@argsfile`): as argv they would be ~4 MB, over
+/// Linux's 2 MiB limit. They travel in the selection file; `--collect-only` keeps the run cheap.
 #[test]
 fn hundred_thousand_node_ids_never_touch_argv_pytest7() {
     let dir = tempfile::tempdir().unwrap();
@@ -417,10 +421,16 @@ fn hundred_thousand_node_ids_never_touch_argv_pytest7() {
     assert_eq!(listed, keep.iter().map(String::as_str).collect::<Vec<_>>());
 }
 
-/// pytest 7.4 with more file paths than the argv budget: the top folders go on argv and the
-/// plugin keeps collection to the selected files.
+/// More file paths than the argv budget: the top folders go on argv and the plugin keeps
+/// collection to the selected files (packages and conftests intact), on both pytest lines.
 #[test]
-fn too_many_paths_for_argv_fall_back_to_top_folders_pytest7() {
+fn too_many_paths_for_argv_fall_back_to_top_folders() {
+    for py in [python(), python7()] {
+        top_folders_case(&py);
+    }
+}
+
+fn top_folders_case(py: &Path) {
     let dir = fixture_copy("run-basic");
     let plan = write_plan(
         dir.path(),
@@ -431,12 +441,12 @@ fn too_many_paths_for_argv_fall_back_to_top_folders_pytest7() {
             1,
         )],
     );
-    let (stdout, _) = run_cmd(dir.path(), &python7(), &plan, "1/1")
+    let (stdout, _) = run_cmd(dir.path(), py, &plan, "1/1")
         .env("PARALLEL_PYTEST_ARGV_BUDGET", "1")
         .arg("--dry-run")
         .expect_code(0);
     assert!(stdout.trim_end().ends_with(" tests"), "{stdout}");
-    run_cmd(dir.path(), &python7(), &plan, "1/1")
+    run_cmd(dir.path(), py, &plan, "1/1")
         .env("PARALLEL_PYTEST_ARGV_BUDGET", "1")
         .expect_code(0);
     let keys = junit_keys(&dir.path().join(".parallel-pytest/junit-1-of-1.xml"));
@@ -522,5 +532,74 @@ fn bad_plan_and_shard_are_usage_errors() {
     assert!(
         stderr.contains("bad.json") && stderr.contains("not a plan"),
         "{stderr}"
+    );
+}
+
+/// Timings recorded before `tests/test_delta.py` existed, with `tests/test_alpha.py` far heavier
+/// than the rest so the planner splits it across shards.
+const BASIC_TIMINGS: &str = r#"{
+  "tests/test_alpha.py::test_one": 0.5,
+  "tests/test_alpha.py::test_two": 0.5,
+  "tests/test_alpha.py::test_marked": 0.5,
+  "tests/test_alpha.py::test_param[1]": 3.0,
+  "tests/test_alpha.py::test_param[2]": 3.0,
+  "tests/test_alpha.py::test_param[3]": 3.0,
+  "tests/test_alpha.py::test_param[a b]": 3.0,
+  "tests/test_alpha.py::test_param[x::y]": 3.0,
+  "tests/test_alpha.py::TestGroup::test_in_class": 4.0,
+  "tests/test_alpha.py::TestGroup::test_class_param[0]": 4.0,
+  "tests/test_alpha.py::TestGroup::test_class_param[1]": 4.0,
+  "tests/test_beta.py::test_many[0]": 0.2,
+  "tests/test_beta.py::test_keyword_match": 0.2,
+  "tests/test_beta.py::test_beta_marked": 0.2,
+  "tests/pkg/test_gamma.py::test_nested_a": 0.3,
+  "tests/pkg/test_gamma.py::TestNested::test_method": 0.3
+}"#;
+
+/// Invariant 2 through the real planner: for N = 1..5 every collected test runs exactly once
+/// across the N shards — a file new since the timings (`test_delta.py`) included, and
+/// `test_alpha.py` split across shards by node id with the owner deselecting the moved parts.
+/// One collect; workers only for N = 1, so the 15 shard runs stay cheap.
+#[test]
+fn every_test_runs_exactly_once_for_one_to_five_shards() {
+    let dir = fixture_copy("run-basic");
+    std::fs::write(dir.path().join(".test_durations"), BASIC_TIMINGS).unwrap();
+    let expected: Vec<(String, String)> = collected_ids(dir.path(), &python())
+        .iter()
+        .map(|id| to_junit_names(id))
+        .collect();
+    assert_eq!(expected.len(), 29);
+    let mut split_seen = false;
+    let cases: Vec<(u32, PathBuf)> = (1..=5)
+        .map(|n| (n, python()))
+        .chain([(3, python7())])
+        .collect();
+    for (n, py) in cases {
+        let out = dir.path().join(format!("out-{n}-{}", py == python7()));
+        let mut seen = Vec::new();
+        for i in 1..=n {
+            Cmd::new()
+                .current_dir(dir.path())
+                .args(["run", "--timings", ".test_durations", "--python"])
+                .arg(&py)
+                .args(["--workers", if n == 1 { "2" } else { "1" }])
+                .arg("--shard")
+                .arg(format!("{i}/{n}"))
+                .arg("--out-dir")
+                .arg(&out)
+                .expect_code(0);
+            let m: Manifest = serde_json::from_str(
+                &std::fs::read_to_string(out.join(format!("shard-{i}-of-{n}.json"))).unwrap(),
+            )
+            .unwrap();
+            split_seen |= !m.selection.deselect.is_empty();
+            seen.extend(junit_keys(&out.join(format!("junit-{i}-of-{n}.xml"))));
+        }
+        eprintln!("N = {n}: {} testcases", seen.len());
+        assert_once(&expected, &seen);
+    }
+    assert!(
+        split_seen,
+        "the planner never split test_alpha.py: the test lost its point"
     );
 }

@@ -1,0 +1,293 @@
+//! `parallel-pytest plan` on real fixture layouts, checked against real pytest: discovery must
+//! find exactly the files `pytest --collect-only` collects, and for split plans every collected
+//! test must be selected by exactly one shard (checked by running each shard's selection through
+//! `pytest --collect-only`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+use parallel_pytest::plan::{Plan, selection_args};
+
+use crate::harness::{Cmd, fixture_copy, python};
+
+/// Node ids pytest collects in `dir` with these args (`-p no:cacheprovider` keeps fixtures clean).
+fn pytest_collect(dir: &Path, args: &[String]) -> Vec<String> {
+    let out = Command::new(python())
+        .current_dir(dir)
+        .args(["-m", "pytest", "--collect-only", "-p", "no:cacheprovider"])
+        .args(args)
+        // Last, so it beats a `-q` in the fixture's addopts.
+        .arg("--verbosity=-1")
+        .output()
+        .expect("run pytest");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.code() == Some(0) || out.status.code() == Some(5),
+        "pytest --collect-only {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .filter(|l| l.contains("::"))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn plan_json(dir: &Path, extra: &[&str]) -> Plan {
+    let (stdout, _) = Cmd::new()
+        .current_dir(dir)
+        .args(["plan", "--format", "json", "--workers", "1"])
+        .args(extra)
+        .expect_code(0);
+    serde_json::from_str(&stdout).expect("plan JSON")
+}
+
+fn files_of(ids: &[String]) -> BTreeSet<String> {
+    ids.iter()
+        .map(|i| i.split_once("::").map_or(i.as_str(), |(f, _)| f).to_owned())
+        .collect()
+}
+
+#[test]
+fn discovery_matches_pytest_on_every_layout() {
+    for layout in [
+        "tests-folder",
+        "src-layout",
+        "beside-code",
+        "testpaths",
+        "custom-python-files",
+    ] {
+        let dir = fixture_copy(&format!("layouts/{layout}"));
+        let expected = files_of(&pytest_collect(dir.path(), &[]));
+        assert!(!expected.is_empty(), "{layout}: pytest collected nothing");
+        let plan = plan_json(dir.path(), &["--shards", "1"]);
+        let planned: BTreeSet<String> = plan.shards[0].files.iter().cloned().collect();
+        assert_eq!(
+            planned, expected,
+            "layout `{layout}`: discovered files differ from pytest's"
+        );
+    }
+}
+
+#[test]
+fn explicit_paths_and_ignores_after_double_dash_match_pytest() {
+    let dir = fixture_copy("layouts/testpaths");
+    // Explicit paths replace `testpaths`; `--ignore` after `--` adds to the config's.
+    let args: Vec<String> = ["unit", "other", "--ignore=unit/a"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let expected = files_of(&pytest_collect(dir.path(), &args));
+    let plan = plan_json(
+        dir.path(),
+        &["--shards", "1", "--", "unit", "other", "--ignore=unit/a"],
+    );
+    let planned: BTreeSet<String> = plan.shards[0].files.iter().cloned().collect();
+    assert_eq!(planned, expected);
+    assert!(planned.contains("other/test_outside_testpaths.py"));
+}
+
+/// The multiset of ids all shards select, by running each shard's selection through pytest.
+fn selected_by_shards(dir: &Path, plan: &Plan) -> BTreeMap<String, u32> {
+    let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+    for shard in &plan.shards {
+        let args = selection_args(shard, dir, dir);
+        if args.is_empty() {
+            continue;
+        }
+        for id in pytest_collect(dir, &args) {
+            *seen.entry(id).or_insert(0) += 1;
+        }
+    }
+    seen
+}
+
+#[test]
+fn split_plans_select_every_test_exactly_once() {
+    let dir = fixture_copy("plan-split");
+    let all: BTreeSet<String> = pytest_collect(dir.path(), &[]).into_iter().collect();
+    assert_eq!(all.len(), 22, "fixture changed? see EXPECTED.md");
+    let python = python().display().to_string();
+    let mut split_seen = [false, false];
+    for (mode, collect) in [("timings only", false), ("--collect", true)] {
+        for n in 1..=4u32 {
+            let mut extra = vec!["--shards".to_owned(), n.to_string()];
+            if collect {
+                extra.extend([
+                    "--collect".to_owned(),
+                    "--python".to_owned(),
+                    python.clone(),
+                ]);
+            }
+            let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+            let plan = plan_json(dir.path(), &extra);
+            assert_eq!(plan.shards.len(), n as usize);
+            let again = plan_json(dir.path(), &extra);
+            assert_eq!(plan, again, "{mode}, N={n}: plan is not deterministic");
+            if plan.shards.iter().any(|s| !s.node_ids.is_empty()) {
+                split_seen[usize::from(collect)] = true;
+                assert!(
+                    plan.shards.iter().any(|s| !s.deselect.is_empty()),
+                    "{mode}, N={n}: a split file needs an owner with deselects"
+                );
+            }
+            let seen = selected_by_shards(dir.path(), &plan);
+            let twice: Vec<_> = seen.iter().filter(|(_, c)| **c > 1).collect();
+            assert!(
+                twice.is_empty(),
+                "{mode}, N={n}: run twice: {twice:?}\n{plan:#?}"
+            );
+            let selected: BTreeSet<String> = seen.into_keys().collect();
+            let lost: Vec<_> = all.difference(&selected).collect();
+            assert!(lost.is_empty(), "{mode}, N={n}: lost: {lost:?}\n{plan:#?}");
+            assert_eq!(selected, all, "{mode}, N={n}");
+        }
+    }
+    assert_eq!(
+        split_seen,
+        [true, true],
+        "the heavy file was never split: the test would not exercise deselects"
+    );
+}
+
+#[test]
+fn text_output_shows_bound_unknowns_fingerprint_and_this_job() {
+    let dir = fixture_copy("plan-split");
+    let (stdout, stderr) = Cmd::new()
+        .current_dir(dir.path())
+        .args(["plan", "--shards", "3", "--workers", "2", "--shard", "2/3"])
+        .expect_code(0);
+    assert!(stdout.contains("3 shards × 2 workers"), "{stdout}");
+    assert!(stdout.contains("lower bound"), "{stdout}");
+    assert!(stdout.contains("fingerprint "), "{stdout}");
+    assert!(stdout.contains("1 file without timing"), "{stdout}");
+    assert!(
+        stdout.contains("this job (shard 2/3): python -m pytest -n 2 "),
+        "{stdout}"
+    );
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+#[test]
+fn more_shards_than_files_gives_empty_shards_not_errors() {
+    let dir = fixture_copy("layouts/src-layout");
+    let plan = plan_json(dir.path(), &["--shards", "7"]);
+    assert_eq!(plan.shards.len(), 7);
+    assert!(plan.shards.iter().filter(|s| s.is_empty()).count() >= 5);
+    let (stdout, _) = Cmd::new()
+        .current_dir(dir.path())
+        .args(["plan", "--shards", "7", "--workers", "1"])
+        .expect_code(0);
+    assert!(stdout.contains("(empty)"), "{stdout}");
+}
+
+#[test]
+fn matrix_and_target_seconds() {
+    let dir = fixture_copy("plan-split");
+    let target = |seconds: &str| {
+        Cmd::new()
+            .current_dir(dir.path())
+            .args(["plan", "--format", "matrix", "--workers", "1"])
+            .args(["--target-seconds", seconds, "--shard-startup-seconds", "10"])
+            .expect_code(0)
+    };
+    let (stdout, stderr) = target("80");
+    assert!(stderr.is_empty(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let shards = v["shard"].as_array().unwrap();
+    let n = shards.len();
+    assert!(n >= 2, "{stdout}");
+    assert_eq!(shards[0], format!("1/{n}"));
+    assert_eq!(shards[n - 1], format!("{n}/{n}"));
+    // The chosen count meets the target and one fewer does not.
+    let plan = plan_json(dir.path(), &["--shards", &n.to_string()]);
+    assert!(plan.predicted_makespan_seconds + 10.0 <= 80.0, "{plan:#?}");
+    let fewer = plan_json(dir.path(), &["--shards", &(n - 1).to_string()]);
+    assert!(fewer.predicted_makespan_seconds + 10.0 > 80.0, "{fewer:#?}");
+    // `test_param` (6 × 10 s) only moves as a whole without `--collect`: 60 s is the floor.
+    let (stdout, stderr) = target("50");
+    assert!(
+        stderr.contains("no shard count up to 256 meets the target"),
+        "{stderr}"
+    );
+    assert!(serde_json::from_str::<serde_json::Value>(&stdout).is_ok());
+}
+
+#[test]
+fn bad_inputs_name_the_culprit() {
+    let dir = fixture_copy("layouts/tests-folder");
+    let d = dir.path();
+    std::fs::write(d.join("garbage.json"), "{ not json").unwrap();
+    std::fs::write(d.join("page.xml"), "<html></html>").unwrap();
+    std::fs::write(d.join("notes.txt"), "hello").unwrap();
+    for (file, needle) in [
+        ("garbage.json", "is not valid JSON"),
+        ("page.xml", "is not valid JUnit XML"),
+        (
+            "notes.txt",
+            "is not JUnit XML, `.test_durations` or a parallel-pytest store",
+        ),
+        ("missing.json", "does not exist"),
+    ] {
+        let (_, stderr) = Cmd::new()
+            .current_dir(d)
+            .args(["plan", "--timings", file])
+            .expect_code(2);
+        assert!(
+            stderr.contains(file) && stderr.contains(needle),
+            "{file}: {stderr}"
+        );
+    }
+    let (_, stderr) = Cmd::new()
+        .current_dir(d)
+        .args(["plan", "tests/nope.py"])
+        .expect_code(2);
+    assert!(stderr.contains("`tests/nope.py`"), "{stderr}");
+    std::fs::write(
+        d.join("pytest.ini"),
+        "[pytest]\naddopts = -q\nbroken line\n",
+    )
+    .unwrap();
+    let (_, stderr) = Cmd::new().current_dir(d).args(["plan"]).expect_code(2);
+    assert!(
+        stderr.contains("pytest.ini") && stderr.contains("line 3"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn negative_and_nan_durations_warn_and_are_estimated() {
+    let dir = fixture_copy("layouts/tests-folder");
+    std::fs::write(
+        dir.path().join(".test_durations"),
+        r#"{"tests/test_api.py::test_one": NaN, "tests/test_api.py::test_two": -3, "tests/unit/test_models.py::test_one": 2.0}"#,
+    )
+    .unwrap();
+    let (stdout, stderr) = Cmd::new()
+        .current_dir(dir.path())
+        .args([
+            "plan",
+            "--format",
+            "json",
+            "--shards",
+            "2",
+            "--workers",
+            "1",
+        ])
+        .expect_code(0);
+    assert_eq!(
+        stderr.matches("warning: ignored duration").count(),
+        2,
+        "{stderr}"
+    );
+    assert!(stderr.contains("tests/test_api.py::test_two"), "{stderr}");
+    let plan: Plan = serde_json::from_str(&stdout).unwrap();
+    // test_api.py has no valid timing left: estimated (2 tests × median 2 s), never free.
+    assert_eq!(plan.unknown_tests, 2);
+    assert!(
+        plan.shards.iter().all(|s| s.predicted_seconds > 0.0),
+        "{plan:#?}"
+    );
+}
