@@ -33,6 +33,9 @@ pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, Comman
     if let Some(note) = &planned.target_note {
         eprintln!("warning: {note}");
     }
+    for note in &planned.plan.notes {
+        eprintln!("note: {note}");
+    }
     match args.format {
         PlanFormat::Json => {
             let json = serde_json::to_string_pretty(&planned.plan)
@@ -155,6 +158,19 @@ pub fn plan_request(
         collect_with,
         shards,
         workers,
+        constraints: plan::constraints::Constraints {
+            dist: plan::constraints::Dist::parse(
+                plan::constraints::dist_from_args(&inputs.pytest_args)
+                    .or(inputs.dist.clone())
+                    .or(settings.file.dist.clone())
+                    .as_deref(),
+            ),
+            serial_marker: inputs
+                .serial_marker
+                .clone()
+                .or(settings.file.serial_marker.clone())
+                .unwrap_or_else(|| crate::pytest::serial::DEFAULT_MARKER.to_string()),
+        },
     })
 }
 

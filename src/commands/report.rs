@@ -83,7 +83,7 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Comm
         }
         if written.over_limit {
             eprintln!(
-                "warning: `{}` is {} bytes even without failure texts: GitLab ignores JUnit files of 30 MB or more",
+                "warning: `{}` is {} bytes and would be over GitLab's 30 MB limit even without failure texts, so they were kept: GitLab ignores JUnit files of 30 MB or more (split the report or attach the shard files instead)",
                 path.display(),
                 written.xml.len()
             );
@@ -96,13 +96,7 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Comm
     if let Some(path) = &args.json_out {
         write_file(path, report::json::render(&summary).as_bytes())?;
     }
-    if let Some(path) = &args.timings_out {
-        // The timings store API (src/timings/, issue 3) has not landed yet: say so, never pretend.
-        eprintln!(
-            "warning: `--timings-out {}` is not wired yet: the timings store is not written by this version",
-            path.display()
-        );
-    }
+    update_timings(&args, &base, &summary);
 
     // stdout: the data. Workflow commands go out before any untrusted text, and untrusted text
     // in a GitHub log sits inside `::stop-commands::` so it cannot issue commands itself.
@@ -188,4 +182,53 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CommandError> {
         fs_err::create_dir_all(dir).map_err(|e| CommandError::Failed(e.into()))?;
     }
     fs_err::write(path, bytes).map_err(|e| CommandError::Failed(e.into()))
+}
+
+/// Folds this run's durations into the timings store for the next plan: the previous store
+/// (`--timings`, else the default store if it exists) smoothed with what this run observed,
+/// written to `--timings-out` (default `.parallel-pytest/timings.json`). A broken previous store
+/// or an unwritable path is a warning: the test results decide the exit code, not the store.
+fn update_timings(args: &ReportArgs, base: &Path, summary: &model::Summary) {
+    use crate::timings::{self, Store, store::looks_like_store};
+
+    let out = args
+        .timings_out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(timings::DEFAULT_STORE));
+    let out = base.join(out);
+    if summary.files_read == 0 {
+        eprintln!(
+            "note: no test results were read, so `{}` was left as it was",
+            out.display()
+        );
+        return;
+    }
+    let mut store = Store::default();
+    match timings::sources::resolve(&args.timings, base, base) {
+        Ok(paths) => {
+            for path in paths {
+                let text = fs_err::read_to_string(&path).unwrap_or_default();
+                let previous = if looks_like_store(&text) {
+                    Store::from_json(&text)
+                        .map_err(|e| e.with_path(&path.display().to_string()).to_string())
+                } else {
+                    let mapper = crate::junit::NodeIdMapper::new();
+                    timings::load(std::slice::from_ref(&path), &mapper)
+                        .map(|t| Store::from_seconds(t.tests.iter()))
+                        .map_err(|e| e.to_string())
+                };
+                match previous {
+                    Ok(previous) => store.tests.extend(previous.tests),
+                    Err(err) => eprintln!(
+                        "warning: ignoring previous timings: {err}; the store starts afresh"
+                    ),
+                }
+            }
+        }
+        Err(err) => eprintln!("warning: ignoring previous timings: {err}"),
+    }
+    store.observe_run(summary.observed.iter().map(|(id, s)| (id.as_str(), *s)));
+    if let Err(err) = store.write(&out) {
+        eprintln!("warning: {err}");
+    }
 }

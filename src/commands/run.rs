@@ -117,8 +117,10 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         return Ok(ExitCode::SUCCESS);
     }
 
-    // A report left by an earlier run must never pass for this run's (a crash before pytest
-    // writes its file would otherwise look green).
+    // A report or manifest left by an earlier run must never pass for this run's (a crash
+    // before pytest writes its file, or this process being killed, would otherwise look green).
+    let manifest_path = resolved.out_dir.join(format!("shard-{stem}.json"));
+    remove_if_exists(&manifest_path)?;
     remove_if_exists(&cmd.junit_path)?;
     remove_if_exists(&cmd.info_path)?;
     remove_if_exists(&serial_out)?;
@@ -235,12 +237,10 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         crashed_workers,
         interrupted_by: finished.interrupted_by.map(|s| s.as_str().to_string()),
         dist: (workers > 1).then(|| resolved.dist.clone()),
+        max_worker_restart: cmd.max_worker_restart,
         serial: serial_phase,
         resources: Some(resources),
     };
-    let manifest_path = resolved
-        .out_dir
-        .join(format!("shard-{}.json", shard.file_stem()));
     manifest
         .write(&manifest_path)
         .with_context(|| format!("failed to write `{}`", manifest_path.display()))?;
@@ -261,6 +261,15 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
             c.worker,
             c.test.as_deref().unwrap_or("?")
         );
+    }
+    if let Some(max) = manifest.max_worker_restart {
+        let crashes = manifest.crashed_workers.len();
+        if crashes > max as usize {
+            eprintln!(
+                "parallel-pytest: xdist stopped after {} (`--max-worker-restart {max}`): the tests still queued did not run",
+                plural(crashes, "crashed worker", "crashed workers")
+            );
+        }
     }
     eprintln!(
         "{}",
@@ -423,16 +432,19 @@ fn this_shard(ci_shard: Option<Shard>, plan: &Plan) -> Result<Shard, CommandErro
 }
 
 /// Workers from the plan (which applied the machine's budget), an explicit `--workers N`
-/// winning; never more than the tests we know the shard has, and at least one.
+/// winning; at least one, and never more than the shard's tests when we know how many there
+/// are: a shard of only parametrized node ids (`f.py::t[1]`) has exactly one test per id.
+/// A file, or a node id naming a class or function, may hold any number of tests, so
+/// otherwise the plan's count stands.
 pub fn effective_workers(shard: &ShardPlan, forced: Option<u32>) -> u32 {
-    let planned = forced.unwrap_or(shard.workers);
-    let mut w = planned.max(1);
-    if shard.files.is_empty() {
-        // Only single node ids: each is at least one test, and we know exactly how many.
+    let w = forced.unwrap_or(shard.workers).max(1);
+    let exact = shard.files.is_empty() && shard.node_ids.iter().all(|id| id.ends_with(']'));
+    if exact {
         let n = u32::try_from(shard.node_ids.len()).unwrap_or(u32::MAX);
-        w = w.min(n.max(1));
+        w.min(n.max(1))
+    } else {
+        w
     }
-    w
 }
 
 fn empty_shard(
@@ -486,6 +498,7 @@ fn empty_shard(
         crashed_workers: Vec::new(),
         interrupted_by: None,
         dist: None,
+        max_worker_restart: None,
         serial: None,
         resources: None,
     };
@@ -587,12 +600,10 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// `os.path.abspath` semantics (lexical, `..` removed), as pytest and the planner use: paths
+/// with `..` left in would not compare equal to the planner's rootdir.
 fn absolute(cwd: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        cwd.join(p)
-    }
+    suite::paths::absolute(cwd, p)
 }
 
 /// A bare command name (`python3`) is looked up on PATH; a relative path (`.venv/bin/python`)
@@ -688,7 +699,7 @@ mod tests {
             predicted_seconds: 2.0,
             workers,
             files: (0..files).map(|i| format!("t{i}.py")).collect(),
-            node_ids: (0..node_ids).map(|i| format!("x.py::t{i}")).collect(),
+            node_ids: (0..node_ids).map(|i| format!("x.py::t[{i}]")).collect(),
             deselect: vec![],
         }
     }
@@ -700,6 +711,10 @@ mod tests {
         assert_eq!(effective_workers(&sp(2, 0, 4), None), 4);
         assert_eq!(effective_workers(&sp(2, 0, 4), Some(1)), 1);
         assert_eq!(effective_workers(&sp(2, 0, 0), None), 1);
+        // A class or function id may hold many tests: no cap.
+        let mut group = sp(0, 1, 4);
+        group.node_ids = vec!["x.py::TestBig".into()];
+        assert_eq!(effective_workers(&group, None), 4);
     }
 
     #[test]

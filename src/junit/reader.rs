@@ -28,7 +28,8 @@ pub struct Limits {
     pub max_file_bytes: u64,
     /// Element nesting depth; deeper input stops the read (reported as truncated).
     pub max_depth: usize,
-    /// Bytes of a failure/error/skipped text kept per testcase (a prefix; the rest is counted).
+    /// Bytes of a failure/error/skipped text kept per testcase (its start and end; the middle
+    /// is counted and dropped).
     pub max_text_bytes: usize,
     /// Bytes of a `message` attribute kept per testcase.
     pub max_message_bytes: usize,
@@ -39,7 +40,7 @@ impl Default for Limits {
         Limits {
             max_file_bytes: 1 << 30,
             max_depth: 64,
-            max_text_bytes: 64 * 1024,
+            max_text_bytes: 16 * 1024,
             max_message_bytes: 4 * 1024,
         }
     }
@@ -257,46 +258,107 @@ struct ResultBuilder {
     text: BoundedText,
 }
 
-/// A text that keeps its first `limit` bytes (on a char boundary) and counts the rest.
+/// A text that keeps its first quarter and last three quarters of `limit` bytes (on char
+/// boundaries) and counts what it drops in between. Tracebacks matter most at their end (the
+/// error, the `path:N:` of the deepest frame) and their start says what was running, so both
+/// ends are kept; memory stays under about `2 × limit` however long the text is.
 #[derive(Debug, Default)]
 struct BoundedText {
-    kept: String,
+    head: String,
+    tail: String,
     dropped: u64,
-    limit: usize,
+    head_limit: usize,
+    tail_limit: usize,
 }
 
 impl BoundedText {
     fn new(limit: usize) -> Self {
+        let head_limit = limit / 4;
         BoundedText {
-            kept: String::new(),
+            head: String::new(),
+            tail: String::new(),
             dropped: 0,
-            limit,
+            head_limit,
+            tail_limit: limit - head_limit,
         }
     }
 
-    fn push(&mut self, s: &str) {
-        let room = self.limit.saturating_sub(self.kept.len());
-        if s.len() <= room {
-            self.kept.push_str(s);
-        } else {
-            let cut = floor_char_boundary(s, room);
-            self.kept.push_str(&s[..cut]);
-            self.dropped += (s.len() - cut) as u64;
+    fn head_full(&self) -> bool {
+        self.head.len() >= self.head_limit
+    }
+
+    /// Adds raw text bytes. Only the parts that can survive are decoded, so a multi-megabyte
+    /// text never makes a multi-megabyte allocation here (big short-lived allocations between
+    /// small long-lived ones fragment the heap and inflate memory).
+    fn push_raw(&mut self, raw: &[u8], literal: bool) {
+        let mut raw = raw;
+        if !self.head_full() {
+            let room = self.head_limit - self.head.len();
+            if raw.len() <= room {
+                self.head.push_str(&decode(raw, literal));
+                return;
+            }
+            let mut cut = room;
+            while cut > 0 && (raw[cut] & 0xC0) == 0x80 {
+                cut -= 1; // not inside a UTF-8 sequence
+            }
+            self.head.push_str(&decode(&raw[..cut], literal));
+            // The head is full now even if `cut` stopped short of the limit.
+            self.head_limit = self.head.len();
+            raw = &raw[cut..];
+        }
+        if raw.len() > self.tail_limit {
+            // Only the last `tail_limit` bytes of this chunk can survive.
+            let mut skip = raw.len() - self.tail_limit;
+            while skip < raw.len() && (raw[skip] & 0xC0) == 0x80 {
+                skip += 1;
+            }
+            self.dropped += (skip + self.tail.len()) as u64;
+            self.tail.clear();
+            raw = &raw[skip..];
+        }
+        self.tail.push_str(&decode(raw, literal));
+        if self.tail.len() > 2 * self.tail_limit.max(1024) {
+            self.trim_tail();
         }
     }
 
-    fn finish(self) -> Option<String> {
-        if self.kept.is_empty() && self.dropped == 0 {
+    fn trim_tail(&mut self) {
+        if self.tail.len() > self.tail_limit {
+            let mut cut = self.tail.len() - self.tail_limit;
+            while !self.tail.is_char_boundary(cut) {
+                cut += 1;
+            }
+            self.dropped += cut as u64;
+            self.tail.drain(..cut);
+        }
+    }
+
+    fn finish(mut self) -> Option<String> {
+        self.trim_tail();
+        if self.head.is_empty() && self.tail.is_empty() && self.dropped == 0 {
             return None;
         }
-        let mut text = self.kept;
+        let mut text = self.head;
         if self.dropped > 0 {
             text.push_str(&format!(
-                "\n[... {} more bytes not kept by parallel-pytest]",
+                "\n[... {} bytes not kept by parallel-pytest ...]\n",
                 self.dropped
             ));
         }
+        text.push_str(&self.tail);
         Some(text)
+    }
+}
+
+/// Text bytes as a string: invalid UTF-8 becomes U+FFFD; outside CDATA, XML end-of-line
+/// handling turns CRLF and lone CR into LF.
+fn decode(raw: &[u8], literal: bool) -> std::borrow::Cow<'_, str> {
+    let text = String::from_utf8_lossy(raw);
+    if literal || !text.contains('\r') {
+        text
+    } else {
+        std::borrow::Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
     }
 }
 
@@ -493,19 +555,7 @@ impl<'l> State<'l> {
             return;
         }
         if let Some(result) = self.case.as_mut().and_then(|c| c.result.as_mut()) {
-            if result.text.kept.len() >= result.text.limit {
-                result.text.dropped += raw.len() as u64;
-                return;
-            }
-            let text = String::from_utf8_lossy(raw);
-            if literal {
-                result.text.push(&text);
-            } else {
-                // XML end-of-line handling: CRLF and lone CR read as LF.
-                result
-                    .text
-                    .push(&text.replace("\r\n", "\n").replace('\r', "\n"));
-            }
+            result.text.push_raw(raw, literal);
         }
     }
 
@@ -759,26 +809,43 @@ t/test_a.py:5: AssertionError</failure></testcase>
     }
 
     #[test]
-    fn long_texts_keep_a_bounded_prefix() {
+    fn long_texts_keep_their_start_and_end() {
         let limits = Limits {
-            max_text_bytes: 10,
+            max_text_bytes: 40,
             max_message_bytes: 5,
             ..Limits::default()
         };
-        let big = "é".repeat(1000);
+        let big = format!("START{}é-END", "é".repeat(1000));
         let xml = format!(
             r#"<testsuite><testcase classname="a" name="b"><failure message="{big}">{big}</failure></testcase></testsuite>"#
         );
         let r = read_str(&xml, &limits).unwrap();
         let text = r.cases[0].text.as_deref().unwrap();
-        assert!(text.starts_with("ééééé\n[... 1990 more bytes"), "{text}");
+        assert!(text.starts_with("STARTéé"), "{text}");
+        assert!(text.ends_with("éé-END"), "{text}");
+        assert!(text.contains("bytes not kept by parallel-pytest"), "{text}");
+        assert!(text.len() < 120, "{}", text.len());
         assert!(
             r.cases[0]
                 .message
                 .as_deref()
                 .unwrap()
-                .starts_with("éé[... 1996")
+                .starts_with("START[...")
         );
+        // Split across many text events (entities) gives the same.
+        let xml = format!(
+            r#"<testsuite><testcase classname="a" name="b"><failure>START{}x-END</failure></testcase></testsuite>"#,
+            "&amp;".repeat(5000)
+        );
+        let text = read_str(&xml, &limits).unwrap().cases[0]
+            .text
+            .clone()
+            .unwrap();
+        assert!(
+            text.starts_with("START&&") && text.ends_with("&&x-END"),
+            "{text}"
+        );
+        assert!(text.len() < 120, "{}", text.len());
     }
 
     #[test]
@@ -824,5 +891,80 @@ t/test_a.py:5: AssertionError</failure></testcase>
         );
         assert_eq!(r.cases[0].outcome, Outcome::Passed);
         assert_eq!(r.cases[0].inner_reruns, 2);
+    }
+}
+
+/// Property tests: bounded (a fixed number of cases, small inputs), part of `cargo test`.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const FULL: &str = r#"<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" time="1.0"><testcase classname="t.test_a" name="test_1" time="0.1"/><testcase classname="t.test_a" name="test_2" time="0.2"><failure message="boom &amp; bust">trace
+t/test_a.py:3: AssertionError</failure></testcase><testsuite name="nested"><testcase classname="t.test_b" name="test_3"><skipped type="pytest.xfail" message="x"/></testcase></testsuite><testcase classname="t.test_c" name="test_4"><![CDATA[ignored]]></testcase></testsuite></testsuites>"#;
+
+    fn escape(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Arbitrary bytes never panic; the result is an error or a report.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..1500)) {
+            let _ = read_bytes(&bytes, &Limits::default());
+        }
+
+        /// Bytes spliced into a valid document never panic either.
+        #[test]
+        fn corrupted_documents_never_panic(at in 0usize..FULL.len(), junk in proptest::collection::vec(any::<u8>(), 0..40)) {
+            let mut bytes = FULL.as_bytes().to_vec();
+            bytes.splice(at..at, junk);
+            let _ = read_bytes(&bytes, &Limits::default());
+        }
+
+        /// A document cut anywhere yields a prefix of the full document's testcases, and is
+        /// marked truncated unless the cut only removed trailing markup after the last case.
+        #[test]
+        fn truncation_keeps_complete_testcases(cut in 0usize..FULL.len()) {
+            let full = read_str(FULL, &Limits::default()).unwrap();
+            prop_assert_eq!(full.cases.len(), 4);
+            if let Ok(part) = read_bytes(&FULL.as_bytes()[..cut], &Limits::default()) {
+                prop_assert!(part.cases.len() <= full.cases.len());
+                prop_assert_eq!(&part.cases[..], &full.cases[..part.cases.len()]);
+                prop_assert!(part.truncated.is_some(), "a cut document is never complete");
+            }
+        }
+
+        /// Any names and messages survive escaping and reading unchanged (modulo the XML
+        /// rules on characters).
+        #[test]
+        fn names_and_messages_round_trip(
+            cases in proptest::collection::vec(("[a-zA-Z0-9_ <>&\"'\\[\\]:%#@|`-]{1,20}", "[ -~]{0,40}"), 1..12)
+        ) {
+            let mut xml = String::from("<testsuite>");
+            for (name, message) in &cases {
+                xml.push_str(&format!(
+                    "<testcase classname=\"c\" name=\"{}\"><failure message=\"{}\">{}</failure></testcase>",
+                    escape(name), escape(message), escape(message)
+                ));
+            }
+            xml.push_str("</testsuite>");
+            let report = read_str(&xml, &Limits::default()).unwrap();
+            prop_assert!(report.truncated.is_none());
+            prop_assert_eq!(report.cases.len(), cases.len());
+            for (case, (name, message)) in report.cases.iter().zip(&cases) {
+                prop_assert_eq!(&case.name, name);
+                prop_assert_eq!(case.message.as_deref(), Some(message.as_str()));
+                prop_assert_eq!(case.outcome, Outcome::Failed);
+                let text = case.text.as_deref().unwrap_or("");
+                prop_assert_eq!(text, message.as_str());
+            }
+        }
     }
 }

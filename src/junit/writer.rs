@@ -25,7 +25,7 @@ pub struct Written {
     pub xml: Vec<u8>,
     /// `Some(cap)` when texts had to be cut to `cap` bytes each to fit `max_bytes`.
     pub texts_cut_to: Option<usize>,
-    /// Still over `max_bytes` even with no texts (too many testcases).
+    /// Over `max_bytes` even with no texts (too many testcases): written with full texts.
     pub over_limit: bool,
 }
 
@@ -36,22 +36,39 @@ pub fn write(
     suites: &[SuiteInput<'_>],
     max_bytes: usize,
 ) -> Result<Written, quick_junit::SerializeError> {
-    let mut last = Vec::new();
-    for (i, &cap) in CAPS.iter().enumerate() {
+    let full = serialize(suites, CAPS[0])?;
+    if full.len() <= max_bytes {
+        return Ok(Written {
+            xml: full,
+            texts_cut_to: None,
+            over_limit: false,
+        });
+    }
+    // Too big. If it stays too big without any text, cutting texts cannot help (GitLab will
+    // ignore the file either way), so keep the texts for every other reader.
+    let bare = serialize(suites, 0)?;
+    if bare.len() > max_bytes {
+        return Ok(Written {
+            xml: full,
+            texts_cut_to: None,
+            over_limit: true,
+        });
+    }
+    drop(full);
+    for &cap in &CAPS[1..CAPS.len() - 1] {
         let xml = serialize(suites, cap)?;
         if xml.len() <= max_bytes {
             return Ok(Written {
                 xml,
-                texts_cut_to: (i > 0).then_some(cap),
+                texts_cut_to: Some(cap),
                 over_limit: false,
             });
         }
-        last = xml;
     }
     Ok(Written {
-        xml: last,
+        xml: bare,
         texts_cut_to: Some(0),
-        over_limit: true,
+        over_limit: false,
     })
 }
 

@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
+use super::constraints::{Applied, Constraints};
 use super::model::{Plan, ShardPlan};
 use super::partition;
 use super::units::{Split, Unit, UnitKind, micros, split_file, whole_file};
@@ -33,6 +34,8 @@ pub struct PartitionInput<'a> {
     pub shards: u32,
     pub workers: u32,
     pub unknown_tests: u64,
+    /// Serial marker and `--dist` mode (issue 8).
+    pub constraints: &'a Constraints,
 }
 
 /// The lower bound and the result in plan units.
@@ -78,6 +81,7 @@ fn round3(x: f64) -> f64 {
 pub fn partition_plan(input: &PartitionInput<'_>) -> Plan {
     let n = input.shards.max(1) as usize;
     let w = u64::from(input.workers.max(1));
+    let applied = Applied::new(input.files, input.sources, input.constraints, input.workers);
     let mut base: Vec<Unit> = input.files.iter().map(whole_file).collect();
     base.extend(input.node_args.iter().map(|(id, s)| Unit {
         key: id.clone(),
@@ -86,7 +90,11 @@ pub fn partition_plan(input: &PartitionInput<'_>) -> Plan {
         longest: micros(*s),
         tests: 1,
     }));
-    let total: u64 = base.iter().map(|u| u.micros).sum();
+    let total: u64 = applied
+        .adjust(input.files, base.clone())
+        .iter()
+        .map(|u| u.micros)
+        .sum();
     let share = total / n as u64;
 
     // Splits are computed lazily, once per file, and only for files above the threshold.
@@ -101,7 +109,7 @@ pub fn partition_plan(input: &PartitionInput<'_>) -> Plan {
                 } else {
                     (input.sources)(&f.path)
                 };
-                split_file(f, src.as_deref())
+                applied.allowed_split(f, split_file(f, src.as_deref()), src.as_deref())
             })
             .clone()
     };
@@ -117,7 +125,7 @@ pub fn partition_plan(input: &PartitionInput<'_>) -> Plan {
             }
             units.push(u.clone());
         }
-        units
+        applied.adjust(input.files, units)
     };
 
     let mut best = run(units_at(u64::MAX, &mut split_of), n);
@@ -158,7 +166,9 @@ pub fn partition_plan(input: &PartitionInput<'_>) -> Plan {
         .max()
         .unwrap_or(0);
     let lower_units = total.div_ceil(n as u64).max(finest_max);
-    assemble(&best, input, n, w, lower_units)
+    let mut plan = assemble(&best, input, n, w, lower_units);
+    plan.notes = applied.notes();
+    plan
 }
 
 fn assemble(
@@ -202,6 +212,9 @@ fn assemble(
         match &u.kind {
             UnitKind::File | UnitKind::Remainder => a.files.push((u.micros, u.key.clone())),
             UnitKind::NodeArg => a.node_ids.push((u.micros, u.key.clone())),
+            UnitKind::Bundle { files } => {
+                a.files.extend(files.iter().map(|(f, w)| (*w, f.clone())))
+            }
             UnitKind::Moved { select, deselect } => {
                 let file = crate::timings::file_of(&u.key);
                 match owner.get(file) {
@@ -261,6 +274,7 @@ fn assemble(
         predicted_makespan_seconds: makespan,
         unknown_tests: input.unknown_tests,
         shards,
+        notes: Vec::new(),
     };
     plan.fingerprint = fingerprint(&best.units, &plan);
     plan

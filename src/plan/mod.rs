@@ -5,6 +5,7 @@
 //! files, partition, fingerprint. [`selection_args`] turns one shard's plan into pytest args.
 
 pub mod build;
+pub mod constraints;
 pub mod gitlab_child;
 pub mod model;
 pub mod partition;
@@ -51,6 +52,8 @@ pub struct PlanRequest {
     pub shards: ShardCount,
     /// xdist workers per shard (1 = no xdist).
     pub workers: u32,
+    /// Serial marker and `--dist` mode (issue 8).
+    pub constraints: constraints::Constraints,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +164,7 @@ pub fn build(req: &PlanRequest) -> Result<Planned, PlanError> {
         shards,
         workers: req.workers.max(1),
         unknown_tests: unknown,
+        constraints: &req.constraints,
     };
     let (plan, target_note) = match req.shards {
         ShardCount::Fixed(n) => {

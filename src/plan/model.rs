@@ -18,6 +18,10 @@ pub struct Plan {
     /// Tests (or files) with no timing, estimated by the documented rule.
     pub unknown_tests: u64,
     pub shards: Vec<ShardPlan>,
+    /// What the planner did because of how tests must be kept together (issue 8): files kept
+    /// whole for `--dist loadscope`/`loadfile` or `xdist_group`, files bundled onto one shard.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// One shard's selection. Empty selections are valid and must never run pytest (invariant 3).

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 
 use super::build::{PartitionInput, partition_plan};
+use super::constraints::{Constraints, Dist};
 use super::model::Plan;
 use crate::timings::{FileWork, TestWork};
 
@@ -155,6 +156,17 @@ fn inputs(suite: &Suite, collect: bool) -> Inputs {
 }
 
 fn plan_of(work: &[FileWork], sources: &BTreeMap<String, String>, n: u32, w: u32) -> Plan {
+    plan_with(work, sources, n, w, Dist::Free)
+}
+
+/// With a `--dist` mode's constraints (issue 8): `loadscope`/`loadfile` narrow the splits.
+fn plan_with(
+    work: &[FileWork],
+    sources: &BTreeMap<String, String>,
+    n: u32,
+    w: u32,
+    dist: Dist,
+) -> Plan {
     let lookup = |p: &str| sources.get(p).cloned();
     partition_plan(&PartitionInput {
         files: work,
@@ -163,6 +175,10 @@ fn plan_of(work: &[FileWork], sources: &BTreeMap<String, String>, n: u32, w: u32
         shards: n,
         workers: w,
         unknown_tests: 0,
+        constraints: &Constraints {
+            dist,
+            ..Constraints::default()
+        },
     })
 }
 
@@ -170,12 +186,25 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 200, .. ProptestConfig::default() })]
 
     #[test]
-    fn every_test_runs_exactly_once(suite in suite_strategy(), n in 1u32..9, collect in any::<bool>()) {
+    fn every_test_runs_exactly_once(suite in suite_strategy(), n in 1u32..9, collect in any::<bool>(), dist in 0usize..3) {
         let (work, real, sources) = inputs(&suite, collect);
-        let plan = plan_of(&work, &sources, n, 2);
+        let dist = [Dist::Free, Dist::LoadScope, Dist::LoadFile][dist];
+        let plan = plan_with(&work, &sources, n, 2, dist);
         prop_assert_eq!(plan.shards.len(), n as usize);
         for (id, count) in simulate(&plan, &real) {
             prop_assert_eq!(count, 1, "{} ran {} times in {:#?}", id, count, plan);
+        }
+        match dist {
+            Dist::LoadFile => prop_assert!(plan.shards.iter().all(|s| s.node_ids.is_empty())),
+            // Only whole classes move: `file::Class`, deselected as `file::Class::`.
+            Dist::LoadScope => {
+                for s in &plan.shards {
+                    for d in &s.deselect {
+                        prop_assert!(d.ends_with("::") && d.matches("::").count() == 2, "{} in {:#?}", d, plan);
+                    }
+                }
+            }
+            Dist::Free => {}
         }
         // Every file is in exactly one shard's `files` (its owner).
         let mut owners: BTreeMap<&str, u32> = BTreeMap::new();

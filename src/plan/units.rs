@@ -41,6 +41,9 @@ pub enum UnitKind {
     },
     /// An explicit node-id argument of the user (`node_ids`), never split.
     NodeArg,
+    /// Whole files that must share a shard (an `xdist_group` across files; `constraints.rs`),
+    /// with each file's weight.
+    Bundle { files: Vec<(String, u64)> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

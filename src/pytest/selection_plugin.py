@@ -50,8 +50,10 @@ def _selection(config):
         raw = json.load(fh)
     files = list(raw.get("files", []))
     node_ids = list(raw.get("node_ids", []))
+    # Plan order: each list is slowest first. Single node ids come first: a shard gets them
+    # when a file was too heavy for one shard, so they tend to be its heaviest work.
     rank = {}
-    for entry in files + node_ids:
+    for entry in node_ids + files:
         rank.setdefault(entry, len(rank))
     selected_files = set(files) | {n.split("::", 1)[0] for n in node_ids}
     # Every folder that holds a selected file, so traversal can skip the rest.
@@ -168,8 +170,17 @@ def pytest_collection_modifyitems(session, config, items):
     rank = sel["rank"]
     keep = []
     drop = []
+    # A path of the user's after `--` that overlaps ours (`-- tests`) makes pytest 7 collect a
+    # file twice; each test must still run once.
+    dedupe = not config.getoption("keepduplicates", False)
+    seen = set()
     for index, item in enumerate(items):
         nodeid = item.nodeid
+        if dedupe:
+            if nodeid in seen:
+                drop.append(item)
+                continue
+            seen.add(nodeid)
         path = nodeid.split("::", 1)[0]
         entry = None
         if path in sel["files"] and not _deselected(nodeid, sel["deselect"]):

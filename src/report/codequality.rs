@@ -66,3 +66,18 @@ pub fn render(summary: &Summary) -> String {
         .collect();
     serde_json::to_string_pretty(&issues).unwrap_or_else(|_| "[]".into()) + "\n"
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::junit::Outcome;
+
+    #[test]
+    fn fingerprint_depends_on_the_test_not_the_message() {
+        let a = fingerprint("tests/test_a.py::test_b", Outcome::Failed);
+        assert_eq!(a, fingerprint("tests/test_a.py::test_b", Outcome::Failed));
+        assert_ne!(a, fingerprint("tests/test_a.py::test_c", Outcome::Failed));
+        assert_ne!(a, fingerprint("tests/test_a.py::test_b", Outcome::Error));
+        assert_eq!(a.len(), 32);
+    }
+}

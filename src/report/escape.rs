@@ -55,6 +55,10 @@ pub fn html_pre(s: &str) -> String {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
+            // Harmless inside `<pre>`, but keeps fences from ever forming if the block breaks.
+            '`' => out.push_str("&#96;"),
+            '[' => out.push_str("&#91;"),
+            ']' => out.push_str("&#93;"),
             '@' => out.push_str("@\u{200b}"),
             '\n' | '\t' => out.push(c),
             '\r' => {}
@@ -79,9 +83,11 @@ pub fn url_path(s: &str) -> String {
 }
 
 /// Text for a terminal: no escape sequences or other control characters from the test run
-/// (they could rewrite the screen or forge lines); newlines and tabs are kept.
+/// (they could rewrite the screen or forge lines); newlines and tabs are kept, and a legacy
+/// `##[command]` is broken with a zero-width space.
 pub fn terminal(s: &str) -> String {
-    s.chars()
+    let clean: String = s
+        .chars()
         .map(|c| {
             if c.is_control() && c != '\n' && c != '\t' {
                 '\u{fffd}'
@@ -89,7 +95,9 @@ pub fn terminal(s: &str) -> String {
                 c
             }
         })
-        .collect()
+        .collect();
+    // The same text may land in a GitHub log, where `##[command]` matches anywhere in a line.
+    clean.replace("##[", "#\u{200b}#[")
 }
 
 /// Workflow-command data (DESIGN.md §5): `%`, CR, LF escaped. The legacy `##[command]` syntax

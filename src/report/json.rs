@@ -42,5 +42,28 @@ pub fn render(summary: &Summary) -> String {
         problems: &summary.problems,
         complete: summary.complete(),
     };
-    serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")) + "\n"
+    let text =
+        serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    // GitHub's runner matches the legacy `##[command]` anywhere in a log line, and this JSON
+    // may be echoed to a log. `#` only occurs inside JSON strings, where `\u0023` is the same
+    // character to every JSON reader but breaks the match.
+    text.replace("##[", "#\\u0023[") + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_commands_cannot_form_in_json() {
+        let mut s = Summary::default();
+        s.problems.push(Problem::new(
+            super::super::model::ProblemKind::Unreadable,
+            "x ##[error]y",
+        ));
+        let text = render(&s);
+        assert!(!text.contains("##["), "{text}");
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back["problems"][0]["message"], "x ##[error]y");
+    }
 }

@@ -70,7 +70,7 @@ impl Default for MarkdownOptions {
 /// Room kept for the "… and N more" line of a list that stops early.
 const MORE_LINE: usize = 96;
 /// Bytes of one traceback shown in the summary.
-const TRACEBACK_BYTES: usize = 16 * 1024;
+const TRACEBACK_BYTES: usize = 20 * 1024;
 /// Failures put on the rerun command line.
 const RERUN_IDS: usize = 100;
 
@@ -372,4 +372,86 @@ fn balance(s: &Summary) -> String {
     }
     out.push('\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::junit::Outcome;
+    use crate::report::model::{Failure, Summary};
+
+    fn failures(n: usize, text: usize) -> Summary {
+        let mut s = Summary::default();
+        for i in 0..n {
+            s.failures.push(Failure {
+                id: format!("tests/test_{i}.py::test_{i}"),
+                file: Some(format!("tests/test_{i}.py")),
+                line: Some(i as u64 + 1),
+                outcome: Outcome::Failed,
+                message: format!("assert {i} | x"),
+                shard: Some(1),
+                shard_total: Some(2),
+                text: Some("E   boom\n".repeat(text / 9)),
+                attempts: 1,
+                crashed_worker: None,
+            });
+        }
+        s.totals.tests = n as u64;
+        s.totals.failed = n as u64;
+        s
+    }
+
+    #[test]
+    fn over_budget_summaries_end_lists_with_a_count_and_stay_well_formed() {
+        let s = failures(20_000, 4_000);
+        let md = render(&s, &MarkdownOptions::default());
+        assert!(md.len() <= JOB_SUMMARY_MAX_BYTES, "{}", md.len());
+        // The table is complete up to its "N more" line; tracebacks were crowded out entirely
+        // or end with their own count; the rerun command survives (small, bounded).
+        assert!(
+            md.contains("more failures (not shown: size limit)"),
+            "table truncated"
+        );
+        assert!(md.contains("### Rerun the failures locally"));
+        for line in md.lines().filter(|l| l.starts_with("| <code>")) {
+            assert_eq!(line.matches('|').count(), 5, "{line}");
+        }
+        assert_eq!(
+            md.matches("<details>").count(),
+            md.matches("</details>").count()
+        );
+        assert_eq!(md.matches("<pre>").count(), md.matches("</pre>").count());
+    }
+
+    #[test]
+    fn tracebacks_give_way_before_the_table() {
+        let s = failures(200, 20_000);
+        let md = render(&s, &MarkdownOptions::default());
+        assert!(md.len() <= JOB_SUMMARY_MAX_BYTES);
+        assert!(!md.contains("more failures (not shown"), "all 200 rows fit");
+        assert!(
+            md.contains("more tracebacks (not shown: size limit"),
+            "tracebacks truncated"
+        );
+    }
+
+    #[test]
+    fn tiny_budgets_never_cut_inside_an_element() {
+        let s = failures(50, 1_000);
+        for max in [0, 100, 1_000, 5_000, 20_000, 60_000] {
+            let md = render(
+                &s,
+                &MarkdownOptions {
+                    max_bytes: max,
+                    ..MarkdownOptions::default()
+                },
+            );
+            assert!(md.len() <= max, "{} > {max}", md.len());
+            assert_eq!(
+                md.matches("<details>").count(),
+                md.matches("</details>").count()
+            );
+            assert_eq!(md.matches("<pre>").count(), md.matches("</pre>").count());
+        }
+    }
 }

@@ -201,6 +201,8 @@ pub struct Summary {
     /// Workers per shard when every manifest agrees.
     pub workers: Option<u32>,
     pub files_read: u32,
+    /// (node id, seconds over every attempt) of every test, for the timings store.
+    pub observed: Vec<(String, f64)>,
 }
 
 impl Summary {
@@ -377,6 +379,7 @@ pub fn build(inputs: &Inputs) -> Summary {
                     .map(|m| first_line(m).to_owned()),
             });
         }
+        summary.observed.push((id.clone(), test.total_seconds));
         slow.push(Slow {
             id: id.clone(),
             seconds: test.last.time_seconds,

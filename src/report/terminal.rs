@@ -164,3 +164,16 @@ pub fn render(summary: &Summary, color: bool) -> String {
     out.push('\n');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_when_asked() {
+        let mut s = Summary::default();
+        s.totals.failed = 1;
+        assert!(render(&s, true).contains("\x1b[31m"));
+        assert!(!render(&s, false).contains('\x1b'));
+    }
+}

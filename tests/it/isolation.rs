@@ -290,3 +290,147 @@ fn print_command_registers_the_marker_without_splitting_phases() {
     assert!(!stdout.contains("--parallel-pytest-phase"), "{stdout}");
     assert!(stdout.starts_with("PARALLEL_PYTEST_SHARD=1/2 "), "{stdout}");
 }
+
+fn plan_for(dir: &Path, shards: u32, dist: &str) -> (serde_json::Value, String) {
+    let out = Cmd::new()
+        .current_dir(dir)
+        .args([
+            "plan",
+            "--workers",
+            "2",
+            "--timings",
+            "durations.json",
+            "--format",
+            "json",
+        ])
+        .args(["--shards", &shards.to_string(), "--dist", dist])
+        .output();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    (serde_json::from_str(&stdout).expect("plan JSON"), stderr)
+}
+
+fn strings(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+const GROUP_FILES: [&str; 2] = ["tests/test_group_a.py", "tests/test_group_b.py"];
+
+#[test]
+fn the_group_never_spans_shards_and_scopes_split_only_where_the_mode_allows() {
+    let dir = fixture_copy("isolation");
+    for dist in ["load", "loadgroup", "loadscope", "loadfile"] {
+        for n in 1..=5u32 {
+            let (plan, stderr) = plan_for(dir.path(), n, dist);
+            let shards = plan["shards"].as_array().unwrap();
+            assert_eq!(shards.len(), n as usize);
+            // Every file is owned by exactly one shard (moved tests are deselected there).
+            let mut owners: BTreeMap<String, usize> = BTreeMap::new();
+            for (i, shard) in shards.iter().enumerate() {
+                for f in strings(&shard["files"]) {
+                    assert!(owners.insert(f.clone(), i).is_none(), "{f} twice: {plan:#}");
+                }
+            }
+            assert_eq!(owners.len(), 6, "{plan:#}");
+            let group_shards: std::collections::BTreeSet<usize> =
+                GROUP_FILES.iter().map(|f| owners[*f]).collect();
+            assert_eq!(group_shards.len(), 1, "{dist} {n}: {plan:#}");
+            for (i, shard) in shards.iter().enumerate() {
+                for id in strings(&shard["node_ids"]) {
+                    let file = id.split("::").next().unwrap();
+                    assert!(!GROUP_FILES.contains(&file), "group test moved: {plan:#}");
+                    let owner = &shards[owners[file]];
+                    assert_ne!(owners[file], i);
+                    assert!(
+                        strings(&owner["deselect"])
+                            .iter()
+                            .any(|d| d.starts_with(&id)),
+                        "{id} is not deselected by its file's owner: {plan:#}"
+                    );
+                    match dist {
+                        "loadfile" => panic!("loadfile split a file: {plan:#}"),
+                        // Only whole classes move.
+                        "loadscope" => assert!(
+                            id == "tests/test_scoped.py::TestFirst"
+                                || id == "tests/test_scoped.py::TestSecond",
+                            "{id}: {plan:#}"
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+            if n > 1 {
+                assert!(
+                    stderr.contains(
+                        "note: xdist_group: `tests/test_group_a.py`, `tests/test_group_b.py` stay on one shard"
+                    ),
+                    "{stderr}"
+                );
+            }
+            if dist == "loadfile" && n >= 3 {
+                assert!(
+                    strings(&plan["notes"]).contains(
+                        &"`tests/test_scoped.py` is not split: `--dist loadfile` runs a file on one worker"
+                            .to_string()
+                    ),
+                    "{plan:#}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn serial_seconds_are_not_divided_by_the_workers() {
+    let dir = fixture_copy("isolation");
+    let (plan, _) = plan_for(dir.path(), 3, "load");
+    let shard = plan["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| strings(&s["files"]).contains(&"tests/test_common_file.py".to_string()))
+        .unwrap();
+    // Two serial tests of 6 s run one after the other: at least 12 s, whatever W is; the
+    // four 0.3 s siblings share 2 workers.
+    let predicted = shard["predicted_seconds"].as_f64().unwrap();
+    assert!(predicted >= 12.0, "{plan:#}");
+}
+
+/// Exactly once for real: every shard of a 3-shard `loadscope` plan collects its tests through
+/// `run` (both phases), and the union is the suite, each test once.
+#[test]
+fn loadscope_plan_collects_every_test_exactly_once_across_both_phases() {
+    let dir = fixture_copy("isolation");
+    let (plan, _) = plan_for(dir.path(), 3, "loadscope");
+    std::fs::write(dir.path().join("plan.json"), plan.to_string()).unwrap();
+    let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+    for i in 1..=3 {
+        let (stdout, _) = Cmd::new()
+            .current_dir(dir.path())
+            .args([
+                "run",
+                "--plan",
+                "plan.json",
+                "--workers",
+                "1",
+                "--dist",
+                "loadscope",
+            ])
+            .arg("--python")
+            .arg(python())
+            .arg("--shard")
+            .arg(format!("{i}/3"))
+            .args(["--", "--collect-only", "-q"])
+            .expect_code(0);
+        for line in stdout.lines().filter(|l| l.starts_with("tests/")) {
+            *seen.entry(line.to_string()).or_default() += 1;
+        }
+    }
+    assert_eq!(seen.len(), 24, "{seen:#?}");
+    assert!(seen.values().all(|&c| c == 1), "{seen:#?}");
+}

@@ -12,5 +12,6 @@ mod plan;
 mod readme;
 mod report;
 mod report_corpus;
+mod report_security;
 mod run;
 mod workflow;

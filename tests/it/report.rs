@@ -68,11 +68,19 @@ fn artifacts_copy() -> tempfile::TempDir {
 }
 
 fn report_json(cwd: &Path, extra: &[&str]) -> (Option<i32>, Value) {
-    let out = Cmd::new()
+    // Tests share the 3-shard run: unless a test is about the store, each report writes its
+    // timings store to a private file instead of the run's default one.
+    let private = tempfile::tempdir().unwrap();
+    let mut cmd = Cmd::new()
         .current_dir(cwd)
         .args(["report", "--format", "json"])
-        .args(extra)
-        .output();
+        .args(extra);
+    if !extra.contains(&"--timings-out") {
+        cmd = cmd
+            .arg("--timings-out")
+            .arg(private.path().join("timings.json"));
+    }
+    let out = cmd.output();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let json: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
         panic!(
@@ -565,4 +573,93 @@ fn unreadable_files_are_reported_per_file_and_others_still_count() {
     ] {
         assert!(text.contains(needle), "{needle} in {text}");
     }
+}
+
+#[test]
+fn timings_store_is_written_for_the_next_plan_and_smoothed() {
+    let dir = artifacts_copy();
+    let (code, _) = report_json(dir.path(), &[]);
+    assert_eq!(code, Some(1));
+    let read =
+        |p: &Path| -> Value { serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap() };
+    let first = read(&dir.path().join(".parallel-pytest/timings.json"));
+    assert_eq!(first["format"], "parallel-pytest-timings");
+    let tests = first["tests"].as_object().unwrap();
+    assert_eq!(tests.len(), 15, "{tests:?}");
+    let slow = &tests["tests/test_basic.py::test_slow"];
+    assert!(slow["seconds"].as_f64().unwrap() >= 0.3, "{slow}");
+    assert_eq!(slow["runs"], 1);
+    assert!(tests.contains_key("tests/sub/test_classes.py::TestGroup::test_param[2]"));
+
+    // The next report reads the default store as the previous one and smooths into it.
+    let (_, _) = report_json(dir.path(), &["--timings-out", "next.json"]);
+    let second = read(&dir.path().join("next.json"));
+    assert_eq!(second["tests"]["tests/test_basic.py::test_slow"]["runs"], 2);
+}
+
+/// pytest's default `junit_family=xunit2` has no `file`/`line`: node ids come from
+/// classname/name and lines from the traceback alone. Checked on the oldest supported stack
+/// (pytest 7.4, xdist 3.5, rerunfailures 14) writing its JUnit directly, without `run`.
+#[test]
+fn pytest7_xunit2_without_manifests() {
+    let dir = fixture_copy("report-suite");
+    let out = std::process::Command::new(crate::harness::python7())
+        .current_dir(dir.path())
+        .args(["-m", "pytest", "-n", "2", "-p", "no:cacheprovider", "-q"])
+        .args(["-o", "junit_family=xunit2", "--junitxml=results/junit.xml"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let (code, json) = report_json(dir.path(), &["results"]);
+    assert_eq!(code, Some(1));
+    for (k, v) in [
+        ("tests", 15),
+        ("passed", 7),
+        ("failed", 4),
+        ("errors", 2),
+        ("skipped", 1),
+        ("xfailed", 1),
+        // pytest 7.4 with pytest-rerunfailures 14 writes only the final attempt to JUnit, so a
+        // flaky test is indistinguishable from a pass there (pytest 9 + rerunfailures 16 write
+        // every attempt: see `json_contract_on_three_real_shards`).
+        ("flaky", 0),
+    ] {
+        assert_eq!(json["totals"][k], v, "{k}: {}", json["totals"]);
+    }
+    assert_eq!(json["shards"]["expected"], Value::Null);
+    let failures = json["failures"].as_array().unwrap();
+    let line_of = |id: &str| {
+        let f = failures
+            .iter()
+            .find(|f| f["id"] == id)
+            .unwrap_or_else(|| panic!("{id}"));
+        (f["file"].as_str().map(str::to_owned), f["line"].as_u64())
+    };
+    assert_eq!(
+        line_of("tests/test_basic.py::test_assert_fails"),
+        (Some("tests/test_basic.py".into()), Some(15))
+    );
+    assert_eq!(
+        line_of("tests/test_basic.py::test_fails_in_helper"),
+        (Some("tests/test_basic.py".into()), Some(19))
+    );
+    assert_eq!(
+        line_of("tests/test_basic.py::test_setup_error"),
+        (Some("tests/test_basic.py".into()), Some(28))
+    );
+    assert_eq!(
+        line_of("tests/sub/test_classes.py::TestGroup::test_param[2]"),
+        (Some("tests/sub/test_classes.py".into()), Some(7))
+    );
+    // Nothing in xunit2 locates a strict XPASS beyond its file.
+    assert_eq!(
+        line_of("tests/test_basic.py::test_xpass_strict"),
+        (Some("tests/test_basic.py".into()), None)
+    );
+    assert!(line_of("tests/test_crash.py::test_crash").0.is_some());
 }
