@@ -5,6 +5,7 @@ mod cli;
 mod env;
 mod github;
 mod gitlab;
+mod gitlab_e2e;
 mod harness;
 mod isolation;
 mod mock_http;
