@@ -434,3 +434,34 @@ fn loadscope_plan_collects_every_test_exactly_once_across_both_phases() {
     assert_eq!(seen.len(), 24, "{seen:#?}");
     assert!(seen.values().all(|&c| c == 1), "{seen:#?}");
 }
+
+/// The report's shard table shows CPU utilisation and peak memory against the limit, and the
+/// advice the run gave (terminal and Markdown).
+#[test]
+fn report_shows_resources_and_advice() {
+    let run = &*RUN;
+    let out = run.dir.path().join("out");
+    let summary = run.dir.path().join("summary.md");
+    let (stdout, stderr) = Cmd::new()
+        .current_dir(run.dir.path())
+        .arg("report")
+        .arg(&out)
+        .arg("--summary")
+        .arg(&summary)
+        .arg("--timings-out")
+        .arg(run.dir.path().join("timings.json"))
+        .expect_code(0);
+    let text = format!("{stdout}{stderr}");
+    assert!(text.contains("shard 1/2: 11 tests in"), "{text}");
+    let line = text.lines().find(|l| l.starts_with("shard 1/2:")).unwrap();
+    assert!(line.contains("% used, peak memory "), "{line}");
+    assert!(line.contains(" / "), "peak against the limit: {line}");
+    assert!(
+        text.contains("  advice: mostly waiting: CPU utilisation"),
+        "{text}"
+    );
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains("| CPU used | Peak memory |"), "{md}");
+    assert!(md.contains("**Resource advice**"), "{md}");
+    assert!(md.contains("- shard 1/2: mostly waiting"), "{md}");
+}
