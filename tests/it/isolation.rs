@@ -460,8 +460,52 @@ fn report_shows_resources_and_advice() {
         text.contains("  advice: mostly waiting: CPU utilisation"),
         "{text}"
     );
+    // The store learned the largest per-worker peak (test_allocates_memory: >= 160 MiB).
+    let store: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.dir.path().join("timings.json")).unwrap(),
+    )
+    .unwrap();
+    let learned = store["worker_memory"]["peak_bytes"]
+        .as_u64()
+        .expect("worker_memory");
+    assert!(learned >= 160 * 1024 * 1024, "{store:#}");
+    assert_eq!(
+        Some(learned),
+        run.shards
+            .iter()
+            .filter_map(|s| s.manifest.resources.as_ref()?.peak_worker_rss_bytes)
+            .max()
+    );
     let md = std::fs::read_to_string(&summary).unwrap();
     assert!(md.contains("| CPU used | Peak memory |"), "{md}");
     assert!(md.contains("**Resource advice**"), "{md}");
     assert!(md.contains("- shard 1/2: mostly waiting"), "{md}");
+}
+
+/// A learned per-worker peak larger than the machine's memory leaves room for one worker only
+/// (`--memory-per-worker` unset); setting it explicitly wins over what was learned.
+#[test]
+fn learned_worker_memory_caps_auto_workers() {
+    let dir = fixture_copy("isolation");
+    let store = json!({
+        "format": "parallel-pytest-timings", "version": 1, "tests": {},
+        "worker_memory": {"peak_bytes": 1u64 << 50, "runs": 3},
+    });
+    std::fs::write(dir.path().join("store.json"), store.to_string()).unwrap();
+    let workers = |extra: &[&str]| {
+        let (stdout, _) = Cmd::new()
+            .current_dir(dir.path())
+            .args(["plan", "--format", "json", "--shards", "2"])
+            .args(extra)
+            .expect_code(0);
+        let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        plan["shards"][0]["workers"].as_u64().unwrap()
+    };
+    let unlearned = workers(&[]);
+    assert_eq!(workers(&["--timings", "store.json"]), 1);
+    // An explicit budget wins over what was learned: the same count as without the store.
+    assert_eq!(
+        workers(&["--timings", "store.json", "--memory-per-worker", "512"]),
+        unlearned
+    );
 }
