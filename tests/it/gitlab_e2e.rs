@@ -56,8 +56,9 @@ impl Run {
 }
 
 /// A git repository holding `suite` (copied), the component under `templates/` and a
-/// `.gitlab-ci.yml` that includes it with `inputs`.
-pub fn project(suite: &Path, inputs: Value) -> tempfile::TempDir {
+/// `.gitlab-ci.yml` that includes it with `inputs`, committed on `branch` (gitlab-ci-local takes
+/// `main` as the default branch).
+pub fn project(suite: &Path, inputs: Value, branch: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     harness::copy_tree(suite, dir.path());
     std::fs::create_dir_all(dir.path().join("templates")).unwrap();
@@ -91,7 +92,7 @@ pub fn project(suite: &Path, inputs: Value) -> tempfile::TempDir {
             .expect("git");
         assert!(out.status.success(), "git {args:?}: {out:?}");
     };
-    git(&["init", "-q", "-b", "main"]);
+    git(&["init", "-q", "-b", branch]);
     git(&[
         "remote",
         "add",
@@ -271,7 +272,7 @@ static GREEN: LazyLock<Green> = LazyLock::new(|| {
     }));
     let api = format!("{}/api/v4", mock.url());
     let run = run_pipeline(
-        project(&demo(), inputs),
+        project(&demo(), inputs, "main"),
         &[
             ("CI_API_V4_URL", &api),
             ("CI_PROJECT_ID", "42"),
@@ -405,7 +406,7 @@ static RED: LazyLock<Red> = LazyLock::new(|| {
     );
     let mut inputs = self_test_inputs(json!({"shards": 3}));
     inputs["install"] = json!(install);
-    let run = run_pipeline(project(suite.path(), inputs), &[]);
+    let run = run_pipeline(project(suite.path(), inputs, "main"), &[]);
     Red {
         run,
         owner,
@@ -488,7 +489,7 @@ static AUTO: LazyLock<Auto> = LazyLock::new(|| {
         "target_seconds": target.parse::<f64>().unwrap(),
         "max_shards": 4,
     }));
-    let run = run_pipeline(project(&demo(), inputs), &env);
+    let run = run_pipeline(project(&demo(), inputs, "feature/auto"), &env);
     Auto { run, shards }
 });
 
