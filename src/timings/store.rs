@@ -63,6 +63,19 @@ pub struct Store {
     #[serde(default)]
     pub smoothing: Smoothing,
     pub tests: BTreeMap<String, StoreEntry>,
+    /// Peak resident memory of one xdist worker, learned from the shards' manifests (issue 8),
+    /// so the next run's worker count leaves room for it. Absent in older stores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_memory: Option<WorkerMemory>,
+}
+
+/// Learned per-worker memory. A higher peak is taken at once (running out of memory kills the
+/// shard); a lower one only pulls the estimate down by `alpha` of the difference, so one light
+/// run (a shard that happened to get small tests) does not invite too many workers next time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerMemory {
+    pub peak_bytes: u64,
+    pub runs: u32,
 }
 
 impl Default for Store {
@@ -72,8 +85,22 @@ impl Default for Store {
             version: VERSION,
             smoothing: Smoothing::default(),
             tests: BTreeMap::new(),
+            worker_memory: None,
         }
     }
+}
+
+/// The per-worker memory learned by any of our stores among `paths` (the largest), for the
+/// worker budget. Files that are not our store, or unreadable, are skipped: the timings reader
+/// reports those.
+pub fn learned_worker_memory(paths: &[std::path::PathBuf]) -> Option<u64> {
+    paths
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter(|text| looks_like_store(text))
+        .filter_map(|text| Store::from_json(&text).ok()?.worker_memory)
+        .map(|m| m.peak_bytes)
+        .max()
 }
 
 /// Cheap sniff: is this JSON text our store (rather than `.test_durations`)?
@@ -194,6 +221,32 @@ impl Store {
         }
     }
 
+    /// Folds in the largest per-worker peak any shard of this run measured (`None`: nothing
+    /// was measured, the learned value stays).
+    pub fn observe_worker_memory(&mut self, observed: Option<u64>) {
+        let Some(observed) = observed.filter(|b| *b > 0) else {
+            return;
+        };
+        self.worker_memory = Some(match self.worker_memory.take() {
+            None => WorkerMemory {
+                peak_bytes: observed,
+                runs: 1,
+            },
+            Some(old) => {
+                let peak = if observed >= old.peak_bytes {
+                    observed
+                } else {
+                    let drop = (old.peak_bytes - observed) as f64 * self.smoothing.alpha;
+                    old.peak_bytes - drop.round() as u64
+                };
+                WorkerMemory {
+                    peak_bytes: peak,
+                    runs: old.runs.saturating_add(1),
+                }
+            }
+        });
+    }
+
     /// Pretty JSON with sorted keys and a trailing newline.
     pub fn to_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
@@ -220,6 +273,30 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn worker_memory_rises_at_once_and_falls_slowly() {
+        let mut store = Store::default();
+        store.observe_worker_memory(None);
+        assert_eq!(store.worker_memory, None);
+        store.observe_worker_memory(Some(1000));
+        store.observe_worker_memory(Some(2000));
+        assert_eq!(
+            store.worker_memory,
+            Some(WorkerMemory {
+                peak_bytes: 2000,
+                runs: 2
+            })
+        );
+        store.observe_worker_memory(Some(1000));
+        assert_eq!(store.worker_memory.as_ref().unwrap().peak_bytes, 1700);
+        // Round trip, and older stores without the field still load.
+        let again = Store::from_json(&store.to_json()).unwrap();
+        assert_eq!(again, store);
+        let old = Store::from_json(&Store::default().to_json()).unwrap();
+        assert_eq!(old.worker_memory, None);
+        assert!(!Store::default().to_json().contains("worker_memory"));
+    }
 
     #[test]
     fn ewma_and_forgetting() {

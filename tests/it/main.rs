@@ -15,4 +15,5 @@ mod report;
 mod report_corpus;
 mod report_security;
 mod run;
+mod wheel;
 mod workflow;
