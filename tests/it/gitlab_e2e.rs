@@ -316,7 +316,19 @@ fn green_pipeline_passes_and_reports_every_test_exactly_once() {
     .unwrap();
     assert_eq!(cq, json!([]));
     assert!(run.path(".parallel-pytest-report/summary.md").is_file());
+    // On the default branch the report job pushes the next timings to the shared cache.
+    let cached = run.path(CACHED_TIMINGS);
+    let store =
+        std::fs::read_to_string(&cached).unwrap_or_else(|e| panic!("`{}`: {e}", cached.display()));
+    assert!(
+        store.contains("tests/test_checkout.py::test_checkout_end_to_end"),
+        "{store}"
+    );
 }
+
+/// Where gitlab-ci-local keeps the `parallel-pytest-timings` cache entry's timings store.
+const CACHED_TIMINGS: &str =
+    ".gitlab-ci-local/cache/parallel-pytest-timings/.parallel-pytest-cache/timings.json";
 
 /// `mr_note` + `token_variable` reach the binary: one note, sent with the token from the
 /// named variable, which never shows in any log.
@@ -536,4 +548,10 @@ fn auto_mode_runs_the_child_pipeline_with_the_chosen_shard_count() {
         serde_yaml_ng::Value::from(auto.shards)
     );
     assert_exactly_once(&run.path(".parallel-pytest-report/junit.xml"), &demo());
+    // A branch pipeline writes its timings as an artifact but leaves the shared cache alone.
+    assert!(run.path(".parallel-pytest-report/timings.json").is_file());
+    assert!(
+        !run.path(CACHED_TIMINGS).exists(),
+        "only the default branch may update the timings cache"
+    );
 }
