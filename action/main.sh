@@ -5,6 +5,11 @@ set -uo pipefail
 source "$GITHUB_ACTION_PATH/action/lib.sh"
 
 bin=${PP_BIN:?the install step did not provide the binary}
+# An input left empty means "not set": the binary rejects an empty value for some flags
+# (e.g. `PARALLEL_PYTEST_PYTHON=` is not an interpreter).
+for var in $(compgen -v PARALLEL_PYTEST_ || true); do
+  [[ -z ${!var} ]] && unset "$var"
+done
 store=.parallel-pytest/timings.json
 mkdir -p .parallel-pytest
 
