@@ -47,8 +47,16 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Comm
         links,
         ..MarkdownOptions::default()
     };
-    let rendered = report::render(&summary, &md_opts);
+    let mut rendered = report::render(&summary, &md_opts);
     let on_github = env(ci::GITHUB_ACTIONS).as_deref() == Some("true");
+    if on_github {
+        // Annotation paths relative to the repository, not the project folder (issue 6).
+        crate::commands::github_publish::make_repo_relative(
+            &mut rendered.annotations,
+            env(ci::GITHUB_WORKSPACE).as_deref(),
+            &base,
+        );
+    }
 
     // Files first: they survive even if printing fails.
     let summary_path = args

@@ -159,6 +159,32 @@ impl Store {
         }
     }
 
+    /// The previous store for `report`: our store files are merged entry by entry (runs and
+    /// misses kept), other sources (JUnit, `.test_durations`) seed entries as one run each;
+    /// later paths win per node id. Missing or unreadable files are errors naming the file.
+    pub fn from_sources(
+        paths: &[std::path::PathBuf],
+        mapper: &crate::junit::node_id::NodeIdMapper,
+    ) -> Result<Store, TimingsError> {
+        let mut store = Store::default();
+        for path in paths {
+            let shown = path.display().to_string();
+            let text = fs_err::read_to_string(path).map_err(|e| TimingsError::Io {
+                path: shown.clone(),
+                message: e.to_string(),
+            })?;
+            if looks_like_store(&text) {
+                let other = Store::from_json(&text).map_err(|e| e.with_path(&shown))?;
+                store.tests.extend(other.tests);
+            } else {
+                let timings = super::load(std::slice::from_ref(path), mapper)?;
+                let seeded = Store::from_seconds(timings.tests.iter());
+                store.tests.extend(seeded.tests);
+            }
+        }
+        Ok(store)
+    }
+
     /// Seeds a store from timings read from any source (JUnit, `.test_durations`, a store):
     /// each known test counts as observed once.
     pub fn from_seconds<'a>(tests: impl IntoIterator<Item = (&'a String, &'a f64)>) -> Store {
@@ -312,6 +338,28 @@ mod tests {
             s.observe_run([("a", 13.0)]);
         }
         assert!(!s.tests.contains_key("b"));
+    }
+
+    #[test]
+    fn from_sources_keeps_store_history_and_seeds_others() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = Store::default();
+        s.observe_run([("a.py::t", 1.0)]);
+        s.observe_run([("a.py::t", 2.0)]);
+        let store_path = d.path().join("timings.json");
+        s.write(&store_path).unwrap();
+        let durations = d.path().join(".test_durations");
+        std::fs::write(&durations, r#"{"b.py::u": 4.0}"#).unwrap();
+        let mapper = crate::junit::node_id::NodeIdMapper::new();
+        let merged = Store::from_sources(&[store_path, durations], &mapper).unwrap();
+        assert_eq!(merged.tests["a.py::t"].runs, 2);
+        assert_eq!(merged.tests["b.py::u"].seconds, 4.0);
+        assert_eq!(merged.tests["b.py::u"].runs, 1);
+        let missing = d.path().join("nope.json");
+        let err = Store::from_sources(&[missing], &mapper)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nope.json"), "{err}");
     }
 
     #[test]
