@@ -365,7 +365,7 @@ fn obtain_plan(
             settings,
             &args.inputs,
             ShardCount::Fixed(total),
-            plan_cmd::plan_workers(settings),
+            plan_cmd::plan_workers(settings, &args.inputs),
         )?;
         let planned = plan::build(&request).map_err(plan_cmd::plan_error)?;
         for w in &planned.warnings {
