@@ -475,7 +475,7 @@ fn sigterm_is_forwarded_and_pytest_writes_its_report() {
         )],
     );
     // A generous grace period: a loaded CI machine must not turn this into a SIGTERM test.
-    let mut child = run_cmd(dir.path(), &python(), &plan, "1/1")
+    let child = run_cmd(dir.path(), &python(), &plan, "1/1")
         .args(["--grace-seconds", "60"])
         .env("RUN_SIGNALS_STARTED", &started)
         .into_command()
