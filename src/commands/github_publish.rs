@@ -27,32 +27,24 @@ pub fn publish(
     summary: Option<&Path>,
     fallback_commands: &str,
 ) -> Result<Outcome, CommandError> {
-    let cwd = std::env::current_dir().ok();
     publish_with(
         args,
         rendered,
         summary,
         fallback_commands,
         &|name| std::env::var(name).ok(),
-        cwd.as_deref(),
         RetryPolicy::default(),
         &mut std::io::stdout().lock(),
     )
 }
 
-/// [`publish`] with the environment, working directory, retry policy and stdout passed in (for
-/// tests).
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the edges of `publish`, injected for tests"
-)]
+/// [`publish`] with the environment, retry policy and stdout passed in (for tests).
 pub fn publish_with(
     args: &GithubPublishArgs,
     rendered: &Rendered,
     summary: Option<&Path>,
     fallback_commands: &str,
     env: &dyn Fn(&str) -> Option<String>,
-    cwd: Option<&Path>,
     retry: RetryPolicy,
     stdout: &mut dyn Write,
 ) -> Result<Outcome, CommandError> {
@@ -75,12 +67,6 @@ pub fn publish_with(
             .unwrap_or_else(|| DEFAULT_CHECK_NAME.to_owned()),
         retry,
     };
-    // Report paths are relative to the project (the action's `working-directory`); GitHub wants
-    // them relative to the repository.
-    let prefix = env(ci::GITHUB_WORKSPACE)
-        .zip(cwd)
-        .and_then(|(ws, cwd)| repo_prefix(Path::new(&ws), cwd));
-    let rendered = &with_path_prefix(rendered, prefix.as_deref());
     let outcome = match Context::from_env(env) {
         Ok(ctx) => github::publish(rendered, &ctx, token.as_ref(), &options),
         Err(why) => {
@@ -151,11 +137,11 @@ fn tell(
     }
 }
 
-/// `cwd` relative to the checkout, `/`-separated, when it is a strict subfolder of it.
-fn repo_prefix(workspace: &Path, cwd: &Path) -> Option<String> {
+/// `root` relative to the checkout, `/`-separated, when it is a strict subfolder of it.
+fn repo_prefix(workspace: &Path, root: &Path) -> Option<String> {
     let workspace = workspace.canonicalize().ok()?;
-    let cwd = cwd.canonicalize().ok()?;
-    let rel = cwd.strip_prefix(&workspace).ok()?;
+    let root = root.canonicalize().ok()?;
+    let rel = root.strip_prefix(&workspace).ok()?;
     let parts: Vec<String> = rel
         .components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
@@ -163,14 +149,21 @@ fn repo_prefix(workspace: &Path, cwd: &Path) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("/"))
 }
 
-fn with_path_prefix(rendered: &Rendered, prefix: Option<&str>) -> Rendered {
-    let mut out = rendered.clone();
-    if let Some(prefix) = prefix {
-        for a in &mut out.annotations {
-            a.path = format!("{prefix}/{}", a.path.trim_start_matches("./"));
+/// Report paths are relative to the project (`root`, the action's `working-directory`); GitHub
+/// wants annotation paths relative to the repository checkout (`GITHUB_WORKSPACE`).
+pub fn make_repo_relative(
+    annotations: &mut [crate::report::Annotation],
+    workspace: Option<&str>,
+    root: &Path,
+) {
+    let Some(prefix) = workspace.and_then(|ws| repo_prefix(Path::new(ws), root)) else {
+        return;
+    };
+    for a in annotations {
+        if let Some(file) = &mut a.file {
+            *file = format!("{prefix}/{}", file.trim_start_matches("./"));
         }
     }
-    out
 }
 
 fn escape_data(s: &str) -> String {
@@ -186,4 +179,39 @@ fn escape_markdown(s: &str) -> String {
         .replace('>', "&gt;")
         .replace('@', "@\u{200b}")
         .replace(['\r', '\n'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Annotation, Level};
+
+    #[test]
+    fn annotation_files_become_repository_relative() {
+        let ws = tempfile::tempdir().unwrap();
+        let project = ws.path().join("demo");
+        std::fs::create_dir(&project).unwrap();
+        let ann = |file: Option<&str>| Annotation {
+            level: Level::Error,
+            file: file.map(str::to_owned),
+            line: Some(3),
+            title: "t".into(),
+            message: "m".into(),
+            details: None,
+        };
+        let mut anns = vec![ann(Some("tests/test_a.py")), ann(Some("./x.py")), ann(None)];
+        make_repo_relative(&mut anns, ws.path().to_str(), &project);
+        let files: Vec<Option<&str>> = anns.iter().map(|a| a.file.as_deref()).collect();
+        assert_eq!(
+            files,
+            [Some("demo/tests/test_a.py"), Some("demo/x.py"), None]
+        );
+
+        // At the checkout's root, or outside it, paths stay as they are.
+        let mut anns = vec![ann(Some("tests/test_a.py"))];
+        make_repo_relative(&mut anns, ws.path().to_str(), ws.path());
+        make_repo_relative(&mut anns, Some("/nonexistent"), &project);
+        make_repo_relative(&mut anns, None, &project);
+        assert_eq!(anns[0].file.as_deref(), Some("tests/test_a.py"));
+    }
 }

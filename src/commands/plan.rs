@@ -24,7 +24,7 @@ pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, Comman
         .map_err(|e| CommandError::usage(e.to_string()))?;
     let this_shard = ci.shard.as_ref().map(|c| c.shard());
     let shards = shard_count(&args, &settings, this_shard.map(|s| s.total))?;
-    let workers = plan_workers(&settings);
+    let workers = plan_workers(&settings, &args.inputs);
     let request = plan_request(&settings, &args.inputs, shards, workers)?;
     let planned = plan::build(&request).map_err(plan_error)?;
     for w in &planned.warnings {
@@ -59,14 +59,49 @@ pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, Comman
     Ok(ExitCode::SUCCESS)
 }
 
-/// Workers per shard for the plan: `--workers N`, else the host's budget (`auto`).
-pub fn plan_workers(settings: &Settings) -> u32 {
+/// Workers per shard for the plan: `--workers N`, else the host's budget (`auto`), with the
+/// per-worker memory learned by the timings store when the user did not set one (issue 8).
+pub fn plan_workers(settings: &Settings, inputs: &PlanInputs) -> u32 {
     match settings.machine.forced_workers() {
         Some(n) => n.max(1),
         None => host::detect()
-            .workers(settings.machine.memory_per_worker_mib.value, None)
+            .workers(memory_per_worker_mib(settings, inputs), None)
             .count
             .max(1),
+    }
+}
+
+/// `--memory-per-worker` (or pyproject) when given; else the learned peak of one worker plus a
+/// quarter for headroom, when the store has one and it is above the default; else the default.
+pub fn memory_per_worker_mib(settings: &Settings, inputs: &PlanInputs) -> u64 {
+    let configured = &settings.machine.memory_per_worker_mib;
+    if configured.origin != crate::settings::Origin::Default {
+        return configured.value;
+    }
+    let (specs, base) = if !inputs.timings.is_empty() {
+        (
+            inputs.timings.clone(),
+            std::env::current_dir().unwrap_or_default(),
+        )
+    } else {
+        (
+            settings.file.timings.clone().unwrap_or_default(),
+            settings.root.clone(),
+        )
+    };
+    let paths = crate::timings::sources::resolve(&specs, &base, &settings.root).unwrap_or_default();
+    learned_mib(
+        configured.value,
+        crate::timings::store::learned_worker_memory(&paths),
+    )
+}
+
+/// The default budget, raised to a learned peak × 1.25 (rounded up to MiB).
+pub fn learned_mib(default_mib: u64, learned_bytes: Option<u64>) -> u64 {
+    const MIB: u64 = 1024 * 1024;
+    match learned_bytes {
+        Some(b) => default_mib.max((b.saturating_add(b / 4)).div_ceil(MIB)),
+        None => default_mib,
     }
 }
 
@@ -292,4 +327,19 @@ pub fn render_text(planned: &Planned, this_shard: Option<ci::Shard>) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod isolation_tests {
+    use super::learned_mib;
+
+    #[test]
+    fn learned_worker_memory_raises_the_budget_with_headroom_only() {
+        const MIB: u64 = 1024 * 1024;
+        assert_eq!(learned_mib(512, None), 512);
+        // 100 MiB learned: the 512 MiB default already leaves room.
+        assert_eq!(learned_mib(512, Some(100 * MIB)), 512);
+        // 800 MiB learned → 1000 MiB per worker.
+        assert_eq!(learned_mib(512, Some(800 * MIB)), 1000);
+    }
 }

@@ -47,8 +47,16 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Comm
         links,
         ..MarkdownOptions::default()
     };
-    let rendered = report::render(&summary, &md_opts);
+    let mut rendered = report::render(&summary, &md_opts);
     let on_github = env(ci::GITHUB_ACTIONS).as_deref() == Some("true");
+    if on_github {
+        // Annotation paths relative to the repository, not the project folder (issue 6).
+        crate::commands::github_publish::make_repo_relative(
+            &mut rendered.annotations,
+            env(ci::GITHUB_WORKSPACE).as_deref(),
+            &base,
+        );
+    }
 
     // Files first: they survive even if printing fails.
     let summary_path = args
@@ -219,7 +227,15 @@ fn update_timings(args: &ReportArgs, base: &Path, summary: &model::Summary) {
                         .map_err(|e| e.to_string())
                 };
                 match previous {
-                    Ok(previous) => store.tests.extend(previous.tests),
+                    Ok(previous) => {
+                        store.tests.extend(previous.tests);
+                        // The largest learned per-worker memory of the previous stores (issue 8).
+                        if previous.worker_memory.as_ref().map(|m| m.peak_bytes)
+                            > store.worker_memory.as_ref().map(|m| m.peak_bytes)
+                        {
+                            store.worker_memory = previous.worker_memory;
+                        }
+                    }
                     Err(err) => eprintln!(
                         "warning: ignoring previous timings: {err}; the store starts afresh"
                     ),
@@ -229,6 +245,13 @@ fn update_timings(args: &ReportArgs, base: &Path, summary: &model::Summary) {
         Err(err) => eprintln!("warning: ignoring previous timings: {err}"),
     }
     store.observe_run(summary.observed.iter().map(|(id, s)| (id.as_str(), *s)));
+    store.observe_worker_memory(
+        summary
+            .shard_rows
+            .iter()
+            .filter_map(|r| r.resources.as_ref()?.peak_worker_memory_bytes)
+            .max(),
+    );
     if let Err(err) = store.write(&out) {
         eprintln!("warning: {err}");
     }

@@ -237,6 +237,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         crashed_workers,
         interrupted_by: finished.interrupted_by.map(|s| s.as_str().to_string()),
         dist: (workers > 1).then(|| resolved.dist.clone()),
+        max_worker_restart: cmd.max_worker_restart,
         serial: serial_phase,
         resources: Some(resources),
     };
@@ -260,6 +261,15 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
             c.worker,
             c.test.as_deref().unwrap_or("?")
         );
+    }
+    if let Some(max) = manifest.max_worker_restart {
+        let crashes = manifest.crashed_workers.len();
+        if crashes > max as usize {
+            eprintln!(
+                "parallel-pytest: xdist stopped after {} (`--max-worker-restart {max}`): the tests still queued did not run",
+                plural(crashes, "crashed worker", "crashed workers")
+            );
+        }
     }
     eprintln!(
         "{}",
@@ -355,7 +365,7 @@ fn obtain_plan(
             settings,
             &args.inputs,
             ShardCount::Fixed(total),
-            plan_cmd::plan_workers(settings),
+            plan_cmd::plan_workers(settings, &args.inputs),
         )?;
         let planned = plan::build(&request).map_err(plan_cmd::plan_error)?;
         for w in &planned.warnings {
@@ -488,6 +498,7 @@ fn empty_shard(
         crashed_workers: Vec::new(),
         interrupted_by: None,
         dist: None,
+        max_worker_restart: None,
         serial: None,
         resources: None,
     };

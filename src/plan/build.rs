@@ -8,8 +8,9 @@
 //! counts still agree on who runs what (and on the fingerprint).
 //!
 //! **Splitting.** Files start whole. A file heavier than a shard's fair share (`total / N`) is
-//! split (see `units.rs`); if the plan is still more than 1 % above the lower bound, files above
-//! half, a quarter, … of the share are split too (at most five rounds), keeping the best plan.
+//! split (see `units.rs`); while the plan is more than 1 % above the lower bound (computed with
+//! every file split as far as it can be), files above half, a quarter, an eighth, a sixteenth of
+//! the share, and finally all splittable files, are split too, keeping the best plan.
 //! Splitting is avoided where not needed because module-scoped fixtures then run in several
 //! shards.
 
@@ -57,7 +58,28 @@ fn canonical(units: &mut [Unit]) {
 fn run(mut units: Vec<Unit>, n: usize) -> Candidate {
     canonical(&mut units);
     let weights: Vec<u64> = units.iter().map(|u| u.micros).collect();
-    let assign = partition::partition(&weights, n);
+    let mut assign = partition::partition(&weights, n);
+    if fix_prefix_conflicts(&units, &weights, n, &mut assign) {
+        // Rebalance with the owners fixed: remainders stay, and a moved id that could be
+        // reached by another id's deselect never goes back to its owner's shard.
+        let owner = owners(&units, &assign);
+        let family: Vec<Option<usize>> = units
+            .iter()
+            .map(|u| match &u.kind {
+                UnitKind::Moved { .. } if u.family_member => {
+                    owner.get(crate::timings::file_of(&u.key)).copied()
+                }
+                _ => None,
+            })
+            .collect();
+        let pinned: Vec<Option<usize>> = units
+            .iter()
+            .zip(&assign)
+            .map(|(u, &b)| (u.kind == UnitKind::Remainder).then_some(b))
+            .collect();
+        let allowed = |i: usize, b: usize| pinned[i].is_none_or(|p| p == b) && family[i] != Some(b);
+        partition::improve(&weights, n, &mut assign, &allowed);
+    }
     let makespan = partition::loads(&weights, n, &assign)
         .into_iter()
         .max()
@@ -67,6 +89,79 @@ fn run(mut units: Vec<Unit>, n: usize) -> Candidate {
         assign,
         makespan,
     }
+}
+
+/// A moved unit that lands on its own file's owner shard simply runs there through the file
+/// argument, unless one of the owner's `--deselect` prefixes (ids of the same file placed on
+/// other shards) matches it: pytest would then drop it. Such units go to the least loaded other
+/// shard instead, which adds their ids to the owner's deselects; repeat until none is left.
+/// Returns whether anything moved.
+fn fix_prefix_conflicts(units: &[Unit], weights: &[u64], n: usize, assign: &mut [usize]) -> bool {
+    if n < 2 {
+        return false;
+    }
+    let owner = owners(units, assign);
+    let mut changed = false;
+    // Moved units per split file, in canonical order.
+    let mut by_file: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, u) in units.iter().enumerate() {
+        if matches!(u.kind, UnitKind::Moved { .. }) {
+            by_file
+                .entry(crate::timings::file_of(&u.key))
+                .or_default()
+                .push(i);
+        }
+    }
+    let mut loads = partition::loads(weights, n, assign);
+    for (file, members) in by_file {
+        let Some(&o) = owner.get(file) else { continue };
+        loop {
+            let deselected: Vec<&str> = members
+                .iter()
+                .filter(|&&i| assign[i] != o)
+                .filter_map(|&i| match &units[i].kind {
+                    UnitKind::Moved { deselect, .. } => Some(deselect.iter().map(String::as_str)),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+            let conflicts: Vec<usize> = members
+                .iter()
+                .copied()
+                .filter(|&i| assign[i] == o)
+                .filter(|&i| match &units[i].kind {
+                    UnitKind::Moved { select, .. } => select
+                        .iter()
+                        .any(|id| deselected.iter().any(|d| id.starts_with(d))),
+                    _ => false,
+                })
+                .collect();
+            if conflicts.is_empty() {
+                break;
+            }
+            changed = true;
+            for i in conflicts {
+                let to = (0..n)
+                    .filter(|&b| b != o)
+                    .min_by_key(|&b| (loads[b], b))
+                    .unwrap_or(o);
+                loads[o] -= weights[i];
+                loads[to] += weights[i];
+                assign[i] = to;
+            }
+        }
+    }
+    changed
+}
+
+/// The shard owning each split file (where its remainder unit is).
+fn owners<'u>(units: &'u [Unit], assign: &[usize]) -> BTreeMap<&'u str, usize> {
+    units
+        .iter()
+        .zip(assign)
+        .filter(|(u, _)| u.kind == UnitKind::Remainder)
+        .map(|(u, &b)| (u.key.as_str(), b))
+        .collect()
 }
 
 fn seconds(micros: u64) -> f64 {
@@ -89,6 +184,7 @@ pub fn partition_plan(input: &PartitionInput<'_>) -> Plan {
         micros: micros(*s),
         longest: micros(*s),
         tests: 1,
+        family_member: false,
     }));
     let total: u64 = applied
         .adjust(input.files, base.clone())
@@ -128,27 +224,13 @@ pub fn partition_plan(input: &PartitionInput<'_>) -> Plan {
         applied.adjust(input.files, units)
     };
 
-    let mut best = run(units_at(u64::MAX, &mut split_of), n);
-    let mut threshold = share;
-    for _ in 0..6 {
-        let units = units_at(threshold, &mut split_of);
-        let max_unit = units.iter().map(|u| u.micros).max().unwrap_or(0);
-        let candidate = run(units, n);
-        if candidate.makespan < best.makespan {
-            best = candidate;
-        }
-        let bound = total.div_ceil(n as u64).max(max_unit);
-        if best.makespan <= bound + bound / 100 || threshold == 0 {
-            break;
-        }
-        threshold /= 2;
-    }
-    // The bound at the finest split we may use: every file above 1/32 of the share split.
+    // The bound at the finest split we may use (every file split as far as it can be).
     let finest_max = base
         .iter()
         .enumerate()
         .map(|(i, u)| {
-            if u.kind == UnitKind::File && n > 1 && u.micros > share / 32 {
+            // Only a file above the fair share can raise the bound above `total / n`.
+            if u.kind == UnitKind::File && n > 1 && u.micros > share {
                 split_of(i)
                     .map(|s| {
                         s.moved
@@ -166,6 +248,20 @@ pub fn partition_plan(input: &PartitionInput<'_>) -> Plan {
         .max()
         .unwrap_or(0);
     let lower_units = total.div_ceil(n as u64).max(finest_max);
+    let good_enough = lower_units + lower_units / 100;
+
+    let mut best = run(units_at(u64::MAX, &mut split_of), n);
+    // Thresholds: the fair share, halved four times, then every file that can be split.
+    let thresholds = [share, share / 2, share / 4, share / 8, share / 16, 0];
+    for threshold in thresholds {
+        if best.makespan <= good_enough {
+            break;
+        }
+        let candidate = run(units_at(threshold, &mut split_of), n);
+        if candidate.makespan < best.makespan {
+            best = candidate;
+        }
+    }
     let mut plan = assemble(&best, input, n, w, lower_units);
     plan.notes = applied.notes();
     plan

@@ -414,6 +414,7 @@ impl Applied {
                 micros: members.iter().map(|u| u.micros).sum(),
                 longest: members.iter().map(|u| u.longest).max().unwrap_or(0),
                 tests: members.iter().map(|u| u.tests).sum(),
+                family_member: false,
             });
         }
         out
@@ -505,6 +506,7 @@ pub fn class_split(file: &FileWork, source: Option<&str>) -> Option<Split> {
             micros: sum,
             longest,
             tests,
+            family_member: false,
         })
         .collect();
     if rest.0 == 0 && rest.2 == 0 {
@@ -528,6 +530,7 @@ pub fn class_split(file: &FileWork, source: Option<&str>) -> Option<Split> {
             micros: rest.0,
             longest: rest.1,
             tests: rest.2,
+            family_member: false,
         },
     })
 }

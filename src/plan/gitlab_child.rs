@@ -516,6 +516,13 @@ mod tests {
         assert!(parse_component("spec: {inputs: {}}\n---\n- 1\n").is_err());
     }
 
+    /// The component pins the binary it was released with (a release bumps both together).
+    #[test]
+    fn component_pins_this_version() {
+        let (_, inputs) = defaults();
+        assert_eq!(inputs["version"], Value::from(env!("CARGO_PKG_VERSION")));
+    }
+
     #[test]
     fn input_var_names() {
         assert_eq!(

@@ -23,7 +23,7 @@ pub fn partition(weights: &[u64], n: usize) -> Vec<usize> {
         assign[i] = bin;
         heap.push(Reverse((load + w, count + 1, bin)));
     }
-    improve(weights, n, &mut assign);
+    improve(weights, n, &mut assign, &|_, _| true);
     assign
 }
 
@@ -36,8 +36,14 @@ pub fn loads(weights: &[u64], n: usize, assign: &[usize]) -> Vec<u64> {
     loads
 }
 
-/// Local search on the makespan; bounded so huge inputs stay fast.
-fn improve(weights: &[u64], n: usize, assign: &mut [usize]) {
+/// Local search on the makespan; bounded so huge inputs stay fast. `allowed(item, bin)` says
+/// whether an item may be placed in a bin (the planner pins some items and forbids others).
+pub fn improve(
+    weights: &[u64],
+    n: usize,
+    assign: &mut [usize],
+    allowed: &dyn Fn(usize, usize) -> bool,
+) {
     if n < 2 || weights.len() < 2 {
         return;
     }
@@ -46,11 +52,17 @@ fn improve(weights: &[u64], n: usize, assign: &mut [usize]) {
         bins[b].push(i);
     }
     let mut loads = loads(weights, n, assign);
+    let total: u64 = loads.iter().sum();
+    // Within 0.01 % of the fair share there is nothing worth finding.
+    let good_enough = total.div_ceil(n as u64) + total / n as u64 / 10_000;
     let max_iterations = 50 * n + 200;
     // Work budget in item visits: keeps 1,000,000 items well under a second.
-    let mut budget: u64 = 30_000_000;
+    let mut budget: u64 = 5_000_000;
     for _ in 0..max_iterations {
         let m = (0..n).max_by_key(|&b| (loads[b], Reverse(b))).unwrap_or(0);
+        if loads[m] <= good_enough {
+            break;
+        }
         let mut others: Vec<usize> = (0..n).filter(|&b| b != m).collect();
         others.sort_by_key(|&b| (loads[b], b));
         // Items of the max bin sorted by weight (ties by index) for binary searches.
@@ -66,14 +78,19 @@ fn improve(weights: &[u64], n: usize, assign: &mut [usize]) {
             let half = gap / 2;
             // Best single move: the weight in (0, gap) closest to gap/2.
             let mut best: Option<(u64, usize, Option<usize>)> = None; // (|d - half|, i, j)
-            if let Some((w, i)) = closest(&from, half, 1, gap - 1) {
+            if let Some((w, i)) = closest(&from, half, 1, gap - 1, &|i| allowed(i, b)) {
                 best = Some((w.abs_diff(half), i, None));
             }
             // Best swap: w_i - w_j in (0, gap) closest to gap/2.
             budget = budget.saturating_sub(bins[b].len() as u64);
             for &j in &bins[b] {
                 let wj = weights[j];
-                if let Some((wi, i)) = closest(&from, wj + half, wj + 1, wj + gap - 1) {
+                if !allowed(j, m) {
+                    continue;
+                }
+                if let Some((wi, i)) =
+                    closest(&from, wj + half, wj + 1, wj + gap - 1, &|i| allowed(i, b))
+                {
                     let score = (wi - wj).abs_diff(half);
                     if best.is_none_or(|(s, bi, bj)| (score, i, Some(j)) < (s, bi, bj)) {
                         best = Some((score, i, Some(j)));
@@ -108,9 +125,16 @@ fn improve(weights: &[u64], n: usize, assign: &mut [usize]) {
     }
 }
 
-/// In `sorted` (by weight, then index), the item with weight in `[lo, hi]` closest to `target`
-/// (ties: lighter, then lower index).
-fn closest(sorted: &[(u64, usize)], target: u64, lo: u64, hi: u64) -> Option<(u64, usize)> {
+/// In `sorted` (by weight, then index), an `ok` item with weight in `[lo, hi]` closest to
+/// `target` (ties: the lighter one first). Looks at a bounded window around `target`.
+fn closest(
+    sorted: &[(u64, usize)],
+    target: u64,
+    lo: u64,
+    hi: u64,
+    ok: &dyn Fn(usize) -> bool,
+) -> Option<(u64, usize)> {
+    const WINDOW: usize = 16;
     if lo > hi {
         return None;
     }
@@ -121,6 +145,7 @@ fn closest(sorted: &[(u64, usize)], target: u64, lo: u64, hi: u64) -> Option<(u6
         if let Some(&(w, i)) = sorted.get(k)
             && w >= lo
             && w <= hi
+            && ok(i)
         {
             let better = match best {
                 None => true,
@@ -131,13 +156,13 @@ fn closest(sorted: &[(u64, usize)], target: u64, lo: u64, hi: u64) -> Option<(u6
             }
         }
     };
-    if pos > 0 {
-        // Lowest index among equal weights just below target.
-        let w = sorted[pos - 1].0;
-        let first = sorted.partition_point(|&(x, _)| x < w);
-        consider(first);
+    // Below the target, the lowest index among equal weights comes first in `sorted`.
+    for k in (pos.saturating_sub(WINDOW)..pos).rev() {
+        consider(k);
     }
-    consider(pos);
+    for k in pos..(pos + WINDOW).min(sorted.len()) {
+        consider(k);
+    }
     best
 }
 

@@ -56,6 +56,9 @@ pub struct Unit {
     pub longest: u64,
     /// Tests named inside (for counts).
     pub tests: u64,
+    /// A moved id that extends another id of its file (`test_a2` after `test_a`): another
+    /// shard's deselect could reach it, so it must not run through its owner's file argument.
+    pub family_member: bool,
 }
 
 /// A file's split, if any: moved groups with their weights, and what stays.
@@ -86,13 +89,18 @@ pub fn split_file(file: &FileWork, source: Option<&str>) -> Option<Split> {
     let mut rest_longest = rest_micros.min(micros(file.anonymous_seconds));
     let mut rest_tests = 0u64;
     if file.complete {
-        // Group ids where one is a prefix of another (deselect is a prefix match).
+        // Every id is known (`--collect`), so every test can move on its own. The owner keeps
+        // one *prefix-closed* group (ids that are prefixes of one another, `test_a`/`test_a2`:
+        // no id outside it is a prefix of one inside, so no deselect can reach it); the smallest
+        // such group, so the rest stays free to balance. A moved id that lands back on its
+        // owner's shard is checked against the owner's deselects in `build.rs`.
         let mut ids: Vec<(&str, u64)> = file
             .tests
             .iter()
             .map(|t| (t.id.as_str(), micros(t.seconds)))
             .collect();
         ids.sort();
+        ids.dedup_by(|a, b| a.0 == b.0);
         let mut groups: Vec<Vec<(&str, u64)>> = Vec::new();
         let mut stack: Vec<&str> = Vec::new();
         for (id, w) in ids {
@@ -107,18 +115,56 @@ pub fn split_file(file: &FileWork, source: Option<&str>) -> Option<Split> {
                 g.push((id, w));
             }
         }
-        for g in groups {
-            let select: Vec<String> = g.iter().map(|(id, _)| (*id).to_owned()).collect();
-            moved.push(Unit {
-                key: select[0].clone(),
-                kind: UnitKind::Moved {
-                    deselect: select.clone(),
-                    select,
-                },
-                micros: g.iter().map(|(_, w)| w).sum(),
-                longest: g.iter().map(|(_, w)| *w).max().unwrap_or(0),
-                tests: g.len() as u64,
-            });
+        if groups.len() + groups.iter().map(|g| g.len() - 1).sum::<usize>() < 2 {
+            return None;
+        }
+        let kept = groups
+            .iter()
+            .enumerate()
+            .min_by_key(|(i, g)| (g.len(), g.iter().map(|(_, w)| *w).sum::<u64>(), *i))
+            .map_or(0, |(i, _)| i);
+        for (i, g) in groups.iter().enumerate() {
+            if i == kept {
+                rest_micros += g.iter().map(|(_, w)| w).sum::<u64>();
+                rest_longest = rest_longest.max(g.iter().map(|(_, w)| *w).max().unwrap_or(0));
+                rest_tests += g.len() as u64;
+                continue;
+            }
+            for (k, (id, w)) in g.iter().enumerate() {
+                moved.push(Unit {
+                    key: (*id).to_owned(),
+                    kind: UnitKind::Moved {
+                        select: vec![(*id).to_owned()],
+                        deselect: vec![(*id).to_owned()],
+                    },
+                    micros: *w,
+                    longest: *w,
+                    tests: 1,
+                    family_member: k > 0,
+                });
+            }
+        }
+        if groups.len() == 1 {
+            // One family (`test_a`, `test_a2`, ...): keep its root, move the rest (their
+            // deselects cannot reach the root, which is a prefix of them, not the other way).
+            let g = &groups[0];
+            rest_micros = g[0].1;
+            rest_longest = g[0].1;
+            rest_tests = 1;
+            moved.clear();
+            for (id, w) in &g[1..] {
+                moved.push(Unit {
+                    key: (*id).to_owned(),
+                    kind: UnitKind::Moved {
+                        select: vec![(*id).to_owned()],
+                        deselect: vec![(*id).to_owned()],
+                    },
+                    micros: *w,
+                    longest: *w,
+                    tests: 1,
+                    family_member: true,
+                });
+            }
         }
     } else {
         // group name → (is class, has plain function, tests)
@@ -161,6 +207,7 @@ pub fn split_file(file: &FileWork, source: Option<&str>) -> Option<Split> {
                     micros: sum,
                     longest,
                     tests: ws.len() as u64,
+                    family_member: false,
                 });
             } else {
                 rest_micros += sum;
@@ -193,6 +240,7 @@ pub fn split_file(file: &FileWork, source: Option<&str>) -> Option<Split> {
             micros: rest_micros,
             longest: rest_longest,
             tests: rest_tests,
+            family_member: false,
         },
     })
 }
@@ -216,6 +264,7 @@ pub fn whole_file(file: &FileWork) -> Unit {
         micros: micros(file.seconds()),
         longest,
         tests: file.tests.len() as u64,
+        family_member: false,
     }
 }
 
@@ -241,7 +290,7 @@ mod tests {
     }
 
     #[test]
-    fn collect_mode_groups_prefix_ids() {
+    fn collect_mode_keeps_a_prefix_closed_group_and_moves_single_ids() {
         let f = work(
             "t.py",
             &[
@@ -253,18 +302,27 @@ mod tests {
             true,
         );
         let s = split_file(&f, None).unwrap();
-        // `test_b` (3 s) ties with the `test_a` group (3 s); the group sorting first by key
-        // stays with the owner (nothing else would), the others move.
-        assert_eq!(s.moved.len(), 2);
-        assert_eq!(s.remainder.micros, 3_000_000);
-        assert_eq!(s.remainder.tests, 2);
+        // The smallest group `test_c` (1 test, 1 s; `test_b` has 3 s) stays with the owner.
+        assert_eq!(s.remainder.micros, 1_000_000);
+        assert_eq!(s.remainder.tests, 1);
+        let keys: Vec<&str> = s.moved.iter().map(|u| u.key.as_str()).collect();
+        assert_eq!(keys, vec!["t.py::test_a", "t.py::test_a2", "t.py::test_b"]);
         assert_eq!(
-            s.moved[0].kind,
+            s.moved[1].kind,
             UnitKind::Moved {
-                select: vec!["t.py::test_b".into()],
-                deselect: vec!["t.py::test_b".into()],
+                select: vec!["t.py::test_a2".into()],
+                deselect: vec!["t.py::test_a2".into()],
             }
         );
+        // A single family keeps its root.
+        let f = work(
+            "t.py",
+            &[("test_a", 1.0), ("test_a2", 2.0), ("test_a3", 3.0)],
+            true,
+        );
+        let s = split_file(&f, None).unwrap();
+        assert_eq!(s.remainder.micros, 1_000_000);
+        assert_eq!(s.moved.len(), 2);
     }
 
     #[test]

@@ -7,9 +7,10 @@
 //! other), and a non-zero exit keeps the trimmed stderr in the error.
 
 use std::ffi::OsStr;
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -107,6 +108,8 @@ pub enum InterpreterError {
         status: String,
         stderr: String,
     },
+    #[error("python interpreter `{}` did not answer the version probe within {seconds} s", .path.display())]
+    TimedOut { path: PathBuf, seconds: f64 },
     #[error("python interpreter `{}` printed unexpected probe output `{output}`: {error}", .path.display())]
     BadOutput {
         path: PathBuf,
@@ -161,13 +164,30 @@ fn is_executable_file(path: &Path) -> bool {
     path.is_file()
 }
 
+/// How long the probe may take. Importing `json` and reading package metadata takes a fraction
+/// of a second; a minute means the interpreter is stuck (a `sitecustomize` waiting on the
+/// network, a shim prompting for input), and CI should say so instead of hanging until the
+/// job's own timeout.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Run [`PROBE`] with `python` (one subprocess) and parse what it prints.
 pub fn probe(python: &Path, source: &PythonSource) -> Result<PythonInfo, InterpreterError> {
-    let output = Command::new(python)
+    probe_with_timeout(python, source, PROBE_TIMEOUT)
+}
+
+/// [`probe`] with an explicit time limit; the interpreter is killed when it runs out.
+pub fn probe_with_timeout(
+    python: &Path,
+    source: &PythonSource,
+    timeout: Duration,
+) -> Result<PythonInfo, InterpreterError> {
+    let mut child = Command::new(python)
         .arg("-c")
         .arg(PROBE)
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(|error| match error.kind() {
             ErrorKind::NotFound => InterpreterError::NotFound {
                 path: python.to_path_buf(),
@@ -182,14 +202,60 @@ pub fn probe(python: &Path, source: &PythonSource) -> Result<PythonInfo, Interpr
                 error,
             },
         })?;
-    if !output.status.success() {
+    // Drain both pipes on their own threads so a chatty interpreter cannot fill a pipe and
+    // block while we wait for it to exit.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut pipe) = pipe {
+                // A read error leaves what was read so far; the exit status still decides.
+                let _ = pipe.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let spawn_error = |error| InterpreterError::Spawn {
+        path: python.to_path_buf(),
+        error,
+    };
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(spawn_error)? {
+            break status;
+        }
+        if started.elapsed() >= timeout {
+            // Already exited or unkillable: either way we stop waiting for it.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(InterpreterError::TimedOut {
+                path: python.to_path_buf(),
+                seconds: timeout.as_secs_f64(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    if !status.success() {
         return Err(InterpreterError::Failed {
             path: python.to_path_buf(),
-            status: output.status.to_string(),
-            stderr: last_line(&String::from_utf8_lossy(&output.stderr)),
+            status: status.to_string(),
+            stderr: last_line(&String::from_utf8_lossy(&stderr)),
         });
     }
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&stdout);
     parse_probe_output(&stdout).map_err(|error| InterpreterError::BadOutput {
         path: python.to_path_buf(),
         output: last_line(&stdout),
@@ -313,5 +379,25 @@ mod tests {
         std::fs::set_permissions(&garbled, std::fs::Permissions::from_mode(0o755)).unwrap();
         let err = probe(&garbled, &PythonSource::Path).unwrap_err();
         assert!(matches!(err, InterpreterError::BadOutput { .. }), "{err}");
+
+        // A stuck interpreter is killed and named, not waited on forever.
+        let stuck = dir.path().join("stuck");
+        std::fs::write(&stuck, "#!/bin/sh\nexec sleep 30\n").unwrap();
+        std::fs::set_permissions(&stuck, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = probe_with_timeout(&stuck, &PythonSource::Path, Duration::from_millis(200))
+            .unwrap_err();
+        assert!(matches!(err, InterpreterError::TimedOut { .. }), "{err}");
+        assert!(err.to_string().contains("stuck"), "{err}");
+
+        // Output larger than a pipe buffer before the JSON line does not block the probe.
+        let chatty = dir.path().join("chatty");
+        std::fs::write(
+            &chatty,
+            "#!/bin/sh\nhead -c 200000 /dev/zero | tr '\\0' x\necho\necho '{\"executable\": \"/x/python\", \"version\": \"3.12.0\", \"pytest\": null, \"xdist\": null}'\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&chatty, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let info = probe(&chatty, &PythonSource::Path).unwrap();
+        assert_eq!(info.version, "3.12.0");
     }
 }

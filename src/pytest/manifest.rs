@@ -37,6 +37,10 @@ pub struct Manifest {
     /// xdist `--dist` mode used; `None` when pytest ran without xdist (one worker).
     #[serde(default)]
     pub dist: Option<String>,
+    /// `--max-worker-restart` we passed to xdist; more `crashed_workers` than this means xdist
+    /// stopped replacing workers and the tests after that point did not run.
+    #[serde(default)]
+    pub max_worker_restart: Option<u32>,
     /// Tests with the serial marker, run after the parallel phase in one plain pytest process
     /// (issue 8); `None` when the shard had none. `exit_code`/`wall_seconds` above cover both.
     #[serde(default)]

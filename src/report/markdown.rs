@@ -334,9 +334,14 @@ fn balance(s: &Summary) -> String {
             _ => String::new(),
         }
     };
-    let mut out = String::from(
-        "### Shard balance\n\n| Shard | Predicted | Actual | | Tests | Failed | Exit |\n|---|---:|---:|---|---:|---:|---|\n",
-    );
+    // CPU and memory columns only when some shard measured them (issue 8), so reports of
+    // plain JUnit files keep their shape.
+    let measured = s.shard_rows.iter().any(|r| r.resources.is_some());
+    let mut out = String::from(if measured {
+        "### Shard balance\n\n| Shard | Predicted | Actual | | Tests | Failed | Exit | CPU used | Peak memory |\n|---|---:|---:|---|---:|---:|---|---:|---:|\n"
+    } else {
+        "### Shard balance\n\n| Shard | Predicted | Actual | | Tests | Failed | Exit |\n|---|---:|---:|---|---:|---:|---|\n"
+    });
     let mut rows: Vec<(u32, String)> = s
         .shard_rows
         .iter()
@@ -347,10 +352,15 @@ fn balance(s: &Summary) -> String {
                 (None, Some(c)) => c.to_string(),
                 (None, None) => String::new(),
             };
+            let extra = match (&r.resources, measured) {
+                (Some(res), _) => format!(" {} | {} |", res.cpu_cell(), res.memory_cell()),
+                (None, true) => " | |".to_string(),
+                (None, false) => String::new(),
+            };
             (
                 r.index,
                 format!(
-                    "| {}/{} | {} | {} | <code>{}</code> | {} | {} | {exit} |\n",
+                    "| {}/{} | {} | {} | <code>{}</code> | {} | {} | {exit} |{extra}\n",
                     r.index,
                     r.total,
                     r.predicted_seconds.map(seconds).unwrap_or_default(),
@@ -363,14 +373,38 @@ fn balance(s: &Summary) -> String {
         })
         .collect();
     let total = s.shards.expected.unwrap_or(0);
+    let missing_extra = if measured { " | |" } else { "" };
     for &i in s.shards.missing.iter().take(300) {
-        rows.push((i, format!("| {i}/{total} | | | **missing** | | | |\n")));
+        rows.push((
+            i,
+            format!("| {i}/{total} | | | **missing** | | | |{missing_extra}\n"),
+        ));
     }
     rows.sort_by_key(|(i, _)| *i);
     for (_, row) in rows {
         out.push_str(&row);
     }
     out.push('\n');
+    // Advice is our own text (no test names), one bullet per shard and line.
+    let advice: Vec<String> = s
+        .shard_rows
+        .iter()
+        .take(300)
+        .flat_map(|r| {
+            r.resources.iter().flat_map(move |res| {
+                res.advice
+                    .iter()
+                    .map(move |a| format!("- shard {}/{}: {}\n", r.index, r.total, md_inline(a)))
+            })
+        })
+        .collect();
+    if !advice.is_empty() {
+        out.push_str("**Resource advice**\n\n");
+        for line in advice {
+            out.push_str(&line);
+        }
+        out.push('\n');
+    }
     out
 }
 

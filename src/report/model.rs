@@ -133,6 +133,54 @@ pub struct ShardRow {
     pub failed: u64,
     pub exit_code: Option<i32>,
     pub signal: Option<String>,
+    /// Measured by `run` (issue 8); absent for plain JUnit inputs and older manifests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ShardResources>,
+}
+
+/// What a shard's manifest measured, as the shard table shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShardResources {
+    /// CPU seconds / (wall × workers) of the parallel phase.
+    pub cpu_utilisation: Option<f64>,
+    pub peak_memory_bytes: u64,
+    /// The largest single worker's peak: what the timings store learns for the next run.
+    pub peak_worker_memory_bytes: Option<u64>,
+    pub memory_limit_bytes: Option<u64>,
+    /// Advice lines (memory-bound, CPU-starved, mostly waiting), most pressing first.
+    pub advice: Vec<String>,
+}
+
+impl ShardResources {
+    pub fn from_manifest(m: &Manifest) -> Option<ShardResources> {
+        let r = m.resources.as_ref()?;
+        r.parallel.measured.then(|| ShardResources {
+            cpu_utilisation: r.utilisation,
+            peak_memory_bytes: r.peak_rss_bytes,
+            peak_worker_memory_bytes: r.peak_worker_rss_bytes,
+            memory_limit_bytes: r.memory_limit_bytes,
+            advice: r.advice.clone(),
+        })
+    }
+
+    /// `39%` CPU and `350 MiB / 15.2 GiB` memory, for the tables.
+    pub fn cpu_cell(&self) -> String {
+        self.cpu_utilisation
+            .map(|u| format!("{:.0}%", 100.0 * u))
+            .unwrap_or_default()
+    }
+
+    pub fn memory_cell(&self) -> String {
+        use crate::host::usage::format_bytes;
+        match self.memory_limit_bytes {
+            Some(limit) => format!(
+                "{} / {}",
+                format_bytes(self.peak_memory_bytes),
+                format_bytes(limit)
+            ),
+            None => format_bytes(self.peak_memory_bytes),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -603,6 +651,7 @@ pub fn build(inputs: &Inputs) -> Summary {
                 failed: counts.1,
                 exit_code: man.exit_code,
                 signal: man.signal.clone(),
+                resources: ShardResources::from_manifest(man),
             },
         );
     }
@@ -624,6 +673,7 @@ pub fn build(inputs: &Inputs) -> Summary {
             failed: counts.1,
             exit_code: None,
             signal: None,
+            resources: None,
         });
     }
     summary.shard_rows = rows.into_values().collect();

@@ -86,13 +86,29 @@ pub fn render(summary: &Summary, color: bool) -> String {
                 .predicted_seconds
                 .map(|s| format!(" (predicted {})", seconds(s)))
                 .unwrap_or_default();
+            let used = r
+                .resources
+                .as_ref()
+                .map(|res| {
+                    let cpu = res.cpu_cell();
+                    let cpu = if cpu.is_empty() {
+                        String::new()
+                    } else {
+                        format!("CPU {cpu} used, ")
+                    };
+                    format!("; {cpu}peak memory {}", res.memory_cell())
+                })
+                .unwrap_or_default();
             out.push_str(&format!(
-                "shard {}/{}: {} tests in {}{predicted}\n",
+                "shard {}/{}: {} tests in {}{predicted}{used}\n",
                 r.index,
                 r.total,
                 r.tests,
                 r.actual_seconds.map(seconds).unwrap_or_default(),
             ));
+            for advice in r.resources.iter().flat_map(|res| &res.advice) {
+                out.push_str(&format!("  advice: {advice}\n"));
+            }
         }
     }
 

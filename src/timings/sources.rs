@@ -173,27 +173,74 @@ fn read_json(path: &Path, bytes: &[u8], timings: &mut Timings) -> Result<(), Tim
         }
         return Ok(());
     }
-    let map: HashMap<String, serde_json::Value> =
-        serde_json::from_str(&text).map_err(|e| TimingsError::BadJson {
+    // Streamed straight into the map: 1,000,000 entries cost one hash insert each.
+    let mut collector = Collector {
+        timings,
+        bad: Vec::new(),
+        numbers: 0,
+    };
+    let mut de = serde_json::Deserializer::from_str(&text);
+    serde::de::DeserializeSeed::deserialize(&mut collector, &mut de)
+        .and_then(|()| de.end())
+        .map_err(|e| TimingsError::BadJson {
             path: shown.clone(),
             message: e.to_string(),
         })?;
-    // Sorted so warnings come out in the same order on every machine.
-    let mut entries: Vec<(String, serde_json::Value)> = map.into_iter().collect();
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
-    if !entries.is_empty() && entries.iter().all(|(_, v)| !v.is_number() && !v.is_null()) {
+    let Collector {
+        timings,
+        mut bad,
+        numbers,
+    } = collector;
+    if numbers == 0 && !bad.is_empty() && bad.iter().all(|(_, v)| v != "null") {
         return Err(TimingsError::Unrecognised {
             path: shown,
             message: "it is a JSON object, but its values are not durations in seconds".into(),
         });
     }
-    for (id, value) in entries {
-        match value.as_f64() {
-            Some(s) => timings.insert_checked(id, s, path),
-            None => timings.bad_value(&id, &value.to_string(), path),
-        }
+    // Sorted so warnings come out in the same order on every machine.
+    bad.sort();
+    for (id, shown_value) in bad {
+        timings.bad_value(&id, &shown_value, path);
     }
     Ok(())
+}
+
+/// `.test_durations` reader: good values go into `timings`, others are kept for warnings.
+struct Collector<'t> {
+    timings: &'t mut Timings,
+    bad: Vec<(String, String)>,
+    numbers: usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for &mut Collector<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for &mut Collector<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object mapping node ids to seconds")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(id) = map.next_key::<String>()? {
+            let value: serde_json::Value = map.next_value()?;
+            match value.as_f64() {
+                Some(s) if s.is_finite() && s >= 0.0 => {
+                    self.numbers += 1;
+                    self.timings.tests.insert(id, s);
+                }
+                _ => {
+                    // A later duplicate key wins, as with any JSON object.
+                    self.timings.tests.remove(&id);
+                    self.bad.push((id, value.to_string()));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn read_junit(

@@ -63,6 +63,19 @@ pub struct Store {
     #[serde(default)]
     pub smoothing: Smoothing,
     pub tests: BTreeMap<String, StoreEntry>,
+    /// Peak resident memory of one xdist worker, learned from the shards' manifests (issue 8),
+    /// so the next run's worker count leaves room for it. Absent in older stores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_memory: Option<WorkerMemory>,
+}
+
+/// Learned per-worker memory. A higher peak is taken at once (running out of memory kills the
+/// shard); a lower one only pulls the estimate down by `alpha` of the difference, so one light
+/// run (a shard that happened to get small tests) does not invite too many workers next time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerMemory {
+    pub peak_bytes: u64,
+    pub runs: u32,
 }
 
 impl Default for Store {
@@ -72,8 +85,22 @@ impl Default for Store {
             version: VERSION,
             smoothing: Smoothing::default(),
             tests: BTreeMap::new(),
+            worker_memory: None,
         }
     }
+}
+
+/// The per-worker memory learned by any of our stores among `paths` (the largest), for the
+/// worker budget. Files that are not our store, or unreadable, are skipped: the timings reader
+/// reports those.
+pub fn learned_worker_memory(paths: &[std::path::PathBuf]) -> Option<u64> {
+    paths
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter(|text| looks_like_store(text))
+        .filter_map(|text| Store::from_json(&text).ok()?.worker_memory)
+        .map(|m| m.peak_bytes)
+        .max()
 }
 
 /// Cheap sniff: is this JSON text our store (rather than `.test_durations`)?
@@ -130,6 +157,32 @@ impl Store {
                 message: e.to_string(),
             }),
         }
+    }
+
+    /// The previous store for `report`: our store files are merged entry by entry (runs and
+    /// misses kept), other sources (JUnit, `.test_durations`) seed entries as one run each;
+    /// later paths win per node id. Missing or unreadable files are errors naming the file.
+    pub fn from_sources(
+        paths: &[std::path::PathBuf],
+        mapper: &crate::junit::node_id::NodeIdMapper,
+    ) -> Result<Store, TimingsError> {
+        let mut store = Store::default();
+        for path in paths {
+            let shown = path.display().to_string();
+            let text = fs_err::read_to_string(path).map_err(|e| TimingsError::Io {
+                path: shown.clone(),
+                message: e.to_string(),
+            })?;
+            if looks_like_store(&text) {
+                let other = Store::from_json(&text).map_err(|e| e.with_path(&shown))?;
+                store.tests.extend(other.tests);
+            } else {
+                let timings = super::load(std::slice::from_ref(path), mapper)?;
+                let seeded = Store::from_seconds(timings.tests.iter());
+                store.tests.extend(seeded.tests);
+            }
+        }
+        Ok(store)
     }
 
     /// Seeds a store from timings read from any source (JUnit, `.test_durations`, a store):
@@ -194,6 +247,32 @@ impl Store {
         }
     }
 
+    /// Folds in the largest per-worker peak any shard of this run measured (`None`: nothing
+    /// was measured, the learned value stays).
+    pub fn observe_worker_memory(&mut self, observed: Option<u64>) {
+        let Some(observed) = observed.filter(|b| *b > 0) else {
+            return;
+        };
+        self.worker_memory = Some(match self.worker_memory.take() {
+            None => WorkerMemory {
+                peak_bytes: observed,
+                runs: 1,
+            },
+            Some(old) => {
+                let peak = if observed >= old.peak_bytes {
+                    observed
+                } else {
+                    let drop = (old.peak_bytes - observed) as f64 * self.smoothing.alpha;
+                    old.peak_bytes - drop.round() as u64
+                };
+                WorkerMemory {
+                    peak_bytes: peak,
+                    runs: old.runs.saturating_add(1),
+                }
+            }
+        });
+    }
+
     /// Pretty JSON with sorted keys and a trailing newline.
     pub fn to_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
@@ -222,6 +301,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn worker_memory_rises_at_once_and_falls_slowly() {
+        let mut store = Store::default();
+        store.observe_worker_memory(None);
+        assert_eq!(store.worker_memory, None);
+        store.observe_worker_memory(Some(1000));
+        store.observe_worker_memory(Some(2000));
+        assert_eq!(
+            store.worker_memory,
+            Some(WorkerMemory {
+                peak_bytes: 2000,
+                runs: 2
+            })
+        );
+        store.observe_worker_memory(Some(1000));
+        assert_eq!(store.worker_memory.as_ref().unwrap().peak_bytes, 1700);
+        // Round trip, and older stores without the field still load.
+        let again = Store::from_json(&store.to_json()).unwrap();
+        assert_eq!(again, store);
+        let old = Store::from_json(&Store::default().to_json()).unwrap();
+        assert_eq!(old.worker_memory, None);
+        assert!(!Store::default().to_json().contains("worker_memory"));
+    }
+
+    #[test]
     fn ewma_and_forgetting() {
         let mut s = Store::default();
         s.observe_run([("a", 10.0), ("b", 1.0), ("b", 1.0)]);
@@ -235,6 +338,28 @@ mod tests {
             s.observe_run([("a", 13.0)]);
         }
         assert!(!s.tests.contains_key("b"));
+    }
+
+    #[test]
+    fn from_sources_keeps_store_history_and_seeds_others() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = Store::default();
+        s.observe_run([("a.py::t", 1.0)]);
+        s.observe_run([("a.py::t", 2.0)]);
+        let store_path = d.path().join("timings.json");
+        s.write(&store_path).unwrap();
+        let durations = d.path().join(".test_durations");
+        std::fs::write(&durations, r#"{"b.py::u": 4.0}"#).unwrap();
+        let mapper = crate::junit::node_id::NodeIdMapper::new();
+        let merged = Store::from_sources(&[store_path, durations], &mapper).unwrap();
+        assert_eq!(merged.tests["a.py::t"].runs, 2);
+        assert_eq!(merged.tests["b.py::u"].seconds, 4.0);
+        assert_eq!(merged.tests["b.py::u"].runs, 1);
+        let missing = d.path().join("nope.json");
+        let err = Store::from_sources(&[missing], &mapper)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nope.json"), "{err}");
     }
 
     #[test]

@@ -500,17 +500,12 @@ fn forbidden_falls_back_to_workflow_commands_and_summary() {
     .unwrap();
     let summary = dir.path().join("summary.md");
     std::fs::write(&summary, "## parallel-pytest\n").unwrap();
-    // The report ran in `<workspace>/demo` (the action's `working-directory`).
-    let project = dir.path().join("demo");
-    std::fs::create_dir(&project).unwrap();
     let env = {
         let api = mock.url().to_owned();
         let event = event.to_string_lossy().into_owned();
-        let workspace = dir.path().to_string_lossy().into_owned();
         move |name: &str| -> Option<String> {
             Some(match name {
                 "GITHUB_ACTIONS" => "true".into(),
-                "GITHUB_WORKSPACE" => workspace.clone(),
                 "GITHUB_API_URL" => api.clone(),
                 "GITHUB_REPOSITORY" => "octo/demo".into(),
                 "GITHUB_SHA" => "mergecommit".into(),
@@ -539,7 +534,6 @@ fn forbidden_falls_back_to_workflow_commands_and_summary() {
         Some(&summary),
         fallback,
         &env,
-        Some(&project),
         fast_retry(),
         &mut stdout,
     )
@@ -560,13 +554,8 @@ fn forbidden_falls_back_to_workflow_commands_and_summary() {
             ("GET".into(), "/repos/octo/demo/issues/17/comments".into()),
         ]
     );
-    // The check run goes on the PR head, not the merge commit, with repository-relative paths.
-    let create = mock.requests()[0].json();
-    assert_eq!(create["head_sha"], "feedface");
-    assert_eq!(
-        create["output"]["annotations"][0]["path"],
-        "demo/tests/test_mod1.py"
-    );
+    // The check run goes on the PR head, not the merge commit.
+    assert_eq!(mock.requests()[0].json()["head_sha"], "feedface");
 
     let stdout = String::from_utf8(stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
@@ -602,7 +591,6 @@ fn forbidden_falls_back_to_workflow_commands_and_summary() {
         None,
         fallback,
         &env,
-        Some(&project),
         fast_retry(),
         &mut Vec::new(),
     )

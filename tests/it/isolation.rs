@@ -434,3 +434,78 @@ fn loadscope_plan_collects_every_test_exactly_once_across_both_phases() {
     assert_eq!(seen.len(), 24, "{seen:#?}");
     assert!(seen.values().all(|&c| c == 1), "{seen:#?}");
 }
+
+/// The report's shard table shows CPU utilisation and peak memory against the limit, and the
+/// advice the run gave (terminal and Markdown).
+#[test]
+fn report_shows_resources_and_advice() {
+    let run = &*RUN;
+    let out = run.dir.path().join("out");
+    let summary = run.dir.path().join("summary.md");
+    let (stdout, stderr) = Cmd::new()
+        .current_dir(run.dir.path())
+        .arg("report")
+        .arg(&out)
+        .arg("--summary")
+        .arg(&summary)
+        .arg("--timings-out")
+        .arg(run.dir.path().join("timings.json"))
+        .expect_code(0);
+    let text = format!("{stdout}{stderr}");
+    assert!(text.contains("shard 1/2: 11 tests in"), "{text}");
+    let line = text.lines().find(|l| l.starts_with("shard 1/2:")).unwrap();
+    assert!(line.contains("% used, peak memory "), "{line}");
+    assert!(line.contains(" / "), "peak against the limit: {line}");
+    assert!(
+        text.contains("  advice: mostly waiting: CPU utilisation"),
+        "{text}"
+    );
+    // The store learned the largest per-worker peak (test_allocates_memory: >= 160 MiB).
+    let store: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.dir.path().join("timings.json")).unwrap(),
+    )
+    .unwrap();
+    let learned = store["worker_memory"]["peak_bytes"]
+        .as_u64()
+        .expect("worker_memory");
+    assert!(learned >= 160 * 1024 * 1024, "{store:#}");
+    assert_eq!(
+        Some(learned),
+        run.shards
+            .iter()
+            .filter_map(|s| s.manifest.resources.as_ref()?.peak_worker_rss_bytes)
+            .max()
+    );
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains("| CPU used | Peak memory |"), "{md}");
+    assert!(md.contains("**Resource advice**"), "{md}");
+    assert!(md.contains("- shard 1/2: mostly waiting"), "{md}");
+}
+
+/// A learned per-worker peak larger than the machine's memory leaves room for one worker only
+/// (`--memory-per-worker` unset); setting it explicitly wins over what was learned.
+#[test]
+fn learned_worker_memory_caps_auto_workers() {
+    let dir = fixture_copy("isolation");
+    let store = json!({
+        "format": "parallel-pytest-timings", "version": 1, "tests": {},
+        "worker_memory": {"peak_bytes": 1u64 << 50, "runs": 3},
+    });
+    std::fs::write(dir.path().join("store.json"), store.to_string()).unwrap();
+    let workers = |extra: &[&str]| {
+        let (stdout, _) = Cmd::new()
+            .current_dir(dir.path())
+            .args(["plan", "--format", "json", "--shards", "2"])
+            .args(extra)
+            .expect_code(0);
+        let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        plan["shards"][0]["workers"].as_u64().unwrap()
+    };
+    let unlearned = workers(&[]);
+    assert_eq!(workers(&["--timings", "store.json"]), 1);
+    // An explicit budget wins over what was learned: the same count as without the store.
+    assert_eq!(
+        workers(&["--timings", "store.json", "--memory-per-worker", "512"]),
+        unlearned
+    );
+}

@@ -1,10 +1,12 @@
 //! One integration-test binary (STYLE.md §9); a module per command or platform.
 
+mod act;
 mod action;
 mod cli;
 mod env;
 mod github;
 mod gitlab;
+mod gitlab_e2e;
 mod harness;
 mod isolation;
 mod mock_http;
@@ -14,4 +16,5 @@ mod report;
 mod report_corpus;
 mod report_security;
 mod run;
+mod wheel;
 mod workflow;
