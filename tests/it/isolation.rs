@@ -519,3 +519,45 @@ fn learned_worker_memory_caps_auto_workers() {
         unlearned
     );
 }
+
+/// `plan --collect` on a project with `--strict-markers` that never declared `serial`: the
+/// collection loads our plugin (marker registered), and the exact markers keep the group
+/// together for every shard count.
+#[test]
+fn collect_works_under_strict_markers_and_keeps_the_group_together() {
+    let dir = fixture_copy("isolation");
+    for n in [2u32, 4] {
+        let (stdout, _) = Cmd::new()
+            .current_dir(dir.path())
+            .args([
+                "plan",
+                "--collect",
+                "--workers",
+                "2",
+                "--timings",
+                "durations.json",
+            ])
+            .args(["--format", "json", "--shards", &n.to_string()])
+            .arg("--python")
+            .arg(python())
+            .expect_code(0);
+        let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let owners: Vec<usize> = GROUP_FILES
+            .iter()
+            .map(|f| {
+                plan["shards"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .position(|s| strings(&s["files"]).contains(&f.to_string()))
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(owners[0], owners[1], "{plan:#}");
+        for s in plan["shards"].as_array().unwrap() {
+            for id in strings(&s["node_ids"]) {
+                assert!(!GROUP_FILES.iter().any(|f| id.starts_with(f)), "{plan:#}");
+            }
+        }
+    }
+}
