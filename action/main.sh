@@ -5,6 +5,11 @@ set -uo pipefail
 source "$GITHUB_ACTION_PATH/action/lib.sh"
 
 bin=${PP_BIN:?the install step did not provide the binary}
+# An input left empty means "not set": the binary rejects an empty value for some flags
+# (e.g. `PARALLEL_PYTEST_PYTHON=` is not an interpreter).
+for var in $(compgen -v PARALLEL_PYTEST_ || true); do
+  [[ -z ${!var} ]] && unset "$var"
+done
 store=.parallel-pytest/timings.json
 mkdir -p .parallel-pytest
 
@@ -24,6 +29,22 @@ case ${PP_COMMAND:-run} in
     "$bin" run ${timings[@]+"${timings[@]}"} -- ${pytest_args[@]+"${pytest_args[@]}"}
     code=$?
     pp_output exit-code "$code"
+    # This shard on its own, so the job is useful before the report job runs: a short section
+    # in the job summary and annotations for its own failures. Nothing is published (the report
+    # job does that once) and the step's result stays pytest's exit code.
+    shard=${PARALLEL_PYTEST_SHARD:-}
+    if [[ -n ${GITHUB_STEP_SUMMARY:-} && $shard == */* ]]; then
+      i=${shard%/*} n=${shard#*/}
+      out=${PARALLEL_PYTEST_OUT_DIR:-.parallel-pytest}
+      if [[ -f $out/junit-$i-of-$n.xml ]]; then
+        echo "parallel-pytest: this shard's own report (the report job covers every shard):"
+        # Its stdout keeps untrusted text inside `::stop-commands::`, so it goes to the log as is.
+        PARALLEL_PYTEST_CHECK_RUN=false PARALLEL_PYTEST_COMMENT=false PARALLEL_PYTEST_MR_NOTE=false \
+          "$bin" report --expect-shards 1 \
+          --timings-out "${RUNNER_TEMP:-/tmp}/parallel-pytest-shard-$i-timings.json" \
+          "$out/junit-$i-of-$n.xml" "$out/shard-$i-of-$n.json" || true
+      fi
+    fi
     exit "$code"
     ;;
   report)

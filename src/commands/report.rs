@@ -80,9 +80,11 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Comm
                 seconds: f.result.as_ref().ok().and_then(|r| r.declared_seconds),
             })
             .collect();
-        let written = writer::write(&suites, GITLAB_MAX_BYTES).map_err(|e| {
-            CommandError::Failed(anyhow::anyhow!("failed to write the merged JUnit: {e}"))
-        })?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs_err::create_dir_all(dir).map_err(|e| CommandError::Failed(e.into()))?;
+        }
+        let written = writer::write_path(path, &suites, GITLAB_MAX_BYTES)
+            .map_err(|e| CommandError::Failed(anyhow::anyhow!("{e}")))?;
         if let Some(cap) = written.texts_cut_to {
             eprintln!(
                 "note: failure texts in `{}` were cut to {cap} bytes each to stay under GitLab's 30 MB limit",
@@ -93,10 +95,9 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Comm
             eprintln!(
                 "warning: `{}` is {} bytes and would be over GitLab's 30 MB limit even without failure texts, so they were kept: GitLab ignores JUnit files of 30 MB or more (split the report or attach the shard files instead)",
                 path.display(),
-                written.xml.len()
+                written.bytes
             );
         }
-        write_file(path, &written.xml)?;
     }
     if let Some(path) = &args.codequality_out {
         write_file(path, report::codequality::render(&summary).as_bytes())?;

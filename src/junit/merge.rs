@@ -36,30 +36,37 @@ impl MergedTest {
 
 /// Folds one file's testcases into tests, in first-seen order.
 pub fn merge_attempts(cases: Vec<TestCase>) -> Vec<MergedTest> {
-    let mut index: HashMap<(String, String), usize> = HashMap::with_capacity(cases.len());
+    // First pass borrows the names to group attempts (no key clones: a shard file has tens of
+    // thousands of testcases); the second moves the testcases into their group.
+    let group_of: Vec<usize> = {
+        let mut index: HashMap<(&str, &str), usize> = HashMap::with_capacity(cases.len());
+        cases
+            .iter()
+            .map(|case| {
+                let next = index.len();
+                *index
+                    .entry((case.classname.as_str(), case.name.as_str()))
+                    .or_insert(next)
+            })
+            .collect()
+    };
     let mut merged: Vec<MergedTest> = Vec::with_capacity(cases.len());
-    for case in cases {
-        let key = (case.classname.clone(), case.name.clone());
-        match index.get(&key) {
-            Some(&i) => {
-                let test = &mut merged[i];
-                test.attempts += 1 + case.inner_reruns;
-                test.total_seconds += case.time_seconds;
-                if test.first_failure.is_none() && test.last.outcome.is_bad() {
-                    test.first_failure =
-                        test.last.message.clone().or_else(|| test.last.text.clone());
-                }
-                test.last = case;
+    for (case, group) in cases.into_iter().zip(group_of) {
+        if group < merged.len() {
+            let test = &mut merged[group];
+            test.attempts += 1 + case.inner_reruns;
+            test.total_seconds += case.time_seconds;
+            if test.first_failure.is_none() && test.last.outcome.is_bad() {
+                test.first_failure = test.last.message.clone().or_else(|| test.last.text.clone());
             }
-            None => {
-                index.insert(key, merged.len());
-                merged.push(MergedTest {
-                    attempts: 1 + case.inner_reruns,
-                    total_seconds: case.time_seconds,
-                    first_failure: None,
-                    last: case,
-                });
-            }
+            test.last = case;
+        } else {
+            merged.push(MergedTest {
+                attempts: 1 + case.inner_reruns,
+                total_seconds: case.time_seconds,
+                first_failure: None,
+                last: case,
+            });
         }
     }
     merged

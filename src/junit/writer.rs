@@ -2,8 +2,13 @@
 //! with `quick-junit`: one `<testsuite>` per input file, one `<testcase>` per test with its final
 //! outcome; flaky tests are successes carrying `<flakyFailure>` for the attempts that failed.
 //!
-//! GitLab ignores JUnit files of 30 MB or more, so texts are cut (largest first, by lowering a
-//! per-text cap) until the file fits; `Written::texts_cut_to` says how far.
+//! GitLab ignores JUnit files of 30 MB or more, so texts are cut (by lowering a per-text cap)
+//! until the file fits; `Written::texts_cut_to` says how far.
+//!
+//! Memory: quick-junit serialises a whole `Report` at once, and a `Report` of a million
+//! testcases costs far more than the data it holds. So each input file becomes its own
+//! one-suite `Report`, serialised and streamed out between our own `<testsuites>` tags (whose
+//! totals we compute the same way quick-junit does): peak memory is one suite.
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
@@ -12,7 +17,7 @@ use super::model::Outcome;
 use super::reader::bounded;
 
 /// GitLab's limit for one JUnit report file is "less than 30 MB".
-pub const GITLAB_MAX_BYTES: usize = 30 * 1000 * 1000 - 1;
+pub const GITLAB_MAX_BYTES: u64 = 30 * 1000 * 1000 - 1;
 
 /// One input file's tests.
 pub struct SuiteInput<'a> {
@@ -22,7 +27,7 @@ pub struct SuiteInput<'a> {
 }
 
 pub struct Written {
-    pub xml: Vec<u8>,
+    pub bytes: u64,
     /// `Some(cap)` when texts had to be cut to `cap` bytes each to fit `max_bytes`.
     pub texts_cut_to: Option<usize>,
     /// Over `max_bytes` even with no texts (too many testcases): written with full texts.
@@ -32,44 +37,116 @@ pub struct Written {
 /// Per-text caps tried in turn until the file fits.
 const CAPS: [usize; 6] = [64 * 1024, 8 * 1024, 2 * 1024, 512, 128, 0];
 
-pub fn write(
+/// Writes the merged file at `path`, cutting texts until it is at most `max_bytes`.
+pub fn write_path(
+    path: &std::path::Path,
     suites: &[SuiteInput<'_>],
-    max_bytes: usize,
-) -> Result<Written, quick_junit::SerializeError> {
-    let full = serialize(suites, CAPS[0])?;
-    if full.len() <= max_bytes {
+    max_bytes: u64,
+) -> Result<Written, String> {
+    let attempt = |cap: usize| -> Result<u64, String> {
+        let file = fs_err::File::create(path).map_err(|e| e.to_string())?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let n = write_to(&mut out, suites, cap)?;
+        std::io::Write::flush(&mut out)
+            .map_err(|e| format!("failed to write `{}`: {e}", path.display()))?;
+        Ok(n)
+    };
+    // Every testcase element costs at least its names and ~45 bytes of markup: when that alone
+    // is over the limit, cutting texts cannot help (GitLab will ignore the file either way), so
+    // keep the texts for every other reader and write once.
+    let floor: u64 = suites
+        .iter()
+        .flat_map(|s| s.tests.iter())
+        .map(|t| (t.last.name.len() + t.last.classname.len() + 45) as u64)
+        .sum();
+    let bytes = attempt(CAPS[0])?;
+    if bytes <= max_bytes || floor > max_bytes {
         return Ok(Written {
-            xml: full,
+            bytes,
             texts_cut_to: None,
-            over_limit: false,
+            over_limit: bytes > max_bytes,
         });
     }
-    // Too big. If it stays too big without any text, cutting texts cannot help (GitLab will
-    // ignore the file either way), so keep the texts for every other reader.
-    let bare = serialize(suites, 0)?;
-    if bare.len() > max_bytes {
-        return Ok(Written {
-            xml: full,
-            texts_cut_to: None,
-            over_limit: true,
-        });
-    }
-    drop(full);
-    for &cap in &CAPS[1..CAPS.len() - 1] {
-        let xml = serialize(suites, cap)?;
-        if xml.len() <= max_bytes {
+    for &cap in &CAPS[1..] {
+        let bytes = attempt(cap)?;
+        if bytes <= max_bytes {
             return Ok(Written {
-                xml,
+                bytes,
                 texts_cut_to: Some(cap),
                 over_limit: false,
             });
         }
     }
+    let bytes = attempt(CAPS[0])?;
     Ok(Written {
-        xml: bare,
-        texts_cut_to: Some(0),
-        over_limit: false,
+        bytes,
+        texts_cut_to: None,
+        over_limit: true,
     })
+}
+
+/// Streams the merged document with texts cut to `cap` bytes; returns the bytes written.
+pub fn write_to<W: std::io::Write>(
+    out: &mut W,
+    suites: &[SuiteInput<'_>],
+    cap: usize,
+) -> Result<u64, String> {
+    let io = |e: std::io::Error| format!("failed to write the merged JUnit: {e}");
+    let (mut tests, mut failures, mut errors, mut skipped) = (0usize, 0usize, 0usize, 0usize);
+    for t in suites.iter().flat_map(|s| s.tests.iter()) {
+        tests += 1;
+        match t.last.outcome {
+            Outcome::Failed => failures += 1,
+            Outcome::Error => errors += 1,
+            Outcome::Skipped | Outcome::Xfailed | Outcome::Xpassed => skipped += 1,
+            Outcome::Passed => {}
+        }
+    }
+    let time = suites
+        .iter()
+        .filter_map(|s| s.seconds)
+        .fold(0.0_f64, f64::max);
+    let head = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"parallel-pytest\" tests=\"{tests}\" skipped=\"{skipped}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{time:.3}\">\n"
+    );
+    out.write_all(head.as_bytes()).map_err(io)?;
+    let mut written = head.len() as u64;
+    for input in suites {
+        let mut report = Report::new("parallel-pytest");
+        report.add_test_suite(suite(input, cap));
+        let mut buf = Vec::new();
+        report.serialize(&mut buf).map_err(|e| e.to_string())?;
+        let body = suite_body(&buf).ok_or("quick-junit wrote an unexpected document")?;
+        out.write_all(body).map_err(io)?;
+        written += body.len() as u64;
+    }
+    let tail = b"</testsuites>\n";
+    out.write_all(tail).map_err(io)?;
+    Ok(written + tail.len() as u64)
+}
+
+/// The `<testsuite>` element(s) of a serialised one-suite report: everything between the
+/// `<testsuites ...>` line and `</testsuites>`.
+fn suite_body(doc: &[u8]) -> Option<&[u8]> {
+    let open = find(doc, b"<testsuites")?;
+    let start = open + doc[open..].iter().position(|&b| b == b'\n')? + 1;
+    let end = rfind(doc, b"</testsuites>")?;
+    (start <= end).then(|| &doc[start..end])
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).rposition(|w| w == needle)
+}
+
+/// Serialises into memory (tests, small inputs).
+pub fn write_vec(suites: &[SuiteInput<'_>], cap: usize) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    write_to(&mut out, suites, cap)?;
+    Ok(out)
 }
 
 fn text(s: &Option<String>, cap: usize) -> Option<String> {
@@ -79,17 +156,11 @@ fn text(s: &Option<String>, cap: usize) -> Option<String> {
     }
 }
 
-fn serialize(
-    suites: &[SuiteInput<'_>],
-    cap: usize,
-) -> Result<Vec<u8>, quick_junit::SerializeError> {
-    let mut report = Report::new("parallel-pytest");
-    let mut total_time = 0.0_f64;
-    for input in suites {
+fn suite(input: &SuiteInput<'_>, cap: usize) -> TestSuite {
+    {
         let mut suite = TestSuite::new(input.name.as_str());
         if let Some(s) = input.seconds {
             suite.set_time(std::time::Duration::from_secs_f64(s));
-            total_time = total_time.max(s);
         }
         for test in input.tests {
             let last = &test.last;
@@ -146,12 +217,8 @@ fn serialize(
             }
             suite.add_test_case(case);
         }
-        report.add_test_suite(suite);
+        suite
     }
-    report.set_time(std::time::Duration::from_secs_f64(total_time));
-    let mut out = Vec::new();
-    report.serialize(&mut out)?;
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -171,21 +238,18 @@ mod tests {
 </testsuite></testsuites>"#;
         let report = read_str(input, &Limits::default()).unwrap();
         let merged = merge_attempts(report.cases);
-        let written = write(
+        let xml = write_vec(
             &[SuiteInput {
                 name: "shard 1/1".into(),
                 tests: &merged,
                 seconds: Some(1.0),
             }],
-            GITLAB_MAX_BYTES,
+            64 * 1024,
         )
         .unwrap();
-        assert!(!written.over_limit);
-        let back = read_str(
-            std::str::from_utf8(&written.xml).unwrap(),
-            &Limits::default(),
-        )
-        .unwrap();
+        let back = read_str(std::str::from_utf8(&xml).unwrap(), &Limits::default()).unwrap();
+        assert!(back.truncated.is_none());
+        assert!(xml.starts_with(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"parallel-pytest\" tests=\"4\" skipped=\"1\" failures=\"1\" errors=\"0\""));
         let again = merge_attempts(back.cases);
         assert_eq!(again.len(), 4);
         assert!(again[1].is_flaky(), "flaky survives as flakyFailure");
@@ -207,16 +271,21 @@ mod tests {
             ..Limits::default()
         };
         let merged = merge_attempts(read_str(&input, &limits).unwrap().cases);
-        let written = write(
-            &[SuiteInput {
-                name: "s".into(),
-                tests: &merged,
-                seconds: None,
-            }],
-            20_000,
-        )
-        .unwrap();
-        assert!(written.xml.len() <= 20_000);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("merged.xml");
+        let suites = [SuiteInput {
+            name: "s".into(),
+            tests: &merged,
+            seconds: None,
+        }];
+        let written = write_path(&path, &suites, 20_000).unwrap();
+        assert!(written.bytes <= 20_000);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), written.bytes);
         assert_eq!(written.texts_cut_to, Some(8 * 1024));
+        assert!(!written.over_limit);
+        // Names alone over the limit: written once, with texts, and flagged.
+        let written = write_path(&path, &suites, 10).unwrap();
+        assert!(written.over_limit && written.texts_cut_to.is_none());
+        assert!(written.bytes > 60_000, "texts kept at the first cap");
     }
 }

@@ -95,11 +95,22 @@ pub fn build(req: &PlanRequest) -> Result<Planned, PlanError> {
         &std::env::current_dir().unwrap_or_default(),
         &req.invocation_dir,
     );
+    // With `--collect`, pytest itself says which tests carry which markers (issue 8).
+    let mut collected_marks = None;
     let collected = match &req.collect_with {
         Some(python) => {
             let mut args = req.pytest_args.clone();
             args.extend(req.paths.iter().map(|p| p.display().to_string()));
-            Some(suite::collect(python, &invocation_dir, &args)?)
+            let (ids, marks) = suite::collect_marked(
+                python,
+                &invocation_dir,
+                &args,
+                &req.constraints.serial_marker,
+            )?;
+            collected_marks = marks.and_then(|json| {
+                constraints::marks_from_collected(&json, &req.constraints.serial_marker)
+            });
+            Some(ids)
         }
         None => None,
     };
@@ -158,6 +169,10 @@ pub fn build(req: &PlanRequest) -> Result<Planned, PlanError> {
     if collected.is_none() {
         unknown += node_args_timed.iter().filter(|(_, s)| s.is_none()).count() as u64;
     }
+    let constraints = constraints::Constraints {
+        collected: collected_marks,
+        ..req.constraints.clone()
+    };
     let rootdir = suite.rootdir.clone();
     let source_of = |path: &str| fs_err::read_to_string(rootdir.join(path)).ok();
     let input = |shards: u32| build::PartitionInput {
@@ -167,7 +182,7 @@ pub fn build(req: &PlanRequest) -> Result<Planned, PlanError> {
         shards,
         workers: req.workers.max(1),
         unknown_tests: unknown,
-        constraints: &req.constraints,
+        constraints: &constraints,
     };
     let (plan, target_note) = match req.shards {
         ShardCount::Fixed(n) => {

@@ -1,7 +1,7 @@
 //! The summary model: everything the renderers show, computed once from the loaded inputs.
 //! Pure: takes parsed files and manifests, returns data (no I/O, no clock, no environment).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -334,15 +334,12 @@ pub fn build(inputs: &Inputs) -> Summary {
         .collect();
     let mapper = NodeIdMapper::with_files(known_files.iter().copied());
 
-    // Node id → where it was seen (file index), to find duplicates across files.
-    let mut seen: HashMap<String, usize> = HashMap::new();
     let mut duplicates: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut per_shard_tests: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
-    let mut all_tests: Vec<(String, Option<Shard>, &MergedTest)> = Vec::new();
+    // (node id, shard, test, file index). Ids are built once and moved into `observed` at the
+    // end: with a million tests every clone shows in time and memory.
+    let mut all_tests: Vec<(String, Option<Shard>, &MergedTest, usize)> = Vec::new();
     let mut declared_wall: Option<f64> = None;
-    // JUnit keys per file, for the lost-test check.
-    let mut reported_keys: BTreeSet<(String, String)> = BTreeSet::new();
-    let mut reported_modules: BTreeSet<String> = BTreeSet::new();
 
     for (file_index, file) in inputs.files.iter().enumerate() {
         let report = match &file.result {
@@ -377,33 +374,37 @@ pub fn build(inputs: &Inputs) -> Summary {
                 &test.last.name,
                 test.last.file.as_deref(),
             );
-            reported_keys.insert((test.last.classname.clone(), test.last.name.clone()));
-            reported_modules.insert(test.last.classname.clone());
-            match seen.get(&id) {
-                Some(&first) if first != file_index => {
-                    duplicates
-                        .entry(id.clone())
-                        .or_insert_with(|| vec![inputs.files[first].path.clone()])
-                        .push(file.path.clone());
-                }
-                _ => {
-                    seen.insert(id.clone(), file_index);
-                }
-            }
             if let Some(shard) = file.shard {
                 let entry = per_shard_tests.entry(shard.index).or_default();
                 entry.0 += 1;
                 entry.1 += u64::from(test.last.outcome.is_bad());
             }
-            all_tests.push((id, file.shard, test));
+            all_tests.push((id, file.shard, test, file_index));
+        }
+    }
+    // Node id → the file it was first seen in: the same test in two files is a duplicate.
+    {
+        let mut seen: HashMap<&str, usize> = HashMap::with_capacity(all_tests.len());
+        for (id, _, _, file_index) in &all_tests {
+            match seen.get(id.as_str()) {
+                Some(&first) if first != *file_index => {
+                    duplicates
+                        .entry(id.clone())
+                        .or_insert_with(|| vec![inputs.files[first].path.clone()])
+                        .push(inputs.files[*file_index].path.clone());
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(id, *file_index);
+                }
+            }
         }
     }
 
     // Totals, failures, flaky, slowest.
     let mut failures = Vec::new();
-    let mut slow: Vec<Slow> = Vec::new();
     let mut crashes: Vec<(Option<Shard>, String, String)> = Vec::new();
-    for (id, shard, test) in &all_tests {
+    for (id, shard, test, _) in &all_tests {
         let t = &mut summary.totals;
         t.tests += 1;
         t.seconds += test.total_seconds;
@@ -427,12 +428,6 @@ pub fn build(inputs: &Inputs) -> Summary {
                     .map(|m| first_line(m).to_owned()),
             });
         }
-        summary.observed.push((id.clone(), test.total_seconds));
-        slow.push(Slow {
-            id: id.clone(),
-            seconds: test.last.time_seconds,
-            shard: shard.map(|s| s.index),
-        });
         if test.last.outcome.is_bad() {
             let worker = test.last.crashed_worker().map(str::to_owned);
             if let Some(w) = &worker {
@@ -468,12 +463,28 @@ pub fn build(inputs: &Inputs) -> Summary {
         ))
     });
     summary.failures = failures;
-    slow.sort_by(|a, b| {
-        b.seconds
-            .total_cmp(&a.seconds)
-            .then_with(|| a.id.cmp(&b.id))
-    });
-    slow.truncate(10);
+    // The 10 slowest: select by index, clone only those ids.
+    let mut order: Vec<usize> = (0..all_tests.len()).collect();
+    let slower = |a: &usize, b: &usize| {
+        let (x, y) = (&all_tests[*a], &all_tests[*b]);
+        y.2.last
+            .time_seconds
+            .total_cmp(&x.2.last.time_seconds)
+            .then_with(|| x.0.cmp(&y.0))
+    };
+    if order.len() > 10 {
+        order.select_nth_unstable_by(9, slower);
+        order.truncate(10);
+    }
+    order.sort_by(slower);
+    let slow: Vec<Slow> = order
+        .into_iter()
+        .map(|i| Slow {
+            id: all_tests[i].0.clone(),
+            seconds: all_tests[i].2.last.time_seconds,
+            shard: all_tests[i].1.map(|s| s.index),
+        })
+        .collect();
     summary.slowest = slow;
 
     for (shard, worker, id) in &crashes {
@@ -686,23 +697,39 @@ pub fn build(inputs: &Inputs) -> Summary {
     // Lost tests: planned node ids no file reported; planned files with no test at all.
     let mut lost_ids: Vec<String> = Vec::new();
     let mut lost_files: Vec<String> = Vec::new();
-    for m in &inputs.manifests {
-        if !m.manifest.pytest_started || !m.junit_found {
-            continue; // already a missing shard, or nothing to run.
-        }
-        for id in &m.manifest.selection.node_ids {
-            if !reported_keys.contains(&to_junit_names(id)) {
-                lost_ids.push(id.clone());
+    let planned = inputs.manifests.iter().any(|m| {
+        m.manifest.pytest_started
+            && m.junit_found
+            && !(m.manifest.selection.node_ids.is_empty() && m.manifest.selection.files.is_empty())
+    });
+    if planned {
+        let reported_keys: HashSet<(&str, &str)> = all_tests
+            .iter()
+            .map(|(_, _, t, _)| (t.last.classname.as_str(), t.last.name.as_str()))
+            .collect();
+        let reported_modules: BTreeSet<&str> = all_tests
+            .iter()
+            .map(|(_, _, t, _)| t.last.classname.as_str())
+            .collect();
+        for m in &inputs.manifests {
+            if !m.manifest.pytest_started || !m.junit_found {
+                continue; // already a missing shard, or nothing to run.
             }
-        }
-        for file in &m.manifest.selection.files {
-            let module = dotted_module(file);
-            let reported = reported_modules
-                .range(module.clone()..)
-                .next()
-                .is_some_and(|c| c == &module || c.starts_with(&format!("{module}.")));
-            if !reported {
-                lost_files.push(file.clone());
+            for id in &m.manifest.selection.node_ids {
+                let (classname, name) = to_junit_names(id);
+                if !reported_keys.contains(&(classname.as_str(), name.as_str())) {
+                    lost_ids.push(id.clone());
+                }
+            }
+            for file in &m.manifest.selection.files {
+                let module = dotted_module(file);
+                let reported = reported_modules
+                    .range(module.as_str()..)
+                    .next()
+                    .is_some_and(|c| *c == module || c.starts_with(&format!("{module}.")));
+                if !reported {
+                    lost_files.push(file.clone());
+                }
             }
         }
     }
@@ -743,6 +770,10 @@ pub fn build(inputs: &Inputs) -> Summary {
     }
     problems.sort_by_key(|a| a.kind);
     summary.problems = problems;
+    summary.observed = all_tests
+        .into_iter()
+        .map(|(id, _, test, _)| (id, test.total_seconds))
+        .collect();
     summary
 }
 

@@ -457,3 +457,43 @@ mod report_mr_note {
         assert!(!err.contains(TOKEN));
     }
 }
+
+/// `plan --format gitlab-child` through the binary: the parent's inputs arrive through
+/// `PARALLEL_PYTEST_INPUT_*`, the shard count is the plan's; a bad value names its variable.
+#[test]
+fn plan_prints_the_child_pipeline() {
+    use crate::harness::{Cmd, repo_root};
+
+    let demo = repo_root().join("demo");
+    let (out, _) = Cmd::new()
+        .args(["plan", "--format", "gitlab-child", "--shards", "4"])
+        .current_dir(&demo)
+        .env("PARALLEL_PYTEST_INPUT_IMAGE", "python:3.13-slim")
+        .env("PARALLEL_PYTEST_INPUT_STAGE", "verify")
+        .env("PARALLEL_PYTEST_INPUT_SHARDS", "9")
+        .expect_code(0);
+    let child: serde_yaml_ng::Value = serde_yaml_ng::from_str(&out).unwrap();
+    assert_eq!(
+        child["parallel-pytest-shard"]["parallel"],
+        serde_yaml_ng::Value::from(4),
+        "the plan's count wins over the parent's `shards`"
+    );
+    assert_eq!(child[".parallel-pytest-base"]["image"], "python:3.13-slim");
+    assert_eq!(child["stages"][0], "verify");
+    assert!(child.get("parallel-pytest-plan").is_none());
+
+    let (_, err) = Cmd::new()
+        .args(["plan", "--format", "gitlab-child", "--shards", "2"])
+        .current_dir(&demo)
+        .env("PARALLEL_PYTEST_INPUT_REPORT", "maybe")
+        .expect_code(2);
+    assert!(
+        err.contains("`PARALLEL_PYTEST_INPUT_REPORT` is `maybe`, which is not a boolean"),
+        "{err}"
+    );
+    let (_, err) = Cmd::new()
+        .args(["plan", "--format", "gitlab-child", "--shards", "201"])
+        .current_dir(&demo)
+        .expect_code(2);
+    assert!(err.contains("1 to 200 parallel jobs"), "{err}");
+}

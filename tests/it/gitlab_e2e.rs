@@ -56,8 +56,9 @@ impl Run {
 }
 
 /// A git repository holding `suite` (copied), the component under `templates/` and a
-/// `.gitlab-ci.yml` that includes it with `inputs`.
-pub fn project(suite: &Path, inputs: Value) -> tempfile::TempDir {
+/// `.gitlab-ci.yml` that includes it with `inputs`, committed on `branch` (gitlab-ci-local takes
+/// `main` as the default branch).
+pub fn project(suite: &Path, inputs: Value, branch: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     harness::copy_tree(suite, dir.path());
     std::fs::create_dir_all(dir.path().join("templates")).unwrap();
@@ -91,7 +92,7 @@ pub fn project(suite: &Path, inputs: Value) -> tempfile::TempDir {
             .expect("git");
         assert!(out.status.success(), "git {args:?}: {out:?}");
     };
-    git(&["init", "-q", "-b", "main"]);
+    git(&["init", "-q", "-b", branch]);
     git(&[
         "remote",
         "add",
@@ -139,6 +140,14 @@ pub fn run_pipeline(project: tempfile::TempDir, variables: &[(&str, &str)]) -> R
     // Our own CI's variables must not leak into the pipeline under test.
     for var in env_vars::ours::ALL.iter().chain(env_vars::ci::ALL) {
         cmd.env_remove(var);
+    }
+    for (var, _) in std::env::vars_os() {
+        if var
+            .to_string_lossy()
+            .starts_with(env_vars::ours::INPUT_PREFIX)
+        {
+            cmd.env_remove(var);
+        }
     }
     eprintln!("$ {cmd:?}");
     let mut child = cmd.spawn().expect("spawn gitlab-ci-local");
@@ -271,7 +280,7 @@ static GREEN: LazyLock<Green> = LazyLock::new(|| {
     }));
     let api = format!("{}/api/v4", mock.url());
     let run = run_pipeline(
-        project(&demo(), inputs),
+        project(&demo(), inputs, "main"),
         &[
             ("CI_API_V4_URL", &api),
             ("CI_PROJECT_ID", "42"),
@@ -315,7 +324,19 @@ fn green_pipeline_passes_and_reports_every_test_exactly_once() {
     .unwrap();
     assert_eq!(cq, json!([]));
     assert!(run.path(".parallel-pytest-report/summary.md").is_file());
+    // On the default branch the report job pushes the next timings to the shared cache.
+    let cached = run.path(CACHED_TIMINGS);
+    let store =
+        std::fs::read_to_string(&cached).unwrap_or_else(|e| panic!("`{}`: {e}", cached.display()));
+    assert!(
+        store.contains("tests/test_checkout.py::test_checkout_end_to_end"),
+        "{store}"
+    );
 }
+
+/// Where gitlab-ci-local keeps the `parallel-pytest-timings` cache entry's timings store.
+const CACHED_TIMINGS: &str =
+    ".gitlab-ci-local/cache/parallel-pytest-timings/.parallel-pytest-cache/timings.json";
 
 /// `mr_note` + `token_variable` reach the binary: one note, sent with the token from the
 /// named variable, which never shows in any log.
@@ -405,7 +426,7 @@ static RED: LazyLock<Red> = LazyLock::new(|| {
     );
     let mut inputs = self_test_inputs(json!({"shards": 3}));
     inputs["install"] = json!(install);
-    let run = run_pipeline(project(suite.path(), inputs), &[]);
+    let run = run_pipeline(project(suite.path(), inputs, "main"), &[]);
     Red {
         run,
         owner,
@@ -488,7 +509,7 @@ static AUTO: LazyLock<Auto> = LazyLock::new(|| {
         "target_seconds": target.parse::<f64>().unwrap(),
         "max_shards": 4,
     }));
-    let run = run_pipeline(project(&demo(), inputs), &env);
+    let run = run_pipeline(project(&demo(), inputs, "feature/auto"), &env);
     Auto { run, shards }
 });
 
@@ -535,4 +556,10 @@ fn auto_mode_runs_the_child_pipeline_with_the_chosen_shard_count() {
         serde_yaml_ng::Value::from(auto.shards)
     );
     assert_exactly_once(&run.path(".parallel-pytest-report/junit.xml"), &demo());
+    // A branch pipeline writes its timings as an artifact but leaves the shared cache alone.
+    assert!(run.path(".parallel-pytest-report/timings.json").is_file());
+    assert!(
+        !run.path(CACHED_TIMINGS).exists(),
+        "only the default branch may update the timings cache"
+    );
 }

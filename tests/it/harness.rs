@@ -133,6 +133,15 @@ impl Cmd {
         for var in env_vars::ours::ALL.iter().chain(env_vars::ci::ALL) {
             inner.env_remove(var);
         }
+        // The GitLab component's input hand-over variables are a family, not a fixed list.
+        for (var, _) in std::env::vars_os() {
+            if var
+                .to_string_lossy()
+                .starts_with(env_vars::ours::INPUT_PREFIX)
+            {
+                inner.env_remove(var);
+            }
+        }
         inner.env("NO_COLOR", "1");
         Cmd {
             inner,

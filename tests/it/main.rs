@@ -1,5 +1,6 @@
 //! One integration-test binary (STYLE.md §9); a module per command or platform.
 
+mod act;
 mod action;
 mod cli;
 mod env;

@@ -1,10 +1,15 @@
 //! The PyPI wheel (maturin, `bindings = "bin"`, config in `pypi/pyproject.toml`) installs a
 //! working `parallel-pytest` into a fresh virtualenv.
 //!
-//! Cost: the wheel is built with `--profile dev` into the same target directory `cargo test`
-//! just used, so every dependency and the library are reused and cargo only links the binary
-//! again (maturin strips it): about 10 s here, against several minutes for a `--release` build
-//! with LTO on CI's two cores. The release workflow builds the real wheels with `--release`.
+//! Cost: the wheel is built with `--profile dev` on top of what `cargo test` just compiled, so
+//! every dependency and the library are reused and cargo at most links the binary again (maturin
+//! strips it): a few seconds, against several minutes for a `--release` build with LTO on CI's
+//! two cores. The release workflow builds the real wheels with `--release`.
+//!
+//! The nested cargo gets its own target folder whose `deps`, `build`, `.fingerprint` and
+//! `incremental` are symlinks to ours: it reuses every artifact, but copies ("uplifts") its binary
+//! into its own `debug/`, never over `target/debug/parallel-pytest`, which other tests are
+//! running at the same moment.
 
 use std::process::Command;
 
@@ -12,12 +17,17 @@ use crate::harness::{bin, python, repo_root, tool};
 
 #[test]
 fn wheel_installs_a_working_binary_into_a_fresh_venv() {
-    let target_dir = bin()
+    let debug = bin()
         .parent()
-        .and_then(|debug| debug.parent())
         .expect("the binary lives in <target>/debug")
         .to_path_buf();
     let tmp = tempfile::tempdir().unwrap();
+    let target_dir = tmp.path().join("target");
+    std::fs::create_dir_all(target_dir.join("debug")).unwrap();
+    for shared in ["deps", "build", ".fingerprint", "incremental"] {
+        std::os::unix::fs::symlink(debug.join(shared), target_dir.join("debug").join(shared))
+            .unwrap();
+    }
     let wheels = tmp.path().join("wheels");
     let mut maturin = Command::new(tool("maturin"));
     maturin
