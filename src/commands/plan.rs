@@ -205,6 +205,7 @@ pub fn plan_request(
                 .clone()
                 .or(settings.file.serial_marker.clone())
                 .unwrap_or_else(|| crate::pytest::serial::DEFAULT_MARKER.to_string()),
+            collected: None,
         },
     })
 }

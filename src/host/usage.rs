@@ -32,6 +32,9 @@ pub const WAITING_UTILISATION: f64 = 0.6;
 /// All available CPUs busy at least this share of the wall time: CPU-starved when the workers
 /// outnumber the CPUs.
 pub const CPU_SATURATED_SHARE: f64 = 0.85;
+/// Workers that spent at least this share of their wall time waiting for a CPU were starved,
+/// whatever else was running on the machine (neighbour jobs, a noisy host).
+pub const CPU_WAIT_SHARE: f64 = 0.25;
 
 /// What was measured for one pytest process tree (one phase of a shard). Stored in the shard
 /// manifest, so every field is optional on reading (`#[serde(default)]`).
@@ -46,6 +49,9 @@ pub struct ResourceUsage {
     pub cpu_seconds: f64,
     /// Highest sum of resident memory over the whole tree at one sample, in bytes.
     pub peak_rss_bytes: u64,
+    /// Seconds the tree's processes were runnable but waited for a CPU (`/proc/<pid>/schedstat`);
+    /// `None` where the kernel does not provide it.
+    pub cpu_wait_seconds: Option<f64>,
     /// Per xdist worker (or the single pytest process when xdist is not used).
     pub workers: Vec<WorkerUsage>,
 }
@@ -128,6 +134,7 @@ impl Resources {
                 peak_worker_rss_bytes,
                 memory_limit_bytes,
                 cpus,
+                cpu_wait_seconds: parallel.cpu_wait_seconds,
             };
             (
                 utilisation(parallel.cpu_seconds, parallel_wall_seconds, workers),
@@ -160,6 +167,8 @@ pub struct ProcInfo {
     /// `utime + stime` in clock ticks.
     pub cpu_ticks: u64,
     pub rss_bytes: u64,
+    /// Nanoseconds spent waiting on a run queue, from `schedstat` (`None`: not available).
+    pub run_wait_ns: Option<u64>,
 }
 
 /// Parses the fields we need from `/proc/<pid>/stat`. The command name (field 2) is in
@@ -176,6 +185,11 @@ pub fn parse_stat(text: &str) -> Option<(u32, u32, u64, u64)> {
     let cpu_ticks = field(14)?.checked_add(field(15)?)?;
     let start_ticks = field(22)?;
     Some((pid, ppid, start_ticks, cpu_ticks))
+}
+
+/// The run-queue wait (second field, nanoseconds) of `/proc/<pid>/schedstat`.
+pub fn parse_schedstat_wait(text: &str) -> Option<u64> {
+    text.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// `VmRSS` from `/proc/<pid>/status`, in bytes. Kernel threads and zombies have none: 0.
@@ -211,12 +225,16 @@ pub fn read_processes(proc_root: &Path) -> std::io::Result<Vec<ProcInfo>> {
         let rss_bytes = std::fs::read_to_string(entry.path().join("status"))
             .map(|s| parse_vm_rss(&s))
             .unwrap_or(0);
+        let run_wait_ns = std::fs::read_to_string(entry.path().join("schedstat"))
+            .ok()
+            .and_then(|s| parse_schedstat_wait(&s));
         out.push(ProcInfo {
             pid,
             ppid,
             start_ticks,
             cpu_ticks,
             rss_bytes,
+            run_wait_ns,
         });
     }
     Ok(out)
@@ -260,6 +278,7 @@ type ProcKey = (u32, u64);
 #[derive(Debug, Clone)]
 struct Seen {
     cpu_ticks: u64,
+    run_wait_ns: Option<u64>,
     worker: Option<ProcKey>,
 }
 
@@ -336,10 +355,12 @@ impl Tracker {
             }
             let entry = self.seen.entry(key).or_insert(Seen {
                 cpu_ticks: 0,
+                run_wait_ns: None,
                 worker,
             });
             // CPU time only grows; `max` keeps a stale read from lowering it.
             entry.cpu_ticks = entry.cpu_ticks.max(proc.cpu_ticks);
+            entry.run_wait_ns = entry.run_wait_ns.max(proc.run_wait_ns);
         }
         for (w, rss) in worker_rss {
             if let Some(acc) = self.workers.get_mut(&w) {
@@ -406,6 +427,12 @@ impl Tracker {
             samples: self.samples,
             cpu_seconds: secs(self.seen.values().map(|s| s.cpu_ticks).sum()),
             peak_rss_bytes: self.peak_total_rss,
+            cpu_wait_seconds: self
+                .seen
+                .values()
+                .filter_map(|s| s.run_wait_ns)
+                .reduce(u64::saturating_add)
+                .map(|ns| ns as f64 / 1e9),
             workers,
         }
     }
@@ -476,6 +503,8 @@ pub struct AdviceInputs {
     pub memory_limit_bytes: Option<u64>,
     /// CPUs the shard may use (quota ∩ affinity), if known.
     pub cpus: Option<f64>,
+    /// Run-queue wait of the tree, if the kernel reports it.
+    pub cpu_wait_seconds: Option<f64>,
 }
 
 /// One piece of advice; `Display` gives the line people read.
@@ -497,6 +526,9 @@ pub enum Advice {
         /// More workers would not fit in memory, so do not suggest them.
         memory_bound: bool,
     },
+    /// The workers were runnable but waited for a CPU: the machine was busier than its CPU
+    /// count suggests (other jobs, or more workers than CPUs).
+    WaitedForCpu { wait_share: f64 },
 }
 
 /// Advice for one shard, most pressing first. Pure.
@@ -536,6 +568,15 @@ pub fn advise(inputs: &AdviceInputs) -> Vec<Advice> {
             });
         }
     }
+    if !starved {
+        let wait_share = inputs
+            .cpu_wait_seconds
+            .map(|w| w / (inputs.wall_seconds * f64::from(inputs.workers)));
+        if let Some(wait_share) = wait_share.filter(|s| *s >= CPU_WAIT_SHARE) {
+            starved = true;
+            out.push(Advice::WaitedForCpu { wait_share });
+        }
+    }
     let waiting = utilisation(inputs.cpu_seconds, inputs.wall_seconds, inputs.workers)
         .filter(|u| !starved && *u < WAITING_UTILISATION);
     if let Some(utilisation) = waiting {
@@ -573,6 +614,13 @@ impl fmt::Display for Advice {
                  will not help, more shards or CPUs will",
                 plural_cpus(*cpus),
                 100.0 * busy_share.min(1.0),
+            ),
+            Advice::WaitedForCpu { wait_share } => write!(
+                f,
+                "CPU-starved: the workers waited for a CPU {:.0}% of the time (the machine was \
+                 busy with more than these workers); more workers will not help, fewer workers \
+                 or more CPUs or shards will",
+                100.0 * wait_share.min(1.0),
             ),
             Advice::MostlyWaiting {
                 utilisation,
@@ -831,6 +879,7 @@ mod tests {
             peak_worker_rss_bytes: Some(gib(0.8)),
             memory_limit_bytes: Some(gib(4.0)),
             cpus: Some(4.0),
+            cpu_wait_seconds: None,
         });
         assert_eq!(
             advice,
@@ -858,6 +907,7 @@ mod tests {
             peak_worker_rss_bytes: None,
             memory_limit_bytes: Some(gib(1.0)),
             cpus: Some(2.0),
+            cpu_wait_seconds: Some(0.5),
         });
         assert_eq!(advice, vec![]);
     }
@@ -907,6 +957,46 @@ mod tests {
                 .to_string()
                 .ends_with("memory, not CPU, limits the worker count")
         );
+    }
+
+    #[test]
+    fn waiting_for_a_cpu_is_starvation_not_io() {
+        // 2 workers for 10 s used 2 CPU seconds but waited 8 s for a CPU: a busy machine.
+        let advice = advise(&AdviceInputs {
+            wall_seconds: 10.0,
+            workers: 2,
+            cpu_seconds: 2.0,
+            cpus: Some(2.0),
+            cpu_wait_seconds: Some(8.0),
+            ..AdviceInputs::default()
+        });
+        assert_eq!(advice, vec![Advice::WaitedForCpu { wait_share: 0.4 }]);
+        assert!(
+            advice[0]
+                .to_string()
+                .starts_with("CPU-starved: the workers waited for a CPU 40% of the time")
+        );
+        assert_eq!(parse_schedstat_wait("123 456 7\n"), Some(456));
+        assert_eq!(parse_schedstat_wait("garbage"), None);
+    }
+
+    #[test]
+    fn run_queue_wait_is_summed_from_schedstat() {
+        let dir = tempfile::tempdir().unwrap();
+        let proc = dir.path();
+        write_proc(proc, 100, 1, 1000, (0, 0), 1);
+        write_proc(proc, 101, 100, 1010, (0, 0), 1);
+        std::fs::write(proc.join("100/schedstat"), "5 1500000000 3\n").unwrap();
+        std::fs::write(proc.join("101/schedstat"), "5 500000000 3\n").unwrap();
+        let mut tracker = Tracker::new(100, true, 100.0);
+        tracker.observe(&read_processes(proc).unwrap(), &mut |p| format!("w{p}"));
+        assert_eq!(tracker.usage().cpu_wait_seconds, Some(2.0));
+        // Without schedstat the wait is unknown, not zero.
+        std::fs::remove_file(proc.join("100/schedstat")).unwrap();
+        std::fs::remove_file(proc.join("101/schedstat")).unwrap();
+        let mut tracker = Tracker::new(100, true, 100.0);
+        tracker.observe(&read_processes(proc).unwrap(), &mut |p| format!("w{p}"));
+        assert_eq!(tracker.usage().cpu_wait_seconds, None);
     }
 
     #[test]

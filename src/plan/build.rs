@@ -31,7 +31,7 @@ pub struct PartitionInput<'a> {
     /// Explicit node-id args with their estimated seconds.
     pub node_args: &'a [(String, f64)],
     /// File texts for stale-name checks when splitting without `--collect`.
-    pub sources: &'a dyn Fn(&str) -> Option<String>,
+    pub sources: &'a (dyn Fn(&str) -> Option<String> + Sync),
     pub shards: u32,
     pub workers: u32,
     pub unknown_tests: u64,

@@ -73,6 +73,9 @@ pub fn dist_from_args(args: &[String]) -> Option<String> {
 pub struct Constraints {
     pub dist: Dist,
     pub serial_marker: String,
+    /// Exact markers per file from `--collect` (the isolation plugin's JSON); without it the
+    /// test files are read instead.
+    pub collected: Option<BTreeMap<String, Marks>>,
 }
 
 impl Default for Constraints {
@@ -80,8 +83,44 @@ impl Default for Constraints {
         Constraints {
             dist: Dist::Free,
             serial_marker: crate::pytest::serial::DEFAULT_MARKER.to_string(),
+            collected: None,
         }
     }
+}
+
+/// Marks per file from the isolation plugin's `--parallel-pytest-collect-out` JSON:
+/// `{"tests": [{"nodeid", "markers": [...], "xdist_group": name|null}]}`. `None` when the
+/// JSON is not that (then the files are read instead).
+pub fn marks_from_collected(json: &str, serial_marker: &str) -> Option<BTreeMap<String, Marks>> {
+    #[derive(serde::Deserialize)]
+    struct Collected {
+        tests: Vec<Test>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Test {
+        nodeid: String,
+        #[serde(default)]
+        markers: Vec<String>,
+        #[serde(default)]
+        xdist_group: Option<String>,
+    }
+    let collected: Collected = serde_json::from_str(json).ok()?;
+    let mut out: BTreeMap<String, Marks> = BTreeMap::new();
+    for t in collected.tests {
+        let file = crate::timings::file_of(&t.nodeid).to_owned();
+        let serial = t.markers.iter().any(|m| m == serial_marker);
+        if !serial && t.xdist_group.is_none() {
+            continue;
+        }
+        let marks = out.entry(file).or_default();
+        if serial {
+            marks.serial_ids.insert(t.nodeid.clone());
+        }
+        if let Some(g) = t.xdist_group {
+            marks.groups.insert(g);
+        }
+    }
+    Some(out)
 }
 
 /// Markers found in one test file's source.
@@ -91,6 +130,8 @@ pub struct Marks {
     pub module_serial: bool,
     /// Functions, methods and classes carrying the serial marker.
     pub serial_names: BTreeSet<String>,
+    /// Exact serial node ids (from `--collect`).
+    pub serial_ids: BTreeSet<String>,
     /// Literal `xdist_group` names used in the file.
     pub groups: BTreeSet<String>,
     /// `xdist_group` with a name we cannot read.
@@ -104,7 +145,7 @@ impl Marks {
 
     /// Whether the test `id` (`file::Class::test[param]`) is serial.
     pub fn is_serial(&self, id: &str) -> bool {
-        if self.module_serial {
+        if self.module_serial || self.serial_ids.contains(id) {
             return true;
         }
         if self.serial_names.is_empty() {
@@ -161,8 +202,39 @@ fn group_names(text: &str, names: &mut BTreeSet<String>) -> bool {
     opaque
 }
 
+/// Markers of every file, in `files` order. Reading 100,000 small files is mostly system-call
+/// time, so big suites read on a few threads; the result does not depend on the thread count.
+fn scan_all(
+    files: &[FileWork],
+    source: &(dyn Fn(&str) -> Option<String> + Sync),
+    serial_marker: &str,
+) -> Vec<Option<Marks>> {
+    let one = |f: &FileWork| source(&f.path).map(|text| scan(&text, serial_marker));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads < 2 || files.len() < 512 {
+        return files.iter().map(one).collect();
+    }
+    let chunk = files.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
 /// Reads the markers of one test file (see the module docs for what is and is not seen).
 pub fn scan(source: &str, serial_marker: &str) -> Marks {
+    // Fast path (most files): neither marker is mentioned, so there is nothing to find.
+    if !source.contains("xdist_group") && !source.contains(serial_marker) {
+        return Marks::default();
+    }
     let mut marks = Marks::default();
     marks.opaque_group = group_names(source, &mut marks.groups);
     let mut pending = String::new();
@@ -249,18 +321,20 @@ impl Applied {
     /// Reads every file's markers. `source` returns a file's text (rootdir-relative path).
     pub fn new(
         files: &[FileWork],
-        source: &dyn Fn(&str) -> Option<String>,
+        source: &(dyn Fn(&str) -> Option<String> + Sync),
         constraints: &Constraints,
         workers: u32,
     ) -> Applied {
         let mut marks = BTreeMap::new();
-        for f in files {
-            let Some(text) = source(&f.path) else {
-                continue;
-            };
-            let m = scan(&text, &constraints.serial_marker);
-            if m != Marks::default() {
-                marks.insert(f.path.clone(), m);
+        match &constraints.collected {
+            Some(collected) => marks.clone_from(collected),
+            None => {
+                let scanned = scan_all(files, source, &constraints.serial_marker);
+                for (f, m) in files.iter().zip(scanned) {
+                    if let Some(m) = m.filter(|m| *m != Marks::default()) {
+                        marks.insert(f.path.clone(), m);
+                    }
+                }
             }
         }
         // Union the files of each group name (files sorted: a deterministic bundle id).
@@ -749,6 +823,21 @@ def test_cache():
             Some("load")
         );
         assert_eq!(dist_from_args(&args(&["--", "--dist=loadscope"])), None);
+    }
+
+    #[test]
+    fn collected_markers_are_exact() {
+        let json = r#"{"serial_marker": "serial", "tests": [
+            {"nodeid": "a.py::test_s", "markers": ["serial"], "xdist_group": null},
+            {"nodeid": "a.py::test_p", "markers": ["parametrize"], "xdist_group": null},
+            {"nodeid": "b.py::T::test_g", "markers": [], "xdist_group": "db"}
+        ]}"#;
+        let marks = marks_from_collected(json, "serial").unwrap();
+        assert_eq!(marks.len(), 2);
+        assert!(marks["a.py"].is_serial("a.py::test_s"));
+        assert!(!marks["a.py"].is_serial("a.py::test_p"));
+        assert!(marks["b.py"].has_group());
+        assert_eq!(marks_from_collected("[]", "serial"), None);
     }
 
     #[test]

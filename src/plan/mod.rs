@@ -95,11 +95,22 @@ pub fn build(req: &PlanRequest) -> Result<Planned, PlanError> {
         &std::env::current_dir().unwrap_or_default(),
         &req.invocation_dir,
     );
+    // With `--collect`, pytest itself says which tests carry which markers (issue 8).
+    let mut collected_marks = None;
     let collected = match &req.collect_with {
         Some(python) => {
             let mut args = req.pytest_args.clone();
             args.extend(req.paths.iter().map(|p| p.display().to_string()));
-            Some(suite::collect(python, &invocation_dir, &args)?)
+            let (ids, marks) = suite::collect_marked(
+                python,
+                &invocation_dir,
+                &args,
+                &req.constraints.serial_marker,
+            )?;
+            collected_marks = marks.and_then(|json| {
+                constraints::marks_from_collected(&json, &req.constraints.serial_marker)
+            });
+            Some(ids)
         }
         None => None,
     };
@@ -114,18 +125,19 @@ pub fn build(req: &PlanRequest) -> Result<Planned, PlanError> {
     };
     let sources = timings::sources::resolve(&req.timings, &req.timings_base, &invocation_dir)?;
     let mapper = NodeIdMapper::with_files(&known_files);
-    let timings = timings::load(&sources, &mapper)?;
-    let (files, summary) =
-        estimate::build(&suite.rootdir, &known_files, collected.as_deref(), &timings);
-    // Explicit node-id args (without `--collect`) are units of their own.
-    let node_args: Vec<(String, f64)> = if collected.is_some() {
+    let mut timings = timings::load(&sources, &mapper)?;
+    // Explicit node-id args (without `--collect`) are units of their own: their timed tests,
+    // else (`None`) the median test once it is known.
+    let node_args_timed: Vec<(String, Option<f64>)> = if collected.is_some() {
         Vec::new()
     } else {
         suite
             .node_ids
             .iter()
             .map(|arg| {
-                let s: f64 = timings
+                // Summed in sorted order: the map's order differs between processes, and a
+                // float sum in a different order can differ in the last bit.
+                let mut matching: Vec<(&String, f64)> = timings
                     .tests
                     .iter()
                     .filter(|(id, _)| {
@@ -134,27 +146,33 @@ pub fn build(req: &PlanRequest) -> Result<Planned, PlanError> {
                                 .strip_prefix(arg.as_str())
                                 .is_some_and(|r| r.starts_with("::") || r.starts_with('['))
                     })
-                    .map(|(_, s)| s.max(estimate::MIN_TEST_SECONDS))
-                    .sum();
-                (
-                    arg.clone(),
-                    if s > 0.0 {
-                        s
-                    } else {
-                        summary.median_test_seconds
-                    },
-                )
+                    .map(|(id, s)| (id, s.max(estimate::MIN_TEST_SECONDS)))
+                    .collect();
+                matching.sort_by(|a, b| a.0.cmp(b.0));
+                let s: f64 = matching.iter().map(|(_, s)| s).sum();
+                (arg.clone(), (s > 0.0).then_some(s))
             })
             .collect()
     };
+    let (files, summary) = estimate::build(
+        &suite.rootdir,
+        &known_files,
+        collected.as_deref(),
+        std::mem::take(&mut timings.tests),
+    );
+    let node_args: Vec<(String, f64)> = node_args_timed
+        .iter()
+        .map(|(arg, s)| (arg.clone(), s.unwrap_or(summary.median_test_seconds)))
+        .collect();
     let known_tests = files.iter().map(|f| f.tests.len()).sum();
     let mut unknown = summary.unknown;
     if collected.is_none() {
-        unknown += node_args
-            .iter()
-            .filter(|(arg, _)| !timings.tests.contains_key(arg))
-            .count() as u64;
+        unknown += node_args_timed.iter().filter(|(_, s)| s.is_none()).count() as u64;
     }
+    let constraints = constraints::Constraints {
+        collected: collected_marks,
+        ..req.constraints.clone()
+    };
     let rootdir = suite.rootdir.clone();
     let source_of = |path: &str| fs_err::read_to_string(rootdir.join(path)).ok();
     let input = |shards: u32| build::PartitionInput {
@@ -164,7 +182,7 @@ pub fn build(req: &PlanRequest) -> Result<Planned, PlanError> {
         shards,
         workers: req.workers.max(1),
         unknown_tests: unknown,
-        constraints: &req.constraints,
+        constraints: &constraints,
     };
     let (plan, target_note) = match req.shards {
         ShardCount::Fixed(n) => {

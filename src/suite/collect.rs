@@ -9,7 +9,19 @@ use super::SuiteError;
 /// returns the node ids it prints (rootdir-relative), in pytest's order. `--verbosity=-1` comes
 /// last so it wins over a `-q` in the user's `addopts` (`-qq` would print per-file counts).
 pub fn collect(python: &Path, dir: &Path, args: &[String]) -> Result<Vec<String>, SuiteError> {
+    collect_in_env(python, dir, args, None)
+}
+
+fn collect_in_env(
+    python: &Path,
+    dir: &Path,
+    args: &[String],
+    python_path: Option<&std::ffi::OsStr>,
+) -> Result<Vec<String>, SuiteError> {
     let mut cmd = Command::new(python);
+    if let Some(path) = python_path {
+        cmd.env("PYTHONPATH", path);
+    }
     cmd.current_dir(dir)
         .args([
             "-m",
@@ -67,6 +79,55 @@ pub fn parse_collect_output(stdout: &str) -> Vec<String> {
         .filter(|l| l.contains("::"))
         .map(|l| l.trim_end().to_owned())
         .collect()
+}
+
+/// [`collect`] with parallel-pytest's isolation plugin loaded (issue 8): it registers the serial
+/// marker, so a project with `--strict-markers` that never declared it still collects, and it
+/// writes every test's markers and `xdist_group` as JSON, returned beside the ids (`None` when
+/// the plugin wrote nothing, for example because collection failed).
+pub fn collect_marked(
+    python: &Path,
+    dir: &Path,
+    args: &[String],
+    serial_marker: &str,
+) -> Result<(Vec<String>, Option<String>), SuiteError> {
+    use crate::pytest::serial;
+    // A private folder per call: the plugin file and its JSON output, removed afterwards.
+    let folder = std::env::temp_dir().join(format!(
+        "parallel-pytest-collect-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    let setup = || -> std::io::Result<()> {
+        std::fs::create_dir_all(&folder)?;
+        std::fs::write(
+            folder.join(format!("{}.py", serial::PLUGIN_MODULE)),
+            serial::PLUGIN_SOURCE,
+        )
+    };
+    if let Err(e) = setup() {
+        return Err(SuiteError::Collect {
+            command: format!("{} -m pytest --collect-only", python.display()),
+            message: format!(
+                "failed to write the marker plugin to `{}`: {e}",
+                folder.display()
+            ),
+        });
+    }
+    let out_json = folder.join("collected.json");
+    let mut plugin_args = serial::plugin_args(None, serial_marker, None);
+    plugin_args.push(format!(
+        "--parallel-pytest-collect-out={}",
+        out_json.display()
+    ));
+    plugin_args.extend(args.iter().cloned());
+    let python_path = crate::pytest::process::python_path(&folder, std::env::var_os("PYTHONPATH"));
+    let result = collect_in_env(python, dir, &plugin_args, Some(&python_path));
+    let marks = std::fs::read_to_string(&out_json).ok();
+    let _ = std::fs::remove_dir_all(&folder);
+    result.map(|ids| (ids, marks))
 }
 
 #[cfg(test)]

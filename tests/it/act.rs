@@ -210,6 +210,12 @@ fn action_runs_three_shards_and_a_report_under_act() {
                 show()
             );
         }
+        let junit = std::fs::read_to_string(artifact.join(format!("junit-{i}-of-3.xml"))).unwrap();
+        assert!(
+            junit.contains(r#"<testsuite name="e2e suite""#),
+            "the `pytest-args` input did not reach pytest intact: {}",
+            &junit[..junit.len().min(300)]
+        );
     }
     assert_eq!(
         failing_shards.len(),

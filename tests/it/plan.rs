@@ -291,3 +291,97 @@ fn negative_and_nan_durations_warn_and_are_estimated() {
         "{plan:#?}"
     );
 }
+
+/// JUnit from real pytest runs (xunit2 default and xunit1, through pytest-xdist) names every
+/// collected test with its exact node id, whether read as a file, a folder or a glob.
+#[test]
+fn junit_timings_from_real_xdist_runs_name_every_test() {
+    let dir = fixture_copy("plan-split");
+    let d = dir.path();
+    std::fs::remove_file(d.join(".test_durations")).unwrap();
+    let all: BTreeSet<String> = pytest_collect(d, &[]).into_iter().collect();
+    std::fs::create_dir_all(d.join("junit")).unwrap();
+    for (name, family) in [("x2.xml", "xunit2"), ("x1.xml", "xunit1")] {
+        let out = Command::new(python())
+            .current_dir(d)
+            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"])
+            .args(["-o", &format!("junit_family={family}")])
+            .arg(format!("--junitxml=junit/{name}"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    for spec in ["junit/x2.xml", "junit/x1.xml", "junit", "junit/*.xml"] {
+        let (stdout, stderr) = Cmd::new()
+            .current_dir(d)
+            .args(["plan", "--shards", "2", "--workers", "1", "--timings", spec])
+            .expect_code(0);
+        assert!(stderr.is_empty(), "{spec}: {stderr}");
+        assert!(
+            stdout.contains(&format!(
+                "({} tests timed); 0 files without timing",
+                all.len()
+            )),
+            "{spec}: {stdout}"
+        );
+    }
+    // The timings are keyed by the same node ids pytest collects.
+    let ids: BTreeSet<String> = {
+        use parallel_pytest::junit::node_id::NodeIdMapper;
+        let files: Vec<String> = files_of(&all.iter().cloned().collect::<Vec<_>>())
+            .into_iter()
+            .collect();
+        let t = parallel_pytest::timings::load(
+            &[d.join("junit/x2.xml")],
+            &NodeIdMapper::with_files(&files),
+        )
+        .unwrap();
+        t.tests.into_keys().collect()
+    };
+    assert_eq!(ids, all);
+}
+
+/// Every file of the shared JUnit corpus either reads (complete testcases kept) or fails with
+/// an error naming the file; none panics, and a well-formed JUnit file always reads.
+#[test]
+fn junit_corpus_reads_as_timings_or_fails_cleanly() {
+    let Some(corpus) = crate::harness::junit_corpus() else {
+        return;
+    };
+    let manifest: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(corpus.join("manifest.json")).unwrap())
+            .unwrap();
+    let mapper = parallel_pytest::junit::node_id::NodeIdMapper::new();
+    let mut read = 0;
+    for entry in &manifest {
+        let path = corpus.join(entry["path"].as_str().unwrap());
+        let junit_root = matches!(entry["root"].as_str(), Some("testsuites" | "testsuite"));
+        let result = parallel_pytest::timings::load(std::slice::from_ref(&path), &mapper);
+        match result {
+            Ok(t) => {
+                read += 1;
+                let cases = entry["counted"]["cases"].as_u64().unwrap_or(u64::MAX);
+                assert!(t.tests.len() as u64 <= cases, "{}", path.display());
+                assert!(t.tests.values().all(|s| s.is_finite() && *s >= 0.0));
+            }
+            Err(e) => {
+                let message = e.to_string();
+                assert!(
+                    message.contains(entry["path"].as_str().unwrap()),
+                    "error does not name the file: {message}"
+                );
+                assert!(
+                    !(junit_root && entry["wellformed"] == true),
+                    "well-formed JUnit `{}` was rejected: {message}",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(read >= 200, "only {read} corpus files read");
+}
