@@ -32,9 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def make_suite(dir: Path, tests: int, seed: int = 7) -> float:
-    """`tests` tests in 15 files of uneven size; log-normal durations (median ~40 ms, a few
-    tests near a second). Returns the serial total in seconds."""
+def make_suite(dir: Path, tests: int, seed: int = 7, mu: float = -3.2, cap: float = 1.5) -> float:
+    """`tests` tests in 15 files of uneven size; log-normal durations (by default median ~40 ms,
+    a few tests near a second). Returns the serial total in seconds."""
     rng = random.Random(seed)
     (dir / "tests").mkdir(parents=True)
     (dir / "pytest.ini").write_text("[pytest]\ntestpaths = tests\n")
@@ -48,7 +48,7 @@ def make_suite(dir: Path, tests: int, seed: int = 7) -> float:
     total = 0.0
     for f, count in enumerate(counts):
         lines = ["import time", "", "import pytest", "", "", "D = {"]
-        ds = [min(1.5, rng.lognormvariate(-3.2, 1.1)) for _ in range(count)]
+        ds = [min(cap, rng.lognormvariate(mu, 1.1)) for _ in range(count)]
         for i, d in enumerate(ds):
             lines.append(f"    {i}: {d:.4f},")
             durations[f"tests/test_f{f:02d}.py::test_t[{i}]"] = round(d, 4)
@@ -58,6 +58,12 @@ def make_suite(dir: Path, tests: int, seed: int = 7) -> float:
         (dir / "tests" / f"test_f{f:02d}.py").write_text("\n".join(lines))
     (dir / ".test_durations").write_text(json.dumps(durations, indent=1))
     return total
+
+
+def outside_pytest(wall: float, out: Path) -> float:
+    """Seconds `run` spent outside pytest: its wall minus pytest's, from the manifest."""
+    manifest = json.loads((out / "shard-1-of-1.json").read_text())
+    return wall - manifest["wall_seconds"]
 
 
 def timed(cmd, cwd, env=None) -> float:
@@ -76,6 +82,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--tests", type=int, default=300)
     ap.add_argument("--startup-runs", type=int, default=30)
+    ap.add_argument("--dist-tests", type=int, default=80,
+                    help="tests in the --dist suite (longer sleeps, so scheduling dominates)")
     args = ap.parse_args()
     binary = args.bin
     if binary is None:
@@ -103,16 +111,24 @@ def main() -> None:
             "pytest -n auto": plain + ["-n", "auto"],
             "parallel-pytest run --shard 1/1 --workers 2": run + ["--workers", "2", "--", "-q", "-p", "no:cacheprovider"],
         }
+        dist_suite = work / "dist-suite"
+        dist_total = make_suite(dist_suite, args.dist_tests, seed=11, mu=-1.6, cap=3.0)
         dists = {
             f"run --dist {d}": run + ["--workers", "2", "--dist", d, "--", "-q", "-p", "no:cacheprovider"]
             for d in ("load", "worksteal", "loadfile")
         }
+        run_name = "parallel-pytest run --shard 1/1 --workers 2"
+        outside = []
         # Warm-up: bytecode caches, page cache.
         timed(plain + ["-n", "2"], suite, env)
         times = {name: [] for name in list(overhead) + list(dists)}
         for r in range(args.rounds):
-            for name, cmd in list(overhead.items()) + list(dists.items()):
+            for name, cmd in overhead.items():
                 times[name].append(timed(cmd, suite, env))
+                if name == run_name:
+                    outside.append(outside_pytest(times[name][-1], out))
+            for name, cmd in dists.items():
+                times[name].append(timed(cmd, dist_suite, env))
             print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
 
         startup = [timed(run + ["--workers", "2", "--print-command"], suite, env)
@@ -131,6 +147,12 @@ def main() -> None:
             runs = ", ".join(f"{t:.2f}" for t in times[name])
             print(f"| `{name}` | {med[name]:.2f} | {runs} | {med[name] / base:.3f} |")
         print()
+        print(f"`run` outside pytest (its wall minus pytest's wall from the manifest: planning, "
+              f"spawn, crash scan, manifest): median {1000 * statistics.median(outside):.0f} ms, "
+              f"max {1000 * max(outside):.0f} ms, = {statistics.median(outside) / base:.2%} of "
+              f"`pytest -n 2`'s wall\n")
+        print(f"--dist suite: {args.dist_tests} tests, serial total {dist_total:.1f} s, "
+              f"ideal on 2 workers {dist_total / 2:.1f} s\n")
         print("| `parallel-pytest run`, 2 workers | median wall (s) | runs (s) |")
         print("|---|---:|---|")
         for name in dists:
