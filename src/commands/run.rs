@@ -23,9 +23,9 @@ use crate::pytest::{crash, process};
 use crate::settings::Settings;
 use crate::suite;
 
-/// xdist distribution mode when neither `--dist` nor the config sets one. See BENCHMARKS.md
-/// ("run: --dist"): for a slowest-first ordered selection, `load` hands the slow tests out first
-/// and refills idle workers in small chunks.
+/// xdist distribution mode when neither `--dist` nor the config sets one. BENCHMARKS.md ("run",
+/// `--dist`): on slowest-first timed work `load`, `worksteal` and `loadfile` measured within
+/// noise of each other; `load` works with every xdist version (`worksteal` needs 3.2+).
 pub const DEFAULT_DIST: &str = "load";
 
 /// Everything `run` needs, resolved once (flags > env > pyproject > defaults).
