@@ -325,6 +325,12 @@ pub fn render_text(planned: &Planned, this_shard: Option<ci::Shard>) -> String {
             let shown =
                 shlex::try_join(cmd.iter().map(String::as_str)).unwrap_or_else(|_| cmd.join(" "));
             let _ = writeln!(out, "this job (shard {shard}): {shown}");
+            // `run` passes the same selection through its selection plugin (no argv limit,
+            // stale ids skipped) and adds its JUnit and worker options.
+            let _ = writeln!(
+                out,
+                "  (the exact command `run` starts: `parallel-pytest run --dry-run --shard {shard}`)"
+            );
         }
     }
     out
