@@ -129,18 +129,41 @@ pub fn write_to<W: std::io::Write>(
     );
     out.write_all(head.as_bytes()).map_err(io)?;
     let mut written = head.len() as u64;
-    for input in suites {
-        let mut report = Report::new("parallel-pytest");
-        report.add_test_suite(suite(input, cap));
-        let mut buf = Vec::new();
-        report.serialize(&mut buf).map_err(|e| e.to_string())?;
-        let body = suite_body(&buf).ok_or("quick-junit wrote an unexpected document")?;
-        out.write_all(body).map_err(io)?;
-        written += body.len() as u64;
+    // Suites are independent: serialise a batch of them on all CPUs, write them in order.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for batch in suites.chunks(threads) {
+        let bodies: Vec<Result<Vec<u8>, String>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = batch
+                .iter()
+                .map(|input| scope.spawn(move || serialize_suite(input, cap)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err("the JUnit writer panicked".to_owned()))
+                })
+                .collect()
+        });
+        for body in bodies {
+            let body = body?;
+            out.write_all(&body).map_err(io)?;
+            written += body.len() as u64;
+        }
     }
     let tail = b"</testsuites>\n";
     out.write_all(tail).map_err(io)?;
     Ok(written + tail.len() as u64)
+}
+
+/// One input file as its `<testsuite>` element, serialised by quick-junit.
+fn serialize_suite(input: &SuiteInput<'_>, cap: usize) -> Result<Vec<u8>, String> {
+    let mut report = Report::new("parallel-pytest");
+    report.add_test_suite(suite(input, cap));
+    let mut buf = Vec::new();
+    report.serialize(&mut buf).map_err(|e| e.to_string())?;
+    let body = suite_body(&buf).ok_or("quick-junit wrote an unexpected document")?;
+    Ok(body.to_vec())
 }
 
 /// The `<testsuite>` element(s) of a serialised one-suite report: everything between the
