@@ -1,7 +1,7 @@
 //! The summary model: everything the renderers show, computed once from the loaded inputs.
 //! Pure: takes parsed files and manifests, returns data (no I/O, no clock, no environment).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
@@ -703,7 +703,7 @@ pub fn build(inputs: &Inputs) -> Summary {
             && !(m.manifest.selection.node_ids.is_empty() && m.manifest.selection.files.is_empty())
     });
     if planned {
-        let reported_keys: HashSet<(&str, &str)> = all_tests
+        let reported_keys: BTreeSet<(&str, &str)> = all_tests
             .iter()
             .map(|(_, _, t, _)| (t.last.classname.as_str(), t.last.name.as_str()))
             .collect();
@@ -717,7 +717,7 @@ pub fn build(inputs: &Inputs) -> Summary {
             }
             for id in &m.manifest.selection.node_ids {
                 let (classname, name) = to_junit_names(id);
-                if !reported_keys.contains(&(classname.as_str(), name.as_str())) {
+                if !planned_id_reported(&reported_keys, &classname, &name) {
                     lost_ids.push(id.clone());
                 }
             }
@@ -794,4 +794,76 @@ pub fn first_line(s: &str) -> &str {
         .find(|l| !l.trim().is_empty())
         .unwrap_or("")
         .trim_end()
+}
+
+/// Whether a planned node id, as JUnit `(classname, name)`, shows up among the reported tests.
+///
+/// The planner moves groups of tests by a prefix id the way pytest's `--deselect` matches them:
+/// `file.py::test_f` stands for every `test_f[...]` case and `file.py::TestC` for every method
+/// of the class (and of nested classes). Such an id is reported when any member of its group is.
+fn planned_id_reported(reported: &BTreeSet<(&str, &str)>, classname: &str, name: &str) -> bool {
+    if reported.contains(&(classname, name)) {
+        return true;
+    }
+    let cases = format!("{name}[");
+    let has_case = reported
+        .range((classname, cases.as_str())..)
+        .next()
+        .is_some_and(|(c, n)| *c == classname && n.starts_with(&cases));
+    if has_case {
+        return true;
+    }
+    let class = format!("{classname}.{name}");
+    let nested = format!("{class}.");
+    reported
+        .range((class.as_str(), "")..)
+        .next()
+        .is_some_and(|(c, _)| *c == class || c.starts_with(&nested))
+}
+
+#[cfg(test)]
+mod planned_id_tests {
+    use super::*;
+
+    #[test]
+    fn group_ids_are_covered_by_their_members() {
+        let reported: BTreeSet<(&str, &str)> = [
+            ("tests.test_search", "test_rank[shoes]"),
+            ("tests.test_reports.TestMonthly", "test_total"),
+            ("tests.test_users", "test_roundtrip"),
+        ]
+        .into_iter()
+        .collect();
+        assert!(planned_id_reported(
+            &reported,
+            "tests.test_users",
+            "test_roundtrip"
+        ));
+        assert!(planned_id_reported(
+            &reported,
+            "tests.test_search",
+            "test_rank"
+        ));
+        assert!(planned_id_reported(
+            &reported,
+            "tests.test_reports",
+            "TestMonthly"
+        ));
+        // A prefix that is not a group boundary does not count.
+        assert!(!planned_id_reported(
+            &reported,
+            "tests.test_search",
+            "test_ran"
+        ));
+        assert!(!planned_id_reported(
+            &reported,
+            "tests.test_reports",
+            "TestMonth"
+        ));
+        assert!(!planned_id_reported(
+            &reported,
+            "tests.test_users",
+            "test_gone"
+        ));
+    }
 }

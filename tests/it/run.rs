@@ -663,9 +663,14 @@ fn crash_loop_is_bounded_and_reported() {
     let (_, stderr) = run_cmd(dir.path(), &python(), &plan, "1/1").expect_code(1);
     let m = manifest(dir.path(), "1-of-1");
     assert_eq!(m.max_worker_restart, Some(4));
-    assert_eq!(m.crashed_workers.len(), 5, "{:?}", m.crashed_workers);
+    // The restart budget (4) is exceeded by the 5th crash; with 2 workers, the other worker
+    // may crash in the same instant before xdist shuts down, so 6 is also a bounded loop.
+    let crashed = m.crashed_workers.len();
+    assert!((5..=6).contains(&crashed), "{:?}", m.crashed_workers);
     assert!(
-        stderr.contains("xdist stopped after 5 crashed workers (`--max-worker-restart 4`)"),
+        stderr.contains(&format!(
+            "xdist stopped after {crashed} crashed workers (`--max-worker-restart 4`)"
+        )),
         "{stderr}"
     );
 }
