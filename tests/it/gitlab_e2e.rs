@@ -202,29 +202,11 @@ pub fn junit_cases(path: &Path) -> Vec<(String, String)> {
 
 /// What `pytest --collect-only -q` finds in `dir`, as JUnit `(classname, name)` pairs.
 pub fn collected(dir: &Path) -> Vec<(String, String)> {
-    let out = Command::new(harness::python())
-        .args([
-            "-m",
-            "pytest",
-            "--collect-only",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-        ])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let ids: Vec<(String, String)> = text
-        .lines()
-        .filter(|l| l.contains("::"))
-        .map(parallel_pytest::junit::node_id::to_junit_names)
+    let ids: Vec<(String, String)> = harness::collected_ids(dir, &harness::python())
+        .iter()
+        .map(|id| parallel_pytest::junit::node_id::to_junit_names(id))
         .collect();
-    assert!(
-        !ids.is_empty(),
-        "nothing collected in {}:\n{text}",
-        dir.display()
-    );
+    assert!(!ids.is_empty(), "nothing collected in {}", dir.display());
     ids
 }
 

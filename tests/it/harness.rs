@@ -210,3 +210,25 @@ impl Default for Cmd {
         Self::new()
     }
 }
+
+/// Node ids that `pytest --collect-only -q` finds in `dir` with interpreter `py`: the ground
+/// truth the exactly-once tests compare every shard's JUnit with.
+pub fn collected_ids(dir: &Path, py: &Path) -> Vec<String> {
+    let out = Command::new(py)
+        .args([
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ])
+        .current_dir(dir)
+        .output()
+        .expect("spawn pytest --collect-only");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("::"))
+        .map(str::to_owned)
+        .collect()
+}

@@ -12,7 +12,7 @@ use parallel_pytest::junit::reader::{Limits, read_path};
 use parallel_pytest::pytest::Manifest;
 use serde_json::json;
 
-use crate::harness::{Cmd, fixture_copy, python, python7};
+use crate::harness::{Cmd, collected_ids, fixture_copy, python, python7};
 
 /// One shard row: (files, node_ids, deselect, workers).
 type Row<'a> = (&'a [&'a str], &'a [&'a str], &'a [&'a str], u32);
@@ -56,27 +56,6 @@ fn run_cmd(dir: &Path, py: &Path, plan: &Path, shard: &str) -> Cmd {
         .arg(shard)
         .arg("--python")
         .arg(py)
-}
-
-/// `pytest --collect-only -q` node ids, run in `dir`.
-fn collected_ids(dir: &Path, py: &Path) -> Vec<String> {
-    let out = Command::new(py)
-        .args([
-            "-m",
-            "pytest",
-            "--collect-only",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-        ])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.contains("::"))
-        .map(str::to_owned)
-        .collect()
 }
 
 /// (classname, name) of every testcase in a JUnit file.
