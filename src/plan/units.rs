@@ -61,6 +61,23 @@ pub struct Unit {
     pub family_member: bool,
 }
 
+impl Unit {
+    /// One test moved to another shard by its exact node id (selected there, deselected here).
+    fn single_test(id: &str, micros: u64, family_member: bool) -> Unit {
+        Unit {
+            key: id.to_owned(),
+            kind: UnitKind::Moved {
+                select: vec![id.to_owned()],
+                deselect: vec![id.to_owned()],
+            },
+            micros,
+            longest: micros,
+            tests: 1,
+            family_member,
+        }
+    }
+}
+
 /// A file's split, if any: moved groups with their weights, and what stays.
 #[derive(Debug, Clone)]
 pub struct Split {
@@ -131,17 +148,7 @@ pub fn split_file(file: &FileWork, source: Option<&str>) -> Option<Split> {
                 continue;
             }
             for (k, (id, w)) in g.iter().enumerate() {
-                moved.push(Unit {
-                    key: (*id).to_owned(),
-                    kind: UnitKind::Moved {
-                        select: vec![(*id).to_owned()],
-                        deselect: vec![(*id).to_owned()],
-                    },
-                    micros: *w,
-                    longest: *w,
-                    tests: 1,
-                    family_member: k > 0,
-                });
+                moved.push(Unit::single_test(id, *w, k > 0));
             }
         }
         if groups.len() == 1 {
@@ -153,17 +160,7 @@ pub fn split_file(file: &FileWork, source: Option<&str>) -> Option<Split> {
             rest_tests = 1;
             moved.clear();
             for (id, w) in &g[1..] {
-                moved.push(Unit {
-                    key: (*id).to_owned(),
-                    kind: UnitKind::Moved {
-                        select: vec![(*id).to_owned()],
-                        deselect: vec![(*id).to_owned()],
-                    },
-                    micros: *w,
-                    longest: *w,
-                    tests: 1,
-                    family_member: true,
-                });
+                moved.push(Unit::single_test(id, *w, true));
             }
         }
     } else {
