@@ -1,73 +1,122 @@
-//! The one error type commands return; `main.rs` renders it and maps it to an exit code.
+//! The one error type commands return, composed from each stage's own error type; `main.rs`
+//! renders it (headline, `caused by:` chain, `hint:`) and maps it to an exit code.
 //!
-//! Stages define their own `thiserror` enums; commands convert them into `CommandError` with
-//! `Usage` (the user's input is wrong: exit 2) or `Failed` (something broke while doing the
-//! work: exit 2 as well, since pytest and report already own 0/1 and pytest owns 1–5 for `run`).
+//! Every variant but `Usage` wraps a stage's `thiserror` enum unchanged, so the cause chain
+//! survives to the terminal and the compiler checks that [`Error::exit_code`] covers each one.
+//! pytest owns 1–5 for `run` and `report` owns 0/1, so every error here exits 2.
 
-use std::fmt;
+use std::process::ExitCode;
 
-#[derive(Debug)]
-pub enum CommandError {
-    /// Bad flag, variable, config value or input file: names the culprit, exit 2.
+use crate::ci::{DetectError, ShardError};
+use crate::junit::reader::ReadError;
+use crate::plan::PlanError;
+use crate::plan::gitlab_child::ChildError;
+use crate::publish::gitlab::PublishError;
+use crate::pytest::interpreter::InterpreterError;
+use crate::pytest::process::SpawnError;
+use crate::suite::SuiteError;
+use crate::timings::TimingsError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad flag, variable, config value or input file; the message names the culprit.
+    #[error("{message}")]
     Usage {
         message: String,
         hint: Option<String>,
     },
-    /// Something failed while working (I/O, a subprocess that could not start). Exit 2.
-    Failed(anyhow::Error),
+    #[error(transparent)]
+    Detect(#[from] DetectError),
+    #[error(transparent)]
+    Shard(#[from] ShardError),
+    #[error(transparent)]
+    Suite(#[from] SuiteError),
+    #[error(transparent)]
+    Timings(#[from] TimingsError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    GitlabChild(#[from] ChildError),
+    #[error(transparent)]
+    Interpreter(#[from] InterpreterError),
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
+    #[error(transparent)]
+    Junit(#[from] ReadError),
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    /// A file or stream we had to read or write; `fs-err` puts the path into the message.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// Something failed while working, with the context chain of what we were doing.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
 }
 
-impl CommandError {
+impl Error {
     pub fn usage(message: impl Into<String>) -> Self {
-        CommandError::Usage {
+        Error::Usage {
             message: message.into(),
             hint: None,
         }
     }
 
     pub fn usage_with_hint(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        CommandError::Usage {
+        Error::Usage {
             message: message.into(),
             hint: Some(hint.into()),
         }
     }
-}
 
-impl fmt::Display for CommandError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// The documented exit code (README "Exit codes"): every error is 2, because pytest owns
+    /// 1–5 for `run` and `report` uses 1 for a red run. Exhaustive on purpose: a new variant
+    /// must decide.
+    pub fn exit_code(&self) -> ExitCode {
         match self {
-            CommandError::Usage { message, .. } => f.write_str(message),
-            CommandError::Failed(err) => write!(f, "{err}"),
+            Error::Usage { .. }
+            | Error::Detect(_)
+            | Error::Shard(_)
+            | Error::Suite(_)
+            | Error::Timings(_)
+            | Error::Plan(_)
+            | Error::GitlabChild(_)
+            | Error::Interpreter(_)
+            | Error::Spawn(_)
+            | Error::Junit(_)
+            | Error::Publish(_)
+            | Error::Io(_)
+            | Error::Failed(_) => ExitCode::from(2),
         }
     }
-}
 
-impl From<anyhow::Error> for CommandError {
-    fn from(err: anyhow::Error) -> Self {
-        CommandError::Failed(err)
+    fn hint(&self) -> Option<&str> {
+        match self {
+            Error::Usage { hint, .. } => hint.as_deref(),
+            _ => None,
+        }
     }
 }
 
 /// Renders an error for stderr: headline, `caused by:` chain, `hint:`.
-pub fn render(err: &CommandError) -> String {
-    let mut out = String::new();
-    match err {
-        CommandError::Usage { message, hint } => {
-            out.push_str(&format!("error: {message}\n"));
-            if let Some(hint) = hint {
-                out.push_str(&format!("hint: {hint}\n"));
-            }
+pub fn render(err: &Error) -> String {
+    let mut out = format!("error: {err}\n");
+    let mut cause = std::error::Error::source(err);
+    // `transparent` variants forward `source()` to the inner error, whose own message is the
+    // headline already: skip causes that repeat the line above.
+    let mut last = err.to_string();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if text != last {
+            out.push_str(&format!("  caused by: {text}\n"));
         }
-        CommandError::Failed(err) => {
-            out.push_str(&format!("error: {err}\n"));
-            for cause in err.chain().skip(1) {
-                out.push_str(&format!("  caused by: {cause}\n"));
-            }
-        }
+        last = text;
+        cause = c.source();
+    }
+    if let Some(hint) = err.hint() {
+        out.push_str(&format!("hint: {hint}\n"));
     }
     out
 }
-
 /// clap reports a bad value read from a flag's environment variable as if it came from the
 /// flag (`invalid value '0' for '--workers'`). When the flag is absent from `argv` and its
 /// variable holds the rejected value, return a one-line message naming the variable instead.

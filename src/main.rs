@@ -22,7 +22,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprint!("{}", error::render(&err));
-            ExitCode::from(2)
+            err.exit_code()
         }
     }
 }

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::ci::{self, CiContext, Provider, ShardChoice};
 use crate::cli::{EnvArgs, TextOrJson};
-use crate::error::CommandError;
+use crate::error::Error;
 use crate::host::{self, Cpus, HostInfo, Memory, WorkerBudget};
 use crate::pytest::interpreter::{self, PythonInfo};
 use crate::settings::Settings;
@@ -41,10 +41,10 @@ pub struct WorkersReport {
     pub memory_per_worker_mib: u64,
 }
 
-pub fn execute(root: Option<PathBuf>, args: EnvArgs) -> Result<ExitCode, CommandError> {
+pub fn execute(root: Option<PathBuf>, args: EnvArgs) -> Result<ExitCode, Error> {
     let settings = Settings::load(root, &args.machine)?;
     let machine = &settings.machine;
-    let ci = ci::detect_from_env(machine.shard).map_err(|e| CommandError::usage(e.to_string()))?;
+    let ci = ci::detect_from_env(machine.shard).map_err(|e| Error::usage(e.to_string()))?;
     let host = host::detect();
     let (python, python_error) = probe_python(&settings)?;
     let report = build_report(
@@ -62,7 +62,7 @@ pub fn execute(root: Option<PathBuf>, args: EnvArgs) -> Result<ExitCode, Command
     match args.format {
         TextOrJson::Json => {
             let json = serde_json::to_string_pretty(&report)
-                .map_err(|e| CommandError::Failed(e.into()))?;
+                .map_err(|e| Error::Failed(e.into()))?;
             println!("{json}");
         }
         TextOrJson::Text => print!("{}", render_text(&report)),
@@ -72,7 +72,7 @@ pub fn execute(root: Option<PathBuf>, args: EnvArgs) -> Result<ExitCode, Command
 
 /// Find and probe the interpreter. An explicit choice that fails is the user's error; a PATH
 /// search that finds nothing is reported in the output instead.
-fn probe_python(settings: &Settings) -> Result<(Option<PythonInfo>, Option<String>), CommandError> {
+fn probe_python(settings: &Settings) -> Result<(Option<PythonInfo>, Option<String>), Error> {
     let explicit = settings.machine.python_choice();
     let was_explicit = explicit.is_some();
     let path_var = std::env::var_os("PATH");
@@ -80,7 +80,7 @@ fn probe_python(settings: &Settings) -> Result<(Option<PythonInfo>, Option<Strin
         .and_then(|(path, source)| interpreter::probe(&path, &source));
     match result {
         Ok(info) => Ok((Some(info), None)),
-        Err(err) if was_explicit => Err(CommandError::usage(err.to_string())),
+        Err(err) if was_explicit => Err(Error::usage(err.to_string())),
         Err(err) => Ok((None, Some(err.to_string()))),
     }
 }

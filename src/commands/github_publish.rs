@@ -8,7 +8,7 @@ use octocrab::secrecy::SecretString;
 
 use crate::cli::GithubPublishArgs;
 use crate::env_vars::ci;
-use crate::error::CommandError;
+use crate::error::Error;
 use crate::publish::Rendered;
 use crate::publish::github::{self, Context, Options, Outcome, RetryPolicy, Step};
 
@@ -26,7 +26,7 @@ pub fn publish(
     rendered: &Rendered,
     summary: Option<&Path>,
     fallback_commands: &str,
-) -> Result<Outcome, CommandError> {
+) -> Result<Outcome, Error> {
     publish_with(
         args,
         rendered,
@@ -47,7 +47,7 @@ pub fn publish_with(
     env: &dyn Fn(&str) -> Option<String>,
     retry: RetryPolicy,
     stdout: &mut dyn Write,
-) -> Result<Outcome, CommandError> {
+) -> Result<Outcome, Error> {
     if !args.check_run && !args.comment {
         return Ok(Outcome::default());
     }
@@ -87,7 +87,7 @@ pub fn publish_with(
         stdout,
     );
     if args.fail_on_publish_error && outcome.any_failed() {
-        return Err(CommandError::Failed(anyhow::anyhow!(
+        return Err(Error::Failed(anyhow::anyhow!(
             "publishing to GitHub failed (`--fail-on-publish-error` is set): {}",
             outcome.notes().join("; ")
         )));

@@ -9,9 +9,9 @@ pub mod run;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
-use crate::error::CommandError;
+use crate::error::Error;
 
-pub fn dispatch(cli: Cli) -> Result<ExitCode, CommandError> {
+pub fn dispatch(cli: Cli) -> Result<ExitCode, Error> {
     let root = cli.root;
     match cli.command {
         Command::Env(args) => env::execute(root, args),

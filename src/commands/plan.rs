@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use crate::ci;
 use crate::cli::{PlanArgs, PlanFormat, PlanInputs};
 use crate::env_vars;
-use crate::error::CommandError;
+use crate::error::Error;
 use crate::host;
 use crate::plan::{self, PlanError, PlanRequest, Planned, ShardCount};
 use crate::settings::Settings;
@@ -18,10 +18,10 @@ pub const DEFAULT_MAX_SHARDS: u32 = 256;
 /// Default start-up cost of one shard job (checkout, install), seconds.
 pub const DEFAULT_SHARD_STARTUP_SECONDS: f64 = 30.0;
 
-pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, CommandError> {
+pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, Error> {
     let settings = Settings::load(root, &args.inputs.machine)?;
     let ci = ci::detect_from_env(settings.machine.shard)
-        .map_err(|e| CommandError::usage(e.to_string()))?;
+        .map_err(|e| Error::usage(e.to_string()))?;
     let this_shard = ci.shard.as_ref().map(|c| c.shard());
     let shards = shard_count(&args, &settings, this_shard.map(|s| s.total))?;
     let workers = plan_workers(&settings, &args.inputs);
@@ -39,7 +39,7 @@ pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, Comman
     match args.format {
         PlanFormat::Json => {
             let json = serde_json::to_string_pretty(&planned.plan)
-                .map_err(|e| CommandError::Failed(e.into()))?;
+                .map_err(|e| Error::Failed(e.into()))?;
             println!("{json}");
         }
         PlanFormat::Matrix => println!("{}", matrix_json(&planned.plan)),
@@ -106,15 +106,15 @@ pub fn learned_mib(default_mib: u64, learned_bytes: Option<u64>) -> u64 {
 }
 
 /// Maps planner errors: bad input is a usage error (exit 2 with the culprit named).
-pub fn plan_error(e: PlanError) -> CommandError {
+pub fn plan_error(e: PlanError) -> Error {
     match e {
         PlanError::Suite(crate::suite::SuiteError::Collect { .. }) => {
-            CommandError::Failed(anyhow::anyhow!(e.to_string()))
+            Error::Failed(anyhow::anyhow!(e.to_string()))
         }
         PlanError::Suite(crate::suite::SuiteError::Io(m)) => {
-            CommandError::Failed(anyhow::anyhow!(m))
+            Error::Failed(anyhow::anyhow!(m))
         }
-        other => CommandError::usage(other.to_string()),
+        other => Error::usage(other.to_string()),
     }
 }
 
@@ -123,7 +123,7 @@ fn shard_count(
     args: &PlanArgs,
     settings: &Settings,
     ci_total: Option<u32>,
-) -> Result<ShardCount, CommandError> {
+) -> Result<ShardCount, Error> {
     let file = &settings.file;
     let target = args.target_seconds.or(if args.shards.is_some() {
         None
@@ -145,7 +145,7 @@ fn shard_count(
     }
     let n = args.shards.or(file.shards).or(ci_total).unwrap_or(1);
     if n == 0 {
-        return Err(CommandError::usage(
+        return Err(Error::usage(
             "`--shards` / `PARALLEL_PYTEST_SHARDS` must be at least 1",
         ));
     }
@@ -158,9 +158,9 @@ pub fn plan_request(
     inputs: &PlanInputs,
     shards: ShardCount,
     workers: u32,
-) -> Result<PlanRequest, CommandError> {
+) -> Result<PlanRequest, Error> {
     let cwd = std::env::current_dir().map_err(|e| {
-        CommandError::Failed(anyhow::anyhow!("failed to read the current directory: {e}"))
+        Error::Failed(anyhow::anyhow!("failed to read the current directory: {e}"))
     })?;
     let (timings, timings_base) = if !inputs.timings.is_empty() {
         (inputs.timings.clone(), cwd.clone())

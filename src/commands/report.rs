@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use crate::cli::{ReportArgs, TextOrJson};
 use crate::env_vars::ci;
-use crate::error::CommandError;
+use crate::error::Error;
 use crate::junit::reader::Limits;
 use crate::junit::writer::{self, GITLAB_MAX_BYTES, SuiteInput};
 use crate::report::{self, MarkdownOptions, SourceLinks, annotations, inputs, model};
@@ -15,14 +15,14 @@ use crate::report::{self, MarkdownOptions, SourceLinks, annotations, inputs, mod
 /// GitLab MR notes hold at most 1,000,000 characters (DESIGN.md §5).
 const MR_NOTE_MAX_BYTES: usize = 1_000_000 - 1_000;
 
-pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, CommandError> {
+pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Error> {
     if args.expect_shards == Some(0) {
-        return Err(CommandError::usage("`--expect-shards` must be at least 1"));
+        return Err(Error::usage("`--expect-shards` must be at least 1"));
     }
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let base = match root {
         Some(root) => root,
-        None => std::env::current_dir().map_err(|e| CommandError::Failed(e.into()))?,
+        None => std::env::current_dir().map_err(|e| Error::Failed(e.into()))?,
     };
     let exclude: Vec<PathBuf> = [&args.junit_out, &args.codequality_out]
         .into_iter()
@@ -81,10 +81,10 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Comm
             })
             .collect();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs_err::create_dir_all(dir).map_err(|e| CommandError::Failed(e.into()))?;
+            fs_err::create_dir_all(dir).map_err(|e| Error::Failed(e.into()))?;
         }
         let written = writer::write_path(path, &suites, GITLAB_MAX_BYTES)
-            .map_err(|e| CommandError::Failed(anyhow::anyhow!("{e}")))?;
+            .map_err(|e| Error::Failed(anyhow::anyhow!("{e}")))?;
         if let Some(cap) = written.texts_cut_to {
             eprintln!(
                 "note: failure texts in `{}` were cut to {cap} bytes each to stay under GitLab's 30 MB limit",
@@ -135,7 +135,7 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Comm
     stdout
         .write_all(body.as_bytes())
         .and_then(|()| stdout.flush())
-        .map_err(|e| CommandError::Failed(anyhow::anyhow!("failed to write to stdout: {e}")))?;
+        .map_err(|e| Error::Failed(anyhow::anyhow!("failed to write to stdout: {e}")))?;
     drop(stdout);
 
     // Publish hook: the forges get exactly what was rendered above (DESIGN.md §2).
@@ -163,7 +163,7 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Comm
         args.github.fail_on_publish_error,
     );
     if gitlab_failed {
-        return Err(CommandError::Failed(anyhow::anyhow!(
+        return Err(Error::Failed(anyhow::anyhow!(
             "publishing the GitLab MR note failed (`--fail-on-publish-error` is set)"
         )));
     }
@@ -175,22 +175,22 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Comm
     })
 }
 
-fn append(path: &Path, text: &str) -> Result<(), CommandError> {
+fn append(path: &Path, text: &str) -> Result<(), Error> {
     let mut file = fs_err::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
-        .map_err(|e| CommandError::Failed(e.into()))?;
+        .map_err(|e| Error::Failed(e.into()))?;
     file.write_all(text.as_bytes()).map_err(|e| {
-        CommandError::Failed(anyhow::anyhow!("failed to write `{}`: {e}", path.display()))
+        Error::Failed(anyhow::anyhow!("failed to write `{}`: {e}", path.display()))
     })
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CommandError> {
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs_err::create_dir_all(dir).map_err(|e| CommandError::Failed(e.into()))?;
+        fs_err::create_dir_all(dir).map_err(|e| Error::Failed(e.into()))?;
     }
-    fs_err::write(path, bytes).map_err(|e| CommandError::Failed(e.into()))
+    fs_err::write(path, bytes).map_err(|e| Error::Failed(e.into()))
 }
 
 /// Folds this run's durations into the timings store for the next plan: the previous store

@@ -12,7 +12,7 @@ use crate::ci::{self, Shard};
 use crate::cli::RunArgs;
 use crate::commands::plan as plan_cmd;
 use crate::env_vars::ours;
-use crate::error::CommandError;
+use crate::error::Error;
 use crate::plan::{self, Plan, PlanError, ShardCount, ShardPlan};
 use crate::pytest::command::{self, PytestCommand};
 use crate::pytest::interpreter;
@@ -45,10 +45,10 @@ struct Resolved {
     argv_budget: usize,
 }
 
-pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, CommandError> {
+pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> {
     let (resolved, settings) = resolve(root, &args)?;
     let ci =
-        ci::detect_from_env(resolved.shard_flag).map_err(|e| CommandError::usage(e.to_string()))?;
+        ci::detect_from_env(resolved.shard_flag).map_err(|e| Error::usage(e.to_string()))?;
     let ci_shard = ci.shard.map(|c| c.shard());
     let Obtained {
         plan,
@@ -62,7 +62,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
         .find(|s| s.index == shard.index)
         .cloned()
         .ok_or_else(|| {
-            CommandError::usage(format!(
+            Error::usage(format!(
                 "the plan has no row for shard {shard} (it lists {} shards)",
                 plan.shards.len()
             ))
@@ -127,7 +127,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
     remove_if_exists(&serial_junit)?;
     let host = crate::host::detect();
     let (parallel, parallel_usage) = process::run_sampled(&cmd, resolved.grace, workers > 1)
-        .map_err(|e| CommandError::Failed(e.into()))?;
+        .map_err(|e| Error::Failed(e.into()))?;
 
     if let Some(user_junit) = &cmd.user_junit {
         // The user's `--junitxml` won (it came last); keep a copy under our name for `report`.
@@ -159,7 +159,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
             let serial_cmd = serial::serial_command(&inputs, marker, &serial_junit, xdist);
             write_command_files(&serial_cmd)?;
             let (ended, usage) = process::run_sampled(&serial_cmd, resolved.grace, false)
-                .map_err(|e| CommandError::Failed(e.into()))?;
+                .map_err(|e| Error::Failed(e.into()))?;
             if let Some(user_junit) = &serial_cmd.user_junit {
                 if user_junit.exists() {
                     fs_err::copy(user_junit, &serial_junit).map_err(anyhow::Error::from)?;
@@ -286,10 +286,10 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Command
     Ok(ExitCode::from(code))
 }
 
-fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<(Resolved, Settings), CommandError> {
+fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<(Resolved, Settings), Error> {
     let cwd = std::env::current_dir()
         .context("failed to read the current directory")
-        .map_err(CommandError::Failed)?;
+        .map_err(Error::Failed)?;
     let settings = Settings::load(root, &args.inputs.machine)?;
     let root = absolute(&cwd, &settings.root);
     let file = &settings.file;
@@ -301,7 +301,7 @@ fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<(Resolved, Settings)
         settings.machine.python_choice(),
         std::env::var_os("PATH").as_deref(),
     )
-    .map_err(|e| CommandError::usage(e.to_string()))?;
+    .map_err(|e| Error::usage(e.to_string()))?;
     let python = python_path(&cwd, &python);
     let dist = args
         .inputs
@@ -313,7 +313,7 @@ fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<(Resolved, Settings)
         None => process::DEFAULT_GRACE,
         Some(s) if s.is_finite() && s >= 0.0 => Duration::from_secs_f64(s),
         Some(s) => {
-            return Err(CommandError::usage(format!(
+            return Err(Error::usage(format!(
                 "`--grace-seconds {s}` must be a number of seconds >= 0"
             )));
         }
@@ -325,11 +325,11 @@ fn resolve(root: Option<PathBuf>, args: &RunArgs) -> Result<(Resolved, Settings)
         .or(file.serial_marker.clone())
         .unwrap_or_else(|| serial::DEFAULT_MARKER.to_string());
     serial::validate_marker(&serial_marker)
-        .map_err(|e| CommandError::usage(format!("`--serial-marker`: {e}")))?;
+        .map_err(|e| Error::usage(format!("`--serial-marker`: {e}")))?;
     let argv_budget = match std::env::var(ours::ARGV_BUDGET) {
         Err(_) => command::ARGV_PATH_BUDGET,
         Ok(v) => v.trim().parse::<usize>().map_err(|_| {
-            CommandError::usage(format!(
+            Error::usage(format!(
                 "`{}` is `{v}`: expected a number of bytes",
                 ours::ARGV_BUDGET
             ))
@@ -356,7 +356,7 @@ fn obtain_plan(
     resolved: &Resolved,
     settings: &Settings,
     ci_shard: Option<Shard>,
-) -> Result<Obtained, CommandError> {
+) -> Result<Obtained, Error> {
     let Some(path) = &args.plan_file else {
         // Exactly what `plan` computes: the same request from the same settings, with N from
         // this job's shard.
@@ -378,9 +378,9 @@ fn obtain_plan(
         });
     };
     let path = absolute(&resolved.cwd, path);
-    let text = fs_err::read_to_string(&path).map_err(|e| CommandError::usage(e.to_string()))?;
+    let text = fs_err::read_to_string(&path).map_err(|e| Error::usage(e.to_string()))?;
     let plan: Plan = serde_json::from_str(&text).map_err(|e| {
-        CommandError::usage(format!(
+        Error::usage(format!(
             "`{}` is not a plan from `plan --format json`: {e}",
             path.display()
         ))
@@ -411,19 +411,19 @@ struct Obtained {
 
 /// `--shard`, else `PARALLEL_PYTEST_SHARD`/the CI provider's variables, else 1/1 for a
 /// one-shard plan.
-fn this_shard(ci_shard: Option<Shard>, plan: &Plan) -> Result<Shard, CommandError> {
+fn this_shard(ci_shard: Option<Shard>, plan: &Plan) -> Result<Shard, Error> {
     let shard = match ci_shard {
         Some(shard) => shard,
         None if plan.shards_total == 1 => Shard { index: 1, total: 1 },
         None => {
-            return Err(CommandError::usage(format!(
+            return Err(Error::usage(format!(
                 "the plan has {} shards: pass `--shard I/{}` to say which one this job runs",
                 plan.shards_total, plan.shards_total
             )));
         }
     };
     if shard.total != plan.shards_total {
-        return Err(CommandError::usage(format!(
+        return Err(Error::usage(format!(
             "`--shard {shard}` does not match the plan, which has {}",
             plural(plan.shards_total as usize, "shard", "shards")
         )));
@@ -453,7 +453,7 @@ fn empty_shard(
     plan: &Plan,
     shard: Shard,
     shard_plan: &ShardPlan,
-) -> Result<ExitCode, CommandError> {
+) -> Result<ExitCode, Error> {
     let line = format!(
         "parallel-pytest: shard {shard} has nothing to run (the plan gave it no tests); pytest was not started"
     );
@@ -566,7 +566,7 @@ fn failure_hint(
     None
 }
 
-fn write_command_files(cmd: &PytestCommand) -> Result<(), CommandError> {
+fn write_command_files(cmd: &PytestCommand) -> Result<(), Error> {
     for (path, contents) in &cmd.files {
         if let Some(parent) = path.parent() {
             fs_err::create_dir_all(parent).map_err(anyhow::Error::from)?;
@@ -576,11 +576,11 @@ fn write_command_files(cmd: &PytestCommand) -> Result<(), CommandError> {
     Ok(())
 }
 
-fn remove_if_exists(path: &Path) -> Result<(), CommandError> {
+fn remove_if_exists(path: &Path) -> Result<(), Error> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(CommandError::Failed(
+        Err(e) => Err(Error::Failed(
             anyhow::Error::from(e).context(format!("failed to remove `{}`", path.display())),
         )),
     }

@@ -343,12 +343,12 @@ pub fn render_from_lookup(
 /// `plan --format gitlab-child` (the hook in `commands/plan.rs`): the child pipeline for
 /// `shards` shards with the parent's inputs from this process's `PARALLEL_PYTEST_INPUT_*`
 /// variables. Bad variable values and out-of-range counts are usage errors naming the culprit.
-pub fn render_for_plan(shards: u32) -> Result<String, crate::error::CommandError> {
-    use crate::error::CommandError;
+pub fn render_for_plan(shards: u32) -> Result<String, crate::error::Error> {
+    use crate::error::Error;
     render_from_lookup(shards, |var| std::env::var(var).ok()).map_err(|e| match e {
-        ChildError::Template(_) => CommandError::Failed(anyhow::anyhow!(e.to_string())),
+        ChildError::Template(_) => Error::Failed(anyhow::anyhow!(e.to_string())),
         ChildError::BadInput { .. } | ChildError::MissingInput(_) | ChildError::ShardCount(_) => {
-            CommandError::usage(e.to_string())
+            Error::usage(e.to_string())
         }
     })
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::ci::Shard;
 use crate::cli::{MachineArgs, WorkerCount};
-use crate::error::CommandError;
+use crate::error::Error;
 use crate::host::DEFAULT_MEMORY_PER_WORKER_MIB;
 use crate::pytest::PythonSource;
 
@@ -138,7 +138,7 @@ impl MachineSettings {
 
 impl Settings {
     /// Resolve the root, read its pyproject.toml, and resolve the machine section.
-    pub fn load(root: Option<PathBuf>, machine: &MachineArgs) -> Result<Self, CommandError> {
+    pub fn load(root: Option<PathBuf>, machine: &MachineArgs) -> Result<Self, Error> {
         let root = resolve_root(root)?;
         let file = load_file_config(&root)?;
         let machine = MachineSettings::resolve(machine, &file, &root);
@@ -151,15 +151,15 @@ impl Settings {
 }
 
 /// `--root DIR` must be a directory; without it, the current directory.
-pub fn resolve_root(root: Option<PathBuf>) -> Result<PathBuf, CommandError> {
+pub fn resolve_root(root: Option<PathBuf>) -> Result<PathBuf, Error> {
     match root {
         Some(dir) if dir.is_dir() => Ok(dir),
-        Some(dir) => Err(CommandError::usage(format!(
+        Some(dir) => Err(Error::usage(format!(
             "`--root` / `PARALLEL_PYTEST_ROOT` is `{}`, which is not a directory",
             dir.display()
         ))),
         None => std::env::current_dir().map_err(|e| {
-            CommandError::Failed(anyhow::anyhow!("failed to read the current directory: {e}"))
+            Error::Failed(anyhow::anyhow!("failed to read the current directory: {e}"))
         }),
     }
 }
@@ -201,15 +201,15 @@ pub struct FileConfig {
 }
 
 /// Read `[tool.parallel-pytest]` from `<root>/pyproject.toml`; missing file or table → defaults.
-pub fn load_file_config(root: &Path) -> Result<FileConfig, CommandError> {
+pub fn load_file_config(root: &Path) -> Result<FileConfig, Error> {
     let path = root.join("pyproject.toml");
     let text = match fs_err::read_to_string(&path) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(FileConfig::default()),
-        Err(err) => return Err(CommandError::Failed(err.into())),
+        Err(err) => return Err(Error::Failed(err.into())),
     };
     parse_file_config(&text).map_err(|message| {
-        CommandError::usage(format!("failed to read `{}`: {message}", path.display()))
+        Error::usage(format!("failed to read `{}`: {message}", path.display()))
     })
 }
 
