@@ -14,6 +14,7 @@ use crate::plan::gitlab_child::ChildError;
 use crate::publish::gitlab::PublishError;
 use crate::pytest::interpreter::InterpreterError;
 use crate::pytest::process::SpawnError;
+use crate::settings::SettingsError;
 use crate::suite::SuiteError;
 use crate::timings::TimingsError;
 
@@ -25,6 +26,8 @@ pub enum Error {
         message: String,
         hint: Option<String>,
     },
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
     #[error(transparent)]
     Detect(#[from] DetectError),
     #[error(transparent)]
@@ -48,6 +51,9 @@ pub enum Error {
     /// A file or stream we had to read or write; `fs-err` puts the path into the message.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// A machine-readable document on stdout or in a file could not be written.
+    #[error("failed to write JSON output")]
+    Json(#[from] serde_json::Error),
     /// Something failed while working, with the context chain of what we were doing.
     #[error(transparent)]
     Failed(#[from] anyhow::Error),
@@ -61,19 +67,13 @@ impl Error {
         }
     }
 
-    pub fn usage_with_hint(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Error::Usage {
-            message: message.into(),
-            hint: Some(hint.into()),
-        }
-    }
-
     /// The documented exit code (README "Exit codes"): every error is 2, because pytest owns
     /// 1–5 for `run` and `report` uses 1 for a red run. Exhaustive on purpose: a new variant
     /// must decide.
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Usage { .. }
+            | Error::Settings(_)
             | Error::Detect(_)
             | Error::Shard(_)
             | Error::Suite(_)
@@ -85,14 +85,50 @@ impl Error {
             | Error::Junit(_)
             | Error::Publish(_)
             | Error::Io(_)
+            | Error::Json(_)
             | Error::Failed(_) => ExitCode::from(2),
         }
     }
 
-    fn hint(&self) -> Option<&str> {
+    /// What the user can do about it, when the message alone does not say. Exhaustive, like
+    /// [`Error::exit_code`], so a new variant decides whether it has advice.
+    fn hint(&self) -> Option<String> {
         match self {
-            Error::Usage { hint, .. } => hint.as_deref(),
-            _ => None,
+            Error::Usage { hint, .. } => hint.clone(),
+            Error::Settings(SettingsError::Pyproject { .. }) => Some(
+                "the keys of `[tool.parallel-pytest]` are the long flags without `--` \
+                 (README, \"Configuration\")"
+                    .to_owned(),
+            ),
+            Error::Detect(e) => Some(format!(
+                "fix or unset `{}`, or pass `--shard I/N`, which takes precedence",
+                e.variable
+            )),
+            Error::Interpreter(InterpreterError::NotOnPath) => Some(
+                "install Python 3 with pytest, or pass `--python PATH` (or set \
+                 `PARALLEL_PYTEST_PYTHON`)"
+                    .to_owned(),
+            ),
+            Error::Interpreter(
+                InterpreterError::NotFound { .. } | InterpreterError::PermissionDenied { .. },
+            ) => Some(
+                "point `--python` at an executable interpreter, or leave it unset to search \
+                 `PATH` for `python3`"
+                    .to_owned(),
+            ),
+            Error::Settings(_)
+            | Error::Interpreter(_)
+            | Error::Shard(_)
+            | Error::Suite(_)
+            | Error::Timings(_)
+            | Error::Plan(_)
+            | Error::GitlabChild(_)
+            | Error::Spawn(_)
+            | Error::Junit(_)
+            | Error::Publish(_)
+            | Error::Io(_)
+            | Error::Json(_)
+            | Error::Failed(_) => None,
         }
     }
 }
