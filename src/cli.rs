@@ -163,6 +163,8 @@ pub struct PlanArgs {
     #[arg(long, env = ours::SHARD_STARTUP_SECONDS, value_name = "S")]
     pub shard_startup_seconds: Option<f64>,
 
+    /// `text`: a table per shard; `json`: the plan document (`run --plan` reads it); `matrix`:
+    /// a GitHub matrix; `gitlab-child`: a child pipeline.
     #[arg(long, env = ours::PLAN_FORMAT, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
 }
@@ -203,6 +205,7 @@ pub struct ReportArgs {
     #[arg(long, env = ours::EXPECT_SHARDS, value_name = "N")]
     pub expect_shards: Option<u32>,
 
+    /// `text`: the summary for a terminal; `json`: one JSON document (keys in the README).
     #[arg(long, env = ours::REPORT_FORMAT, value_enum, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,
 

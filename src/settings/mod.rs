@@ -237,12 +237,12 @@ fn parse_file_config(text: &str) -> Result<FileConfig, String> {
         #[serde(rename = "parallel-pytest")]
         parallel_pytest: Option<toml::Value>,
     }
-    let doc: Pyproject = toml::from_str(text).map_err(|e| e.to_string())?;
+    // toml's messages end in a newline; the renderer adds its own line breaks.
+    let doc: Pyproject = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
     match doc.tool.and_then(|t| t.parallel_pytest) {
         None => Ok(FileConfig::default()),
-        Some(value) => {
-            FileConfig::deserialize(value).map_err(|e| format!("in `[tool.parallel-pytest]`: {e}"))
-        }
+        Some(value) => FileConfig::deserialize(value)
+            .map_err(|e| format!("in `[tool.parallel-pytest]`: {}", e.to_string().trim_end())),
     }
 }
 
