@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -264,4 +265,43 @@ pub fn collected_ids(dir: &Path, py: &Path) -> Vec<String> {
         .filter(|l| l.contains("::"))
         .map(str::to_owned)
         .collect()
+}
+
+/// A fixture suite's declared expectations: `tests/fixtures/<name>/expected.toml`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expected {
+    /// Node id → outcome of its last attempt, in `junit::model::Outcome::as_str` words.
+    pub outcomes: BTreeMap<String, String>,
+    /// Ids with more than one attempt (pytest-rerunfailures).
+    #[serde(default)]
+    pub rerun: BTreeSet<String>,
+    /// Ids that `run` puts in the serial phase.
+    #[serde(default)]
+    pub serial: BTreeSet<String>,
+}
+
+pub fn expected(fixture: &str) -> Expected {
+    let path = fixtures().join(fixture).join("expected.toml");
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read `{}`: {e}", path.display()));
+    toml::from_str(&text).unwrap_or_else(|e| panic!("`{}`: {e}", path.display()))
+}
+
+/// What a JUnit file says: node id → outcome of the last attempt, and attempts per id.
+pub fn junit_outcomes(path: &Path) -> (BTreeMap<String, String>, BTreeMap<String, usize>) {
+    let report = parallel_pytest::junit::reader::read_path(path, &Default::default())
+        .unwrap_or_else(|e| panic!("read `{}`: {e}", path.display()));
+    let mut outcomes = BTreeMap::new();
+    let mut attempts = BTreeMap::new();
+    for case in &report.cases {
+        let id = parallel_pytest::junit::node_id::node_id(
+            &case.classname,
+            &case.name,
+            case.file.as_deref(),
+        );
+        *attempts.entry(id.clone()).or_insert(0) += 1;
+        outcomes.insert(id, case.outcome.as_str().to_owned());
+    }
+    (outcomes, attempts)
 }

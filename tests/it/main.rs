@@ -11,6 +11,7 @@ mod action;
 mod cli;
 mod cli_snapshots;
 mod env;
+mod fixtures;
 mod github;
 mod gitlab;
 #[cfg(feature = "e2e")]
