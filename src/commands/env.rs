@@ -128,34 +128,8 @@ fn render_text(r: &EnvReport) -> String {
             None => "none (the whole suite is one shard)".to_owned(),
         },
     );
-    let c = &r.cpus;
-    let affinity = c.affinity.map_or("unknown".to_owned(), |a| a.to_string());
-    let quota = match (c.quota, &c.quota_file) {
-        (Some(q), Some(file)) => format!("{q} (`{}`)", file.display()),
-        (Some(q), None) => q.to_string(),
-        (None, _) => "none".to_owned(),
-    };
-    line(
-        "cpus",
-        format!(
-            "{} effective, set by {} (online {}, affinity {affinity}, cgroup quota {quota})",
-            c.effective,
-            c.source.describe(),
-            c.online
-        ),
-    );
-    let m = &r.memory;
-    let limit = match (m.limit_bytes, &m.limit_file) {
-        (Some(b), Some(file)) => format!("cgroup limit {} (`{}`)", bytes(b), file.display()),
-        (Some(b), None) => format!("cgroup limit {}", bytes(b)),
-        (None, _) => "no cgroup limit".to_owned(),
-    };
-    let available = m
-        .available_bytes
-        .map_or("available unknown".to_owned(), |b| {
-            format!("{} available", bytes(b))
-        });
-    line("memory", format!("{limit}, {available}"));
+    line("cpus", cpus_text(&r.cpus));
+    line("memory", memory_text(&r.memory));
     let w = &r.workers;
     line(
         "workers",
@@ -192,6 +166,37 @@ fn render_text(r: &EnvReport) -> String {
         (None, None) => line("python", "not found".to_owned()),
     }
     out
+}
+
+/// `4 effective, set by … (online 8, affinity 8, cgroup quota 4 (`…/cpu.max`))`.
+fn cpus_text(c: &Cpus) -> String {
+    let affinity = c.affinity.map_or("unknown".to_owned(), |a| a.to_string());
+    let quota = match (c.quota, &c.quota_file) {
+        (Some(q), Some(file)) => format!("{q} (`{}`)", file.display()),
+        (Some(q), None) => q.to_string(),
+        (None, _) => "none".to_owned(),
+    };
+    format!(
+        "{} effective, set by {} (online {}, affinity {affinity}, cgroup quota {quota})",
+        c.effective,
+        c.source.describe(),
+        c.online
+    )
+}
+
+/// `cgroup limit 1.0 GiB (`…/memory.max`), 16.0 GiB available`.
+fn memory_text(m: &Memory) -> String {
+    let limit = match (m.limit_bytes, &m.limit_file) {
+        (Some(b), Some(file)) => format!("cgroup limit {} (`{}`)", bytes(b), file.display()),
+        (Some(b), None) => format!("cgroup limit {}", bytes(b)),
+        (None, _) => "no cgroup limit".to_owned(),
+    };
+    let available = m
+        .available_bytes
+        .map_or("available unknown".to_owned(), |b| {
+            format!("{} available", bytes(b))
+        });
+    format!("{limit}, {available}")
 }
 
 /// Bytes in binary units with one decimal (`1.5 GiB`), for people.
