@@ -1,8 +1,9 @@
 //! The one error type commands return, composed from each stage's own error type; `main.rs`
 //! renders it (headline, `caused by:` chain, `hint:`) and maps it to an exit code.
 //!
-//! Every variant but `Usage` wraps a stage's `thiserror` enum unchanged, so the cause chain
-//! survives to the terminal and the compiler checks that [`Error::exit_code`] covers each one.
+//! Every variant but `Usage` wraps a stage's `thiserror` enum (or an `io`/`serde_json` error)
+//! unchanged, so the cause chain survives to the terminal and the compiler checks that
+//! [`Error::exit_code`] and the hints cover each one.
 //! pytest owns 1–5 for `run` and `report` owns 0/1, so every error here exits 2.
 
 use std::process::ExitCode;
@@ -202,4 +203,29 @@ fn find_env(cmd: &clap::Command, long: &str) -> Option<String> {
         .and_then(|a| a.get_env())
         .map(|v| v.to_string_lossy().into_owned())
         .or_else(|| cmd.get_subcommands().find_map(|sub| find_env(sub, long)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_shows_the_cause_chain_once_and_the_hint() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "permission denied");
+        let err = Error::from(SettingsError::Read(io));
+        assert_eq!(
+            render(&err),
+            "error: failed to read the project configuration\n  caused by: permission denied\n"
+        );
+        let err = Error::from(SettingsError::Pyproject {
+            path: "/p/pyproject.toml".into(),
+            message: "in `[tool.parallel-pytest]`: unknown field `wrokers`".into(),
+        });
+        let text = render(&err);
+        assert!(
+            text.starts_with("error: failed to read `/p/pyproject.toml`: in `[tool.parallel-pytest]`: unknown field `wrokers`\nhint: "),
+            "{text}"
+        );
+        assert_eq!(err.exit_code(), ExitCode::from(2));
+    }
 }

@@ -101,7 +101,7 @@ pub struct MachineSettings {
 impl MachineSettings {
     /// Resolve from the clap args and the pyproject table. `root` anchors relative paths
     /// from the config file.
-    pub fn resolve(args: &MachineArgs, file: &FileConfig, root: &Path) -> Self {
+    fn resolve(args: &MachineArgs, file: &FileConfig, root: &Path) -> Self {
         let file_python = file.python.as_ref().map(|p| {
             // A bare name (`python3.12`) is looked up on PATH; a path is relative to the root.
             if p.components().count() > 1 && p.is_relative() {
