@@ -323,4 +323,14 @@ fn format_variables_are_per_command() {
             .env("PARALLEL_PYTEST_ENV_FORMAT", "matrix"),
         &["`PARALLEL_PYTEST_ENV_FORMAT` is `matrix`"],
     );
+    // `plan` reads its own variable, not `env`'s.
+    let (out, _) = Cmd::new()
+        .arg("--root")
+        .arg(crate::harness::fixtures().join("plan-split"))
+        .arg("plan")
+        .env("PARALLEL_PYTEST_PLAN_FORMAT", "matrix")
+        .env("PARALLEL_PYTEST_ENV_FORMAT", "text")
+        .expect_code(0);
+    let matrix: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}:\n{out}"));
+    assert!(matrix.is_object() || matrix.is_array(), "{out}");
 }
