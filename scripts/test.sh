@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command (README): install the pinned test tools, then run the whole test suite.
+# The test command (README): install the pinned test tools, then run the whole test suite,
+# both tiers (the `e2e` feature adds act, gitlab-ci-local, the wheel and the linters).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -8,4 +9,4 @@ export PARALLEL_PYTEST_TEST_PYTHON="$PWD/.cache/venvs/pytest-latest/bin/python"
 export PARALLEL_PYTEST_TEST_PYTHON7="$PWD/.cache/venvs/pytest-7/bin/python"
 export PARALLEL_PYTEST_TEST_TOOLS="$PWD/.cache/venvs/tools/bin"
 export PARALLEL_PYTEST_TEST_NODE_BIN="$PWD/tools/npm/node_modules/.bin"
-exec cargo test --locked "$@"
+exec cargo test --locked --features e2e "$@"

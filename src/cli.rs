@@ -107,7 +107,7 @@ pub struct EnvArgs {
     pub machine: MachineArgs,
 
     /// `text`: a few readable lines; `json`: one JSON document (keys in the README).
-    #[arg(long, env = ours::FORMAT, value_enum, default_value_t = TextOrJson::Text)]
+    #[arg(long, env = ours::ENV_FORMAT, value_enum, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,
 }
 
@@ -163,7 +163,9 @@ pub struct PlanArgs {
     #[arg(long, env = ours::SHARD_STARTUP_SECONDS, value_name = "S")]
     pub shard_startup_seconds: Option<f64>,
 
-    #[arg(long, env = ours::FORMAT, value_enum, default_value_t = PlanFormat::Text)]
+    /// `text`: a table per shard; `json`: the plan document (`run --plan` reads it); `matrix`:
+    /// a GitHub matrix; `gitlab-child`: a child pipeline.
+    #[arg(long, env = ours::PLAN_FORMAT, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
 }
 
@@ -203,7 +205,8 @@ pub struct ReportArgs {
     #[arg(long, env = ours::EXPECT_SHARDS, value_name = "N")]
     pub expect_shards: Option<u32>,
 
-    #[arg(long, env = ours::FORMAT, value_enum, default_value_t = TextOrJson::Text)]
+    /// `text`: the summary for a terminal; `json`: one JSON document (keys in the README).
+    #[arg(long, env = ours::REPORT_FORMAT, value_enum, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,
 
     /// Write the Markdown summary here. Default: `$GITHUB_STEP_SUMMARY` when set.
@@ -237,7 +240,7 @@ pub struct ReportArgs {
     pub gitlab: GitLabPublishArgs,
 }
 
-/// `report`: what to publish through the GitHub API (issue 6). All optional; without a token the
+/// `report`: what to publish through the GitHub API. All optional; without a token the
 /// report still works and says what it skipped.
 #[derive(Debug, Clone, Args)]
 pub struct GithubPublishArgs {
@@ -265,7 +268,7 @@ pub struct GithubPublishArgs {
     pub fail_on_publish_error: bool,
 }
 
-/// Publishing to GitLab from `report` (issue 7).
+/// Publishing to GitLab from `report`.
 #[derive(Debug, Clone, Args)]
 pub struct GitLabPublishArgs {
     /// Post the summary as one GitLab merge request note, edited in place on later pipelines.

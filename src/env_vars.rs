@@ -18,14 +18,19 @@ pub mod ours {
     pub const TIMINGS_OUT: &str = "PARALLEL_PYTEST_TIMINGS_OUT";
     pub const OUT_DIR: &str = "PARALLEL_PYTEST_OUT_DIR";
     pub const DIST: &str = "PARALLEL_PYTEST_DIST";
-    pub const FORMAT: &str = "PARALLEL_PYTEST_FORMAT";
+    /// `env --format`; each command has its own variable because the value sets differ.
+    pub const ENV_FORMAT: &str = "PARALLEL_PYTEST_ENV_FORMAT";
+    /// `plan --format` (`text`, `json`, `matrix`, `gitlab-child`).
+    pub const PLAN_FORMAT: &str = "PARALLEL_PYTEST_PLAN_FORMAT";
+    /// `report --format`.
+    pub const REPORT_FORMAT: &str = "PARALLEL_PYTEST_REPORT_FORMAT";
     pub const TARGET_SECONDS: &str = "PARALLEL_PYTEST_TARGET_SECONDS";
     pub const MAX_SHARDS: &str = "PARALLEL_PYTEST_MAX_SHARDS";
     pub const SHARD_STARTUP_SECONDS: &str = "PARALLEL_PYTEST_SHARD_STARTUP_SECONDS";
     pub const EXPECT_SHARDS: &str = "PARALLEL_PYTEST_EXPECT_SHARDS";
     pub const SUMMARY: &str = "PARALLEL_PYTEST_SUMMARY";
     pub const SERIAL_MARKER: &str = "PARALLEL_PYTEST_SERIAL_MARKER";
-    /// Set by `run` for every pytest process it starts (isolation, issue 8).
+    /// Set by `run` for every pytest process it starts (isolation).
     pub const SHARD_INDEX: &str = "PARALLEL_PYTEST_SHARD_INDEX";
     pub const SHARD_TOTAL: &str = "PARALLEL_PYTEST_SHARD_TOTAL";
     /// `run --plan`: a plan saved with `plan --format json`, run instead of planning again.
@@ -35,7 +40,7 @@ pub mod ours {
     /// `run`, pytest < 8.2 only: bytes of test-file paths allowed on argv before `run` passes
     /// top folders instead (default 131072). For tests and unusual systems.
     pub const ARGV_BUDGET: &str = "PARALLEL_PYTEST_ARGV_BUDGET";
-    /// `report`: publish a GitHub check run with every annotation (issue 6).
+    /// `report`: publish a GitHub check run with every annotation.
     pub const CHECK_RUN: &str = "PARALLEL_PYTEST_CHECK_RUN";
     /// `report`: name of the check run (and key of the sticky PR comment).
     pub const CHECK_NAME: &str = "PARALLEL_PYTEST_CHECK_NAME";
@@ -45,7 +50,7 @@ pub mod ours {
     pub const GITHUB_TOKEN: &str = "PARALLEL_PYTEST_GITHUB_TOKEN";
     /// `report`: exit non-zero when a requested check run or comment could not be published.
     pub const FAIL_ON_PUBLISH_ERROR: &str = "PARALLEL_PYTEST_FAIL_ON_PUBLISH_ERROR";
-    /// `report --mr-note`: post or update the GitLab merge request note (issue 7).
+    /// `report --mr-note`: post or update the GitLab merge request note.
     pub const MR_NOTE: &str = "PARALLEL_PYTEST_MR_NOTE";
     /// `report --token-variable`: NAME of the variable holding the GitLab access token.
     pub const TOKEN_VARIABLE: &str = "PARALLEL_PYTEST_TOKEN_VARIABLE";
@@ -69,7 +74,9 @@ pub mod ours {
         TIMINGS_OUT,
         OUT_DIR,
         DIST,
-        FORMAT,
+        ENV_FORMAT,
+        PLAN_FORMAT,
+        REPORT_FORMAT,
         TARGET_SECONDS,
         MAX_SHARDS,
         SHARD_STARTUP_SECONDS,

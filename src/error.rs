@@ -1,8 +1,9 @@
 //! The one error type commands return, composed from each stage's own error type; `main.rs`
 //! renders it (headline, `caused by:` chain, `hint:`) and maps it to an exit code.
 //!
-//! Every variant but `Usage` wraps a stage's `thiserror` enum unchanged, so the cause chain
-//! survives to the terminal and the compiler checks that [`Error::exit_code`] covers each one.
+//! Every variant but `Usage` wraps a stage's `thiserror` enum (or an `io`/`serde_json` error)
+//! unchanged, so the cause chain survives to the terminal and the compiler checks that
+//! [`Error::exit_code`] and the hints cover each one.
 //! pytest owns 1–5 for `run` and `report` owns 0/1, so every error here exits 2.
 
 use std::process::ExitCode;
@@ -14,6 +15,7 @@ use crate::plan::gitlab_child::ChildError;
 use crate::publish::gitlab::PublishError;
 use crate::pytest::interpreter::InterpreterError;
 use crate::pytest::process::SpawnError;
+use crate::settings::SettingsError;
 use crate::suite::SuiteError;
 use crate::timings::TimingsError;
 
@@ -25,6 +27,8 @@ pub enum Error {
         message: String,
         hint: Option<String>,
     },
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
     #[error(transparent)]
     Detect(#[from] DetectError),
     #[error(transparent)]
@@ -48,6 +52,9 @@ pub enum Error {
     /// A file or stream we had to read or write; `fs-err` puts the path into the message.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// A machine-readable document on stdout or in a file could not be written.
+    #[error("failed to write JSON output")]
+    Json(#[from] serde_json::Error),
     /// Something failed while working, with the context chain of what we were doing.
     #[error(transparent)]
     Failed(#[from] anyhow::Error),
@@ -61,19 +68,13 @@ impl Error {
         }
     }
 
-    pub fn usage_with_hint(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Error::Usage {
-            message: message.into(),
-            hint: Some(hint.into()),
-        }
-    }
-
     /// The documented exit code (README "Exit codes"): every error is 2, because pytest owns
     /// 1–5 for `run` and `report` uses 1 for a red run. Exhaustive on purpose: a new variant
     /// must decide.
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Usage { .. }
+            | Error::Settings(_)
             | Error::Detect(_)
             | Error::Shard(_)
             | Error::Suite(_)
@@ -85,14 +86,50 @@ impl Error {
             | Error::Junit(_)
             | Error::Publish(_)
             | Error::Io(_)
+            | Error::Json(_)
             | Error::Failed(_) => ExitCode::from(2),
         }
     }
 
-    fn hint(&self) -> Option<&str> {
+    /// What the user can do about it, when the message alone does not say. Exhaustive, like
+    /// [`Error::exit_code`], so a new variant decides whether it has advice.
+    fn hint(&self) -> Option<String> {
         match self {
-            Error::Usage { hint, .. } => hint.as_deref(),
-            _ => None,
+            Error::Usage { hint, .. } => hint.clone(),
+            Error::Settings(SettingsError::Pyproject { .. }) => Some(
+                "the keys of `[tool.parallel-pytest]` are the long flags without `--` \
+                 (README, \"Configuration\")"
+                    .to_owned(),
+            ),
+            Error::Detect(e) => Some(format!(
+                "fix or unset `{}`, or pass `--shard I/N`, which takes precedence",
+                e.variable
+            )),
+            Error::Interpreter(InterpreterError::NotOnPath) => Some(
+                "install Python 3 with pytest, or pass `--python PATH` (or set \
+                 `PARALLEL_PYTEST_PYTHON`)"
+                    .to_owned(),
+            ),
+            Error::Interpreter(
+                InterpreterError::NotFound { .. } | InterpreterError::PermissionDenied { .. },
+            ) => Some(
+                "point `--python` at an executable interpreter, or leave it unset to search \
+                 `PATH` for `python3`"
+                    .to_owned(),
+            ),
+            Error::Settings(_)
+            | Error::Interpreter(_)
+            | Error::Shard(_)
+            | Error::Suite(_)
+            | Error::Timings(_)
+            | Error::Plan(_)
+            | Error::GitlabChild(_)
+            | Error::Spawn(_)
+            | Error::Junit(_)
+            | Error::Publish(_)
+            | Error::Io(_)
+            | Error::Json(_)
+            | Error::Failed(_) => None,
         }
     }
 }
@@ -166,4 +203,29 @@ fn find_env(cmd: &clap::Command, long: &str) -> Option<String> {
         .and_then(|a| a.get_env())
         .map(|v| v.to_string_lossy().into_owned())
         .or_else(|| cmd.get_subcommands().find_map(|sub| find_env(sub, long)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_shows_the_cause_chain_once_and_the_hint() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "permission denied");
+        let err = Error::from(SettingsError::Read(io));
+        assert_eq!(
+            render(&err),
+            "error: failed to read the project configuration\n  caused by: permission denied\n"
+        );
+        let err = Error::from(SettingsError::Pyproject {
+            path: "/p/pyproject.toml".into(),
+            message: "in `[tool.parallel-pytest]`: unknown field `wrokers`".into(),
+        });
+        let text = render(&err);
+        assert!(
+            text.starts_with("error: failed to read `/p/pyproject.toml`: in `[tool.parallel-pytest]`: unknown field `wrokers`\nhint: "),
+            "{text}"
+        );
+        assert_eq!(err.exit_code(), ExitCode::from(2));
+    }
 }

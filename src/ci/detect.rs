@@ -71,7 +71,7 @@ impl Provider {
     /// The provider's native shard variables: `(index, total, index is 0-based)`.
     /// GitHub and Gitea have none (a matrix passes `strategy.job-index` through our own
     /// `PARALLEL_PYTEST_JOB_INDEX`/`_TOTAL`).
-    pub fn shard_variables(self) -> Option<(&'static str, &'static str, Base)> {
+    fn shard_variables(self) -> Option<(&'static str, &'static str, Base)> {
         match self {
             Provider::Gitlab => Some((ci::CI_NODE_INDEX, ci::CI_NODE_TOTAL, Base::One)),
             Provider::Circleci => Some((ci::CIRCLE_NODE_INDEX, ci::CIRCLE_NODE_TOTAL, Base::Zero)),
@@ -106,7 +106,7 @@ impl fmt::Display for Provider {
 
 /// Whether a CI's shard index starts at 0 or at 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Base {
+enum Base {
     Zero,
     One,
 }
@@ -182,7 +182,7 @@ pub fn detect_from_env(flag: Option<Shard>) -> Result<CiContext, DetectError> {
 
 /// The provider, from its marker variable. Gitea is checked before GitHub because Gitea
 /// Actions also sets `GITHUB_ACTIONS=true`.
-pub fn detect_provider(get: &dyn Fn(&str) -> Option<String>) -> Provider {
+fn detect_provider(get: &dyn Fn(&str) -> Option<String>) -> Provider {
     // A marker counts when set to anything but an explicit "false"/"0" (Azure sets
     // `TF_BUILD=True`, Bitbucket has no boolean marker and sets a build number).
     let on = |name: &str| {

@@ -15,12 +15,13 @@ use crate::ci::{self, CiContext, Provider, ShardChoice};
 use crate::cli::{EnvArgs, TextOrJson};
 use crate::error::Error;
 use crate::host::{self, Cpus, HostInfo, Memory, WorkerBudget};
-use crate::pytest::interpreter::{self, PythonInfo};
-use crate::settings::Settings;
+use crate::pytest::interpreter::{self, InterpreterError, PythonInfo};
+use crate::settings::MachineSettings;
+use crate::settings::env::EnvSettings;
 
 /// The `env --format json` document (contract: these keys, see README).
 #[derive(Debug, Clone, Serialize)]
-pub struct EnvReport {
+struct EnvReport {
     pub provider: Provider,
     pub shard: Option<ShardChoice>,
     pub cpus: Cpus,
@@ -35,21 +36,20 @@ pub struct EnvReport {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct WorkersReport {
+struct WorkersReport {
     #[serde(flatten)]
     pub budget: WorkerBudget,
     pub memory_per_worker_mib: u64,
 }
 
 pub fn execute(root: Option<PathBuf>, args: EnvArgs) -> Result<ExitCode, Error> {
-    let settings = Settings::load(root, &args.machine)?;
+    let settings = EnvSettings::resolve(root, &args)?;
     let machine = &settings.machine;
-    let ci = ci::detect_from_env(machine.shard).map_err(|e| Error::usage(e.to_string()))?;
-    let host = host::detect();
-    let (python, python_error) = probe_python(&settings)?;
+    let ci = ci::detect_from_env(machine.shard)?;
+    let (python, python_error) = probe_python(machine)?;
     let report = build_report(
         ci,
-        host,
+        host::detect(),
         machine.memory_per_worker_mib.value,
         machine.forced_workers(),
         machine.forced_workers_origin(),
@@ -59,12 +59,8 @@ pub fn execute(root: Option<PathBuf>, args: EnvArgs) -> Result<ExitCode, Error> 
     for warning in &report.warnings {
         eprintln!("warning: {warning}");
     }
-    match args.format {
-        TextOrJson::Json => {
-            let json = serde_json::to_string_pretty(&report)
-                .map_err(|e| Error::Failed(e.into()))?;
-            println!("{json}");
-        }
+    match settings.format {
+        TextOrJson::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         TextOrJson::Text => print!("{}", render_text(&report)),
     }
     Ok(ExitCode::SUCCESS)
@@ -72,21 +68,23 @@ pub fn execute(root: Option<PathBuf>, args: EnvArgs) -> Result<ExitCode, Error> 
 
 /// Find and probe the interpreter. An explicit choice that fails is the user's error; a PATH
 /// search that finds nothing is reported in the output instead.
-fn probe_python(settings: &Settings) -> Result<(Option<PythonInfo>, Option<String>), Error> {
-    let explicit = settings.machine.python_choice();
+fn probe_python(
+    machine: &MachineSettings,
+) -> Result<(Option<PythonInfo>, Option<String>), InterpreterError> {
+    let explicit = machine.python_choice();
     let was_explicit = explicit.is_some();
     let path_var = std::env::var_os("PATH");
     let result = interpreter::find(explicit, path_var.as_deref())
         .and_then(|(path, source)| interpreter::probe(&path, &source));
     match result {
         Ok(info) => Ok((Some(info), None)),
-        Err(err) if was_explicit => Err(Error::usage(err.to_string())),
+        Err(err) if was_explicit => Err(err),
         Err(err) => Ok((None, Some(err.to_string()))),
     }
 }
 
 /// Assemble the report from what was detected. Pure.
-pub fn build_report(
+fn build_report(
     ci: CiContext,
     host: HostInfo,
     memory_per_worker_mib: u64,
@@ -115,7 +113,7 @@ pub fn build_report(
 }
 
 /// The text form: a few aligned lines, no colour. Pure.
-pub fn render_text(r: &EnvReport) -> String {
+fn render_text(r: &EnvReport) -> String {
     let mut out = String::new();
     let mut line = |key: &str, value: String| out.push_str(&format!("{key:<9}{value}\n"));
 
@@ -130,34 +128,8 @@ pub fn render_text(r: &EnvReport) -> String {
             None => "none (the whole suite is one shard)".to_owned(),
         },
     );
-    let c = &r.cpus;
-    let affinity = c.affinity.map_or("unknown".to_owned(), |a| a.to_string());
-    let quota = match (c.quota, &c.quota_file) {
-        (Some(q), Some(file)) => format!("{q} (`{}`)", file.display()),
-        (Some(q), None) => q.to_string(),
-        (None, _) => "none".to_owned(),
-    };
-    line(
-        "cpus",
-        format!(
-            "{} effective, set by {} (online {}, affinity {affinity}, cgroup quota {quota})",
-            c.effective,
-            c.source.describe(),
-            c.online
-        ),
-    );
-    let m = &r.memory;
-    let limit = match (m.limit_bytes, &m.limit_file) {
-        (Some(b), Some(file)) => format!("cgroup limit {} (`{}`)", bytes(b), file.display()),
-        (Some(b), None) => format!("cgroup limit {}", bytes(b)),
-        (None, _) => "no cgroup limit".to_owned(),
-    };
-    let available = m
-        .available_bytes
-        .map_or("available unknown".to_owned(), |b| {
-            format!("{} available", bytes(b))
-        });
-    line("memory", format!("{limit}, {available}"));
+    line("cpus", cpus_text(&r.cpus));
+    line("memory", memory_text(&r.memory));
     let w = &r.workers;
     line(
         "workers",
@@ -194,6 +166,37 @@ pub fn render_text(r: &EnvReport) -> String {
         (None, None) => line("python", "not found".to_owned()),
     }
     out
+}
+
+/// `4 effective, set by … (online 8, affinity 8, cgroup quota 4 (`…/cpu.max`))`.
+fn cpus_text(c: &Cpus) -> String {
+    let affinity = c.affinity.map_or("unknown".to_owned(), |a| a.to_string());
+    let quota = match (c.quota, &c.quota_file) {
+        (Some(q), Some(file)) => format!("{q} (`{}`)", file.display()),
+        (Some(q), None) => q.to_string(),
+        (None, _) => "none".to_owned(),
+    };
+    format!(
+        "{} effective, set by {} (online {}, affinity {affinity}, cgroup quota {quota})",
+        c.effective,
+        c.source.describe(),
+        c.online
+    )
+}
+
+/// `cgroup limit 1.0 GiB (`…/memory.max`), 16.0 GiB available`.
+fn memory_text(m: &Memory) -> String {
+    let limit = match (m.limit_bytes, &m.limit_file) {
+        (Some(b), Some(file)) => format!("cgroup limit {} (`{}`)", bytes(b), file.display()),
+        (Some(b), None) => format!("cgroup limit {}", bytes(b)),
+        (None, _) => "no cgroup limit".to_owned(),
+    };
+    let available = m
+        .available_bytes
+        .map_or("available unknown".to_owned(), |b| {
+            format!("{} available", bytes(b))
+        });
+    format!("{limit}, {available}")
 }
 
 /// Bytes in binary units with one decimal (`1.5 GiB`), for people.

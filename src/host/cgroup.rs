@@ -27,7 +27,7 @@ pub enum Version {
 
 /// One line of `/proc/self/mountinfo` that matters to us.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mount {
+struct Mount {
     /// The path inside the mounted filesystem that is visible at `mount_point`.
     pub root: String,
     pub mount_point: PathBuf,
@@ -38,7 +38,7 @@ pub struct Mount {
 
 /// One line of `/proc/self/cgroup`: `hierarchy-id:controllers:path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Membership {
+struct Membership {
     pub hierarchy: String,
     pub controllers: Vec<String>,
     pub path: String,
@@ -65,7 +65,7 @@ pub struct CgroupLimits {
 ///
 /// Format (proc(5)): `id parent major:minor root mount-point options [optional...] - fstype
 /// source super-options`; paths escape space, tab, newline and backslash as `\ooo`.
-pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
+fn parse_mountinfo(text: &str) -> Vec<Mount> {
     text.lines()
         .filter_map(|line| {
             let (left, right) = line.split_once(" - ")?;
@@ -111,7 +111,7 @@ fn unescape_octal(s: &str) -> String {
 }
 
 /// Parse `/proc/self/cgroup`. Malformed lines are skipped.
-pub fn parse_proc_cgroup(text: &str) -> Vec<Membership> {
+fn parse_proc_cgroup(text: &str) -> Vec<Membership> {
     text.lines()
         .filter_map(|line| {
             let mut parts = line.splitn(3, ':');
@@ -133,7 +133,7 @@ pub fn parse_proc_cgroup(text: &str) -> Vec<Membership> {
 
 /// A cgroup directory of this process and the mount point above which we must not climb.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CgroupDir {
+struct CgroupDir {
     pub version: Version,
     /// Real path (without the test root) of the process's cgroup directory.
     pub dir: PathBuf,
@@ -142,7 +142,7 @@ pub struct CgroupDir {
 
 /// The directories holding `controller`'s files for this process: the v2 one (if v2 is
 /// mounted) and the v1 one (if a v1 hierarchy carries that controller).
-pub fn locate(mounts: &[Mount], memberships: &[Membership], controller: &str) -> Vec<CgroupDir> {
+fn locate(mounts: &[Mount], memberships: &[Membership], controller: &str) -> Vec<CgroupDir> {
     let mut dirs = Vec::new();
     let v2_path = memberships
         .iter()
@@ -189,7 +189,7 @@ fn join_cgroup_path(mount: &Mount, path: &str) -> PathBuf {
 }
 
 /// Map a real absolute path under the test `root`.
-pub fn under(root: &Path, path: &Path) -> PathBuf {
+fn under(root: &Path, path: &Path) -> PathBuf {
     root.join(path.strip_prefix("/").unwrap_or(path))
 }
 
@@ -293,10 +293,10 @@ fn read_cpu_max(root: &Path, dir: &Path, warnings: &mut Vec<String>) -> Option<L
 
 /// A limit file whose content is not what the kernel writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Garbled;
+struct Garbled;
 
 /// Parse `cpu.max`: `Ok(None)` for no limit, `Ok(Some(cpus))`, `Err` for garbage.
-pub fn parse_cpu_max(text: &str) -> Result<Option<f64>, Garbled> {
+fn parse_cpu_max(text: &str) -> Result<Option<f64>, Garbled> {
     let mut words = text.split_whitespace();
     let quota = words.next().ok_or(Garbled)?;
     // The period may be absent in hand-written files; the kernel always writes it.
@@ -375,7 +375,7 @@ fn read_memory(
 }
 
 /// Parse `memory.max` / `memory.limit_in_bytes`: `Ok(None)` for no limit.
-pub fn parse_memory_limit(text: &str) -> Result<Option<u64>, Garbled> {
+fn parse_memory_limit(text: &str) -> Result<Option<u64>, Garbled> {
     let text = text.trim();
     if text == "max" {
         return Ok(None);

@@ -188,7 +188,7 @@ fn online_cpus(root: &Path, warnings: &mut Vec<String>) -> u32 {
 }
 
 /// Count the CPUs in a kernel CPU list (`0-3,8,10-11` → 7). `None` for garbage.
-pub fn parse_cpu_list(text: &str) -> Option<u32> {
+fn parse_cpu_list(text: &str) -> Option<u32> {
     let mut count: u32 = 0;
     for part in text.trim().split(',') {
         let n = match part.split_once('-') {
@@ -217,7 +217,7 @@ fn mem_available(root: &Path, warnings: &mut Vec<String>) -> Option<u64> {
 }
 
 /// Parse the `MemAvailable:  123 kB` line of `/proc/meminfo`.
-pub fn parse_mem_available(text: &str) -> Option<u64> {
+fn parse_mem_available(text: &str) -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let mut words = line["MemAvailable:".len()..].split_whitespace();
     let kb = words.next()?.parse::<u64>().ok()?;

@@ -6,7 +6,13 @@
 //! clap already merges a flag with its `PARALLEL_PYTEST_*` variable (the flag wins), so the
 //! resolution here is `args.x` > `file.x` > default, one small function per section: the
 //! machine section ([`MachineSettings`], used by `env`, `plan` and `run`) lives here; commands
-//! add their own sections the same way, from their clap args and the same [`FileConfig`].
+//! add their own sections the same way, from their clap args and the same [`FileConfig`]
+//! (`env.rs` for `env`).
+//!
+//! Settings sit below `error` in the layer order: failures are a [`SettingsError`] that names
+//! the flag, file or key, and `crate::error::Error` wraps it.
+
+pub mod env;
 
 use std::path::{Path, PathBuf};
 
@@ -14,9 +20,23 @@ use serde::{Deserialize, Deserializer};
 
 use crate::ci::Shard;
 use crate::cli::{MachineArgs, WorkerCount};
-use crate::error::Error;
 use crate::host::DEFAULT_MEMORY_PER_WORKER_MIB;
 use crate::pytest::PythonSource;
+
+/// Why the settings could not be resolved; each variant names the flag or file at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("`--root` / `PARALLEL_PYTEST_ROOT` is `{}`, which is not a directory", .path.display())]
+    RootNotDir { path: PathBuf },
+    #[error("failed to read the current directory")]
+    CurrentDir(#[source] std::io::Error),
+    /// `fs-err` already names the file in the source's message.
+    #[error("failed to read the project configuration")]
+    Read(#[source] std::io::Error),
+    /// Bad TOML or a bad `[tool.parallel-pytest]` key; `message` names the key.
+    #[error("failed to read `{}`: {message}", .path.display())]
+    Pyproject { path: PathBuf, message: String },
+}
 
 /// Where a resolved value came from (shown by `env`, used in error messages).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +57,7 @@ pub struct Resolved<T> {
 }
 
 /// `cli` > `file` > `default`: the one precedence rule, in one place.
-pub fn pick<T>(cli: Option<T>, file: Option<T>, default: T) -> Resolved<T> {
+pub(crate) fn pick<T>(cli: Option<T>, file: Option<T>, default: T) -> Resolved<T> {
     match (cli, file) {
         (Some(value), _) => Resolved {
             value,
@@ -81,7 +101,7 @@ pub struct MachineSettings {
 impl MachineSettings {
     /// Resolve from the clap args and the pyproject table. `root` anchors relative paths
     /// from the config file.
-    pub fn resolve(args: &MachineArgs, file: &FileConfig, root: &Path) -> Self {
+    fn resolve(args: &MachineArgs, file: &FileConfig, root: &Path) -> Self {
         let file_python = file.python.as_ref().map(|p| {
             // A bare name (`python3.12`) is looked up on PATH; a path is relative to the root.
             if p.components().count() > 1 && p.is_relative() {
@@ -138,7 +158,7 @@ impl MachineSettings {
 
 impl Settings {
     /// Resolve the root, read its pyproject.toml, and resolve the machine section.
-    pub fn load(root: Option<PathBuf>, machine: &MachineArgs) -> Result<Self, Error> {
+    pub fn load(root: Option<PathBuf>, machine: &MachineArgs) -> Result<Self, SettingsError> {
         let root = resolve_root(root)?;
         let file = load_file_config(&root)?;
         let machine = MachineSettings::resolve(machine, &file, &root);
@@ -151,16 +171,11 @@ impl Settings {
 }
 
 /// `--root DIR` must be a directory; without it, the current directory.
-pub fn resolve_root(root: Option<PathBuf>) -> Result<PathBuf, Error> {
+fn resolve_root(root: Option<PathBuf>) -> Result<PathBuf, SettingsError> {
     match root {
         Some(dir) if dir.is_dir() => Ok(dir),
-        Some(dir) => Err(Error::usage(format!(
-            "`--root` / `PARALLEL_PYTEST_ROOT` is `{}`, which is not a directory",
-            dir.display()
-        ))),
-        None => std::env::current_dir().map_err(|e| {
-            Error::Failed(anyhow::anyhow!("failed to read the current directory: {e}"))
-        }),
+        Some(path) => Err(SettingsError::RootNotDir { path }),
+        None => std::env::current_dir().map_err(SettingsError::CurrentDir),
     }
 }
 
@@ -201,20 +216,18 @@ pub struct FileConfig {
 }
 
 /// Read `[tool.parallel-pytest]` from `<root>/pyproject.toml`; missing file or table → defaults.
-pub fn load_file_config(root: &Path) -> Result<FileConfig, Error> {
+fn load_file_config(root: &Path) -> Result<FileConfig, SettingsError> {
     let path = root.join("pyproject.toml");
     let text = match fs_err::read_to_string(&path) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(FileConfig::default()),
-        Err(err) => return Err(Error::Failed(err.into())),
+        Err(err) => return Err(SettingsError::Read(err)),
     };
-    parse_file_config(&text).map_err(|message| {
-        Error::usage(format!("failed to read `{}`: {message}", path.display()))
-    })
+    parse_file_config(&text).map_err(|message| SettingsError::Pyproject { path, message })
 }
 
 /// Pure part of `load_file_config`, for tests.
-pub fn parse_file_config(text: &str) -> Result<FileConfig, String> {
+fn parse_file_config(text: &str) -> Result<FileConfig, String> {
     #[derive(Deserialize)]
     struct Pyproject {
         tool: Option<Tool>,
@@ -224,12 +237,12 @@ pub fn parse_file_config(text: &str) -> Result<FileConfig, String> {
         #[serde(rename = "parallel-pytest")]
         parallel_pytest: Option<toml::Value>,
     }
-    let doc: Pyproject = toml::from_str(text).map_err(|e| e.to_string())?;
+    // toml's messages end in a newline; the renderer adds its own line breaks.
+    let doc: Pyproject = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
     match doc.tool.and_then(|t| t.parallel_pytest) {
         None => Ok(FileConfig::default()),
-        Some(value) => {
-            FileConfig::deserialize(value).map_err(|e| format!("in `[tool.parallel-pytest]`: {e}"))
-        }
+        Some(value) => FileConfig::deserialize(value)
+            .map_err(|e| format!("in `[tool.parallel-pytest]`: {}", e.to_string().trim_end())),
     }
 }
 

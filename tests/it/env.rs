@@ -299,3 +299,38 @@ fn workers_precedence() {
         &["pyproject.toml", "many"],
     );
 }
+
+/// Each command has its own format variable: a `plan`-only value for `plan` (`matrix`) must
+/// not break `env`, and `env`'s variable is still honoured.
+#[test]
+fn format_variables_are_per_command() {
+    let (out, _) = Cmd::new()
+        .arg("env")
+        .env("PARALLEL_PYTEST_PLAN_FORMAT", "matrix")
+        .env("PARALLEL_PYTEST_REPORT_FORMAT", "json")
+        .expect_code(0);
+    assert!(out.starts_with("provider "), "text output expected:\n{out}");
+    let json = env_json(
+        Cmd::new()
+            .arg("env")
+            .env("PARALLEL_PYTEST_ENV_FORMAT", "json")
+            .env("PARALLEL_PYTEST_PLAN_FORMAT", "matrix"),
+    );
+    assert_eq!(json["provider"], "local");
+    usage_error(
+        Cmd::new()
+            .arg("env")
+            .env("PARALLEL_PYTEST_ENV_FORMAT", "matrix"),
+        &["`PARALLEL_PYTEST_ENV_FORMAT` is `matrix`"],
+    );
+    // `plan` reads its own variable, not `env`'s.
+    let (out, _) = Cmd::new()
+        .arg("--root")
+        .arg(crate::harness::fixtures().join("plan-split"))
+        .arg("plan")
+        .env("PARALLEL_PYTEST_PLAN_FORMAT", "matrix")
+        .env("PARALLEL_PYTEST_ENV_FORMAT", "text")
+        .expect_code(0);
+    let matrix: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}:\n{out}"));
+    assert!(matrix.is_object() || matrix.is_array(), "{out}");
+}

@@ -3,9 +3,11 @@
 
 #![allow(dead_code)]
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 use parallel_pytest::env_vars;
 
@@ -22,18 +24,50 @@ pub fn fixtures() -> PathBuf {
     repo_root().join("tests/fixtures")
 }
 
-/// A venv built by `scripts/bootstrap.sh`, found through `var` or at its default place.
+/// A pinned pytest venv: `var` when set (and then it must exist), else its place under
+/// `.cache/venvs/`, which the harness bootstraps once per test run when it is missing, so a
+/// plain `cargo test` works in a fresh clone.
 fn venv_python(var: &str, default: &str) -> PathBuf {
-    let path = std::env::var_os(var)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(default));
-    assert!(
-        path.exists(),
-        "`{}` does not exist: run the tests with `scripts/test.sh`, which installs the pinned \
-         pytest virtualenvs (or set `{var}`)",
-        path.display()
-    );
+    if let Some(path) = std::env::var_os(var).map(PathBuf::from) {
+        assert!(
+            path.exists(),
+            "`{var}` is `{}`, which does not exist",
+            path.display()
+        );
+        return path;
+    }
+    let path = repo_root().join(default);
+    if !path.exists() {
+        bootstrap_pytest_venvs();
+    }
+    assert!(path.exists(), "`{}` does not exist", path.display());
     path
+}
+
+/// Runs `scripts/bootstrap.sh --pytest` once for the whole test binary (other threads wait).
+fn bootstrap_pytest_venvs() {
+    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
+    let result = DONE.get_or_init(|| {
+        eprintln!(
+            "harness: the pinned pytest venvs are missing; running `scripts/bootstrap.sh --pytest` \
+             (needs `python3` with `venv` and access to PyPI)"
+        );
+        let status = Command::new("bash")
+            .arg(repo_root().join("scripts/bootstrap.sh"))
+            .arg("--pytest")
+            .status();
+        match status {
+            Ok(status) if status.success() => Ok(()),
+            Ok(status) => Err(format!("it exited with {status}")),
+            Err(err) => Err(format!("it could not start: {err}")),
+        }
+    });
+    if let Err(why) = result {
+        panic!(
+            "`scripts/bootstrap.sh --pytest` failed ({why}); set `PARALLEL_PYTEST_TEST_PYTHON` and \
+             `PARALLEL_PYTEST_TEST_PYTHON7` to interpreters with the pins of `requirements/` instead"
+        );
+    }
 }
 
 /// Python of the venv with the newest pinned pytest + pytest-xdist + pytest-rerunfailures.
@@ -60,7 +94,7 @@ pub fn tool(name: &str) -> PathBuf {
     let path = dir.join(name);
     assert!(
         path.exists(),
-        "tool `{}` is missing: run `scripts/test.sh`",
+        "tool `{}` is missing: run `scripts/test.sh` (the `e2e` tier needs the tools venv)",
         path.display()
     );
     path
@@ -231,4 +265,43 @@ pub fn collected_ids(dir: &Path, py: &Path) -> Vec<String> {
         .filter(|l| l.contains("::"))
         .map(str::to_owned)
         .collect()
+}
+
+/// A fixture suite's declared expectations: `tests/fixtures/<name>/expected.toml`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expected {
+    /// Node id → outcome of its last attempt, in `junit::model::Outcome::as_str` words.
+    pub outcomes: BTreeMap<String, String>,
+    /// Ids with more than one attempt (pytest-rerunfailures).
+    #[serde(default)]
+    pub rerun: BTreeSet<String>,
+    /// Ids that `run` puts in the serial phase.
+    #[serde(default)]
+    pub serial: BTreeSet<String>,
+}
+
+pub fn expected(fixture: &str) -> Expected {
+    let path = fixtures().join(fixture).join("expected.toml");
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read `{}`: {e}", path.display()));
+    toml::from_str(&text).unwrap_or_else(|e| panic!("`{}`: {e}", path.display()))
+}
+
+/// What a JUnit file says: node id → outcome of the last attempt, and attempts per id.
+pub fn junit_outcomes(path: &Path) -> (BTreeMap<String, String>, BTreeMap<String, usize>) {
+    let report = parallel_pytest::junit::reader::read_path(path, &Default::default())
+        .unwrap_or_else(|e| panic!("read `{}`: {e}", path.display()));
+    let mut outcomes = BTreeMap::new();
+    let mut attempts = BTreeMap::new();
+    for case in &report.cases {
+        let id = parallel_pytest::junit::node_id::node_id(
+            &case.classname,
+            &case.name,
+            case.file.as_deref(),
+        );
+        *attempts.entry(id.clone()).or_insert(0) += 1;
+        outcomes.insert(id, case.outcome.as_str().to_owned());
+    }
+    (outcomes, attempts)
 }

@@ -1,4 +1,4 @@
-//! Issue 8 end to end on `tests/fixtures/isolation` (see its EXPECTED.md): serial tests run
+//! Isolation end to end on `tests/fixtures/isolation` (see its expected.toml): serial tests run
 //! alone after the xdist phase, both phases land in the shard's one JUnit file and manifest,
 //! the isolation variables reach the tests, resources are measured and advised on. The two
 //! shards run once (`RUN`) and every test below asserts on that one run.
@@ -163,7 +163,7 @@ fn both_phases_land_in_one_junit_file_and_every_test_runs_exactly_once() {
         }
         assert_eq!(shard.manifest.exit_code, Some(0));
     }
-    // EXPECTED.md: 24 tests in all.
+    // expected.toml: 24 tests in all.
     assert_eq!(all.len(), 24, "{:?}", all.keys().collect::<Vec<_>>());
     assert_eq!(run.shards[0].outcomes.len(), 11);
     assert!(

@@ -1,11 +1,20 @@
 //! One integration-test binary (STYLE.md §9); a module per command or platform.
+//!
+//! Two tiers. A plain `cargo test` runs the fast tier: the real binary against real pytest
+//! (the pinned venvs, which the harness bootstraps on first use). The `e2e` feature adds the
+//! end-to-end runs and linters that need the whole tool set (`scripts/test.sh` turns it on).
 
+#[cfg(feature = "e2e")]
 mod act;
+#[cfg(feature = "e2e")]
 mod action;
 mod cli;
+mod cli_snapshots;
 mod env;
+mod fixtures;
 mod github;
 mod gitlab;
+#[cfg(feature = "e2e")]
 mod gitlab_e2e;
 mod harness;
 mod isolation;
@@ -16,5 +25,6 @@ mod report;
 mod report_corpus;
 mod report_security;
 mod run;
+#[cfg(feature = "e2e")]
 mod wheel;
 mod workflow;

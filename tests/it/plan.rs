@@ -108,7 +108,7 @@ fn selected_by_shards(dir: &Path, plan: &Plan) -> BTreeMap<String, u32> {
 fn split_plans_select_every_test_exactly_once() {
     let dir = fixture_copy("plan-split");
     let all: BTreeSet<String> = pytest_collect(dir.path(), &[]).into_iter().collect();
-    assert_eq!(all.len(), 22, "fixture changed? see EXPECTED.md");
+    assert_eq!(all.len(), 22, "fixture changed? see its expected.toml");
     let python = python().display().to_string();
     let mut split_seen = [false, false];
     for (mode, collect) in [("timings only", false), ("--collect", true)] {

@@ -1,4 +1,4 @@
-//! `report` end to end on real pytest output: the `report-suite` fixture (see its EXPECTED.md)
+//! `report` end to end on real pytest output: the `report-suite` fixture (see its expected.toml)
 //! is run through `run` as 3 shards with 2 xdist workers each (one shard has a worker crash,
 //! one a flaky test rerun by pytest-rerunfailures), once for the whole module; every test
 //! below reads that run's artifacts or a copy of them.
@@ -280,7 +280,7 @@ fn json_contract_on_three_real_shards() {
     assert_eq!(code, Some(1), "failures make the report red");
     let t = &json["totals"];
     let get = |k: &str| t[k].as_u64().unwrap_or_else(|| panic!("totals.{k} in {t}"));
-    // EXPECTED.md of the fixture suite.
+    // expected.toml of the fixture suite.
     assert_eq!(get("tests"), 15);
     assert_eq!(get("passed"), 7);
     assert_eq!(get("failed"), 4);
