@@ -47,8 +47,7 @@ struct Resolved {
 
 pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> {
     let (resolved, settings) = resolve(root, &args)?;
-    let ci =
-        ci::detect_from_env(resolved.shard_flag).map_err(|e| Error::usage(e.to_string()))?;
+    let ci = ci::detect_from_env(resolved.shard_flag).map_err(|e| Error::usage(e.to_string()))?;
     let ci_shard = ci.shard.map(|c| c.shard());
     let Obtained {
         plan,

@@ -20,6 +20,7 @@ use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
 use super::model::{Outcome, TestCase};
+use crate::text::floor_char_boundary;
 
 /// Bounds that keep memory and time flat whatever the input.
 #[derive(Debug, Clone, Copy)]
@@ -360,18 +361,6 @@ fn decode(raw: &[u8], literal: bool) -> std::borrow::Cow<'_, str> {
     } else {
         std::borrow::Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
     }
-}
-
-/// Largest index `<= at` that is a char boundary of `s`.
-pub fn floor_char_boundary(s: &str, at: usize) -> usize {
-    if at >= s.len() {
-        return s.len();
-    }
-    let mut i = at;
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
 }
 
 /// Cuts `s` to at most `max` bytes on a char boundary, saying how much was cut.

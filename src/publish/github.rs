@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::{Annotation, Rendered};
 use crate::env_vars::ci;
+use crate::text::{count, truncate_bytes, truncate_chars};
 
 /// Checks API: annotations per create/update request.
 pub const ANNOTATIONS_PER_REQUEST: usize = 50;
@@ -213,27 +214,6 @@ impl Outcome {
 
 // ---------------------------------------------------------------------------------------------
 // Pure: sizes and bodies.
-
-/// Cuts `text` to at most `max` characters on a char boundary, ending with `…` when cut.
-pub fn truncate_chars(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let keep: String = text.chars().take(max.saturating_sub(1)).collect();
-    format!("{keep}…")
-}
-
-/// Cuts `text` to at most `max` bytes on a char boundary, ending with `…` when cut.
-fn truncate_bytes(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let mut end = max.saturating_sub('…'.len_utf8());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
-}
 
 /// Fits Markdown into `max` characters: cut at a line break, close an open code fence and
 /// `<details>` blocks so the rest of the page still renders, and say that it was cut.
@@ -637,8 +617,8 @@ async fn send_check_run(api: &Api, rendered: &Rendered, ctx: &Context, name: &st
     }
     let sent = rendered.annotations.len().min(MAX_ANNOTATIONS);
     Step::Done(format!(
-        "{url} with {sent} annotation{}",
-        if sent == 1 { "" } else { "s" }
+        "{url} with {}",
+        count(sent as u64, "annotation", "annotations")
     ))
 }
 
@@ -776,12 +756,6 @@ mod tests {
         assert_eq!(out.matches("```").count() % 2, 0);
         assert!(out.contains("truncated"));
         assert_eq!(truncate_markdown("short", 10), "short");
-    }
-
-    #[test]
-    fn truncation_respects_char_boundaries() {
-        assert_eq!(truncate_chars("ééé", 2), "é…");
-        assert_eq!(truncate_bytes("ééé", 5), "é…");
     }
 
     #[test]

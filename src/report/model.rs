@@ -12,6 +12,7 @@ use crate::junit::{FileReport, Outcome};
 use crate::pytest::manifest::Manifest;
 
 use super::location::locate;
+use crate::text::{plural, seconds};
 
 /// One JUnit input as the command loaded it.
 #[derive(Debug, Clone)]
@@ -302,22 +303,6 @@ impl Summary {
     /// Node ids to rerun locally (failed and errored), in report order.
     pub fn rerun_ids(&self) -> Vec<&str> {
         self.failures.iter().map(|f| f.id.as_str()).collect()
-    }
-}
-
-pub fn plural<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
-    if n == 1 { one } else { many }
-}
-
-/// `0.31s`, `12.4s`, `3m 05s`.
-pub fn seconds(s: f64) -> String {
-    if s < 10.0 {
-        format!("{s:.2}s")
-    } else if s < 60.0 {
-        format!("{s:.1}s")
-    } else {
-        let whole = s.round() as u64;
-        format!("{}m {:02}s", whole / 60, whole % 60)
     }
 }
 
@@ -786,7 +771,7 @@ fn more_suffix(n: usize, shown: usize) -> String {
 }
 
 fn short(fp: &str) -> &str {
-    &fp[..crate::junit::reader::floor_char_boundary(fp, 12)]
+    &fp[..crate::text::floor_char_boundary(fp, 12)]
 }
 
 pub fn first_line(s: &str) -> &str {

@@ -1,8 +1,9 @@
 //! A pytest-like summary for the terminal (and the CI log). Colour only when asked: the command
 //! switches it on for a terminal without `NO_COLOR`; the meaning never depends on colour.
 
-use super::escape::{cut, terminal};
-use super::model::{Summary, first_line, plural, seconds};
+use super::escape::terminal;
+use super::model::{Summary, first_line};
+use crate::text::{plural, seconds, truncate_bytes};
 
 const WIDTH: usize = 80;
 
@@ -120,7 +121,7 @@ pub fn render(summary: &Summary, color: bool) -> String {
             out.push_str(&format!(
                 "{:>8} {}\n",
                 seconds(s.seconds),
-                terminal(&cut(&s.id, 300))
+                terminal(&truncate_bytes(&s.id, 300))
             ));
         }
     }
@@ -138,8 +139,10 @@ pub fn render(summary: &Summary, color: bool) -> String {
             _ => "FAILED",
         };
         let location = match (&f.file, f.line) {
-            (Some(file), Some(line)) => format!(" ({}:{line}", terminal(&cut(file, 300))),
-            (Some(file), None) => format!(" ({}", terminal(&cut(file, 300))),
+            (Some(file), Some(line)) => {
+                format!(" ({}:{line}", terminal(&truncate_bytes(file, 300)))
+            }
+            (Some(file), None) => format!(" ({}", terminal(&truncate_bytes(file, 300))),
             _ => String::new(),
         };
         let shard = match (f.shard, f.shard_total, location.is_empty()) {
@@ -151,15 +154,15 @@ pub fn render(summary: &Summary, color: bool) -> String {
         out.push_str(&format!(
             "{} {} - {}{location}{shard}\n",
             p.red(word),
-            terminal(&cut(&f.id, 500)),
-            terminal(&cut(first_line(&f.message), 300)),
+            terminal(&truncate_bytes(&f.id, 500)),
+            terminal(&truncate_bytes(first_line(&f.message), 300)),
         ));
     }
     for f in &summary.flaky {
         out.push_str(&format!(
             "{} {} ({} attempts)\n",
             p.yellow("FLAKY"),
-            terminal(&cut(&f.id, 500)),
+            terminal(&truncate_bytes(&f.id, 500)),
             f.attempts
         ));
     }
@@ -167,7 +170,7 @@ pub fn render(summary: &Summary, color: bool) -> String {
         out.push_str(&format!(
             "{} {}\n",
             p.red("PROBLEM"),
-            terminal(&cut(&problem.message, 2000))
+            terminal(&truncate_bytes(&problem.message, 2000))
         ));
     }
     out.push('\n');
