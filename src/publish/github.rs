@@ -11,8 +11,8 @@ use std::time::Duration;
 use octocrab::secrecy::SecretString;
 use serde_json::{Value, json};
 
-use super::{Annotation, Rendered};
 use crate::env_vars::ci;
+use crate::report::{Annotation, Level, Rendered};
 use crate::text::{count, truncate_bytes, truncate_chars};
 
 /// Checks API: annotations per create/update request.
@@ -240,17 +240,32 @@ pub fn truncate_markdown(markdown: &str, max: usize) -> String {
     out
 }
 
+/// The Checks API's `annotation_level`.
+fn checks_level(level: Level) -> &'static str {
+    match level {
+        Level::Error => "failure",
+        Level::Warning => "warning",
+        Level::Notice => "notice",
+    }
+}
+
+/// One annotation in the Checks API's shape. Check runs require a path and a line: an annotation
+/// without a file goes on `.github` line 1.
 fn annotation_json(a: &Annotation) -> Value {
-    let start = a.start_line.max(1);
+    let start = a
+        .line
+        .and_then(|l| u32::try_from(l).ok())
+        .unwrap_or(1)
+        .max(1);
     let mut v = json!({
-        "path": a.path,
+        "path": a.file.as_deref().unwrap_or(".github"),
         "start_line": start,
-        "end_line": a.end_line.max(start),
-        "annotation_level": a.level.as_checks_str(),
+        "end_line": start,
+        "annotation_level": checks_level(a.level),
         "message": truncate_bytes(&a.message, MAX_ANNOTATION_TEXT_BYTES),
         "title": truncate_chars(&a.title, MAX_TITLE_CHARS),
     });
-    if let Some(details) = &a.raw_details {
+    if let Some(details) = &a.details {
         v["raw_details"] = json!(truncate_bytes(details, MAX_ANNOTATION_TEXT_BYTES));
     }
     v
@@ -692,7 +707,6 @@ async fn send_comment(api: &Api, rendered: &Rendered, ctx: &Context, name: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::publish::Level;
 
     fn ctx() -> Context {
         Context {
@@ -705,15 +719,14 @@ mod tests {
         }
     }
 
-    fn ann(i: u32) -> Annotation {
+    fn ann(i: u64) -> Annotation {
         Annotation {
-            path: format!("tests/test_{i}.py"),
-            start_line: i,
-            end_line: i,
-            level: Level::Failure,
+            file: Some(format!("tests/test_{i}.py")),
+            line: Some(i),
+            level: Level::Error,
             title: format!("test_{i} failed"),
             message: "assert 1 == 2".into(),
-            raw_details: None,
+            details: None,
         }
     }
 
@@ -739,13 +752,21 @@ mod tests {
 
     #[test]
     fn zero_line_becomes_line_one() {
-        let mut a = ann(0);
-        a.end_line = 0;
-        let v = annotation_json(&a);
+        let v = annotation_json(&ann(0));
         assert_eq!(
             (v["start_line"].as_u64(), v["end_line"].as_u64()),
             (Some(1), Some(1))
         );
+        let v = annotation_json(&Annotation {
+            file: None,
+            line: None,
+            ..ann(3)
+        });
+        assert_eq!(
+            (v["path"].as_str(), v["start_line"].as_u64()),
+            (Some(".github"), Some(1))
+        );
+        assert_eq!(v["annotation_level"], "failure");
     }
 
     #[test]

@@ -58,6 +58,16 @@ pub fn html_pre(s: &str) -> String {
     out
 }
 
+/// Our own notes on one Markdown line (a list item), where they may quote a forge's error
+/// message: no HTML and no mentions, but backticks stay, so the code spans we write render.
+pub fn md_note(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('@', "@\u{200b}")
+        .replace(['\r', '\n'], " ")
+}
+
 /// Percent-encodes a repository path for a URL (keeps `/` and unreserved characters).
 pub fn url_path(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -113,6 +123,14 @@ mod tests {
         assert!(!s.contains('|') && !s.contains('`') && !s.contains('<') && !s.contains('\n'));
         assert!(s.contains("@\u{200b}team"));
         assert!(!s.contains("::"));
+    }
+
+    #[test]
+    fn notes_keep_code_spans_but_no_html_or_mentions() {
+        assert_eq!(
+            md_note("use `x` <b>@me</b>\nnext"),
+            "use `x` &lt;b&gt;@\u{200b}me&lt;/b&gt; next"
+        );
     }
 
     #[test]

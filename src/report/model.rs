@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::ci::Shard;
 use crate::junit::merge::{MergedTest, merge_attempts};
 use crate::junit::node_id::{NodeIdMapper, dotted_module, to_junit_names};
+use crate::junit::writer::SuiteInput;
 use crate::junit::{FileReport, Outcome};
 use crate::pytest::manifest::Manifest;
 
@@ -46,6 +47,26 @@ impl LoadedFile {
             result,
             tests,
         }
+    }
+}
+
+impl Inputs {
+    /// One suite per readable file for the merged JUnit (`junit::writer`), named after its shard.
+    pub fn merged_suites(&self) -> Vec<SuiteInput<'_>> {
+        self.files
+            .iter()
+            .filter_map(|f| {
+                let report = f.result.as_ref().ok()?;
+                Some(SuiteInput {
+                    name: match f.shard {
+                        Some(s) => format!("shard {s} ({})", f.path),
+                        None => f.path.clone(),
+                    },
+                    tests: &f.tests,
+                    seconds: report.declared_seconds,
+                })
+            })
+            .collect()
     }
 }
 
