@@ -7,7 +7,7 @@
 //! nothing is cut inside an element, so the Markdown always stays well-formed.
 
 use super::escape::{html_pre, md_inline, url_path};
-use super::model::Summary;
+use super::model::{ShardRow, Summary};
 use crate::text::{plural, seconds, truncate_bytes};
 
 /// GitHub's limit for one step's job summary.
@@ -332,17 +332,8 @@ fn balance(s: &Summary) -> String {
         .flat_map(|r| [r.predicted_seconds, r.actual_seconds])
         .flatten()
         .fold(0.0_f64, f64::max);
-    let bar = |v: Option<f64>| -> String {
-        match v {
-            Some(v) if max > 0.0 => {
-                let n = ((v / max) * 20.0).round() as usize;
-                format!("{}{}", "█".repeat(n), "░".repeat(20 - n.min(20)))
-            }
-            _ => String::new(),
-        }
-    };
-    // CPU and memory columns only when some shard measured them (issue 8), so reports of
-    // plain JUnit files keep their shape.
+    // CPU and memory columns only when some shard measured them, so reports of plain JUnit
+    // files keep their shape.
     let measured = s.shard_rows.iter().any(|r| r.resources.is_some());
     let mut out = String::from(if measured {
         "### Shard balance\n\n| Shard | Predicted | Actual | | Tests | Failed | Exit | CPU used | Peak memory |\n|---|---:|---:|---|---:|---:|---|---:|---:|\n"
@@ -353,31 +344,7 @@ fn balance(s: &Summary) -> String {
         .shard_rows
         .iter()
         .take(300)
-        .map(|r| {
-            let exit = match (&r.signal, r.exit_code) {
-                (Some(sig), _) => md_inline(sig),
-                (None, Some(c)) => c.to_string(),
-                (None, None) => String::new(),
-            };
-            let extra = match (&r.resources, measured) {
-                (Some(res), _) => format!(" {} | {} |", res.cpu_cell(), res.memory_cell()),
-                (None, true) => " | |".to_string(),
-                (None, false) => String::new(),
-            };
-            (
-                r.index,
-                format!(
-                    "| {}/{} | {} | {} | <code>{}</code> | {} | {} | {exit} |{extra}\n",
-                    r.index,
-                    r.total,
-                    r.predicted_seconds.map(seconds).unwrap_or_default(),
-                    r.actual_seconds.map(seconds).unwrap_or_default(),
-                    bar(r.actual_seconds),
-                    r.tests,
-                    r.failed,
-                ),
-            )
-        })
+        .map(|r| (r.index, balance_row(r, measured, max)))
         .collect();
     let total = s.shards.expected.unwrap_or(0);
     let missing_extra = if measured { " | |" } else { "" };
@@ -392,7 +359,46 @@ fn balance(s: &Summary) -> String {
         out.push_str(&row);
     }
     out.push('\n');
-    // Advice is our own text (no test names), one bullet per shard and line.
+    out.push_str(&resource_advice(s));
+    out
+}
+
+/// A bar of 20 cells for `v` out of `max`.
+fn bar(v: Option<f64>, max: f64) -> String {
+    match v {
+        Some(v) if max > 0.0 => {
+            let n = ((v / max) * 20.0).round() as usize;
+            format!("{}{}", "█".repeat(n), "░".repeat(20 - n.min(20)))
+        }
+        _ => String::new(),
+    }
+}
+
+fn balance_row(r: &ShardRow, measured: bool, max: f64) -> String {
+    let exit = match (&r.signal, r.exit_code) {
+        (Some(sig), _) => md_inline(sig),
+        (None, Some(c)) => c.to_string(),
+        (None, None) => String::new(),
+    };
+    let extra = match (&r.resources, measured) {
+        (Some(res), _) => format!(" {} | {} |", res.cpu_cell(), res.memory_cell()),
+        (None, true) => " | |".to_string(),
+        (None, false) => String::new(),
+    };
+    format!(
+        "| {}/{} | {} | {} | <code>{}</code> | {} | {} | {exit} |{extra}\n",
+        r.index,
+        r.total,
+        r.predicted_seconds.map(seconds).unwrap_or_default(),
+        r.actual_seconds.map(seconds).unwrap_or_default(),
+        bar(r.actual_seconds, max),
+        r.tests,
+        r.failed,
+    )
+}
+
+/// Advice is our own text (no test names), one bullet per shard and line.
+fn resource_advice(s: &Summary) -> String {
     let advice: Vec<String> = s
         .shard_rows
         .iter()
@@ -405,13 +411,14 @@ fn balance(s: &Summary) -> String {
             })
         })
         .collect();
-    if !advice.is_empty() {
-        out.push_str("**Resource advice**\n\n");
-        for line in advice {
-            out.push_str(&line);
-        }
-        out.push('\n');
+    if advice.is_empty() {
+        return String::new();
     }
+    let mut out = String::from("**Resource advice**\n\n");
+    for line in advice {
+        out.push_str(&line);
+    }
+    out.push('\n');
     out
 }
 
