@@ -237,7 +237,7 @@ pub struct ReportArgs {
     pub gitlab: GitLabPublishArgs,
 }
 
-/// `report`: what to publish through the GitHub API (issue 6). All optional; without a token the
+/// `report`: what to publish through the GitHub API. All optional; without a token the
 /// report still works and says what it skipped.
 #[derive(Debug, Clone, Args)]
 pub struct GithubPublishArgs {
@@ -265,7 +265,7 @@ pub struct GithubPublishArgs {
     pub fail_on_publish_error: bool,
 }
 
-/// Publishing to GitLab from `report` (issue 7).
+/// Publishing to GitLab from `report`.
 #[derive(Debug, Clone, Args)]
 pub struct GitLabPublishArgs {
     /// Post the summary as one GitLab merge request note, edited in place on later pipelines.

@@ -246,7 +246,7 @@ fn not_xml(path: &str, reason: &str) -> ReadError {
 }
 
 /// Name given to a testcase that has a result but neither `name` nor `classname`.
-pub const UNNAMED: &str = "(unnamed testcase)";
+const UNNAMED: &str = "(unnamed testcase)";
 
 /// Severity of a result element: the worst one of a testcase decides its outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

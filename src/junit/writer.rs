@@ -104,7 +104,7 @@ pub fn write_path(
 }
 
 /// Streams the merged document with texts cut to `cap` bytes; returns the bytes written.
-pub fn write_to<W: std::io::Write>(
+fn write_to<W: std::io::Write>(
     out: &mut W,
     suites: &[SuiteInput<'_>],
     cap: usize,
@@ -183,8 +183,9 @@ fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).rposition(|w| w == needle)
 }
 
-/// Serialises into memory (tests, small inputs).
-pub fn write_vec(suites: &[SuiteInput<'_>], cap: usize) -> Result<Vec<u8>, String> {
+/// Serialises into memory.
+#[cfg(test)]
+fn write_vec(suites: &[SuiteInput<'_>], cap: usize) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     write_to(&mut out, suites, cap)?;
     Ok(out)

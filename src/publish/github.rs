@@ -16,17 +16,17 @@ use crate::report::{Annotation, Level, Rendered};
 use crate::text::{count, truncate_bytes, truncate_chars};
 
 /// Checks API: annotations per create/update request.
-pub const ANNOTATIONS_PER_REQUEST: usize = 50;
+const ANNOTATIONS_PER_REQUEST: usize = 50;
 /// Checks API: `output.title` and annotation `title` length.
-pub const MAX_TITLE_CHARS: usize = 255;
+const MAX_TITLE_CHARS: usize = 255;
 /// Checks API: `output.summary` / `output.text` length.
-pub const MAX_SUMMARY_CHARS: usize = 65_535;
+const MAX_SUMMARY_CHARS: usize = 65_535;
 /// Checks API: an annotation's `message` / `raw_details` (64 KB).
-pub const MAX_ANNOTATION_TEXT_BYTES: usize = 64 * 1024;
+const MAX_ANNOTATION_TEXT_BYTES: usize = 64 * 1024;
 /// Issue comment body length.
-pub const MAX_COMMENT_CHARS: usize = 65_536;
+const MAX_COMMENT_CHARS: usize = 65_536;
 /// Annotations we send at most (20 requests); the rest are counted in the summary instead.
-pub const MAX_ANNOTATIONS: usize = 1_000;
+const MAX_ANNOTATIONS: usize = 1_000;
 /// Comment pages (100 each) searched for the sticky comment.
 const MAX_COMMENT_PAGES: u32 = 30;
 const DEFAULT_API_URL: &str = "https://api.github.com";
@@ -217,7 +217,7 @@ impl Outcome {
 
 /// Fits Markdown into `max` characters: cut at a line break, close an open code fence and
 /// `<details>` blocks so the rest of the page still renders, and say that it was cut.
-pub fn truncate_markdown(markdown: &str, max: usize) -> String {
+fn truncate_markdown(markdown: &str, max: usize) -> String {
     if markdown.chars().count() <= max {
         return markdown.to_owned();
     }
@@ -274,7 +274,7 @@ fn annotation_json(a: &Annotation) -> Value {
 /// The check-run requests: the create body (completed, with the first ≤ 50 annotations) followed
 /// by one update body per further batch of ≤ 50 (GitHub appends annotations on each update).
 /// Creating it completed means a failure half-way never leaves a check run "in progress" forever.
-pub fn check_run_bodies(rendered: &Rendered, ctx: &Context, name: &str) -> Vec<Value> {
+fn check_run_bodies(rendered: &Rendered, ctx: &Context, name: &str) -> Vec<Value> {
     let title = truncate_chars(&rendered.headline, MAX_TITLE_CHARS);
     let mut summary = rendered.markdown.clone();
     let total = rendered.annotations.len();
@@ -333,7 +333,7 @@ pub fn comment_marker(name: &str) -> String {
     format!("<!-- parallel-pytest report: {key} -->")
 }
 
-pub fn comment_body(rendered: &Rendered, name: &str) -> String {
+fn comment_body(rendered: &Rendered, name: &str) -> String {
     let marker = comment_marker(name);
     let budget = MAX_COMMENT_CHARS - marker.chars().count() - 1;
     format!(
@@ -343,7 +343,7 @@ pub fn comment_body(rendered: &Rendered, name: &str) -> String {
 }
 
 /// The id of the oldest comment carrying our marker.
-pub fn find_sticky(comments: &[Value], marker: &str) -> Option<u64> {
+fn find_sticky(comments: &[Value], marker: &str) -> Option<u64> {
     comments
         .iter()
         .find(|c| {

@@ -19,7 +19,7 @@ use crate::env_vars::{ci, ours};
 pub const MARKER: &str = "<!-- parallel-pytest:mr-note -->";
 
 /// GitLab's limit on a note body, in characters (DESIGN.md §5).
-pub const NOTE_LIMIT_CHARS: usize = 1_000_000;
+const NOTE_LIMIT_CHARS: usize = 1_000_000;
 
 /// Notes are listed 100 per page; a merge request with more than this many pages of discussion
 /// gets a new note rather than an endless scan.
@@ -27,7 +27,7 @@ const MAX_NOTE_PAGES: u32 = 50;
 
 /// A secret that never prints itself.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Token(String);
+struct Token(String);
 
 impl Token {
     pub fn new(secret: impl Into<String>) -> Self {
@@ -46,7 +46,7 @@ impl fmt::Debug for Token {
 
 /// Where the note goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MrTarget {
+struct MrTarget {
     /// `CI_API_V4_URL`, e.g. `https://gitlab.example.com/api/v4`.
     pub api_url: String,
     /// `CI_PROJECT_ID` (a number, or an URL-encoded `group/project` path).
@@ -170,7 +170,7 @@ impl Default for RetryPolicy {
 }
 
 /// Everything the note needs from the environment, or the reason to skip it.
-pub fn resolve_target(
+fn resolve_target(
     token_variable: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Result<(MrTarget, Token), Skip>, NoteError> {
@@ -230,7 +230,7 @@ fn is_variable_name(name: &str) -> bool {
 
 /// The note body: marker first, then the summary, cut at a line boundary to GitLab's limit
 /// with a line saying so. Pure.
-pub fn note_body(summary: &str) -> String {
+fn note_body(summary: &str) -> String {
     note_body_within(summary, NOTE_LIMIT_CHARS)
 }
 
@@ -263,7 +263,7 @@ struct Note {
 }
 
 /// A small GitLab client: base URL, token, retries. No logging of headers, ever.
-pub struct Client {
+struct Client {
     http: reqwest::Client,
     api_url: String,
     token: Token,

@@ -8,7 +8,7 @@
 
 pub mod github;
 pub mod gitlab;
-pub mod hook;
+mod hook;
 
 pub use hook::{publish_github, publish_github_with, publish_gitlab, repo_relative_annotations};
 

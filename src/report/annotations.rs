@@ -34,7 +34,7 @@ pub struct Annotation {
 }
 
 /// Per-step limit of annotations of one level made by workflow commands.
-pub const PER_STEP: usize = 10;
+const PER_STEP: usize = 10;
 const MESSAGE_BYTES: usize = 4096;
 const TITLE_BYTES: usize = 250;
 

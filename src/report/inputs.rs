@@ -27,7 +27,7 @@ struct Found {
 }
 
 /// `junit-2-of-3.xml` → 2/3.
-pub fn shard_from_name(name: &str, prefix: &str, ext: &str) -> Option<Shard> {
+fn shard_from_name(name: &str, prefix: &str, ext: &str) -> Option<Shard> {
     let stem = name.strip_prefix(prefix)?.strip_suffix(ext)?;
     let (i, n) = stem.split_once("-of-")?;
     Shard::new(i.parse().ok()?, n.parse().ok()?).ok()

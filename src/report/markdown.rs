@@ -11,7 +11,7 @@ use super::model::{ShardRow, Summary};
 use crate::text::{plural, seconds, truncate_bytes};
 
 /// GitHub's limit for one step's job summary.
-pub const JOB_SUMMARY_MAX_BYTES: usize = 1024 * 1024;
+const JOB_SUMMARY_MAX_BYTES: usize = 1024 * 1024;
 
 /// Where links to source lines point, when the repository and commit are known.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -152,7 +152,7 @@ pub struct ShardRow {
     pub failed: u64,
     pub exit_code: Option<i32>,
     pub signal: Option<String>,
-    /// Measured by `run` (issue 8); absent for plain JUnit inputs and older manifests.
+    /// Measured by `run`; absent for plain JUnit inputs and older manifests.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resources: Option<ShardResources>,
 }

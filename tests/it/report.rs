@@ -179,7 +179,7 @@ pub fn normalise(text: &str, root: &Path) -> String {
         .join("\n")
 }
 
-/// Drops what `run` measured (issue 8: CPU and memory columns, advice lines), which depends on
+/// Drops what `run` measured (CPU and memory columns, advice lines), which depends on
 /// the machine and is absent where there is no `/proc`; `tests/it/isolation.rs` checks it.
 fn without_resources(text: &str) -> String {
     let mut out: Vec<String> = Vec::new();
