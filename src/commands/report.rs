@@ -120,13 +120,8 @@ fn write_junit(path: &Path, loaded: &model::Inputs) -> Result<(), Error> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs_err::create_dir_all(dir)?;
     }
-    let written =
-        writer::write_path(path, &loaded.merged_suites(), GITLAB_MAX_BYTES).map_err(|message| {
-            ReportError::JunitOut {
-                path: path.to_owned(),
-                message,
-            }
-        })?;
+    let written = writer::write_path(path, &loaded.merged_suites(), GITLAB_MAX_BYTES)
+        .map_err(ReportError::from)?;
     if let Some(cap) = written.texts_cut_to {
         eprintln!(
             "note: failure texts in `{}` were cut to {cap} bytes each to stay under GitLab's 30 MB limit",

@@ -15,8 +15,6 @@ pub mod model;
 pub mod store;
 pub mod terminal;
 
-use std::path::PathBuf;
-
 pub use annotations::{Annotation, Level};
 pub use markdown::{MarkdownOptions, SourceLinks};
 pub use model::Summary;
@@ -47,8 +45,8 @@ pub fn render(summary: &Summary, opts: &MarkdownOptions) -> Rendered {
 /// run is exit code 1, not an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("failed to write the merged JUnit file `{}`: {message}", path.display())]
-    JunitOut { path: PathBuf, message: String },
+    #[error(transparent)]
+    JunitOut(#[from] crate::junit::writer::WriteError),
     #[error("failed to write the report to stdout")]
     Stdout(#[source] std::io::Error),
 }
