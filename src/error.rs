@@ -12,9 +12,10 @@ use crate::ci::{DetectError, ShardError};
 use crate::junit::reader::ReadError;
 use crate::plan::PlanError;
 use crate::plan::gitlab_child::ChildError;
-use crate::publish::gitlab::PublishError;
+use crate::publish::PublishError;
 use crate::pytest::interpreter::InterpreterError;
 use crate::pytest::process::SpawnError;
+use crate::report::ReportError;
 use crate::settings::SettingsError;
 use crate::suite::SuiteError;
 use crate::timings::TimingsError;
@@ -49,6 +50,8 @@ pub enum Error {
     Junit(#[from] ReadError),
     #[error(transparent)]
     Publish(#[from] PublishError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
     /// A file or stream we had to read or write; `fs-err` puts the path into the message.
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -85,6 +88,7 @@ impl Error {
             | Error::Spawn(_)
             | Error::Junit(_)
             | Error::Publish(_)
+            | Error::Report(_)
             | Error::Io(_)
             | Error::Json(_)
             | Error::Failed(_) => ExitCode::from(2),
@@ -118,6 +122,7 @@ impl Error {
                     .to_owned(),
             ),
             Error::Settings(_)
+            | Error::Report(_)
             | Error::Interpreter(_)
             | Error::Shard(_)
             | Error::Suite(_)

@@ -1,7 +1,6 @@
 //! Thin orchestration: each command resolves settings, calls the stages, prints, returns an exit code.
 
 pub mod env;
-pub mod github_publish;
 pub mod plan;
 pub mod report;
 pub mod run;

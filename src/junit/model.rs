@@ -68,7 +68,7 @@ impl TestCase {
 }
 
 /// Finds `worker 'gwN' crashed while running` in a message and returns `gwN`.
-pub fn parse_crashed_worker(text: &str) -> Option<&str> {
+fn parse_crashed_worker(text: &str) -> Option<&str> {
     let start = text.find("worker '")? + "worker '".len();
     let rest = &text[start..];
     let end = rest.find('\'')?;

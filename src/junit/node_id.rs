@@ -13,8 +13,6 @@
 //! [`to_junit_names`] is the exact forward direction; use it to compare node ids with testcases
 //! without guessing.
 
-use std::collections::HashSet;
-
 /// pytest's `mangle_test_address`: node id → (`classname`, `name`) as written to JUnit.
 pub fn to_junit_names(node_id: &str) -> (String, String) {
     let (path, bracket_and_params) = match node_id.find('[') {
@@ -76,7 +74,7 @@ impl NodeIdMapper {
         NodeIdMapper { modules }
     }
 
-    pub fn knows_files(&self) -> bool {
+    fn knows_files(&self) -> bool {
         !self.modules.is_empty()
     }
 
@@ -151,11 +149,6 @@ fn strip_module<'c>(classname: &'c str, module: &str) -> Option<Vec<&'c str>> {
 /// Convenience: the node id with no known files.
 pub fn node_id(classname: &str, name: &str, file: Option<&str>) -> String {
     NodeIdMapper::new().node_id(classname, name, file)
-}
-
-/// A set of node ids in JUnit form, to check which planned tests a report contains.
-pub fn junit_key_set<'a>(node_ids: impl IntoIterator<Item = &'a str>) -> HashSet<(String, String)> {
-    node_ids.into_iter().map(to_junit_names).collect()
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
 use super::model::{Outcome, TestCase};
+use crate::text::floor_char_boundary;
 
 /// Bounds that keep memory and time flat whatever the input.
 #[derive(Debug, Clone, Copy)]
@@ -178,35 +179,9 @@ pub fn read<R: BufRead>(
             Event::End(_) => state.end(&mut on_case, &mut summary),
             Event::Text(t) => state.text(&t.into_inner(), false),
             Event::CData(t) => state.text(&t.into_inner(), true),
-            Event::GeneralRef(r) => {
-                let resolved = match r.resolve_char_ref() {
-                    Ok(Some(c)) => Some(c.to_string()),
-                    _ => {
-                        let name = String::from_utf8_lossy(&r);
-                        quick_xml::escape::resolve_predefined_entity(&name)
-                            .map(str::to_owned)
-                            // Entities are never expanded: an unknown one stays literal text.
-                            .or_else(|| Some(format!("&{name};")))
-                    }
-                };
-                if let Some(s) = resolved {
-                    state.text(s.as_bytes(), true);
-                }
-            }
+            Event::GeneralRef(r) => state.text(resolve_ref(&r).as_bytes(), true),
             Event::Eof => {
-                if !state.root_seen {
-                    return Err(if pos == 0 {
-                        ReadError::Empty { path: path.into() }
-                    } else {
-                        not_xml(path, "no XML element found")
-                    });
-                }
-                if state.depth > 0 {
-                    summary.truncated = Some(format!(
-                        "file ends inside `<{}>` at byte {pos}: it was cut off",
-                        state.open_name()
-                    ));
-                }
+                summary.truncated = state.at_eof(path, pos)?;
                 break;
             }
             // DTDs are not processed (no entity definitions, no external fetches); comments,
@@ -220,6 +195,49 @@ pub fn read<R: BufRead>(
     Ok(summary)
 }
 
+/// A character or predefined entity reference as text. Entities are never expanded: an
+/// unknown one stays literal text.
+fn resolve_ref(r: &quick_xml::events::BytesRef<'_>) -> String {
+    match r.resolve_char_ref() {
+        Ok(Some(c)) => c.to_string(),
+        _ => {
+            let name = String::from_utf8_lossy(r);
+            quick_xml::escape::resolve_predefined_entity(&name)
+                .map_or_else(|| format!("&{name};"), str::to_owned)
+        }
+    }
+}
+
+/// Whether the root element is `<testsuites>` (else `<testsuite>`); any other root is not JUnit.
+fn root_is_suites(name: &[u8], path: &str) -> Result<bool, ReadError> {
+    match name {
+        b"testsuites" => Ok(true),
+        b"testsuite" => Ok(false),
+        other => Err(ReadError::NotJunit {
+            path: path.into(),
+            root: String::from_utf8_lossy(other).into_owned(),
+        }),
+    }
+}
+
+/// A testcase's attributes; unknown ones are ignored.
+fn case_from_attributes(e: &BytesStart<'_>) -> CaseBuilder {
+    let mut case = CaseBuilder::default();
+    for a in e.attributes().with_checks(false).flatten() {
+        let value = || attr_value(&a.value);
+        match a.key.local_name().as_ref() {
+            b"classname" => case.classname = Some(value()),
+            b"name" => case.name = Some(value()),
+            b"file" => case.file = Some(value()),
+            b"line" => case.line = value().trim().parse().ok(),
+            b"time" => case.time = parse_seconds(&value()).unwrap_or(0.0),
+            b"status" => case.disabled = value() == "disabled",
+            _ => {}
+        }
+    }
+    case
+}
+
 fn not_xml(path: &str, reason: &str) -> ReadError {
     ReadError::NotXml {
         path: path.into(),
@@ -228,7 +246,7 @@ fn not_xml(path: &str, reason: &str) -> ReadError {
 }
 
 /// Name given to a testcase that has a result but neither `name` nor `classname`.
-pub const UNNAMED: &str = "(unnamed testcase)";
+const UNNAMED: &str = "(unnamed testcase)";
 
 /// Severity of a result element: the worst one of a testcase decides its outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -362,18 +380,6 @@ fn decode(raw: &[u8], literal: bool) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Largest index `<= at` that is a char boundary of `s`.
-pub fn floor_char_boundary(s: &str, at: usize) -> usize {
-    if at >= s.len() {
-        return s.len();
-    }
-    let mut i = at;
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
 /// Cuts `s` to at most `max` bytes on a char boundary, saying how much was cut.
 pub fn bounded(s: &str, max: usize) -> String {
     if s.len() <= max {
@@ -426,6 +432,24 @@ impl<'l> State<'l> {
         self.root_time.or(self.top_suite_time)
     }
 
+    /// At the end of the input: an error when there was no root element, the reason the file
+    /// counts as truncated when elements are still open.
+    fn at_eof(&self, path: &str, pos: u64) -> Result<Option<String>, ReadError> {
+        if !self.root_seen {
+            return Err(if pos == 0 {
+                ReadError::Empty { path: path.into() }
+            } else {
+                not_xml(path, "no XML element found")
+            });
+        }
+        Ok((self.depth > 0).then(|| {
+            format!(
+                "file ends inside `<{}>` at byte {pos}: it was cut off",
+                self.open_name()
+            )
+        }))
+    }
+
     /// Handles a start (or empty) tag. Returns `Some(reason)` to stop reading.
     fn start(
         &mut self,
@@ -439,16 +463,7 @@ impl<'l> State<'l> {
         let name = local.as_ref();
         if !self.root_seen {
             self.root_seen = true;
-            match name {
-                b"testsuites" => self.root_is_suites = true,
-                b"testsuite" => {}
-                other => {
-                    return Err(ReadError::NotJunit {
-                        path: path.into(),
-                        root: String::from_utf8_lossy(other).into_owned(),
-                    });
-                }
-            }
+            self.root_is_suites = root_is_suites(name, path)?;
         }
         let depth = self.depth + 1;
         if depth > self.limits.max_depth {
@@ -472,71 +487,57 @@ impl<'l> State<'l> {
                 self.root_time = attr(e, b"time").and_then(|t| parse_seconds(&t));
             }
             b"testcase" if self.case.is_none() => {
-                let mut case = CaseBuilder::default();
-                for a in e.attributes().with_checks(false).flatten() {
-                    let value = || attr_value(&a.value);
-                    match a.key.local_name().as_ref() {
-                        b"classname" => case.classname = Some(value()),
-                        b"name" => case.name = Some(value()),
-                        b"file" => case.file = Some(value()),
-                        b"line" => case.line = value().trim().parse().ok(),
-                        b"time" => case.time = parse_seconds(&value()).unwrap_or(0.0),
-                        b"status" => case.disabled = value() == "disabled",
-                        _ => {}
-                    }
-                }
-                self.case = Some(case);
+                self.case = Some(case_from_attributes(e));
                 self.case_depth = depth;
                 if empty {
                     self.finish_case(on_case, summary);
                     return Ok(None);
                 }
             }
-            _ => {
-                if let Some(case) = self.case.as_mut() {
-                    if depth == self.case_depth + 1 {
-                        let severity = match name {
-                            b"failure" => Some(Severity::Failure),
-                            b"error" => Some(Severity::Error),
-                            b"skipped" => Some(Severity::Skipped),
-                            b"rerunFailure" | b"rerunError" | b"flakyFailure" | b"flakyError" => {
-                                case.inner_reruns += 1;
-                                None
-                            }
-                            _ => None,
-                        };
-                        if let Some(severity) = severity {
-                            // The worst result element wins; of equal ones the first is kept.
-                            let replace =
-                                case.result.as_ref().is_none_or(|r| severity > r.severity);
-                            if replace {
-                                case.result = Some(ResultBuilder {
-                                    severity,
-                                    kind: attr(e, b"type"),
-                                    message: attr(e, b"message")
-                                        .map(|m| bounded(&m, self.limits.max_message_bytes)),
-                                    text: BoundedText::new(self.limits.max_text_bytes),
-                                });
-                                if !empty {
-                                    self.result_depth = Some(depth);
-                                }
-                            }
-                        }
-                    }
-                }
+            _ if self.case.is_some() && depth == self.case_depth + 1 => {
+                self.case_child(e, name, depth, empty);
             }
+            _ => {}
         }
         if !empty {
             self.depth = depth;
-            if self.open.len() < 8 {
-                self.open.push(String::from_utf8_lossy(name).into_owned());
-            } else {
-                // Only the innermost names matter for messages; keep the vector small.
+            // Only the innermost names matter for messages; keep the vector small.
+            if self.open.len() >= 8 {
                 self.open.remove(0);
-                self.open.push(String::from_utf8_lossy(name).into_owned());
             }
+            self.open.push(String::from_utf8_lossy(name).into_owned());
         }
         Ok(None)
+    }
+
+    /// A direct child of the open testcase: a result element (the worst one wins; of equal
+    /// ones the first is kept) or a rerun recorded inside it.
+    fn case_child(&mut self, e: &BytesStart<'_>, name: &[u8], depth: usize, empty: bool) {
+        let Some(case) = self.case.as_mut() else {
+            return;
+        };
+        let severity = match name {
+            b"failure" => Severity::Failure,
+            b"error" => Severity::Error,
+            b"skipped" => Severity::Skipped,
+            b"rerunFailure" | b"rerunError" | b"flakyFailure" | b"flakyError" => {
+                case.inner_reruns += 1;
+                return;
+            }
+            _ => return,
+        };
+        if case.result.as_ref().is_some_and(|r| severity <= r.severity) {
+            return;
+        }
+        case.result = Some(ResultBuilder {
+            severity,
+            kind: attr(e, b"type"),
+            message: attr(e, b"message").map(|m| bounded(&m, self.limits.max_message_bytes)),
+            text: BoundedText::new(self.limits.max_text_bytes),
+        });
+        if !empty {
+            self.result_depth = Some(depth);
+        }
     }
 
     fn end(&mut self, on_case: &mut impl FnMut(TestCase), summary: &mut ReadSummary) {

@@ -34,6 +34,27 @@ pub struct Written {
     pub over_limit: bool,
 }
 
+/// Why the merged file could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("failed to write the merged JUnit file `{}`", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// quick-junit could not serialise a suite.
+    #[error("failed to serialise the merged JUnit: {0}")]
+    Serialize(String),
+}
+
+/// Why one pass of [`write_to`] stopped.
+#[derive(Debug)]
+enum PassError {
+    Io(std::io::Error),
+    Serialize(String),
+}
+
 /// Per-text caps tried in turn until the file fits.
 const CAPS: [usize; 6] = [64 * 1024, 8 * 1024, 2 * 1024, 512, 128, 0];
 
@@ -42,13 +63,19 @@ pub fn write_path(
     path: &std::path::Path,
     suites: &[SuiteInput<'_>],
     max_bytes: u64,
-) -> Result<Written, String> {
-    let attempt = |cap: usize| -> Result<u64, String> {
-        let file = fs_err::File::create(path).map_err(|e| e.to_string())?;
+) -> Result<Written, WriteError> {
+    let attempt = |cap: usize| -> Result<u64, WriteError> {
+        let io = |source| WriteError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let file = std::fs::File::create(path).map_err(io)?;
         let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-        let n = write_to(&mut out, suites, cap)?;
-        std::io::Write::flush(&mut out)
-            .map_err(|e| format!("failed to write `{}`: {e}", path.display()))?;
+        let n = write_to(&mut out, suites, cap).map_err(|e| match e {
+            PassError::Io(source) => io(source),
+            PassError::Serialize(message) => WriteError::Serialize(message),
+        })?;
+        std::io::Write::flush(&mut out).map_err(io)?;
         Ok(n)
     };
     let bytes = attempt(CAPS[0])?;
@@ -104,12 +131,12 @@ pub fn write_path(
 }
 
 /// Streams the merged document with texts cut to `cap` bytes; returns the bytes written.
-pub fn write_to<W: std::io::Write>(
+fn write_to<W: std::io::Write>(
     out: &mut W,
     suites: &[SuiteInput<'_>],
     cap: usize,
-) -> Result<u64, String> {
-    let io = |e: std::io::Error| format!("failed to write the merged JUnit: {e}");
+) -> Result<u64, PassError> {
+    let io = PassError::Io;
     let (mut tests, mut failures, mut errors, mut skipped) = (0usize, 0usize, 0usize, 0usize);
     for t in suites.iter().flat_map(|s| s.tests.iter()) {
         tests += 1;
@@ -146,7 +173,7 @@ pub fn write_to<W: std::io::Write>(
                 .collect()
         });
         for body in bodies {
-            let body = body?;
+            let body = body.map_err(PassError::Serialize)?;
             out.write_all(&body).map_err(io)?;
             written += body.len() as u64;
         }
@@ -183,8 +210,9 @@ fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).rposition(|w| w == needle)
 }
 
-/// Serialises into memory (tests, small inputs).
-pub fn write_vec(suites: &[SuiteInput<'_>], cap: usize) -> Result<Vec<u8>, String> {
+/// Serialises into memory.
+#[cfg(test)]
+fn write_vec(suites: &[SuiteInput<'_>], cap: usize) -> Result<Vec<u8>, PassError> {
     let mut out = Vec::new();
     write_to(&mut out, suites, cap)?;
     Ok(out)

@@ -11,21 +11,22 @@ use std::time::Duration;
 use octocrab::secrecy::SecretString;
 use serde_json::{Value, json};
 
-use super::{Annotation, Rendered};
 use crate::env_vars::ci;
+use crate::report::{Annotation, Level, Rendered};
+use crate::text::{count, truncate_bytes, truncate_chars};
 
 /// Checks API: annotations per create/update request.
-pub const ANNOTATIONS_PER_REQUEST: usize = 50;
+const ANNOTATIONS_PER_REQUEST: usize = 50;
 /// Checks API: `output.title` and annotation `title` length.
-pub const MAX_TITLE_CHARS: usize = 255;
+const MAX_TITLE_CHARS: usize = 255;
 /// Checks API: `output.summary` / `output.text` length.
-pub const MAX_SUMMARY_CHARS: usize = 65_535;
+const MAX_SUMMARY_CHARS: usize = 65_535;
 /// Checks API: an annotation's `message` / `raw_details` (64 KB).
-pub const MAX_ANNOTATION_TEXT_BYTES: usize = 64 * 1024;
+const MAX_ANNOTATION_TEXT_BYTES: usize = 64 * 1024;
 /// Issue comment body length.
-pub const MAX_COMMENT_CHARS: usize = 65_536;
+const MAX_COMMENT_CHARS: usize = 65_536;
 /// Annotations we send at most (20 requests); the rest are counted in the summary instead.
-pub const MAX_ANNOTATIONS: usize = 1_000;
+const MAX_ANNOTATIONS: usize = 1_000;
 /// Comment pages (100 each) searched for the sticky comment.
 const MAX_COMMENT_PAGES: u32 = 30;
 const DEFAULT_API_URL: &str = "https://api.github.com";
@@ -214,30 +215,9 @@ impl Outcome {
 // ---------------------------------------------------------------------------------------------
 // Pure: sizes and bodies.
 
-/// Cuts `text` to at most `max` characters on a char boundary, ending with `…` when cut.
-pub fn truncate_chars(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let keep: String = text.chars().take(max.saturating_sub(1)).collect();
-    format!("{keep}…")
-}
-
-/// Cuts `text` to at most `max` bytes on a char boundary, ending with `…` when cut.
-fn truncate_bytes(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let mut end = max.saturating_sub('…'.len_utf8());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
-}
-
 /// Fits Markdown into `max` characters: cut at a line break, close an open code fence and
 /// `<details>` blocks so the rest of the page still renders, and say that it was cut.
-pub fn truncate_markdown(markdown: &str, max: usize) -> String {
+fn truncate_markdown(markdown: &str, max: usize) -> String {
     if markdown.chars().count() <= max {
         return markdown.to_owned();
     }
@@ -260,17 +240,32 @@ pub fn truncate_markdown(markdown: &str, max: usize) -> String {
     out
 }
 
+/// The Checks API's `annotation_level`.
+fn checks_level(level: Level) -> &'static str {
+    match level {
+        Level::Error => "failure",
+        Level::Warning => "warning",
+        Level::Notice => "notice",
+    }
+}
+
+/// One annotation in the Checks API's shape. Check runs require a path and a line: an annotation
+/// without a file goes on `.github` line 1.
 fn annotation_json(a: &Annotation) -> Value {
-    let start = a.start_line.max(1);
+    let start = a
+        .line
+        .and_then(|l| u32::try_from(l).ok())
+        .unwrap_or(1)
+        .max(1);
     let mut v = json!({
-        "path": a.path,
+        "path": a.file.as_deref().unwrap_or(".github"),
         "start_line": start,
-        "end_line": a.end_line.max(start),
-        "annotation_level": a.level.as_checks_str(),
+        "end_line": start,
+        "annotation_level": checks_level(a.level),
         "message": truncate_bytes(&a.message, MAX_ANNOTATION_TEXT_BYTES),
         "title": truncate_chars(&a.title, MAX_TITLE_CHARS),
     });
-    if let Some(details) = &a.raw_details {
+    if let Some(details) = &a.details {
         v["raw_details"] = json!(truncate_bytes(details, MAX_ANNOTATION_TEXT_BYTES));
     }
     v
@@ -279,7 +274,7 @@ fn annotation_json(a: &Annotation) -> Value {
 /// The check-run requests: the create body (completed, with the first ≤ 50 annotations) followed
 /// by one update body per further batch of ≤ 50 (GitHub appends annotations on each update).
 /// Creating it completed means a failure half-way never leaves a check run "in progress" forever.
-pub fn check_run_bodies(rendered: &Rendered, ctx: &Context, name: &str) -> Vec<Value> {
+fn check_run_bodies(rendered: &Rendered, ctx: &Context, name: &str) -> Vec<Value> {
     let title = truncate_chars(&rendered.headline, MAX_TITLE_CHARS);
     let mut summary = rendered.markdown.clone();
     let total = rendered.annotations.len();
@@ -338,7 +333,7 @@ pub fn comment_marker(name: &str) -> String {
     format!("<!-- parallel-pytest report: {key} -->")
 }
 
-pub fn comment_body(rendered: &Rendered, name: &str) -> String {
+fn comment_body(rendered: &Rendered, name: &str) -> String {
     let marker = comment_marker(name);
     let budget = MAX_COMMENT_CHARS - marker.chars().count() - 1;
     format!(
@@ -348,7 +343,7 @@ pub fn comment_body(rendered: &Rendered, name: &str) -> String {
 }
 
 /// The id of the oldest comment carrying our marker.
-pub fn find_sticky(comments: &[Value], marker: &str) -> Option<u64> {
+fn find_sticky(comments: &[Value], marker: &str) -> Option<u64> {
     comments
         .iter()
         .find(|c| {
@@ -637,8 +632,8 @@ async fn send_check_run(api: &Api, rendered: &Rendered, ctx: &Context, name: &st
     }
     let sent = rendered.annotations.len().min(MAX_ANNOTATIONS);
     Step::Done(format!(
-        "{url} with {sent} annotation{}",
-        if sent == 1 { "" } else { "s" }
+        "{url} with {}",
+        count(sent as u64, "annotation", "annotations")
     ))
 }
 
@@ -712,7 +707,6 @@ async fn send_comment(api: &Api, rendered: &Rendered, ctx: &Context, name: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::publish::Level;
 
     fn ctx() -> Context {
         Context {
@@ -725,15 +719,14 @@ mod tests {
         }
     }
 
-    fn ann(i: u32) -> Annotation {
+    fn ann(i: u64) -> Annotation {
         Annotation {
-            path: format!("tests/test_{i}.py"),
-            start_line: i,
-            end_line: i,
-            level: Level::Failure,
+            file: Some(format!("tests/test_{i}.py")),
+            line: Some(i),
+            level: Level::Error,
             title: format!("test_{i} failed"),
             message: "assert 1 == 2".into(),
-            raw_details: None,
+            details: None,
         }
     }
 
@@ -759,13 +752,21 @@ mod tests {
 
     #[test]
     fn zero_line_becomes_line_one() {
-        let mut a = ann(0);
-        a.end_line = 0;
-        let v = annotation_json(&a);
+        let v = annotation_json(&ann(0));
         assert_eq!(
             (v["start_line"].as_u64(), v["end_line"].as_u64()),
             (Some(1), Some(1))
         );
+        let v = annotation_json(&Annotation {
+            file: None,
+            line: None,
+            ..ann(3)
+        });
+        assert_eq!(
+            (v["path"].as_str(), v["start_line"].as_u64()),
+            (Some(".github"), Some(1))
+        );
+        assert_eq!(v["annotation_level"], "failure");
     }
 
     #[test]
@@ -776,12 +777,6 @@ mod tests {
         assert_eq!(out.matches("```").count() % 2, 0);
         assert!(out.contains("truncated"));
         assert_eq!(truncate_markdown("short", 10), "short");
-    }
-
-    #[test]
-    fn truncation_respects_char_boundaries() {
-        assert_eq!(truncate_chars("ééé", 2), "é…");
-        assert_eq!(truncate_bytes("ééé", 5), "é…");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::env_vars::{ci, ours};
 pub const MARKER: &str = "<!-- parallel-pytest:mr-note -->";
 
 /// GitLab's limit on a note body, in characters (DESIGN.md §5).
-pub const NOTE_LIMIT_CHARS: usize = 1_000_000;
+const NOTE_LIMIT_CHARS: usize = 1_000_000;
 
 /// Notes are listed 100 per page; a merge request with more than this many pages of discussion
 /// gets a new note rather than an endless scan.
@@ -27,7 +27,7 @@ const MAX_NOTE_PAGES: u32 = 50;
 
 /// A secret that never prints itself.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Token(String);
+struct Token(String);
 
 impl Token {
     pub fn new(secret: impl Into<String>) -> Self {
@@ -46,7 +46,7 @@ impl fmt::Debug for Token {
 
 /// Where the note goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MrTarget {
+struct MrTarget {
     /// `CI_API_V4_URL`, e.g. `https://gitlab.example.com/api/v4`.
     pub api_url: String,
     /// `CI_PROJECT_ID` (a number, or an URL-encoded `group/project` path).
@@ -122,7 +122,7 @@ impl fmt::Display for NoteOutcome {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum PublishError {
+pub enum NoteError {
     #[error("`{var}` is `{value}`, which is not a merge request IID")]
     BadIid { var: &'static str, value: String },
     #[error("`{0}` is not a variable name (letters, digits and `_`)")]
@@ -170,12 +170,12 @@ impl Default for RetryPolicy {
 }
 
 /// Everything the note needs from the environment, or the reason to skip it.
-pub fn resolve_target(
+fn resolve_target(
     token_variable: &str,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Result<(MrTarget, Token), Skip>, PublishError> {
+) -> Result<Result<(MrTarget, Token), Skip>, NoteError> {
     if !is_variable_name(token_variable) {
-        return Err(PublishError::BadTokenVariable(token_variable.to_owned()));
+        return Err(NoteError::BadTokenVariable(token_variable.to_owned()));
     }
     let set = |var: &str| env(var).filter(|v| !v.trim().is_empty());
     let Some(iid_text) = set(ci::CI_MERGE_REQUEST_IID) else {
@@ -184,7 +184,7 @@ pub fn resolve_target(
     let mr_iid = iid_text
         .trim()
         .parse::<u64>()
-        .map_err(|_| PublishError::BadIid {
+        .map_err(|_| NoteError::BadIid {
             var: ci::CI_MERGE_REQUEST_IID,
             value: iid_text.clone(),
         })?;
@@ -204,10 +204,10 @@ pub fn resolve_target(
             }));
         }
     };
-    let api_url = set(ci::CI_API_V4_URL).ok_or(PublishError::MissingContext {
+    let api_url = set(ci::CI_API_V4_URL).ok_or(NoteError::MissingContext {
         var: ci::CI_API_V4_URL,
     })?;
-    let project_id = set(ci::CI_PROJECT_ID).ok_or(PublishError::MissingContext {
+    let project_id = set(ci::CI_PROJECT_ID).ok_or(NoteError::MissingContext {
         var: ci::CI_PROJECT_ID,
     })?;
     Ok(Ok((
@@ -230,7 +230,7 @@ fn is_variable_name(name: &str) -> bool {
 
 /// The note body: marker first, then the summary, cut at a line boundary to GitLab's limit
 /// with a line saying so. Pure.
-pub fn note_body(summary: &str) -> String {
+fn note_body(summary: &str) -> String {
     note_body_within(summary, NOTE_LIMIT_CHARS)
 }
 
@@ -263,7 +263,7 @@ struct Note {
 }
 
 /// A small GitLab client: base URL, token, retries. No logging of headers, ever.
-pub struct Client {
+struct Client {
     http: reqwest::Client,
     api_url: String,
     token: Token,
@@ -271,13 +271,13 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(api_url: &str, token: Token, retry: RetryPolicy) -> Result<Self, PublishError> {
+    pub fn new(api_url: &str, token: Token, retry: RetryPolicy) -> Result<Self, NoteError> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("parallel-pytest/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .build()
-            .map_err(|e| PublishError::Client(e.to_string()))?;
+            .map_err(|e| NoteError::Client(e.to_string()))?;
         Ok(Client {
             http,
             api_url: api_url.trim_end_matches('/').to_owned(),
@@ -294,7 +294,7 @@ impl Client {
         path: &str,
         query: &[(&str, String)],
         body: Option<&serde_json::Value>,
-    ) -> Result<(serde_json::Value, Option<String>), PublishError> {
+    ) -> Result<(serde_json::Value, Option<String>), NoteError> {
         let url = format!("{}{path}", self.api_url);
         let mut delay = self.retry.first_delay;
         let attempts = self.retry.attempts.max(1);
@@ -316,7 +316,7 @@ impl Client {
                     continue;
                 }
                 Err(err) => {
-                    return Err(PublishError::Network {
+                    return Err(NoteError::Network {
                         method,
                         path: path.to_owned(),
                         // reqwest's message holds the URL, never our headers.
@@ -340,7 +340,7 @@ impl Client {
                 .map(str::to_owned);
             let text = response.text().await.unwrap_or_default();
             if !status.is_success() {
-                return Err(PublishError::Status {
+                return Err(NoteError::Status {
                     method,
                     path: path.to_owned(),
                     status: status.as_u16(),
@@ -348,7 +348,7 @@ impl Client {
                     hint: status_hint(status),
                 });
             }
-            let json = serde_json::from_str(&text).map_err(|e| PublishError::Decode {
+            let json = serde_json::from_str(&text).map_err(|e| NoteError::Decode {
                 method: method.clone(),
                 path: path.to_owned(),
                 detail: e.to_string(),
@@ -359,7 +359,7 @@ impl Client {
     }
 
     /// Our earlier note on this MR, if any (the oldest one carrying the marker).
-    async fn find_note(&self, target: &MrTarget) -> Result<Option<u64>, PublishError> {
+    async fn find_note(&self, target: &MrTarget) -> Result<Option<u64>, NoteError> {
         let path = target.notes_path();
         let mut page = 1u32;
         loop {
@@ -370,12 +370,11 @@ impl Client {
                 ("page", page.to_string()),
             ];
             let (json, next) = self.send(Method::GET, &path, &query, None).await?;
-            let notes: Vec<Note> =
-                serde_json::from_value(json).map_err(|e| PublishError::Decode {
-                    method: Method::GET,
-                    path: path.clone(),
-                    detail: e.to_string(),
-                })?;
+            let notes: Vec<Note> = serde_json::from_value(json).map_err(|e| NoteError::Decode {
+                method: Method::GET,
+                path: path.clone(),
+                detail: e.to_string(),
+            })?;
             if let Some(note) = notes.iter().find(|n| !n.system && n.body.contains(MARKER)) {
                 return Ok(Some(note.id));
             }
@@ -391,7 +390,7 @@ impl Client {
         &self,
         target: &MrTarget,
         summary: &str,
-    ) -> Result<NoteOutcome, PublishError> {
+    ) -> Result<NoteOutcome, NoteError> {
         let body = serde_json::json!({ "body": note_body(summary) });
         let notes = target.notes_path();
         match self.find_note(target).await? {
@@ -402,7 +401,7 @@ impl Client {
             }
             None => {
                 let (json, _) = self.send(Method::POST, &notes, &[], Some(&body)).await?;
-                let id = json["id"].as_u64().ok_or_else(|| PublishError::Decode {
+                let id = json["id"].as_u64().ok_or_else(|| NoteError::Decode {
                     method: Method::POST,
                     path: notes.clone(),
                     detail: "no numeric `id` in the created note".into(),
@@ -420,7 +419,7 @@ pub fn publish_mr_note(
     token_variable: &str,
     env: &dyn Fn(&str) -> Option<String>,
     retry: RetryPolicy,
-) -> Result<NoteOutcome, PublishError> {
+) -> Result<NoteOutcome, NoteError> {
     let (target, token) = match resolve_target(token_variable, env)? {
         Ok(found) => found,
         Err(skip) => return Ok(NoteOutcome::Skipped(skip)),
@@ -428,47 +427,11 @@ pub fn publish_mr_note(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| PublishError::Client(e.to_string()))?;
+        .map_err(|e| NoteError::Client(e.to_string()))?;
     runtime.block_on(async {
         let client = Client::new(&target.api_url, token, retry)?;
         client.upsert_note(&target, summary).await
     })
-}
-
-/// The hook `report` calls after rendering its Markdown summary: posts the note when
-/// `--mr-note` is on and prints one line about it on stderr. Returns `true` only when posting
-/// failed and `fail_on_publish_error` (`--fail-on-publish-error`, shared with GitHub) asks for
-/// that to change the exit code; otherwise a publishing problem is a warning and the tests
-/// decide the exit code.
-pub fn publish_from_report(
-    summary_markdown: &str,
-    args: &crate::cli::GitLabPublishArgs,
-    fail_on_publish_error: bool,
-) -> bool {
-    if !args.mr_note {
-        return false;
-    }
-    let env = |var: &str| std::env::var(var).ok();
-    match publish_mr_note(
-        summary_markdown,
-        &args.token_variable,
-        &env,
-        RetryPolicy::default(),
-    ) {
-        Ok(outcome) => {
-            eprintln!("{outcome}");
-            false
-        }
-        Err(err) => {
-            let level = if fail_on_publish_error {
-                "error"
-            } else {
-                "warning"
-            };
-            eprintln!("{level}: failed to post the MR note: {err}");
-            fail_on_publish_error
-        }
-    }
 }
 
 fn retry_after(response: &reqwest::Response) -> Option<Duration> {

@@ -1,64 +1,48 @@
-//! Send it: publish what `report` rendered to a forge's API (DESIGN.md §2). Nothing here renders
-//! test results; it only sizes, batches and sends what it is given, and says what it skipped.
+//! Send it: publish what `report` rendered ([`crate::report::Rendered`]) to a forge's API
+//! (DESIGN.md §2). Nothing here renders test results; it only sizes, batches and sends what it
+//! is given, and says what it skipped.
+//!
+//! The command hands in plain option structs ([`GithubOptions`], [`GitlabOptions`]); the entry
+//! points in [`hook`] do the rest and turn a failure into a [`PublishError`] only when the user
+//! asked publishing failures to count.
 
 pub mod github;
 pub mod gitlab;
+mod hook;
 
-/// Severity of one annotation, in the Checks API's words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    Notice,
-    Warning,
-    Failure,
-}
+pub use hook::{publish_github, publish_github_with, publish_gitlab, repo_relative_annotations};
 
-impl Level {
-    /// The `annotation_level` value of the Checks API.
-    pub fn as_checks_str(self) -> &'static str {
-        match self {
-            Level::Notice => "notice",
-            Level::Warning => "warning",
-            Level::Failure => "failure",
-        }
-    }
-
-    /// The workflow command for this level (`::error`, `::warning`, `::notice`).
-    pub fn as_workflow_command(self) -> &'static str {
-        match self {
-            Level::Notice => "notice",
-            Level::Warning => "warning",
-            Level::Failure => "error",
-        }
-    }
-}
-
-/// One annotation on a file line. Everything but `level` is untrusted text from the test run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Annotation {
-    /// Path relative to the repository root, `/`-separated.
-    pub path: String,
-    /// 1-based line.
-    pub start_line: u32,
-    pub end_line: u32,
-    pub level: Level,
-    pub title: String,
-    pub message: String,
-    /// Optional details (a traceback), shown collapsed by GitHub.
-    pub raw_details: Option<String>,
-}
-
-/// The input of publishing: produced by the report stage.
-///
-/// A minimal stand-in until `report`'s rendered-output type lands; the report command converts its
-/// output into this (see `commands/report.rs`).
+/// What to publish to GitHub, as the command resolved it from flags and variables.
 #[derive(Debug, Clone, Default)]
-pub struct Rendered {
-    /// One line, e.g. `2 failed, 120 passed in 31.2s`.
-    pub headline: String,
-    /// The Markdown summary (job summary, check-run summary, PR comment).
-    pub markdown: String,
-    /// Annotations, most useful first.
-    pub annotations: Vec<Annotation>,
-    /// Whether the test run is green (no failures, errors, missing shards or lost tests).
-    pub green: bool,
+pub struct GithubOptions {
+    /// Create a check run carrying every annotation.
+    pub check_run: bool,
+    /// Create or update one sticky pull-request comment.
+    pub comment: bool,
+    /// Check-run name; `None` or blank → `parallel-pytest`.
+    pub check_name: Option<String>,
+    /// An explicit token; `None` or blank → `GITHUB_TOKEN`.
+    pub token: Option<String>,
+    /// A requested output that could not be published is an error, not a warning.
+    pub fail_on_error: bool,
+}
+
+/// What to publish to GitLab, as the command resolved it.
+#[derive(Debug, Clone, Default)]
+pub struct GitlabOptions {
+    /// Post (or edit) the merge request note.
+    pub mr_note: bool,
+    /// Name of the variable holding an access token with `api` scope.
+    pub token_variable: String,
+    /// A note that could not be posted is an error, not a warning.
+    pub fail_on_error: bool,
+}
+
+/// Publishing failed and `--fail-on-publish-error` asks that to count.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("publishing to GitHub failed (`--fail-on-publish-error` is set): {notes}")]
+    Github { notes: String },
+    #[error("failed to post the MR note (`--fail-on-publish-error` is set)")]
+    MrNote(#[source] gitlab::NoteError),
 }

@@ -8,8 +8,9 @@
 
 use rand::Rng;
 
-use super::escape::{cut, workflow_data, workflow_property};
+use super::escape::{workflow_data, workflow_property};
 use super::model::{Summary, first_line};
+use crate::text::{plural, truncate_bytes};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -33,7 +34,7 @@ pub struct Annotation {
 }
 
 /// Per-step limit of annotations of one level made by workflow commands.
-pub const PER_STEP: usize = 10;
+const PER_STEP: usize = 10;
 const MESSAGE_BYTES: usize = 4096;
 const TITLE_BYTES: usize = 250;
 
@@ -46,7 +47,7 @@ pub fn annotations(summary: &Summary) -> Vec<Annotation> {
             file: None,
             line: None,
             title: "parallel-pytest: incomplete report".into(),
-            message: cut(&p.message, MESSAGE_BYTES),
+            message: truncate_bytes(&p.message, MESSAGE_BYTES),
             details: None,
         });
     }
@@ -67,8 +68,8 @@ pub fn annotations(summary: &Summary) -> Vec<Annotation> {
             level: Level::Error,
             file: f.file.clone(),
             line: f.line,
-            title: cut(&format!("{} {verb}{shard}", f.id), TITLE_BYTES),
-            message: cut(
+            title: truncate_bytes(&format!("{} {verb}{shard}", f.id), TITLE_BYTES),
+            message: truncate_bytes(
                 if f.message.is_empty() {
                     verb
                 } else {
@@ -84,8 +85,8 @@ pub fn annotations(summary: &Summary) -> Vec<Annotation> {
             level: Level::Warning,
             file: None,
             line: None,
-            title: cut(&format!("{} is flaky", f.id), TITLE_BYTES),
-            message: cut(
+            title: truncate_bytes(&format!("{} is flaky", f.id), TITLE_BYTES),
+            message: truncate_bytes(
                 &match f.first_failure.as_deref().map(first_line) {
                     Some(why) if !why.is_empty() => {
                         format!("passed after {} attempts; first failure: {why}", f.attempts)
@@ -126,7 +127,10 @@ pub fn workflow_commands(annotations: &[Annotation]) -> String {
         };
         let mut props = Vec::new();
         if let Some(file) = &a.file {
-            props.push(format!("file={}", workflow_property(&cut(file, 1000))));
+            props.push(format!(
+                "file={}",
+                workflow_property(&truncate_bytes(file, 1000))
+            ));
             if let Some(line) = a.line {
                 props.push(format!("line={line}"));
             }
@@ -141,7 +145,7 @@ pub fn workflow_commands(annotations: &[Annotation]) -> String {
     if left_out > 0 {
         out.push_str(&format!(
             "::notice title=parallel-pytest::{left_out} more {} not shown here (GitHub shows {PER_STEP} per step): see the job summary\n",
-            super::model::plural(left_out as u64, "annotation", "annotations"),
+            plural(left_out as u64, "annotation", "annotations"),
         ));
     }
     out

@@ -7,8 +7,8 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::escape::cut;
 use super::model::Summary;
+use crate::text::truncate_bytes;
 
 #[derive(Debug, Serialize)]
 struct Issue {
@@ -40,7 +40,7 @@ pub fn render(summary: &Summary) -> String {
         .failures
         .iter()
         .map(|f| Issue {
-            description: cut(
+            description: truncate_bytes(
                 &format!(
                     "{} {}: {}",
                     f.id,

@@ -1,17 +1,6 @@
 //! Escaping of untrusted text (test names, messages, file attributes) for each sink
 //! (DESIGN.md invariant 4). Every renderer calls exactly one of these for every untrusted piece.
 
-use crate::junit::reader::floor_char_boundary;
-
-/// Cuts `s` to at most `max` bytes on a char boundary, adding `…` when cut.
-pub fn cut(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_owned();
-    }
-    let at = floor_char_boundary(s, max.saturating_sub(3));
-    format!("{}…", &s[..at])
-}
-
 /// Text inside Markdown or HTML (table cells, `<summary>`, `<code>`, list items), on one line.
 ///
 /// Every character with a meaning in Markdown or HTML becomes a numeric entity, so it renders as
@@ -67,6 +56,16 @@ pub fn html_pre(s: &str) -> String {
         }
     }
     out
+}
+
+/// Our own notes on one Markdown line (a list item), where they may quote a forge's error
+/// message: no HTML and no mentions, but backticks stay, so the code spans we write render.
+pub fn md_note(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('@', "@\u{200b}")
+        .replace(['\r', '\n'], " ")
 }
 
 /// Percent-encodes a repository path for a URL (keeps `/` and unreserved characters).
@@ -127,16 +126,17 @@ mod tests {
     }
 
     #[test]
+    fn notes_keep_code_spans_but_no_html_or_mentions() {
+        assert_eq!(
+            md_note("use `x` <b>@me</b>\nnext"),
+            "use `x` &lt;b&gt;@\u{200b}me&lt;/b&gt; next"
+        );
+    }
+
+    #[test]
     fn workflow_escaping() {
         assert_eq!(workflow_data("50%\r\n::x"), "50%25%0D%0A::x");
         assert_eq!(workflow_property("a:b,c"), "a%3Ab%2Cc");
         assert!(!workflow_data("x ##[group]y").contains("##["));
-    }
-
-    #[test]
-    fn cut_respects_chars() {
-        assert_eq!(cut("ééé", 4), "…");
-        assert_eq!(cut("abc", 3), "abc");
-        assert_eq!(cut("abcdef", 5), "ab…");
     }
 }

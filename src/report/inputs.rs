@@ -22,10 +22,12 @@ struct Found {
     junit: BTreeSet<PathBuf>,
     manifests: BTreeSet<PathBuf>,
     problems: Vec<Problem>,
+    /// The shard of a JUnit file, from the manifest that names it.
+    shard_of: BTreeMap<PathBuf, Shard>,
 }
 
 /// `junit-2-of-3.xml` → 2/3.
-pub fn shard_from_name(name: &str, prefix: &str, ext: &str) -> Option<Shard> {
+fn shard_from_name(name: &str, prefix: &str, ext: &str) -> Option<Shard> {
     let stem = name.strip_prefix(prefix)?.strip_suffix(ext)?;
     let (i, n) = stem.split_once("-of-")?;
     Shard::new(i.parse().ok()?, n.parse().ok()?).ok()
@@ -82,110 +84,15 @@ pub fn load(
     limits: &Limits,
     exclude: &[PathBuf],
 ) -> Inputs {
-    let defaults = [".parallel-pytest".to_owned()];
-    let inputs = if inputs.is_empty() {
-        &defaults[..]
-    } else {
-        inputs
-    };
     let mut found = Found::default();
     for input in inputs {
-        let path = base.join(input);
-        if path.is_dir() {
-            let before = found.junit.len() + found.manifests.len();
-            walk(&mut found, &path, None, base);
-            if found.junit.len() + found.manifests.len() == before {
-                found.problems.push(Problem::new(
-                    ProblemKind::Unreadable,
-                    format!("folder `{input}` holds no JUnit (`*.xml`) or manifest (`shard-I-of-N.json`) files"),
-                ));
-            }
-        } else if path.is_file() {
-            classify(&mut found, &path, true);
-        } else if has_glob(input) {
-            let matcher = match globset::Glob::new(input) {
-                Ok(g) => g.compile_matcher(),
-                Err(err) => {
-                    found.problems.push(Problem::new(
-                        ProblemKind::Unreadable,
-                        format!("`{input}` is not a valid glob: {err}"),
-                    ));
-                    continue;
-                }
-            };
-            // Walk from the glob's literal prefix.
-            let literal: PathBuf = Path::new(input)
-                .components()
-                .take_while(|c| !has_glob(&c.as_os_str().to_string_lossy()))
-                .collect();
-            let before = found.junit.len() + found.manifests.len();
-            walk(&mut found, &base.join(&literal), Some(&matcher), base);
-            if found.junit.len() + found.manifests.len() == before {
-                found.problems.push(Problem::new(
-                    ProblemKind::Unreadable,
-                    format!("no file matches `{input}`"),
-                ));
-            }
-        } else {
-            found.problems.push(
-                Problem::new(ProblemKind::Unreadable, format!("`{input}` does not exist"))
-                    .at(input),
-            );
-        }
+        find(&mut found, input, base);
     }
     let exclude: BTreeSet<PathBuf> = exclude.iter().map(|p| norm(p)).collect();
     found.junit.retain(|p| !exclude.contains(p));
-
-    // Sibling manifests of `junit-I-of-N.xml`.
-    for junit in found.junit.clone() {
-        let name = junit.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if let Some(shard) = shard_from_name(name, "junit-", ".xml") {
-            let sibling = junit.with_file_name(format!("shard-{}.json", shard.file_stem()));
-            if sibling.is_file() {
-                found.manifests.insert(norm(&sibling));
-            }
-        }
-    }
-
-    let mut problems = found.problems;
-    let mut manifests = Vec::new();
-    let mut shard_of: BTreeMap<PathBuf, Shard> = BTreeMap::new();
-    for path in &found.manifests {
-        let shown = path.display().to_string();
-        let parsed = fs_err::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|text| {
-                serde_json::from_str::<Manifest>(&text)
-                    .map_err(|e| format!("`{shown}` is not a shard manifest: {e}"))
-            });
-        match parsed {
-            Ok(manifest) => {
-                let junit = norm(
-                    &path
-                        .parent()
-                        .unwrap_or(Path::new("."))
-                        .join(&manifest.junit_file),
-                );
-                let junit_found = junit.is_file() && !exclude.contains(&junit);
-                if junit_found {
-                    found.junit.insert(junit.clone());
-                    if let Ok(shard) =
-                        Shard::new(manifest.shard_index.into(), manifest.shard_total.into())
-                    {
-                        shard_of.insert(junit, shard);
-                    }
-                }
-                manifests.push(LoadedManifest {
-                    path: shown,
-                    manifest,
-                    junit_found,
-                });
-            }
-            Err(message) => problems.push(Problem::new(ProblemKind::Unreadable, message).at(shown)),
-        }
-    }
-
-    let junit: Vec<PathBuf> = found.junit.into_iter().collect();
+    add_sibling_manifests(&mut found);
+    let mut manifests = read_manifests(&mut found, &exclude);
+    let junit: Vec<PathBuf> = std::mem::take(&mut found.junit).into_iter().collect();
     let results = read_all(&junit, limits);
     let files = junit
         .iter()
@@ -194,7 +101,8 @@ pub fn load(
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
             LoadedFile::new(
                 display(path, base),
-                shard_of
+                found
+                    .shard_of
                     .get(path)
                     .copied()
                     .or_else(|| shard_from_name(name, "junit-", ".xml")),
@@ -208,9 +116,106 @@ pub fn load(
     Inputs {
         files,
         manifests,
-        unusable: problems,
+        unusable: found.problems,
         expect_shards,
     }
+}
+
+/// Adds what one input (a folder, file or glob, relative to `base`) names, or says why nothing.
+fn find(found: &mut Found, input: &str, base: &Path) {
+    let path = base.join(input);
+    let before = found.junit.len() + found.manifests.len();
+    let nothing = if path.is_dir() {
+        walk(found, &path, None, base);
+        format!("folder `{input}` holds no JUnit (`*.xml`) or manifest (`shard-I-of-N.json`) files")
+    } else if path.is_file() {
+        classify(found, &path, true);
+        return;
+    } else if has_glob(input) {
+        let matcher = match globset::Glob::new(input) {
+            Ok(g) => g.compile_matcher(),
+            Err(err) => {
+                found.problems.push(Problem::new(
+                    ProblemKind::Unreadable,
+                    format!("`{input}` is not a valid glob: {err}"),
+                ));
+                return;
+            }
+        };
+        // Walk from the glob's literal prefix.
+        let literal: PathBuf = Path::new(input)
+            .components()
+            .take_while(|c| !has_glob(&c.as_os_str().to_string_lossy()))
+            .collect();
+        walk(found, &base.join(&literal), Some(&matcher), base);
+        format!("no file matches `{input}`")
+    } else {
+        found.problems.push(
+            Problem::new(ProblemKind::Unreadable, format!("`{input}` does not exist")).at(input),
+        );
+        return;
+    };
+    if found.junit.len() + found.manifests.len() == before {
+        found
+            .problems
+            .push(Problem::new(ProblemKind::Unreadable, nothing));
+    }
+}
+
+/// Sibling manifests of `junit-I-of-N.xml`.
+fn add_sibling_manifests(found: &mut Found) {
+    for junit in &found.junit {
+        let name = junit.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if let Some(shard) = shard_from_name(name, "junit-", ".xml") {
+            let sibling = junit.with_file_name(format!("shard-{}.json", shard.file_stem()));
+            if sibling.is_file() {
+                found.manifests.insert(norm(&sibling));
+            }
+        }
+    }
+}
+
+/// Parses every manifest; the JUnit file each names joins the inputs with the manifest's shard.
+fn read_manifests(found: &mut Found, exclude: &BTreeSet<PathBuf>) -> Vec<LoadedManifest> {
+    let mut manifests = Vec::new();
+    for path in std::mem::take(&mut found.manifests) {
+        let shown = path.display().to_string();
+        let parsed = fs_err::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| {
+                serde_json::from_str::<Manifest>(&text)
+                    .map_err(|e| format!("`{shown}` is not a shard manifest: {e}"))
+            });
+        let manifest = match parsed {
+            Ok(manifest) => manifest,
+            Err(message) => {
+                found
+                    .problems
+                    .push(Problem::new(ProblemKind::Unreadable, message).at(shown));
+                continue;
+            }
+        };
+        let junit = norm(
+            &path
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(&manifest.junit_file),
+        );
+        let junit_found = junit.is_file() && !exclude.contains(&junit);
+        if junit_found {
+            found.junit.insert(junit.clone());
+            if let Ok(shard) = Shard::new(manifest.shard_index.into(), manifest.shard_total.into())
+            {
+                found.shard_of.insert(junit, shard);
+            }
+        }
+        manifests.push(LoadedManifest {
+            path: shown,
+            manifest,
+            junit_found,
+        });
+    }
+    manifests
 }
 
 /// A path as the user would write it: relative to `base` when inside it.

@@ -1,4 +1,4 @@
-//! `report --format json` (contract, issue 5).
+//! `report --format json` (a contract: its keys are documented in the README).
 
 use serde::Serialize;
 

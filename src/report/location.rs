@@ -29,7 +29,7 @@ pub fn locate(case: &TestCase, mapper: &NodeIdMapper) -> (Option<String>, Option
 }
 
 /// The line number of the last `path:N:` line whose path is `file` (or ends with `/file`).
-pub fn last_frame_in(text: &str, file: &str) -> Option<u64> {
+fn last_frame_in(text: &str, file: &str) -> Option<u64> {
     text.lines()
         .filter_map(parse_frame)
         .filter(|(path, _)| same_file(path, file))

@@ -6,11 +6,12 @@
 //! tracebacks share what is left. A list that does not fit ends with an "… and N more" line;
 //! nothing is cut inside an element, so the Markdown always stays well-formed.
 
-use super::escape::{cut, html_pre, md_inline, url_path};
-use super::model::{Summary, plural, seconds};
+use super::escape::{html_pre, md_inline, url_path};
+use super::model::{ShardRow, Summary};
+use crate::text::{plural, seconds, truncate_bytes};
 
 /// GitHub's limit for one step's job summary.
-pub const JOB_SUMMARY_MAX_BYTES: usize = 1024 * 1024;
+const JOB_SUMMARY_MAX_BYTES: usize = 1024 * 1024;
 
 /// Where links to source lines point, when the repository and commit are known.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -147,7 +148,10 @@ fn problems(s: &Summary) -> String {
     }
     let mut out = String::from("### ⚠️ Problems\n\n");
     for p in s.problems.iter().take(50) {
-        out.push_str(&format!("- {}\n", md_inline(&cut(&p.message, 1000))));
+        out.push_str(&format!(
+            "- {}\n",
+            md_inline(&truncate_bytes(&p.message, 1000))
+        ));
     }
     if s.problems.len() > 50 {
         out.push_str(&format!("- … and {} more\n", s.problems.len() - 50));
@@ -164,7 +168,7 @@ fn location_cell(f: &super::model::Failure, links: Option<&SourceLinks>) -> Stri
         Some(l) => format!("{file}:{l}"),
         None => file.clone(),
     };
-    let text = md_inline(&cut(&text, 300));
+    let text = md_inline(&truncate_bytes(&text, 300));
     match links {
         Some(links) if file.len() <= 1000 => format!("[{text}]({})", links.url(file, f.line)),
         _ => text,
@@ -195,9 +199,9 @@ fn failures_table(s: &Summary, opts: &MarkdownOptions, budget: &mut usize) -> St
         };
         let row = format!(
             "| {outcome}<code>{}</code> | {} | {} | {shard} |\n",
-            md_inline(&cut(&f.id, 500)),
+            md_inline(&truncate_bytes(&f.id, 500)),
             location_cell(f, opts.links.as_ref()),
-            md_inline(&cut(super::model::first_line(&f.message), 300)),
+            md_inline(&truncate_bytes(super::model::first_line(&f.message), 300)),
         );
         if out.len() + row.len() + MORE_LINE > *budget {
             out.push_str(&format!(
@@ -226,8 +230,8 @@ fn tracebacks(s: &Summary, budget: &mut usize) -> String {
         let text = f.text.as_deref().unwrap_or("");
         let element = format!(
             "<details><summary><code>{}</code></summary>\n\n<pre>\n{}\n</pre>\n\n</details>\n\n",
-            md_inline(&cut(&f.id, 500)),
-            html_pre(&cut(text, TRACEBACK_BYTES)),
+            md_inline(&truncate_bytes(&f.id, 500)),
+            html_pre(&truncate_bytes(text, TRACEBACK_BYTES)),
         );
         if out.len() + element.len() + MORE_LINE > *budget {
             out.push_str(&format!(
@@ -251,7 +255,7 @@ fn rerun(s: &Summary, opts: &MarkdownOptions) -> String {
         .iter()
         .take(RERUN_IDS)
         .map(|id| {
-            shlex::try_quote(&cut(id, 500))
+            shlex::try_quote(&truncate_bytes(id, 500))
                 .map(|q| q.into_owned())
                 .unwrap_or_else(|_| "''".into())
         })
@@ -283,9 +287,12 @@ fn flaky(s: &Summary) -> String {
     for f in s.flaky.iter().take(50) {
         out.push_str(&format!(
             "| <code>{}</code> | {} | {} |\n",
-            md_inline(&cut(&f.id, 500)),
+            md_inline(&truncate_bytes(&f.id, 500)),
             f.attempts,
-            md_inline(&cut(f.first_failure.as_deref().unwrap_or(""), 200)),
+            md_inline(&truncate_bytes(
+                f.first_failure.as_deref().unwrap_or(""),
+                200
+            )),
         ));
     }
     if s.flaky.len() > 50 {
@@ -306,7 +313,7 @@ fn slowest(s: &Summary) -> String {
     for t in &s.slowest {
         out.push_str(&format!(
             "| <code>{}</code> | {} | {} |\n",
-            md_inline(&cut(&t.id, 500)),
+            md_inline(&truncate_bytes(&t.id, 500)),
             seconds(t.seconds),
             t.shard.map(|i| i.to_string()).unwrap_or_default()
         ));
@@ -325,17 +332,8 @@ fn balance(s: &Summary) -> String {
         .flat_map(|r| [r.predicted_seconds, r.actual_seconds])
         .flatten()
         .fold(0.0_f64, f64::max);
-    let bar = |v: Option<f64>| -> String {
-        match v {
-            Some(v) if max > 0.0 => {
-                let n = ((v / max) * 20.0).round() as usize;
-                format!("{}{}", "█".repeat(n), "░".repeat(20 - n.min(20)))
-            }
-            _ => String::new(),
-        }
-    };
-    // CPU and memory columns only when some shard measured them (issue 8), so reports of
-    // plain JUnit files keep their shape.
+    // CPU and memory columns only when some shard measured them, so reports of plain JUnit
+    // files keep their shape.
     let measured = s.shard_rows.iter().any(|r| r.resources.is_some());
     let mut out = String::from(if measured {
         "### Shard balance\n\n| Shard | Predicted | Actual | | Tests | Failed | Exit | CPU used | Peak memory |\n|---|---:|---:|---|---:|---:|---|---:|---:|\n"
@@ -346,31 +344,7 @@ fn balance(s: &Summary) -> String {
         .shard_rows
         .iter()
         .take(300)
-        .map(|r| {
-            let exit = match (&r.signal, r.exit_code) {
-                (Some(sig), _) => md_inline(sig),
-                (None, Some(c)) => c.to_string(),
-                (None, None) => String::new(),
-            };
-            let extra = match (&r.resources, measured) {
-                (Some(res), _) => format!(" {} | {} |", res.cpu_cell(), res.memory_cell()),
-                (None, true) => " | |".to_string(),
-                (None, false) => String::new(),
-            };
-            (
-                r.index,
-                format!(
-                    "| {}/{} | {} | {} | <code>{}</code> | {} | {} | {exit} |{extra}\n",
-                    r.index,
-                    r.total,
-                    r.predicted_seconds.map(seconds).unwrap_or_default(),
-                    r.actual_seconds.map(seconds).unwrap_or_default(),
-                    bar(r.actual_seconds),
-                    r.tests,
-                    r.failed,
-                ),
-            )
-        })
+        .map(|r| (r.index, balance_row(r, measured, max)))
         .collect();
     let total = s.shards.expected.unwrap_or(0);
     let missing_extra = if measured { " | |" } else { "" };
@@ -385,7 +359,46 @@ fn balance(s: &Summary) -> String {
         out.push_str(&row);
     }
     out.push('\n');
-    // Advice is our own text (no test names), one bullet per shard and line.
+    out.push_str(&resource_advice(s));
+    out
+}
+
+/// A bar of 20 cells for `v` out of `max`.
+fn bar(v: Option<f64>, max: f64) -> String {
+    match v {
+        Some(v) if max > 0.0 => {
+            let n = ((v / max) * 20.0).round() as usize;
+            format!("{}{}", "█".repeat(n), "░".repeat(20 - n.min(20)))
+        }
+        _ => String::new(),
+    }
+}
+
+fn balance_row(r: &ShardRow, measured: bool, max: f64) -> String {
+    let exit = match (&r.signal, r.exit_code) {
+        (Some(sig), _) => md_inline(sig),
+        (None, Some(c)) => c.to_string(),
+        (None, None) => String::new(),
+    };
+    let extra = match (&r.resources, measured) {
+        (Some(res), _) => format!(" {} | {} |", res.cpu_cell(), res.memory_cell()),
+        (None, true) => " | |".to_string(),
+        (None, false) => String::new(),
+    };
+    format!(
+        "| {}/{} | {} | {} | <code>{}</code> | {} | {} | {exit} |{extra}\n",
+        r.index,
+        r.total,
+        r.predicted_seconds.map(seconds).unwrap_or_default(),
+        r.actual_seconds.map(seconds).unwrap_or_default(),
+        bar(r.actual_seconds, max),
+        r.tests,
+        r.failed,
+    )
+}
+
+/// Advice is our own text (no test names), one bullet per shard and line.
+fn resource_advice(s: &Summary) -> String {
     let advice: Vec<String> = s
         .shard_rows
         .iter()
@@ -398,13 +411,14 @@ fn balance(s: &Summary) -> String {
             })
         })
         .collect();
-    if !advice.is_empty() {
-        out.push_str("**Resource advice**\n\n");
-        for line in advice {
-            out.push_str(&line);
-        }
-        out.push('\n');
+    if advice.is_empty() {
+        return String::new();
     }
+    let mut out = String::from("**Resource advice**\n\n");
+    for line in advice {
+        out.push_str(&line);
+    }
+    out.push('\n');
     out
 }
 

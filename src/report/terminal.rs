@@ -1,8 +1,9 @@
 //! A pytest-like summary for the terminal (and the CI log). Colour only when asked: the command
 //! switches it on for a terminal without `NO_COLOR`; the meaning never depends on colour.
 
-use super::escape::{cut, terminal};
-use super::model::{Summary, first_line, plural, seconds};
+use super::escape::terminal;
+use super::model::{Failure, Summary, first_line};
+use crate::text::{count, plural, seconds, truncate_bytes};
 
 const WIDTH: usize = 80;
 
@@ -51,6 +52,23 @@ pub fn render(summary: &Summary, color: bool) -> String {
     let mut out = String::new();
     out.push_str(&p.bold(&rule("parallel-pytest report")));
     out.push('\n');
+    out.push_str(&facts(summary));
+    out.push_str(&balance(summary));
+    out.push_str(&slowest(summary));
+    out.push_str(&short_summary(summary, &p));
+    out.push('\n');
+    let last = rule(&summary.headline());
+    out.push_str(&if summary.green() {
+        p.green(&last)
+    } else {
+        p.red(&last)
+    });
+    out.push('\n');
+    out
+}
+
+/// `shards: 3/3 reported · 2 workers per shard · 120 tests`.
+fn facts(summary: &Summary) -> String {
     let mut facts = Vec::new();
     match summary.shards.expected {
         Some(n) => facts.push(format!("shards: {}/{n} reported", summary.shards.found)),
@@ -62,104 +80,88 @@ pub fn render(summary: &Summary, color: bool) -> String {
     }
     if let Some(w) = summary.workers {
         facts.push(format!(
-            "{w} {} per shard",
-            plural(w.into(), "worker", "workers")
+            "{} per shard",
+            count(w.into(), "worker", "workers")
         ));
     }
-    facts.push(format!(
-        "{} {}",
-        summary.totals.tests,
-        plural(summary.totals.tests, "test", "tests")
-    ));
-    out.push_str(&facts.join(" · "));
-    out.push('\n');
+    facts.push(count(summary.totals.tests, "test", "tests"));
+    format!("{}\n", facts.join(" · "))
+}
 
-    let balance: Vec<_> = summary
+/// One line per shard that has a time, with what it used and any advice.
+fn balance(summary: &Summary) -> String {
+    let rows: Vec<_> = summary
         .shard_rows
         .iter()
         .filter(|r| r.actual_seconds.is_some())
         .collect();
-    if !balance.is_empty() {
-        out.push('\n');
-        for r in balance {
-            let predicted = r
-                .predicted_seconds
-                .map(|s| format!(" (predicted {})", seconds(s)))
-                .unwrap_or_default();
-            let used = r
-                .resources
-                .as_ref()
-                .map(|res| {
-                    let cpu = res.cpu_cell();
-                    let cpu = if cpu.is_empty() {
-                        String::new()
-                    } else {
-                        format!("CPU {cpu} used, ")
-                    };
-                    format!("; {cpu}peak memory {}", res.memory_cell())
-                })
-                .unwrap_or_default();
-            out.push_str(&format!(
-                "shard {}/{}: {} tests in {}{predicted}{used}\n",
-                r.index,
-                r.total,
-                r.tests,
-                r.actual_seconds.map(seconds).unwrap_or_default(),
-            ));
-            for advice in r.resources.iter().flat_map(|res| &res.advice) {
-                out.push_str(&format!("  advice: {advice}\n"));
-            }
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\n");
+    for r in rows {
+        let predicted = r
+            .predicted_seconds
+            .map(|s| format!(" (predicted {})", seconds(s)))
+            .unwrap_or_default();
+        let used = r
+            .resources
+            .as_ref()
+            .map(|res| {
+                let cpu = res.cpu_cell();
+                let cpu = if cpu.is_empty() {
+                    String::new()
+                } else {
+                    format!("CPU {cpu} used, ")
+                };
+                format!("; {cpu}peak memory {}", res.memory_cell())
+            })
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "shard {}/{}: {} tests in {}{predicted}{used}\n",
+            r.index,
+            r.total,
+            r.tests,
+            r.actual_seconds.map(seconds).unwrap_or_default(),
+        ));
+        for advice in r.resources.iter().flat_map(|res| &res.advice) {
+            out.push_str(&format!("  advice: {advice}\n"));
         }
     }
+    out
+}
 
-    if !summary.slowest.is_empty() {
-        out.push('\n');
-        out.push_str(&rule("slowest durations"));
-        out.push('\n');
-        for s in &summary.slowest {
-            out.push_str(&format!(
-                "{:>8} {}\n",
-                seconds(s.seconds),
-                terminal(&cut(&s.id, 300))
-            ));
-        }
+fn slowest(summary: &Summary) -> String {
+    if summary.slowest.is_empty() {
+        return String::new();
     }
+    let mut out = format!("\n{}\n", rule("slowest durations"));
+    for s in &summary.slowest {
+        out.push_str(&format!(
+            "{:>8} {}\n",
+            seconds(s.seconds),
+            terminal(&truncate_bytes(&s.id, 300))
+        ));
+    }
+    out
+}
 
+/// pytest's "short test summary info": failures, flaky tests, problems.
+fn short_summary(summary: &Summary, p: &Paint) -> String {
     let has_info =
         !summary.failures.is_empty() || !summary.flaky.is_empty() || !summary.problems.is_empty();
-    if has_info {
-        out.push('\n');
-        out.push_str(&rule("short test summary info"));
-        out.push('\n');
+    if !has_info {
+        return String::new();
     }
+    let mut out = format!("\n{}\n", rule("short test summary info"));
     for f in &summary.failures {
-        let word = match f.outcome {
-            crate::junit::Outcome::Error => "ERROR",
-            _ => "FAILED",
-        };
-        let location = match (&f.file, f.line) {
-            (Some(file), Some(line)) => format!(" ({}:{line}", terminal(&cut(file, 300))),
-            (Some(file), None) => format!(" ({}", terminal(&cut(file, 300))),
-            _ => String::new(),
-        };
-        let shard = match (f.shard, f.shard_total, location.is_empty()) {
-            (Some(i), Some(n), true) => format!(" (shard {i}/{n})"),
-            (Some(i), Some(n), false) => format!(", shard {i}/{n})"),
-            (_, _, false) => ")".into(),
-            _ => String::new(),
-        };
-        out.push_str(&format!(
-            "{} {} - {}{location}{shard}\n",
-            p.red(word),
-            terminal(&cut(&f.id, 500)),
-            terminal(&cut(first_line(&f.message), 300)),
-        ));
+        out.push_str(&failure_line(f, p));
     }
     for f in &summary.flaky {
         out.push_str(&format!(
             "{} {} ({} attempts)\n",
             p.yellow("FLAKY"),
-            terminal(&cut(&f.id, 500)),
+            terminal(&truncate_bytes(&f.id, 500)),
             f.attempts
         ));
     }
@@ -167,18 +169,37 @@ pub fn render(summary: &Summary, color: bool) -> String {
         out.push_str(&format!(
             "{} {}\n",
             p.red("PROBLEM"),
-            terminal(&cut(&problem.message, 2000))
+            terminal(&truncate_bytes(&problem.message, 2000))
         ));
     }
-    out.push('\n');
-    let last = rule(&summary.headline());
-    out.push_str(&if summary.green() {
-        p.green(&last)
-    } else {
-        p.red(&last)
-    });
-    out.push('\n');
     out
+}
+
+/// `FAILED id - message (file:line, shard i/n)`.
+fn failure_line(f: &Failure, p: &Paint) -> String {
+    let word = match f.outcome {
+        crate::junit::Outcome::Error => "ERROR",
+        _ => "FAILED",
+    };
+    let location = match (&f.file, f.line) {
+        (Some(file), Some(line)) => {
+            format!(" ({}:{line}", terminal(&truncate_bytes(file, 300)))
+        }
+        (Some(file), None) => format!(" ({}", terminal(&truncate_bytes(file, 300))),
+        _ => String::new(),
+    };
+    let shard = match (f.shard, f.shard_total, location.is_empty()) {
+        (Some(i), Some(n), true) => format!(" (shard {i}/{n})"),
+        (Some(i), Some(n), false) => format!(", shard {i}/{n})"),
+        (_, _, false) => ")".into(),
+        _ => String::new(),
+    };
+    format!(
+        "{} {} - {}{location}{shard}\n",
+        p.red(word),
+        terminal(&truncate_bytes(&f.id, 500)),
+        terminal(&truncate_bytes(first_line(&f.message), 300)),
+    )
 }
 
 #[cfg(test)]

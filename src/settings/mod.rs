@@ -13,6 +13,7 @@
 //! the flag, file or key, and `crate::error::Error` wraps it.
 
 pub mod env;
+pub mod report;
 
 use std::path::{Path, PathBuf};
 
@@ -168,6 +169,14 @@ impl Settings {
             machine,
         })
     }
+}
+
+/// The project root and its `[tool.parallel-pytest]` table, for commands without machine
+/// settings (`report`).
+pub fn load_project(root: Option<PathBuf>) -> Result<(PathBuf, FileConfig), SettingsError> {
+    let root = resolve_root(root)?;
+    let file = load_file_config(&root)?;
+    Ok((root, file))
 }
 
 /// `--root DIR` must be a directory; without it, the current directory.

@@ -7,10 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use octocrab::secrecy::SecretString;
-use parallel_pytest::cli::GithubPublishArgs;
-use parallel_pytest::commands::github_publish;
 use parallel_pytest::publish::github::{self, Context, Options, PullRequest, RetryPolicy, Step};
-use parallel_pytest::publish::{Annotation, Level, Rendered};
+use parallel_pytest::publish::{self, GithubOptions};
+use parallel_pytest::report::{Annotation, Level, Rendered};
 use serde_json::{Value, json};
 
 use crate::harness::{repo_root, tool};
@@ -46,17 +45,16 @@ fn rendered(annotations: u32) -> Rendered {
         markdown: "## parallel-pytest\n\n3 failed, 117 passed\n".into(),
         annotations: (1..=annotations)
             .map(|i| Annotation {
-                path: format!("tests/test_mod{}.py", i % 7),
-                start_line: i,
-                end_line: i,
+                file: Some(format!("tests/test_mod{}.py", i % 7)),
+                line: Some(i.into()),
                 level: if i % 2 == 0 {
-                    Level::Failure
+                    Level::Error
                 } else {
                     Level::Warning
                 },
                 title: format!("tests/test_mod{}.py::test_{i} failed", i % 7),
                 message: format!("assert {i} == 0"),
-                raw_details: Some(format!("Traceback line {i}")),
+                details: Some(format!("Traceback line {i}")),
             })
             .collect(),
         green: false,
@@ -516,19 +514,19 @@ fn forbidden_falls_back_to_workflow_commands_and_summary() {
             })
         }
     };
-    let args = GithubPublishArgs {
+    let args = GithubOptions {
         check_run: true,
         comment: true,
         check_name: None,
-        github_token: None,
-        fail_on_publish_error: false,
+        token: None,
+        fail_on_error: false,
     };
     let input = rendered(12);
     // What `report` rendered as workflow commands (it leaves them out when a check run is asked).
     let fallback =
         "::error file=tests/test_mod1.py,line=1,title=t::boom%0A::error::escaped by report\n";
     let mut stdout = Vec::new();
-    let outcome = github_publish::publish_with(
+    let outcome = publish::publish_github_with(
         &args,
         &input,
         Some(&summary),
@@ -581,11 +579,11 @@ fn forbidden_falls_back_to_workflow_commands_and_summary() {
     assert!(!summary.contains(TOKEN) && !stdout.contains(TOKEN));
 
     // Asked to: the same refusal turns the step red.
-    let strict = GithubPublishArgs {
-        fail_on_publish_error: true,
+    let strict = GithubOptions {
+        fail_on_error: true,
         ..args
     };
-    let err = github_publish::publish_with(
+    let err = publish::publish_github_with(
         &strict,
         &input,
         None,

@@ -179,7 +179,7 @@ pub fn normalise(text: &str, root: &Path) -> String {
         .join("\n")
 }
 
-/// Drops what `run` measured (issue 8: CPU and memory columns, advice lines), which depends on
+/// Drops what `run` measured (CPU and memory columns, advice lines), which depends on
 /// the machine and is absent where there is no `/proc`; `tests/it/isolation.rs` checks it.
 fn without_resources(text: &str) -> String {
     let mut out: Vec<String> = Vec::new();
@@ -638,6 +638,41 @@ fn timings_store_is_written_for_the_next_plan_and_smoothed() {
     let (_, _) = report_json(dir.path(), &["--timings-out", "next.json"]);
     let second = read(&dir.path().join("next.json"));
     assert_eq!(second["tests"]["tests/test_basic.py::test_slow"]["runs"], 2);
+}
+
+/// `report` honours the report keys of `[tool.parallel-pytest]`: `timings-out` is where the next
+/// store goes and `out-dir` is where the shard artifacts are looked for; flags still win.
+#[test]
+fn pyproject_report_keys_are_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(
+        p.join("pyproject.toml"),
+        "[tool.parallel-pytest]\ntimings-out = \"x.json\"\nout-dir = \"results\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir(p.join("results")).unwrap();
+    std::fs::write(
+        p.join("results/junit.xml"),
+        r#"<testsuite><testcase classname="t.test_a" name="test_b" time="0.1"/></testsuite>"#,
+    )
+    .unwrap();
+    let (out, _) = Cmd::new()
+        .current_dir(p)
+        .args(["report", "--format", "json"])
+        .expect_code(0);
+    let json: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["totals"]["passed"], 1, "{json}");
+    let store: Value =
+        serde_json::from_str(&std::fs::read_to_string(p.join("x.json")).unwrap()).unwrap();
+    assert!(store["tests"]["t/test_a.py::test_b"].is_object(), "{store}");
+    assert!(!p.join(".parallel-pytest/timings.json").exists());
+
+    Cmd::new()
+        .current_dir(p)
+        .args(["report", "--timings-out", "y.json", "results"])
+        .expect_code(0);
+    assert!(p.join("y.json").exists());
 }
 
 /// pytest's default `junit_family=xunit2` has no `file`/`line`: node ids come from

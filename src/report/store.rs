@@ -1,0 +1,103 @@
+//! The next timings store: the previous stores smoothed with what this run observed, so the
+//! next plan balances on fresh numbers. A broken previous store or an unwritable path is a
+//! warning: the test results decide the exit code, not the store.
+
+use std::path::{Path, PathBuf};
+
+use crate::junit::NodeIdMapper;
+use crate::timings::{self, Store, store::looks_like_store};
+
+use super::Summary;
+
+/// Folds `summary`'s durations into the stores named by `previous` (resolved from `base`) and
+/// writes the result to `out`. Says on stderr what it skipped.
+pub fn update(previous: &[String], base: &Path, out: &Path, summary: &Summary) {
+    if summary.files_read == 0 {
+        eprintln!(
+            "note: no test results were read, so `{}` was left as it was",
+            out.display()
+        );
+        return;
+    }
+    let mut store = Store::default();
+    match timings::sources::resolve(previous, base, base) {
+        Ok(paths) => {
+            for path in paths {
+                match read_previous(&path) {
+                    Ok(previous) => merge_previous(&mut store, previous),
+                    Err(err) => eprintln!(
+                        "warning: ignoring previous timings: {err}; the store starts afresh"
+                    ),
+                }
+            }
+        }
+        Err(err) => eprintln!("warning: ignoring previous timings: {err}"),
+    }
+    observe(&mut store, summary);
+    if let Err(err) = store.write(out) {
+        eprintln!("warning: {err}");
+    }
+}
+
+/// A previous store, or a JUnit file read as one.
+fn read_previous(path: &PathBuf) -> Result<Store, String> {
+    let text = fs_err::read_to_string(path).unwrap_or_default();
+    if looks_like_store(&text) {
+        Store::from_json(&text).map_err(|e| e.with_path(&path.display().to_string()).to_string())
+    } else {
+        timings::load(std::slice::from_ref(path), &NodeIdMapper::new())
+            .map(|t| Store::from_seconds(t.tests.iter()))
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Later stores add tests; the largest learned per-worker memory wins.
+fn merge_previous(store: &mut Store, previous: Store) {
+    store.tests.extend(previous.tests);
+    if previous.worker_memory.as_ref().map(|m| m.peak_bytes)
+        > store.worker_memory.as_ref().map(|m| m.peak_bytes)
+    {
+        store.worker_memory = previous.worker_memory;
+    }
+}
+
+/// This run's durations and the peak worker memory of any shard.
+fn observe(store: &mut Store, summary: &Summary) {
+    store.observe_run(summary.observed.iter().map(|(id, s)| (id.as_str(), *s)));
+    store.observe_worker_memory(
+        summary
+            .shard_rows
+            .iter()
+            .filter_map(|r| r.resources.as_ref()?.peak_worker_memory_bytes)
+            .max(),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_read_leaves_the_store_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("t.json");
+        update(&[], dir.path(), &out, &Summary::default());
+        assert!(!out.exists());
+    }
+
+    #[test]
+    fn observed_durations_are_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("sub/t.json");
+        let mut summary = Summary {
+            files_read: 1,
+            ..Summary::default()
+        };
+        summary
+            .observed
+            .push(("tests/test_a.py::test_x".into(), 1.5));
+        update(&[], dir.path(), &out, &summary);
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(text.contains("tests/test_a.py::test_x"), "{text}");
+    }
+}

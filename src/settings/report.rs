@@ -1,0 +1,150 @@
+//! `ReportSettings`: the `report` command's flags, `PARALLEL_PYTEST_*` variables (clap merges
+//! those) and `[tool.parallel-pytest]` keys, resolved once by [`super::pick`].
+
+use std::path::PathBuf;
+
+use super::{FileConfig, Resolved, pick};
+use crate::cli::{ReportArgs, TextOrJson};
+use crate::env_vars::ci;
+use crate::error::Error;
+use crate::publish::{GithubOptions, GitlabOptions};
+use crate::timings::DEFAULT_STORE;
+
+/// Where `run` writes shard artifacts unless told otherwise, and so where `report` looks.
+const DEFAULT_OUT_DIR: &str = ".parallel-pytest";
+
+#[derive(Debug, Clone)]
+pub struct ReportSettings {
+    /// The project root: relative inputs and outputs are relative to it.
+    pub root: PathBuf,
+    /// Files, folders or globs; without any, the out dir (`out-dir`, default `.parallel-pytest/`).
+    pub inputs: Vec<String>,
+    pub expect_shards: Option<u32>,
+    pub format: TextOrJson,
+    /// `--summary`, else `$GITHUB_STEP_SUMMARY`.
+    pub summary: Option<PathBuf>,
+    /// Previous timings stores to smooth the new one with.
+    pub timings: Vec<String>,
+    /// Where the updated timings store goes, joined to the root.
+    pub timings_out: Resolved<PathBuf>,
+    pub junit_out: Option<PathBuf>,
+    pub codequality_out: Option<PathBuf>,
+    pub json_out: Option<PathBuf>,
+    pub github: GithubOptions,
+    pub gitlab: GitlabOptions,
+}
+
+impl ReportSettings {
+    /// Resolves `args` over `file` (the root's `[tool.parallel-pytest]`); `env` reads the
+    /// CI's variables (`GITHUB_STEP_SUMMARY`).
+    pub fn resolve(
+        args: ReportArgs,
+        file: &FileConfig,
+        root: PathBuf,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
+        if args.expect_shards == Some(0) {
+            return Err(Error::usage("`--expect-shards` must be at least 1"));
+        }
+        let non_empty = |v: Vec<String>| (!v.is_empty()).then_some(v);
+        let out_dir = pick(None, file.out_dir.clone(), PathBuf::from(DEFAULT_OUT_DIR)).value;
+        let inputs = pick(
+            non_empty(args.inputs),
+            None,
+            vec![out_dir.to_string_lossy().into_owned()],
+        )
+        .value;
+        let mut timings_out = pick(
+            args.timings_out,
+            file.timings_out.clone(),
+            PathBuf::from(DEFAULT_STORE),
+        );
+        timings_out.value = root.join(&timings_out.value);
+        let fail_on_error = args.github.fail_on_publish_error;
+        Ok(ReportSettings {
+            inputs,
+            expect_shards: args.expect_shards,
+            format: args.format,
+            summary: args.summary.or_else(|| {
+                env(ci::GITHUB_STEP_SUMMARY)
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            }),
+            timings: pick(non_empty(args.timings), file.timings.clone(), Vec::new()).value,
+            timings_out,
+            junit_out: args.junit_out,
+            codequality_out: args.codequality_out,
+            json_out: args.json_out,
+            github: GithubOptions {
+                check_run: args.github.check_run,
+                comment: args.github.comment,
+                check_name: args.github.check_name,
+                token: args.github.github_token,
+                fail_on_error,
+            },
+            gitlab: GitlabOptions {
+                mr_note: args.gitlab.mr_note,
+                token_variable: args.gitlab.token_variable,
+                fail_on_error,
+            },
+            root,
+        })
+    }
+
+    /// Our own output files, which must never be read back as inputs.
+    pub fn own_outputs(&self) -> Vec<PathBuf> {
+        [&self.junit_out, &self.codequality_out]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use crate::settings::Origin;
+    use clap::Parser;
+
+    fn resolve(argv: &[&str], pyproject: &str) -> ReportSettings {
+        let cli = Cli::try_parse_from(["parallel-pytest", "report"].iter().chain(argv)).unwrap();
+        let Command::Report(args) = cli.command else {
+            unreachable!()
+        };
+        let file = super::super::parse_file_config(pyproject).unwrap();
+        ReportSettings::resolve(args, &file, PathBuf::from("/proj"), &|_| None).unwrap()
+    }
+
+    /// Pins the precedence for the report keys: flag > pyproject > default.
+    #[test]
+    fn report_keys_follow_flag_then_pyproject_then_default() {
+        let file = "[tool.parallel-pytest]\ntimings-out = \"x.json\"\nout-dir = \"out\"\ntimings = [\"old.json\"]\n";
+        let s = resolve(&[], file);
+        assert_eq!(s.timings_out.value, Path::new("/proj/x.json"));
+        assert_eq!(s.timings_out.origin, Origin::Pyproject);
+        assert_eq!(s.inputs, ["out"]);
+        assert_eq!(s.timings, ["old.json"]);
+
+        let s = resolve(
+            &["--timings-out", "y.json", "--timings", "a.json", "in"],
+            file,
+        );
+        assert_eq!(s.timings_out.value, Path::new("/proj/y.json"));
+        assert_eq!(s.timings_out.origin, Origin::Cli);
+        assert_eq!(s.inputs, ["in"]);
+        assert_eq!(s.timings, ["a.json"]);
+
+        let s = resolve(&[], "");
+        assert_eq!(
+            s.timings_out.value,
+            Path::new("/proj/.parallel-pytest/timings.json")
+        );
+        assert_eq!(s.timings_out.origin, Origin::Default);
+        assert_eq!(s.inputs, [".parallel-pytest"]);
+        assert!(s.timings.is_empty());
+    }
+}
