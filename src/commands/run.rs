@@ -47,8 +47,7 @@ struct Resolved {
 
 pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> {
     let (resolved, settings) = resolve(root, &args)?;
-    let ci =
-        ci::detect_from_env(resolved.shard_flag).map_err(|e| Error::usage(e.to_string()))?;
+    let ci = ci::detect_from_env(resolved.shard_flag).map_err(|e| Error::usage(e.to_string()))?;
     let ci_shard = ci.shard.map(|c| c.shard());
     let Obtained {
         plan,
@@ -280,7 +279,10 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> 
             eprintln!("parallel-pytest: {line}");
         }
         for advice in &resources.advice {
-            eprintln!("parallel-pytest: advice: {advice}");
+            eprintln!(
+                "parallel-pytest: advice: {}",
+                crate::report::advice::line(advice)
+            );
         }
     }
     Ok(ExitCode::from(code))
@@ -648,7 +650,7 @@ fn usable_cpus(cpus: &crate::host::Cpus) -> f64 {
 /// `measured CPU 3.2 s over 2 workers × 4.1 s (39% used), peak memory 350 MiB of 15.2 GiB
 /// (at most 200 MiB per worker)`.
 pub fn resources_line(r: &crate::host::usage::Resources, workers: u32) -> Option<String> {
-    use crate::host::usage::format_bytes;
+    use crate::report::advice::format_bytes;
     if !r.parallel.measured {
         return None;
     }

@@ -208,9 +208,8 @@ pub fn load_file_config(root: &Path) -> Result<FileConfig, Error> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(FileConfig::default()),
         Err(err) => return Err(Error::Failed(err.into())),
     };
-    parse_file_config(&text).map_err(|message| {
-        Error::usage(format!("failed to read `{}`: {message}", path.display()))
-    })
+    parse_file_config(&text)
+        .map_err(|message| Error::usage(format!("failed to read `{}`: {message}", path.display())))
 }
 
 /// Pure part of `load_file_config`, for tests.
