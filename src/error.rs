@@ -14,6 +14,7 @@ use crate::plan::gitlab_child::ChildError;
 use crate::publish::gitlab::PublishError;
 use crate::pytest::interpreter::InterpreterError;
 use crate::pytest::process::SpawnError;
+use crate::pytest::shard_run::RunError;
 use crate::suite::SuiteError;
 use crate::timings::TimingsError;
 
@@ -41,6 +42,8 @@ pub enum Error {
     Interpreter(#[from] InterpreterError),
     #[error(transparent)]
     Spawn(#[from] SpawnError),
+    #[error(transparent)]
+    Run(#[from] RunError),
     #[error(transparent)]
     Junit(#[from] ReadError),
     #[error(transparent)]
@@ -82,6 +85,7 @@ impl Error {
             | Error::GitlabChild(_)
             | Error::Interpreter(_)
             | Error::Spawn(_)
+            | Error::Run(_)
             | Error::Junit(_)
             | Error::Publish(_)
             | Error::Io(_)

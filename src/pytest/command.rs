@@ -24,6 +24,8 @@ use crate::ci::Shard;
 use crate::env_vars::ours;
 use crate::plan::ShardPlan;
 
+use super::serial;
+
 /// Module name of the selection plugin; imported through `PYTHONPATH`.
 pub const PLUGIN_MODULE: &str = "_parallel_pytest_selection";
 /// The plugin's source, written to `<out-dir>/plugin/_parallel_pytest_selection.py`.
@@ -198,7 +200,8 @@ pub fn selection_json(shard: &ShardPlan, paths_via_plugin: bool, info_out: &Path
     serde_json::to_string(&value).expect("JSON of strings")
 }
 
-pub fn build(inputs: &Inputs<'_>) -> PytestCommand {
+/// The shard's pytest command without the isolation plugin (see [`parallel`], [`serial`]).
+fn build(inputs: &Inputs<'_>) -> PytestCommand {
     let out = inputs.out_dir;
     let stem = &inputs.id.file_stem();
     let plugin_dir = out.join("plugin");
@@ -294,6 +297,59 @@ pub fn build(inputs: &Inputs<'_>) -> PytestCommand {
         path_passing,
         max_worker_restart: restart,
     }
+}
+
+/// The parallel phase's command: what `run` starts first, `--dry-run` shows and `plan` can
+/// print. With `serial_out`, the isolation plugin leaves the tests marked `serial_marker` out
+/// and lists them there; without it (`--print-command`, for scripts that run pytest themselves
+/// in one go, where split-off serial tests would be lost) it only registers the marker.
+pub fn parallel(
+    inputs: &Inputs<'_>,
+    serial_marker: &str,
+    serial_out: Option<&Path>,
+) -> PytestCommand {
+    let mut cmd = build(inputs);
+    let phase = serial_out.map(|_| serial::Phase::Parallel);
+    serial::add_plugin(
+        &mut cmd,
+        serial::plugin_args(phase, serial_marker, serial_out),
+    );
+    cmd
+}
+
+/// The serial phase's command: the shard's same selection and user arguments, one process
+/// (no `-n` of ours; `-n 0` when xdist is installed, so a `-n auto` in the project's `addopts`
+/// or the user's arguments cannot bring workers back), JUnit into `serial_junit`.
+pub fn serial(
+    inputs: &Inputs<'_>,
+    marker: &str,
+    serial_junit: &Path,
+    xdist_installed: bool,
+) -> PytestCommand {
+    let mut cmd = build(&Inputs {
+        workers: 1,
+        ..inputs.clone()
+    });
+    let ours = format!("--junitxml={}", cmd.junit_path.display());
+    for arg in &mut cmd.args {
+        if *arg == ours {
+            *arg = format!("--junitxml={}", serial_junit.display());
+        }
+    }
+    cmd.junit_path = serial_junit.to_path_buf();
+    serial::add_plugin(
+        &mut cmd,
+        serial::plugin_args(Some(serial::Phase::Serial), marker, None),
+    );
+    if xdist_installed {
+        // After the user's own options (the last `-n` wins), but before a `--` that would
+        // turn it into a path.
+        let user = inputs.user_args;
+        let tail = user.iter().position(|a| a == "--").unwrap_or(user.len());
+        let at = cmd.args.len() - user.len() + tail;
+        cmd.args.splice(at..at, ["-n".to_string(), "0".to_string()]);
+    }
+    cmd
 }
 
 impl PytestCommand {

@@ -9,3 +9,4 @@ pub mod process;
 pub use interpreter::{InterpreterError, PythonInfo, PythonSource};
 pub use manifest::Manifest;
 pub mod serial;
+pub mod shard_run;

@@ -8,6 +8,8 @@
 //! machine section ([`MachineSettings`], used by `env`, `plan` and `run`) lives here; commands
 //! add their own sections the same way, from their clap args and the same [`FileConfig`].
 
+pub mod run;
+
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer};
