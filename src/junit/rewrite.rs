@@ -70,7 +70,7 @@ const TOTALS: &[&[u8]] = &[
 ];
 
 /// Pure core of [`append_suites_file`].
-pub fn append_suites(main: &str, extra: &str) -> Result<String, RewriteError> {
+fn append_suites(main: &str, extra: &str) -> Result<String, RewriteError> {
     let extra_suites = suite_events(extra, "appended")?;
     let mut reader = quick_xml::Reader::from_str(main);
     let mut writer = quick_xml::Writer::new(Vec::new());

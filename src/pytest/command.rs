@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use crate::ci::Shard;
 use crate::env_vars::ours;
+use crate::node_id::file_part;
 use crate::plan::ShardPlan;
 
 use super::serial;
@@ -39,7 +40,7 @@ pub const ARGV_PATH_BUDGET: usize = 128 * 1024;
 
 /// How the selected files reach pytest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PathPassing {
+pub(crate) enum PathPassing {
     /// Few enough files: the paths themselves on argv.
     Argv,
     /// Too many files: top-level folders on argv, the plugin ignores the rest.
@@ -82,13 +83,13 @@ pub struct PytestCommand {
     pub junit_path: PathBuf,
     /// The user's own `--junitxml`, copied to `junit_path` after the run.
     pub user_junit: Option<PathBuf>,
-    pub path_passing: PathPassing,
+    pub(crate) path_passing: PathPassing,
     pub max_worker_restart: Option<u32>,
 }
 
 /// What we need to know about the user's own pytest arguments.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct UserArgs {
+struct UserArgs {
     pub junitxml: Option<String>,
     pub rootdir: bool,
     pub numprocesses: bool,
@@ -99,7 +100,7 @@ pub struct UserArgs {
 impl UserArgs {
     /// Scan user arguments for the options we would otherwise set. pytest disables argparse
     /// abbreviations, so only the exact spellings count.
-    pub fn scan(args: &[String]) -> UserArgs {
+    fn scan(args: &[String]) -> UserArgs {
         let mut out = UserArgs::default();
         let mut iter = args.iter().peekable();
         while let Some(arg) = iter.next() {
@@ -139,21 +140,16 @@ pub fn max_worker_restart(workers: u32) -> u32 {
 }
 
 /// Files (whole files first, then the files of single node ids) in plan order, deduplicated.
-pub fn selected_paths(shard: &ShardPlan) -> Vec<String> {
+fn selected_paths(shard: &ShardPlan) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     shard
         .files
         .iter()
         .map(|f| f.as_str())
-        .chain(shard.node_ids.iter().map(|n| node_file(n)))
+        .chain(shard.node_ids.iter().map(|n| file_part(n)))
         .filter(|p| seen.insert(*p))
         .map(str::to_owned)
         .collect()
-}
-
-/// The file part of a node id (`tests/a.py::T::t[x]` → `tests/a.py`).
-pub fn node_file(node_id: &str) -> &str {
-    node_id.split_once("::").map_or(node_id, |(f, _)| f)
 }
 
 /// A rootdir-relative path made relative to `invocation_dir` (`..` when outside it), as
@@ -189,7 +185,7 @@ fn top_folders(paths: &[String]) -> Vec<String> {
 }
 
 /// The selection JSON the plugin reads.
-pub fn selection_json(shard: &ShardPlan, paths_via_plugin: bool, info_out: &Path) -> String {
+fn selection_json(shard: &ShardPlan, paths_via_plugin: bool, info_out: &Path) -> String {
     let value = serde_json::json!({
         "files": shard.files,
         "node_ids": shard.node_ids,
@@ -379,7 +375,7 @@ impl PytestCommand {
 
 /// Quote one word for a POSIX shell; words made only of characters no shell treats specially
 /// stay bare so the command stays readable. (`shlex` quotes `=` too, which is safe but noisy.)
-pub fn shell_quote(word: &str) -> String {
+fn shell_quote(word: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
     if !word.is_empty() && word.chars().all(safe) {
         return word.to_string();

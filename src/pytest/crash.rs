@@ -12,7 +12,7 @@ use super::manifest::CrashedWorker;
 use crate::junit::rewrite::failure_messages;
 
 /// Parse one xdist crash message; `None` when it is not one.
-pub fn parse_crash_message(message: &str) -> Option<CrashedWorker> {
+fn parse_crash_message(message: &str) -> Option<CrashedWorker> {
     let rest = message.split("worker ").nth(1)?;
     let (worker, rest) = unquote(rest)?;
     let rest = rest.strip_prefix(" crashed while running ")?;
@@ -29,7 +29,7 @@ fn unquote(s: &str) -> Option<(String, &str)> {
 }
 
 /// Every crash recorded in a JUnit document, in file order, without duplicates.
-pub fn crashes_in_junit(xml: &str) -> Vec<CrashedWorker> {
+fn crashes_in_junit(xml: &str) -> Vec<CrashedWorker> {
     let mut out: Vec<CrashedWorker> = Vec::new();
     for crash in failure_messages(xml)
         .iter()

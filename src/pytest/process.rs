@@ -76,7 +76,7 @@ pub fn run(cmd: &PytestCommand, grace: Duration) -> Result<Finished, SpawnError>
     runtime.block_on(run_async(cmd, grace, &mut |_| {}))
 }
 
-/// [`run`], sampling pytest's process tree from `/proc` while it runs (issue 8). `xdist`:
+/// [`run`], sampling pytest's process tree from `/proc` while it runs. `xdist`:
 /// whether pytest starts workers, which decides who counts as a worker.
 pub fn run_sampled(
     cmd: &PytestCommand,

@@ -82,7 +82,6 @@ pub struct ShardOutcome {
     pub exit_code: u8,
     /// As written to `shard-<I>-of-<N>.json`.
     pub manifest: Manifest,
-    pub manifest_path: PathBuf,
     /// The signal that killed pytest, and the one this job received and forwarded.
     pub killed_by: Option<Signal>,
     pub interrupted_by: Option<Signal>,
@@ -199,7 +198,6 @@ pub fn run(
     Ok(ShardOutcome {
         exit_code: process::exit_code(&finished),
         manifest,
-        manifest_path: paths.manifest,
         killed_by: finished.killed_by,
         interrupted_by: finished.interrupted_by,
         plugins_loaded: cmd.info_path.exists(),
@@ -229,7 +227,6 @@ pub fn run_empty(req: &ShardRun<'_>) -> Result<ShardOutcome, RunError> {
     Ok(ShardOutcome {
         exit_code: 0,
         manifest,
-        manifest_path,
         killed_by: None,
         interrupted_by: None,
         plugins_loaded: false,

@@ -14,7 +14,7 @@ use crate::suite::paths::absolute;
 /// xdist distribution mode when neither `--dist` nor the config sets one. BENCHMARKS.md ("run",
 /// `--dist`): on slowest-first timed work `load`, `worksteal` and `loadfile` measured within
 /// noise of each other; `load` works with every xdist version (`worksteal` needs 3.2+).
-pub const DEFAULT_DIST: &str = "load";
+const DEFAULT_DIST: &str = "load";
 
 /// Everything `run` decides before planning; paths are absolute.
 #[derive(Debug, Clone)]
@@ -47,6 +47,28 @@ impl RunSettings {
                 format!("failed to read the current directory: {e}"),
             )
         })?;
+        let (python, _source) = interpreter::find(
+            settings.machine.python_choice(),
+            std::env::var_os("PATH").as_deref(),
+        )?;
+        Self::from_parts(
+            settings,
+            args,
+            cwd,
+            &python,
+            std::env::var(ours::ARGV_BUDGET).ok(),
+        )
+    }
+
+    /// The pure part of [`RunSettings::resolve`]: everything but the interpreter lookup and
+    /// reading the process environment.
+    fn from_parts(
+        settings: &Settings,
+        args: &RunArgs,
+        cwd: PathBuf,
+        python: &Path,
+        argv_budget_var: Option<String>,
+    ) -> Result<Self, Error> {
         let root = absolute(&cwd, &settings.root);
         let file = &settings.file;
         let out_dir = pick(
@@ -54,14 +76,6 @@ impl RunSettings {
             file.out_dir.clone(),
             root.join(".parallel-pytest"),
         );
-        let out_dir = Resolved {
-            value: absolute(&cwd, &out_dir.value),
-            origin: out_dir.origin,
-        };
-        let (python, _source) = interpreter::find(
-            settings.machine.python_choice(),
-            std::env::var_os("PATH").as_deref(),
-        )?;
         let serial_marker = pick(
             args.inputs.serial_marker.clone(),
             file.serial_marker.clone(),
@@ -70,10 +84,13 @@ impl RunSettings {
         serial::validate_marker(&serial_marker.value)
             .map_err(|e| Error::usage(format!("`--serial-marker`: {e}")))?;
         Ok(RunSettings {
-            python: python_path(&cwd, &python),
+            python: python_path(&cwd, python),
+            out_dir: Resolved {
+                value: absolute(&cwd, &out_dir.value),
+                origin: out_dir.origin,
+            },
             cwd,
             root,
-            out_dir,
             dist: pick(
                 args.inputs.dist.clone(),
                 file.dist.clone(),
@@ -81,7 +98,7 @@ impl RunSettings {
             ),
             serial_marker,
             grace: grace(args.grace_seconds)?,
-            argv_budget: argv_budget(std::env::var(ours::ARGV_BUDGET).ok())?,
+            argv_budget: argv_budget(argv_budget_var)?,
             forced_workers: settings.machine.forced_workers(),
         })
     }
@@ -121,7 +138,67 @@ fn python_path(cwd: &Path, p: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
+    use crate::settings::{MachineSettings, Origin, parse_file_config};
+
+    fn resolve_with(argv: &[&str], pyproject: &str) -> Result<RunSettings, Error> {
+        let cli =
+            crate::cli::Cli::try_parse_from(["parallel-pytest", "run"].iter().chain(argv).copied())
+                .unwrap();
+        let crate::cli::Command::Run(args) = cli.command else {
+            unreachable!()
+        };
+        let root = PathBuf::from("/proj");
+        let file = parse_file_config(pyproject).unwrap();
+        let machine = MachineSettings::resolve(&args.inputs.machine, &file, &root);
+        let settings = Settings {
+            root,
+            file,
+            machine,
+        };
+        RunSettings::from_parts(
+            &settings,
+            &args,
+            PathBuf::from("/proj/sub"),
+            Path::new("python3"),
+            None,
+        )
+    }
+
+    /// Every `run` flag with a pyproject key honours it, and the flag wins.
+    #[test]
+    fn pyproject_keys_apply_and_flags_win() {
+        let pyproject = "[tool.parallel-pytest]\ndist = \"worksteal\"\nserial-marker = \"db\"\nout-dir = \"out\"\nworkers = 3\n";
+        let from_file = resolve_with(&[], pyproject).unwrap();
+        assert_eq!(from_file.dist.value, "worksteal");
+        assert_eq!(from_file.dist.origin, Origin::Pyproject);
+        assert_eq!(from_file.serial_marker.value, "db");
+        assert_eq!(from_file.out_dir.value, Path::new("/proj/sub/out"));
+        assert_eq!(from_file.forced_workers, Some(3));
+        let flags = [
+            "--dist",
+            "loadfile",
+            "--serial-marker",
+            "solo",
+            "--out-dir",
+            "/o",
+            "--workers",
+            "2",
+        ];
+        let from_cli = resolve_with(&flags, pyproject).unwrap();
+        assert_eq!(from_cli.dist.value, "loadfile");
+        assert_eq!(from_cli.serial_marker.value, "solo");
+        assert_eq!(from_cli.out_dir.value, Path::new("/o"));
+        assert_eq!(from_cli.forced_workers, Some(2));
+        let defaults = resolve_with(&[], "").unwrap();
+        assert_eq!(defaults.dist.value, DEFAULT_DIST);
+        assert_eq!(defaults.serial_marker.value, "serial");
+        assert_eq!(defaults.out_dir.value, Path::new("/proj/.parallel-pytest"));
+        assert_eq!(defaults.forced_workers, None);
+        assert!(resolve_with(&["--serial-marker", "not ok"], "").is_err());
+    }
 
     #[test]
     fn grace_and_argv_budget_are_checked() {

@@ -6,12 +6,12 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::utilisation;
 
 /// Peak memory above this share of the limit makes a shard "memory-bound".
-pub const MEMORY_BOUND_SHARE: f64 = 0.8;
+const MEMORY_BOUND_SHARE: f64 = 0.8;
 /// Utilisation below this means workers mostly waited (sleep, I/O, network).
 pub const WAITING_UTILISATION: f64 = 0.6;
 /// All available CPUs busy at least this share of the wall time: CPU-starved when the workers
 /// outnumber the CPUs.
-pub const CPU_SATURATED_SHARE: f64 = 0.85;
+const CPU_SATURATED_SHARE: f64 = 0.85;
 /// Workers that spent at least this share of their wall time waiting for a CPU were starved,
 /// whatever else was running on the machine (neighbour jobs, a noisy host).
 pub const CPU_WAIT_SHARE: f64 = 0.25;
