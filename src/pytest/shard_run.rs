@@ -122,19 +122,25 @@ pub fn effective_workers(shard: &ShardPlan, forced: Option<u32>) -> u32 {
     }
 }
 
-/// The two commands of a shard, as `--dry-run` shows them, with the parallel one's files
-/// written. Whether xdist is installed is known for sure only once pytest has run (the plugin
-/// records it); for the dry run, a shard that uses workers needs it anyway.
-pub fn dry_run(req: &ShardRun<'_>) -> Result<(PytestCommand, PytestCommand), RunError> {
+/// The two commands of a shard, as `--dry-run` shows them and `run` starts them (pure: `plan`
+/// may show them too). Whether xdist is installed is known for sure only once pytest has run
+/// (the plugin records it); until then, a shard that uses workers needs it anyway.
+pub fn commands(req: &ShardRun<'_>) -> (PytestCommand, PytestCommand) {
     let paths = Paths::new(req.inputs.out_dir, &req.inputs.id.file_stem());
     let cmd = command::parallel(&req.inputs, req.serial_marker, Some(&paths.serial_out));
-    write_command_files(&cmd)?;
     let serial = command::serial(
         &req.inputs,
         req.serial_marker,
         &paths.serial_junit,
         req.inputs.workers > 1,
     );
+    (cmd, serial)
+}
+
+/// [`commands`], with the parallel command's files written so it runs as printed.
+pub fn dry_run(req: &ShardRun<'_>) -> Result<(PytestCommand, PytestCommand), RunError> {
+    let (cmd, serial) = commands(req);
+    write_command_files(&cmd)?;
     Ok((cmd, serial))
 }
 
@@ -151,7 +157,7 @@ pub fn run(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ShardOutcome, RunError> {
     let paths = Paths::new(req.inputs.out_dir, &req.inputs.id.file_stem());
-    let cmd = command::parallel(&req.inputs, req.serial_marker, Some(&paths.serial_out));
+    let (cmd, _) = commands(req);
     write_command_files(&cmd)?;
     // A report or manifest left by an earlier run must never pass for this run's (a crash
     // before pytest writes its file, or this process being killed, would otherwise look green).
@@ -475,5 +481,74 @@ mod tests {
         let mut group = sp(0, 1, 4);
         group.node_ids = vec!["x.py::TestBig".into()];
         assert_eq!(effective_workers(&group, None), 4);
+    }
+
+    fn request<'a>(shard: &'a ShardPlan, out_dir: &'a Path) -> ShardRun<'a> {
+        ShardRun {
+            inputs: command::Inputs {
+                python: Path::new("/venv/bin/python"),
+                rootdir: Path::new("/repo"),
+                invocation_dir: Path::new("/repo"),
+                out_dir,
+                id: crate::ci::Shard { index: 2, total: 3 },
+                shard: &shard,
+                workers: 2,
+                dist: "load",
+                argv_budget: command::ARGV_PATH_BUDGET,
+                user_args: &[],
+            },
+            serial_marker: "db",
+            grace: Duration::from_secs(1),
+            fingerprint: "f",
+        }
+    }
+
+    #[test]
+    fn commands_split_the_serial_tests_into_a_second_process() {
+        let shard = sp(1, 0, 2);
+        let req = request(&shard, Path::new("/repo/.pp"));
+        let (parallel, serial) = commands(&req);
+        assert!(
+            parallel
+                .args
+                .contains(&"--parallel-pytest-serial-out=/repo/.pp/serial-2-of-3.txt".to_string())
+        );
+        assert!(
+            parallel
+                .args
+                .contains(&"--parallel-pytest-serial-marker=db".to_string())
+        );
+        assert_eq!(
+            serial.junit_path,
+            Path::new("/repo/.pp/junit-2-of-3.serial.xml")
+        );
+        assert!(
+            serial
+                .args
+                .contains(&"--parallel-pytest-phase=serial".to_string())
+        );
+        let m = base_manifest(&req, &parallel.junit_path);
+        assert_eq!(
+            (m.shard_index, m.junit_file.as_str()),
+            (2, "junit-2-of-3.xml")
+        );
+        assert_eq!(m.manifest_version, MANIFEST_VERSION);
+    }
+
+    #[test]
+    fn an_empty_shard_writes_an_empty_report_and_its_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let shard = sp(0, 0, 2);
+        let outcome = run_empty(&request(&shard, &out)).unwrap();
+        assert_eq!(outcome.exit_code, 0);
+        assert!(!outcome.manifest.pytest_started);
+        assert_eq!(outcome.manifest.workers, 0);
+        let junit = std::fs::read_to_string(out.join("junit-2-of-3.xml")).unwrap();
+        assert_eq!(junit, rewrite::EMPTY_REPORT);
+        let written: Manifest =
+            serde_json::from_str(&std::fs::read_to_string(out.join("shard-2-of-3.json")).unwrap())
+                .unwrap();
+        assert_eq!(written, outcome.manifest);
     }
 }
