@@ -491,7 +491,7 @@ mod tests {
                 invocation_dir: Path::new("/repo"),
                 out_dir,
                 id: crate::ci::Shard { index: 2, total: 3 },
-                shard: &shard,
+                shard,
                 workers: 2,
                 dist: "load",
                 argv_budget: command::ARGV_PATH_BUDGET,
