@@ -116,7 +116,7 @@ fn obtain_plan(
         });
     };
     let path = suite::paths::absolute(&run.cwd, path);
-    let text = fs_err::read_to_string(&path).map_err(|e| Error::usage(e.to_string()))?;
+    let text = fs_err::read_to_string(&path)?;
     let plan: Plan = serde_json::from_str(&text).map_err(|e| {
         Error::usage(format!(
             "`{}` is not a plan from `plan --format json`: {e}",
