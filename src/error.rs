@@ -15,6 +15,7 @@ use crate::plan::gitlab_child::ChildError;
 use crate::publish::PublishError;
 use crate::pytest::interpreter::InterpreterError;
 use crate::pytest::process::SpawnError;
+use crate::pytest::shard_run::RunError;
 use crate::report::ReportError;
 use crate::settings::SettingsError;
 use crate::suite::SuiteError;
@@ -46,6 +47,8 @@ pub enum Error {
     Interpreter(#[from] InterpreterError),
     #[error(transparent)]
     Spawn(#[from] SpawnError),
+    #[error(transparent)]
+    Run(#[from] RunError),
     #[error(transparent)]
     Junit(#[from] ReadError),
     #[error(transparent)]
@@ -86,6 +89,7 @@ impl Error {
             | Error::GitlabChild(_)
             | Error::Interpreter(_)
             | Error::Spawn(_)
+            | Error::Run(_)
             | Error::Junit(_)
             | Error::Publish(_)
             | Error::Report(_)
@@ -123,6 +127,7 @@ impl Error {
             ),
             Error::Settings(_)
             | Error::Report(_)
+            | Error::Run(_)
             | Error::Interpreter(_)
             | Error::Shard(_)
             | Error::Suite(_)

@@ -18,6 +18,7 @@ pub mod merge;
 pub mod model;
 pub mod node_id;
 pub mod reader;
+pub mod rewrite;
 pub mod writer;
 
 pub use model::{Outcome, TestCase};

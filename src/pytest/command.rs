@@ -22,7 +22,10 @@ use std::path::{Path, PathBuf};
 
 use crate::ci::Shard;
 use crate::env_vars::ours;
+use crate::node_id::file_part;
 use crate::plan::ShardPlan;
+
+use super::serial;
 
 /// Module name of the selection plugin; imported through `PYTHONPATH`.
 pub const PLUGIN_MODULE: &str = "_parallel_pytest_selection";
@@ -37,7 +40,7 @@ pub const ARGV_PATH_BUDGET: usize = 128 * 1024;
 
 /// How the selected files reach pytest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PathPassing {
+pub(crate) enum PathPassing {
     /// Few enough files: the paths themselves on argv.
     Argv,
     /// Too many files: top-level folders on argv, the plugin ignores the rest.
@@ -80,13 +83,13 @@ pub struct PytestCommand {
     pub junit_path: PathBuf,
     /// The user's own `--junitxml`, copied to `junit_path` after the run.
     pub user_junit: Option<PathBuf>,
-    pub path_passing: PathPassing,
+    pub(crate) path_passing: PathPassing,
     pub max_worker_restart: Option<u32>,
 }
 
 /// What we need to know about the user's own pytest arguments.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct UserArgs {
+struct UserArgs {
     pub junitxml: Option<String>,
     pub rootdir: bool,
     pub numprocesses: bool,
@@ -97,7 +100,7 @@ pub struct UserArgs {
 impl UserArgs {
     /// Scan user arguments for the options we would otherwise set. pytest disables argparse
     /// abbreviations, so only the exact spellings count.
-    pub fn scan(args: &[String]) -> UserArgs {
+    fn scan(args: &[String]) -> UserArgs {
         let mut out = UserArgs::default();
         let mut iter = args.iter().peekable();
         while let Some(arg) = iter.next() {
@@ -137,21 +140,16 @@ pub fn max_worker_restart(workers: u32) -> u32 {
 }
 
 /// Files (whole files first, then the files of single node ids) in plan order, deduplicated.
-pub fn selected_paths(shard: &ShardPlan) -> Vec<String> {
+fn selected_paths(shard: &ShardPlan) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     shard
         .files
         .iter()
         .map(|f| f.as_str())
-        .chain(shard.node_ids.iter().map(|n| node_file(n)))
+        .chain(shard.node_ids.iter().map(|n| file_part(n)))
         .filter(|p| seen.insert(*p))
         .map(str::to_owned)
         .collect()
-}
-
-/// The file part of a node id (`tests/a.py::T::t[x]` → `tests/a.py`).
-pub fn node_file(node_id: &str) -> &str {
-    node_id.split_once("::").map_or(node_id, |(f, _)| f)
 }
 
 /// A rootdir-relative path made relative to `invocation_dir` (`..` when outside it), as
@@ -187,7 +185,7 @@ fn top_folders(paths: &[String]) -> Vec<String> {
 }
 
 /// The selection JSON the plugin reads.
-pub fn selection_json(shard: &ShardPlan, paths_via_plugin: bool, info_out: &Path) -> String {
+fn selection_json(shard: &ShardPlan, paths_via_plugin: bool, info_out: &Path) -> String {
     let value = serde_json::json!({
         "files": shard.files,
         "node_ids": shard.node_ids,
@@ -198,7 +196,8 @@ pub fn selection_json(shard: &ShardPlan, paths_via_plugin: bool, info_out: &Path
     serde_json::to_string(&value).expect("JSON of strings")
 }
 
-pub fn build(inputs: &Inputs<'_>) -> PytestCommand {
+/// The shard's pytest command without the isolation plugin (see [`parallel`], [`serial`]).
+fn build(inputs: &Inputs<'_>) -> PytestCommand {
     let out = inputs.out_dir;
     let stem = &inputs.id.file_stem();
     let plugin_dir = out.join("plugin");
@@ -296,6 +295,59 @@ pub fn build(inputs: &Inputs<'_>) -> PytestCommand {
     }
 }
 
+/// The parallel phase's command: what `run` starts first, `--dry-run` shows and `plan` can
+/// print. With `serial_out`, the isolation plugin leaves the tests marked `serial_marker` out
+/// and lists them there; without it (`--print-command`, for scripts that run pytest themselves
+/// in one go, where split-off serial tests would be lost) it only registers the marker.
+pub fn parallel(
+    inputs: &Inputs<'_>,
+    serial_marker: &str,
+    serial_out: Option<&Path>,
+) -> PytestCommand {
+    let mut cmd = build(inputs);
+    let phase = serial_out.map(|_| serial::Phase::Parallel);
+    serial::add_plugin(
+        &mut cmd,
+        serial::plugin_args(phase, serial_marker, serial_out),
+    );
+    cmd
+}
+
+/// The serial phase's command: the shard's same selection and user arguments, one process
+/// (no `-n` of ours; `-n 0` when xdist is installed, so a `-n auto` in the project's `addopts`
+/// or the user's arguments cannot bring workers back), JUnit into `serial_junit`.
+pub fn serial(
+    inputs: &Inputs<'_>,
+    marker: &str,
+    serial_junit: &Path,
+    xdist_installed: bool,
+) -> PytestCommand {
+    let mut cmd = build(&Inputs {
+        workers: 1,
+        ..inputs.clone()
+    });
+    let ours = format!("--junitxml={}", cmd.junit_path.display());
+    for arg in &mut cmd.args {
+        if *arg == ours {
+            *arg = format!("--junitxml={}", serial_junit.display());
+        }
+    }
+    cmd.junit_path = serial_junit.to_path_buf();
+    serial::add_plugin(
+        &mut cmd,
+        serial::plugin_args(Some(serial::Phase::Serial), marker, None),
+    );
+    if xdist_installed {
+        // After the user's own options (the last `-n` wins), but before a `--` that would
+        // turn it into a path.
+        let user = inputs.user_args;
+        let tail = user.iter().position(|a| a == "--").unwrap_or(user.len());
+        let at = cmd.args.len() - user.len() + tail;
+        cmd.args.splice(at..at, ["-n".to_string(), "0".to_string()]);
+    }
+    cmd
+}
+
 impl PytestCommand {
     /// `cd ROOT && PYTHONPATH=PLUGIN${PYTHONPATH:+:$PYTHONPATH} python -m pytest ...`, each
     /// word quoted for a POSIX shell. `cd` is left out when the caller already runs in ROOT.
@@ -323,7 +375,7 @@ impl PytestCommand {
 
 /// Quote one word for a POSIX shell; words made only of characters no shell treats specially
 /// stay bare so the command stays readable. (`shlex` quotes `=` too, which is safe but noisy.)
-pub fn shell_quote(word: &str) -> String {
+fn shell_quote(word: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
     if !word.is_empty() && word.chars().all(safe) {
         return word.to_string();

@@ -8,12 +8,11 @@
 
 use std::path::Path;
 
-use quick_xml::events::Event;
-
 use super::manifest::CrashedWorker;
+use crate::junit::rewrite::failure_messages;
 
 /// Parse one xdist crash message; `None` when it is not one.
-pub fn parse_crash_message(message: &str) -> Option<CrashedWorker> {
+fn parse_crash_message(message: &str) -> Option<CrashedWorker> {
     let rest = message.split("worker ").nth(1)?;
     let (worker, rest) = unquote(rest)?;
     let rest = rest.strip_prefix(" crashed while running ")?;
@@ -30,30 +29,14 @@ fn unquote(s: &str) -> Option<(String, &str)> {
 }
 
 /// Every crash recorded in a JUnit document, in file order, without duplicates.
-pub fn crashes_in_junit(xml: &str) -> Vec<CrashedWorker> {
-    let mut reader = quick_xml::Reader::from_str(xml);
+fn crashes_in_junit(xml: &str) -> Vec<CrashedWorker> {
     let mut out: Vec<CrashedWorker> = Vec::new();
-    loop {
-        match reader.read_event() {
-            Ok(Event::Start(e)) | Ok(Event::Empty(e))
-                if matches!(e.name().as_ref(), b"failure" | b"error") =>
-            {
-                let message = e
-                    .attributes()
-                    .flatten()
-                    .find(|a| a.key.as_ref() == b"message")
-                    .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()));
-                if let Some(crash) = message.as_deref().and_then(parse_crash_message) {
-                    if !out.contains(&crash) {
-                        out.push(crash);
-                    }
-                }
-            }
-            Ok(Event::Eof) => break,
-            // A truncated or broken file (pytest killed mid-write): keep what we found; the
-            // report flags the file itself.
-            Err(_) => break,
-            Ok(_) => {}
+    for crash in failure_messages(xml)
+        .iter()
+        .filter_map(|m| parse_crash_message(m))
+    {
+        if !out.contains(&crash) {
+            out.push(crash);
         }
     }
     out

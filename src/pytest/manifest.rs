@@ -3,8 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Current manifest schema version; bump when a field changes meaning.
-pub const MANIFEST_VERSION: u32 = 1;
+/// Current manifest schema version; bump when a field changes meaning. Version 2 stores
+/// `resources.advice` as data (`{"kind": "memory-bound", ...}`) instead of sentences; version 1
+/// manifests still read (their sentences become `Advice::Text`).
+pub const MANIFEST_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -41,11 +43,11 @@ pub struct Manifest {
     /// stopped replacing workers and the tests after that point did not run.
     #[serde(default)]
     pub max_worker_restart: Option<u32>,
-    /// Tests with the serial marker, run after the parallel phase in one plain pytest process
-    /// (issue 8); `None` when the shard had none. `exit_code`/`wall_seconds` above cover both.
+    /// Tests with the serial marker, run after the parallel phase in one plain pytest process;
+    /// `None` when the shard had none. `exit_code`/`wall_seconds` above cover both.
     #[serde(default)]
     pub serial: Option<SerialPhase>,
-    /// CPU and memory measured while pytest ran, with advice (issue 8); `None` from older
+    /// CPU and memory measured while pytest ran, with advice; `None` from older
     /// versions or when `run` did not start pytest.
     #[serde(default)]
     pub resources: Option<crate::host::usage::Resources>,

@@ -1,11 +1,14 @@
-//! Run it: pytest argv + argsfile, process and signals, exit mapping, shard manifest.
+//! Run it: one shard start to finish ([`shard_run`]): the pytest command as data ([`command`],
+//! [`serial`]), the process and its signals ([`process`]), crashed workers ([`crash`]) and the
+//! shard manifest ([`manifest`]).
 
 pub mod command;
 pub mod crash;
 pub mod interpreter;
 pub mod manifest;
 pub mod process;
+pub mod serial;
+pub mod shard_run;
 
 pub use interpreter::{InterpreterError, PythonInfo, PythonSource};
 pub use manifest::Manifest;
-pub mod serial;

@@ -18,7 +18,8 @@ use nix::unistd::Pid;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::command::PytestCommand;
-use crate::host::usage::{self, ResourceUsage, Sampler};
+use crate::host::usage::ResourceUsage;
+use crate::host::usage::sampler::{self, Sampler};
 
 /// Default time pytest gets between our SIGINT and SIGTERM. GitHub Actions sends SIGINT, then
 /// SIGTERM 7.5 s later, then SIGKILL 2.5 s after that; GitLab gives a job's script a similar
@@ -75,7 +76,7 @@ pub fn run(cmd: &PytestCommand, grace: Duration) -> Result<Finished, SpawnError>
     runtime.block_on(run_async(cmd, grace, &mut |_| {}))
 }
 
-/// [`run`], sampling pytest's process tree from `/proc` while it runs (issue 8). `xdist`:
+/// [`run`], sampling pytest's process tree from `/proc` while it runs. `xdist`:
 /// whether pytest starts workers, which decides who counts as a worker.
 pub fn run_sampled(
     cmd: &PytestCommand,
@@ -92,7 +93,7 @@ pub fn run_sampled(
             PathBuf::from("/proc"),
             pid,
             xdist,
-            usage::DEFAULT_INTERVAL,
+            sampler::DEFAULT_INTERVAL,
         ));
     }));
     let usage = sampler.map(Sampler::stop).unwrap_or_default();

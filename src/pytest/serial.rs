@@ -1,15 +1,12 @@
-//! Serial tests (issue 8): tests carrying the serial marker run after the xdist phase, in one
+//! Serial tests: tests carrying the serial marker run after the xdist phase, in one
 //! plain pytest process of the same shard. The isolation plugin (`isolation_plugin.py`) does
 //! the filtering inside pytest, after the user's `-m`/`-k` and the shard's selection, so this
-//! module only builds the extra arguments, decides whether the second phase is needed, folds
-//! the two exit codes into one and appends the second JUnit file to the first.
+//! module only builds the extra arguments, decides whether the second phase is needed, and folds
+//! the two exit codes into one; `junit::rewrite` appends the second JUnit file to the first.
 
 use std::path::Path;
 
-use anyhow::Context as _;
-use quick_xml::events::{BytesStart, Event};
-
-use super::command::{self, PytestCommand};
+use super::command::PytestCommand;
 
 /// Module name of the isolation plugin; imported through `PYTHONPATH` like the selection plugin.
 pub const PLUGIN_MODULE: &str = "_parallel_pytest_isolation";
@@ -48,7 +45,7 @@ pub fn plugin_args(phase: Option<Phase>, marker: &str, serial_out: Option<&Path>
     args
 }
 
-/// Loads the isolation plugin into a command built by [`command::build`]: its file goes beside
+/// Loads the isolation plugin into a command built by `command::build`: its file goes beside
 /// the selection plugin, its arguments right after the selection plugin's (before the user's,
 /// so a user option still wins where argparse lets the last one win).
 pub fn add_plugin(cmd: &mut PytestCommand, plugin_args: Vec<String>) {
@@ -62,38 +59,6 @@ pub fn add_plugin(cmd: &mut PytestCommand, plugin_args: Vec<String>) {
         .position(|a| a.starts_with("--parallel-pytest-selection="))
         .map_or(cmd.args.len().min(2), |i| i + 1);
     cmd.args.splice(at..at, plugin_args);
-}
-
-/// The serial phase's command: the shard's same selection and user arguments, one process
-/// (no `-n` of ours; `-n 0` when xdist is installed, so a `-n auto` in the project's `addopts`
-/// or the user's arguments cannot bring workers back), JUnit into `serial_junit`.
-pub fn serial_command(
-    inputs: &command::Inputs<'_>,
-    marker: &str,
-    serial_junit: &Path,
-    xdist_installed: bool,
-) -> PytestCommand {
-    let mut cmd = command::build(&command::Inputs {
-        workers: 1,
-        ..inputs.clone()
-    });
-    let ours = format!("--junitxml={}", cmd.junit_path.display());
-    for arg in &mut cmd.args {
-        if *arg == ours {
-            *arg = format!("--junitxml={}", serial_junit.display());
-        }
-    }
-    cmd.junit_path = serial_junit.to_path_buf();
-    add_plugin(&mut cmd, plugin_args(Some(Phase::Serial), marker, None));
-    if xdist_installed {
-        // After the user's own options (the last `-n` wins), but before a `--` that would
-        // turn it into a path.
-        let user = inputs.user_args;
-        let tail = user.iter().position(|a| a == "--").unwrap_or(user.len());
-        let at = cmd.args.len() - user.len() + tail;
-        cmd.args.splice(at..at, ["-n".to_string(), "0".to_string()]);
-    }
-    cmd
 }
 
 /// Checks a marker name from `--serial-marker` or the config: pytest markers are Python
@@ -164,238 +129,10 @@ pub fn combine_exit_codes(parallel: Option<i32>, serial: Option<i32>) -> Option<
     }
 }
 
-/// Appends the `<testsuite>` elements of `extra` to the JUnit file `main`, in place (through a
-/// temporary file and a rename). pytest writes `<testsuites><testsuite .../></testsuites>`; a
-/// lone `<testsuite>` root is wrapped. Totals on the `<testsuites>` root (which pytest does not
-/// write, but other tools do) are dropped rather than left wrong: readers sum the suites.
-/// When `main` does not exist, `extra` is moved into its place.
-pub fn append_junit(main: &Path, extra: &Path) -> anyhow::Result<()> {
-    if !main.exists() {
-        fs_err::rename(extra, main)?;
-        return Ok(());
-    }
-    let main_text = fs_err::read_to_string(main)?;
-    let extra_text = fs_err::read_to_string(extra)?;
-    let merged = merge_junit_text(&main_text, &extra_text).with_context(|| {
-        format!(
-            "failed to merge `{}` into `{}`",
-            extra.display(),
-            main.display()
-        )
-    })?;
-    let tmp = main.with_extension("xml.tmp");
-    fs_err::write(&tmp, merged)?;
-    fs_err::rename(&tmp, main)?;
-    fs_err::remove_file(extra)?;
-    Ok(())
-}
-
-const TOTALS: &[&[u8]] = &[
-    b"tests",
-    b"failures",
-    b"errors",
-    b"skipped",
-    b"time",
-    b"disabled",
-];
-
-/// Pure core of [`append_junit`].
-pub fn merge_junit_text(main: &str, extra: &str) -> anyhow::Result<String> {
-    let extra_suites = suite_events(extra).context("failed to read the serial phase's JUnit")?;
-    let mut reader = quick_xml::Reader::from_str(main);
-    let mut writer = quick_xml::Writer::new(Vec::new());
-    let mut depth = 0usize;
-    let mut wrapped_root: Option<bool> = None;
-    loop {
-        let event = reader
-            .read_event()
-            .context("failed to read the parallel phase's JUnit")?;
-        match event {
-            Event::Eof => break,
-            Event::Start(start) if depth == 0 => {
-                depth += 1;
-                if start.name().as_ref() == b"testsuites" {
-                    wrapped_root = Some(true);
-                    writer.write_event(Event::Start(without_totals(&start)))?;
-                } else {
-                    wrapped_root = Some(false);
-                    writer.write_event(Event::Start(BytesStart::new("testsuites")))?;
-                    writer.write_event(Event::Start(start))?;
-                }
-            }
-            Event::Empty(start) if depth == 0 => {
-                // `<testsuites/>` or `<testsuite/>` with nothing inside.
-                if start.name().as_ref() == b"testsuites" {
-                    writer.write_event(Event::Start(without_totals(&start)))?;
-                } else {
-                    writer.write_event(Event::Start(BytesStart::new("testsuites")))?;
-                    writer.write_event(Event::Empty(start))?;
-                }
-                write_all(&mut writer, &extra_suites)?;
-                writer.write_event(Event::End(quick_xml::events::BytesEnd::new("testsuites")))?;
-                wrapped_root = None;
-            }
-            Event::Start(start) => {
-                depth += 1;
-                writer.write_event(Event::Start(start))?;
-            }
-            Event::End(end) => {
-                depth = depth.saturating_sub(1);
-                if depth == 0 {
-                    if wrapped_root == Some(false) {
-                        writer.write_event(Event::End(end))?;
-                    }
-                    write_all(&mut writer, &extra_suites)?;
-                    writer
-                        .write_event(Event::End(quick_xml::events::BytesEnd::new("testsuites")))?;
-                    wrapped_root = None;
-                } else {
-                    writer.write_event(Event::End(end))?;
-                }
-            }
-            other => writer.write_event(other)?,
-        }
-    }
-    if wrapped_root.is_some() {
-        anyhow::bail!("the parallel phase's JUnit ends before its root element closes");
-    }
-    String::from_utf8(writer.into_inner()).context("JUnit is not UTF-8")
-}
-
-fn without_totals(start: &BytesStart<'_>) -> BytesStart<'static> {
-    let mut out = BytesStart::new(String::from_utf8_lossy(start.name().as_ref()).into_owned());
-    for attr in start.attributes().flatten() {
-        if !TOTALS.contains(&attr.key.as_ref()) {
-            out.push_attribute(attr);
-        }
-    }
-    out.into_owned()
-}
-
-/// Every event inside `<testsuites>` (or the lone `<testsuite>` root itself) of `text`.
-fn suite_events(text: &str) -> anyhow::Result<Vec<Event<'static>>> {
-    let mut reader = quick_xml::Reader::from_str(text);
-    let mut depth = 0usize;
-    let mut wrapped = false;
-    let mut closed = false;
-    let mut out = Vec::new();
-    loop {
-        let event = reader.read_event()?;
-        match event {
-            Event::Eof => break,
-            Event::Decl(_) | Event::DocType(_) | Event::PI(_) if depth == 0 => {}
-            Event::Start(start) if depth == 0 => {
-                depth += 1;
-                wrapped = start.name().as_ref() == b"testsuites";
-                if !wrapped {
-                    out.push(Event::Start(start.into_owned()));
-                }
-            }
-            Event::Empty(start) if depth == 0 => {
-                closed = true;
-                if start.name().as_ref() != b"testsuites" {
-                    out.push(Event::Empty(start.into_owned()));
-                }
-            }
-            Event::Start(start) => {
-                depth += 1;
-                out.push(Event::Start(start.into_owned()));
-            }
-            Event::End(end) => {
-                depth = depth.saturating_sub(1);
-                if depth == 0 {
-                    closed = true;
-                    if !wrapped {
-                        out.push(Event::End(end.into_owned()));
-                    }
-                } else {
-                    out.push(Event::End(end.into_owned()));
-                }
-            }
-            other if depth > 0 => out.push(other.into_owned()),
-            _ => {}
-        }
-    }
-    if !closed {
-        anyhow::bail!("the file ends before its root element closes");
-    }
-    Ok(out)
-}
-
-fn write_all(writer: &mut quick_xml::Writer<Vec<u8>>, events: &[Event<'_>]) -> std::io::Result<()> {
-    for event in events {
-        writer.write_event(event.borrow())?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::command;
     use super::*;
-
-    const PARALLEL: &str = r#"<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest" errors="0" failures="1" skipped="0" tests="2" time="1.0"><testcase classname="tests.test_a" name="test_x" time="0.1" /><testcase classname="tests.test_a" name="test_y" time="0.2"><failure message="assert 1 == 2 &amp; &lt;x&gt;">tb</failure></testcase></testsuite></testsuites>"#;
-    const SERIAL: &str = r#"<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest" errors="0" failures="0" skipped="0" tests="1" time="0.5"><testcase classname="tests.test_s" name="test_serial" time="0.5"><system-out>&lt;hi&gt;</system-out></testcase></testsuite></testsuites>"#;
-
-    #[test]
-    fn serial_suite_is_appended_inside_the_same_root() {
-        let merged = merge_junit_text(PARALLEL, SERIAL).unwrap();
-        assert_eq!(
-            merged,
-            r#"<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest" errors="0" failures="1" skipped="0" tests="2" time="1.0"><testcase classname="tests.test_a" name="test_x" time="0.1" /><testcase classname="tests.test_a" name="test_y" time="0.2"><failure message="assert 1 == 2 &amp; &lt;x&gt;">tb</failure></testcase></testsuite><testsuite name="pytest" errors="0" failures="0" skipped="0" tests="1" time="0.5"><testcase classname="tests.test_s" name="test_serial" time="0.5"><system-out>&lt;hi&gt;</system-out></testcase></testsuite></testsuites>"#
-        );
-    }
-
-    #[test]
-    fn lone_testsuite_roots_are_wrapped_and_root_totals_dropped() {
-        let main = r#"<testsuite name="a" tests="1"><testcase name="t1"/></testsuite>"#;
-        let extra = r#"<testsuites tests="9"><testsuite name="b" tests="1"><testcase name="t2"/></testsuite></testsuites>"#;
-        assert_eq!(
-            merge_junit_text(main, extra).unwrap(),
-            r#"<testsuites><testsuite name="a" tests="1"><testcase name="t1"/></testsuite><testsuite name="b" tests="1"><testcase name="t2"/></testsuite></testsuites>"#
-        );
-        let main =
-            r#"<testsuites name="x" tests="3" failures="1"><testsuite name="a"/></testsuites>"#;
-        let extra = r#"<testsuite name="b"><testcase name="t2"/></testsuite>"#;
-        assert_eq!(
-            merge_junit_text(main, extra).unwrap(),
-            r#"<testsuites name="x"><testsuite name="a"/><testsuite name="b"><testcase name="t2"/></testsuite></testsuites>"#
-        );
-        // An empty parallel phase (every test of the shard was serial).
-        let main = r#"<testsuites name="x"/>"#;
-        assert_eq!(
-            merge_junit_text(main, extra).unwrap(),
-            r#"<testsuites name="x"><testsuite name="b"><testcase name="t2"/></testsuite></testsuites>"#
-        );
-    }
-
-    #[test]
-    fn truncated_files_are_an_error_not_a_silent_loss() {
-        let cut = &PARALLEL[..PARALLEL.len() - 30];
-        assert!(merge_junit_text(cut, SERIAL).is_err());
-        let cut = &SERIAL[..SERIAL.len() - 30];
-        assert!(merge_junit_text(PARALLEL, cut).is_err());
-    }
-
-    #[test]
-    fn append_junit_replaces_the_main_file_and_removes_the_extra() {
-        let dir = tempfile::tempdir().unwrap();
-        let main = dir.path().join("junit-1-of-2.xml");
-        let extra = dir.path().join("junit-1-of-2.serial.xml");
-        std::fs::write(&main, PARALLEL).unwrap();
-        std::fs::write(&extra, SERIAL).unwrap();
-        append_junit(&main, &extra).unwrap();
-        assert!(!extra.exists());
-        assert!(
-            std::fs::read_to_string(&main)
-                .unwrap()
-                .contains("test_serial")
-        );
-        // No main file (the parallel phase died before writing it): the serial file takes its place.
-        std::fs::remove_file(&main).unwrap();
-        std::fs::write(&extra, SERIAL).unwrap();
-        append_junit(&main, &extra).unwrap();
-        assert_eq!(std::fs::read_to_string(&main).unwrap(), SERIAL);
-    }
 
     #[test]
     fn exit_codes_of_both_phases_fold_into_one() {
@@ -469,15 +206,7 @@ mod tests {
             argv_budget: command::ARGV_PATH_BUDGET,
             user_args: &user,
         };
-        let mut parallel = command::build(&inputs);
-        add_plugin(
-            &mut parallel,
-            plugin_args(
-                Some(Phase::Parallel),
-                "serial",
-                Some(Path::new("/repo/.pp/s.txt")),
-            ),
-        );
+        let parallel = command::parallel(&inputs, "serial", Some(Path::new("/repo/.pp/s.txt")));
         assert_eq!(
             parallel.args[..10],
             [
@@ -497,7 +226,7 @@ mod tests {
             p.ends_with("plugin/_parallel_pytest_isolation.py") && text == PLUGIN_SOURCE
         }));
 
-        let serial = serial_command(&inputs, "serial", Path::new("/repo/.pp/j.serial.xml"), true);
+        let serial = command::serial(&inputs, "serial", Path::new("/repo/.pp/j.serial.xml"), true);
         assert_eq!(
             serial.args,
             [

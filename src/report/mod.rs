@@ -4,6 +4,7 @@
 //!
 //! The publish stage gets everything it sends from [`Rendered`]; it never looks at JUnit.
 
+pub mod advice;
 pub mod annotations;
 pub mod codequality;
 pub mod escape;

@@ -178,7 +178,7 @@ impl ShardResources {
             peak_memory_bytes: r.peak_rss_bytes,
             peak_worker_memory_bytes: r.peak_worker_rss_bytes,
             memory_limit_bytes: r.memory_limit_bytes,
-            advice: r.advice.clone(),
+            advice: r.advice.iter().map(super::advice::line).collect(),
         })
     }
 
@@ -190,7 +190,7 @@ impl ShardResources {
     }
 
     pub fn memory_cell(&self) -> String {
-        use crate::host::usage::format_bytes;
+        use super::advice::format_bytes;
         match self.memory_limit_bytes {
             Some(limit) => format!(
                 "{} / {}",

@@ -15,6 +15,8 @@
 pub mod env;
 pub mod report;
 
+pub mod run;
+
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer};

@@ -221,8 +221,13 @@ fn resources_are_measured_and_advised_on() {
     // Mostly sleeping tests: far below the 60% line.
     let u = r.utilisation.expect("utilisation");
     assert!(u > 0.0 && u < 0.6, "{r:?}");
-    let advice = expected_advice(r);
-    assert!(r.advice.iter().any(|a| a.starts_with(advice)), "{r:?}");
+    let (kind, advice) = expected_advice(r);
+    assert!(
+        r.advice
+            .iter()
+            .any(|a| serde_json::to_value(a).unwrap()["kind"] == kind),
+        "{r:?}"
+    );
     let serial = r.serial.as_ref().expect("serial phase measured");
     assert!(serial.measured);
     assert_eq!(serial.workers.len(), 1);
@@ -236,12 +241,17 @@ fn resources_are_measured_and_advised_on() {
 /// Sleeping tests use little CPU: "mostly waiting", unless the machine was so busy that the
 /// workers spent a quarter of their time waiting for a CPU (a loaded CI host or developer
 /// box) — then low utilisation means starvation, and more workers would be the wrong advice.
-fn expected_advice(r: &parallel_pytest::host::usage::Resources) -> &'static str {
+/// Returns the advice's `kind` in the manifest and the start of its sentence.
+fn expected_advice(r: &parallel_pytest::host::usage::Resources) -> (&'static str, &'static str) {
     let wait = r.parallel.cpu_wait_seconds.unwrap_or(0.0);
-    if wait / (r.parallel_wall_seconds * 2.0) >= parallel_pytest::host::usage::CPU_WAIT_SHARE {
-        "CPU-starved: the workers waited for a CPU"
+    let share = parallel_pytest::host::usage::advice::CPU_WAIT_SHARE;
+    if wait / (r.parallel_wall_seconds * 2.0) >= share {
+        (
+            "waited-for-cpu",
+            "CPU-starved: the workers waited for a CPU",
+        )
     } else {
-        "mostly waiting: CPU utilisation"
+        ("mostly-waiting", "mostly waiting: CPU utilisation")
     }
 }
 
@@ -466,7 +476,7 @@ fn report_shows_resources_and_advice() {
     let line = text.lines().find(|l| l.starts_with("shard 1/2:")).unwrap();
     assert!(line.contains("% used, peak memory "), "{line}");
     assert!(line.contains(" / "), "peak against the limit: {line}");
-    let advice = expected_advice(run.shards[0].manifest.resources.as_ref().unwrap());
+    let (_, advice) = expected_advice(run.shards[0].manifest.resources.as_ref().unwrap());
     assert!(text.contains(&format!("  advice: {advice}")), "{text}");
     // The store learned the largest per-worker peak (test_allocates_memory: >= 160 MiB).
     let store: serde_json::Value = serde_json::from_str(

@@ -1,0 +1,554 @@
+//! One shard, start to finish: the parallel phase under xdist, then the tests with the serial
+//! marker in one plain process, crash detection, one JUnit file for both phases, and the
+//! manifest — written once, whatever the outcome. `run` hands over the shard and prints what
+//! comes back; nothing here prints.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use super::command::{self, PytestCommand};
+use super::manifest::{MANIFEST_VERSION, Manifest, PythonInfo, Selection, SerialPhase};
+use super::process::{self, Finished, SpawnError};
+use super::{crash, serial};
+use crate::host::usage::{ResourceUsage, Resources};
+use crate::junit::rewrite::{self, RewriteError};
+use crate::plan::ShardPlan;
+
+/// Why a shard could not be run to an outcome (a failing pytest is an outcome, not an error).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
+    /// The selection file, the plugins, or a folder for them.
+    #[error("failed to write `{path}`, which pytest reads", path = .path.display())]
+    CommandFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to remove `{path}` left by an earlier run", path = .path.display())]
+    Stale {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to copy `{from}` to `{to}`", from = .from.display(), to = .to.display())]
+    Copy {
+        from: PathBuf,
+        to: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to write `{path}`", path = .path.display())]
+    Output {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Everything the shard runner needs, resolved by `run`; all paths absolute.
+#[derive(Debug, Clone)]
+pub struct ShardRun<'a> {
+    /// The shard's command inputs (its `workers` already through [`effective_workers`]).
+    pub inputs: command::Inputs<'a>,
+    pub serial_marker: &'a str,
+    /// Seconds pytest gets to write its report after a forwarded signal.
+    pub grace: Duration,
+    /// The plan's fingerprint, recorded in the manifest.
+    pub fingerprint: &'a str,
+}
+
+/// Something that happens mid-run, for `run` to print at once (pytest's output surrounds it).
+#[derive(Debug)]
+pub enum Progress {
+    /// The serial phase is about to start with this many tests.
+    SerialStarting { tests: usize },
+    /// The serial tests did not run: the parallel phase ended with this code (`None`: a signal).
+    SerialSkipped {
+        tests: usize,
+        parallel_exit: Option<i32>,
+    },
+    /// The serial phase's JUnit could not be merged; its results stay in `kept`.
+    MergeFailed { error: RewriteError, kept: PathBuf },
+}
+
+/// How the shard ended.
+#[derive(Debug, Clone)]
+pub struct ShardOutcome {
+    /// What `run` exits with: pytest's code, or 128 + signal.
+    pub exit_code: u8,
+    /// As written to `shard-<I>-of-<N>.json`.
+    pub manifest: Manifest,
+    /// The signal that killed pytest, and the one this job received and forwarded.
+    pub killed_by: Option<Signal>,
+    pub interrupted_by: Option<Signal>,
+    /// Whether pytest got far enough to load our plugins (they record the interpreter).
+    pub plugins_loaded: bool,
+}
+
+/// The files of one shard in the out dir.
+struct Paths {
+    manifest: PathBuf,
+    serial_out: PathBuf,
+    serial_junit: PathBuf,
+}
+
+impl Paths {
+    fn new(out_dir: &Path, stem: &str) -> Paths {
+        Paths {
+            manifest: out_dir.join(format!("shard-{stem}.json")),
+            serial_out: out_dir.join(format!("serial-{stem}.txt")),
+            serial_junit: out_dir.join(format!("junit-{stem}.serial.xml")),
+        }
+    }
+}
+
+/// Workers from the plan (which applied the machine's budget), an explicit `--workers N`
+/// winning; at least one, and never more than the shard's tests when we know how many there
+/// are: a shard of only parametrized node ids (`f.py::t[1]`) has exactly one test per id.
+/// A file, or a node id naming a class or function, may hold any number of tests, so
+/// otherwise the plan's count stands.
+pub fn effective_workers(shard: &ShardPlan, forced: Option<u32>) -> u32 {
+    let w = forced.unwrap_or(shard.workers).max(1);
+    let exact = shard.files.is_empty() && shard.node_ids.iter().all(|id| id.ends_with(']'));
+    if exact {
+        let n = u32::try_from(shard.node_ids.len()).unwrap_or(u32::MAX);
+        w.min(n.max(1))
+    } else {
+        w
+    }
+}
+
+/// The two commands of a shard, as `--dry-run` shows them and `run` starts them (pure: `plan`
+/// may show them too). Whether xdist is installed is known for sure only once pytest has run
+/// (the plugin records it); until then, a shard that uses workers needs it anyway.
+pub fn commands(req: &ShardRun<'_>) -> (PytestCommand, PytestCommand) {
+    let paths = Paths::new(req.inputs.out_dir, &req.inputs.id.file_stem());
+    let cmd = command::parallel(&req.inputs, req.serial_marker, Some(&paths.serial_out));
+    let serial = command::serial(
+        &req.inputs,
+        req.serial_marker,
+        &paths.serial_junit,
+        req.inputs.workers > 1,
+    );
+    (cmd, serial)
+}
+
+/// [`commands`], with the parallel command's files written so it runs as printed.
+pub fn dry_run(req: &ShardRun<'_>) -> Result<(PytestCommand, PytestCommand), RunError> {
+    let (cmd, serial) = commands(req);
+    write_command_files(&cmd)?;
+    Ok((cmd, serial))
+}
+
+/// The one command `--print-command` prints (serial tests stay in it), with its files written.
+pub fn print_only(req: &ShardRun<'_>) -> Result<PytestCommand, RunError> {
+    let cmd = command::parallel(&req.inputs, req.serial_marker, None);
+    write_command_files(&cmd)?;
+    Ok(cmd)
+}
+
+/// Runs both phases and writes the merged JUnit and the manifest.
+pub fn run(
+    req: &ShardRun<'_>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ShardOutcome, RunError> {
+    let paths = Paths::new(req.inputs.out_dir, &req.inputs.id.file_stem());
+    let (cmd, _) = commands(req);
+    write_command_files(&cmd)?;
+    // A report or manifest left by an earlier run must never pass for this run's (a crash
+    // before pytest writes its file, or this process being killed, would otherwise look green).
+    for stale in [
+        &paths.manifest,
+        &cmd.junit_path,
+        &cmd.info_path,
+        &paths.serial_out,
+        &paths.serial_junit,
+    ] {
+        remove_if_exists(stale)?;
+    }
+    let host = crate::host::detect();
+    let workers = req.inputs.workers;
+    let (parallel, parallel_usage) = process::run_sampled(&cmd, req.grace, workers > 1)?;
+    // The user's `--junitxml` won (it came last); keep a copy under our name for `report`.
+    copy_user_junit(&cmd, &cmd.junit_path)?;
+    let serial = serial_phase(req, &paths, &cmd, &parallel, progress)?;
+    let finished = serial.finished.clone().unwrap_or_else(|| parallel.clone());
+    let resources = Resources::new(
+        parallel_usage,
+        parallel.wall.as_secs_f64(),
+        workers,
+        serial.usage,
+        host.memory.limit_bytes.or(host.memory.available_bytes),
+        Some(usable_cpus(&host.cpus)),
+    );
+    let manifest = Manifest {
+        wall_seconds: finished.wall.as_secs_f64(),
+        workers,
+        exit_code: finished.code,
+        signal: finished.killed_by.map(|s| s.as_str().to_string()),
+        pytest_started: true,
+        python: python_info(&cmd.info_path, req.inputs.python),
+        crashed_workers: crash::crashes_in_file(&cmd.junit_path),
+        interrupted_by: finished.interrupted_by.map(|s| s.as_str().to_string()),
+        dist: (workers > 1).then(|| req.inputs.dist.to_string()),
+        max_worker_restart: cmd.max_worker_restart,
+        serial: serial.phase,
+        resources: Some(resources),
+        ..base_manifest(req, &cmd.junit_path)
+    };
+    write_manifest(&manifest, &paths.manifest)?;
+    Ok(ShardOutcome {
+        exit_code: process::exit_code(&finished),
+        manifest,
+        killed_by: finished.killed_by,
+        interrupted_by: finished.interrupted_by,
+        plugins_loaded: cmd.info_path.exists(),
+    })
+}
+
+/// A shard the plan gave no tests: pytest is not started; an empty but valid report and the
+/// manifest are written, so artifact globs and `report` find this shard's files.
+pub fn run_empty(req: &ShardRun<'_>) -> Result<ShardOutcome, RunError> {
+    let out_dir = req.inputs.out_dir;
+    let stem = req.inputs.id.file_stem();
+    fs_err::create_dir_all(out_dir).map_err(|source| RunError::Output {
+        path: out_dir.to_path_buf(),
+        source,
+    })?;
+    let junit = out_dir.join(format!("junit-{stem}.xml"));
+    fs_err::write(&junit, rewrite::EMPTY_REPORT).map_err(|source| RunError::Output {
+        path: junit.clone(),
+        source,
+    })?;
+    let manifest = Manifest {
+        workers: 0,
+        ..base_manifest(req, &junit)
+    };
+    let manifest_path = Paths::new(out_dir, &stem).manifest;
+    write_manifest(&manifest, &manifest_path)?;
+    Ok(ShardOutcome {
+        exit_code: 0,
+        manifest,
+        killed_by: None,
+        interrupted_by: None,
+        plugins_loaded: false,
+    })
+}
+
+/// What the serial phase added: its record for the manifest, how the shard ended counting
+/// both phases (`None`: the phase did not run), and its measurements.
+struct SerialResult {
+    phase: Option<SerialPhase>,
+    finished: Option<Finished>,
+    usage: Option<ResourceUsage>,
+}
+
+fn serial_phase(
+    req: &ShardRun<'_>,
+    paths: &Paths,
+    parallel_cmd: &PytestCommand,
+    parallel: &Finished,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<SerialResult, RunError> {
+    let none = SerialResult {
+        phase: None,
+        finished: None,
+        usage: None,
+    };
+    let ids = serial::read_serial_ids(&paths.serial_out).unwrap_or_default();
+    if ids.is_empty() {
+        return Ok(none);
+    }
+    let started =
+        parallel.interrupted_by.is_none() && serial::run_serial_phase(parallel.code, &ids);
+    let mut phase = SerialPhase {
+        node_ids: ids,
+        started,
+        ..SerialPhase::default()
+    };
+    if !started {
+        progress(Progress::SerialSkipped {
+            tests: phase.node_ids.len(),
+            parallel_exit: parallel.code,
+        });
+        return Ok(SerialResult {
+            phase: Some(phase),
+            ..none
+        });
+    }
+    progress(Progress::SerialStarting {
+        tests: phase.node_ids.len(),
+    });
+    let xdist = python_info(&parallel_cmd.info_path, req.inputs.python)
+        .xdist
+        .is_some();
+    let cmd = command::serial(&req.inputs, req.serial_marker, &paths.serial_junit, xdist);
+    write_command_files(&cmd)?;
+    let (ended, usage) = process::run_sampled(&cmd, req.grace, false)?;
+    copy_user_junit(&cmd, &paths.serial_junit)?;
+    let merged = merge_serial_junit(parallel_cmd, &paths.serial_junit, progress)?;
+    phase.exit_code = ended.code;
+    phase.signal = ended.killed_by.map(|s| s.as_str().to_string());
+    phase.wall_seconds = ended.wall.as_secs_f64();
+    let finished = Finished {
+        // A serial phase killed by a signal has no code: neither has the shard.
+        code: ended
+            .code
+            .and_then(|_| serial::combine_exit_codes(parallel.code, ended.code))
+            // Missing results must not read as green.
+            .map(|c| if !merged && matches!(c, 0 | 5) { 1 } else { c }),
+        killed_by: parallel.killed_by.or(ended.killed_by),
+        interrupted_by: parallel.interrupted_by.or(ended.interrupted_by),
+        wall: parallel.wall + ended.wall,
+    };
+    Ok(SerialResult {
+        phase: Some(phase),
+        finished: Some(finished),
+        usage: Some(usage),
+    })
+}
+
+/// Appends the serial phase's JUnit to the shard's; `false` when that failed (both files stay).
+fn merge_serial_junit(
+    parallel_cmd: &PytestCommand,
+    serial_junit: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<bool, RunError> {
+    if !serial_junit.exists() {
+        return Ok(true);
+    }
+    if let Err(error) = rewrite::append_suites_file(&parallel_cmd.junit_path, serial_junit) {
+        progress(Progress::MergeFailed {
+            error,
+            kept: serial_junit.to_path_buf(),
+        });
+        return Ok(false);
+    }
+    if let Some(user_junit) = &parallel_cmd.user_junit {
+        copy(&parallel_cmd.junit_path, user_junit)?;
+    }
+    Ok(true)
+}
+
+/// The manifest of a shard before pytest ran: what the plan said, nothing measured.
+fn base_manifest(req: &ShardRun<'_>, junit: &Path) -> Manifest {
+    let shard = req.inputs.shard;
+    Manifest {
+        manifest_version: MANIFEST_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        fingerprint: req.fingerprint.to_string(),
+        shard_index: req.inputs.id.index,
+        shard_total: req.inputs.id.total,
+        selection: Selection {
+            files: shard.files.clone(),
+            node_ids: shard.node_ids.clone(),
+            deselect: shard.deselect.clone(),
+        },
+        predicted_seconds: shard.predicted_seconds,
+        wall_seconds: 0.0,
+        workers: req.inputs.workers,
+        exit_code: None,
+        signal: None,
+        pytest_started: false,
+        junit_file: junit
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        python: PythonInfo {
+            executable: req.inputs.python.display().to_string(),
+            ..PythonInfo::default()
+        },
+        crashed_workers: Vec::new(),
+        interrupted_by: None,
+        dist: None,
+        max_worker_restart: None,
+        serial: None,
+        resources: None,
+    }
+}
+
+fn write_manifest(manifest: &Manifest, path: &Path) -> Result<(), RunError> {
+    manifest.write(path).map_err(|source| RunError::Output {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// What the plugin recorded about the interpreter; only the path when pytest never got far
+/// enough to load it (no pytest installed, a bad option).
+fn python_info(info_path: &Path, python: &Path) -> PythonInfo {
+    #[derive(serde::Deserialize)]
+    struct Raw {
+        executable: String,
+        version: Option<String>,
+        pytest: Option<String>,
+        xdist: Option<String>,
+    }
+    let raw = fs_err::read_to_string(info_path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Raw>(&t).ok());
+    match raw {
+        Some(r) => PythonInfo {
+            executable: r.executable,
+            version: r.version,
+            pytest: r.pytest,
+            xdist: r.xdist,
+        },
+        None => PythonInfo {
+            executable: python.display().to_string(),
+            ..PythonInfo::default()
+        },
+    }
+}
+
+/// When the user's own `--junitxml` won, copies their report to `to` for `report`.
+fn copy_user_junit(cmd: &PytestCommand, to: &Path) -> Result<(), RunError> {
+    match &cmd.user_junit {
+        Some(user_junit) if user_junit.exists() => copy(user_junit, to),
+        _ => Ok(()),
+    }
+}
+
+fn copy(from: &Path, to: &Path) -> Result<(), RunError> {
+    fs_err::copy(from, to)
+        .map(|_| ())
+        .map_err(|source| RunError::Copy {
+            from: from.to_path_buf(),
+            to: to.to_path_buf(),
+            source,
+        })
+}
+
+fn write_command_files(cmd: &PytestCommand) -> Result<(), RunError> {
+    for (path, contents) in &cmd.files {
+        let error = |source| RunError::CommandFile {
+            path: path.clone(),
+            source,
+        };
+        if let Some(parent) = path.parent() {
+            fs_err::create_dir_all(parent).map_err(error)?;
+        }
+        fs_err::write(path, contents).map_err(error)?;
+    }
+    Ok(())
+}
+
+fn remove_if_exists(path: &Path) -> Result<(), RunError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(RunError::Stale {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// CPUs the shard may use, as a fraction: the cgroup quota (1.5 CPUs) when there is one,
+/// never more than the CPUs it may run on.
+fn usable_cpus(cpus: &crate::host::Cpus) -> f64 {
+    let on = f64::from(cpus.affinity.unwrap_or(cpus.online).max(1));
+    cpus.quota.map_or(f64::from(cpus.effective), |q| q.min(on))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sp(files: usize, node_ids: usize, workers: u32) -> ShardPlan {
+        ShardPlan {
+            index: 1,
+            predicted_seconds: 2.0,
+            workers,
+            files: (0..files).map(|i| format!("t{i}.py")).collect(),
+            node_ids: (0..node_ids).map(|i| format!("x.py::t[{i}]")).collect(),
+            deselect: vec![],
+        }
+    }
+
+    #[test]
+    fn workers_never_exceed_known_tests() {
+        assert_eq!(effective_workers(&sp(0, 1, 4), None), 1);
+        assert_eq!(effective_workers(&sp(0, 3, 4), None), 3);
+        assert_eq!(effective_workers(&sp(2, 0, 4), None), 4);
+        assert_eq!(effective_workers(&sp(2, 0, 4), Some(1)), 1);
+        assert_eq!(effective_workers(&sp(2, 0, 0), None), 1);
+        // A class or function id may hold many tests: no cap.
+        let mut group = sp(0, 1, 4);
+        group.node_ids = vec!["x.py::TestBig".into()];
+        assert_eq!(effective_workers(&group, None), 4);
+    }
+
+    fn request<'a>(shard: &'a ShardPlan, out_dir: &'a Path) -> ShardRun<'a> {
+        ShardRun {
+            inputs: command::Inputs {
+                python: Path::new("/venv/bin/python"),
+                rootdir: Path::new("/repo"),
+                invocation_dir: Path::new("/repo"),
+                out_dir,
+                id: crate::ci::Shard { index: 2, total: 3 },
+                shard,
+                workers: 2,
+                dist: "load",
+                argv_budget: command::ARGV_PATH_BUDGET,
+                user_args: &[],
+            },
+            serial_marker: "db",
+            grace: Duration::from_secs(1),
+            fingerprint: "f",
+        }
+    }
+
+    #[test]
+    fn commands_split_the_serial_tests_into_a_second_process() {
+        let shard = sp(1, 0, 2);
+        let req = request(&shard, Path::new("/repo/.pp"));
+        let (parallel, serial) = commands(&req);
+        assert!(
+            parallel
+                .args
+                .contains(&"--parallel-pytest-serial-out=/repo/.pp/serial-2-of-3.txt".to_string())
+        );
+        assert!(
+            parallel
+                .args
+                .contains(&"--parallel-pytest-serial-marker=db".to_string())
+        );
+        assert_eq!(
+            serial.junit_path,
+            Path::new("/repo/.pp/junit-2-of-3.serial.xml")
+        );
+        assert!(
+            serial
+                .args
+                .contains(&"--parallel-pytest-phase=serial".to_string())
+        );
+        let m = base_manifest(&req, &parallel.junit_path);
+        assert_eq!(
+            (m.shard_index, m.junit_file.as_str()),
+            (2, "junit-2-of-3.xml")
+        );
+        assert_eq!(m.manifest_version, MANIFEST_VERSION);
+    }
+
+    #[test]
+    fn an_empty_shard_writes_an_empty_report_and_its_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let shard = sp(0, 0, 2);
+        let outcome = run_empty(&request(&shard, &out)).unwrap();
+        assert_eq!(outcome.exit_code, 0);
+        assert!(!outcome.manifest.pytest_started);
+        assert_eq!(outcome.manifest.workers, 0);
+        let junit = std::fs::read_to_string(out.join("junit-2-of-3.xml")).unwrap();
+        assert_eq!(junit, rewrite::EMPTY_REPORT);
+        let written: Manifest =
+            serde_json::from_str(&std::fs::read_to_string(out.join("shard-2-of-3.json")).unwrap())
+                .unwrap();
+        assert_eq!(written, outcome.manifest);
+    }
+}
