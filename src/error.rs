@@ -12,8 +12,8 @@ use crate::junit::reader::ReadError;
 use crate::plan::PlanError;
 use crate::plan::gitlab_child::ChildError;
 use crate::publish::gitlab::PublishError;
-use crate::pytest::interpreter::InterpreterError;
 use crate::pytest::process::SpawnError;
+use crate::python::InterpreterError;
 use crate::suite::SuiteError;
 use crate::timings::TimingsError;
 

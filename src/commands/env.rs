@@ -15,7 +15,7 @@ use crate::ci::{self, CiContext, Provider, ShardChoice};
 use crate::cli::{EnvArgs, TextOrJson};
 use crate::error::Error;
 use crate::host::{self, Cpus, HostInfo, Memory, WorkerBudget};
-use crate::pytest::interpreter::{self, PythonInfo};
+use crate::python::{PythonInfo, interpreter};
 use crate::settings::Settings;
 
 /// The `env --format json` document (contract: these keys, see README).
@@ -61,8 +61,8 @@ pub fn execute(root: Option<PathBuf>, args: EnvArgs) -> Result<ExitCode, Error> 
     }
     match args.format {
         TextOrJson::Json => {
-            let json = serde_json::to_string_pretty(&report)
-                .map_err(|e| Error::Failed(e.into()))?;
+            let json =
+                serde_json::to_string_pretty(&report).map_err(|e| Error::Failed(e.into()))?;
             println!("{json}");
         }
         TextOrJson::Text => print!("{}", render_text(&report)),
@@ -173,7 +173,11 @@ pub fn render_text(r: &EnvReport) -> String {
         (Some(p), _) => {
             line(
                 "python",
-                format!("`{}` (Python {})", p.executable.display(), p.version),
+                format!(
+                    "`{}` (Python {})",
+                    p.executable.display(),
+                    p.version.as_deref().unwrap_or("unknown")
+                ),
             );
             let missing = |package: &str| {
                 format!(
@@ -233,7 +237,7 @@ mod tests {
         .unwrap();
         let python = PythonInfo {
             executable: "/venv/bin/python".into(),
-            version: "3.12.1".into(),
+            version: Some("3.12.1".into()),
             pytest: Some("9.2.0".into()),
             xdist: None,
         };

@@ -20,8 +20,8 @@ pub const DEFAULT_SHARD_STARTUP_SECONDS: f64 = 30.0;
 
 pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, Error> {
     let settings = Settings::load(root, &args.inputs.machine)?;
-    let ci = ci::detect_from_env(settings.machine.shard)
-        .map_err(|e| Error::usage(e.to_string()))?;
+    let ci =
+        ci::detect_from_env(settings.machine.shard).map_err(|e| Error::usage(e.to_string()))?;
     let this_shard = ci.shard.as_ref().map(|c| c.shard());
     let shards = shard_count(&args, &settings, this_shard.map(|s| s.total))?;
     let workers = plan_workers(&settings, &args.inputs);
@@ -38,8 +38,8 @@ pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, Error>
     }
     match args.format {
         PlanFormat::Json => {
-            let json = serde_json::to_string_pretty(&planned.plan)
-                .map_err(|e| Error::Failed(e.into()))?;
+            let json =
+                serde_json::to_string_pretty(&planned.plan).map_err(|e| Error::Failed(e.into()))?;
             println!("{json}");
         }
         PlanFormat::Matrix => println!("{}", matrix_json(&planned.plan)),
@@ -111,9 +111,7 @@ pub fn plan_error(e: PlanError) -> Error {
         PlanError::Suite(crate::suite::SuiteError::Collect { .. }) => {
             Error::Failed(anyhow::anyhow!(e.to_string()))
         }
-        PlanError::Suite(crate::suite::SuiteError::Io(m)) => {
-            Error::Failed(anyhow::anyhow!(m))
-        }
+        PlanError::Suite(crate::suite::SuiteError::Io(m)) => Error::Failed(anyhow::anyhow!(m)),
         other => Error::usage(other.to_string()),
     }
 }
@@ -159,9 +157,8 @@ pub fn plan_request(
     shards: ShardCount,
     workers: u32,
 ) -> Result<PlanRequest, Error> {
-    let cwd = std::env::current_dir().map_err(|e| {
-        Error::Failed(anyhow::anyhow!("failed to read the current directory: {e}"))
-    })?;
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::Failed(anyhow::anyhow!("failed to read the current directory: {e}")))?;
     let (timings, timings_base) = if !inputs.timings.is_empty() {
         (inputs.timings.clone(), cwd.clone())
     } else {

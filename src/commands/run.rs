@@ -15,11 +15,11 @@ use crate::env_vars::ours;
 use crate::error::Error;
 use crate::plan::{self, Plan, PlanError, ShardCount, ShardPlan};
 use crate::pytest::command::{self, PytestCommand};
-use crate::pytest::interpreter;
 use crate::pytest::manifest::SerialPhase;
-use crate::pytest::manifest::{MANIFEST_VERSION, Manifest, PythonInfo, Selection};
+use crate::pytest::manifest::{MANIFEST_VERSION, Manifest, Selection};
 use crate::pytest::serial;
 use crate::pytest::{crash, process};
+use crate::python::{PythonInfo, interpreter};
 use crate::settings::Settings;
 use crate::suite;
 
@@ -47,8 +47,7 @@ struct Resolved {
 
 pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> {
     let (resolved, settings) = resolve(root, &args)?;
-    let ci =
-        ci::detect_from_env(resolved.shard_flag).map_err(|e| Error::usage(e.to_string()))?;
+    let ci = ci::detect_from_env(resolved.shard_flag).map_err(|e| Error::usage(e.to_string()))?;
     let ci_shard = ci.shard.map(|c| c.shard());
     let Obtained {
         plan,
@@ -153,7 +152,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> 
                 "parallel-pytest: running {} marked `{marker}` in one process, after the parallel tests",
                 plural(phase.node_ids.len(), "test", "tests")
             );
-            let xdist = python_info(&cmd.info_path, &resolved.python)
+            let xdist = PythonInfo::read_or(&cmd.info_path, &resolved.python)
                 .xdist
                 .is_some();
             let serial_cmd = serial::serial_command(&inputs, marker, &serial_junit, xdist);
@@ -233,7 +232,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> 
         signal: finished.killed_by.map(|s| s.as_str().to_string()),
         pytest_started: true,
         junit_file: file_name(&cmd.junit_path),
-        python: python_info(&cmd.info_path, &resolved.python),
+        python: PythonInfo::read_or(&cmd.info_path, &resolved.python),
         crashed_workers,
         interrupted_by: finished.interrupted_by.map(|s| s.as_str().to_string()),
         dist: (workers > 1).then(|| resolved.dist.clone()),
@@ -492,7 +491,7 @@ fn empty_shard(
         pytest_started: false,
         junit_file: file_name(&junit),
         python: PythonInfo {
-            executable: resolved.python.display().to_string(),
+            executable: resolved.python.clone(),
             ..PythonInfo::default()
         },
         crashed_workers: Vec::new(),
@@ -512,33 +511,6 @@ fn empty_shard(
     Ok(ExitCode::SUCCESS)
 }
 
-/// What the plugin recorded about the interpreter; only the path when pytest never got far
-/// enough to load it (no pytest installed, a bad option).
-fn python_info(info_path: &Path, python: &Path) -> PythonInfo {
-    #[derive(serde::Deserialize)]
-    struct Raw {
-        executable: String,
-        version: Option<String>,
-        pytest: Option<String>,
-        xdist: Option<String>,
-    }
-    let raw = fs_err::read_to_string(info_path)
-        .ok()
-        .and_then(|t| serde_json::from_str::<Raw>(&t).ok());
-    match raw {
-        Some(r) => PythonInfo {
-            executable: r.executable,
-            version: r.version,
-            pytest: r.pytest,
-            xdist: r.xdist,
-        },
-        None => PythonInfo {
-            executable: python.display().to_string(),
-            ..PythonInfo::default()
-        },
-    }
-}
-
 /// A likely cause for an early failure: no pytest at all, or no xdist when `-n` was needed.
 fn failure_hint(
     finished: &process::Finished,
@@ -554,13 +526,13 @@ fn failure_hint(
         return Some(format!(
             "pytest stopped before loading its plugins (exit {code}); check that pytest{} is installed for `{}` (choose another with `--python`)",
             if workers > 1 { " and pytest-xdist" } else { "" },
-            python.executable
+            python.executable.display()
         ));
     }
     if workers > 1 && python.xdist.is_none() {
         return Some(format!(
             "this shard uses {workers} workers but pytest-xdist is not installed for `{}`: install it, or pass `--workers 1`",
-            python.executable
+            python.executable.display()
         ));
     }
     None

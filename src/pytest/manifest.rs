@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::python::PythonInfo;
+
 /// Current manifest schema version; bump when a field changes meaning.
 pub const MANIFEST_VERSION: u32 = 1;
 
@@ -80,14 +82,6 @@ pub struct Selection {
     pub files: Vec<String>,
     pub node_ids: Vec<String>,
     pub deselect: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PythonInfo {
-    pub executable: String,
-    pub version: Option<String>,
-    pub pytest: Option<String>,
-    pub xdist: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,10 +2,8 @@
 
 pub mod command;
 pub mod crash;
-pub mod interpreter;
 pub mod manifest;
 pub mod process;
 
-pub use interpreter::{InterpreterError, PythonInfo, PythonSource};
 pub use manifest::Manifest;
 pub mod serial;

@@ -11,10 +11,7 @@ use quick_xml::events::{BytesStart, Event};
 
 use super::command::{self, PytestCommand};
 
-/// Module name of the isolation plugin; imported through `PYTHONPATH` like the selection plugin.
-pub const PLUGIN_MODULE: &str = "_parallel_pytest_isolation";
-/// The plugin's source, written beside the selection plugin.
-pub const PLUGIN_SOURCE: &str = include_str!("isolation_plugin.py");
+use crate::python::ISOLATION_MODULE;
 /// The marker when neither `--serial-marker` nor the config names one.
 pub const DEFAULT_MARKER: &str = "serial";
 
@@ -32,7 +29,7 @@ pub enum Phase {
 pub fn plugin_args(phase: Option<Phase>, marker: &str, serial_out: Option<&Path>) -> Vec<String> {
     let mut args = vec![
         "-p".to_string(),
-        PLUGIN_MODULE.to_string(),
+        ISOLATION_MODULE.to_string(),
         format!("--parallel-pytest-serial-marker={marker}"),
     ];
     match phase {
@@ -48,14 +45,10 @@ pub fn plugin_args(phase: Option<Phase>, marker: &str, serial_out: Option<&Path>
     args
 }
 
-/// Loads the isolation plugin into a command built by [`command::build`]: its file goes beside
-/// the selection plugin, its arguments right after the selection plugin's (before the user's,
-/// so a user option still wins where argparse lets the last one win).
+/// Loads the isolation plugin into a command built by [`command::build`] (which already
+/// carries every plugin file): its arguments go right after the selection plugin's (before the
+/// user's, so a user option still wins where argparse lets the last one win).
 pub fn add_plugin(cmd: &mut PytestCommand, plugin_args: Vec<String>) {
-    cmd.files.push((
-        cmd.plugin_dir.join(format!("{PLUGIN_MODULE}.py")),
-        PLUGIN_SOURCE.to_string(),
-    ));
     let at = cmd
         .args
         .iter()
@@ -117,14 +110,7 @@ pub fn validate_marker(name: &str) -> Result<(), String> {
 /// The serial tests the parallel phase left out (one node id per line), or `None` when the
 /// phase never got to collection (the file is missing).
 pub fn read_serial_ids(path: &Path) -> Option<Vec<String>> {
-    let text = std::fs::read_to_string(path).ok()?;
-    Some(
-        text.lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect(),
-    )
+    crate::python::SerialOut::read(path).map(|out| out.node_ids)
 }
 
 /// Whether to start the serial phase after the parallel one ended with `parallel_exit`.
@@ -494,7 +480,8 @@ mod tests {
             ]
         );
         assert!(parallel.files.iter().any(|(p, text)| {
-            p.ends_with("plugin/_parallel_pytest_isolation.py") && text == PLUGIN_SOURCE
+            p.ends_with("plugin/_parallel_pytest_isolation.py")
+                && text.contains("def pytest_addoption")
         }));
 
         let serial = serial_command(&inputs, "serial", Path::new("/repo/.pp/j.serial.xml"), true);

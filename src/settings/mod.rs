@@ -16,7 +16,7 @@ use crate::ci::Shard;
 use crate::cli::{MachineArgs, WorkerCount};
 use crate::error::Error;
 use crate::host::DEFAULT_MEMORY_PER_WORKER_MIB;
-use crate::pytest::PythonSource;
+use crate::python::PythonSource;
 
 /// Where a resolved value came from (shown by `env`, used in error messages).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +124,7 @@ impl MachineSettings {
         })
     }
 
-    /// The explicit interpreter and its source, for [`crate::pytest::interpreter::find`].
+    /// The explicit interpreter and its source, for [`crate::python::interpreter::find`].
     pub fn python_choice(&self) -> Option<(&Path, PythonSource)> {
         self.python.as_ref().map(|r| {
             let source = match r.origin {
@@ -208,9 +208,8 @@ pub fn load_file_config(root: &Path) -> Result<FileConfig, Error> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(FileConfig::default()),
         Err(err) => return Err(Error::Failed(err.into())),
     };
-    parse_file_config(&text).map_err(|message| {
-        Error::usage(format!("failed to read `{}`: {message}", path.display()))
-    })
+    parse_file_config(&text)
+        .map_err(|message| Error::usage(format!("failed to read `{}`: {message}", path.display())))
 }
 
 /// Pure part of `load_file_config`, for tests.

@@ -1,7 +1,7 @@
 //! Find the Python interpreter and ask it, in one subprocess, for its Python, pytest and
 //! pytest-xdist versions.
 //!
-//! The probe runs a tiny embedded snippet ([`PROBE`]) that prints one JSON object, rather than
+//! The probe runs a tiny embedded script ([`PROBE`], `python/parallel_pytest_plugin/probe.py`) that prints one JSON object, rather than
 //! scraping `python --version` and `pytest --version` (two or three processes, locale- and
 //! plugin-dependent output). Spawn errors are told apart (not found / permission denied /
 //! other), and a non-zero exit keeps the trimmed stderr in the error.
@@ -12,60 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use super::PythonInfo;
 
-/// The probe. `python -c` puts the current directory first on `sys.path`, where a project's
-/// own `json.py` or `importlib/` could shadow the standard library, so it is removed before
-/// any import. `importlib.metadata` (Python >= 3.8) reads installed distributions without
-/// importing pytest itself (no plugins, no conftest side effects).
-pub const PROBE: &str = r#"
-import sys
-sys.path[:] = [p for p in sys.path if p not in ("", ".")]
-import json, platform
-try:
-    from importlib import metadata
-except ImportError:
-    metadata = None
-def version(name):
-    if metadata is None:
-        return None
-    try:
-        return metadata.version(name)
-    except Exception:
-        return None
-print(json.dumps({
-    "executable": sys.executable,
-    "version": platform.python_version(),
-    "pytest": version("pytest"),
-    "xdist": version("pytest-xdist"),
-}))
-"#;
-
-/// What the interpreter reported (`env --format json`: `python`; the shard manifest).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PythonInfo {
-    /// `sys.executable`: the resolved interpreter (a venv's python, not the symlink target).
-    pub executable: PathBuf,
-    /// `platform.python_version()`, e.g. `3.12.3`.
-    pub version: String,
-    /// Installed pytest version, `None` when pytest is not installed.
-    pub pytest: Option<String>,
-    /// Installed pytest-xdist version, `None` when not installed.
-    pub xdist: Option<String>,
-}
-
-impl PythonInfo {
-    /// A hint for users without pytest-xdist: the install command for *this* interpreter.
-    pub fn xdist_hint(&self) -> Option<String> {
-        self.xdist.is_none().then(|| {
-            format!(
-                "pytest-xdist is not installed for `{}`: install it with `{} -m pip install pytest-xdist`",
-                self.executable.display(),
-                self.executable.display()
-            )
-        })
-    }
-}
+/// The probe (`probe.py`), run as `python -c PROBE`; it prints one [`PythonInfo`] as JSON.
+const PROBE: &str = include_str!("../../python/parallel_pytest_plugin/probe.py");
 
 /// Where the interpreter choice came from, for error messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,7 +215,7 @@ pub fn probe_with_timeout(
 
 /// Parse the probe's JSON. A `sitecustomize` may print before it, so the last non-empty line
 /// is the document.
-pub fn parse_probe_output(stdout: &str) -> Result<PythonInfo, String> {
+fn parse_probe_output(stdout: &str) -> Result<PythonInfo, String> {
     let line = stdout
         .lines()
         .rev()
@@ -300,7 +250,7 @@ mod tests {
             "noise from sitecustomize\n{\"executable\": \"/v/bin/python\", \"version\": \"3.12.1\", \"pytest\": \"8.3.0\", \"xdist\": null}\n",
         )
         .unwrap();
-        assert_eq!(info.version, "3.12.1");
+        assert_eq!(info.version.as_deref(), Some("3.12.1"));
         assert_eq!(info.pytest.as_deref(), Some("8.3.0"));
         assert!(
             info.xdist_hint()
@@ -398,6 +348,6 @@ mod tests {
         .unwrap();
         std::fs::set_permissions(&chatty, std::fs::Permissions::from_mode(0o755)).unwrap();
         let info = probe(&chatty, &PythonSource::Path).unwrap();
-        assert_eq!(info.version, "3.12.0");
+        assert_eq!(info.version.as_deref(), Some("3.12.0"));
     }
 }
