@@ -3,6 +3,7 @@
 mod act;
 mod action;
 mod cli;
+mod collect;
 mod env;
 mod github;
 mod gitlab;
