@@ -96,7 +96,7 @@ impl SerialOut {
         Some(SerialOut::parse(&text))
     }
 
-    pub fn parse(text: &str) -> SerialOut {
+    fn parse(text: &str) -> SerialOut {
         SerialOut {
             node_ids: text
                 .lines()

@@ -118,7 +118,7 @@ fn is_executable_file(path: &Path) -> bool {
 /// of a second; a minute means the interpreter is stuck (a `sitecustomize` waiting on the
 /// network, a shim prompting for input), and CI should say so instead of hanging until the
 /// job's own timeout.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Run [`PROBE`] with `python` (one subprocess) and parse what it prints.
 pub fn probe(python: &Path, source: &PythonSource) -> Result<PythonInfo, InterpreterError> {
@@ -126,7 +126,7 @@ pub fn probe(python: &Path, source: &PythonSource) -> Result<PythonInfo, Interpr
 }
 
 /// [`probe`] with an explicit time limit; the interpreter is killed when it runs out.
-pub fn probe_with_timeout(
+fn probe_with_timeout(
     python: &Path,
     source: &PythonSource,
     timeout: Duration,
@@ -138,20 +138,7 @@ pub fn probe_with_timeout(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|error| match error.kind() {
-            ErrorKind::NotFound => InterpreterError::NotFound {
-                path: python.to_path_buf(),
-                source_desc: source.describe().to_owned(),
-            },
-            ErrorKind::PermissionDenied => InterpreterError::PermissionDenied {
-                path: python.to_path_buf(),
-                source_desc: source.describe().to_owned(),
-            },
-            _ => InterpreterError::Spawn {
-                path: python.to_path_buf(),
-                error,
-            },
-        })?;
+        .map_err(|error| spawn_error(python, source, error))?;
     // Drain both pipes on their own threads so a chatty interpreter cannot fill a pipe and
     // block while we wait for it to exit.
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
@@ -176,26 +163,7 @@ pub fn probe_with_timeout(
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
-    let spawn_error = |error| InterpreterError::Spawn {
-        path: python.to_path_buf(),
-        error,
-    };
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().map_err(spawn_error)? {
-            break status;
-        }
-        if started.elapsed() >= timeout {
-            // Already exited or unkillable: either way we stop waiting for it.
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(InterpreterError::TimedOut {
-                path: python.to_path_buf(),
-                seconds: timeout.as_secs_f64(),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = wait_with_timeout(&mut child, python, timeout)?;
     let stdout = stdout.join().unwrap_or_default();
     let stderr = stderr.join().unwrap_or_default();
     if !status.success() {
@@ -211,6 +179,52 @@ pub fn probe_with_timeout(
         output: last_line(&stdout),
         error,
     })
+}
+
+/// A failed spawn, told apart by cause.
+fn spawn_error(python: &Path, source: &PythonSource, error: std::io::Error) -> InterpreterError {
+    match error.kind() {
+        ErrorKind::NotFound => InterpreterError::NotFound {
+            path: python.to_path_buf(),
+            source_desc: source.describe().to_owned(),
+        },
+        ErrorKind::PermissionDenied => InterpreterError::PermissionDenied {
+            path: python.to_path_buf(),
+            source_desc: source.describe().to_owned(),
+        },
+        _ => InterpreterError::Spawn {
+            path: python.to_path_buf(),
+            error,
+        },
+    }
+}
+
+/// Wait for `child`, killing it when `timeout` runs out.
+fn wait_with_timeout(
+    child: &mut std::process::Child,
+    python: &Path,
+    timeout: Duration,
+) -> Result<std::process::ExitStatus, InterpreterError> {
+    let started = Instant::now();
+    loop {
+        let polled = child.try_wait().map_err(|error| InterpreterError::Spawn {
+            path: python.to_path_buf(),
+            error,
+        })?;
+        if let Some(status) = polled {
+            return Ok(status);
+        }
+        if started.elapsed() >= timeout {
+            // Already exited or unkillable: either way we stop waiting for it.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(InterpreterError::TimedOut {
+                path: python.to_path_buf(),
+                seconds: timeout.as_secs_f64(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Parse the probe's JSON. A `sitecustomize` may print before it, so the last non-empty line

@@ -96,16 +96,22 @@ fn plan_collect_plans_the_same_tests_whatever_the_verbosity() {
     assert_eq!(plan(Some("-vv")), quiet);
 }
 
-#[test]
-fn a_collection_error_names_the_command_and_quotes_pytest() {
-    let dir = fixture_copy("collect-syntax-error");
+/// `plan --collect` on a copy of `fixture`, which must fail; its stderr.
+fn plan_collect_fails(fixture: &str) -> String {
+    let dir = fixture_copy(fixture);
     let out = Cmd::new()
         .current_dir(dir.path())
         .args(["plan", "--shards", "2", "--collect", "--python"])
         .arg(python())
         .output();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    stderr
+}
+
+#[test]
+fn a_collection_error_names_the_command_and_quotes_pytest() {
+    let stderr = plan_collect_fails("collect-syntax-error");
     assert!(
         stderr
             .contains("-m pytest --collect-only -p no:cacheprovider -p _parallel_pytest_isolation"),
@@ -119,14 +125,7 @@ fn a_collection_error_names_the_command_and_quotes_pytest() {
 
 #[test]
 fn collecting_nothing_from_test_files_is_an_error() {
-    let dir = fixture_copy("collect-nothing");
-    let out = Cmd::new()
-        .current_dir(dir.path())
-        .args(["plan", "--shards", "2", "--collect", "--python"])
-        .arg(python())
-        .output();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    let stderr = plan_collect_fails("collect-nothing");
     assert!(
         stderr.contains("pytest collected no tests, but the suite has test files"),
         "{stderr}"
