@@ -1,8 +1,9 @@
 //! Serial tests (issue 8): tests carrying the serial marker run after the xdist phase, in one
-//! plain pytest process of the same shard. The isolation plugin (`python/parallel_pytest_plugin/isolation.py`) does
-//! the filtering inside pytest, after the user's `-m`/`-k` and the shard's selection, so this
-//! module only builds the extra arguments, decides whether the second phase is needed, folds
-//! the two exit codes into one and appends the second JUnit file to the first.
+//! plain pytest process of the same shard. The isolation plugin
+//! (`python/parallel_pytest_plugin/isolation.py`) does the filtering inside pytest, after the
+//! user's `-m`/`-k` and the shard's selection, so this module only builds the extra arguments,
+//! decides whether the second phase is needed, folds the two exit codes into one and appends
+//! the second JUnit file to the first.
 
 use std::path::Path;
 
