@@ -12,6 +12,7 @@ pub mod node_id;
 pub mod plan;
 pub mod publish;
 pub mod pytest;
+pub mod python;
 pub mod report;
 pub mod settings;
 pub mod suite;

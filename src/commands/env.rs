@@ -15,7 +15,8 @@ use crate::ci::{self, CiContext, Provider, ShardChoice};
 use crate::cli::{EnvArgs, TextOrJson};
 use crate::error::Error;
 use crate::host::{self, Cpus, HostInfo, Memory, WorkerBudget};
-use crate::pytest::interpreter::{self, InterpreterError, PythonInfo};
+use crate::python::interpreter::{self, InterpreterError};
+use crate::python::PythonInfo;
 use crate::settings::MachineSettings;
 use crate::settings::env::EnvSettings;
 
@@ -145,7 +146,11 @@ fn render_text(r: &EnvReport) -> String {
         (Some(p), _) => {
             line(
                 "python",
-                format!("`{}` (Python {})", p.executable.display(), p.version),
+                format!(
+                    "`{}` (Python {})",
+                    p.executable.display(),
+                    p.version.as_deref().unwrap_or("unknown")
+                ),
             );
             let missing = |package: &str| {
                 format!(
@@ -236,7 +241,7 @@ mod tests {
         .unwrap();
         let python = PythonInfo {
             executable: "/venv/bin/python".into(),
-            version: "3.12.1".into(),
+            version: Some("3.12.1".into()),
             pytest: Some("9.2.0".into()),
             xdist: None,
         };

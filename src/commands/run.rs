@@ -276,13 +276,13 @@ fn failure_hint(m: &Manifest, plugins_loaded: bool) -> Option<String> {
             } else {
                 ""
             },
-            python.executable
+            python.executable.display()
         ));
     }
     if m.workers > 1 && python.xdist.is_none() {
         return Some(format!(
             "this shard uses {} workers but pytest-xdist is not installed for `{}`: install it, or pass `--workers 1`",
-            m.workers, python.executable
+            m.workers, python.executable.display()
         ));
     }
     None

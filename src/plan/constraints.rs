@@ -73,7 +73,7 @@ pub fn dist_from_args(args: &[String]) -> Option<String> {
 pub struct Constraints {
     pub dist: Dist,
     pub serial_marker: String,
-    /// Exact markers per file from `--collect` (the isolation plugin's JSON); without it the
+    /// Exact markers per file from `--collect` (the collection plugin's JSON); without it the
     /// test files are read instead.
     pub collected: Option<BTreeMap<String, Marks>>,
 }
@@ -88,39 +88,26 @@ impl Default for Constraints {
     }
 }
 
-/// Marks per file from the isolation plugin's `--parallel-pytest-collect-out` JSON:
-/// `{"tests": [{"nodeid", "markers": [...], "xdist_group": name|null}]}`. `None` when the
-/// JSON is not that (then the files are read instead).
-pub fn marks_from_collected(json: &str, serial_marker: &str) -> Option<BTreeMap<String, Marks>> {
-    #[derive(serde::Deserialize)]
-    struct Collected {
-        tests: Vec<Test>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Test {
-        nodeid: String,
-        #[serde(default)]
-        markers: Vec<String>,
-        #[serde(default)]
-        xdist_group: Option<String>,
-    }
-    let collected: Collected = serde_json::from_str(json).ok()?;
+/// Marks per file from what `--collect` found (the collection plugin's JSON).
+pub fn marks_from_collected(
+    collection: &crate::python::Collection,
+    serial_marker: &str,
+) -> BTreeMap<String, Marks> {
     let mut out: BTreeMap<String, Marks> = BTreeMap::new();
-    for t in collected.tests {
-        let file = crate::timings::file_of(&t.nodeid).to_owned();
+    for t in &collection.items {
         let serial = t.markers.iter().any(|m| m == serial_marker);
         if !serial && t.xdist_group.is_none() {
             continue;
         }
-        let marks = out.entry(file).or_default();
+        let marks = out.entry(t.file.clone()).or_default();
         if serial {
             marks.serial_ids.insert(t.nodeid.clone());
         }
-        if let Some(g) = t.xdist_group {
-            marks.groups.insert(g);
+        if let Some(g) = &t.xdist_group {
+            marks.groups.insert(g.clone());
         }
     }
-    Some(out)
+    out
 }
 
 /// Markers found in one test file's source.
@@ -827,17 +814,17 @@ def test_cache():
 
     #[test]
     fn collected_markers_are_exact() {
-        let json = r#"{"serial_marker": "serial", "tests": [
-            {"nodeid": "a.py::test_s", "markers": ["serial"], "xdist_group": null},
-            {"nodeid": "a.py::test_p", "markers": ["parametrize"], "xdist_group": null},
-            {"nodeid": "b.py::T::test_g", "markers": [], "xdist_group": "db"}
+        let json = r#"{"items": [
+            {"nodeid": "a.py::test_s", "file": "a.py", "markers": ["serial"], "xdist_group": null},
+            {"nodeid": "a.py::test_p", "file": "a.py", "markers": ["parametrize"]},
+            {"nodeid": "b.py::T::test_g", "file": "b.py", "markers": [], "xdist_group": "db"}
         ]}"#;
-        let marks = marks_from_collected(json, "serial").unwrap();
+        let collection = crate::python::Collection::parse(json).unwrap();
+        let marks = marks_from_collected(&collection, "serial");
         assert_eq!(marks.len(), 2);
         assert!(marks["a.py"].is_serial("a.py::test_s"));
         assert!(!marks["a.py"].is_serial("a.py::test_p"));
         assert!(marks["b.py"].has_group());
-        assert_eq!(marks_from_collected("[]", "serial"), None);
     }
 
     #[test]

@@ -101,16 +101,18 @@ pub fn build(req: &PlanRequest) -> Result<Planned, PlanError> {
         Some(python) => {
             let mut args = req.pytest_args.clone();
             args.extend(req.paths.iter().map(|p| p.display().to_string()));
-            let (ids, marks) = suite::collect_marked(
+            let collection = suite::collect(&suite::CollectRequest {
                 python,
-                &invocation_dir,
-                &args,
+                dir: &invocation_dir,
+                args: &args,
+                serial_marker: &req.constraints.serial_marker,
+                expect_tests: !suite.files.is_empty() || !suite.node_ids.is_empty(),
+            })?;
+            collected_marks = Some(constraints::marks_from_collected(
+                &collection,
                 &req.constraints.serial_marker,
-            )?;
-            collected_marks = marks.and_then(|json| {
-                constraints::marks_from_collected(&json, &req.constraints.serial_marker)
-            });
-            Some(ids)
+            ));
+            Some(collection.node_ids())
         }
         None => None,
     };

@@ -24,13 +24,9 @@ use crate::ci::Shard;
 use crate::env_vars::ours;
 use crate::node_id::file_part;
 use crate::plan::ShardPlan;
+use crate::python::{SELECTION_MODULE, SelectionFile};
 
 use super::serial;
-
-/// Module name of the selection plugin; imported through `PYTHONPATH`.
-pub const PLUGIN_MODULE: &str = "_parallel_pytest_selection";
-/// The plugin's source, written to `<out-dir>/plugin/_parallel_pytest_selection.py`.
-pub const PLUGIN_SOURCE: &str = include_str!("selection_plugin.py");
 
 /// Above this many bytes of file paths, pytest gets the top folders on argv and the plugin
 /// narrows collection to the selected files. Linux allows 2 MiB of argv +
@@ -186,14 +182,14 @@ fn top_folders(paths: &[String]) -> Vec<String> {
 
 /// The selection JSON the plugin reads.
 fn selection_json(shard: &ShardPlan, paths_via_plugin: bool, info_out: &Path) -> String {
-    let value = serde_json::json!({
-        "files": shard.files,
-        "node_ids": shard.node_ids,
-        "deselect": shard.deselect,
-        "paths_via_plugin": paths_via_plugin,
-        "info_out": info_out.display().to_string(),
-    });
-    serde_json::to_string(&value).expect("JSON of strings")
+    SelectionFile {
+        files: shard.files.clone(),
+        node_ids: shard.node_ids.clone(),
+        deselect: shard.deselect.clone(),
+        paths_via_plugin,
+        info_out: info_out.to_path_buf(),
+    }
+    .to_json()
 }
 
 /// The shard's pytest command without the isolation plugin (see [`parallel`], [`serial`]).
@@ -219,26 +215,21 @@ fn build(inputs: &Inputs<'_>) -> PytestCommand {
         PathPassing::TopFolders
     };
 
-    let files = vec![
-        (
-            plugin_dir.join(format!("{PLUGIN_MODULE}.py")),
-            PLUGIN_SOURCE.to_string(),
+    let mut files = crate::python::plugin_files(&plugin_dir);
+    files.push((
+        selection_path.clone(),
+        selection_json(
+            inputs.shard,
+            path_passing == PathPassing::TopFolders,
+            &info_path,
         ),
-        (
-            selection_path.clone(),
-            selection_json(
-                inputs.shard,
-                path_passing == PathPassing::TopFolders,
-                &info_path,
-            ),
-        ),
-    ];
+    ));
 
     let mut args: Vec<String> = vec![
         "-m".into(),
         "pytest".into(),
         "-p".into(),
-        PLUGIN_MODULE.into(),
+        SELECTION_MODULE.into(),
         format!("--parallel-pytest-selection={}", selection_path.display()),
     ];
     if !user.rootdir {
@@ -482,7 +473,13 @@ mod tests {
         let cmd = build(&inputs(&s, &[]));
         assert_eq!(cmd.path_passing, PathPassing::TopFolders);
         assert_eq!(cmd.args.last().unwrap(), "tests");
-        assert!(cmd.files[1].1.contains("\"paths_via_plugin\":true"));
+        assert!(
+            cmd.files
+                .last()
+                .unwrap()
+                .1
+                .contains("\"paths_via_plugin\":true")
+        );
     }
 
     #[test]
@@ -516,7 +513,7 @@ mod tests {
                 .ends_with(&["a.py".to_string(), "b.py".to_string()])
         );
         // Node ids stay rootdir-relative for the plugin.
-        assert!(cmd.files[1].1.contains("\"t/b.py::x\""));
+        assert!(cmd.files.last().unwrap().1.contains("\"t/b.py::x\""));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::python::PythonInfo;
+
 /// Current manifest schema version; bump when a field changes meaning. Version 2 stores
 /// `resources.advice` as data (`{"kind": "memory-bound", ...}`) instead of sentences; version 1
 /// manifests still read (their sentences become `Advice::Text`).
@@ -82,14 +84,6 @@ pub struct Selection {
     pub files: Vec<String>,
     pub node_ids: Vec<String>,
     pub deselect: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PythonInfo {
-    pub executable: String,
-    pub version: Option<String>,
-    pub pytest: Option<String>,
-    pub xdist: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

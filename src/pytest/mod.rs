@@ -4,11 +4,9 @@
 
 pub mod command;
 pub mod crash;
-pub mod interpreter;
 pub mod manifest;
 pub mod process;
 pub mod serial;
 pub mod shard_run;
 
-pub use interpreter::{InterpreterError, PythonInfo, PythonSource};
 pub use manifest::Manifest;

@@ -8,8 +8,7 @@
 //! no report. After the grace period (or on a second signal) the group gets SIGTERM, and two
 //! seconds later SIGKILL.
 
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -55,16 +54,6 @@ pub enum SpawnError {
     Wait(#[source] std::io::Error),
     #[error("failed to install a signal handler")]
     Signals(#[source] std::io::Error),
-}
-
-/// `PYTHONPATH` with the plugin folder in front of whatever the user has.
-pub fn python_path(plugin_dir: &Path, existing: Option<OsString>) -> OsString {
-    let mut out = OsString::from(plugin_dir.as_os_str());
-    if let Some(existing) = existing.filter(|e| !e.is_empty()) {
-        out.push(":");
-        out.push(existing);
-    }
-    out
 }
 
 /// Run the command to completion (see the module doc for signals).
@@ -115,7 +104,7 @@ async fn run_async(
         .current_dir(&cmd.cwd)
         .env(
             "PYTHONPATH",
-            python_path(&cmd.plugin_dir, std::env::var_os("PYTHONPATH")),
+            crate::python::python_path(&cmd.plugin_dir, std::env::var_os("PYTHONPATH")),
         )
         .envs(cmd.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::inherit())
@@ -279,15 +268,5 @@ mod tests {
         assert!(m.contains("memory"), "{m}");
         let m = signal_message(Signal::SIGKILL, Some(Signal::SIGTERM));
         assert!(m.contains("received SIGTERM"), "{m}");
-    }
-
-    #[test]
-    fn python_path_prepends() {
-        assert_eq!(
-            python_path(Path::new("/p"), Some("/a:/b".into())),
-            OsString::from("/p:/a:/b")
-        );
-        assert_eq!(python_path(Path::new("/p"), Some("".into())), "/p");
-        assert_eq!(python_path(Path::new("/p"), None), "/p");
     }
 }

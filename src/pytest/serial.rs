@@ -1,17 +1,15 @@
 //! Serial tests: tests carrying the serial marker run after the xdist phase, in one
-//! plain pytest process of the same shard. The isolation plugin (`isolation_plugin.py`) does
-//! the filtering inside pytest, after the user's `-m`/`-k` and the shard's selection, so this
-//! module only builds the extra arguments, decides whether the second phase is needed, and folds
-//! the two exit codes into one; `junit::rewrite` appends the second JUnit file to the first.
+//! plain pytest process of the same shard. The isolation plugin
+//! (`python/parallel_pytest_plugin/isolation.py`) does the filtering inside pytest, after the
+//! user's `-m`/`-k` and the shard's selection, so this module only builds the extra arguments,
+//! decides whether the second phase is needed and folds the two exit codes into one;
+//! `junit::rewrite` appends the second JUnit file to the first.
 
 use std::path::Path;
 
 use super::command::PytestCommand;
 
-/// Module name of the isolation plugin; imported through `PYTHONPATH` like the selection plugin.
-pub const PLUGIN_MODULE: &str = "_parallel_pytest_isolation";
-/// The plugin's source, written beside the selection plugin.
-pub const PLUGIN_SOURCE: &str = include_str!("isolation_plugin.py");
+use crate::python::ISOLATION_MODULE;
 /// The marker when neither `--serial-marker` nor the config names one.
 pub const DEFAULT_MARKER: &str = "serial";
 
@@ -29,7 +27,7 @@ pub enum Phase {
 pub fn plugin_args(phase: Option<Phase>, marker: &str, serial_out: Option<&Path>) -> Vec<String> {
     let mut args = vec![
         "-p".to_string(),
-        PLUGIN_MODULE.to_string(),
+        ISOLATION_MODULE.to_string(),
         format!("--parallel-pytest-serial-marker={marker}"),
     ];
     match phase {
@@ -45,14 +43,10 @@ pub fn plugin_args(phase: Option<Phase>, marker: &str, serial_out: Option<&Path>
     args
 }
 
-/// Loads the isolation plugin into a command built by `command::build`: its file goes beside
-/// the selection plugin, its arguments right after the selection plugin's (before the user's,
-/// so a user option still wins where argparse lets the last one win).
+/// Loads the isolation plugin into a command built by [`command::build`] (which already
+/// carries every plugin file): its arguments go right after the selection plugin's (before the
+/// user's, so a user option still wins where argparse lets the last one win).
 pub fn add_plugin(cmd: &mut PytestCommand, plugin_args: Vec<String>) {
-    cmd.files.push((
-        cmd.plugin_dir.join(format!("{PLUGIN_MODULE}.py")),
-        PLUGIN_SOURCE.to_string(),
-    ));
     let at = cmd
         .args
         .iter()
@@ -82,14 +76,7 @@ pub fn validate_marker(name: &str) -> Result<(), String> {
 /// The serial tests the parallel phase left out (one node id per line), or `None` when the
 /// phase never got to collection (the file is missing).
 pub fn read_serial_ids(path: &Path) -> Option<Vec<String>> {
-    let text = std::fs::read_to_string(path).ok()?;
-    Some(
-        text.lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect(),
-    )
+    crate::python::SerialOut::read(path).map(|out| out.node_ids)
 }
 
 /// Whether to start the serial phase after the parallel one ended with `parallel_exit`.
@@ -223,7 +210,8 @@ mod tests {
             ]
         );
         assert!(parallel.files.iter().any(|(p, text)| {
-            p.ends_with("plugin/_parallel_pytest_isolation.py") && text == PLUGIN_SOURCE
+            p.ends_with("plugin/_parallel_pytest_isolation.py")
+                && text.contains("def pytest_addoption")
         }));
 
         let serial = command::serial(&inputs, "serial", Path::new("/repo/.pp/j.serial.xml"), true);

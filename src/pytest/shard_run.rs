@@ -9,7 +9,8 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use super::command::{self, PytestCommand};
-use super::manifest::{MANIFEST_VERSION, Manifest, PythonInfo, Selection, SerialPhase};
+use super::manifest::{MANIFEST_VERSION, Manifest, Selection, SerialPhase};
+use crate::python::PythonInfo;
 use super::process::{self, Finished, SpawnError};
 use super::{crash, serial};
 use crate::host::usage::{ResourceUsage, Resources};
@@ -191,7 +192,7 @@ pub fn run(
         exit_code: finished.code,
         signal: finished.killed_by.map(|s| s.as_str().to_string()),
         pytest_started: true,
-        python: python_info(&cmd.info_path, req.inputs.python),
+        python: PythonInfo::read_or(&cmd.info_path, req.inputs.python),
         crashed_workers: crash::crashes_in_file(&cmd.junit_path),
         interrupted_by: finished.interrupted_by.map(|s| s.as_str().to_string()),
         dist: (workers > 1).then(|| req.inputs.dist.to_string()),
@@ -283,7 +284,7 @@ fn serial_phase(
     progress(Progress::SerialStarting {
         tests: phase.node_ids.len(),
     });
-    let xdist = python_info(&parallel_cmd.info_path, req.inputs.python)
+    let xdist = PythonInfo::read_or(&parallel_cmd.info_path, req.inputs.python)
         .xdist
         .is_some();
     let cmd = command::serial(&req.inputs, req.serial_marker, &paths.serial_junit, xdist);
@@ -359,7 +360,7 @@ fn base_manifest(req: &ShardRun<'_>, junit: &Path) -> Manifest {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
         python: PythonInfo {
-            executable: req.inputs.python.display().to_string(),
+            executable: req.inputs.python.to_path_buf(),
             ..PythonInfo::default()
         },
         crashed_workers: Vec::new(),
@@ -376,33 +377,6 @@ fn write_manifest(manifest: &Manifest, path: &Path) -> Result<(), RunError> {
         path: path.to_path_buf(),
         source,
     })
-}
-
-/// What the plugin recorded about the interpreter; only the path when pytest never got far
-/// enough to load it (no pytest installed, a bad option).
-fn python_info(info_path: &Path, python: &Path) -> PythonInfo {
-    #[derive(serde::Deserialize)]
-    struct Raw {
-        executable: String,
-        version: Option<String>,
-        pytest: Option<String>,
-        xdist: Option<String>,
-    }
-    let raw = fs_err::read_to_string(info_path)
-        .ok()
-        .and_then(|t| serde_json::from_str::<Raw>(&t).ok());
-    match raw {
-        Some(r) => PythonInfo {
-            executable: r.executable,
-            version: r.version,
-            pytest: r.pytest,
-            xdist: r.xdist,
-        },
-        None => PythonInfo {
-            executable: python.display().to_string(),
-            ..PythonInfo::default()
-        },
-    }
 }
 
 /// When the user's own `--junitxml` won, copies their report to `to` for `report`.

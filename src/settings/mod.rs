@@ -24,7 +24,7 @@ use serde::{Deserialize, Deserializer};
 use crate::ci::Shard;
 use crate::cli::{MachineArgs, WorkerCount};
 use crate::host::DEFAULT_MEMORY_PER_WORKER_MIB;
-use crate::pytest::PythonSource;
+use crate::python::PythonSource;
 
 /// Why the settings could not be resolved; each variant names the flag or file at fault.
 #[derive(Debug, thiserror::Error)]
@@ -147,7 +147,7 @@ impl MachineSettings {
         })
     }
 
-    /// The explicit interpreter and its source, for [`crate::pytest::interpreter::find`].
+    /// The explicit interpreter and its source, for [`crate::python::interpreter::find`].
     pub fn python_choice(&self) -> Option<(&Path, PythonSource)> {
         self.python.as_ref().map(|r| {
             let source = match r.origin {

@@ -8,7 +8,8 @@ use super::{Resolved, Settings, pick};
 use crate::cli::RunArgs;
 use crate::env_vars::ours;
 use crate::error::Error;
-use crate::pytest::{command, interpreter, process, serial};
+use crate::pytest::{command, process, serial};
+use crate::python::interpreter;
 use crate::suite::paths::absolute;
 
 /// xdist distribution mode when neither `--dist` nor the config sets one. BENCHMARKS.md ("run",

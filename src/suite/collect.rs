@@ -1,133 +1,172 @@
-//! `--collect`: ask pytest for the exact node ids with one `python -m pytest --collect-only -q`.
+//! `--collect`: ask pytest for the exact tests with one `python -m pytest --collect-only`,
+//! read through our collection plugin's JSON rather than pytest's terminal output, which a
+//! `-v` in `addopts` or an output plugin (pytest-sugar, rich) reshapes.
 
-use std::path::Path;
-use std::process::Command;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use super::SuiteError;
+use crate::python::{self, COLLECT_MODULE, Collection, ISOLATION_MODULE};
 
-/// Runs `python -m pytest --collect-only -p no:cacheprovider ARGS --verbosity=-1` in `dir` and
-/// returns the node ids it prints (rootdir-relative), in pytest's order. `--verbosity=-1` comes
-/// last so it wins over a `-q` in the user's `addopts` (`-qq` would print per-file counts).
-pub fn collect(python: &Path, dir: &Path, args: &[String]) -> Result<Vec<String>, SuiteError> {
-    collect_in_env(python, dir, args, None)
+/// Lines of pytest's output quoted in a collection error.
+const QUOTED_LINES: usize = 20;
+
+/// One collection run.
+#[derive(Debug, Clone)]
+pub struct CollectRequest<'a> {
+    pub python: &'a Path,
+    /// Where pytest starts.
+    pub dir: &'a Path,
+    /// pytest arguments (the user's, then the paths).
+    pub args: &'a [String],
+    /// The serial marker, registered so a `--strict-markers` project that never declared it
+    /// still collects.
+    pub serial_marker: &'a str,
+    /// The suite has test files: collecting nothing is then an error, not an empty suite.
+    pub expect_tests: bool,
 }
 
-fn collect_in_env(
-    python: &Path,
-    dir: &Path,
-    args: &[String],
-    python_path: Option<&std::ffi::OsStr>,
-) -> Result<Vec<String>, SuiteError> {
-    let mut cmd = Command::new(python);
-    if let Some(path) = python_path {
-        cmd.env("PYTHONPATH", path);
-    }
-    cmd.current_dir(dir)
-        .args([
-            "-m",
-            "pytest",
-            "--collect-only",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-        ])
-        .args(args);
-    let shown = format!(
-        "{} -m pytest --collect-only {} --verbosity=-1",
-        python.display(),
-        shlex::try_join(args.iter().map(String::as_str)).unwrap_or_default()
-    );
-    let failed = |message: String| SuiteError::Collect {
-        command: shown.trim_end().to_owned(),
-        message,
-    };
-    let out = cmd.output().map_err(|e| {
-        failed(match e.kind() {
-            std::io::ErrorKind::NotFound => format!("`{}` was not found", python.display()),
-            std::io::ErrorKind::PermissionDenied => {
-                format!("`{}` is not executable", python.display())
-            }
-            _ => e.to_string(),
-        })
-    })?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    match out.status.code() {
-        Some(0) => Ok(parse_collect_output(&stdout)),
-        // 5: nothing collected — an empty suite, not an error.
-        Some(5) => Ok(Vec::new()),
-        code => {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let tail: Vec<&str> = stdout
-                .lines()
-                .chain(stderr.lines())
-                .filter(|l| !l.trim().is_empty())
-                .collect();
-            let tail = tail[tail.len().saturating_sub(12)..].join("\n");
-            Err(failed(format!(
-                "pytest exited with {}:\n{tail}",
-                code.map_or_else(|| "a signal".to_owned(), |c| format!("code {c}"))
-            )))
-        }
-    }
+/// Runs `python -m pytest --collect-only -p no:cacheprovider` with the isolation plugin (marker
+/// registration) and the collection plugin in `dir`, and returns every collected test with its
+/// markers and keywords, in pytest's order.
+pub fn collect(req: &CollectRequest<'_>) -> Result<Collection, SuiteError> {
+    let folder = private_folder();
+    let result = collect_in(req, &folder);
+    // Best effort: a leftover temporary folder is not worth failing the plan for.
+    let _ = std::fs::remove_dir_all(&folder);
+    result
 }
 
-/// Node ids are the lines before the first blank line that look like `path::name`.
-pub fn parse_collect_output(stdout: &str) -> Vec<String> {
-    stdout
-        .lines()
-        .take_while(|l| !l.trim().is_empty())
-        .filter(|l| l.contains("::"))
-        .map(|l| l.trim_end().to_owned())
-        .collect()
-}
-
-/// [`collect`] with parallel-pytest's isolation plugin loaded (issue 8): it registers the serial
-/// marker, so a project with `--strict-markers` that never declared it still collects, and it
-/// writes every test's markers and `xdist_group` as JSON, returned beside the ids (`None` when
-/// the plugin wrote nothing, for example because collection failed).
-pub fn collect_marked(
-    python: &Path,
-    dir: &Path,
-    args: &[String],
-    serial_marker: &str,
-) -> Result<(Vec<String>, Option<String>), SuiteError> {
-    use crate::pytest::serial;
-    // A private folder per call: the plugin file and its JSON output, removed afterwards.
-    let folder = std::env::temp_dir().join(format!(
+/// A private folder per call for the plugin files and the JSON they write.
+fn private_folder() -> PathBuf {
+    std::env::temp_dir().join(format!(
         "parallel-pytest-collect-{}-{}",
         std::process::id(),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos())
-    ));
-    let setup = || -> std::io::Result<()> {
-        std::fs::create_dir_all(&folder)?;
-        std::fs::write(
-            folder.join(format!("{}.py", serial::PLUGIN_MODULE)),
-            serial::PLUGIN_SOURCE,
-        )
-    };
-    if let Err(e) = setup() {
-        return Err(SuiteError::Collect {
-            command: format!("{} -m pytest --collect-only", python.display()),
-            message: format!(
-                "failed to write the marker plugin to `{}`: {e}",
-                folder.display()
-            ),
-        });
-    }
+    ))
+}
+
+fn collect_in(req: &CollectRequest<'_>, folder: &Path) -> Result<Collection, SuiteError> {
     let out_json = folder.join("collected.json");
-    let mut plugin_args = serial::plugin_args(None, serial_marker, None);
-    plugin_args.push(format!(
+    let argv = argv(req, &out_json);
+    let shown = format!(
+        "{} {}",
+        shlex::try_quote(&req.python.to_string_lossy()).unwrap_or_default(),
+        shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_default()
+    );
+    let failed = |message: String| SuiteError::Collect {
+        command: shown.clone(),
+        message,
+    };
+    python::write_plugins(folder).map_err(|e| {
+        failed(format!(
+            "failed to write the plugins to `{}`: {e}",
+            folder.display()
+        ))
+    })?;
+    let out = Command::new(req.python)
+        .env("PYTHONPATH", python_path(folder))
+        .current_dir(req.dir)
+        .args(&argv)
+        .output()
+        .map_err(|e| failed(spawn_message(req.python, &e)))?;
+    let code = out.status.code();
+    if !matches!(code, Some(0 | 5)) {
+        let status = code.map_or_else(|| "a signal".to_owned(), |c| format!("code {c}"));
+        return Err(failed(format!(
+            "pytest exited with {status}{}",
+            quoted(&out)
+        )));
+    }
+    let collection = match std::fs::read_to_string(&out_json) {
+        Ok(text) => Collection::parse(&text).map_err(|e| {
+            failed(format!(
+                "the collection plugin wrote unreadable JSON ({e}){}",
+                quoted(&out)
+            ))
+        })?,
+        // pytest exits 5 before `pytest_collection_finish` only when nothing was collected.
+        Err(_) if code == Some(5) => Collection::default(),
+        Err(e) => {
+            return Err(failed(format!(
+                "the collection plugin wrote no output ({e}); was `-p {COLLECT_MODULE}` disabled?{}",
+                quoted(&out)
+            )));
+        }
+    };
+    if collection.items.is_empty() && req.expect_tests {
+        return Err(failed(format!(
+            "pytest collected no tests, but the suite has test files{}",
+            quoted(&out)
+        )));
+    }
+    Ok(collection)
+}
+
+/// Everything after the interpreter. No `-q`: the output is only quoted in errors, and the
+/// JSON does not depend on the verbosity.
+fn argv(req: &CollectRequest<'_>, out_json: &Path) -> Vec<String> {
+    let mut argv: Vec<String> = [
+        "-m",
+        "pytest",
+        "--collect-only",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        ISOLATION_MODULE,
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    argv.push(format!(
+        "--parallel-pytest-serial-marker={}",
+        req.serial_marker
+    ));
+    argv.extend(["-p".to_owned(), COLLECT_MODULE.to_owned()]);
+    argv.push(format!(
         "--parallel-pytest-collect-out={}",
         out_json.display()
     ));
-    plugin_args.extend(args.iter().cloned());
-    let python_path = crate::pytest::process::python_path(&folder, std::env::var_os("PYTHONPATH"));
-    let result = collect_in_env(python, dir, &plugin_args, Some(&python_path));
-    let marks = std::fs::read_to_string(&out_json).ok();
-    let _ = std::fs::remove_dir_all(&folder);
-    result.map(|ids| (ids, marks))
+    argv.extend(req.args.iter().cloned());
+    argv
+}
+
+fn python_path(folder: &Path) -> OsString {
+    python::python_path(folder, std::env::var_os("PYTHONPATH"))
+}
+
+fn spawn_message(python: &Path, e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => format!("`{}` was not found", python.display()),
+        std::io::ErrorKind::PermissionDenied => {
+            format!("`{}` is not executable", python.display())
+        }
+        _ => e.to_string(),
+    }
+}
+
+/// The last non-empty lines of pytest's stdout and stderr, indented under a colon, or nothing
+/// when pytest printed nothing.
+fn quoted(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stdout
+        .lines()
+        .chain(stderr.lines())
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    if lines.is_empty() {
+        return "; pytest printed nothing".to_owned();
+    }
+    let tail = &lines[lines.len().saturating_sub(QUOTED_LINES)..];
+    let mut text = String::from("; pytest's output ends with:");
+    for line in tail {
+        text.push_str("\n    ");
+        text.push_str(&crate::text::truncate_chars(line, 300));
+    }
+    text
 }
 
 #[cfg(test)]
@@ -135,13 +174,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_quiet_collect_output() {
-        let out = "tests/test_a.py::test_x\ntests/test_a.py::TestC::test_y[1 2]\n\n2 tests collected in 0.01s\n";
+    fn argv_loads_both_plugins_before_the_users_arguments() {
+        let args = ["-v".to_owned(), "tests".to_owned()];
+        let req = CollectRequest {
+            python: Path::new("python"),
+            dir: Path::new("."),
+            args: &args,
+            serial_marker: "slow_serial",
+            expect_tests: true,
+        };
+        let argv = argv(&req, Path::new("/t/c.json"));
         assert_eq!(
-            parse_collect_output(out),
-            vec![
-                "tests/test_a.py::test_x",
-                "tests/test_a.py::TestC::test_y[1 2]"
+            argv,
+            [
+                "-m",
+                "pytest",
+                "--collect-only",
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "_parallel_pytest_isolation",
+                "--parallel-pytest-serial-marker=slow_serial",
+                "-p",
+                "_parallel_pytest_collect",
+                "--parallel-pytest-collect-out=/t/c.json",
+                "-v",
+                "tests"
             ]
         );
     }

@@ -14,7 +14,7 @@ pub mod paths;
 
 use std::path::{Path, PathBuf};
 
-pub use collect::{collect, collect_marked};
+pub use collect::{CollectRequest, collect};
 pub use config::PytestConfig;
 
 #[derive(Debug, thiserror::Error)]

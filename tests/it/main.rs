@@ -10,6 +10,7 @@ mod act;
 mod action;
 mod cli;
 mod cli_snapshots;
+mod collect;
 mod env;
 mod fixtures;
 mod github;

@@ -1,30 +1,29 @@
 """parallel-pytest isolation plugin (written by `parallel-pytest`; safe to delete).
 
-Loaded with `-p _parallel_pytest_isolation`. It does three small things, each switched on by
-an option so the same file serves every pytest process parallel-pytest starts:
+Loaded with `-p _parallel_pytest_isolation`. It does two small things, each switched on by an
+option so the same file serves every pytest process parallel-pytest starts:
 
-- always: registers the serial marker (`--parallel-pytest-serial-marker`, default `serial`),
-  so `--strict-markers` keeps working for projects that never declared it. Registering through
-  `-o markers=` instead would *replace* the project's own marker list.
+- `--parallel-pytest-serial-marker=NAME` (always given by parallel-pytest, which owns the
+  default): registers the marker, so `--strict-markers` keeps working for projects that never
+  declared it. Registering through `-o markers=` instead would *replace* the project's own
+  marker list.
 - `--parallel-pytest-phase=parallel`: leaves the serial tests out (reported as deselected)
-  and writes their node ids, one per line, to `--parallel-pytest-serial-out`;
+  and writes their node ids to `--parallel-pytest-serial-out`;
   `--parallel-pytest-phase=serial`: keeps only the serial tests. The filter runs after `-m`,
   `-k` and the shard's selection (`trylast`), so the user's own filters still apply and the
   two phases together run exactly the tests one plain run would.
-- `--parallel-pytest-collect-out=PATH`: writes every collected test with its markers and
-  xdist group as JSON (used by `--collect` at planning time).
+
+Writes to `--parallel-pytest-serial-out` (Rust: `python::SerialOut`): the plain node ids of
+the serial tests the parallel phase left out, one per line, in pytest's order.
 
 Under xdist the hooks run in each worker (the controller does not collect); every worker
 computes the same lists, and files are replaced atomically, so the last writer wins harmlessly.
 Works on pytest 7.0+.
 """
 
-import json
 import os
 
 import pytest
-
-DEFAULT_MARKER = "serial"
 
 
 def pytest_addoption(parser):
@@ -32,7 +31,7 @@ def pytest_addoption(parser):
     group.addoption(
         "--parallel-pytest-serial-marker",
         dest="parallel_pytest_serial_marker",
-        default=DEFAULT_MARKER,
+        default=None,
         metavar="NAME",
         help="Marker of tests that run outside xdist, after the parallel phase.",
     )
@@ -50,32 +49,34 @@ def pytest_addoption(parser):
         metavar="PATH",
         help="Where the parallel phase lists the serial tests it left out.",
     )
-    group.addoption(
-        "--parallel-pytest-collect-out",
-        dest="parallel_pytest_collect_out",
-        default=None,
-        metavar="PATH",
-        help="Write every collected test with its markers as JSON.",
-    )
 
 
 def pytest_configure(config):
     marker = config.getoption("parallel_pytest_serial_marker")
-    config.addinivalue_line(
-        "markers",
+    if not marker:
+        if config.getoption("parallel_pytest_phase"):
+            raise pytest.UsageError("--parallel-pytest-phase needs --parallel-pytest-serial-marker")
+        return
+    config.addinivalue_line("markers", marker_line(marker))
+
+
+def marker_line(marker):
+    """The `markers` ini line that declares the serial marker."""
+    return (
         f"{marker}: run this test outside pytest-xdist, alone, after the parallel tests "
-        "(parallel-pytest).",
+        "(parallel-pytest)."
     )
 
 
-def _write_atomically(path, text):
+def write_atomically(path, text):
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
     os.replace(tmp, path)
 
 
-def _group(item):
+def xdist_group(item):
+    """The item's `xdist_group` name, or None."""
     mark = item.get_closest_marker("xdist_group")
     if mark is None:
         return None
@@ -84,46 +85,38 @@ def _group(item):
     return str(mark.kwargs.get("name", "default"))
 
 
-def _plain_nodeid(item):
+def plain_nodeid(nodeid, group):
     """The node id without the `@group` suffix `--dist loadgroup` adds on workers."""
-    nodeid = item.nodeid
-    group = _group(item)
     if group is not None and nodeid.endswith("@" + group):
         return nodeid[: -len(group) - 1]
     return nodeid
+
+
+def split_serial(items, is_serial):
+    """(serial, others), each in the given order."""
+    serial, others = [], []
+    for item in items:
+        (serial if is_serial(item) else others).append(item)
+    return serial, others
 
 
 # `trylast`: after `-m`/`-k`, the shard's selection plugin and xdist's loadgroup renaming, so
 # both lists describe exactly what this process would otherwise have run.
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session, config, items):
-    marker = config.getoption("parallel_pytest_serial_marker")
-    collect_out = config.getoption("parallel_pytest_collect_out")
-    if collect_out:
-        tests = [
-            {
-                "nodeid": _plain_nodeid(item),
-                "markers": sorted({m.name for m in item.iter_markers()}),
-                "xdist_group": _group(item),
-            }
-            for item in items
-        ]
-        _write_atomically(
-            collect_out, json.dumps({"serial_marker": marker, "tests": tests}, indent=1)
-        )
     phase = config.getoption("parallel_pytest_phase")
     if phase is None:
         return
-    serial = [item for item in items if item.get_closest_marker(marker) is not None]
-    serial_ids = {id(item) for item in serial}
+    marker = config.getoption("parallel_pytest_serial_marker")
+    serial, others = split_serial(items, lambda i: i.get_closest_marker(marker) is not None)
     if phase == "parallel":
         out = config.getoption("parallel_pytest_serial_out")
         if out:
-            _write_atomically(out, "".join(_plain_nodeid(i) + "\n" for i in serial))
-        drop, keep = serial, [i for i in items if id(i) not in serial_ids]
+            ids = [plain_nodeid(i.nodeid, xdist_group(i)) for i in serial]
+            write_atomically(out, "".join(i + "\n" for i in ids))
+        drop, keep = serial, others
     else:
-        keep, drop = serial, [i for i in items if id(i) not in serial_ids]
+        keep, drop = serial, others
     if drop:
         config.hook.pytest_deselected(items=drop)
     items[:] = keep
-

@@ -1,11 +1,14 @@
 """parallel-pytest selection plugin (written by `parallel-pytest run`; safe to delete).
 
-Loaded with `-p _parallel_pytest_selection` and given
-`--parallel-pytest-selection=PATH`, a JSON file
-`{"files": [...], "node_ids": [...], "deselect": [...], "paths_via_plugin": bool,
-"info_out": PATH}` with paths and node ids relative to pytest's rootdir. The controller writes
-the interpreter, pytest and pytest-xdist versions to `info_out` for the shard manifest, so
-`parallel-pytest` never spends a Python start of its own finding them out.
+Loaded with `-p _parallel_pytest_selection` and given `--parallel-pytest-selection=PATH`.
+
+Reads (Rust: `python::SelectionFile`), paths and node ids relative to pytest's rootdir:
+`{"files": [str], "node_ids": [str], "deselect": [str], "paths_via_plugin": bool,
+"info_out": str | null}`
+
+Writes to `info_out` (Rust: `python::PythonInfo`), from the controller only:
+`{"executable": str, "version": str, "pytest": str | null, "xdist": str | null}`
+so `parallel-pytest` never spends a Python start of its own finding the versions out.
 
 Why a plugin rather than node ids on the command line:
 - the node ids never touch argv, so 100,000 of them cannot hit the kernel's argument limit,
@@ -47,7 +50,13 @@ def _selection(config):
     if not path:
         return None
     with open(path, encoding="utf-8") as fh:
-        raw = json.load(fh)
+        sel = parse_selection(json.load(fh))
+    setattr(config, _KEY, sel)
+    return sel
+
+
+def parse_selection(raw):
+    """The selection document as the sets and ranks the hooks look things up in."""
     files = list(raw.get("files", []))
     node_ids = list(raw.get("node_ids", []))
     # Plan order: each list is slowest first. Single node ids come first: a shard gets them
@@ -63,7 +72,7 @@ def _selection(config):
         while parent:
             dirs.add(parent)
             parent = os.path.dirname(parent)
-    sel = {
+    return {
         "files": set(files),
         "node_ids": set(node_ids),
         "deselect": _prefix_free(raw.get("deselect", [])),
@@ -73,8 +82,6 @@ def _selection(config):
         "paths_via_plugin": bool(raw.get("paths_via_plugin", False)),
         "info_out": raw.get("info_out"),
     }
-    setattr(config, _KEY, sel)
-    return sel
 
 
 def _version(name):
@@ -91,17 +98,21 @@ def pytest_configure(config):
     # xdist workers carry `workerinput`; only the controller (or a plain run) records.
     if sel is None or not sel["info_out"] or hasattr(config, "workerinput"):
         return
+    with open(sel["info_out"], "w", encoding="utf-8") as fh:
+        json.dump(python_info(), fh)
+
+
+def python_info():
+    """The interpreter and the versions of pytest and pytest-xdist, as the probe reports them."""
     import platform
     import sys
 
-    info = {
+    return {
         "executable": sys.executable,
         "version": platform.python_version(),
         "pytest": _version("pytest"),
         "xdist": _version("pytest-xdist"),
     }
-    with open(sel["info_out"], "w", encoding="utf-8") as fh:
-        json.dump(info, fh)
 
 
 def _prefix_free(prefixes):

@@ -1,7 +1,7 @@
 //! Find the Python interpreter and ask it, in one subprocess, for its Python, pytest and
 //! pytest-xdist versions.
 //!
-//! The probe runs a tiny embedded snippet ([`PROBE`]) that prints one JSON object, rather than
+//! The probe runs a tiny embedded script ([`PROBE`], `python/parallel_pytest_plugin/probe.py`) that prints one JSON object, rather than
 //! scraping `python --version` and `pytest --version` (two or three processes, locale- and
 //! plugin-dependent output). Spawn errors are told apart (not found / permission denied /
 //! other), and a non-zero exit keeps the trimmed stderr in the error.
@@ -12,60 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use super::PythonInfo;
 
-/// The probe. `python -c` puts the current directory first on `sys.path`, where a project's
-/// own `json.py` or `importlib/` could shadow the standard library, so it is removed before
-/// any import. `importlib.metadata` (Python >= 3.8) reads installed distributions without
-/// importing pytest itself (no plugins, no conftest side effects).
-pub const PROBE: &str = r#"
-import sys
-sys.path[:] = [p for p in sys.path if p not in ("", ".")]
-import json, platform
-try:
-    from importlib import metadata
-except ImportError:
-    metadata = None
-def version(name):
-    if metadata is None:
-        return None
-    try:
-        return metadata.version(name)
-    except Exception:
-        return None
-print(json.dumps({
-    "executable": sys.executable,
-    "version": platform.python_version(),
-    "pytest": version("pytest"),
-    "xdist": version("pytest-xdist"),
-}))
-"#;
-
-/// What the interpreter reported (`env --format json`: `python`; the shard manifest).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PythonInfo {
-    /// `sys.executable`: the resolved interpreter (a venv's python, not the symlink target).
-    pub executable: PathBuf,
-    /// `platform.python_version()`, e.g. `3.12.3`.
-    pub version: String,
-    /// Installed pytest version, `None` when pytest is not installed.
-    pub pytest: Option<String>,
-    /// Installed pytest-xdist version, `None` when not installed.
-    pub xdist: Option<String>,
-}
-
-impl PythonInfo {
-    /// A hint for users without pytest-xdist: the install command for *this* interpreter.
-    pub fn xdist_hint(&self) -> Option<String> {
-        self.xdist.is_none().then(|| {
-            format!(
-                "pytest-xdist is not installed for `{}`: install it with `{} -m pip install pytest-xdist`",
-                self.executable.display(),
-                self.executable.display()
-            )
-        })
-    }
-}
+/// The probe (`probe.py`), run as `python -c PROBE`; it prints one [`PythonInfo`] as JSON.
+const PROBE: &str = include_str!("../../python/parallel_pytest_plugin/probe.py");
 
 /// Where the interpreter choice came from, for error messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,7 +118,7 @@ fn is_executable_file(path: &Path) -> bool {
 /// of a second; a minute means the interpreter is stuck (a `sitecustomize` waiting on the
 /// network, a shim prompting for input), and CI should say so instead of hanging until the
 /// job's own timeout.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Run [`PROBE`] with `python` (one subprocess) and parse what it prints.
 pub fn probe(python: &Path, source: &PythonSource) -> Result<PythonInfo, InterpreterError> {
@@ -176,7 +126,7 @@ pub fn probe(python: &Path, source: &PythonSource) -> Result<PythonInfo, Interpr
 }
 
 /// [`probe`] with an explicit time limit; the interpreter is killed when it runs out.
-pub fn probe_with_timeout(
+fn probe_with_timeout(
     python: &Path,
     source: &PythonSource,
     timeout: Duration,
@@ -188,20 +138,7 @@ pub fn probe_with_timeout(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|error| match error.kind() {
-            ErrorKind::NotFound => InterpreterError::NotFound {
-                path: python.to_path_buf(),
-                source_desc: source.describe().to_owned(),
-            },
-            ErrorKind::PermissionDenied => InterpreterError::PermissionDenied {
-                path: python.to_path_buf(),
-                source_desc: source.describe().to_owned(),
-            },
-            _ => InterpreterError::Spawn {
-                path: python.to_path_buf(),
-                error,
-            },
-        })?;
+        .map_err(|error| spawn_error(python, source, error))?;
     // Drain both pipes on their own threads so a chatty interpreter cannot fill a pipe and
     // block while we wait for it to exit.
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
@@ -226,26 +163,7 @@ pub fn probe_with_timeout(
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
-    let spawn_error = |error| InterpreterError::Spawn {
-        path: python.to_path_buf(),
-        error,
-    };
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().map_err(spawn_error)? {
-            break status;
-        }
-        if started.elapsed() >= timeout {
-            // Already exited or unkillable: either way we stop waiting for it.
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(InterpreterError::TimedOut {
-                path: python.to_path_buf(),
-                seconds: timeout.as_secs_f64(),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = wait_with_timeout(&mut child, python, timeout)?;
     let stdout = stdout.join().unwrap_or_default();
     let stderr = stderr.join().unwrap_or_default();
     if !status.success() {
@@ -263,9 +181,55 @@ pub fn probe_with_timeout(
     })
 }
 
+/// A failed spawn, told apart by cause.
+fn spawn_error(python: &Path, source: &PythonSource, error: std::io::Error) -> InterpreterError {
+    match error.kind() {
+        ErrorKind::NotFound => InterpreterError::NotFound {
+            path: python.to_path_buf(),
+            source_desc: source.describe().to_owned(),
+        },
+        ErrorKind::PermissionDenied => InterpreterError::PermissionDenied {
+            path: python.to_path_buf(),
+            source_desc: source.describe().to_owned(),
+        },
+        _ => InterpreterError::Spawn {
+            path: python.to_path_buf(),
+            error,
+        },
+    }
+}
+
+/// Wait for `child`, killing it when `timeout` runs out.
+fn wait_with_timeout(
+    child: &mut std::process::Child,
+    python: &Path,
+    timeout: Duration,
+) -> Result<std::process::ExitStatus, InterpreterError> {
+    let started = Instant::now();
+    loop {
+        let polled = child.try_wait().map_err(|error| InterpreterError::Spawn {
+            path: python.to_path_buf(),
+            error,
+        })?;
+        if let Some(status) = polled {
+            return Ok(status);
+        }
+        if started.elapsed() >= timeout {
+            // Already exited or unkillable: either way we stop waiting for it.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(InterpreterError::TimedOut {
+                path: python.to_path_buf(),
+                seconds: timeout.as_secs_f64(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Parse the probe's JSON. A `sitecustomize` may print before it, so the last non-empty line
 /// is the document.
-pub fn parse_probe_output(stdout: &str) -> Result<PythonInfo, String> {
+fn parse_probe_output(stdout: &str) -> Result<PythonInfo, String> {
     let line = stdout
         .lines()
         .rev()
@@ -300,7 +264,7 @@ mod tests {
             "noise from sitecustomize\n{\"executable\": \"/v/bin/python\", \"version\": \"3.12.1\", \"pytest\": \"8.3.0\", \"xdist\": null}\n",
         )
         .unwrap();
-        assert_eq!(info.version, "3.12.1");
+        assert_eq!(info.version.as_deref(), Some("3.12.1"));
         assert_eq!(info.pytest.as_deref(), Some("8.3.0"));
         assert!(
             info.xdist_hint()
@@ -398,6 +362,6 @@ mod tests {
         .unwrap();
         std::fs::set_permissions(&chatty, std::fs::Permissions::from_mode(0o755)).unwrap();
         let info = probe(&chatty, &PythonSource::Path).unwrap();
-        assert_eq!(info.version, "3.12.0");
+        assert_eq!(info.version.as_deref(), Some("3.12.0"));
     }
 }

@@ -1,0 +1,210 @@
+//! One typed struct per JSON document exchanged with the Python package. Each Python module
+//! documents the same shape in its docstring; field names are part of the shard manifest's
+//! contract where the manifest embeds them ([`PythonInfo`]).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize, Serializer};
+
+/// A path as a string, lossily for a path that is not UTF-8 (serde refuses those outright,
+/// which would lose a whole manifest over one odd interpreter path).
+fn lossy_path<S: Serializer>(path: &Path, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&path.to_string_lossy())
+}
+
+/// The interpreter and its pytest and pytest-xdist versions: printed by `probe.py`, written by
+/// the selection plugin to [`SelectionFile::info_out`], embedded in the shard manifest
+/// (`python`) and in `env --format json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PythonInfo {
+    /// `sys.executable`: the resolved interpreter (a venv's python, not the symlink target).
+    #[serde(serialize_with = "lossy_path")]
+    pub executable: PathBuf,
+    /// `platform.python_version()`, e.g. `3.12.3`; `None` when pytest never got far enough to
+    /// load the plugin that reports it.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Installed pytest version, `None` when pytest is not installed (or unknown).
+    #[serde(default)]
+    pub pytest: Option<String>,
+    /// Installed pytest-xdist version, `None` when not installed (or unknown).
+    #[serde(default)]
+    pub xdist: Option<String>,
+}
+
+impl PythonInfo {
+    /// What the selection plugin wrote to `path`; only `python` itself when pytest never got
+    /// far enough to load the plugin (no pytest installed, a bad option).
+    pub fn read_or(path: &Path, python: &Path) -> PythonInfo {
+        fs_err::read_to_string(path)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_else(|| PythonInfo {
+                executable: python.to_path_buf(),
+                ..PythonInfo::default()
+            })
+    }
+
+    /// A hint for users without pytest-xdist: the install command for *this* interpreter.
+    pub fn xdist_hint(&self) -> Option<String> {
+        self.xdist.is_none().then(|| {
+            format!(
+                "pytest-xdist is not installed for `{}`: install it with `{} -m pip install pytest-xdist`",
+                self.executable.display(),
+                self.executable.display()
+            )
+        })
+    }
+}
+
+/// The shard's selection, read by the selection plugin (`--parallel-pytest-selection=PATH`).
+/// Paths and node ids are relative to pytest's rootdir.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SelectionFile {
+    /// Whole files, heaviest first.
+    pub files: Vec<String>,
+    /// Single node ids (a test, a class, a parametrized group), heaviest first.
+    pub node_ids: Vec<String>,
+    /// Node-id prefixes left out of `files` (pytest's `--deselect` rule).
+    pub deselect: Vec<String>,
+    /// The files did not fit on argv: the plugin prunes collection to them.
+    pub paths_via_plugin: bool,
+    /// Where the controller writes [`PythonInfo`].
+    #[serde(serialize_with = "lossy_path")]
+    pub info_out: PathBuf,
+}
+
+impl SelectionFile {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// The serial tests the parallel phase left out, written by the isolation plugin to
+/// `--parallel-pytest-serial-out`: plain node ids (no xdist `@group` suffix), one per line, in
+/// pytest's order. Line-based rather than JSON so a worker killed mid-write cannot leave a
+/// document that hides the lines before the cut.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SerialOut {
+    pub node_ids: Vec<String>,
+}
+
+impl SerialOut {
+    /// `None` when the file is missing or unreadable (the parallel phase never got there).
+    pub fn read(path: &Path) -> Option<SerialOut> {
+        let text = fs_err::read_to_string(path).ok()?;
+        Some(SerialOut::parse(&text))
+    }
+
+    fn parse(text: &str) -> SerialOut {
+        SerialOut {
+            node_ids: text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+}
+
+/// What pytest collected, written by the collection plugin to `--parallel-pytest-collect-out`
+/// when collection finishes, items in pytest's order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Collection {
+    pub items: Vec<CollectedItem>,
+}
+
+/// One collected test.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectedItem {
+    /// Rootdir-relative node id, without xdist's `@group` suffix.
+    pub nodeid: String,
+    /// The node id's path part.
+    pub file: String,
+    /// Names of every marker that applies, closest first, each once.
+    #[serde(default)]
+    pub markers: Vec<String>,
+    /// The names `-k` matches against, sorted.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// The `xdist_group` name, if any.
+    #[serde(default)]
+    pub xdist_group: Option<String>,
+}
+
+impl Collection {
+    pub fn parse(json: &str) -> Result<Collection, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    /// The node ids, in pytest's order.
+    pub fn node_ids(&self) -> Vec<String> {
+        self.items.iter().map(|i| i.nodeid.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_info_keeps_the_manifest_field_names() {
+        let info = PythonInfo {
+            executable: "/v/bin/python".into(),
+            version: Some("3.12.1".into()),
+            pytest: Some("8.3.0".into()),
+            xdist: None,
+        };
+        let json = serde_json::to_value(&info).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"executable": "/v/bin/python", "version": "3.12.1",
+                "pytest": "8.3.0", "xdist": null})
+        );
+        assert!(
+            info.xdist_hint()
+                .unwrap()
+                .contains("pip install pytest-xdist")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let missing = PythonInfo::read_or(&dir.path().join("none.json"), Path::new("/py"));
+        assert_eq!(missing.executable, Path::new("/py"));
+        assert_eq!(missing.version, None);
+    }
+
+    #[test]
+    fn selection_file_has_the_fields_the_plugin_reads() {
+        let sel = SelectionFile {
+            files: vec!["a.py".into()],
+            info_out: "/o/python.json".into(),
+            ..SelectionFile::default()
+        };
+        let json: serde_json::Value = serde_json::from_str(&sel.to_json()).unwrap();
+        for key in [
+            "files",
+            "node_ids",
+            "deselect",
+            "paths_via_plugin",
+            "info_out",
+        ] {
+            assert!(json.get(key).is_some(), "{key}");
+        }
+    }
+
+    #[test]
+    fn collection_and_serial_out_parse() {
+        let c = Collection::parse(
+            r#"{"items": [{"nodeid": "t.py::a", "file": "t.py", "markers": ["serial"],
+                "keywords": ["a", "serial", "t.py"], "xdist_group": null}]}"#,
+        )
+        .unwrap();
+        assert_eq!(c.node_ids(), ["t.py::a"]);
+        assert_eq!(c.items[0].markers, ["serial"]);
+        assert!(Collection::parse("{}").is_err());
+        assert_eq!(
+            SerialOut::parse("a::b\n\nc::d\n").node_ids,
+            ["a::b", "c::d"]
+        );
+    }
+}
