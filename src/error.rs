@@ -14,8 +14,8 @@ use crate::plan::PlanError;
 use crate::plan::gitlab_child::ChildError;
 use crate::publish::PublishError;
 use crate::pytest::process::SpawnError;
-use crate::python::InterpreterError;
 use crate::pytest::shard_run::RunError;
+use crate::python::InterpreterError;
 use crate::report::ReportError;
 use crate::settings::SettingsError;
 use crate::suite::SuiteError;
@@ -113,22 +113,12 @@ impl Error {
                 "fix or unset `{}`, or pass `--shard I/N`, which takes precedence",
                 e.variable
             )),
-            Error::Interpreter(InterpreterError::NotOnPath) => Some(
-                "install Python 3 with pytest, or pass `--python PATH` (or set \
-                 `PARALLEL_PYTEST_PYTHON`)"
-                    .to_owned(),
-            ),
-            Error::Interpreter(
-                InterpreterError::NotFound { .. } | InterpreterError::PermissionDenied { .. },
-            ) => Some(
-                "point `--python` at an executable interpreter, or leave it unset to search \
-                 `PATH` for `python3`"
-                    .to_owned(),
-            ),
+            Error::Interpreter(e) | Error::Settings(SettingsError::Interpreter(e)) => {
+                interpreter_hint(e)
+            }
             Error::Settings(_)
             | Error::Report(_)
             | Error::Run(_)
-            | Error::Interpreter(_)
             | Error::Shard(_)
             | Error::Suite(_)
             | Error::Timings(_)
@@ -141,6 +131,25 @@ impl Error {
             | Error::Json(_)
             | Error::Failed(_) => None,
         }
+    }
+}
+
+fn interpreter_hint(e: &InterpreterError) -> Option<String> {
+    match e {
+        InterpreterError::NotOnPath => Some(
+            "install Python 3 with pytest, or pass `--python PATH` (or set \
+             `PARALLEL_PYTEST_PYTHON`)"
+                .to_owned(),
+        ),
+        InterpreterError::NotFound { .. } | InterpreterError::PermissionDenied { .. } => Some(
+            "point `--python` at an executable interpreter, or leave it unset to search \
+             `PATH` for `python3`"
+                .to_owned(),
+        ),
+        InterpreterError::Spawn { .. }
+        | InterpreterError::Failed { .. }
+        | InterpreterError::TimedOut { .. }
+        | InterpreterError::BadOutput { .. } => None,
     }
 }
 

@@ -15,8 +15,8 @@ use crate::ci::{self, CiContext, Provider, ShardChoice};
 use crate::cli::{EnvArgs, TextOrJson};
 use crate::error::Error;
 use crate::host::{self, Cpus, HostInfo, Memory, WorkerBudget};
-use crate::python::interpreter::{self, InterpreterError};
 use crate::python::PythonInfo;
+use crate::python::interpreter::{self, InterpreterError};
 use crate::settings::MachineSettings;
 use crate::settings::env::EnvSettings;
 

@@ -14,8 +14,8 @@ use crate::junit::writer::{self, GITLAB_MAX_BYTES};
 use crate::report::{
     self, MarkdownOptions, Rendered, ReportError, SourceLinks, Summary, annotations, inputs, model,
 };
-use crate::settings::report::ReportSettings;
 use crate::settings::load_project;
+use crate::settings::report::ReportSettings;
 
 /// GitLab MR notes hold at most 1,000,000 characters (DESIGN.md §5).
 const MR_NOTE_MAX_BYTES: usize = 1_000_000 - 1_000;

@@ -282,7 +282,8 @@ fn failure_hint(m: &Manifest, plugins_loaded: bool) -> Option<String> {
     if m.workers > 1 && python.xdist.is_none() {
         return Some(format!(
             "this shard uses {} workers but pytest-xdist is not installed for `{}`: install it, or pass `--workers 1`",
-            m.workers, python.executable.display()
+            m.workers,
+            python.executable.display()
         ));
     }
     None

@@ -10,12 +10,12 @@ use nix::sys::signal::Signal;
 
 use super::command::{self, PytestCommand};
 use super::manifest::{MANIFEST_VERSION, Manifest, Selection, SerialPhase};
-use crate::python::PythonInfo;
 use super::process::{self, Finished, SpawnError};
 use super::{crash, serial};
 use crate::host::usage::{ResourceUsage, Resources};
 use crate::junit::rewrite::{self, RewriteError};
 use crate::plan::ShardPlan;
+use crate::python::PythonInfo;
 
 /// Why a shard could not be run to an outcome (a failing pytest is an outcome, not an error).
 #[derive(Debug, thiserror::Error)]

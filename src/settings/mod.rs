@@ -39,6 +39,14 @@ pub enum SettingsError {
     /// Bad TOML or a bad `[tool.parallel-pytest]` key; `message` names the key.
     #[error("failed to read `{}`: {message}", .path.display())]
     Pyproject { path: PathBuf, message: String },
+    /// A flag, variable or key whose value cannot be used; `message` names it and says why.
+    #[error("{message}")]
+    Invalid {
+        setting: &'static str,
+        message: String,
+    },
+    #[error(transparent)]
+    Interpreter(#[from] crate::python::InterpreterError),
 }
 
 /// Where a resolved value came from (shown by `env`, used in error messages).

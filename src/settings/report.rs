@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
+use super::SettingsError;
 use super::{FileConfig, Resolved, pick};
 use crate::cli::{ReportArgs, TextOrJson};
 use crate::env_vars::ci;
-use crate::error::Error;
 use crate::publish::{GithubOptions, GitlabOptions};
 use crate::timings::DEFAULT_STORE;
 
@@ -42,9 +42,12 @@ impl ReportSettings {
         file: &FileConfig,
         root: PathBuf,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, SettingsError> {
         if args.expect_shards == Some(0) {
-            return Err(Error::usage("`--expect-shards` must be at least 1"));
+            return Err(SettingsError::Invalid {
+                setting: "--expect-shards",
+                message: "`--expect-shards` must be at least 1".to_owned(),
+            });
         }
         let non_empty = |v: Vec<String>| (!v.is_empty()).then_some(v);
         let out_dir = pick(None, file.out_dir.clone(), PathBuf::from(DEFAULT_OUT_DIR)).value;

@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::SettingsError;
 use super::{Resolved, Settings, pick};
 use crate::cli::RunArgs;
 use crate::env_vars::ours;
-use crate::error::Error;
 use crate::pytest::{command, process, serial};
 use crate::python::interpreter;
 use crate::suite::paths::absolute;
@@ -41,13 +41,8 @@ pub struct RunSettings {
 }
 
 impl RunSettings {
-    pub fn resolve(settings: &Settings, args: &RunArgs) -> Result<Self, Error> {
-        let cwd = std::env::current_dir().map_err(|e| {
-            std::io::Error::new(
-                e.kind(),
-                format!("failed to read the current directory: {e}"),
-            )
-        })?;
+    pub fn resolve(settings: &Settings, args: &RunArgs) -> Result<Self, SettingsError> {
+        let cwd = std::env::current_dir().map_err(SettingsError::CurrentDir)?;
         let (python, _source) = interpreter::find(
             settings.machine.python_choice(),
             std::env::var_os("PATH").as_deref(),
@@ -69,7 +64,7 @@ impl RunSettings {
         cwd: PathBuf,
         python: &Path,
         argv_budget_var: Option<String>,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, SettingsError> {
         let root = absolute(&cwd, &settings.root);
         let file = &settings.file;
         let out_dir = pick(
@@ -82,8 +77,10 @@ impl RunSettings {
             file.serial_marker.clone(),
             serial::DEFAULT_MARKER.to_string(),
         );
-        serial::validate_marker(&serial_marker.value)
-            .map_err(|e| Error::usage(format!("`--serial-marker`: {e}")))?;
+        serial::validate_marker(&serial_marker.value).map_err(|e| SettingsError::Invalid {
+            setting: "--serial-marker",
+            message: format!("`--serial-marker`: {e}"),
+        })?;
         Ok(RunSettings {
             python: python_path(&cwd, python),
             out_dir: Resolved {
@@ -105,26 +102,30 @@ impl RunSettings {
     }
 }
 
-fn grace(seconds: Option<f64>) -> Result<Duration, Error> {
+fn grace(seconds: Option<f64>) -> Result<Duration, SettingsError> {
     match seconds {
         None => Ok(process::DEFAULT_GRACE),
         Some(s) if s.is_finite() && s >= 0.0 => Ok(Duration::from_secs_f64(s)),
-        Some(s) => Err(Error::usage(format!(
-            "`--grace-seconds {s}` must be a number of seconds >= 0"
-        ))),
+        Some(s) => Err(SettingsError::Invalid {
+            setting: "--grace-seconds",
+            message: format!("`--grace-seconds {s}` must be a number of seconds >= 0"),
+        }),
     }
 }
 
-fn argv_budget(var: Option<String>) -> Result<usize, Error> {
+fn argv_budget(var: Option<String>) -> Result<usize, SettingsError> {
     let Some(v) = var else {
         return Ok(command::ARGV_PATH_BUDGET);
     };
-    v.trim().parse::<usize>().map_err(|_| {
-        Error::usage(format!(
-            "`{}` is `{v}`: expected a number of bytes",
-            ours::ARGV_BUDGET
-        ))
-    })
+    v.trim()
+        .parse::<usize>()
+        .map_err(|_| SettingsError::Invalid {
+            setting: ours::ARGV_BUDGET,
+            message: format!(
+                "`{}` is `{v}`: expected a number of bytes",
+                ours::ARGV_BUDGET
+            ),
+        })
 }
 
 /// A bare command name (`python3`) is looked up on PATH; a relative path (`.venv/bin/python`)
@@ -144,7 +145,7 @@ mod tests {
     use super::*;
     use crate::settings::{MachineSettings, Origin, parse_file_config};
 
-    fn resolve_with(argv: &[&str], pyproject: &str) -> Result<RunSettings, Error> {
+    fn resolve_with(argv: &[&str], pyproject: &str) -> Result<RunSettings, SettingsError> {
         let cli =
             crate::cli::Cli::try_parse_from(["parallel-pytest", "run"].iter().chain(argv).copied())
                 .unwrap();
