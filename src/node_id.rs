@@ -59,9 +59,9 @@ impl NodeId {
     /// Whether this id lies under `collector` (a file, class or parametrized-function id):
     /// equal, or continued by `::` or `[`. Callers use it only for ids they know are collectors.
     pub fn is_within(&self, collector: &str) -> bool {
-        self.0.strip_prefix(collector).is_some_and(|rest| {
-            rest.is_empty() || rest.starts_with("::") || rest.starts_with('[')
-        })
+        self.0
+            .strip_prefix(collector)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::") || rest.starts_with('['))
     }
 }
 

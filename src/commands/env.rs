@@ -61,8 +61,8 @@ pub fn execute(root: Option<PathBuf>, args: EnvArgs) -> Result<ExitCode, Error> 
     }
     match args.format {
         TextOrJson::Json => {
-            let json = serde_json::to_string_pretty(&report)
-                .map_err(|e| Error::Failed(e.into()))?;
+            let json =
+                serde_json::to_string_pretty(&report).map_err(|e| Error::Failed(e.into()))?;
             println!("{json}");
         }
         TextOrJson::Text => print!("{}", render_text(&report)),

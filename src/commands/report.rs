@@ -181,9 +181,8 @@ fn append(path: &Path, text: &str) -> Result<(), Error> {
         .append(true)
         .open(path)
         .map_err(|e| Error::Failed(e.into()))?;
-    file.write_all(text.as_bytes()).map_err(|e| {
-        Error::Failed(anyhow::anyhow!("failed to write `{}`: {e}", path.display()))
-    })
+    file.write_all(text.as_bytes())
+        .map_err(|e| Error::Failed(anyhow::anyhow!("failed to write `{}`: {e}", path.display())))
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {

@@ -10,10 +10,9 @@ use anyhow::Context;
 
 use crate::ci::{self, Shard};
 use crate::cli::RunArgs;
-use crate::commands::plan as plan_cmd;
 use crate::env_vars::ours;
 use crate::error::Error;
-use crate::plan::{self, Plan, PlanError, ShardCount, ShardPlan};
+use crate::plan::{self, Plan, ShardCount, ShardPlan};
 use crate::pytest::command::{self, PytestCommand};
 use crate::pytest::interpreter;
 use crate::pytest::manifest::SerialPhase;
@@ -21,6 +20,7 @@ use crate::pytest::manifest::{MANIFEST_VERSION, Manifest, PythonInfo, Selection}
 use crate::pytest::serial;
 use crate::pytest::{crash, process};
 use crate::settings::Settings;
+use crate::settings::plan::PlanInputsSettings;
 use crate::suite;
 
 /// xdist distribution mode when neither `--dist` nor the config sets one. BENCHMARKS.md ("run",
@@ -47,8 +47,7 @@ struct Resolved {
 
 pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> {
     let (resolved, settings) = resolve(root, &args)?;
-    let ci =
-        ci::detect_from_env(resolved.shard_flag).map_err(|e| Error::usage(e.to_string()))?;
+    let ci = ci::detect_from_env(resolved.shard_flag).map_err(|e| Error::usage(e.to_string()))?;
     let ci_shard = ci.shard.map(|c| c.shard());
     let Obtained {
         plan,
@@ -361,13 +360,9 @@ fn obtain_plan(
         // Exactly what `plan` computes: the same request from the same settings, with N from
         // this job's shard.
         let total = ci_shard.map_or(1, |s| s.total);
-        let request = plan_cmd::plan_request(
-            settings,
-            &args.inputs,
-            ShardCount::Fixed(total),
-            plan_cmd::plan_workers(settings, &args.inputs),
-        )?;
-        let planned = plan::build(&request).map_err(plan_cmd::plan_error)?;
+        let inputs = PlanInputsSettings::resolve(&args.inputs, settings)?;
+        let request = inputs.request(ShardCount::Fixed(total), inputs.workers());
+        let planned = plan::build(&request)?;
         for w in &planned.warnings {
             eprintln!("warning: {w}");
         }
@@ -391,8 +386,7 @@ fn obtain_plan(
         paths: args.inputs.paths.clone(),
         pytest_args: args.inputs.pytest_args.clone(),
         env_addopts: std::env::var(crate::env_vars::ci::PYTEST_ADDOPTS).ok(),
-    })
-    .map_err(|e| plan_cmd::plan_error(PlanError::Suite(e)))?;
+    })?;
     Ok(Obtained {
         plan,
         rootdir: suite.rootdir,

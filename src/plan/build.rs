@@ -35,7 +35,7 @@ pub struct PartitionInput<'a> {
     pub shards: u32,
     pub workers: u32,
     pub unknown_tests: u64,
-    /// Serial marker and `--dist` mode (issue 8).
+    /// Serial marker and `--dist` mode.
     pub constraints: &'a Constraints,
 }
 
@@ -67,7 +67,7 @@ fn run(mut units: Vec<Unit>, n: usize) -> Candidate {
             .iter()
             .map(|u| match &u.kind {
                 UnitKind::Moved { .. } if u.family_member => {
-                    owner.get(crate::timings::file_of(&u.key)).copied()
+                    owner.get(crate::node_id::file_part(&u.key)).copied()
                 }
                 _ => None,
             })
@@ -107,7 +107,7 @@ fn fix_prefix_conflicts(units: &[Unit], weights: &[u64], n: usize, assign: &mut 
     for (i, u) in units.iter().enumerate() {
         if matches!(u.kind, UnitKind::Moved { .. }) {
             by_file
-                .entry(crate::timings::file_of(&u.key))
+                .entry(crate::node_id::file_part(&u.key))
                 .or_default()
                 .push(i);
         }
@@ -312,7 +312,7 @@ fn assemble(
                 a.files.extend(files.iter().map(|(f, w)| (*w, f.clone())))
             }
             UnitKind::Moved { select, deselect } => {
-                let file = crate::timings::file_of(&u.key);
+                let file = crate::node_id::file_part(&u.key);
                 match owner.get(file) {
                     Some(&o) if o == b => {
                         *a.merged.entry(file.to_owned()).or_insert(0) += u.micros;

@@ -159,7 +159,7 @@ fn plan_of(work: &[FileWork], sources: &BTreeMap<String, String>, n: u32, w: u32
     plan_with(work, sources, n, w, Dist::Free)
 }
 
-/// With a `--dist` mode's constraints (issue 8): `loadscope`/`loadfile` narrow the splits.
+/// With a `--dist` mode's constraints: `loadscope`/`loadfile` narrow the splits.
 fn plan_with(
     work: &[FileWork],
     sources: &BTreeMap<String, String>,

@@ -3,6 +3,7 @@
 
 pub mod github;
 pub mod gitlab;
+pub mod gitlab_child;
 
 /// Severity of one annotation, in the Checks API's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,6 +8,8 @@
 //! machine section ([`MachineSettings`], used by `env`, `plan` and `run`) lives here; commands
 //! add their own sections the same way, from their clap args and the same [`FileConfig`].
 
+pub mod plan;
+
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer};
@@ -208,9 +210,8 @@ pub fn load_file_config(root: &Path) -> Result<FileConfig, Error> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(FileConfig::default()),
         Err(err) => return Err(Error::Failed(err.into())),
     };
-    parse_file_config(&text).map_err(|message| {
-        Error::usage(format!("failed to read `{}`: {message}", path.display()))
-    })
+    parse_file_config(&text)
+        .map_err(|message| Error::usage(format!("failed to read `{}`: {message}", path.display())))
 }
 
 /// Pure part of `load_file_config`, for tests.

@@ -10,6 +10,7 @@ pub mod collect;
 pub mod config;
 pub mod discover;
 pub mod ini;
+pub mod markers;
 pub mod paths;
 
 use std::path::{Path, PathBuf};

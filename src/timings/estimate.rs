@@ -14,7 +14,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use super::{Timings, file_of};
+use super::Timings;
+use crate::node_id::file_part;
 
 pub const MIN_TEST_SECONDS: f64 = 0.001;
 pub const DEFAULT_TEST_SECONDS: f64 = 1.0;
@@ -108,7 +109,7 @@ pub fn build(
             for id in ids {
                 let t = timings.tests.get(id).copied();
                 unknown += u64::from(t.is_none());
-                by_file.entry(file_of(id)).or_default().push(TestWork {
+                by_file.entry(file_part(id)).or_default().push(TestWork {
                     id: id.clone(),
                     seconds: floor(t.unwrap_or(med)),
                     known: t.is_some(),
@@ -146,7 +147,7 @@ pub fn build(
             let mut tests: Vec<Vec<TestWork>> = vec![Vec::new(); files.len()];
             let mut known = Vec::new();
             for (id, s) in timings.tests {
-                if let Some(&i) = wanted.get(file_of(&id)) {
+                if let Some(&i) = wanted.get(file_part(&id)) {
                     known.push(s);
                     tests[i].push(TestWork {
                         id,

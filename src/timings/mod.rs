@@ -90,20 +90,6 @@ impl Timings {
     }
 }
 
-/// The file part of a node id (`tests/test_a.py::T::t[x::y]` → `tests/test_a.py`).
-pub fn file_of(node_id: &str) -> &str {
-    // A byte scan: this runs once per timed id (a million in big suites).
-    let b = node_id.as_bytes();
-    let mut i = 0;
-    while i + 1 < b.len() {
-        if b[i] == b':' && b[i + 1] == b':' {
-            return &node_id[..i];
-        }
-        i += 1;
-    }
-    node_id
-}
-
 /// Reads every source in order; later sources override earlier ones per node id.
 pub fn load(paths: &[PathBuf], mapper: &NodeIdMapper) -> Result<Timings, TimingsError> {
     let mut timings = Timings::default();

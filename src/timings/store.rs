@@ -63,7 +63,7 @@ pub struct Store {
     #[serde(default)]
     pub smoothing: Smoothing,
     pub tests: BTreeMap<String, StoreEntry>,
-    /// Peak resident memory of one xdist worker, learned from the shards' manifests (issue 8),
+    /// Peak resident memory of one xdist worker, learned from the shards' manifests,
     /// so the next run's worker count leaves room for it. Absent in older stores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_memory: Option<WorkerMemory>,

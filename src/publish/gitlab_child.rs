@@ -330,7 +330,8 @@ pub fn render_child(
 }
 
 /// `plan --format gitlab-child`: the child pipeline from the embedded component, with the
-/// parent's inputs read through `lookup` (the process environment in the binary).
+/// parent's inputs read through `lookup` (the process environment in the binary). Bad variable
+/// values and out-of-range counts name the culprit.
 pub fn render_from_lookup(
     shards: u32,
     lookup: impl Fn(&str) -> Option<String>,
@@ -338,19 +339,6 @@ pub fn render_from_lookup(
     let component = parse_component(COMPONENT_TEMPLATE)?;
     let inputs = resolve_inputs(&component.inputs, lookup)?;
     render_child(&component, &inputs, shards)
-}
-
-/// `plan --format gitlab-child` (the hook in `commands/plan.rs`): the child pipeline for
-/// `shards` shards with the parent's inputs from this process's `PARALLEL_PYTEST_INPUT_*`
-/// variables. Bad variable values and out-of-range counts are usage errors naming the culprit.
-pub fn render_for_plan(shards: u32) -> Result<String, crate::error::Error> {
-    use crate::error::Error;
-    render_from_lookup(shards, |var| std::env::var(var).ok()).map_err(|e| match e {
-        ChildError::Template(_) => Error::Failed(anyhow::anyhow!(e.to_string())),
-        ChildError::BadInput { .. } | ChildError::MissingInput(_) | ChildError::ShardCount(_) => {
-            Error::usage(e.to_string())
-        }
-    })
 }
 
 #[cfg(test)]
