@@ -29,10 +29,7 @@ const NAMES: &[&str] = &[
 
 /// pytest: a node-id arg selects itself and everything below it.
 fn arg_selects(arg: &str, id: &str) -> bool {
-    id == arg
-        || id
-            .strip_prefix(arg)
-            .is_some_and(|r| r.starts_with("::") || r.starts_with('['))
+    crate::node_id::NodeId::from(id).is_within(arg)
 }
 
 /// How often each real test id runs when every shard's selection is handed to pytest.

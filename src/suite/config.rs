@@ -69,7 +69,10 @@ const CONFIG_NAMES: &[&str] = &[
 ];
 
 fn read(path: &Path) -> Result<String, SuiteError> {
-    fs_err::read_to_string(path).map_err(|e| SuiteError::Io(e.to_string()))
+    std::fs::read_to_string(path).map_err(|source| SuiteError::ReadConfig {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn ini_section(path: &Path, section: &str) -> Result<Loaded, SuiteError> {
@@ -285,10 +288,7 @@ pub fn determine(
     if let Some(r) = rootdir_arg {
         let r = absolute(invocation_dir, r);
         if !r.is_dir() {
-            return Err(SuiteError::Usage(format!(
-                "`--rootdir {}` is not a directory",
-                r.display()
-            )));
+            return Err(SuiteError::RootdirNotDir(r));
         }
         rootdir = Some(r);
     }

@@ -112,16 +112,16 @@ pub fn looks_like_store(text: &str) -> bool {
 /// Parse errors before the path is known; [`StoreParseError::with_path`] names the file.
 #[derive(Debug)]
 pub enum StoreParseError {
-    Json(String),
+    Json(serde_json::Error),
     Version(u64),
 }
 
 impl StoreParseError {
     pub fn with_path(self, path: &str) -> TimingsError {
         match self {
-            StoreParseError::Json(message) => TimingsError::BadJson {
+            StoreParseError::Json(source) => TimingsError::BadJson {
                 path: path.to_owned(),
-                message,
+                source,
             },
             StoreParseError::Version(version) => TimingsError::StoreVersion {
                 path: path.to_owned(),
@@ -138,23 +138,22 @@ impl Store {
         struct Head {
             version: u64,
         }
-        let head: Head =
-            serde_json::from_str(text).map_err(|e| StoreParseError::Json(e.to_string()))?;
+        let head: Head = serde_json::from_str(text).map_err(StoreParseError::Json)?;
         if head.version != u64::from(VERSION) {
             return Err(StoreParseError::Version(head.version));
         }
-        serde_json::from_str(text).map_err(|e| StoreParseError::Json(e.to_string()))
+        serde_json::from_str(text).map_err(StoreParseError::Json)
     }
 
     /// Reads a store file; a missing file is an empty store.
     pub fn read(path: &Path) -> Result<Store, TimingsError> {
         let shown = path.display().to_string();
-        match fs_err::read_to_string(path) {
+        match std::fs::read_to_string(path) {
             Ok(text) => Store::from_json(&text).map_err(|e| e.with_path(&shown)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Store::default()),
-            Err(e) => Err(TimingsError::Io {
+            Err(source) => Err(TimingsError::Read {
                 path: shown,
-                message: e.to_string(),
+                source,
             }),
         }
     }
@@ -169,9 +168,9 @@ impl Store {
         let mut store = Store::default();
         for path in paths {
             let shown = path.display().to_string();
-            let text = fs_err::read_to_string(path).map_err(|e| TimingsError::Io {
+            let text = std::fs::read_to_string(path).map_err(|source| TimingsError::Read {
                 path: shown.clone(),
-                message: e.to_string(),
+                source,
             })?;
             if looks_like_store(&text) {
                 let other = Store::from_json(&text).map_err(|e| e.with_path(&shown))?;
@@ -283,9 +282,9 @@ impl Store {
     /// Writes atomically (temp file + rename) so a killed job never leaves half a store.
     pub fn write(&self, path: &Path) -> Result<(), TimingsError> {
         let shown = path.display().to_string();
-        let io = |e: std::io::Error| TimingsError::Io {
+        let io = |source: std::io::Error| TimingsError::Write {
             path: shown.clone(),
-            message: e.to_string(),
+            source,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs_err::create_dir_all(dir).map_err(io)?;
