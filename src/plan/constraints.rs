@@ -318,10 +318,15 @@ fn serial_micros(unit: &Unit, file: &FileWork, marks: &Marks) -> u64 {
 /// still defines it at top level (a stale name would stop pytest with "not found"). `None`
 /// when fewer than two parts result.
 pub fn class_split(file: &FileWork, source: Option<&str>) -> Option<Split> {
-    use super::units::micros;
+    use super::units::{Rest, finish_split, micros};
     let path = &file.path;
-    let mut classes: BTreeMap<&str, (u64, u64, u64)> = BTreeMap::new();
-    let mut rest = (micros(file.anonymous_seconds), 0u64, 0u64);
+    let mut classes: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    let anonymous = micros(file.anonymous_seconds);
+    let mut rest = Rest {
+        micros: anonymous,
+        longest: 0,
+        tests: 0,
+    };
     for t in &file.tests {
         let w = micros(t.seconds);
         let class =
@@ -333,52 +338,26 @@ pub fn class_split(file: &FileWork, source: Option<&str>) -> Option<Split> {
                 .filter(|head| {
                     file.complete || source.is_some_and(|s| markers::defines_class(s, head))
                 });
-        let slot = match class {
-            Some(head) => classes.entry(head).or_insert((0, 0, 0)),
-            None => &mut rest,
-        };
-        slot.0 += w;
-        slot.1 = slot.1.max(w);
-        slot.2 += 1;
+        match class {
+            Some(head) => classes.entry(head).or_default().push(w),
+            None => rest.add([w]),
+        }
     }
-    let mut moved: Vec<Unit> = classes
+    let moved: Vec<Unit> = classes
         .into_iter()
-        .map(|(head, (sum, longest, tests))| Unit {
+        .map(|(head, ws)| Unit {
             key: format!("{path}::{head}"),
             kind: UnitKind::Moved {
                 select: vec![format!("{path}::{head}")],
                 deselect: vec![format!("{path}::{head}::")],
             },
-            micros: sum,
-            longest,
-            tests,
+            micros: ws.iter().sum(),
+            longest: ws.iter().copied().max().unwrap_or(0),
+            tests: ws.len() as u64,
             family_member: false,
         })
         .collect();
-    if rest.0 == 0 && rest.2 == 0 {
-        // As in `split_file`: the owner keeps the heaviest class so its file is never empty.
-        let heaviest = moved
-            .iter()
-            .enumerate()
-            .max_by(|(_, a), (_, b)| a.micros.cmp(&b.micros).then_with(|| b.key.cmp(&a.key)))
-            .map(|(i, _)| i)?;
-        let kept = moved.remove(heaviest);
-        rest = (kept.micros, kept.longest, kept.tests);
-    }
-    if moved.is_empty() {
-        return None;
-    }
-    Some(Split {
-        moved,
-        remainder: Unit {
-            key: path.clone(),
-            kind: UnitKind::Remainder,
-            micros: rest.0,
-            longest: rest.1,
-            tests: rest.2,
-            family_member: false,
-        },
-    })
+    finish_split(path, moved, rest)
 }
 
 #[cfg(test)]
