@@ -19,8 +19,8 @@ pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, Error>
     let ci = ci::detect_from_env(settings.machine.shard)?;
     let this_shard = ci.shard.as_ref().map(|c| c.shard());
     let shards = resolved.shard_count(this_shard.map(|s| s.total));
-    let request = resolved.inputs.request(shards, resolved.inputs.workers());
-    let planned = plan::build(&request)?;
+    let inputs = &resolved.inputs;
+    let planned = plan::build(&inputs.plan, shards, inputs.workers())?;
     for w in &planned.warnings {
         eprintln!("warning: {w}");
     }
@@ -76,7 +76,7 @@ fn this_job(resolved: &PlanSettings, planned: &Planned, shard: Shard, row: &Shar
         workers,
         dist: &inputs.dist,
         argv_budget: resolved.argv_budget,
-        user_args: &inputs.pytest_args,
+        user_args: &inputs.plan.pytest_args,
     };
     let mut cmd = command::build(&command_inputs);
     let serial_out = resolved
@@ -86,7 +86,7 @@ fn this_job(resolved: &PlanSettings, planned: &Planned, shard: Shard, row: &Shar
         &mut cmd,
         serial::plugin_args(
             Some(serial::Phase::Parallel),
-            &inputs.serial_marker,
+            &inputs.plan.constraints.serial_marker,
             Some(&serial_out),
         ),
     );

@@ -361,8 +361,7 @@ fn obtain_plan(
         // this job's shard.
         let total = ci_shard.map_or(1, |s| s.total);
         let inputs = PlanInputsSettings::resolve(&args.inputs, settings)?;
-        let request = inputs.request(ShardCount::Fixed(total), inputs.workers());
-        let planned = plan::build(&request)?;
+        let planned = plan::build(&inputs.plan, ShardCount::Fixed(total), inputs.workers())?;
         for w in &planned.warnings {
             eprintln!("warning: {w}");
         }

@@ -36,9 +36,10 @@ pub enum ShardCount {
     },
 }
 
-/// Everything the plan depends on. `plan` and `run` fill it from the same settings.
-#[derive(Debug, Clone)]
-pub struct PlanRequest {
+/// Everything the plan depends on besides the shard and worker counts. `plan` and `run` fill
+/// it from the same settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inputs {
     /// Where pytest will be started (`--root`, else the current directory).
     pub invocation_dir: PathBuf,
     /// Test paths given before `--`.
@@ -52,9 +53,6 @@ pub struct PlanRequest {
     pub timings_base: PathBuf,
     /// `Some(python)` with `--collect`.
     pub collect_with: Option<PathBuf>,
-    pub shards: ShardCount,
-    /// xdist workers per shard (1 = no xdist).
-    pub workers: u32,
     /// Serial marker and `--dist` mode.
     pub constraints: constraints::Constraints,
 }
@@ -90,8 +88,9 @@ pub struct Planned {
     pub target_note: Option<String>,
 }
 
-/// Discover, read timings, estimate, partition. Deterministic for the same inputs.
-pub fn build(req: &PlanRequest) -> Result<Planned, PlanError> {
+/// Discover, read timings, estimate, partition over `shards` shards of `workers` xdist workers
+/// (1 = no xdist). Deterministic for the same inputs.
+pub fn build(req: &Inputs, shards: ShardCount, workers: u32) -> Result<Planned, PlanError> {
     let suite = suite::load(&suite::SuiteRequest {
         invocation_dir: req.invocation_dir.clone(),
         paths: req.paths.clone(),
@@ -144,11 +143,11 @@ pub fn build(req: &PlanRequest) -> Result<Planned, PlanError> {
         node_args: &node_args,
         sources: &source_of,
         shards,
-        workers: req.workers.max(1),
+        workers: workers.max(1),
         unknown_tests: unknown,
         constraints: &constraints,
     };
-    let (plan, target_note) = partition(req.shards, |n| build::partition_plan(&input(n)))?;
+    let (plan, target_note) = partition(shards, |n| build::partition_plan(&input(n)))?;
     let mut warnings = suite.warnings;
     warnings.extend(timings.warnings);
     Ok(Planned {
@@ -169,7 +168,7 @@ pub fn build(req: &PlanRequest) -> Result<Planned, PlanError> {
 type Collected = (Option<Vec<String>>, Option<BTreeMap<String, Marks>>);
 
 /// With `--collect`, pytest says which tests exist and which markers they carry.
-fn collect(req: &PlanRequest, invocation_dir: &Path) -> Result<Collected, PlanError> {
+fn collect(req: &Inputs, invocation_dir: &Path) -> Result<Collected, PlanError> {
     let Some(python) = &req.collect_with else {
         return Ok((None, None));
     };

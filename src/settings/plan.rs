@@ -9,9 +9,9 @@ use crate::env_vars;
 use crate::error::Error;
 use crate::host;
 use crate::plan::constraints::{self, Constraints, DEFAULT_SERIAL_MARKER, Dist};
-use crate::plan::{PlanRequest, ShardCount};
+use crate::plan::{self, ShardCount};
 use crate::pytest::interpreter;
-use crate::settings::{MachineSettings, Settings, pick};
+use crate::settings::{MachineSettings, Origin, Settings, pick};
 use crate::suite::paths;
 use crate::timings;
 
@@ -28,22 +28,13 @@ pub const DEFAULT_DIST: &str = "load";
 /// What the planner plans from, shared by `plan` and `run`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlanInputsSettings {
-    /// Where pytest starts (`--root`, else the current directory), absolute.
-    pub invocation_dir: PathBuf,
-    pub paths: Vec<PathBuf>,
-    pub pytest_args: Vec<String>,
-    /// `PYTEST_ADDOPTS` as pytest will see it.
-    pub env_addopts: Option<String>,
-    /// `--timings` specs relative to `timings_base` (the cwd for flags, the root for pyproject).
-    pub timings: Vec<String>,
-    pub timings_base: PathBuf,
-    /// The interpreter that collects with `--collect`, found as `run` finds it.
-    pub collect_with: Option<PathBuf>,
+    /// The planner's inputs: where pytest starts (absolute), paths, pytest args,
+    /// `PYTEST_ADDOPTS`, timings (relative to the cwd for flags, the root for pyproject), the
+    /// interpreter that collects with `--collect` (found as `run` finds it) and the constraints.
+    pub plan: plan::Inputs,
     /// `--dist` from pytest's args (it wins on pytest's command line), else `--dist`, else
     /// pyproject, else [`DEFAULT_DIST`].
     pub dist: String,
-    /// `--serial-marker`, else pyproject, else [`DEFAULT_SERIAL_MARKER`]; validated.
-    pub serial_marker: String,
     /// `--workers N` / pyproject; `None` is `auto`.
     pub forced_workers: Option<u32>,
     /// `--memory-per-worker` / pyproject; `None`: the default, raised to the peak the timings
@@ -84,18 +75,23 @@ impl PlanInputsSettings {
         };
         let memory = &settings.machine.memory_per_worker_mib;
         Ok(PlanInputsSettings {
-            invocation_dir: paths::absolute(&cwd, &settings.root),
-            paths: inputs.paths.clone(),
-            pytest_args: inputs.pytest_args.clone(),
-            env_addopts: std::env::var(env_vars::ci::PYTEST_ADDOPTS).ok(),
-            timings,
-            timings_base,
-            collect_with,
+            plan: plan::Inputs {
+                invocation_dir: paths::absolute(&cwd, &settings.root),
+                paths: inputs.paths.clone(),
+                pytest_args: inputs.pytest_args.clone(),
+                env_addopts: std::env::var(env_vars::ci::PYTEST_ADDOPTS).ok(),
+                timings,
+                timings_base,
+                collect_with,
+                constraints: Constraints {
+                    dist: Dist::parse(Some(&dist)),
+                    serial_marker,
+                    collected: None,
+                },
+            },
             dist,
-            serial_marker,
             forced_workers: settings.machine.forced_workers(),
-            memory_per_worker_mib: (memory.origin != crate::settings::Origin::Default)
-                .then_some(memory.value),
+            memory_per_worker_mib: (memory.origin != Origin::Default).then_some(memory.value),
         })
     }
 
@@ -116,33 +112,13 @@ impl PlanInputsSettings {
         if let Some(mib) = self.memory_per_worker_mib {
             return mib;
         }
-        let paths =
-            timings::sources::resolve(&self.timings, &self.timings_base, &self.invocation_dir)
-                .unwrap_or_default();
+        let p = &self.plan;
+        let paths = timings::sources::resolve(&p.timings, &p.timings_base, &p.invocation_dir)
+            .unwrap_or_default();
         learned_mib(
             host::DEFAULT_MEMORY_PER_WORKER_MIB,
             timings::store::learned_worker_memory(&paths),
         )
-    }
-
-    /// The planner request for `shards` shards of `workers` workers.
-    pub fn request(&self, shards: ShardCount, workers: u32) -> PlanRequest {
-        PlanRequest {
-            invocation_dir: self.invocation_dir.clone(),
-            paths: self.paths.clone(),
-            pytest_args: self.pytest_args.clone(),
-            env_addopts: self.env_addopts.clone(),
-            timings: self.timings.clone(),
-            timings_base: self.timings_base.clone(),
-            collect_with: self.collect_with.clone(),
-            shards,
-            workers,
-            constraints: Constraints {
-                dist: Dist::parse(Some(&self.dist)),
-                serial_marker: self.serial_marker.clone(),
-                collected: None,
-            },
-        }
     }
 }
 
