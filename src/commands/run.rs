@@ -66,7 +66,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> 
                 plan.shards.len()
             ))
         })?;
-    let workers = effective_workers(&shard_plan, resolved.workers_flag);
+    let workers = shard_plan.workers_to_start(resolved.workers_flag);
 
     if shard_plan.is_empty() {
         return empty_shard(&args, &resolved, &plan, shard, &shard_plan);
@@ -424,22 +424,6 @@ fn this_shard(ci_shard: Option<Shard>, plan: &Plan) -> Result<Shard, Error> {
     Ok(shard)
 }
 
-/// Workers from the plan (which applied the machine's budget), an explicit `--workers N`
-/// winning; at least one, and never more than the shard's tests when we know how many there
-/// are: a shard of only parametrized node ids (`f.py::t[1]`) has exactly one test per id.
-/// A file, or a node id naming a class or function, may hold any number of tests, so
-/// otherwise the plan's count stands.
-pub fn effective_workers(shard: &ShardPlan, forced: Option<u32>) -> u32 {
-    let w = forced.unwrap_or(shard.workers).max(1);
-    let exact = shard.files.is_empty() && shard.node_ids.iter().all(|id| id.ends_with(']'));
-    if exact {
-        let n = u32::try_from(shard.node_ids.len()).unwrap_or(u32::MAX);
-        w.min(n.max(1))
-    } else {
-        w
-    }
-}
-
 fn empty_shard(
     args: &RunArgs,
     resolved: &Resolved,
@@ -695,19 +679,6 @@ mod tests {
             node_ids: (0..node_ids).map(|i| format!("x.py::t[{i}]")).collect(),
             deselect: vec![],
         }
-    }
-
-    #[test]
-    fn workers_never_exceed_known_tests() {
-        assert_eq!(effective_workers(&sp(0, 1, 4), None), 1);
-        assert_eq!(effective_workers(&sp(0, 3, 4), None), 3);
-        assert_eq!(effective_workers(&sp(2, 0, 4), None), 4);
-        assert_eq!(effective_workers(&sp(2, 0, 4), Some(1)), 1);
-        assert_eq!(effective_workers(&sp(2, 0, 0), None), 1);
-        // A class or function id may hold many tests: no cap.
-        let mut group = sp(0, 1, 4);
-        group.node_ids = vec!["x.py::TestBig".into()];
-        assert_eq!(effective_workers(&group, None), 4);
     }
 
     #[test]

@@ -59,3 +59,32 @@ impl ShardPlan {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sp(files: usize, node_ids: usize, workers: u32) -> ShardPlan {
+        ShardPlan {
+            index: 1,
+            predicted_seconds: 2.0,
+            workers,
+            files: (0..files).map(|i| format!("t{i}.py")).collect(),
+            node_ids: (0..node_ids).map(|i| format!("x.py::t[{i}]")).collect(),
+            deselect: vec![],
+        }
+    }
+
+    #[test]
+    fn workers_never_exceed_known_tests() {
+        assert_eq!(sp(0, 1, 4).workers_to_start(None), 1);
+        assert_eq!(sp(0, 3, 4).workers_to_start(None), 3);
+        assert_eq!(sp(2, 0, 4).workers_to_start(None), 4);
+        assert_eq!(sp(2, 0, 4).workers_to_start(Some(1)), 1);
+        assert_eq!(sp(2, 0, 0).workers_to_start(None), 1);
+        // A class or function id may hold many tests: no cap.
+        let mut group = sp(0, 1, 4);
+        group.node_ids = vec!["x.py::TestBig".into()];
+        assert_eq!(group.workers_to_start(None), 4);
+    }
+}
