@@ -317,7 +317,7 @@ fn serial_micros(unit: &Unit, file: &FileWork, marks: &Marks) -> u64 {
 /// and unknown ones stay with the file. Without `--collect` a class moves only if the file
 /// still defines it at top level (a stale name would stop pytest with "not found"). `None`
 /// when fewer than two parts result.
-pub fn class_split(file: &FileWork, source: Option<&str>) -> Option<Split> {
+fn class_split(file: &FileWork, source: Option<&str>) -> Option<Split> {
     use super::units::{Rest, finish_split, micros};
     let path = &file.path;
     let mut classes: BTreeMap<&str, Vec<u64>> = BTreeMap::new();

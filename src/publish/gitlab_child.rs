@@ -21,16 +21,16 @@ use serde_yaml_ng::{Mapping, Number, Value};
 pub const COMPONENT_TEMPLATE: &str = include_str!("../../templates/parallel-pytest.yml");
 
 /// Prefix of the variables through which the plan job hands the parent's inputs to the child.
-pub const INPUT_VAR_PREFIX: &str = crate::env_vars::ours::INPUT_PREFIX;
+const INPUT_VAR_PREFIX: &str = crate::env_vars::ours::INPUT_PREFIX;
 
 /// Jobs that only make sense in the parent pipeline (auto mode's planner and trigger).
-pub const PARENT_ONLY_JOBS: &[&str] = &["parallel-pytest-plan", "parallel-pytest-child"];
+const PARENT_ONLY_JOBS: &[&str] = &["parallel-pytest-plan", "parallel-pytest-child"];
 
 /// Jobs the child must contain; their absence means the template and this code disagree.
-pub const CHILD_JOBS: &[&str] = &["parallel-pytest-shard", "parallel-pytest-report"];
+const CHILD_JOBS: &[&str] = &["parallel-pytest-shard", "parallel-pytest-report"];
 
 /// GitLab's `parallel:` range.
-pub const MAX_PARALLEL: u32 = 200;
+const MAX_PARALLEL: u32 = 200;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ChildError {
@@ -129,7 +129,7 @@ pub fn parse_component(text: &str) -> Result<Component, ChildError> {
 
 /// The environment variable that carries input `name` (`working_directory` →
 /// `PARALLEL_PYTEST_INPUT_WORKING_DIRECTORY`).
-pub fn input_var(name: &str) -> String {
+fn input_var(name: &str) -> String {
     let mut var = String::from(INPUT_VAR_PREFIX);
     for c in name.chars() {
         var.push(match c {

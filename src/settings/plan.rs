@@ -16,9 +16,9 @@ use crate::suite::paths;
 use crate::timings;
 
 /// Default cap for `--target-seconds` (GitHub's matrix allows 256 jobs).
-pub const DEFAULT_MAX_SHARDS: u32 = 256;
+const DEFAULT_MAX_SHARDS: u32 = 256;
 /// Default start-up cost of one shard job (checkout, install), seconds.
-pub const DEFAULT_SHARD_STARTUP_SECONDS: f64 = 30.0;
+const DEFAULT_SHARD_STARTUP_SECONDS: f64 = 30.0;
 /// xdist distribution mode when neither pytest's args, `--dist` nor the config set one.
 /// BENCHMARKS.md ("run", `--dist`): on slowest-first timed work `load`, `worksteal` and
 /// `loadfile` measured within noise of each other; `load` works with every xdist version
@@ -211,7 +211,7 @@ pub fn out_dir(flag: Option<PathBuf>, settings: &Settings, cwd: &Path) -> PathBu
 
 /// The interpreter that runs pytest: the explicit one (flag/env/pyproject), else `python3` or
 /// `python` on `PATH`. A relative path is made absolute because pytest runs in the rootdir.
-pub fn find_python(machine: &MachineSettings, cwd: &Path) -> Result<PathBuf, Error> {
+pub(crate) fn find_python(machine: &MachineSettings, cwd: &Path) -> Result<PathBuf, Error> {
     let (python, _source) =
         interpreter::find(machine.python_choice(), std::env::var_os("PATH").as_deref())?;
     Ok(if python.components().count() > 1 {

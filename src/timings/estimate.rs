@@ -17,7 +17,7 @@ use std::path::Path;
 use crate::node_id::file_part;
 
 pub const MIN_TEST_SECONDS: f64 = 0.001;
-pub const DEFAULT_TEST_SECONDS: f64 = 1.0;
+const DEFAULT_TEST_SECONDS: f64 = 1.0;
 
 /// One test inside a file.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,7 +72,7 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 }
 
 /// Counts `def test…` lines: a cheap, Python-free guess of how many tests a file holds.
-pub fn count_test_functions(text: &str) -> u64 {
+fn count_test_functions(text: &str) -> u64 {
     text.lines()
         .filter(|l| {
             let l = l.trim_start();

@@ -24,9 +24,9 @@ use serde::{Deserialize, Serialize};
 use super::TimingsError;
 
 pub const FORMAT: &str = "parallel-pytest-timings";
-pub const VERSION: u32 = 1;
-pub const ALPHA: f64 = 0.3;
-pub const FORGET_AFTER_RUNS: u32 = 10;
+const VERSION: u32 = 1;
+const ALPHA: f64 = 0.3;
+const FORGET_AFTER_RUNS: u32 = 10;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoreEntry {
@@ -158,32 +158,6 @@ impl Store {
         }
     }
 
-    /// The previous store for `report`: our store files are merged entry by entry (runs and
-    /// misses kept), other sources (JUnit, `.test_durations`) seed entries as one run each;
-    /// later paths win per node id. Missing or unreadable files are errors naming the file.
-    pub fn from_sources(
-        paths: &[std::path::PathBuf],
-        mapper: &crate::junit::node_id::NodeIdMapper,
-    ) -> Result<Store, TimingsError> {
-        let mut store = Store::default();
-        for path in paths {
-            let shown = path.display().to_string();
-            let text = std::fs::read_to_string(path).map_err(|source| TimingsError::Read {
-                path: shown.clone(),
-                source,
-            })?;
-            if looks_like_store(&text) {
-                let other = Store::from_json(&text).map_err(|e| e.with_path(&shown))?;
-                store.tests.extend(other.tests);
-            } else {
-                let timings = super::load(std::slice::from_ref(path), mapper)?;
-                let seeded = Store::from_seconds(timings.tests.iter());
-                store.tests.extend(seeded.tests);
-            }
-        }
-        Ok(store)
-    }
-
     /// Seeds a store from timings read from any source (JUnit, `.test_durations`, a store):
     /// each known test counts as observed once.
     pub fn from_seconds<'a>(tests: impl IntoIterator<Item = (&'a String, &'a f64)>) -> Store {
@@ -273,7 +247,7 @@ impl Store {
     }
 
     /// Pretty JSON with sorted keys and a trailing newline.
-    pub fn to_json(&self) -> String {
+    fn to_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
         s.push('\n');
         s
@@ -337,28 +311,6 @@ mod tests {
             s.observe_run([("a", 13.0)]);
         }
         assert!(!s.tests.contains_key("b"));
-    }
-
-    #[test]
-    fn from_sources_keeps_store_history_and_seeds_others() {
-        let d = tempfile::tempdir().unwrap();
-        let mut s = Store::default();
-        s.observe_run([("a.py::t", 1.0)]);
-        s.observe_run([("a.py::t", 2.0)]);
-        let store_path = d.path().join("timings.json");
-        s.write(&store_path).unwrap();
-        let durations = d.path().join(".test_durations");
-        std::fs::write(&durations, r#"{"b.py::u": 4.0}"#).unwrap();
-        let mapper = crate::junit::node_id::NodeIdMapper::new();
-        let merged = Store::from_sources(&[store_path, durations], &mapper).unwrap();
-        assert_eq!(merged.tests["a.py::t"].runs, 2);
-        assert_eq!(merged.tests["b.py::u"].seconds, 4.0);
-        assert_eq!(merged.tests["b.py::u"].runs, 1);
-        let missing = d.path().join("nope.json");
-        let err = Store::from_sources(&[missing], &mapper)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("nope.json"), "{err}");
     }
 
     #[test]
