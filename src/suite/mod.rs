@@ -22,6 +22,18 @@ pub use config::PytestConfig;
 pub enum SuiteError {
     #[error("failed to read pytest config `{path}`: {message}")]
     Config { path: String, message: String },
+    #[error("failed to read pytest config `{}`", .path.display())]
+    Ini {
+        path: PathBuf,
+        #[source]
+        source: ini::IniError,
+    },
+    #[error("failed to read pytest config `{}`", .path.display())]
+    Toml {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
     #[error("file or directory not found: `{0}`")]
     NotFound(String),
     #[error("`PYTEST_ADDOPTS` is not valid shell syntax")]
