@@ -6,15 +6,15 @@ use std::process::ExitCode;
 
 use crate::ci::{self, Shard};
 use crate::cli::RunArgs;
-use crate::commands::plan as plan_cmd;
 use crate::error::Error;
-use crate::plan::{self, Plan, PlanError, ShardCount, ShardPlan};
+use crate::plan::{self, Plan, ShardCount, ShardPlan};
 use crate::pytest::command;
 use crate::pytest::manifest::Manifest;
 use crate::pytest::process;
 use crate::pytest::shard_run::{self, Progress, ShardOutcome, ShardRun};
 use crate::report::advice;
 use crate::settings::Settings;
+use crate::settings::plan::PlanInputsSettings;
 use crate::settings::run::RunSettings;
 use crate::suite;
 use crate::text::count;
@@ -40,7 +40,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> 
                 plan.shards.len()
             ))
         })?;
-    let workers = shard_run::effective_workers(shard_plan, run.forced_workers);
+    let workers = shard_plan.workers_to_start(run.forced_workers);
     let req = ShardRun {
         inputs: command::Inputs {
             python: &run.python,
@@ -99,13 +99,8 @@ fn obtain_plan(
         // Exactly what `plan` computes: the same request from the same settings, with N from
         // this job's shard.
         let total = ci_shard.map_or(1, |s| s.total);
-        let request = plan_cmd::plan_request(
-            settings,
-            &args.inputs,
-            ShardCount::Fixed(total),
-            plan_cmd::plan_workers(settings, &args.inputs),
-        )?;
-        let planned = plan::build(&request).map_err(plan_cmd::plan_error)?;
+        let inputs = PlanInputsSettings::resolve(&args.inputs, settings)?;
+        let planned = plan::build(&inputs.plan, ShardCount::Fixed(total), inputs.workers())?;
         for w in &planned.warnings {
             eprintln!("warning: {w}");
         }
@@ -129,8 +124,7 @@ fn obtain_plan(
         paths: args.inputs.paths.clone(),
         pytest_args: args.inputs.pytest_args.clone(),
         env_addopts: std::env::var(crate::env_vars::ci::PYTEST_ADDOPTS).ok(),
-    })
-    .map_err(|e| plan_cmd::plan_error(PlanError::Suite(e)))?;
+    })?;
     Ok(Obtained {
         plan,
         rootdir: suite.rootdir,

@@ -35,7 +35,7 @@ pub struct PartitionInput<'a> {
     pub shards: u32,
     pub workers: u32,
     pub unknown_tests: u64,
-    /// Serial marker and `--dist` mode (issue 8).
+    /// Serial marker and `--dist` mode.
     pub constraints: &'a Constraints,
 }
 
@@ -67,7 +67,7 @@ fn run(mut units: Vec<Unit>, n: usize) -> Candidate {
             .iter()
             .map(|u| match &u.kind {
                 UnitKind::Moved { .. } if u.family_member => {
-                    owner.get(crate::timings::file_of(&u.key)).copied()
+                    owner.get(crate::node_id::file_part(&u.key)).copied()
                 }
                 _ => None,
             })
@@ -107,7 +107,7 @@ fn fix_prefix_conflicts(units: &[Unit], weights: &[u64], n: usize, assign: &mut 
     for (i, u) in units.iter().enumerate() {
         if matches!(u.kind, UnitKind::Moved { .. }) {
             by_file
-                .entry(crate::timings::file_of(&u.key))
+                .entry(crate::node_id::file_part(&u.key))
                 .or_default()
                 .push(i);
         }
@@ -177,15 +177,7 @@ pub fn partition_plan(input: &PartitionInput<'_>) -> Plan {
     let n = input.shards.max(1) as usize;
     let w = u64::from(input.workers.max(1));
     let applied = Applied::new(input.files, input.sources, input.constraints, input.workers);
-    let mut base: Vec<Unit> = input.files.iter().map(whole_file).collect();
-    base.extend(input.node_args.iter().map(|(id, s)| Unit {
-        key: id.clone(),
-        kind: UnitKind::NodeArg,
-        micros: micros(*s),
-        longest: micros(*s),
-        tests: 1,
-        family_member: false,
-    }));
+    let base = base_units(input);
     let total: u64 = applied
         .adjust(input.files, base.clone())
         .iter()
@@ -224,30 +216,8 @@ pub fn partition_plan(input: &PartitionInput<'_>) -> Plan {
         applied.adjust(input.files, units)
     };
 
-    // The bound at the finest split we may use (every file split as far as it can be).
-    let finest_max = base
-        .iter()
-        .enumerate()
-        .map(|(i, u)| {
-            // Only a file above the fair share can raise the bound above `total / n`.
-            if u.kind == UnitKind::File && n > 1 && u.micros > share {
-                split_of(i)
-                    .map(|s| {
-                        s.moved
-                            .iter()
-                            .chain(std::iter::once(&s.remainder))
-                            .map(|m| m.micros)
-                            .max()
-                            .unwrap_or(0)
-                    })
-                    .unwrap_or(u.micros)
-            } else {
-                u.micros
-            }
-        })
-        .max()
-        .unwrap_or(0);
-    let lower_units = total.div_ceil(n as u64).max(finest_max);
+    let finest = finest_max(&base, n, share, &mut split_of);
+    let lower_units = total.div_ceil(n as u64).max(finest);
     let good_enough = lower_units + lower_units / 100;
 
     let mut best = run(units_at(u64::MAX, &mut split_of), n);
@@ -267,6 +237,50 @@ pub fn partition_plan(input: &PartitionInput<'_>) -> Plan {
     plan
 }
 
+/// Every file whole, then every explicit node-id arg.
+fn base_units(input: &PartitionInput<'_>) -> Vec<Unit> {
+    let mut base: Vec<Unit> = input.files.iter().map(whole_file).collect();
+    base.extend(input.node_args.iter().map(|(id, s)| Unit {
+        key: id.clone(),
+        kind: UnitKind::NodeArg,
+        micros: micros(*s),
+        longest: micros(*s),
+        tests: 1,
+        family_member: false,
+    }));
+    base
+}
+
+/// The heaviest unit at the finest split we may use (every file split as far as it can be).
+fn finest_max(
+    base: &[Unit],
+    n: usize,
+    share: u64,
+    split_of: &mut dyn FnMut(usize) -> Option<Split>,
+) -> u64 {
+    base.iter()
+        .enumerate()
+        .map(|(i, u)| {
+            // Only a file above the fair share can raise the bound above `total / n`.
+            if u.kind == UnitKind::File && n > 1 && u.micros > share {
+                split_of(i)
+                    .map(|s| {
+                        s.moved
+                            .iter()
+                            .chain(std::iter::once(&s.remainder))
+                            .map(|m| m.micros)
+                            .max()
+                            .unwrap_or(0)
+                    })
+                    .unwrap_or(u.micros)
+            } else {
+                u.micros
+            }
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 fn assemble(
     best: &Candidate,
     input: &PartitionInput<'_>,
@@ -274,6 +288,46 @@ fn assemble(
     w: u64,
     lower_units: u64,
 ) -> Plan {
+    let shards: Vec<ShardPlan> = accumulate(best, n)
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| a.into_shard(i as u32 + 1, w))
+        .collect();
+    let longest_test = best.units.iter().map(|u| u.longest).max().unwrap_or(0);
+    let lower = lower_units.div_ceil(w).max(longest_test);
+    let makespan = shards
+        .iter()
+        .map(|s| s.predicted_seconds)
+        .fold(0.0, f64::max);
+    let mut plan = Plan {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        fingerprint: String::new(),
+        shards_total: n as u32,
+        lower_bound_seconds: seconds(lower),
+        predicted_makespan_seconds: makespan,
+        unknown_tests: input.unknown_tests,
+        shards,
+        notes: Vec::new(),
+    };
+    plan.fingerprint = fingerprint(&best.units, &plan);
+    plan
+}
+
+/// One shard's selection while the units are laid out, with the weights that order it.
+#[derive(Default)]
+struct Acc {
+    micros: u64,
+    longest: u64,
+    files: Vec<(u64, String)>,
+    node_ids: Vec<(u64, String)>,
+    deselect: Vec<String>,
+    /// Moved units that landed on their own owner: their weight joins the file.
+    merged: BTreeMap<String, u64>,
+}
+
+/// Lays every unit of `best` onto its shard; a moved unit away from its owner adds the
+/// owner's deselects.
+fn accumulate(best: &Candidate, n: usize) -> Vec<Acc> {
     // Owner shard of every split file.
     let mut owner: BTreeMap<&str, usize> = BTreeMap::new();
     for (u, &b) in best.units.iter().zip(&best.assign) {
@@ -281,25 +335,7 @@ fn assemble(
             owner.insert(u.key.as_str(), b);
         }
     }
-    struct Acc {
-        micros: u64,
-        longest: u64,
-        files: Vec<(u64, String)>,
-        node_ids: Vec<(u64, String)>,
-        deselect: Vec<String>,
-        // Moved units that landed on their own owner: their weight joins the file.
-        merged: BTreeMap<String, u64>,
-    }
-    let mut acc: Vec<Acc> = (0..n)
-        .map(|_| Acc {
-            micros: 0,
-            longest: 0,
-            files: Vec::new(),
-            node_ids: Vec::new(),
-            deselect: Vec::new(),
-            merged: BTreeMap::new(),
-        })
-        .collect();
+    let mut acc: Vec<Acc> = (0..n).map(|_| Acc::default()).collect();
     let mut deselects: Vec<(usize, String)> = Vec::new();
     for (u, &b) in best.units.iter().zip(&best.assign) {
         let a = &mut acc[b];
@@ -312,7 +348,7 @@ fn assemble(
                 a.files.extend(files.iter().map(|(f, w)| (*w, f.clone())))
             }
             UnitKind::Moved { select, deselect } => {
-                let file = crate::timings::file_of(&u.key);
+                let file = crate::node_id::file_part(&u.key);
                 match owner.get(file) {
                     Some(&o) if o == b => {
                         *a.merged.entry(file.to_owned()).or_insert(0) += u.micros;
@@ -333,47 +369,33 @@ fn assemble(
     for (o, d) in deselects {
         acc[o].deselect.push(d);
     }
-    let mut shards = Vec::with_capacity(n);
-    for (i, mut a) in acc.into_iter().enumerate() {
-        for (weight, file) in a.files.iter_mut() {
-            if let Some(extra) = a.merged.get(file.as_str()) {
+    acc
+}
+
+impl Acc {
+    /// The shard row: heaviest files and ids first (ties by name), deselects sorted.
+    fn into_shard(mut self, index: u32, w: u64) -> ShardPlan {
+        for (weight, file) in self.files.iter_mut() {
+            if let Some(extra) = self.merged.get(file.as_str()) {
                 *weight += extra;
             }
         }
         let by_weight =
             |x: &(u64, String), y: &(u64, String)| y.0.cmp(&x.0).then_with(|| x.1.cmp(&y.1));
-        a.files.sort_by(by_weight);
-        a.node_ids.sort_by(by_weight);
-        a.deselect.sort();
-        a.deselect.dedup();
-        let predicted = (a.micros.div_ceil(w)).max(a.longest);
-        shards.push(ShardPlan {
-            index: i as u32 + 1,
+        self.files.sort_by(by_weight);
+        self.node_ids.sort_by(by_weight);
+        self.deselect.sort();
+        self.deselect.dedup();
+        let predicted = (self.micros.div_ceil(w)).max(self.longest);
+        ShardPlan {
+            index,
             predicted_seconds: seconds(predicted),
             workers: w as u32,
-            files: a.files.into_iter().map(|(_, f)| f).collect(),
-            node_ids: a.node_ids.into_iter().map(|(_, f)| f).collect(),
-            deselect: a.deselect,
-        });
+            files: self.files.into_iter().map(|(_, f)| f).collect(),
+            node_ids: self.node_ids.into_iter().map(|(_, f)| f).collect(),
+            deselect: self.deselect,
+        }
     }
-    let longest_test = best.units.iter().map(|u| u.longest).max().unwrap_or(0);
-    let lower = lower_units.div_ceil(w).max(longest_test);
-    let makespan = shards
-        .iter()
-        .map(|s| s.predicted_seconds)
-        .fold(0.0, f64::max);
-    let mut plan = Plan {
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        fingerprint: String::new(),
-        shards_total: n as u32,
-        lower_bound_seconds: seconds(lower),
-        predicted_makespan_seconds: makespan,
-        unknown_tests: input.unknown_tests,
-        shards,
-        notes: Vec::new(),
-    };
-    plan.fingerprint = fingerprint(&best.units, &plan);
-    plan
 }
 
 /// sha256 over the canonical units (key, kind, weight) and every shard's selection. The worker

@@ -2,23 +2,26 @@
 //!
 //! [`build`] is the single entry point used by `plan` and `run`, so both compute the identical
 //! plan: discover the suite (`suite`), read timings (`timings`), estimate unknowns, split heavy
-//! files, partition, fingerprint. [`selection_args`] turns one shard's plan into pytest args.
+//! files, partition, fingerprint. `pytest::command` turns one shard's plan into pytest args.
 
 pub mod build;
 pub mod constraints;
-pub mod gitlab_child;
 pub mod model;
 pub mod partition;
 #[cfg(test)]
 mod proptests;
+pub mod render;
 pub mod units;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use model::{Plan, ShardPlan};
 
 use crate::junit::node_id::NodeIdMapper;
-use crate::suite::{self, SuiteError, paths};
+use crate::node_id::{NodeId, file_part};
+use crate::suite::markers::{self, Marks};
+use crate::suite::{self, Suite, SuiteError, paths};
 use crate::timings::{self, TimingsError, estimate};
 
 /// How many shards to plan.
@@ -33,9 +36,10 @@ pub enum ShardCount {
     },
 }
 
-/// Everything the plan depends on. `plan` and `run` fill it from the same settings.
-#[derive(Debug, Clone)]
-pub struct PlanRequest {
+/// Everything the plan depends on besides the shard and worker counts. `plan` and `run` fill
+/// it from the same settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inputs {
     /// Where pytest will be started (`--root`, else the current directory).
     pub invocation_dir: PathBuf,
     /// Test paths given before `--`.
@@ -49,10 +53,7 @@ pub struct PlanRequest {
     pub timings_base: PathBuf,
     /// `Some(python)` with `--collect`.
     pub collect_with: Option<PathBuf>,
-    pub shards: ShardCount,
-    /// xdist workers per shard (1 = no xdist).
-    pub workers: u32,
-    /// Serial marker and `--dist` mode (issue 8).
+    /// Serial marker and `--dist` mode.
     pub constraints: constraints::Constraints,
 }
 
@@ -62,8 +63,12 @@ pub enum PlanError {
     Suite(#[from] SuiteError),
     #[error(transparent)]
     Timings(#[from] TimingsError),
-    #[error("{0}")]
-    Usage(String),
+    #[error("`--shards` / `PARALLEL_PYTEST_SHARDS` / `shards` must be at least 1")]
+    ZeroShards,
+    #[error("`--target-seconds {0}` must be a positive number of seconds")]
+    TargetSeconds(f64),
+    #[error("`--shard-startup-seconds {0}` must be zero or more")]
+    StartupSeconds(f64),
 }
 
 /// The plan and what a person needs to trust it.
@@ -83,8 +88,9 @@ pub struct Planned {
     pub target_note: Option<String>,
 }
 
-/// Discover, read timings, estimate, partition. Deterministic for the same inputs.
-pub fn build(req: &PlanRequest) -> Result<Planned, PlanError> {
+/// Discover, read timings, estimate, partition over `shards` shards of `workers` xdist workers
+/// (1 = no xdist). Deterministic for the same inputs.
+pub fn build(req: &Inputs, shards: ShardCount, workers: u32) -> Result<Planned, PlanError> {
     let suite = suite::load(&suite::SuiteRequest {
         invocation_dir: req.invocation_dir.clone(),
         paths: req.paths.clone(),
@@ -95,30 +101,11 @@ pub fn build(req: &PlanRequest) -> Result<Planned, PlanError> {
         &std::env::current_dir().unwrap_or_default(),
         &req.invocation_dir,
     );
-    // With `--collect`, pytest itself says which tests carry which markers (issue 8).
-    let mut collected_marks = None;
-    let collected = match &req.collect_with {
-        Some(python) => {
-            let mut args = req.pytest_args.clone();
-            args.extend(req.paths.iter().map(|p| p.display().to_string()));
-            let collection = suite::collect(&suite::CollectRequest {
-                python,
-                dir: &invocation_dir,
-                args: &args,
-                serial_marker: &req.constraints.serial_marker,
-                expect_tests: !suite.files.is_empty() || !suite.node_ids.is_empty(),
-            })?;
-            collected_marks = Some(constraints::marks_from_collected(
-                &collection,
-                &req.constraints.serial_marker,
-            ));
-            Some(collection.node_ids())
-        }
-        None => None,
-    };
+    let expect_tests = !suite.files.is_empty() || !suite.node_ids.is_empty();
+    let (collected, collected_marks) = collect(req, &invocation_dir, expect_tests)?;
     let known_files: Vec<String> = match &collected {
         Some(ids) => {
-            let mut f: Vec<String> = ids.iter().map(|i| timings::file_of(i).to_owned()).collect();
+            let mut f: Vec<String> = ids.iter().map(|i| file_part(i).to_owned()).collect();
             f.sort();
             f.dedup();
             f
@@ -130,31 +117,9 @@ pub fn build(req: &PlanRequest) -> Result<Planned, PlanError> {
     let mut timings = timings::load(&sources, &mapper)?;
     // Explicit node-id args (without `--collect`) are units of their own: their timed tests,
     // else (`None`) the median test once it is known.
-    let node_args_timed: Vec<(String, Option<f64>)> = if collected.is_some() {
-        Vec::new()
-    } else {
-        suite
-            .node_ids
-            .iter()
-            .map(|arg| {
-                // Summed in sorted order: the map's order differs between processes, and a
-                // float sum in a different order can differ in the last bit.
-                let mut matching: Vec<(&String, f64)> = timings
-                    .tests
-                    .iter()
-                    .filter(|(id, _)| {
-                        id.as_str() == arg
-                            || id
-                                .strip_prefix(arg.as_str())
-                                .is_some_and(|r| r.starts_with("::") || r.starts_with('['))
-                    })
-                    .map(|(id, s)| (id, s.max(estimate::MIN_TEST_SECONDS)))
-                    .collect();
-                matching.sort_by(|a, b| a.0.cmp(b.0));
-                let s: f64 = matching.iter().map(|(_, s)| s).sum();
-                (arg.clone(), (s > 0.0).then_some(s))
-            })
-            .collect()
+    let node_args_timed = match collected {
+        Some(_) => Vec::new(),
+        None => node_args_timed(&suite, &timings.tests),
     };
     let (files, summary) = estimate::build(
         &suite.rootdir,
@@ -166,11 +131,8 @@ pub fn build(req: &PlanRequest) -> Result<Planned, PlanError> {
         .iter()
         .map(|(arg, s)| (arg.clone(), s.unwrap_or(summary.median_test_seconds)))
         .collect();
-    let known_tests = files.iter().map(|f| f.tests.len()).sum();
-    let mut unknown = summary.unknown;
-    if collected.is_none() {
-        unknown += node_args_timed.iter().filter(|(_, s)| s.is_none()).count() as u64;
-    }
+    let unknown =
+        summary.unknown + node_args_timed.iter().filter(|(_, s)| s.is_none()).count() as u64;
     let constraints = constraints::Constraints {
         collected: collected_marks,
         ..req.constraints.clone()
@@ -182,25 +144,11 @@ pub fn build(req: &PlanRequest) -> Result<Planned, PlanError> {
         node_args: &node_args,
         sources: &source_of,
         shards,
-        workers: req.workers.max(1),
+        workers: workers.max(1),
         unknown_tests: unknown,
         constraints: &constraints,
     };
-    let (plan, target_note) = match req.shards {
-        ShardCount::Fixed(n) => {
-            if n == 0 {
-                return Err(PlanError::Usage("`--shards` must be at least 1".into()));
-            }
-            (build::partition_plan(&input(n)), None)
-        }
-        ShardCount::Target {
-            seconds,
-            max_shards,
-            startup_seconds,
-        } => choose_shard_count(seconds, max_shards, startup_seconds, |n| {
-            build::partition_plan(&input(n))
-        })?,
-    };
+    let (plan, target_note) = partition(shards, |n| build::partition_plan(&input(n)))?;
     let mut warnings = suite.warnings;
     warnings.extend(timings.warnings);
     Ok(Planned {
@@ -210,11 +158,88 @@ pub fn build(req: &PlanRequest) -> Result<Planned, PlanError> {
         config_file: suite.config_file,
         timings_sources: timings.sources,
         estimate: summary,
+        known_tests: files.iter().map(|f| f.tests.len()).sum(),
         files: files.len(),
-        known_tests,
         warnings,
         target_note,
     })
+}
+
+/// Collected node ids with `--collect`, and the markers pytest itself reports for them.
+type Collected = (Option<Vec<String>>, Option<BTreeMap<String, Marks>>);
+
+/// With `--collect`, pytest says which tests exist and which markers they carry.
+fn collect(
+    req: &Inputs,
+    invocation_dir: &Path,
+    expect_tests: bool,
+) -> Result<Collected, PlanError> {
+    let Some(python) = &req.collect_with else {
+        return Ok((None, None));
+    };
+    let mut args = req.pytest_args.clone();
+    args.extend(req.paths.iter().map(|p| p.display().to_string()));
+    let marker = &req.constraints.serial_marker;
+    let collection = suite::collect(&suite::CollectRequest {
+        python,
+        dir: invocation_dir,
+        args: &args,
+        serial_marker: marker,
+        expect_tests,
+    })?;
+    let marks = markers::marks_from_collected(&collection, marker);
+    Ok((Some(collection.node_ids()), Some(marks)))
+}
+
+/// Each explicit node-id arg with the summed seconds of the timed tests under it (`None`: none
+/// timed).
+fn node_args_timed(
+    suite: &Suite,
+    timed: &std::collections::HashMap<String, f64>,
+) -> Vec<(String, Option<f64>)> {
+    let timed: Vec<(NodeId, f64)> = if suite.node_ids.is_empty() {
+        Vec::new()
+    } else {
+        timed
+            .iter()
+            .map(|(id, s)| (NodeId::from(id.as_str()), s.max(estimate::MIN_TEST_SECONDS)))
+            .collect()
+    };
+    suite
+        .node_ids
+        .iter()
+        .map(|arg| {
+            // Summed in sorted order: the map's order differs between processes, and a float
+            // sum in a different order can differ in the last bit.
+            let mut matching: Vec<(&NodeId, f64)> = timed
+                .iter()
+                .filter(|(id, _)| id.is_within(arg))
+                .map(|(id, s)| (id, *s))
+                .collect();
+            matching.sort_by(|a, b| a.0.cmp(b.0));
+            let s: f64 = matching.iter().map(|(_, s)| s).sum();
+            (arg.clone(), (s > 0.0).then_some(s))
+        })
+        .collect()
+}
+
+/// The plan for a fixed shard count, or the smallest count that meets the target.
+fn partition(
+    shards: ShardCount,
+    plan_for: impl FnMut(u32) -> Plan,
+) -> Result<(Plan, Option<String>), PlanError> {
+    match shards {
+        ShardCount::Fixed(0) => Err(PlanError::ZeroShards),
+        ShardCount::Fixed(n) => {
+            let mut plan_for = plan_for;
+            Ok((plan_for(n), None))
+        }
+        ShardCount::Target {
+            seconds,
+            max_shards,
+            startup_seconds,
+        } => choose_shard_count(seconds, max_shards, startup_seconds, plan_for),
+    }
 }
 
 /// `--target-seconds`: the smallest `n ≤ max_shards` whose makespan + start-up fits.
@@ -226,14 +251,10 @@ fn choose_shard_count(
     mut plan_for: impl FnMut(u32) -> Plan,
 ) -> Result<(Plan, Option<String>), PlanError> {
     if !(target.is_finite() && target > 0.0) {
-        return Err(PlanError::Usage(format!(
-            "`--target-seconds {target}` must be a positive number of seconds"
-        )));
+        return Err(PlanError::TargetSeconds(target));
     }
     if !(startup.is_finite() && startup >= 0.0) {
-        return Err(PlanError::Usage(format!(
-            "`--shard-startup-seconds {startup}` must be zero or more"
-        )));
+        return Err(PlanError::StartupSeconds(startup));
     }
     let max_shards = max_shards.max(1);
     let first = plan_for(1);
@@ -280,68 +301,4 @@ fn choose_shard_count(
         plan.predicted_makespan_seconds + startup
     );
     Ok((plan, Some(note)))
-}
-
-/// The pytest args selecting one shard's tests: its files and node ids (relative to the
-/// directory pytest is started in) and a `--deselect` per id it must skip (rootdir-relative,
-/// because pytest matches `--deselect` against node ids). Empty for an empty shard: the caller
-/// must then not start pytest at all (invariant 3).
-pub fn selection_args(shard: &ShardPlan, rootdir: &Path, invocation_dir: &Path) -> Vec<String> {
-    let rebase = |node: &str| -> String {
-        let (path, rest) = match node.split_once("::") {
-            Some((p, r)) => (p, Some(r)),
-            None => (node, None),
-        };
-        let abs = paths::absolute(rootdir, Path::new(path));
-        let rel = paths::relative(invocation_dir, &abs);
-        match rest {
-            Some(r) => format!("{rel}::{r}"),
-            None => rel,
-        }
-    };
-    let mut args: Vec<String> = shard
-        .files
-        .iter()
-        .chain(&shard.node_ids)
-        .map(|n| rebase(n))
-        .collect();
-    for d in &shard.deselect {
-        args.push("--deselect".into());
-        args.push(d.clone());
-    }
-    args
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn selection_args_rebase_paths_but_not_deselects() {
-        let shard = ShardPlan {
-            index: 1,
-            predicted_seconds: 1.0,
-            workers: 2,
-            files: vec!["sub/tests/test_a.py".into()],
-            node_ids: vec!["sub/tests/test_b.py::T::t[x::y]".into()],
-            deselect: vec!["sub/tests/test_a.py::test_q[".into()],
-        };
-        let args = selection_args(&shard, Path::new("/r"), Path::new("/r/sub"));
-        assert_eq!(
-            args,
-            vec![
-                "tests/test_a.py",
-                "tests/test_b.py::T::t[x::y]",
-                "--deselect",
-                "sub/tests/test_a.py::test_q[",
-            ]
-        );
-        let empty = ShardPlan {
-            files: vec![],
-            node_ids: vec![],
-            deselect: vec![],
-            ..shard
-        };
-        assert!(selection_args(&empty, Path::new("/r"), Path::new("/r")).is_empty());
-    }
 }

@@ -1,4 +1,4 @@
-//! The plan as data: what `plan --format json` prints (contract, issue 3) and what `run`
+//! The plan as data: what `plan --format json` prints (the contract) and what `run`
 //! executes. Paths and node ids are relative to pytest's rootdir, as pytest prints them.
 
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,7 @@ pub struct Plan {
     /// Tests (or files) with no timing, estimated by the documented rule.
     pub unknown_tests: u64,
     pub shards: Vec<ShardPlan>,
-    /// What the planner did because of how tests must be kept together (issue 8): files kept
+    /// What the planner did because of how tests must be kept together: files kept
     /// whole for `--dist loadscope`/`loadfile` or `xdist_group`, files bundled onto one shard.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -42,5 +42,49 @@ pub struct ShardPlan {
 impl ShardPlan {
     pub fn is_empty(&self) -> bool {
         self.files.is_empty() && self.node_ids.is_empty()
+    }
+
+    /// Workers to start: the forced count, else the plan's, never more than the tests there
+    /// are: a shard of only parametrized node ids (`f.py::t[1]`) has exactly one test per id.
+    /// A file, or a node id naming a class or function, may hold any number of tests, so
+    /// otherwise the count stands.
+    pub fn workers_to_start(&self, forced: Option<u32>) -> u32 {
+        let w = forced.unwrap_or(self.workers).max(1);
+        let exact = self.files.is_empty() && self.node_ids.iter().all(|id| id.ends_with(']'));
+        if exact {
+            let n = u32::try_from(self.node_ids.len()).unwrap_or(u32::MAX);
+            w.min(n.max(1))
+        } else {
+            w
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sp(files: usize, node_ids: usize, workers: u32) -> ShardPlan {
+        ShardPlan {
+            index: 1,
+            predicted_seconds: 2.0,
+            workers,
+            files: (0..files).map(|i| format!("t{i}.py")).collect(),
+            node_ids: (0..node_ids).map(|i| format!("x.py::t[{i}]")).collect(),
+            deselect: vec![],
+        }
+    }
+
+    #[test]
+    fn workers_never_exceed_known_tests() {
+        assert_eq!(sp(0, 1, 4).workers_to_start(None), 1);
+        assert_eq!(sp(0, 3, 4).workers_to_start(None), 3);
+        assert_eq!(sp(2, 0, 4).workers_to_start(None), 4);
+        assert_eq!(sp(2, 0, 4).workers_to_start(Some(1)), 1);
+        assert_eq!(sp(2, 0, 0).workers_to_start(None), 1);
+        // A class or function id may hold many tests: no cap.
+        let mut group = sp(0, 1, 4);
+        group.node_ids = vec!["x.py::TestBig".into()];
+        assert_eq!(group.workers_to_start(None), 4);
     }
 }

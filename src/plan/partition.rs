@@ -75,42 +75,11 @@ pub fn improve(
             if gap < 2 {
                 break;
             }
-            let half = gap / 2;
-            // Best single move: the weight in (0, gap) closest to gap/2.
-            let mut best: Option<(u64, usize, Option<usize>)> = None; // (|d - half|, i, j)
-            if let Some((w, i)) = closest(&from, half, 1, gap - 1, &|i| allowed(i, b)) {
-                best = Some((w.abs_diff(half), i, None));
-            }
-            // Best swap: w_i - w_j in (0, gap) closest to gap/2.
             budget = budget.saturating_sub(bins[b].len() as u64);
-            for &j in &bins[b] {
-                let wj = weights[j];
-                if !allowed(j, m) {
-                    continue;
-                }
-                if let Some((wi, i)) =
-                    closest(&from, wj + half, wj + 1, wj + gap - 1, &|i| allowed(i, b))
-                {
-                    let score = (wi - wj).abs_diff(half);
-                    if best.is_none_or(|(s, bi, bj)| (score, i, Some(j)) < (s, bi, bj)) {
-                        best = Some((score, i, Some(j)));
-                    }
-                }
-            }
-            if let Some((_, i, j)) = best {
-                let wi = weights[i];
-                bins[m].retain(|&x| x != i);
-                bins[b].push(i);
-                assign[i] = b;
-                loads[m] -= wi;
-                loads[b] += wi;
+            if let Some((i, j)) = best_exchange(weights, &from, &bins[b], (m, b), gap, allowed) {
+                move_item(&mut bins, &mut loads, assign, weights[i], i, (m, b));
                 if let Some(j) = j {
-                    let wj = weights[j];
-                    bins[b].retain(|&x| x != j);
-                    bins[m].push(j);
-                    assign[j] = m;
-                    loads[b] -= wj;
-                    loads[m] += wj;
+                    move_item(&mut bins, &mut loads, assign, weights[j], j, (b, m));
                 }
                 done = true;
                 break;
@@ -123,6 +92,55 @@ pub fn improve(
             break;
         }
     }
+}
+
+/// Between the max bin `m` (its items `from`, sorted by weight) and bin `b` (`into`), `gap`
+/// apart: the move of one item `i`, or the swap of `i` with `j`, whose weight change is closest
+/// to `gap / 2` (ties by index).
+fn best_exchange(
+    weights: &[u64],
+    from: &[(u64, usize)],
+    into: &[usize],
+    (m, b): (usize, usize),
+    gap: u64,
+    allowed: &dyn Fn(usize, usize) -> bool,
+) -> Option<(usize, Option<usize>)> {
+    let half = gap / 2;
+    // Best single move: the weight in (0, gap) closest to gap/2.
+    let mut best: Option<(u64, usize, Option<usize>)> = None; // (|d - half|, i, j)
+    if let Some((w, i)) = closest(from, half, 1, gap - 1, &|i| allowed(i, b)) {
+        best = Some((w.abs_diff(half), i, None));
+    }
+    // Best swap: w_i - w_j in (0, gap) closest to gap/2.
+    for &j in into {
+        let wj = weights[j];
+        if !allowed(j, m) {
+            continue;
+        }
+        if let Some((wi, i)) = closest(from, wj + half, wj + 1, wj + gap - 1, &|i| allowed(i, b)) {
+            let score = (wi - wj).abs_diff(half);
+            if best.is_none_or(|(s, bi, bj)| (score, i, Some(j)) < (s, bi, bj)) {
+                best = Some((score, i, Some(j)));
+            }
+        }
+    }
+    best.map(|(_, i, j)| (i, j))
+}
+
+/// Moves item `i` of weight `w` from bin `from` to bin `to`.
+fn move_item(
+    bins: &mut [Vec<usize>],
+    loads: &mut [u64],
+    assign: &mut [usize],
+    w: u64,
+    i: usize,
+    (from, to): (usize, usize),
+) {
+    bins[from].retain(|&x| x != i);
+    bins[to].push(i);
+    assign[i] = to;
+    loads[from] -= w;
+    loads[to] += w;
 }
 
 /// In `sorted` (by weight, then index), an `ok` item with weight in `[lo, hi]` closest to

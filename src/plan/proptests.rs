@@ -29,10 +29,7 @@ const NAMES: &[&str] = &[
 
 /// pytest: a node-id arg selects itself and everything below it.
 fn arg_selects(arg: &str, id: &str) -> bool {
-    id == arg
-        || id
-            .strip_prefix(arg)
-            .is_some_and(|r| r.starts_with("::") || r.starts_with('['))
+    crate::node_id::NodeId::from(id).is_within(arg)
 }
 
 /// How often each real test id runs when every shard's selection is handed to pytest.
@@ -159,7 +156,7 @@ fn plan_of(work: &[FileWork], sources: &BTreeMap<String, String>, n: u32, w: u32
     plan_with(work, sources, n, w, Dist::Free)
 }
 
-/// With a `--dist` mode's constraints (issue 8): `loadscope`/`loadfile` narrow the splits.
+/// With a `--dist` mode's constraints: `loadscope`/`loadfile` narrow the splits.
 fn plan_with(
     work: &[FileWork],
     sources: &BTreeMap<String, String>,

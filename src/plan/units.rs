@@ -100,123 +100,157 @@ fn name_defined(source: &str, keyword: &str, name: &str) -> bool {
 /// How a file would be split; `None` when it cannot be (fewer than two parts).
 /// `source`: the file's text (checked for stale names without `--collect`).
 pub fn split_file(file: &FileWork, source: Option<&str>) -> Option<Split> {
-    let path = &file.path;
-    let mut moved: Vec<Unit> = Vec::new();
-    let mut rest_micros = micros(file.anonymous_seconds);
-    let mut rest_longest = rest_micros.min(micros(file.anonymous_seconds));
-    let mut rest_tests = 0u64;
-    if file.complete {
-        // Every id is known (`--collect`), so every test can move on its own. The owner keeps
-        // one *prefix-closed* group (ids that are prefixes of one another, `test_a`/`test_a2`:
-        // no id outside it is a prefix of one inside, so no deselect can reach it); the smallest
-        // such group, so the rest stays free to balance. A moved id that lands back on its
-        // owner's shard is checked against the owner's deselects in `build.rs`.
-        let mut ids: Vec<(&str, u64)> = file
-            .tests
-            .iter()
-            .map(|t| (t.id.as_str(), micros(t.seconds)))
-            .collect();
-        ids.sort();
-        ids.dedup_by(|a, b| a.0 == b.0);
-        let mut groups: Vec<Vec<(&str, u64)>> = Vec::new();
-        let mut stack: Vec<&str> = Vec::new();
-        for (id, w) in ids {
-            while stack.last().is_some_and(|p| !id.starts_with(p)) {
-                stack.pop();
-            }
-            if stack.is_empty() {
-                groups.push(Vec::new());
-            }
-            stack.push(id);
-            if let Some(g) = groups.last_mut() {
-                g.push((id, w));
-            }
-        }
-        if groups.len() + groups.iter().map(|g| g.len() - 1).sum::<usize>() < 2 {
-            return None;
-        }
-        let kept = groups
-            .iter()
-            .enumerate()
-            .min_by_key(|(i, g)| (g.len(), g.iter().map(|(_, w)| *w).sum::<u64>(), *i))
-            .map_or(0, |(i, _)| i);
-        for (i, g) in groups.iter().enumerate() {
-            if i == kept {
-                rest_micros += g.iter().map(|(_, w)| w).sum::<u64>();
-                rest_longest = rest_longest.max(g.iter().map(|(_, w)| *w).max().unwrap_or(0));
-                rest_tests += g.len() as u64;
-                continue;
-            }
-            for (k, (id, w)) in g.iter().enumerate() {
-                moved.push(Unit::single_test(id, *w, k > 0));
-            }
-        }
-        if groups.len() == 1 {
-            // One family (`test_a`, `test_a2`, ...): keep its root, move the rest (their
-            // deselects cannot reach the root, which is a prefix of them, not the other way).
-            let g = &groups[0];
-            rest_micros = g[0].1;
-            rest_longest = g[0].1;
-            rest_tests = 1;
-            moved.clear();
-            for (id, w) in &g[1..] {
-                moved.push(Unit::single_test(id, *w, true));
-            }
-        }
+    let anonymous = micros(file.anonymous_seconds);
+    let mut rest = Rest {
+        micros: anonymous,
+        longest: anonymous,
+        tests: 0,
+    };
+    let moved = if file.complete {
+        split_by_id(file, &mut rest)?
     } else {
-        // group name → (is class, has plain function, tests)
-        let mut groups: BTreeMap<&str, (bool, bool, Vec<u64>)> = BTreeMap::new();
-        let prefix_len = path.len() + 2;
-        for t in &file.tests {
-            let Some(rest) = t.id.get(prefix_len..) else {
-                continue;
-            };
-            let w = micros(t.seconds);
-            let (head, class) = match rest.find("::") {
-                // A `::` inside parameters does not make a class.
-                Some(i) if !rest[..i].contains('[') => (&rest[..i], true),
-                _ => (rest.split('[').next().unwrap_or(rest), false),
-            };
-            let entry = groups.entry(head).or_insert((class, false, Vec::new()));
-            entry.0 |= class;
-            entry.1 |= !class && !rest.contains('[');
-            entry.2.push(w);
-        }
-        for (head, (class, plain, ws)) in groups {
-            let sum: u64 = ws.iter().sum();
-            let longest = ws.iter().copied().max().unwrap_or(0);
-            let keyword = if class { "class" } else { "def" };
-            let movable = !plain
-                && !head.is_empty()
-                && source.is_some_and(|s| name_defined(s, keyword, head));
-            if movable {
-                let deselect = if class {
-                    format!("{path}::{head}::")
-                } else {
-                    format!("{path}::{head}[")
-                };
-                moved.push(Unit {
-                    key: format!("{path}::{head}"),
-                    kind: UnitKind::Moved {
-                        select: vec![format!("{path}::{head}")],
-                        deselect: vec![deselect],
-                    },
-                    micros: sum,
-                    longest,
-                    tests: ws.len() as u64,
-                    family_member: false,
-                });
-            } else {
-                rest_micros += sum;
-                rest_longest = rest_longest.max(longest);
-                rest_tests += ws.len() as u64;
-            }
+        split_by_name(file, source, &mut rest)
+    };
+    finish_split(&file.path, moved, rest)
+}
+
+/// What stays with the file's owner.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Rest {
+    pub(super) micros: u64,
+    pub(super) longest: u64,
+    pub(super) tests: u64,
+}
+
+impl Rest {
+    pub(super) fn add(&mut self, weights: impl IntoIterator<Item = u64>) {
+        for w in weights {
+            self.micros += w;
+            self.longest = self.longest.max(w);
+            self.tests += 1;
         }
     }
-    if moved.len() + usize::from(rest_micros > 0 || rest_tests > 0) < 2 {
+}
+
+/// Every id is known (`--collect`), so every test can move on its own. The owner keeps one
+/// *prefix-closed* group (ids that are prefixes of one another, `test_a`/`test_a2`: no id
+/// outside it is a prefix of one inside, so no deselect can reach it); the smallest such
+/// group, so the rest stays free to balance. A moved id that lands back on its owner's shard
+/// is checked against the owner's deselects in `build.rs`. `None`: nothing to split.
+fn split_by_id(file: &FileWork, rest: &mut Rest) -> Option<Vec<Unit>> {
+    let mut ids: Vec<(&str, u64)> = file
+        .tests
+        .iter()
+        .map(|t| (t.id.as_str(), micros(t.seconds)))
+        .collect();
+    ids.sort();
+    ids.dedup_by(|a, b| a.0 == b.0);
+    let mut groups: Vec<Vec<(&str, u64)>> = Vec::new();
+    let mut stack: Vec<&str> = Vec::new();
+    for (id, w) in ids {
+        while stack.last().is_some_and(|p| !id.starts_with(p)) {
+            stack.pop();
+        }
+        if stack.is_empty() {
+            groups.push(Vec::new());
+        }
+        stack.push(id);
+        if let Some(g) = groups.last_mut() {
+            g.push((id, w));
+        }
+    }
+    if groups.len() + groups.iter().map(|g| g.len() - 1).sum::<usize>() < 2 {
         return None;
     }
-    if rest_micros == 0 && rest_tests == 0 {
+    if let [family] = groups.as_slice() {
+        // One family (`test_a`, `test_a2`, ...): keep its root, move the rest (their deselects
+        // cannot reach the root, which is a prefix of them, not the other way).
+        *rest = Rest {
+            micros: family[0].1,
+            longest: family[0].1,
+            tests: 1,
+        };
+        return Some(
+            family[1..]
+                .iter()
+                .map(|(id, w)| Unit::single_test(id, *w, true))
+                .collect(),
+        );
+    }
+    let kept = groups
+        .iter()
+        .enumerate()
+        .min_by_key(|(i, g)| (g.len(), g.iter().map(|(_, w)| *w).sum::<u64>(), *i))
+        .map_or(0, |(i, _)| i);
+    let mut moved = Vec::new();
+    for (i, g) in groups.iter().enumerate() {
+        if i == kept {
+            rest.add(g.iter().map(|(_, w)| *w));
+            continue;
+        }
+        for (k, (id, w)) in g.iter().enumerate() {
+            moved.push(Unit::single_test(id, *w, k > 0));
+        }
+    }
+    Some(moved)
+}
+
+/// Without `--collect`: classes and parametrized functions move by name when the file still
+/// defines them; plain functions and unknown names stay with the owner.
+fn split_by_name(file: &FileWork, source: Option<&str>, rest: &mut Rest) -> Vec<Unit> {
+    let path = &file.path;
+    // group name → (is class, has plain function, tests)
+    let mut groups: BTreeMap<&str, (bool, bool, Vec<u64>)> = BTreeMap::new();
+    let prefix_len = path.len() + 2;
+    for t in &file.tests {
+        let Some(name) = t.id.get(prefix_len..) else {
+            continue;
+        };
+        let (head, class) = match name.find("::") {
+            // A `::` inside parameters does not make a class.
+            Some(i) if !name[..i].contains('[') => (&name[..i], true),
+            _ => (name.split('[').next().unwrap_or(name), false),
+        };
+        let entry = groups.entry(head).or_insert((class, false, Vec::new()));
+        entry.0 |= class;
+        entry.1 |= !class && !name.contains('[');
+        entry.2.push(micros(t.seconds));
+    }
+    let mut moved = Vec::new();
+    for (head, (class, plain, ws)) in groups {
+        let keyword = if class { "class" } else { "def" };
+        let movable =
+            !plain && !head.is_empty() && source.is_some_and(|s| name_defined(s, keyword, head));
+        if !movable {
+            rest.add(ws);
+            continue;
+        }
+        let deselect = if class {
+            format!("{path}::{head}::")
+        } else {
+            format!("{path}::{head}[")
+        };
+        moved.push(Unit {
+            key: format!("{path}::{head}"),
+            kind: UnitKind::Moved {
+                select: vec![format!("{path}::{head}")],
+                deselect: vec![deselect],
+            },
+            micros: ws.iter().sum(),
+            longest: ws.iter().copied().max().unwrap_or(0),
+            tests: ws.len() as u64,
+            family_member: false,
+        });
+    }
+    moved
+}
+
+/// The split, unless fewer than two parts result; the owner never keeps nothing.
+pub(super) fn finish_split(path: &str, mut moved: Vec<Unit>, mut rest: Rest) -> Option<Split> {
+    if moved.len() + usize::from(rest.micros > 0 || rest.tests > 0) < 2 {
+        return None;
+    }
+    if rest.micros == 0 && rest.tests == 0 {
         // Nothing stays behind: the heaviest group becomes the owner's part, so the owner
         // never runs a file whose every test is deselected (pytest would exit 5).
         let heaviest = moved
@@ -225,18 +259,20 @@ pub fn split_file(file: &FileWork, source: Option<&str>) -> Option<Split> {
             .max_by(|(_, a), (_, b)| a.micros.cmp(&b.micros).then_with(|| b.key.cmp(&a.key)))
             .map_or(0, |(i, _)| i);
         let kept = moved.remove(heaviest);
-        rest_micros = kept.micros;
-        rest_longest = kept.longest;
-        rest_tests = kept.tests;
+        rest = Rest {
+            micros: kept.micros,
+            longest: kept.longest,
+            tests: kept.tests,
+        };
     }
     Some(Split {
         moved,
         remainder: Unit {
-            key: path.clone(),
+            key: path.to_owned(),
             kind: UnitKind::Remainder,
-            micros: rest_micros,
-            longest: rest_longest,
-            tests: rest_tests,
+            micros: rest.micros,
+            longest: rest.longest,
+            tests: rest.tests,
             family_member: false,
         },
     })

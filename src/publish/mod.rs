@@ -8,6 +8,7 @@
 
 pub mod github;
 pub mod gitlab;
+pub mod gitlab_child;
 mod hook;
 
 pub use hook::{publish_github, publish_github_with, publish_gitlab, repo_relative_annotations};

@@ -10,9 +10,6 @@ use std::path::Path;
 use super::command::PytestCommand;
 
 use crate::python::ISOLATION_MODULE;
-/// The marker when neither `--serial-marker` nor the config names one.
-pub const DEFAULT_MARKER: &str = "serial";
-
 /// Which tests one pytest process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {

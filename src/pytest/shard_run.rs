@@ -14,7 +14,6 @@ use super::process::{self, Finished, SpawnError};
 use super::{crash, serial};
 use crate::host::usage::{ResourceUsage, Resources};
 use crate::junit::rewrite::{self, RewriteError};
-use crate::plan::ShardPlan;
 use crate::python::PythonInfo;
 
 /// Why a shard could not be run to an outcome (a failing pytest is an outcome, not an error).
@@ -53,7 +52,7 @@ pub enum RunError {
 /// Everything the shard runner needs, resolved by `run`; all paths absolute.
 #[derive(Debug, Clone)]
 pub struct ShardRun<'a> {
-    /// The shard's command inputs (its `workers` already through [`effective_workers`]).
+    /// The shard's command inputs (its `workers` already through `ShardPlan::workers_to_start`).
     pub inputs: command::Inputs<'a>,
     pub serial_marker: &'a str,
     /// Seconds pytest gets to write its report after a forwarded signal.
@@ -104,22 +103,6 @@ impl Paths {
             serial_out: out_dir.join(format!("serial-{stem}.txt")),
             serial_junit: out_dir.join(format!("junit-{stem}.serial.xml")),
         }
-    }
-}
-
-/// Workers from the plan (which applied the machine's budget), an explicit `--workers N`
-/// winning; at least one, and never more than the shard's tests when we know how many there
-/// are: a shard of only parametrized node ids (`f.py::t[1]`) has exactly one test per id.
-/// A file, or a node id naming a class or function, may hold any number of tests, so
-/// otherwise the plan's count stands.
-pub fn effective_workers(shard: &ShardPlan, forced: Option<u32>) -> u32 {
-    let w = forced.unwrap_or(shard.workers).max(1);
-    let exact = shard.files.is_empty() && shard.node_ids.iter().all(|id| id.ends_with(']'));
-    if exact {
-        let n = u32::try_from(shard.node_ids.len()).unwrap_or(u32::MAX);
-        w.min(n.max(1))
-    } else {
-        w
     }
 }
 
@@ -432,6 +415,7 @@ fn usable_cpus(cpus: &crate::host::Cpus) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::ShardPlan;
 
     fn sp(files: usize, node_ids: usize, workers: u32) -> ShardPlan {
         ShardPlan {
@@ -442,19 +426,6 @@ mod tests {
             node_ids: (0..node_ids).map(|i| format!("x.py::t[{i}]")).collect(),
             deselect: vec![],
         }
-    }
-
-    #[test]
-    fn workers_never_exceed_known_tests() {
-        assert_eq!(effective_workers(&sp(0, 1, 4), None), 1);
-        assert_eq!(effective_workers(&sp(0, 3, 4), None), 3);
-        assert_eq!(effective_workers(&sp(2, 0, 4), None), 4);
-        assert_eq!(effective_workers(&sp(2, 0, 4), Some(1)), 1);
-        assert_eq!(effective_workers(&sp(2, 0, 0), None), 1);
-        // A class or function id may hold many tests: no cap.
-        let mut group = sp(0, 1, 4);
-        group.node_ids = vec!["x.py::TestBig".into()];
-        assert_eq!(effective_workers(&group, None), 4);
     }
 
     fn request<'a>(shard: &'a ShardPlan, out_dir: &'a Path) -> ShardRun<'a> {

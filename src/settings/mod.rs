@@ -17,6 +17,8 @@ pub mod report;
 
 pub mod run;
 
+pub mod plan;
+
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer};
@@ -350,5 +352,57 @@ mod tests {
     #[test]
     fn missing_table_is_default() {
         assert_eq!(parse_file_config("").unwrap(), FileConfig::default());
+    }
+}
+
+/// The interpreter that runs pytest: the explicit one (flag/env/pyproject), else `python3` or
+/// `python` on `PATH`. A bare name stays bare (looked up on `PATH` at spawn time); a relative
+/// path is made absolute because pytest runs in the rootdir, not here.
+pub(crate) fn find_python(machine: &MachineSettings, cwd: &Path) -> Result<PathBuf, SettingsError> {
+    let (python, _source) = crate::python::interpreter::find(
+        machine.python_choice(),
+        std::env::var_os("PATH").as_deref(),
+    )?;
+    Ok(python_path(cwd, &python))
+}
+
+fn python_path(cwd: &Path, p: &Path) -> PathBuf {
+    if p.components().count() > 1 {
+        crate::suite::paths::absolute(cwd, p)
+    } else {
+        p.to_path_buf()
+    }
+}
+
+/// `PARALLEL_PYTEST_ARGV_BUDGET` (its value, if set), else the default argv budget for paths.
+pub(crate) fn argv_budget(var: Option<String>) -> Result<usize, SettingsError> {
+    let name = crate::env_vars::ours::ARGV_BUDGET;
+    let Some(v) = var else {
+        return Ok(crate::pytest::command::ARGV_PATH_BUDGET);
+    };
+    v.trim()
+        .parse::<usize>()
+        .map_err(|_| SettingsError::Invalid {
+            setting: name,
+            message: format!("`{name}` is `{v}`: expected a number of bytes"),
+        })
+}
+
+pub(crate) fn current_dir() -> Result<PathBuf, SettingsError> {
+    std::env::current_dir().map_err(SettingsError::CurrentDir)
+}
+
+#[cfg(test)]
+mod shared_tests {
+    use super::*;
+
+    #[test]
+    fn python_names_stay_bare_and_paths_become_absolute() {
+        let cwd = Path::new("/work");
+        assert_eq!(python_path(cwd, Path::new("python3")), Path::new("python3"));
+        assert_eq!(
+            python_path(cwd, Path::new(".venv/bin/python")),
+            Path::new("/work/.venv/bin/python")
+        );
     }
 }

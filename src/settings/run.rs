@@ -4,18 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::SettingsError;
-use super::{Resolved, Settings, pick};
+use super::plan::DEFAULT_DIST;
+use super::{Resolved, Settings, SettingsError, argv_budget, current_dir, find_python, pick};
 use crate::cli::RunArgs;
 use crate::env_vars::ours;
-use crate::pytest::{command, process, serial};
-use crate::python::interpreter;
+use crate::plan::constraints::{DEFAULT_SERIAL_MARKER, dist_from_args};
+use crate::pytest::{process, serial};
 use crate::suite::paths::absolute;
-
-/// xdist distribution mode when neither `--dist` nor the config sets one. BENCHMARKS.md ("run",
-/// `--dist`): on slowest-first timed work `load`, `worksteal` and `loadfile` measured within
-/// noise of each other; `load` works with every xdist version (`worksteal` needs 3.2+).
-const DEFAULT_DIST: &str = "load";
 
 /// Everything `run` decides before planning; paths are absolute.
 #[derive(Debug, Clone)]
@@ -42,11 +37,8 @@ pub struct RunSettings {
 
 impl RunSettings {
     pub fn resolve(settings: &Settings, args: &RunArgs) -> Result<Self, SettingsError> {
-        let cwd = std::env::current_dir().map_err(SettingsError::CurrentDir)?;
-        let (python, _source) = interpreter::find(
-            settings.machine.python_choice(),
-            std::env::var_os("PATH").as_deref(),
-        )?;
+        let cwd = current_dir()?;
+        let python = find_python(&settings.machine, &cwd)?;
         Self::from_parts(
             settings,
             args,
@@ -75,22 +67,23 @@ impl RunSettings {
         let serial_marker = pick(
             args.inputs.serial_marker.clone(),
             file.serial_marker.clone(),
-            serial::DEFAULT_MARKER.to_string(),
+            DEFAULT_SERIAL_MARKER.to_string(),
         );
         serial::validate_marker(&serial_marker.value).map_err(|e| SettingsError::Invalid {
             setting: "--serial-marker",
             message: format!("`--serial-marker`: {e}"),
         })?;
         Ok(RunSettings {
-            python: python_path(&cwd, python),
+            python: python.to_path_buf(),
             out_dir: Resolved {
                 value: absolute(&cwd, &out_dir.value),
                 origin: out_dir.origin,
             },
             cwd,
             root,
+            // `--dist` among pytest's own args wins on pytest's command line, so it wins here.
             dist: pick(
-                args.inputs.dist.clone(),
+                dist_from_args(&args.inputs.pytest_args).or(args.inputs.dist.clone()),
                 file.dist.clone(),
                 DEFAULT_DIST.to_string(),
             ),
@@ -110,31 +103,6 @@ fn grace(seconds: Option<f64>) -> Result<Duration, SettingsError> {
             setting: "--grace-seconds",
             message: format!("`--grace-seconds {s}` must be a number of seconds >= 0"),
         }),
-    }
-}
-
-fn argv_budget(var: Option<String>) -> Result<usize, SettingsError> {
-    let Some(v) = var else {
-        return Ok(command::ARGV_PATH_BUDGET);
-    };
-    v.trim()
-        .parse::<usize>()
-        .map_err(|_| SettingsError::Invalid {
-            setting: ours::ARGV_BUDGET,
-            message: format!(
-                "`{}` is `{v}`: expected a number of bytes",
-                ours::ARGV_BUDGET
-            ),
-        })
-}
-
-/// A bare command name (`python3`) is looked up on PATH; a relative path (`.venv/bin/python`)
-/// is made absolute because pytest runs in the rootdir, not here.
-fn python_path(cwd: &Path, p: &Path) -> PathBuf {
-    if p.components().count() > 1 {
-        absolute(cwd, p)
-    } else {
-        p.to_path_buf()
     }
 }
 
@@ -208,18 +176,11 @@ mod tests {
         assert_eq!(grace(Some(1.5)).unwrap(), Duration::from_millis(1500));
         assert!(grace(Some(-1.0)).is_err());
         assert!(grace(Some(f64::NAN)).is_err());
-        assert_eq!(argv_budget(None).unwrap(), command::ARGV_PATH_BUDGET);
+        assert_eq!(
+            argv_budget(None).unwrap(),
+            crate::pytest::command::ARGV_PATH_BUDGET
+        );
         assert_eq!(argv_budget(Some(" 100 ".into())).unwrap(), 100);
         assert!(argv_budget(Some("many".into())).is_err());
-    }
-
-    #[test]
-    fn python_names_stay_bare_and_paths_become_absolute() {
-        let cwd = Path::new("/work");
-        assert_eq!(python_path(cwd, Path::new("python3")), Path::new("python3"));
-        assert_eq!(
-            python_path(cwd, Path::new(".venv/bin/python")),
-            Path::new("/work/.venv/bin/python")
-        );
     }
 }

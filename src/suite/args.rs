@@ -8,7 +8,7 @@
 //! look like a path (documented in the README).
 
 /// Options whose value is the next argument when not written `--opt=value`.
-pub const VALUE_OPTIONS: &[&str] = &[
+const VALUE_OPTIONS: &[&str] = &[
     // pytest
     "-k",
     "-m",

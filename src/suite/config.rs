@@ -69,14 +69,17 @@ const CONFIG_NAMES: &[&str] = &[
 ];
 
 fn read(path: &Path) -> Result<String, SuiteError> {
-    fs_err::read_to_string(path).map_err(|e| SuiteError::Io(e.to_string()))
+    std::fs::read_to_string(path).map_err(|source| SuiteError::ReadConfig {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn ini_section(path: &Path, section: &str) -> Result<Loaded, SuiteError> {
     let text = read(path)?;
-    let parsed = ini::parse(&text).map_err(|e| SuiteError::Config {
-        path: path.display().to_string(),
-        message: e.to_string(),
+    let parsed = ini::parse(&text).map_err(|source| SuiteError::Ini {
+        path: path.to_path_buf(),
+        source,
     })?;
     Ok(parsed.section(section).map(|s| {
         s.iter()
@@ -87,10 +90,11 @@ fn ini_section(path: &Path, section: &str) -> Result<Loaded, SuiteError> {
 
 fn toml_doc(path: &Path) -> Result<toml::Table, SuiteError> {
     let text = read(path)?;
-    text.parse::<toml::Table>().map_err(|e| SuiteError::Config {
-        path: path.display().to_string(),
-        message: e.to_string().trim().replace('\n', " "),
-    })
+    text.parse::<toml::Table>()
+        .map_err(|source| SuiteError::Toml {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 fn toml_value(v: &toml::Value, native: bool) -> Value {
@@ -285,10 +289,7 @@ pub fn determine(
     if let Some(r) = rootdir_arg {
         let r = absolute(invocation_dir, r);
         if !r.is_dir() {
-            return Err(SuiteError::Usage(format!(
-                "`--rootdir {}` is not a directory",
-                r.display()
-            )));
+            return Err(SuiteError::RootdirNotDir(r));
         }
         rootdir = Some(r);
     }
@@ -375,13 +376,10 @@ mod tests {
     fn bad_config_names_file_and_line() {
         let d = tempfile::tempdir().unwrap();
         write(d.path(), "pytest.ini", "[pytest]\nthis is wrong\n");
-        let err = determine(d.path(), &[], None, None)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("pytest.ini") && err.contains("line 2"),
-            "{err}"
-        );
+        let err = determine(d.path(), &[], None, None).unwrap_err();
+        let cause = std::error::Error::source(&err).map(|c| c.to_string());
+        assert!(err.to_string().contains("pytest.ini"), "{err}");
+        assert!(cause.is_some_and(|c| c.contains("line 2")), "{err:?}");
     }
 
     #[test]

@@ -164,10 +164,9 @@ fn glob_relative(base: &Path, pattern: &str) -> Result<Vec<String>, SuiteError> 
     let glob = GlobBuilder::new(pattern)
         .literal_separator(true)
         .build()
-        .map_err(|e| {
-            SuiteError::Usage(format!(
-                "`testpaths` entry `{pattern}` is not a valid glob: {e}"
-            ))
+        .map_err(|source| SuiteError::TestpathsGlob {
+            pattern: pattern.to_string(),
+            source,
         })?
         .compile_matcher();
     let mut out = Vec::new();

@@ -10,6 +10,7 @@ pub mod collect;
 pub mod config;
 pub mod discover;
 pub mod ini;
+pub mod markers;
 pub mod paths;
 
 use std::path::{Path, PathBuf};
@@ -21,12 +22,40 @@ pub use config::PytestConfig;
 pub enum SuiteError {
     #[error("failed to read pytest config `{path}`: {message}")]
     Config { path: String, message: String },
+    #[error("failed to read pytest config `{}`", .path.display())]
+    Ini {
+        path: PathBuf,
+        #[source]
+        source: ini::IniError,
+    },
+    #[error("failed to read pytest config `{}`", .path.display())]
+    Toml {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
     #[error("file or directory not found: `{0}`")]
     NotFound(String),
-    #[error("{0}")]
-    Usage(String),
-    #[error("{0}")]
-    Io(String),
+    #[error("`PYTEST_ADDOPTS` is not valid shell syntax")]
+    AddoptsSyntax,
+    #[error(
+        "`--pyargs` names packages, not paths: plan with `--collect` to let pytest resolve them"
+    )]
+    Pyargs,
+    #[error("`testpaths` entry `{pattern}` is not a valid glob")]
+    TestpathsGlob {
+        pattern: String,
+        #[source]
+        source: globset::Error,
+    },
+    #[error("`--rootdir {}` is not a directory", .0.display())]
+    RootdirNotDir(PathBuf),
+    #[error("failed to read pytest config `{}`", .path.display())]
+    ReadConfig {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("failed to collect tests with `{command}`: {message}")]
     Collect { command: String, message: String },
 }
@@ -66,9 +95,7 @@ fn strings(v: &[&str]) -> Vec<String> {
 fn command_line(req: &SuiteRequest) -> Result<Vec<String>, SuiteError> {
     let mut all = Vec::new();
     if let Some(env) = req.env_addopts.as_deref().filter(|s| !s.trim().is_empty()) {
-        all.extend(shlex::split(env).ok_or_else(|| {
-            SuiteError::Usage("`PYTEST_ADDOPTS` is not valid shell syntax".into())
-        })?);
+        all.extend(shlex::split(env).ok_or(SuiteError::AddoptsSyntax)?);
     }
     all.extend(req.pytest_args.iter().cloned());
     // Our own PATHS are positional args too; `--` keeps them positional whatever they look like.
@@ -87,14 +114,12 @@ pub fn load(req: &SuiteRequest) -> Result<Suite, SuiteError> {
     );
     let cli = args::parse(&command_line(req)?);
     if cli.pyargs {
-        return Err(SuiteError::Usage(
-            "`--pyargs` names packages, not paths: plan with `--collect` to let pytest resolve them".into(),
-        ));
+        return Err(SuiteError::Pyargs);
     }
     let path_args: Vec<PathBuf> = cli
         .positional
         .iter()
-        .map(|a| PathBuf::from(a.split_once("::").map_or(a.as_str(), |(p, _)| p)))
+        .map(|a| PathBuf::from(crate::node_id::file_part(a)))
         .collect();
     let mut config = config::determine(
         &invocation_dir,

@@ -14,10 +14,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use super::{Timings, file_of};
+use crate::node_id::file_part;
 
 pub const MIN_TEST_SECONDS: f64 = 0.001;
-pub const DEFAULT_TEST_SECONDS: f64 = 1.0;
+const DEFAULT_TEST_SECONDS: f64 = 1.0;
 
 /// One test inside a file.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,7 +72,7 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 }
 
 /// Counts `def test…` lines: a cheap, Python-free guess of how many tests a file holds.
-pub fn count_test_functions(text: &str) -> u64 {
+fn count_test_functions(text: &str) -> u64 {
     text.lines()
         .filter(|l| {
             let l = l.trim_start();
@@ -91,111 +91,122 @@ pub fn build(
     collected: Option<&[String]>,
     tests: HashMap<String, f64>,
 ) -> (Vec<FileWork>, EstimateSummary) {
-    let timings = Timings {
-        tests,
-        ..Timings::default()
-    };
-    let floor = |s: f64| s.max(MIN_TEST_SECONDS);
     match collected {
-        Some(ids) => {
-            let known: Vec<f64> = ids
-                .iter()
-                .filter_map(|id| timings.tests.get(id).copied())
-                .collect();
-            let med = median(known).unwrap_or(DEFAULT_TEST_SECONDS);
-            let mut by_file: BTreeMap<&str, Vec<TestWork>> = BTreeMap::new();
-            let mut unknown = 0;
-            for id in ids {
-                let t = timings.tests.get(id).copied();
-                unknown += u64::from(t.is_none());
-                by_file.entry(file_of(id)).or_default().push(TestWork {
-                    id: id.clone(),
-                    seconds: floor(t.unwrap_or(med)),
-                    known: t.is_some(),
-                });
+        Some(ids) => from_collected(ids, &tests),
+        None => from_files(rootdir, files, tests),
+    }
+}
+
+fn floor(seconds: f64) -> f64 {
+    seconds.max(MIN_TEST_SECONDS)
+}
+
+/// With `--collect`: every collected id, timed or the median known test.
+fn from_collected(
+    ids: &[String],
+    timed: &HashMap<String, f64>,
+) -> (Vec<FileWork>, EstimateSummary) {
+    let known: Vec<f64> = ids.iter().filter_map(|id| timed.get(id).copied()).collect();
+    let med = median(known).unwrap_or(DEFAULT_TEST_SECONDS);
+    let mut by_file: BTreeMap<&str, Vec<TestWork>> = BTreeMap::new();
+    let mut unknown = 0;
+    for id in ids {
+        let t = timed.get(id).copied();
+        unknown += u64::from(t.is_none());
+        by_file.entry(file_part(id)).or_default().push(TestWork {
+            id: id.clone(),
+            seconds: floor(t.unwrap_or(med)),
+            known: t.is_some(),
+        });
+    }
+    let work = by_file
+        .into_iter()
+        .map(|(path, mut tests)| {
+            tests.sort_by(|a, b| a.id.cmp(&b.id));
+            tests.dedup_by(|a, b| a.id == b.id);
+            FileWork {
+                path: path.to_owned(),
+                tests,
+                anonymous_seconds: 0.0,
+                complete: true,
             }
-            let work = by_file
-                .into_iter()
-                .map(|(path, mut tests)| {
-                    tests.sort_by(|a, b| a.id.cmp(&b.id));
-                    tests.dedup_by(|a, b| a.id == b.id);
-                    FileWork {
-                        path: path.to_owned(),
-                        tests,
-                        anonymous_seconds: 0.0,
-                        complete: true,
-                    }
-                })
-                .collect();
-            let summary = EstimateSummary {
-                unknown,
-                unknown_are_files: false,
-                median_test_seconds: med,
-                rule: format!(
-                    "each collected test without a timing counts as the median known test ({med:.3} s)"
-                ),
-            };
-            (work, summary)
-        }
-        None => {
-            let wanted: HashMap<&str, usize> = files
-                .iter()
-                .enumerate()
-                .map(|(i, f)| (f.as_str(), i))
-                .collect();
-            let mut tests: Vec<Vec<TestWork>> = vec![Vec::new(); files.len()];
-            let mut known = Vec::new();
-            for (id, s) in timings.tests {
-                if let Some(&i) = wanted.get(file_of(&id)) {
-                    known.push(s);
-                    tests[i].push(TestWork {
-                        id,
-                        seconds: floor(s),
-                        known: true,
-                    });
-                }
-            }
-            let med = median(known).unwrap_or(DEFAULT_TEST_SECONDS);
-            let mut unknown = 0;
-            let work = files
-                .iter()
-                .zip(tests)
-                .map(|(path, mut tests)| {
-                    tests.sort_by(|a, b| a.id.cmp(&b.id));
-                    let anonymous_seconds = if tests.is_empty() {
-                        unknown += 1;
-                        let count = fs_err::read_to_string(rootdir.join(path))
-                            .map(|t| count_test_functions(&t))
-                            .unwrap_or(0)
-                            .max(1);
-                        floor(med) * count as f64
-                    } else {
-                        0.0
-                    };
-                    FileWork {
-                        path: path.clone(),
-                        tests,
-                        anonymous_seconds,
-                        complete: false,
-                    }
-                })
-                .collect();
-            let summary = EstimateSummary {
-                unknown,
-                unknown_are_files: true,
-                median_test_seconds: med,
-                rule: format!(
-                    "each file without timings counts as its `def test…` lines × the median known test ({med:.3} s)"
-                ),
-            };
-            (work, summary)
+        })
+        .collect();
+    let summary = EstimateSummary {
+        unknown,
+        unknown_are_files: false,
+        median_test_seconds: med,
+        rule: format!(
+            "each collected test without a timing counts as the median known test ({med:.3} s)"
+        ),
+    };
+    (work, summary)
+}
+
+/// Without `--collect`: each discovered file's timed tests; a file without any counts as its
+/// `def test…` lines × the median known test.
+fn from_files(
+    rootdir: &Path,
+    files: &[String],
+    timed: HashMap<String, f64>,
+) -> (Vec<FileWork>, EstimateSummary) {
+    let wanted: HashMap<&str, usize> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.as_str(), i))
+        .collect();
+    let mut tests: Vec<Vec<TestWork>> = vec![Vec::new(); files.len()];
+    let mut known = Vec::new();
+    for (id, s) in timed {
+        if let Some(&i) = wanted.get(file_part(&id)) {
+            known.push(s);
+            tests[i].push(TestWork {
+                id,
+                seconds: floor(s),
+                known: true,
+            });
         }
     }
+    let med = median(known).unwrap_or(DEFAULT_TEST_SECONDS);
+    let mut unknown = 0;
+    let work = files
+        .iter()
+        .zip(tests)
+        .map(|(path, mut tests)| {
+            tests.sort_by(|a, b| a.id.cmp(&b.id));
+            let anonymous_seconds = if tests.is_empty() {
+                unknown += 1;
+                let count = fs_err::read_to_string(rootdir.join(path))
+                    .map(|t| count_test_functions(&t))
+                    .unwrap_or(0)
+                    .max(1);
+                floor(med) * count as f64
+            } else {
+                0.0
+            };
+            FileWork {
+                path: path.clone(),
+                tests,
+                anonymous_seconds,
+                complete: false,
+            }
+        })
+        .collect();
+    let summary = EstimateSummary {
+        unknown,
+        unknown_are_files: true,
+        median_test_seconds: med,
+        rule: format!(
+            "each file without timings counts as its `def test…` lines × the median known test ({med:.3} s)"
+        ),
+    };
+    (work, summary)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::timings::Timings;
 
     #[test]
     fn median_odd_even() {

@@ -34,18 +34,52 @@ pub const TEST_DURATIONS: &str = ".test_durations";
 pub enum TimingsError {
     #[error("timings path `{0}` does not exist")]
     NotFound(String),
-    #[error("timings glob `{pattern}` is invalid: {message}")]
-    BadGlob { pattern: String, message: String },
-    #[error("failed to read timings file `{path}`: {message}")]
-    Io { path: String, message: String },
+    #[error("timings glob `{pattern}` is invalid")]
+    BadGlob {
+        pattern: String,
+        #[source]
+        source: globset::Error,
+    },
+    #[error("failed to read timings file `{path}`")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to write timings store `{path}`")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(
-        "timings file `{path}` is not JUnit XML, `.test_durations` or a parallel-pytest store: {message}"
+        "timings file `{path}` is not JUnit XML, `.test_durations` or a parallel-pytest store: {reason}"
     )]
-    Unrecognised { path: String, message: String },
-    #[error("timings file `{path}` is not valid JSON: {message}")]
-    BadJson { path: String, message: String },
-    #[error("timings file `{path}` is not valid JUnit XML: {message}")]
-    BadJunit { path: String, message: String },
+    Unrecognised { path: String, reason: &'static str },
+    #[error("timings file `{path}` is not UTF-8 text")]
+    NotUtf8 {
+        path: String,
+        #[source]
+        source: std::str::Utf8Error,
+    },
+    #[error("timings file `{path}` is not valid JSON")]
+    BadJson {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("timings file `{path}` is not valid JUnit XML")]
+    BadJunit {
+        path: String,
+        #[source]
+        source: crate::junit::reader::ReadError,
+    },
+    #[error("failed to read timings file `{path}`")]
+    ReadJunit {
+        path: String,
+        #[source]
+        source: crate::junit::reader::ReadError,
+    },
     #[error(
         "timings store `{path}` has version {version}; this parallel-pytest reads version {expected}"
     )]
@@ -88,20 +122,6 @@ impl Timings {
             ));
         }
     }
-}
-
-/// The file part of a node id (`tests/test_a.py::T::t[x::y]` → `tests/test_a.py`).
-pub fn file_of(node_id: &str) -> &str {
-    // A byte scan: this runs once per timed id (a million in big suites).
-    let b = node_id.as_bytes();
-    let mut i = 0;
-    while i + 1 < b.len() {
-        if b[i] == b':' && b[i + 1] == b':' {
-            return &node_id[..i];
-        }
-        i += 1;
-    }
-    node_id
 }
 
 /// Reads every source in order; later sources override earlier ones per node id.

@@ -53,10 +53,6 @@ pub fn resolve(specs: &[String], base: &Path, root: &Path) -> Result<Vec<PathBuf
 }
 
 fn expand_glob(base: &Path, spec: &str) -> Result<Vec<PathBuf>, TimingsError> {
-    let bad = |message: String| TimingsError::BadGlob {
-        pattern: spec.to_owned(),
-        message,
-    };
     let absolute = if Path::new(spec).is_absolute() {
         spec.to_owned()
     } else {
@@ -74,7 +70,10 @@ fn expand_glob(base: &Path, spec: &str) -> Result<Vec<PathBuf>, TimingsError> {
     let glob = globset::GlobBuilder::new(&absolute)
         .literal_separator(true)
         .build()
-        .map_err(|e| bad(e.to_string()))?
+        .map_err(|source| TimingsError::BadGlob {
+            pattern: spec.to_owned(),
+            source,
+        })?
         .compile_matcher();
     let mut found: Vec<PathBuf> = walkdir::WalkDir::new(&start)
         .follow_links(true)
@@ -94,9 +93,9 @@ pub fn read_into(
     timings: &mut Timings,
 ) -> Result<(), TimingsError> {
     let shown = path.display().to_string();
-    let bytes = fs_err::read(path).map_err(|e| TimingsError::Io {
+    let bytes = std::fs::read(path).map_err(|source| TimingsError::Read {
         path: shown.clone(),
-        message: e.to_string(),
+        source,
     })?;
     match bytes
         .iter()
@@ -106,11 +105,11 @@ pub fn read_into(
         Some(b'<') => read_junit(path, &bytes, mapper, timings),
         Some(_) => Err(TimingsError::Unrecognised {
             path: shown,
-            message: "it starts with neither `{` nor `<`".into(),
+            reason: "it starts with neither `{` nor `<`",
         }),
         None => Err(TimingsError::Unrecognised {
             path: shown,
-            message: "it is empty".into(),
+            reason: "it is empty",
         }),
     }
 }
@@ -160,9 +159,9 @@ fn python_json_to_json(text: &str) -> std::borrow::Cow<'_, str> {
 
 fn read_json(path: &Path, bytes: &[u8], timings: &mut Timings) -> Result<(), TimingsError> {
     let shown = path.display().to_string();
-    let text = std::str::from_utf8(bytes).map_err(|e| TimingsError::BadJson {
+    let text = std::str::from_utf8(bytes).map_err(|source| TimingsError::NotUtf8 {
         path: shown.clone(),
-        message: e.to_string(),
+        source,
     })?;
     let text = text.trim_start_matches('\u{feff}');
     let text = python_json_to_json(text);
@@ -184,9 +183,9 @@ fn read_json(path: &Path, bytes: &[u8], timings: &mut Timings) -> Result<(), Tim
     let mut de = serde_json::Deserializer::from_str(&text);
     serde::de::DeserializeSeed::deserialize(&mut collector, &mut de)
         .and_then(|()| de.end())
-        .map_err(|e| TimingsError::BadJson {
+        .map_err(|source| TimingsError::BadJson {
             path: shown.clone(),
-            message: e.to_string(),
+            source,
         })?;
     let Collector {
         timings,
@@ -196,7 +195,7 @@ fn read_json(path: &Path, bytes: &[u8], timings: &mut Timings) -> Result<(), Tim
     if numbers == 0 && !bad.is_empty() && bad.iter().all(|(_, v)| v != "null") {
         return Err(TimingsError::Unrecognised {
             path: shown,
-            message: "it is a JSON object, but its values are not durations in seconds".into(),
+            reason: "it is a JSON object, but its values are not durations in seconds",
         });
     }
     // Sorted so warnings come out in the same order on every machine.
@@ -263,16 +262,16 @@ fn read_junit(
         let id = mapper.node_id(&case.classname, &case.name, case.file.as_deref());
         *seen.entry(id).or_insert(0.0) += case.time_seconds;
     })
-    .map_err(|e| match e {
+    .map_err(|source| match source {
         reader::ReadError::NotJunit { .. } | reader::ReadError::NotXml { .. } => {
             TimingsError::BadJunit {
                 path: shown.clone(),
-                message: e.to_string(),
+                source,
             }
         }
-        other => TimingsError::Io {
+        source => TimingsError::ReadJunit {
             path: shown.clone(),
-            message: other.to_string(),
+            source,
         },
     })?;
     if let Some(reason) = summary.truncated {

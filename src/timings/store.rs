@@ -24,9 +24,9 @@ use serde::{Deserialize, Serialize};
 use super::TimingsError;
 
 pub const FORMAT: &str = "parallel-pytest-timings";
-pub const VERSION: u32 = 1;
-pub const ALPHA: f64 = 0.3;
-pub const FORGET_AFTER_RUNS: u32 = 10;
+const VERSION: u32 = 1;
+const ALPHA: f64 = 0.3;
+const FORGET_AFTER_RUNS: u32 = 10;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoreEntry {
@@ -63,7 +63,7 @@ pub struct Store {
     #[serde(default)]
     pub smoothing: Smoothing,
     pub tests: BTreeMap<String, StoreEntry>,
-    /// Peak resident memory of one xdist worker, learned from the shards' manifests (issue 8),
+    /// Peak resident memory of one xdist worker, learned from the shards' manifests,
     /// so the next run's worker count leaves room for it. Absent in older stores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_memory: Option<WorkerMemory>,
@@ -112,16 +112,16 @@ pub fn looks_like_store(text: &str) -> bool {
 /// Parse errors before the path is known; [`StoreParseError::with_path`] names the file.
 #[derive(Debug)]
 pub enum StoreParseError {
-    Json(String),
+    Json(serde_json::Error),
     Version(u64),
 }
 
 impl StoreParseError {
     pub fn with_path(self, path: &str) -> TimingsError {
         match self {
-            StoreParseError::Json(message) => TimingsError::BadJson {
+            StoreParseError::Json(source) => TimingsError::BadJson {
                 path: path.to_owned(),
-                message,
+                source,
             },
             StoreParseError::Version(version) => TimingsError::StoreVersion {
                 path: path.to_owned(),
@@ -138,51 +138,24 @@ impl Store {
         struct Head {
             version: u64,
         }
-        let head: Head =
-            serde_json::from_str(text).map_err(|e| StoreParseError::Json(e.to_string()))?;
+        let head: Head = serde_json::from_str(text).map_err(StoreParseError::Json)?;
         if head.version != u64::from(VERSION) {
             return Err(StoreParseError::Version(head.version));
         }
-        serde_json::from_str(text).map_err(|e| StoreParseError::Json(e.to_string()))
+        serde_json::from_str(text).map_err(StoreParseError::Json)
     }
 
     /// Reads a store file; a missing file is an empty store.
     pub fn read(path: &Path) -> Result<Store, TimingsError> {
         let shown = path.display().to_string();
-        match fs_err::read_to_string(path) {
+        match std::fs::read_to_string(path) {
             Ok(text) => Store::from_json(&text).map_err(|e| e.with_path(&shown)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Store::default()),
-            Err(e) => Err(TimingsError::Io {
+            Err(source) => Err(TimingsError::Read {
                 path: shown,
-                message: e.to_string(),
+                source,
             }),
         }
-    }
-
-    /// The previous store for `report`: our store files are merged entry by entry (runs and
-    /// misses kept), other sources (JUnit, `.test_durations`) seed entries as one run each;
-    /// later paths win per node id. Missing or unreadable files are errors naming the file.
-    pub fn from_sources(
-        paths: &[std::path::PathBuf],
-        mapper: &crate::junit::node_id::NodeIdMapper,
-    ) -> Result<Store, TimingsError> {
-        let mut store = Store::default();
-        for path in paths {
-            let shown = path.display().to_string();
-            let text = fs_err::read_to_string(path).map_err(|e| TimingsError::Io {
-                path: shown.clone(),
-                message: e.to_string(),
-            })?;
-            if looks_like_store(&text) {
-                let other = Store::from_json(&text).map_err(|e| e.with_path(&shown))?;
-                store.tests.extend(other.tests);
-            } else {
-                let timings = super::load(std::slice::from_ref(path), mapper)?;
-                let seeded = Store::from_seconds(timings.tests.iter());
-                store.tests.extend(seeded.tests);
-            }
-        }
-        Ok(store)
     }
 
     /// Seeds a store from timings read from any source (JUnit, `.test_durations`, a store):
@@ -274,7 +247,7 @@ impl Store {
     }
 
     /// Pretty JSON with sorted keys and a trailing newline.
-    pub fn to_json(&self) -> String {
+    fn to_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
         s.push('\n');
         s
@@ -283,9 +256,9 @@ impl Store {
     /// Writes atomically (temp file + rename) so a killed job never leaves half a store.
     pub fn write(&self, path: &Path) -> Result<(), TimingsError> {
         let shown = path.display().to_string();
-        let io = |e: std::io::Error| TimingsError::Io {
+        let io = |source: std::io::Error| TimingsError::Write {
             path: shown.clone(),
-            message: e.to_string(),
+            source,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs_err::create_dir_all(dir).map_err(io)?;
@@ -338,28 +311,6 @@ mod tests {
             s.observe_run([("a", 13.0)]);
         }
         assert!(!s.tests.contains_key("b"));
-    }
-
-    #[test]
-    fn from_sources_keeps_store_history_and_seeds_others() {
-        let d = tempfile::tempdir().unwrap();
-        let mut s = Store::default();
-        s.observe_run([("a.py::t", 1.0)]);
-        s.observe_run([("a.py::t", 2.0)]);
-        let store_path = d.path().join("timings.json");
-        s.write(&store_path).unwrap();
-        let durations = d.path().join(".test_durations");
-        std::fs::write(&durations, r#"{"b.py::u": 4.0}"#).unwrap();
-        let mapper = crate::junit::node_id::NodeIdMapper::new();
-        let merged = Store::from_sources(&[store_path, durations], &mapper).unwrap();
-        assert_eq!(merged.tests["a.py::t"].runs, 2);
-        assert_eq!(merged.tests["b.py::u"].seconds, 4.0);
-        assert_eq!(merged.tests["b.py::u"].runs, 1);
-        let missing = d.path().join("nope.json");
-        let err = Store::from_sources(&[missing], &mapper)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("nope.json"), "{err}");
     }
 
     #[test]

@@ -239,7 +239,7 @@ fn job_token_alone_yields_the_explanation_and_no_request() {
 #[cfg(feature = "e2e")]
 #[test]
 fn component_validates_against_the_gitlab_ci_schema() {
-    use parallel_pytest::plan::gitlab_child::{self, COMPONENT_TEMPLATE};
+    use parallel_pytest::publish::gitlab_child::{self, COMPONENT_TEMPLATE};
     use serde::Deserialize;
 
     let dir = tempfile::tempdir().unwrap();
@@ -311,7 +311,7 @@ fn component_validates_against_the_gitlab_ci_schema() {
 /// type and default, and the table documents no input the component lacks.
 #[test]
 fn readme_documents_every_component_input() {
-    use parallel_pytest::plan::gitlab_child::{self, COMPONENT_TEMPLATE};
+    use parallel_pytest::publish::gitlab_child::{self, COMPONENT_TEMPLATE};
 
     let readme = std::fs::read_to_string(crate::harness::repo_root().join("README.md")).unwrap();
     let section = readme

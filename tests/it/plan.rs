@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
-use parallel_pytest::plan::{Plan, selection_args};
+use parallel_pytest::plan::{Plan, ShardPlan};
 
 use crate::harness::{Cmd, fixture_copy, python};
 
@@ -89,11 +89,22 @@ fn explicit_paths_and_ignores_after_double_dash_match_pytest() {
     assert!(planned.contains("other/test_outside_testpaths.py"));
 }
 
+/// One shard's selection as plain pytest args (the plan's paths are relative to `dir`, the
+/// rootdir): its files and node ids, and a `--deselect` per id it skips.
+fn selection_args(shard: &ShardPlan) -> Vec<String> {
+    let mut args: Vec<String> = shard.files.iter().chain(&shard.node_ids).cloned().collect();
+    for d in &shard.deselect {
+        args.push("--deselect".into());
+        args.push(d.clone());
+    }
+    args
+}
+
 /// The multiset of ids all shards select, by running each shard's selection through pytest.
 fn selected_by_shards(dir: &Path, plan: &Plan) -> BTreeMap<String, u32> {
     let mut seen: BTreeMap<String, u32> = BTreeMap::new();
     for shard in &plan.shards {
-        let args = selection_args(shard, dir, dir);
+        let args = selection_args(shard);
         if args.is_empty() {
             continue;
         }
@@ -163,11 +174,18 @@ fn text_output_shows_bound_unknowns_fingerprint_and_this_job() {
     assert!(stdout.contains("lower bound"), "{stdout}");
     assert!(stdout.contains("fingerprint "), "{stdout}");
     assert!(stdout.contains("1 file without timing"), "{stdout}");
-    assert!(
-        stdout.contains("this job (shard 2/3): python -m pytest -n 2 "),
-        "{stdout}"
-    );
     assert!(stderr.is_empty(), "{stderr}");
+    // The command shown is exactly the one `run` starts for this shard.
+    let (run, _) = Cmd::new()
+        .current_dir(dir.path())
+        .args(["run", "--dry-run", "--workers", "2", "--shard", "2/3"])
+        .expect_code(0);
+    let command = run.lines().nth(1).expect("row, then the command");
+    assert!(command.contains(" -n 2 "), "{run}");
+    assert!(
+        stdout.contains(&format!("this job (shard 2/3): {command}\n")),
+        "{stdout}\n---\n{run}"
+    );
 }
 
 #[test]
@@ -384,4 +402,39 @@ fn junit_corpus_reads_as_timings_or_fails_cleanly() {
         }
     }
     assert!(read >= 200, "only {read} corpus files read");
+}
+
+/// `plan --collect` finds its interpreter as `run` does: `python3`, then `python`, on `PATH`
+/// (a bare `python3` alone would miss a machine that only has `python`), and names the
+/// lookup when there is none.
+#[test]
+fn collect_finds_the_interpreter_as_run_does() {
+    let dir = fixture_copy("plan-split");
+    let bin = tempfile::tempdir().unwrap();
+    let wrapper = bin.path().join("python");
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\nexec '{}' \"$@\"\n", python().display()),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let (stdout, _) = Cmd::new()
+        .current_dir(dir.path())
+        .env("PATH", bin.path())
+        .args(["plan", "--format", "json", "--workers", "1", "--collect"])
+        .expect_code(0);
+    let plan: Plan = serde_json::from_str(&stdout).expect("plan JSON");
+    assert!(plan.shards[0].predicted_seconds > 0.0, "{stdout}");
+
+    let empty = tempfile::tempdir().unwrap();
+    let (_, stderr) = Cmd::new()
+        .current_dir(dir.path())
+        .env("PATH", empty.path())
+        .args(["plan", "--collect"])
+        .expect_code(2);
+    assert!(stderr.contains("python3"), "{stderr}");
 }

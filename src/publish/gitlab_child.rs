@@ -21,16 +21,16 @@ use serde_yaml_ng::{Mapping, Number, Value};
 pub const COMPONENT_TEMPLATE: &str = include_str!("../../templates/parallel-pytest.yml");
 
 /// Prefix of the variables through which the plan job hands the parent's inputs to the child.
-pub const INPUT_VAR_PREFIX: &str = crate::env_vars::ours::INPUT_PREFIX;
+const INPUT_VAR_PREFIX: &str = crate::env_vars::ours::INPUT_PREFIX;
 
 /// Jobs that only make sense in the parent pipeline (auto mode's planner and trigger).
-pub const PARENT_ONLY_JOBS: &[&str] = &["parallel-pytest-plan", "parallel-pytest-child"];
+const PARENT_ONLY_JOBS: &[&str] = &["parallel-pytest-plan", "parallel-pytest-child"];
 
 /// Jobs the child must contain; their absence means the template and this code disagree.
-pub const CHILD_JOBS: &[&str] = &["parallel-pytest-shard", "parallel-pytest-report"];
+const CHILD_JOBS: &[&str] = &["parallel-pytest-shard", "parallel-pytest-report"];
 
 /// GitLab's `parallel:` range.
-pub const MAX_PARALLEL: u32 = 200;
+const MAX_PARALLEL: u32 = 200;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ChildError {
@@ -129,7 +129,7 @@ pub fn parse_component(text: &str) -> Result<Component, ChildError> {
 
 /// The environment variable that carries input `name` (`working_directory` →
 /// `PARALLEL_PYTEST_INPUT_WORKING_DIRECTORY`).
-pub fn input_var(name: &str) -> String {
+fn input_var(name: &str) -> String {
     let mut var = String::from(INPUT_VAR_PREFIX);
     for c in name.chars() {
         var.push(match c {
@@ -330,7 +330,8 @@ pub fn render_child(
 }
 
 /// `plan --format gitlab-child`: the child pipeline from the embedded component, with the
-/// parent's inputs read through `lookup` (the process environment in the binary).
+/// parent's inputs read through `lookup` (the process environment in the binary). Bad variable
+/// values and out-of-range counts name the culprit.
 pub fn render_from_lookup(
     shards: u32,
     lookup: impl Fn(&str) -> Option<String>,
@@ -338,19 +339,6 @@ pub fn render_from_lookup(
     let component = parse_component(COMPONENT_TEMPLATE)?;
     let inputs = resolve_inputs(&component.inputs, lookup)?;
     render_child(&component, &inputs, shards)
-}
-
-/// `plan --format gitlab-child` (the hook in `commands/plan.rs`): the child pipeline for
-/// `shards` shards with the parent's inputs from this process's `PARALLEL_PYTEST_INPUT_*`
-/// variables. Bad variable values and out-of-range counts are usage errors naming the culprit.
-pub fn render_for_plan(shards: u32) -> Result<String, crate::error::Error> {
-    use crate::error::Error;
-    render_from_lookup(shards, |var| std::env::var(var).ok()).map_err(|e| match e {
-        ChildError::Template(_) => Error::Failed(anyhow::anyhow!(e.to_string())),
-        ChildError::BadInput { .. } | ChildError::MissingInput(_) | ChildError::ShardCount(_) => {
-            Error::usage(e.to_string())
-        }
-    })
 }
 
 #[cfg(test)]
