@@ -176,7 +176,7 @@ pub fn run_pipeline(project: tempfile::TempDir, variables: &[(&str, &str)]) -> R
     }
 }
 
-/// The suite the pipelines run: the bundled demo (issue 4).
+/// The suite the pipelines run: the bundled demo.
 pub fn demo() -> PathBuf {
     let demo = harness::repo_root().join("demo");
     assert!(demo.is_dir(), "`{}` is missing", demo.display());
