@@ -847,3 +847,187 @@ pp_output plain "x"
     assert_ne!(lines[0], lines[1]);
     assert!(lines[0].len() >= 3 + 32, "{text}");
 }
+
+// --- portability of action/*.sh ------------------------------------------------------------
+
+/// The action's scripts run under macOS's bash 3.2 and Git Bash on Windows, where no bash 4 can
+/// be tested here: this lint rejects what bash 3.2 lacks and what only GNU tools accept.
+/// Returns `(line number, rule)` for every finding in `text` (whole-line comments skipped).
+fn portability_findings(text: &str) -> Vec<(usize, &'static str)> {
+    const WORDS: &[(&str, &str)] = &[
+        ("declare -A", "associative arrays (bash 4)"),
+        ("local -A", "associative arrays (bash 4)"),
+        ("typeset -A", "associative arrays (bash 4)"),
+        ("declare -n", "namerefs (bash 4.3)"),
+        ("local -n", "namerefs (bash 4.3)"),
+        ("declare -g", "declare -g (bash 4.2)"),
+        ("mapfile", "mapfile (bash 4)"),
+        ("readarray", "readarray (bash 4)"),
+        ("[[ -v ", "[[ -v ]] (bash 4.2)"),
+        ("|&", "|& (bash 4)"),
+        ("&>>", "&>> (bash 4)"),
+        (";;&", ";;& (bash 4)"),
+        ("coproc", "coproc (bash 4)"),
+        ("wait -n", "wait -n (bash 4.3)"),
+        ("EPOCHSECONDS", "$EPOCHSECONDS (bash 5)"),
+        ("EPOCHREALTIME", "$EPOCHREALTIME (bash 5)"),
+        ("BASHPID", "$BASHPID (bash 4)"),
+        ("globstar", "globstar (bash 4)"),
+        ("lastpipe", "lastpipe (bash 4.2)"),
+        ("read -i", "read -i (bash 4)"),
+        ("sed -i", "sed -i (GNU and BSD differ)"),
+        ("sed -r", "sed -r (GNU)"),
+        ("readlink -f", "readlink -f (GNU)"),
+        ("realpath", "realpath (not on older macOS)"),
+        (
+            "xargs",
+            "xargs (GNU and BSD differ: -r, quoting, empty input)",
+        ),
+        ("mktemp", "mktemp (GNU and BSD templates differ)"),
+        ("grep -P", "grep -P (GNU)"),
+        ("stat -c", "stat -c (GNU)"),
+        ("-printf", "find -printf (GNU)"),
+        ("sort -V", "sort -V (GNU)"),
+        ("base64 -w", "base64 -w (GNU)"),
+        ("echo -e", "echo -e (not portable)"),
+        ("head -n -", "head -n -N (GNU)"),
+        ("timeout ", "timeout (not on macOS)"),
+        ("tac ", "tac (not on macOS)"),
+    ];
+    let mut found = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
+        for (word, rule) in WORDS {
+            if line.contains(word) {
+                found.push((n + 1, *rule));
+            }
+        }
+        if line.trim_end().ends_with(";&") && !line.trim_end().ends_with(";;&") {
+            found.push((n + 1, ";& fall-through (bash 4)"));
+        }
+        let words: Vec<&str> = line
+            .split(|c: char| c.is_whitespace() || c == '(' || c == ';' || c == '|')
+            .collect();
+        if words.contains(&"date") {
+            found.push((n + 1, "date (GNU and BSD flags differ)"));
+        }
+        if words.contains(&"sha256sum") && !text.contains("shasum") {
+            found.push((n + 1, "sha256sum without a shasum fallback (macOS)"));
+        }
+        found.extend(expansion_findings(line).into_iter().map(|r| (n + 1, r)));
+    }
+    found
+}
+
+/// `${...}` forms bash 3.2 lacks or mishandles: case modification, `@` transformations,
+/// negative offsets and lengths, and `"${a[@]}"` of a possibly empty array under `set -u`.
+fn expansion_findings(line: &str) -> Vec<&'static str> {
+    let mut found = Vec::new();
+    let mut rest = line;
+    while let Some(at) = rest.find("${") {
+        let before = &rest[..at];
+        let inner = &rest[at + 2..];
+        let name_len = inner
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(inner.len());
+        let (name, after) = inner.split_at(name_len);
+        if !name.is_empty() {
+            if after.starts_with(',') || after.starts_with('^') {
+                found.push("${x,,} / ${x^^} case modification (bash 4)");
+            }
+            if after.starts_with('@') && after.len() > 2 && after.as_bytes()[2] == b'}' {
+                found.push("${x@Q} transformations (bash 4.4)");
+            }
+            if after.starts_with(": -") {
+                found.push("negative substring offset (bash 4.2)");
+            }
+            if let Some(spec) = after.strip_prefix(':') {
+                let offset_len = spec
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$'))
+                    .unwrap_or(spec.len());
+                if offset_len > 0 && spec[offset_len..].starts_with(":-") {
+                    found.push("negative substring length (bash 4.2)");
+                }
+            }
+            if after.starts_with("[@]}")
+                && before.ends_with('"')
+                && !before.ends_with(&format!("${{{name}[@]+\""))
+                && name != "BASH_REMATCH"
+            {
+                found.push("\"${a[@]}\" of an empty array fails under set -u before bash 4.4");
+            }
+        }
+        rest = &rest[at + 2..];
+    }
+    found
+}
+
+#[test]
+fn action_scripts_are_portable_to_bash_3_2_and_bsd_tools() {
+    // The lint catches what it is for.
+    for (bad, rule) in [
+        ("declare -A seen=()", "associative"),
+        ("lower=${x,,}", "case modification"),
+        ("first=${x^}", "case modification"),
+        ("mapfile -t lines < f", "mapfile"),
+        ("[[ -v FOO ]] && echo", "[[ -v"),
+        ("cmd |& tee log", "|&"),
+        ("last=${x: -1}", "negative substring offset"),
+        ("trim=${x:0:-1}", "negative substring length"),
+        ("sed -i 's/a/b/' f", "sed -i"),
+        ("dir=$(mktemp -d)", "mktemp"),
+        ("now=$(date +%s)", "date"),
+        ("ls | xargs -r rm", "xargs"),
+        ("p=$(readlink -f x)", "readlink -f"),
+        ("q=${x@Q}", "transformations"),
+        ("run \"${args[@]}\"", "empty array"),
+    ] {
+        let found = portability_findings(bad);
+        assert!(
+            found.iter().any(|(_, r)| r.contains(rule)),
+            "`{bad}` not caught: {found:?}"
+        );
+    }
+    for good in [
+        "x=${x:-default} y=${y:1:2} z=${#x} w=${x%/*}",
+        "run ${args[@]+\"${args[@]}\"}",
+        "i=$((10#${BASH_REMATCH[1]}))",
+        "# sed -i in a comment",
+    ] {
+        assert_eq!(portability_findings(good), [], "`{good}`");
+    }
+
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(repo_root().join("action")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "sh") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (line, rule) in portability_findings(&text) {
+                all.push(format!("{}:{line}: {rule}", path.display()));
+            }
+        }
+    }
+    assert!(all.is_empty(), "not portable:\n{}", all.join("\n"));
+}
+
+/// shellcheck (Debian's package, installed by scripts/bootstrap.sh) finds nothing, style
+/// included, in the action's scripts and the release rehearsal.
+#[test]
+fn shellcheck_finds_nothing_in_the_shipped_scripts() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo_root().join("action"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sh"))
+        .collect();
+    files.sort();
+    files.push(repo_root().join("scripts/release-rehearsal.sh"));
+    let out = Command::new("shellcheck")
+        .args(["--shell=bash", "--severity=style", "--external-sources"])
+        .args(&files)
+        .current_dir(repo_root())
+        .output()
+        .expect("shellcheck is missing: run scripts/bootstrap.sh (it installs Debian's package)");
+    assert!(out.status.success(), "{}", show(&out));
+}
