@@ -925,10 +925,10 @@ fn portability_findings(text: &str) -> Vec<(usize, &'static str)> {
 /// negative offsets and lengths, and `"${a[@]}"` of a possibly empty array under `set -u`.
 fn expansion_findings(line: &str) -> Vec<&'static str> {
     let mut found = Vec::new();
-    let mut rest = line;
-    while let Some(at) = rest.find("${") {
-        let before = &rest[..at];
-        let inner = &rest[at + 2..];
+    let mut from = 0;
+    while let Some(at) = line[from..].find("${").map(|i| from + i) {
+        let before = &line[..at];
+        let inner = &line[at + 2..];
         let name_len = inner
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .unwrap_or(inner.len());
@@ -959,7 +959,7 @@ fn expansion_findings(line: &str) -> Vec<&'static str> {
                 found.push("\"${a[@]}\" of an empty array fails under set -u before bash 4.4");
             }
         }
-        rest = &rest[at + 2..];
+        from = at + 2;
     }
     found
 }
