@@ -537,6 +537,12 @@ fn auto_mode_runs_the_child_pipeline_with_the_chosen_shard_count() {
         yaml["parallel-pytest-shard"]["parallel"],
         serde_yaml_ng::Value::from(auto.shards)
     );
+    // The child's jobs install the way the parent's do: only hash-pinned wheels.
+    let install = yaml[".parallel-pytest-base"]["before_script"][2]
+        .as_str()
+        .unwrap_or_default();
+    assert!(install.contains("--require-hashes"), "{install}");
+    assert!(!install.contains("$[["), "{install}");
     assert_exactly_once(&run.path(".parallel-pytest-report/junit.xml"), &demo());
     // A branch pipeline writes its timings as an artifact but leaves the shared cache alone.
     assert!(run.path(".parallel-pytest-report/timings.json").is_file());
