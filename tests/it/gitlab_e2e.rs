@@ -557,15 +557,21 @@ fn auto_mode_runs_the_child_pipeline_with_the_chosen_shard_count() {
 /// The component's `before_script` (shared by the plan, shard and report jobs) with its
 /// `$[[ inputs.* ]]` blocks replaced as GitLab does for string inputs.
 fn install_script(inputs: &[(&str, &str)]) -> String {
+    job_script(".parallel-pytest-base", "before_script", inputs)
+}
+
+/// `job`'s `key` (`script`, `before_script`) from the component file, lines joined, inputs
+/// replaced.
+fn job_script(job: &str, key: &str, inputs: &[(&str, &str)]) -> String {
     let text = std::fs::read_to_string(harness::repo_root().join("templates/parallel-pytest.yml"))
         .unwrap();
     let (_, body) = text
         .split_once("\n---\n")
         .expect("a spec header and a body");
     let body: serde_yaml_ng::Value = serde_yaml_ng::from_str(body).unwrap();
-    let lines: Vec<&str> = body[".parallel-pytest-base"]["before_script"]
+    let lines: Vec<&str> = body[job][key]
         .as_sequence()
-        .expect("a before_script")
+        .unwrap_or_else(|| panic!("`{job}` has no {key}"))
         .iter()
         .map(|l| l.as_str().unwrap())
         .collect();
@@ -731,5 +737,44 @@ fn component_installs_only_hash_pinned_wheels() {
     assert!(matches("wheel_sha256", &format!("{other} {pinned}")));
     for bad in ["zz", &format!("{pinned};id"), &format!("{pinned}  {other}")] {
         assert!(!matches("wheel_sha256", bad), "{bad}");
+    }
+}
+
+/// The shard job runs pytest without the MR-note token, whatever variable holds it (GitLab
+/// hands every job the project's CI/CD variables; only the report job needs it).
+#[test]
+fn shard_job_keeps_the_token_from_pytest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fake = tmp.path().join("fake-bin");
+    std::fs::write(&fake, "#!/bin/sh\nenv > \"$FAKE_ENV\"\n").unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .unwrap();
+    let script = job_script(
+        "parallel-pytest-shard",
+        "script",
+        &[
+            ("install", "true"),
+            ("token_variable", "MY_NOTE_TOKEN"),
+            ("timings_cache", "false"),
+            ("pytest_args", ""),
+        ],
+    );
+    let out = Command::new("sh")
+        .args(["-e", "-c", &script])
+        .current_dir(tmp.path())
+        .env("PARALLEL_PYTEST_BIN", &fake)
+        .env("FAKE_ENV", tmp.path().join("env"))
+        .env("MY_NOTE_TOKEN", "glpat-secret-1")
+        .env("PARALLEL_PYTEST_GITLAB_TOKEN", "glpat-secret-2")
+        .env("GITHUB_TOKEN", "ghs-secret-3")
+        .env("CI_NODE_INDEX", "1")
+        .env("CI_NODE_TOTAL", "2")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let env = std::fs::read_to_string(tmp.path().join("env")).unwrap();
+    assert!(env.contains("CI_NODE_INDEX=1"), "{env}");
+    for secret in ["glpat-secret-1", "glpat-secret-2", "ghs-secret-3"] {
+        assert!(!env.contains(secret), "{secret} reached the shard's run");
     }
 }
