@@ -17,13 +17,19 @@ fn show(out: &Output) -> String {
     )
 }
 
-fn workflows() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(repo_root().join(".github/workflows"))
+/// The files of `dir` (relative to the repository) whose extension is `ext`, sorted.
+fn files_with_extension(dir: &str, ext: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo_root().join(dir))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
         .collect();
     files.sort();
+    files
+}
+
+fn workflows() -> Vec<PathBuf> {
+    let files = files_with_extension(".github/workflows", "yml");
     assert!(files.len() >= 3, "{files:?}");
     files
 }
@@ -143,7 +149,15 @@ fn no_expressions_in_scripts_and_actions_pinned_by_sha() {
 
 // --- action/install.sh ---------------------------------------------------------------------
 
-fn sha256_hex(path: &Path) -> String {
+/// Writes an executable script (a stand-in program).
+pub(crate) fn write_executable(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Hex sha256 of a file, as `sha256sum` prints it.
+pub(crate) fn sha256_hex(path: &Path) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(std::fs::read(path).unwrap());
     digest.iter().map(|b| format!("{b:02x}")).collect()
@@ -193,7 +207,7 @@ impl InstallSetup {
             "parallel-pytest"
         };
         std::fs::copy(executable, staging.path().join(exe)).unwrap();
-        let archive = if windows {
+        if windows {
             let archive = release.join(format!("parallel-pytest-{target}.zip"));
             let _ = std::fs::remove_file(&archive);
             let status = Command::new("zip")
@@ -217,8 +231,7 @@ impl InstallSetup {
                 .unwrap();
             assert!(status.success());
             archive
-        };
-        archive
+        }
     }
 
     fn path(&self, rel: &str) -> PathBuf {
@@ -326,12 +339,7 @@ fn install_rechecks_the_tool_cache_on_every_use() {
 
     // The planted program, in the cache as an archive and as an extracted binary.
     let planted = setup.path("planted.sh");
-    std::fs::write(&planted, "#!/bin/sh\necho PLANTED\n").unwrap();
-    std::fs::set_permissions(
-        &planted,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    write_executable(&planted, "#!/bin/sh\necho PLANTED\n");
     let cache = setup.path("tool-cache/parallel-pytest/0.1.0/X64");
     let bad_archive = {
         let real = setup.path(&format!(
@@ -410,12 +418,7 @@ fn install_maps_every_runner_to_its_release_archive() {
     let setup = InstallSetup::new(|_| String::new());
     // A small stand-in for each target's binary: the test is about names, archives and hashes.
     let stand_in = setup.path("stand-in");
-    std::fs::write(&stand_in, "#!/bin/sh\necho 'parallel-pytest 0.1.0'\n").unwrap();
-    std::fs::set_permissions(
-        &stand_in,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    write_executable(&stand_in, "#!/bin/sh\necho 'parallel-pytest 0.1.0'\n");
     let mut table = String::from("default 0.1.0\n");
     for (_, _, target, _) in targets {
         let archive = setup.release_asset(target, &stand_in);
@@ -581,8 +584,7 @@ impl MainRun {
 fn run_main(setup: &InstallSetup, vars: &[(&str, &str)]) -> MainRun {
     let dir = tempfile::tempdir_in(setup.path("temp")).unwrap().keep();
     let fake = dir.join("fake-bin");
-    std::fs::write(&fake, FAKE_BIN).unwrap();
-    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    write_executable(&fake, FAKE_BIN);
     let output_file = dir.join("github_output");
     std::fs::write(&output_file, "").unwrap();
     let project = dir.join("project");
@@ -706,9 +708,7 @@ fn a_shard_file_in_two_artifacts_fails_the_report() {
     let run = |dirs: &[&str]| {
         let dir = tempfile::tempdir_in(setup.path("temp")).unwrap().keep();
         let fake = dir.join("fake-bin");
-        std::fs::write(&fake, FAKE_BIN).unwrap();
-        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        write_executable(&fake, FAKE_BIN);
         for d in dirs {
             let shard = dir.join("project/.parallel-pytest/shards").join(d);
             std::fs::create_dir_all(&shard).unwrap();
@@ -1000,29 +1000,22 @@ fn action_scripts_are_portable_to_bash_3_2_and_bsd_tools() {
     }
 
     let mut all = Vec::new();
-    for entry in std::fs::read_dir(repo_root().join("action")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "sh") {
-            let text = std::fs::read_to_string(&path).unwrap();
-            for (line, rule) in portability_findings(&text) {
-                all.push(format!("{}:{line}: {rule}", path.display()));
-            }
+    for path in files_with_extension("action", "sh") {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (line, rule) in portability_findings(&text) {
+            all.push(format!("{}:{line}: {rule}", path.display()));
         }
     }
     assert!(all.is_empty(), "not portable:\n{}", all.join("\n"));
 }
 
 /// shellcheck (Debian's package, installed by scripts/bootstrap.sh) finds nothing, style
-/// included, in the action's scripts and the release rehearsal.
+/// included, in the action's scripts and the release scripts.
 #[test]
 fn shellcheck_finds_nothing_in_the_shipped_scripts() {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(repo_root().join("action"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "sh"))
-        .collect();
-    files.sort();
+    let mut files = files_with_extension("action", "sh");
     files.push(repo_root().join("scripts/release-rehearsal.sh"));
+    files.push(repo_root().join("scripts/release-pin.sh"));
     let out = Command::new("shellcheck")
         .args(["--shell=bash", "--severity=style", "--external-sources"])
         .args(&files)

@@ -621,14 +621,6 @@ with zipfile.ZipFile(path, "w") as z:
     wheel
 }
 
-fn sha256_of(path: &Path) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(std::fs::read(path).unwrap())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// The jobs install only bytes the component pins: the wheel whose sha256 is listed in
 /// `wheel_sha256` runs; another file served under the same name and version is refused, and
 /// without pinned digests nothing is installed. (pip reads a local folder instead of an index:
@@ -644,7 +636,7 @@ fn component_installs_only_hash_pinned_wheels() {
         .unwrap();
     assert!(status.success());
     let genuine = fake_wheel(&tmp.path().join("genuine"), "genuine");
-    let pinned = sha256_of(&genuine);
+    let pinned = crate::action::sha256_hex(&genuine);
     let other = "a".repeat(64);
     let index = tmp.path().join("index");
     let run = |served: &Path, sha: &str| {
@@ -746,9 +738,7 @@ fn component_installs_only_hash_pinned_wheels() {
 fn shard_job_keeps_the_token_from_pytest() {
     let tmp = tempfile::tempdir().unwrap();
     let fake = tmp.path().join("fake-bin");
-    std::fs::write(&fake, "#!/bin/sh\nenv > \"$FAKE_ENV\"\n").unwrap();
-    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .unwrap();
+    crate::action::write_executable(&fake, "#!/bin/sh\nenv > \"$FAKE_ENV\"\n");
     let script = job_script(
         "parallel-pytest-shard",
         "script",
