@@ -31,12 +31,13 @@ sha256_list() {
   mv SHA256SUMS.part SHA256SUMS
 )
 
-# Archives and wheels only: the sdist is never installed by the action or the component.
+# Binary archives and wheels only: the sdist (`parallel_pytest-X.tar.gz`) is never installed by
+# the action or the component.
 table="$root/release-checksums.txt"
 {
   sed -n '/^#/p' "$table"
   echo "default $version"
-  awk -v v="$version" '$2 ~ /\.(tar\.gz|zip|whl)$/ { print v, $2, $1 }' "$dist/SHA256SUMS"
+  awk -v v="$version" '$2 ~ /^parallel-pytest-.*\.(tar\.gz|zip)$/ || $2 ~ /\.whl$/ { print v, $2, $1 }' "$dist/SHA256SUMS"
 } >"$table.part"
 mv "$table.part" "$table"
 

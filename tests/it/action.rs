@@ -1024,3 +1024,79 @@ fn shellcheck_finds_nothing_in_the_shipped_scripts() {
         .expect("shellcheck is missing: run scripts/bootstrap.sh (it installs Debian's package)");
     assert!(out.status.success(), "{}", show(&out));
 }
+
+// --- scripts/release-pin.sh ----------------------------------------------------------------
+
+/// The pin the release commits: SHA256SUMS over every file, the action's table with archives
+/// and wheels (no sdist), and the component's `version`/`wheel_sha256` defaults, nothing else
+/// of the component changed.
+#[test]
+fn release_pin_writes_the_table_and_the_component_defaults() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dist = tmp.path().join("dist");
+    let root = tmp.path().join("root");
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::create_dir_all(root.join("templates")).unwrap();
+    std::fs::copy(
+        repo_root().join("release-checksums.txt"),
+        root.join("release-checksums.txt"),
+    )
+    .unwrap();
+    let component = repo_root().join("templates/parallel-pytest.yml");
+    std::fs::copy(&component, root.join("templates/parallel-pytest.yml")).unwrap();
+    let files = [
+        "parallel-pytest-x86_64-unknown-linux-musl.tar.gz",
+        "parallel-pytest-x86_64-pc-windows-msvc.zip",
+        "parallel_pytest-9.8.7-py3-none-manylinux_2_17_x86_64.whl",
+        "parallel_pytest-9.8.7-py3-none-win_amd64.whl",
+        "parallel_pytest-9.8.7.tar.gz",
+    ];
+    for (i, name) in files.iter().enumerate() {
+        std::fs::write(dist.join(name), format!("file {i}")).unwrap();
+    }
+    let out = Command::new("bash")
+        .arg(repo_root().join("scripts/release-pin.sh"))
+        .args(["9.8.7"])
+        .arg(&dist)
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+
+    let sums = std::fs::read_to_string(dist.join("SHA256SUMS")).unwrap();
+    assert_eq!(sums.lines().count(), files.len(), "{sums}");
+    let sha = |name: &str| sha256_hex(&dist.join(name));
+    for name in files {
+        assert!(sums.contains(&format!("{}  {name}", sha(name))), "{sums}");
+    }
+    let table = std::fs::read_to_string(root.join("release-checksums.txt")).unwrap();
+    let pinned: Vec<&str> = table.lines().filter(|l| !l.starts_with('#')).collect();
+    let mut want = vec!["default 9.8.7".to_owned()];
+    for name in &files[..4] {
+        want.push(format!("9.8.7 {name} {}", sha(name)));
+    }
+    want[1..].sort_by(|a, b| a.split(' ').nth(1).cmp(&b.split(' ').nth(1)));
+    assert_eq!(pinned, want, "{table}");
+
+    let before = std::fs::read_to_string(&component).unwrap();
+    let after = std::fs::read_to_string(root.join("templates/parallel-pytest.yml")).unwrap();
+    let wheels = format!(
+        "{} {}",
+        sha("parallel_pytest-9.8.7-py3-none-manylinux_2_17_x86_64.whl"),
+        sha("parallel_pytest-9.8.7-py3-none-win_amd64.whl")
+    );
+    let changed: Vec<(&str, &str)> = before
+        .lines()
+        .zip(after.lines())
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert_eq!(before.lines().count(), after.lines().count());
+    assert_eq!(
+        changed.iter().map(|(_, b)| *b).collect::<Vec<_>>(),
+        [
+            "      default: \"9.8.7\"".to_owned(),
+            format!("      default: \"{wheels}\"")
+        ],
+        "{changed:?}"
+    );
+}
