@@ -12,7 +12,9 @@
 #      must be refused
 #   5. `pip install --require-hashes` of the wheel with the pinned digests into a fresh venv;
 #      a digest that does not match must be refused
-#   6. `--version` of both installs is `parallel-pytest <version>`
+#   6. the GitLab component's install step from the pinned scratch copy (its pinned `version`
+#      and `wheel_sha256` defaults), pip reading the dist folder
+#   7. `--version` of every install is `parallel-pytest <version>`
 #
 # Needs the musl target and musl-gcc (`rustup target add x86_64-unknown-linux-musl`,
 # `apt-get install musl-tools`), python3 and maturin (the tools venv of scripts/bootstrap.sh).
@@ -121,24 +123,40 @@ fi
 grep -q "checksum mismatch for $asset" "$scratch/job2.log" || fail "no checksum mismatch reported: $(cat "$scratch/job2.log")"
 say "action: a tampered archive is refused"
 
-# 5. pip with the pinned digests, from the files only, into a fresh venv. The wheel is
-# musllinux (the static binary): pip installs it on this glibc host only with an explicit
-# --platform, which needs --target; so it goes to a folder of the venv.
+# 5. pip with the pinned digests, from the files only, into a fresh venv. (maturin tags the
+# static musl binary's wheel manylinux, so it installs on this glibc host as it is.)
 venv="$scratch/venv"
 python3 -m venv "$venv"
 printf 'parallel-pytest==%s --hash=sha256:%s\n' "$version" "$wheel_sha" >"$scratch/req.txt"
 pip_install() {
   "$venv/bin/python" -m pip install --disable-pip-version-check --quiet --no-index \
-    --find-links "$dist" --no-deps --require-hashes --only-binary=:all: \
-    --platform musllinux_1_2_x86_64 --target "$1" -r "$2"
+    --find-links "$dist" --no-deps --require-hashes --only-binary=:all: -r "$1"
 }
-pip_install "$venv/parallel-pytest" "$scratch/req.txt" || fail "pip refused the pinned wheel"
-got=$("$venv/parallel-pytest/bin/parallel-pytest" --version)
+pip_install "$scratch/req.txt" || fail "pip refused the pinned wheel"
+got=$("$venv/bin/parallel-pytest" --version)
 [[ $got == "parallel-pytest $version" ]] || fail "the wheel's binary says \`$got\`"
 say "pip: $got"
+"$venv/bin/python" -m pip uninstall --quiet --yes parallel-pytest
 printf 'parallel-pytest==%s --hash=sha256:%s\n' "$version" "$want" >"$scratch/wrong.txt"
-if pip_install "$venv/wrong" "$scratch/wrong.txt" 2>/dev/null; then
+if pip_install "$scratch/wrong.txt" 2>/dev/null; then
   fail "pip installed a wheel whose digest is not pinned"
 fi
 say "pip: a digest that does not match is refused"
+
+# 6. The GitLab component's install step, from the pinned scratch copy with its defaults (the
+# pinned `version` and `wheel_sha256`), pip reading the dist folder instead of an index.
+tools_python=${TOOLS_PYTHON:-$root/.cache/venvs/tools/bin/python}
+"$tools_python" - "$copy/templates/parallel-pytest.yml" >"$scratch/component-install.sh" <<'PY' ||
+import re, sys
+from ruamel.yaml import YAML
+header, body = YAML(typ="safe").load_all(open(sys.argv[1], encoding="utf-8"))
+inputs = {name: spec.get("default", "") for name, spec in header["spec"]["inputs"].items()}
+script = "\n".join(body[".parallel-pytest-base"]["before_script"])
+print(re.sub(r"\$\[\[ inputs\.(\w+) \]\]", lambda m: str(inputs[m.group(1)]), script))
+PY
+  fail "cannot read the component's install step (needs ruamel.yaml from the tools venv)"
+log=$(cd "$scratch" && PATH="$venv/bin:$PATH" PIP_NO_INDEX=1 PIP_FIND_LINKS="$dist" TMPDIR="$scratch" \
+  sh -e "$scratch/component-install.sh" 2>&1) || fail "the component's install step failed: $log"
+[[ $log == *"parallel-pytest $version"* ]] || fail "the component's install step printed: $log"
+say "component: $(printf '%s' "$log" | tail -n 1)"
 say "OK in $((SECONDS - start)) s"
