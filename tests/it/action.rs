@@ -1100,3 +1100,53 @@ fn release_pin_writes_the_table_and_the_component_defaults() {
         "{changed:?}"
     );
 }
+
+/// No bash 3.2 here, but bash's own compatibility level 3.2 (`BASH_COMPAT=32`: its rules for
+/// quoting in `[[ =~ ]]`, pattern substitution and the like) must give the same results.
+#[test]
+fn scripts_behave_the_same_at_bash_3_2_compatibility() {
+    let setup = InstallSetup::new(|sha| format!("default 0.1.0\n0.1.0 {LINUX_ASSET} {sha}\n"));
+    let compat = [("BASH_COMPAT", "32")];
+    // Install (download, then the tool cache), with and without the compatibility level.
+    let (out, outputs) = setup.install(&compat);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_runs(&output_value(&outputs, "bin").unwrap());
+    let (out, outputs) = setup.install(&compat);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("from the tool cache (sha256 verified)"),
+        "{}",
+        show(&out)
+    );
+    assert_runs(&output_value(&outputs, "bin").unwrap());
+
+    let args = r#"-m 'not slow' -k "a \"b\"" c\ d 100%"#;
+    let mut seen = Vec::new();
+    for extra in [&[][..], &compat[..]] {
+        let mut vars = vec![
+            ("PP_COMMAND", "run"),
+            ("PP_PYTEST_ARGS", args),
+            ("GITHUB_TOKEN", "secret"),
+        ];
+        vars.extend_from_slice(extra);
+        let run = run_main(&setup, &vars);
+        assert!(run.out.status.success(), "{}", show(&run.out));
+        assert!(!run.env("run").contains("GITHUB_TOKEN=secret"));
+        let mut bad = vec![("PP_COMMAND", "run"), ("PP_PYTEST_ARGS", "-k 'x\n%y")];
+        bad.extend_from_slice(extra);
+        let failed = run_main(&setup, &bad);
+        assert_eq!(failed.out.status.code(), Some(1));
+        seen.push((
+            run.args("run").unwrap(),
+            String::from_utf8_lossy(&failed.out.stdout).into_owned(),
+        ));
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert_eq!(
+        seen[0].0,
+        [
+            "run", "--", "-m", "not slow", "-k", r#"a "b""#, "c d", "100%"
+        ]
+    );
+    // The error message is one escaped workflow command even with a newline and `%` in it.
+    assert_eq!(seen[0].1.lines().count(), 1, "{}", seen[0].1);
+}
