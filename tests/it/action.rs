@@ -151,9 +151,12 @@ fn no_expressions_in_scripts_and_actions_pinned_by_sha() {
 
 /// Writes an executable script (a stand-in program).
 pub(crate) fn write_executable(path: &Path, text: &str) {
-    use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
 }
 
 /// Hex sha256 of a file, as `sha256sum` prints it.
