@@ -13,16 +13,31 @@ done
 store=.parallel-pytest/timings.json
 mkdir -p .parallel-pytest
 
-# pytest-args: split shell-style by xargs (quotes and backslashes), never evaluated.
+# pytest-args: split shell-style (quotes and backslashes), never evaluated. A quote left open
+# fails the step: dropping the rest of the arguments would run a different test selection.
 pytest_args=()
-if [[ -n ${PP_PYTEST_ARGS:-} ]]; then
-  while IFS= read -r -d '' arg; do
-    pytest_args+=("$arg")
-  done < <(printf '%s' "$PP_PYTEST_ARGS" | xargs printf '%s\0') ||
-    pp_error "the \`pytest-args\` input has unbalanced quotes"
+if ! pp_split_words "${PP_PYTEST_ARGS:-}"; then
+  pp_error "the \`pytest-args\` input cannot be split into arguments: $pp_split_error. Quote as in a shell, e.g. -m 'not slow' -k \"a or b\""
 fi
+pytest_args=(${pp_words[@]+"${pp_words[@]}"})
 timings=()
 [[ -f $store ]] && timings=(--timings "$store")
+
+# The token is for `report` only (action.yml passes it to no other command); whatever a job sets
+# on top must not reach pytest, where any test could read it and failure output could carry it.
+if [[ ${PP_COMMAND:-run} != report ]]; then
+  unset PARALLEL_PYTEST_GITHUB_TOKEN PARALLEL_PYTEST_GITLAB_TOKEN GITHUB_TOKEN
+fi
+
+# shard_collisions DIR: each artifact lands in its own folder under DIR; the same shard's file in
+# two of them means two jobs claimed one shard (or another matrix's artifacts were fetched), and
+# which one the report would read is an accident. Prints one line per file name found twice.
+shard_collisions() {
+  [[ -d $1 ]] || return 0
+  find "$1" -type f \( -name 'junit-*-of-*.xml' -o -name 'shard-*-of-*.json' \) |
+    awk -F/ '{ seen[$NF] = seen[$NF] (seen[$NF] == "" ? "" : ", ") $0; n[$NF]++ }
+      END { for (f in n) if (n[f] > 1) print f ": " seen[f] }' | sort
+}
 
 case ${PP_COMMAND:-run} in
   run)
@@ -50,8 +65,15 @@ case ${PP_COMMAND:-run} in
   report)
     json="${RUNNER_TEMP:-/tmp}/parallel-pytest-report.json"
     rm -f "$json"
+    collisions=$(shard_collisions .parallel-pytest/shards)
+    if [[ -n $collisions ]]; then
+      printf '::error title=parallel-pytest::%s\n' "$(pp_escape "shard artifacts collide (the report cannot tell which is right): $collisions")"
+    fi
     "$bin" report ${timings[@]+"${timings[@]}"} --timings-out "$store" --json-out "$json" .parallel-pytest/shards
     code=$?
+    if [[ -n $collisions && $code == 0 ]]; then
+      code=1
+    fi
     pp_output exit-code "$code"
     # Counts for the step outputs, from the report's JSON document (contract, issue 5).
     if [[ -f $json ]]; then

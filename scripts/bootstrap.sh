@@ -69,3 +69,20 @@ if ! command -v rsync >/dev/null 2>&1; then
     sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync >/dev/null
   fi
 fi
+
+# The action's scripts are linted with shellcheck (tests/it/action.rs): Debian's package on
+# Linux, Homebrew's on macOS.
+if ! command -v shellcheck >/dev/null 2>&1; then
+  echo "bootstrap: installing shellcheck" >&2
+  if command -v apt-get >/dev/null 2>&1; then
+    if [[ $(id -u) -eq 0 ]]; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
+    else
+      sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
+    fi
+  elif command -v brew >/dev/null 2>&1; then
+    brew install shellcheck >/dev/null
+  else
+    echo "bootstrap: no apt-get or brew to install shellcheck; install it by hand" >&2
+  fi
+fi

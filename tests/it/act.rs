@@ -106,6 +106,14 @@ fn action_runs_three_shards_and_a_report_under_act() {
     git(&ws, &["init", "-q"]);
     git(&ws, &["add", "-A"]);
     git(&ws, &["commit", "-q", "-m", "e2e"]);
+    // Another matrix's artifact, with a longer prefix, already in the run: never fetched.
+    let decoy = shared.join("artifacts/parallel-pytest-py3.11-1-of-3");
+    std::fs::create_dir_all(&decoy).unwrap();
+    std::fs::copy(
+        act_fixture.join("decoy-artifact/junit-1-of-3.xml"),
+        decoy.join("junit-1-of-3.xml"),
+    )
+    .unwrap();
     let event = tmp.path().join("event.json");
     std::fs::write(
         &event,
@@ -244,6 +252,29 @@ fn action_runs_three_shards_and_a_report_under_act() {
     assert_eq!(field("complete"), "true", "{outputs}");
     assert_eq!(field("exit-code"), "1", "{outputs}");
     assert_eq!(field("summary"), "set", "{outputs}");
+
+    // Only this matrix's three artifacts were fetched, each into its own folder, and no token
+    // reached pytest (`test_no_token_reaches_the_tests` passed on every shard).
+    for i in 1..=3 {
+        assert!(
+            report.contains(&format!(
+                "stand-in download-artifact: parallel-pytest-{i}-of-3 -> "
+            )),
+            "{}",
+            show()
+        );
+    }
+    assert!(!report.contains("parallel-pytest-py3.11"), "{}", show());
+    assert!(
+        !log.contains("test_decoy_from_another_matrix"),
+        "{}",
+        show()
+    );
+    assert!(
+        !log.contains("token variables in the tests' environment"),
+        "{}",
+        show()
+    );
 
     // The check run was refused: its annotations are in the log as workflow commands, with the
     // path relative to the repository (the project is in `demo/`) and the failing line.

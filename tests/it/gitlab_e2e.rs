@@ -537,6 +537,12 @@ fn auto_mode_runs_the_child_pipeline_with_the_chosen_shard_count() {
         yaml["parallel-pytest-shard"]["parallel"],
         serde_yaml_ng::Value::from(auto.shards)
     );
+    // The child's jobs install the way the parent's do: only hash-pinned wheels.
+    let install = yaml[".parallel-pytest-base"]["before_script"][2]
+        .as_str()
+        .unwrap_or_default();
+    assert!(install.contains("--require-hashes"), "{install}");
+    assert!(!install.contains("$[["), "{install}");
     assert_exactly_once(&run.path(".parallel-pytest-report/junit.xml"), &demo());
     // A branch pipeline writes its timings as an artifact but leaves the shared cache alone.
     assert!(run.path(".parallel-pytest-report/timings.json").is_file());
@@ -544,4 +550,221 @@ fn auto_mode_runs_the_child_pipeline_with_the_chosen_shard_count() {
         !run.path(CACHED_TIMINGS).exists(),
         "only the default branch may update the timings cache"
     );
+}
+
+// --- the install step of every job, run on its own ------------------------------------------
+
+/// The component's `before_script` (shared by the plan, shard and report jobs) with its
+/// `$[[ inputs.* ]]` blocks replaced as GitLab does for string inputs.
+fn install_script(inputs: &[(&str, &str)]) -> String {
+    job_script(".parallel-pytest-base", "before_script", inputs)
+}
+
+/// `job`'s `key` (`script`, `before_script`) from the component file, lines joined, inputs
+/// replaced.
+fn job_script(job: &str, key: &str, inputs: &[(&str, &str)]) -> String {
+    let text = std::fs::read_to_string(harness::repo_root().join("templates/parallel-pytest.yml"))
+        .unwrap();
+    let (_, body) = text
+        .split_once("\n---\n")
+        .expect("a spec header and a body");
+    let body: serde_yaml_ng::Value = serde_yaml_ng::from_str(body).unwrap();
+    let lines: Vec<&str> = body[job][key]
+        .as_sequence()
+        .unwrap_or_else(|| panic!("`{job}` has no {key}"))
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    let mut script = lines.join("\n");
+    for (name, value) in inputs {
+        script = script.replace(&format!("$[[ inputs.{name} ]]"), value);
+    }
+    assert!(!script.contains("$[["), "an input left: {script}");
+    script
+}
+
+/// A wheel like the release's (just an executable in `.data/scripts`), whose program prints
+/// `parallel-pytest <version> <label>`.
+fn fake_wheel(dir: &Path, label: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let wheel = dir.join("parallel_pytest-0.1.0-py3-none-any.whl");
+    let script = r##"
+import base64, hashlib, sys, zipfile
+path, label = sys.argv[1], sys.argv[2]
+files = {
+    "parallel_pytest-0.1.0.data/scripts/parallel-pytest":
+        "#!/bin/sh\necho 'parallel-pytest 0.1.0 %s'\n" % label,
+    "parallel_pytest-0.1.0.dist-info/METADATA":
+        "Metadata-Version: 2.1\nName: parallel-pytest\nVersion: 0.1.0\n",
+    "parallel_pytest-0.1.0.dist-info/WHEEL":
+        "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+record = []
+with zipfile.ZipFile(path, "w") as z:
+    for name, text in files.items():
+        data = text.encode()
+        info = zipfile.ZipInfo(name)
+        info.external_attr = 0o100755 << 16
+        z.writestr(info, data)
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append("%s,sha256=%s,%d" % (name, digest, len(data)))
+    record.append("parallel_pytest-0.1.0.dist-info/RECORD,,")
+    z.writestr("parallel_pytest-0.1.0.dist-info/RECORD", "\n".join(record) + "\n")
+"##;
+    let out = Command::new(harness::python())
+        .args(["-c", script])
+        .arg(&wheel)
+        .arg(label)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    wheel
+}
+
+/// The jobs install only bytes the component pins: the wheel whose sha256 is listed in
+/// `wheel_sha256` runs; another file served under the same name and version is refused, and
+/// without pinned digests nothing is installed. (pip reads a local folder instead of an index:
+/// `PIP_NO_INDEX` and `PIP_FIND_LINKS`, as a user's own mirror would be configured.)
+#[test]
+fn component_installs_only_hash_pinned_wheels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let venv = tmp.path().join("venv");
+    let status = Command::new(harness::python())
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let genuine = fake_wheel(&tmp.path().join("genuine"), "genuine");
+    let pinned = crate::action::sha256_hex(&genuine);
+    let other = "a".repeat(64);
+    let index = tmp.path().join("index");
+    let run = |served: &Path, sha: &str| {
+        std::fs::create_dir_all(&index).unwrap();
+        std::fs::copy(served, index.join(served.file_name().unwrap())).unwrap();
+        let script = install_script(&[
+            ("binary", ""),
+            ("version", "0.1.0"),
+            ("wheel_sha256", sha),
+            ("working_directory", "."),
+        ]);
+        let out = Command::new("sh")
+            .args(["-e", "-c", &script])
+            .current_dir(tmp.path())
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    venv.join("bin").display(),
+                    std::env::var("PATH").unwrap()
+                ),
+            )
+            .env("TMPDIR", tmp.path())
+            .env("PIP_NO_INDEX", "1")
+            .env("PIP_FIND_LINKS", &index)
+            .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+
+    let (code, log) = run(&genuine, &format!("{other} {pinned}"));
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("parallel-pytest 0.1.0 genuine"), "{log}");
+
+    // Someone else's file under the same name and version: refused, never run.
+    let impostor = fake_wheel(&tmp.path().join("impostor"), "IMPOSTOR");
+    let (code, log) = run(&impostor, &pinned);
+    assert_ne!(code, Some(0), "{log}");
+    assert!(!log.contains("IMPOSTOR"), "{log}");
+    assert!(log.contains("matching the pinned wheel_sha256"), "{log}");
+
+    // A component revision without pinned digests installs nothing.
+    let (code, log) = run(&genuine, "");
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("pins no release"), "{log}");
+    assert!(!log.contains("genuine"), "{log}");
+
+    // The inputs that reach a shell are constrained by `regex` (checked with Python's `re`,
+    // which reads these patterns as GitLab's RE2 does).
+    let text = std::fs::read_to_string(harness::repo_root().join("templates/parallel-pytest.yml"))
+        .unwrap();
+    let (header, _) = text.split_once("\n---\n").unwrap();
+    let header: serde_yaml_ng::Value = serde_yaml_ng::from_str(header).unwrap();
+    let regex = |name: &str| {
+        header["spec"]["inputs"][name]["regex"]
+            .as_str()
+            .unwrap_or_else(|| panic!("input `{name}` has no regex"))
+            .to_owned()
+    };
+    let matches = |name: &str, value: &str| {
+        let out = Command::new(harness::python())
+            .args([
+                "-c",
+                "import re, sys; print(bool(re.search(sys.argv[1], sys.argv[2])))",
+            ])
+            .arg(regex(name))
+            .arg(value)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim() == "True"
+    };
+    for good in ["0.1.0", "1.22.333", "1.0.0rc1", "1.0.0-beta.2"] {
+        assert!(matches("version", good), "{good}");
+    }
+    for bad in [
+        "",
+        "1.0",
+        "1.0.0; curl x | sh",
+        "1.0.0 --index-url=http://x",
+        "$(id)",
+    ] {
+        assert!(!matches("version", bad), "{bad}");
+    }
+    assert!(matches("wheel_sha256", ""));
+    assert!(matches("wheel_sha256", &format!("{other} {pinned}")));
+    for bad in ["zz", &format!("{pinned};id"), &format!("{pinned}  {other}")] {
+        assert!(!matches("wheel_sha256", bad), "{bad}");
+    }
+}
+
+/// The shard job runs pytest without the MR-note token, whatever variable holds it (GitLab
+/// hands every job the project's CI/CD variables; only the report job needs it).
+#[test]
+fn shard_job_keeps_the_token_from_pytest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fake = tmp.path().join("fake-bin");
+    crate::action::write_executable(&fake, "#!/bin/sh\nenv > \"$FAKE_ENV\"\n");
+    let script = job_script(
+        "parallel-pytest-shard",
+        "script",
+        &[
+            ("install", "true"),
+            ("token_variable", "MY_NOTE_TOKEN"),
+            ("timings_cache", "false"),
+            ("pytest_args", ""),
+        ],
+    );
+    let out = Command::new("sh")
+        .args(["-e", "-c", &script])
+        .current_dir(tmp.path())
+        .env("PARALLEL_PYTEST_BIN", &fake)
+        .env("FAKE_ENV", tmp.path().join("env"))
+        .env("MY_NOTE_TOKEN", "glpat-secret-1")
+        .env("PARALLEL_PYTEST_GITLAB_TOKEN", "glpat-secret-2")
+        .env("GITHUB_TOKEN", "ghs-secret-3")
+        .env("CI_NODE_INDEX", "1")
+        .env("CI_NODE_TOTAL", "2")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let env = std::fs::read_to_string(tmp.path().join("env")).unwrap();
+    assert!(env.contains("CI_NODE_INDEX=1"), "{env}");
+    for secret in ["glpat-secret-1", "glpat-secret-2", "ghs-secret-3"] {
+        assert!(!env.contains(secret), "{secret} reached the shard's run");
+    }
 }
