@@ -130,7 +130,7 @@ def test_out(): pass
 def test_q(x): pass
 """
     )
-    result, doc = _run(pytester, {"node_ids": ["test_a.py::TestC", "test_a.py::test_q"]})
+    result, _ = _run(pytester, {"node_ids": ["test_a.py::TestC", "test_a.py::test_q"]})
     result.assert_outcomes(passed=5)
     result, _ = _run(pytester, {"files": ["test_a.py"], "deselect": ["test_a.py::TestC::"]})
     result.assert_outcomes(passed=3)
