@@ -13,11 +13,13 @@ so `parallel-pytest` never spends a Python start of its own finding the versions
 Writes to `collected_out` (Rust: `python::Collected`), from the process that collects (a plain
 run, or xdist's first worker), once collection is done:
 `{"files": {path: {"collected": int, "deselected": int}}, "deselected": int,
-"not_found": [str]}`
+"not_found": [str], "deselected_ids": [str], "twins": {nodeid: int}}`
 per planned file, the items pytest collected for this shard and how many of them the user's
 own filters (`-k`, `-m`, `--deselect`, a suite's hook) deselected; `not_found`: planned node
 ids and `deselect` entries that matched no collected item (renamed or deleted since the
-timings were recorded).
+timings were recorded); `deselected_ids`: planned node ids whose every item the user's filters
+deselected; `twins`: node ids that more than one item of the shard share (pytest runs each),
+with their item count, so `report` does not take them for reruns of one test.
 
 Appends to `outcomes_out` (Rust: `python::Outcomes`), from the controller, one line per test
 whose outcome JUnit cannot tell: `xpassed <nodeid>` for a non-strict XPASS (JUnit calls it a
@@ -256,23 +258,30 @@ def pytest_deselected(items):
 
 
 def collected_counts(sel, kept, user_deselected, used):
-    """The `collected_out` document (see the module's docstring)."""
-    files = {f: {"collected": 0, "deselected": 0} for f in sorted(sel["selected_files"])}
+    """The `collected_out` document (see the module's docstring). `kept`: every item the
+    shard selected, `user_deselected` among them."""
+    empty = {"collected": 0, "deselected": 0}
+    files = {f: dict(empty) for f in sorted(sel["selected_files"])}
+    per_id = {}
     for item in kept:
-        files.setdefault(item.nodeid.split("::", 1)[0], {"collected": 0, "deselected": 0})
+        files.setdefault(item.nodeid.split("::", 1)[0], dict(empty))["collected"] += 1
+        per_id[item.nodeid] = per_id.get(item.nodeid, 0) + 1
+    user_ids = {id(item) for item in user_deselected}
+    ran_entries, filtered_entries = set(), set()
     for item in kept:
-        files[item.nodeid.split("::", 1)[0]]["collected"] += 1
-    user_ids = set()
-    for item in user_deselected:
-        user_ids.add(id(item))
-        files.setdefault(item.nodeid.split("::", 1)[0], {"collected": 0, "deselected": 0})
-        files[item.nodeid.split("::", 1)[0]]["deselected"] += 1
+        deselected = id(item) in user_ids
+        if deselected:
+            files[item.nodeid.split("::", 1)[0]]["deselected"] += 1
+        entry = _match(item, sel["node_ids"]) if sel["node_ids"] else None
+        if entry is not None:
+            (filtered_entries if deselected else ran_entries).add(entry)
     planned = sorted(sel["node_ids"]) + [d for d in sel["deselect_raw"] if d]
-    not_found = [n for n in planned if _collector_id(n) not in used]
     return {
         "files": files,
         "deselected": len(user_ids),
-        "not_found": not_found,
+        "not_found": [n for n in planned if _collector_id(n) not in used],
+        "deselected_ids": sorted(filtered_entries - ran_entries),
+        "twins": {n: c for n, c in sorted(per_id.items()) if c > 1},
     }
 
 

@@ -115,6 +115,7 @@ def test_an_item_id_selects_that_item_only_and_both_twins(pytester):
     assert "ruff::format" not in result.stdout.str()
     assert doc["files"]["x.lint"]["collected"] == 3
     assert doc["not_found"] == []
+    assert doc["twins"] == {"x.lint::twin": 2}
 
 
 def test_a_collector_id_selects_everything_below_it(pytester):
@@ -165,6 +166,7 @@ def test_the_users_filters_are_counted_per_file_apart_from_ours(pytester):
         "test_e.py": {"collected": 0, "deselected": 0},
     }
     assert doc["deselected"] == 2
+    assert doc["deselected_ids"] == ["test_a.py::test_1"]
 
 
 def test_a_non_strict_xpass_is_recorded(pytester):

@@ -245,6 +245,9 @@ fn outcome_lines(outcome: &ShardOutcome, run: &RunSettings) -> Vec<String> {
             )));
         }
     }
+    if let Some(nothing) = &outcome.nothing_ran {
+        lines.push(say(nothing.to_string()));
+    }
     lines.push(summary_line(m, outcome.exit_code, run));
     if let Some(resources) = &m.resources {
         lines.extend(resources_line(resources, m.workers).map(say));
