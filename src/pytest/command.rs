@@ -276,11 +276,7 @@ fn build(inputs: &Inputs<'_>) -> PytestCommand {
         path_passing,
         max_worker_restart: restart,
     };
-    let selection = selection_json(
-        inputs.shard,
-        path_passing == PathPassing::TopFolders,
-        &cmd,
-    );
+    let selection = selection_json(inputs.shard, path_passing == PathPassing::TopFolders, &cmd);
     cmd.files.push((selection_path, selection));
     cmd
 }

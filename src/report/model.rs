@@ -98,6 +98,8 @@ pub struct Totals {
     pub xpassed: u64,
     /// Passed after at least one failed attempt (also counted in `passed`).
     pub flaky: u64,
+    /// Planned tests the user's `-k`/`-m`/`--deselect` deselected (not in `tests`).
+    pub deselected: u64,
     /// Sum of every attempt's time, in seconds.
     pub seconds: f64,
 }
@@ -270,6 +272,11 @@ pub struct Summary {
     pub files_read: u32,
     /// (node id, seconds over every attempt) of every test, for the timings store.
     pub observed: Vec<(String, f64)>,
+    /// Planned files in which pytest collected no test (empty, or a plugin filtered them):
+    /// not lost.
+    pub collected_nothing: Vec<String>,
+    /// Planned node ids that matched no test (renamed or deleted since the timings): not lost.
+    pub not_found: Vec<String>,
 }
 
 impl Summary {
@@ -291,6 +298,7 @@ impl Summary {
             (t.failed, "failed"),
             (t.passed, "passed"),
             (t.skipped, "skipped"),
+            (t.deselected, "deselected"),
             (t.xfailed, "xfailed"),
             (t.xpassed, "xpassed"),
             (t.errors, if t.errors == 1 { "error" } else { "errors" }),
