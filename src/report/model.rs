@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::ci::Shard;
-use crate::junit::merge::{MergedTest, merge_attempts};
+use crate::junit::merge::{MergedTest, merge_attempts, merge_attempts_with};
 use crate::junit::writer::SuiteInput;
 use crate::junit::{FileReport, Outcome};
 use crate::pytest::manifest::Manifest;
@@ -28,9 +28,27 @@ pub struct LoadedFile {
 
 impl LoadedFile {
     /// Folds the testcases into tests once, freeing the per-attempt list.
-    pub fn new(path: String, shard: Option<Shard>, mut result: Result<FileReport, String>) -> Self {
+    pub fn new(path: String, shard: Option<Shard>, result: Result<FileReport, String>) -> Self {
+        Self::with_twins(path, shard, result, &Twins::new())
+    }
+
+    /// [`LoadedFile::new`], with the node ids several items share (from the manifests): their
+    /// repeated testcases are separate tests, not attempts of one.
+    pub fn with_twins(
+        path: String,
+        shard: Option<Shard>,
+        mut result: Result<FileReport, String>,
+        twins: &Twins,
+    ) -> Self {
+        let count = |classname: &str, name: &str| {
+            twins
+                .get(&(classname.to_owned(), name.to_owned()))
+                .copied()
+                .unwrap_or(1)
+        };
         let mut tests = match &mut result {
-            Ok(report) => merge_attempts(std::mem::take(&mut report.cases)),
+            Ok(report) if twins.is_empty() => merge_attempts(std::mem::take(&mut report.cases)),
+            Ok(report) => merge_attempts_with(std::mem::take(&mut report.cases), &count),
             Err(_) => Vec::new(),
         };
         // xdist finishes tests in any order; sorting makes every output of the report
@@ -65,6 +83,23 @@ impl Inputs {
             })
             .collect()
     }
+}
+
+/// JUnit (classname, name) → how many distinct tests share it, from the manifests' `twins`.
+pub type Twins = std::collections::HashMap<(String, String), usize>;
+
+/// The manifests' `twins` as JUnit names, the largest count where shards disagree.
+pub fn twins_of(manifests: &[LoadedManifest]) -> Twins {
+    let mut out = Twins::new();
+    for m in manifests {
+        for (id, n) in &m.manifest.collected.twins {
+            let key = crate::junit::node_id::to_junit_names(id);
+            let n = usize::try_from(*n).unwrap_or(usize::MAX);
+            let slot = out.entry(key).or_insert(n);
+            *slot = (*slot).max(n);
+        }
+    }
+    out
 }
 
 /// A shard manifest as the command loaded it.

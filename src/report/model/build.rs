@@ -1040,7 +1040,10 @@ mod tests {
         assert_eq!((t.tests, t.passed, t.xpassed, t.deselected), (2, 1, 1, 4));
         assert_eq!(summary.collected_nothing, ["tests/test_empty.py"]);
         assert_eq!(summary.not_found, ["tests/test_b.py::test_gone"]);
-        assert_eq!(summary.headline(), "1 passed, 4 deselected, 1 xpassed in 3.00s");
+        assert_eq!(
+            summary.headline(),
+            "1 passed, 4 deselected, 1 xpassed in 3.00s"
+        );
     }
 
     #[test]
