@@ -35,8 +35,8 @@ Why a plugin rather than node ids on the command line:
   that id (two items may share one: both run), a collector id (module, class) or a
   parametrized function's name everything below it, and nothing else: an item named
   `f.py::ruff::format` is not below the item `f.py::ruff`;
-- `deselect` entries are ids of the same kinds (a trailing `::` names a collector), skipped
-  in a file the shard runs whole;
+- `deselect` entries are ids of the same kinds (a trailing `::` names a class, a trailing
+  `[` every case of a parametrized function), skipped exactly in a file the shard runs whole;
 - items stay in pytest's own collection order (the hook runs first and only filters), so the
   suite's own `pytest_collection_modifyitems` hooks, `-p randomly` or `pytest-order` still
   apply and order-dependent suites behave as under plain pytest.
@@ -82,8 +82,13 @@ def _selection(config):
 
 
 def _collector_id(entry):
-    """`f.py::C::` (the plan's way to name a class as a whole) is the collector `f.py::C`."""
-    return entry[:-2] if entry.endswith("::") else entry
+    """The plan names a class as a whole `f.py::C::` and every case of a parametrized
+    function `f.py::t[`: the collector `f.py::C` and the function's name `f.py::t`."""
+    if entry.endswith("::"):
+        return entry[:-2]
+    if entry.endswith("["):
+        return entry[:-1]
+    return entry
 
 
 def parse_selection(raw):

@@ -135,6 +135,9 @@ def test_q(x): pass
     result.assert_outcomes(passed=5)
     result, _ = _run(pytester, {"files": ["test_a.py"], "deselect": ["test_a.py::TestC::"]})
     result.assert_outcomes(passed=3)
+    result, doc = _run(pytester, {"files": ["test_a.py"], "deselect": ["test_a.py::test_q["]})
+    result.assert_outcomes(passed=4)
+    assert doc["not_found"] == []
 
 
 def test_a_file_collected_twice_runs_once(pytester):

@@ -61,11 +61,13 @@ impl PythonInfo {
 /// Paths and node ids are relative to pytest's rootdir.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SelectionFile {
-    /// Whole files, heaviest first.
+    /// Whole files (the plugin keeps pytest's order, whatever the order here).
     pub files: Vec<String>,
-    /// Single node ids (a test, a class, a parametrized group), heaviest first.
+    /// Single node ids (a test, a class, a parametrized group): each selects what pytest
+    /// would select for it on its command line.
     pub node_ids: Vec<String>,
-    /// Node-id prefixes left out of `files` (pytest's `--deselect` rule).
+    /// Items or collectors skipped in `files`, exactly (a trailing `::` names a class, a
+    /// trailing `[` every case of a parametrized function).
     pub deselect: Vec<String>,
     /// The files did not fit on argv: the plugin prunes collection to them.
     pub paths_via_plugin: bool,
