@@ -600,8 +600,9 @@ fn lost_tests(inputs: &Inputs, tests: &[Reported<'_>]) -> (Vec<String>, Vec<Stri
         // Not lost: an id that matched nothing (renamed or deleted since the timings), an id
         // or a file the user's filters deselected whole, a file with no test in it.
         let c = &m.collected;
+        let not_lost: BTreeSet<&String> = c.not_found.iter().chain(&c.deselected_ids).collect();
         for id in &m.selection.node_ids {
-            if c.not_found.contains(id) || c.deselected_ids.contains(id) {
+            if not_lost.contains(id) {
                 continue;
             }
             let (classname, name) = to_junit_names(id);
