@@ -117,6 +117,9 @@ def pytest_collection_modifyitems(session, config, items):
         drop, keep = serial, others
     else:
         keep, drop = serial, others
+    for item in drop:
+        # The selection plugin counts these as neither the user's deselection nor lost.
+        item._parallel_pytest_isolated = True
     if drop:
         config.hook.pytest_deselected(items=drop)
     items[:] = keep

@@ -4,31 +4,57 @@ Loaded with `-p _parallel_pytest_selection` and given `--parallel-pytest-selecti
 
 Reads (Rust: `python::SelectionFile`), paths and node ids relative to pytest's rootdir:
 `{"files": [str], "node_ids": [str], "deselect": [str], "paths_via_plugin": bool,
-"info_out": str | null}`
+"info_out": str | null, "collected_out": str | null, "outcomes_out": str | null}`
 
 Writes to `info_out` (Rust: `python::PythonInfo`), from the controller only:
 `{"executable": str, "version": str, "pytest": str | null, "xdist": str | null}`
 so `parallel-pytest` never spends a Python start of its own finding the versions out.
 
+Writes to `collected_out` (Rust: `python::Collected`), from the process that collects (a plain
+run, or xdist's first worker), once collection is done:
+`{"files": {path: {"collected": int, "deselected": int}}, "deselected": int,
+"not_found": [str], "deselected_ids": [str], "twins": {nodeid: int}}`
+per planned file, the items pytest collected for this shard and how many of them the user's
+own filters (`-k`, `-m`, `--deselect`, a suite's hook) deselected; `not_found`: planned node
+ids and `deselect` entries that matched no collected item (renamed or deleted since the
+timings were recorded); `deselected_ids`: planned node ids whose every item the user's filters
+deselected; `twins`: node ids that more than one item of the shard share (pytest runs each),
+with their item count, so `report` does not take them for reruns of one test.
+
+Appends to `outcomes_out` (Rust: `python::Outcomes`), from the controller, one line per test
+whose outcome JUnit cannot tell: `xpassed <nodeid>` for a non-strict XPASS (JUnit calls it a
+pass). Line-based so both phases of a shard append and a killed run keeps what it wrote.
+
 Why a plugin rather than node ids on the command line:
 - the node ids never touch argv, so 100,000 of them cannot hit the kernel's argument limit,
   on every pytest version (`@argsfile` exists only since pytest 8.2);
 - a node id that no longer exists (a test renamed since the timings were recorded) is simply
-  not selected, where `pytest file.py::gone` would stop the whole shard with exit code 4;
-- `deselect` entries follow pytest's `--deselect` rule (node-id string prefixes), and
-  `node_ids` pytest's argument rule (an id selects itself, and a class or an unparametrized
-  function name selects everything below it);
-- items are kept in the plan's order (slowest first), which is what xdist schedules from.
+  not selected (and reported in `not_found`), where `pytest file.py::gone` would stop the
+  whole shard with exit code 4;
+- an id selects exactly what pytest would select for it: an item id selects the items with
+  that id (two items may share one: both run), a collector id (module, class) or a
+  parametrized function's name everything below it, and nothing else: an item named
+  `f.py::ruff::format` is not below the item `f.py::ruff`;
+- `deselect` entries are ids of the same kinds (a trailing `::` names a class, a trailing
+  `[` every case of a parametrized function), skipped exactly in a file the shard runs whole;
+- items stay in pytest's own collection order (the hook runs first and only filters), so the
+  suite's own `pytest_collection_modifyitems` hooks, `-p randomly` or `pytest-order` still
+  apply and order-dependent suites behave as under plain pytest.
 
 Works on pytest 7.0+ (uses `collection_path`) and pytest-xdist workers, which load `-p`
 plugins from the controller's options and inherit PYTHONPATH.
 """
 
-import bisect
 import json
 import os
 
+import pytest
+
 _KEY = "_parallel_pytest_selection"
+# Set on an item the selection leaves out, so `pytest_deselected` can tell ours from the user's.
+_OURS = "_parallel_pytest_not_selected"
+# Set by the isolation plugin on the serial tests one phase leaves to the other.
+_ISOLATED = "_parallel_pytest_isolated"
 
 
 def pytest_addoption(parser):
@@ -55,15 +81,20 @@ def _selection(config):
     return sel
 
 
+def _collector_id(entry):
+    """The plan names a class as a whole `f.py::C::` and every case of a parametrized
+    function `f.py::t[`: the collector `f.py::C` and the function's name `f.py::t`."""
+    if entry.endswith("::"):
+        return entry[:-2]
+    if entry.endswith("["):
+        return entry[:-1]
+    return entry
+
+
 def parse_selection(raw):
-    """The selection document as the sets and ranks the hooks look things up in."""
+    """The selection document as the sets the hooks look things up in."""
     files = list(raw.get("files", []))
     node_ids = list(raw.get("node_ids", []))
-    # Plan order: each list is slowest first. Single node ids come first: a shard gets them
-    # when a file was too heavy for one shard, so they tend to be its heaviest work.
-    rank = {}
-    for entry in node_ids + files:
-        rank.setdefault(entry, len(rank))
     selected_files = set(files) | {n.split("::", 1)[0] for n in node_ids}
     # Every folder that holds a selected file, so traversal can skip the rest.
     dirs = set()
@@ -75,12 +106,14 @@ def parse_selection(raw):
     return {
         "files": set(files),
         "node_ids": set(node_ids),
-        "deselect": _prefix_free(raw.get("deselect", [])),
-        "rank": rank,
+        "deselect": {_collector_id(d) for d in raw.get("deselect", [])},
+        "deselect_raw": list(raw.get("deselect", [])),
         "selected_files": selected_files,
         "dirs": dirs,
         "paths_via_plugin": bool(raw.get("paths_via_plugin", False)),
         "info_out": raw.get("info_out"),
+        "collected_out": raw.get("collected_out"),
+        "outcomes_out": raw.get("outcomes_out"),
     }
 
 
@@ -115,38 +148,25 @@ def python_info():
     }
 
 
-def _prefix_free(prefixes):
-    """Sorted prefixes with every entry that extends another one dropped (it is redundant)."""
-    out = []
-    for p in sorted(set(prefixes)):
-        if not out or not p.startswith(out[-1]):
-            out.append(p)
-    return out
+def selecting_ids(item):
+    """Every id that selects `item` as pytest would select it from the command line: its
+    own id, the id of each collector above it (module, class; not the session or folders),
+    and for a parametrized test the function's name (`f.py::t` for `f.py::t[1]`)."""
+    ids = [item.nodeid]
+    parent = getattr(item, "parent", None)
+    callspec = getattr(item, "callspec", None)
+    original = getattr(item, "originalname", None)
+    if callspec is not None and original and parent is not None:
+        ids.append(f"{parent.nodeid}::{original}")
+    for node in item.listchain()[1:-1]:
+        if isinstance(node, pytest.File) or "::" in node.nodeid:
+            ids.append(node.nodeid)
+    return ids
 
 
-def _deselected(nodeid, prefixes):
-    """pytest's own `--deselect` rule: a plain string-prefix match. In a sorted prefix-free
-    list, the only candidate prefix of `nodeid` is the greatest entry <= `nodeid`."""
-    i = bisect.bisect_right(prefixes, nodeid) - 1
-    return i >= 0 and nodeid.startswith(prefixes[i])
-
-
-def _candidates(nodeid):
-    """The node id itself, then its parents: `f.py::C::t[1]` -> `f.py::C::t`, `f.py::C`."""
-    yield nodeid
-    base = nodeid
-    sep = nodeid.find("::")
-    bracket = nodeid.find("[", sep if sep >= 0 else 0)
-    if sep >= 0 and bracket > sep:
-        base = nodeid[:bracket]
-        yield base
-    parts = base.split("::")
-    for i in range(len(parts) - 1, 1, -1):
-        yield "::".join(parts[:i])
-
-
-def _match(nodeid, ids):
-    for cand in _candidates(nodeid):
+def _match(item, ids):
+    """The first of `ids` that selects `item`, or None."""
+    for cand in selecting_ids(item):
         if cand in ids:
             return cand
     return None
@@ -174,35 +194,144 @@ def pytest_ignore_collect(collection_path, config):
     return None
 
 
+def _collected_twice(item, parents):
+    """Whether `item` repeats one collected before through another collector object with
+    the same id: pytest 7 collects a file twice when a user path after `--` overlaps the
+    shard's file arguments. Two items with one id under the *same* collector (a plugin's
+    item per project file, like pytest-checkdocs' `.::project`) are two tests."""
+    parent = getattr(item, "parent", None)
+    key = (item.nodeid, getattr(parent, "nodeid", None))
+    first = parents.setdefault(key, parent)
+    return first is not parent
+
+
+def split(items, sel, keep_duplicates=False):
+    """(keep, drop, used): the shard's items in pytest's order, the rest, and the planned
+    ids and deselect entries that selected or skipped at least one item."""
+    keep, drop, used = [], [], set()
+    parents = {}
+    for item in items:
+        if not keep_duplicates and _collected_twice(item, parents):
+            drop.append(item)
+            continue
+        path = item.nodeid.split("::", 1)[0]
+        chosen = False
+        if path in sel["files"]:
+            skipped = _match(item, sel["deselect"])
+            if skipped is None:
+                chosen = True
+            else:
+                used.add(skipped)
+        if not chosen:
+            entry = _match(item, sel["node_ids"])
+            if entry is not None:
+                used.add(entry)
+                chosen = True
+        (keep if chosen else drop).append(item)
+    return keep, drop, used
+
+
+# `tryfirst`: filter before the suite's own hooks and `-k`/`-m` run, and never reorder, so
+# what they do (pytest-randomly, pytest-order, a conftest's sort) still decides the order.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session, config, items):
     sel = _selection(config)
     if sel is None:
         return
-    rank = sel["rank"]
-    keep = []
-    drop = []
-    # A path of the user's after `--` that overlaps ours (`-- tests`) makes pytest 7 collect a
-    # file twice; each test must still run once.
-    dedupe = not config.getoption("keepduplicates", False)
-    seen = set()
-    for index, item in enumerate(items):
-        nodeid = item.nodeid
-        if dedupe:
-            if nodeid in seen:
-                drop.append(item)
-                continue
-            seen.add(nodeid)
-        path = nodeid.split("::", 1)[0]
-        entry = None
-        if path in sel["files"] and not _deselected(nodeid, sel["deselect"]):
-            entry = path
-        else:
-            entry = _match(nodeid, sel["node_ids"])
-        if entry is None:
-            drop.append(item)
-        else:
-            keep.append((rank[entry], index, item))
-    keep.sort(key=lambda t: (t[0], t[1]))
+    keep_duplicates = bool(config.getoption("keepduplicates", False))
+    keep, drop, used = split(items, sel, keep_duplicates)
+    for item in drop:
+        setattr(item, _OURS, True)
     if drop:
         config.hook.pytest_deselected(items=drop)
-    items[:] = [item for _, _, item in keep]
+    items[:] = keep
+    setattr(config, _KEY + "_used", used)
+
+
+def pytest_deselected(items):
+    """Sorts deselected items into the user's (`-k`, `-m`, `--deselect`, a suite's hook) and
+    the serial tests one phase leaves to the other; ours are neither."""
+    for item in items:
+        if getattr(item, _OURS, False):
+            continue
+        kind = "_isolated" if getattr(item, _ISOLATED, False) else "_user"
+        seen = getattr(item.config, _KEY + kind, None)
+        if seen is None:
+            seen = []
+            setattr(item.config, _KEY + kind, seen)
+        seen.append(item)
+
+
+def collected_counts(sel, kept, user_deselected, used):
+    """The `collected_out` document (see the module's docstring). `kept`: every item the
+    shard selected, `user_deselected` among them."""
+    empty = {"collected": 0, "deselected": 0}
+    files = {f: dict(empty) for f in sorted(sel["selected_files"])}
+    per_id = {}
+    for item in kept:
+        files.setdefault(item.nodeid.split("::", 1)[0], dict(empty))["collected"] += 1
+        per_id[item.nodeid] = per_id.get(item.nodeid, 0) + 1
+    user_ids = {id(item) for item in user_deselected}
+    ran_entries, filtered_entries = set(), set()
+    for item in kept:
+        deselected = id(item) in user_ids
+        if deselected:
+            files[item.nodeid.split("::", 1)[0]]["deselected"] += 1
+        entry = _match(item, sel["node_ids"]) if sel["node_ids"] else None
+        if entry is not None:
+            (filtered_entries if deselected else ran_entries).add(entry)
+    planned = sorted(sel["node_ids"]) + [d for d in sel["deselect_raw"] if d]
+    return {
+        "files": files,
+        "deselected": len(user_ids),
+        "not_found": [n for n in planned if _collector_id(n) not in used],
+        "deselected_ids": sorted(filtered_entries - ran_entries),
+        "twins": {n: c for n, c in sorted(per_id.items()) if c > 1},
+    }
+
+
+def _write_atomically(path, text):
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session):
+    config = session.config
+    sel = _selection(config)
+    if sel is None or not sel["collected_out"]:
+        return
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and workerinput.get("workerid") != "gw0":
+        return
+    user = getattr(config, _KEY + "_user", [])
+    # What the shard kept before the user's filters: what runs in this phase, what the
+    # other phase runs, and what the user's filters deselected.
+    kept = list(session.items) + getattr(config, _KEY + "_isolated", []) + user
+    doc = collected_counts(sel, kept, user, getattr(config, _KEY + "_used", set()))
+    _write_atomically(sel["collected_out"], json.dumps(doc))
+
+
+def pytest_runtest_logreport(report):
+    """Non-strict XPASS: pytest says `xpassed`, JUnit says passed; record it for `report`."""
+    if report.when != "call" or not report.passed or not hasattr(report, "wasxfail"):
+        return
+    out = _OUTCOMES_OUT[0]
+    if out is None:
+        return
+    with open(out, "a", encoding="utf-8") as fh:
+        fh.write(f"xpassed {report.nodeid}\n")
+
+
+_OUTCOMES_OUT = [None]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session):
+    config = session.config
+    sel = _selection(config)
+    if sel is None or hasattr(config, "workerinput"):
+        return
+    _OUTCOMES_OUT[0] = sel["outcomes_out"]

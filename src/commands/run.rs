@@ -99,7 +99,8 @@ fn obtain_plan(
         // Exactly what `plan` computes: the same request from the same settings, with N from
         // this job's shard.
         let total = ci_shard.map_or(1, |s| s.total);
-        let inputs = PlanInputsSettings::resolve(&args.inputs, settings)?;
+        let mut inputs = PlanInputsSettings::resolve(&args.inputs, settings)?;
+        inputs.plan.ignore.push(run.out_dir.value.clone());
         let planned = plan::build(&inputs.plan, ShardCount::Fixed(total), inputs.workers())?;
         for w in &planned.warnings {
             eprintln!("warning: {w}");
@@ -244,6 +245,9 @@ fn outcome_lines(outcome: &ShardOutcome, run: &RunSettings) -> Vec<String> {
                 count(crashes as u64, "crashed worker", "crashed workers")
             )));
         }
+    }
+    if let Some(nothing) = &outcome.nothing_ran {
+        lines.push(say(nothing.to_string()));
     }
     lines.push(summary_line(m, outcome.exit_code, run));
     if let Some(resources) = &m.resources {

@@ -36,17 +36,39 @@ impl MergedTest {
 
 /// Folds one file's testcases into tests, in first-seen order.
 pub fn merge_attempts(cases: Vec<TestCase>) -> Vec<MergedTest> {
+    merge_attempts_with(cases, &|_, _| 1)
+}
+
+/// [`merge_attempts`], where `twins(classname, name)` says how many distinct tests share that
+/// pair (pytest runs every item of a node id that several items share): the first that many
+/// testcases are separate tests, any later one an attempt of the last of them.
+pub fn merge_attempts_with(
+    cases: Vec<TestCase>,
+    twins: &dyn Fn(&str, &str) -> usize,
+) -> Vec<MergedTest> {
     // First pass borrows the names to group attempts (no key clones: a shard file has tens of
     // thousands of testcases); the second moves the testcases into their group.
     let group_of: Vec<usize> = {
-        let mut index: HashMap<(&str, &str), usize> = HashMap::with_capacity(cases.len());
+        let mut index: HashMap<(&str, &str), (usize, usize)> = HashMap::with_capacity(cases.len());
+        let mut next = 0;
         cases
             .iter()
             .map(|case| {
-                let next = index.len();
-                *index
-                    .entry((case.classname.as_str(), case.name.as_str()))
-                    .or_insert(next)
+                let key = (case.classname.as_str(), case.name.as_str());
+                match index.get_mut(&key) {
+                    Some((group, seen)) if *seen < twins(key.0, key.1) => {
+                        *seen += 1;
+                        *group = next;
+                        next += 1;
+                        *group
+                    }
+                    Some((group, _)) => *group,
+                    None => {
+                        index.insert(key, (next, 1));
+                        next += 1;
+                        next - 1
+                    }
+                }
             })
             .collect()
     };
@@ -107,5 +129,31 @@ mod tests {
         assert!(!merged[1].is_flaky());
         assert_eq!(merged[2].last.outcome, Outcome::Failed);
         assert!(!merged[2].is_flaky());
+    }
+
+    #[test]
+    fn twins_are_separate_tests_and_a_failing_twin_stays_failed() {
+        let twins = |_: &str, name: &str| if name == "a" { 2 } else { 1 };
+        let merged = merge_attempts_with(
+            vec![
+                case("a", Outcome::Failed),
+                case("b", Outcome::Passed),
+                case("a", Outcome::Passed),
+                case("b", Outcome::Passed),
+            ],
+            &twins,
+        );
+        let outcomes: Vec<_> = merged
+            .iter()
+            .map(|m| (m.last.name.as_str(), m.last.outcome, m.attempts))
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                ("a", Outcome::Failed, 1),
+                ("b", Outcome::Passed, 2),
+                ("a", Outcome::Passed, 1)
+            ]
+        );
     }
 }

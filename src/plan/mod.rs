@@ -55,6 +55,9 @@ pub struct Inputs {
     pub collect_with: Option<PathBuf>,
     /// Serial marker and `--dist` mode.
     pub constraints: constraints::Constraints,
+    /// Our own folders (the out dir), passed to `--collect`'s pytest as `--ignore` whatever
+    /// the project's `norecursedirs` says: nothing of ours is ever a test.
+    pub ignore: Vec<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -177,7 +180,13 @@ fn collect(
     let Some(python) = &req.collect_with else {
         return Ok((None, None));
     };
-    let mut args = req.pytest_args.clone();
+    // Before the user's args, which may end in `--` and paths.
+    let mut args: Vec<String> = req
+        .ignore
+        .iter()
+        .map(|p| format!("--ignore={}", p.display()))
+        .collect();
+    args.extend(req.pytest_args.iter().cloned());
     args.extend(req.paths.iter().map(|p| p.display().to_string()));
     let marker = &req.constraints.serial_marker;
     let collection = suite::collect(&suite::CollectRequest {

@@ -75,6 +75,10 @@ pub struct PytestCommand {
     pub files: Vec<(PathBuf, String)>,
     /// Where the plugin records interpreter, pytest and xdist versions (`python-<I>-of-<N>.json`).
     pub info_path: PathBuf,
+    /// Where the plugin records what each planned file yielded (`collected-<I>-of-<N>.json`).
+    pub collected_path: PathBuf,
+    /// Where the plugin appends outcomes JUnit cannot tell (`outcomes-<I>-of-<N>.txt`).
+    pub outcomes_path: PathBuf,
     /// Our JUnit file `<out-dir>/junit-<I>-of-<N>.xml`.
     pub junit_path: PathBuf,
     /// The user's own `--junitxml`, copied to `junit_path` after the run.
@@ -135,17 +139,21 @@ pub fn max_worker_restart(workers: u32) -> u32 {
     workers.saturating_mul(2).max(2)
 }
 
-/// Files (whole files first, then the files of single node ids) in plan order, deduplicated.
+/// The files of the shard's whole files and single node ids, each once, in the order pytest
+/// walks a folder (by name at each level, as pytest 8's `Dir` collector does), so a shard
+/// runs its tests in the order a plain `pytest` run would, not the plan's heaviest-first
+/// order: suites may depend on it (a module that fills a registry at import, a later test
+/// that clears it).
 fn selected_paths(shard: &ShardPlan) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
-    shard
+    let mut paths: Vec<&str> = shard
         .files
         .iter()
         .map(|f| f.as_str())
         .chain(shard.node_ids.iter().map(|n| file_part(n)))
-        .filter(|p| seen.insert(*p))
-        .map(str::to_owned)
-        .collect()
+        .collect();
+    paths.sort_by(|a, b| a.split('/').cmp(b.split('/')));
+    paths.dedup();
+    paths.into_iter().map(str::to_owned).collect()
 }
 
 /// A rootdir-relative path made relative to `invocation_dir` (`..` when outside it), as
@@ -181,13 +189,15 @@ fn top_folders(paths: &[String]) -> Vec<String> {
 }
 
 /// The selection JSON the plugin reads.
-fn selection_json(shard: &ShardPlan, paths_via_plugin: bool, info_out: &Path) -> String {
+fn selection_json(shard: &ShardPlan, paths_via_plugin: bool, cmd: &PytestCommand) -> String {
     SelectionFile {
         files: shard.files.clone(),
         node_ids: shard.node_ids.clone(),
         deselect: shard.deselect.clone(),
         paths_via_plugin,
-        info_out: info_out.to_path_buf(),
+        info_out: cmd.info_path.clone(),
+        collected_out: cmd.collected_path.clone(),
+        outcomes_out: cmd.outcomes_path.clone(),
     }
     .to_json()
 }
@@ -196,10 +206,7 @@ fn selection_json(shard: &ShardPlan, paths_via_plugin: bool, info_out: &Path) ->
 fn build(inputs: &Inputs<'_>) -> PytestCommand {
     let out = inputs.out_dir;
     let stem = &inputs.id.file_stem();
-    let plugin_dir = out.join("plugin");
     let selection_path = out.join(format!("selection-{stem}.json"));
-    let junit_path = out.join(format!("junit-{stem}.xml"));
-    let info_path = out.join(format!("python-{stem}.json"));
     let user = UserArgs::scan(inputs.user_args);
 
     // Paths on the command line are relative to where pytest starts; the selection file keeps
@@ -215,16 +222,6 @@ fn build(inputs: &Inputs<'_>) -> PytestCommand {
         PathPassing::TopFolders
     };
 
-    let mut files = crate::python::plugin_files(&plugin_dir);
-    files.push((
-        selection_path.clone(),
-        selection_json(
-            inputs.shard,
-            path_passing == PathPassing::TopFolders,
-            &info_path,
-        ),
-    ));
-
     let mut args: Vec<String> = vec![
         "-m".into(),
         "pytest".into(),
@@ -237,19 +234,11 @@ fn build(inputs: &Inputs<'_>) -> PytestCommand {
         // and node ids would stop matching the plan's rootdir-relative ids.
         args.push(format!("--rootdir={}", inputs.rootdir.display()));
     }
-    let mut restart = None;
-    if inputs.workers > 1 && !user.numprocesses {
-        args.push("-n".into());
-        args.push(inputs.workers.to_string());
-        if !user.dist {
-            args.push(format!("--dist={}", inputs.dist));
-        }
-        if !user.max_worker_restart {
-            let m = max_worker_restart(inputs.workers);
-            restart = Some(m);
-            args.push(format!("--max-worker-restart={m}"));
-        }
-    }
+    // Our out dir (selection, plugins, reports) is never a test folder, whatever the project's
+    // `norecursedirs` says (setting it replaces pytest's default that skips dot folders).
+    args.push(format!("--ignore={}", out.display()));
+    let restart = push_xdist_args(&mut args, inputs, &user);
+    let junit_path = out.join(format!("junit-{stem}.xml"));
     let user_junit = match &user.junitxml {
         Some(p) => Some(inputs.invocation_dir.join(p)),
         None => {
@@ -267,9 +256,11 @@ fn build(inputs: &Inputs<'_>) -> PytestCommand {
     }
     args.extend(inputs.user_args.iter().cloned());
 
-    PytestCommand {
+    let plugin_dir = out.join("plugin");
+    let mut cmd = PytestCommand {
         program: inputs.python.display().to_string(),
         args,
+        files: crate::python::plugin_files(&plugin_dir),
         plugin_dir,
         env: vec![
             (ours::SHARD.to_string(), inputs.id.to_string()),
@@ -277,13 +268,35 @@ fn build(inputs: &Inputs<'_>) -> PytestCommand {
             (ours::SHARD_TOTAL.to_string(), inputs.id.total.to_string()),
         ],
         cwd: inputs.invocation_dir.to_path_buf(),
-        files,
-        info_path,
+        info_path: out.join(format!("python-{stem}.json")),
+        collected_path: out.join(format!("collected-{stem}.json")),
+        outcomes_path: out.join(format!("outcomes-{stem}.txt")),
         junit_path,
         user_junit,
         path_passing,
         max_worker_restart: restart,
+    };
+    let selection = selection_json(inputs.shard, path_passing == PathPassing::TopFolders, &cmd);
+    cmd.files.push((selection_path, selection));
+    cmd
+}
+
+/// `-n W --dist D --max-worker-restart M` unless the user set them; the restart bound used.
+fn push_xdist_args(args: &mut Vec<String>, inputs: &Inputs<'_>, user: &UserArgs) -> Option<u32> {
+    if inputs.workers <= 1 || user.numprocesses {
+        return None;
     }
+    args.push("-n".into());
+    args.push(inputs.workers.to_string());
+    if !user.dist {
+        args.push(format!("--dist={}", inputs.dist));
+    }
+    if user.max_worker_restart {
+        return None;
+    }
+    let m = max_worker_restart(inputs.workers);
+    args.push(format!("--max-worker-restart={m}"));
+    Some(m)
 }
 
 /// The parallel phase's command: what `run` starts first, `--dry-run` shows and `plan` can
@@ -419,6 +432,7 @@ mod tests {
                 "_parallel_pytest_selection",
                 "--parallel-pytest-selection=/repo/.parallel-pytest/selection-1-of-2.json",
                 "--rootdir=/repo",
+                "--ignore=/repo/.parallel-pytest",
                 "-n",
                 "2",
                 "--dist=load",
@@ -426,8 +440,8 @@ mod tests {
                 "--junitxml=/repo/.parallel-pytest/junit-1-of-2.xml",
                 "-o",
                 "junit_family=xunit1",
-                "tests/b.py",
                 "tests/a.py",
+                "tests/b.py",
                 "tests/c.py",
                 "-k",
                 "not slow",
@@ -439,9 +453,9 @@ mod tests {
              PYTHONPATH=/repo/.parallel-pytest/plugin\"${PYTHONPATH:+:$PYTHONPATH}\" \
              /venv/bin/python -m pytest -p _parallel_pytest_selection \
              --parallel-pytest-selection=/repo/.parallel-pytest/selection-1-of-2.json \
-             --rootdir=/repo -n 2 --dist=load --max-worker-restart=4 \
-             --junitxml=/repo/.parallel-pytest/junit-1-of-2.xml -o junit_family=xunit1 \
-             tests/b.py tests/a.py tests/c.py -k 'not slow'"
+             --rootdir=/repo --ignore=/repo/.parallel-pytest -n 2 --dist=load \
+             --max-worker-restart=4 --junitxml=/repo/.parallel-pytest/junit-1-of-2.xml \
+             -o junit_family=xunit1 tests/a.py tests/b.py tests/c.py -k 'not slow'"
         );
         assert!(cmd.shell(None).starts_with("cd /repo && "));
     }
@@ -514,6 +528,19 @@ mod tests {
         );
         // Node ids stay rootdir-relative for the plugin.
         assert!(cmd.files.last().unwrap().1.contains("\"t/b.py::x\""));
+    }
+
+    #[test]
+    fn paths_follow_pytests_walk_not_the_plans_order() {
+        let s = shard(
+            &["t/z.py", "t/sub/b.py", "t/a.py", "t/sub2.py"],
+            &["t/m.py::x", "t/a.py::y"],
+            &[],
+        );
+        assert_eq!(
+            selected_paths(&s),
+            ["t/a.py", "t/m.py", "t/sub/b.py", "t/sub2.py", "t/z.py"]
+        );
     }
 
     #[test]

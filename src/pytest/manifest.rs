@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::python::PythonInfo;
+use crate::python::{Collected, PythonInfo};
 
 /// Current manifest schema version; bump when a field changes meaning. Version 2 stores
 /// `resources.advice` as data (`{"kind": "memory-bound", ...}`) instead of sentences; version 1
@@ -53,6 +53,15 @@ pub struct Manifest {
     /// versions or when `run` did not start pytest.
     #[serde(default)]
     pub resources: Option<crate::host::usage::Resources>,
+    /// What pytest collected for the shard (`files`: per planned file, collected and
+    /// deselected by the user's filters; `deselected`: their total; `not_found`,
+    /// `deselected_ids`, `twins`); empty from older versions or when collection never
+    /// finished.
+    #[serde(default, flatten)]
+    pub collected: Collected,
+    /// Node ids of non-strict XPASSes, which JUnit reports as passes.
+    #[serde(default)]
+    pub xpassed: Vec<String>,
 }
 
 /// The serial phase of a shard.

@@ -225,6 +225,7 @@ mod tests {
                 "--parallel-pytest-serial-marker=serial",
                 "--parallel-pytest-phase=serial",
                 "--rootdir=/repo",
+                "--ignore=/repo/.pp",
                 "--junitxml=/repo/.pp/j.serial.xml",
                 "-o",
                 "junit_family=xunit1",

@@ -14,7 +14,7 @@ use super::process::{self, Finished, SpawnError};
 use super::{crash, serial};
 use crate::host::usage::{ResourceUsage, Resources};
 use crate::junit::rewrite::{self, RewriteError};
-use crate::python::PythonInfo;
+use crate::python::{Collected, Outcomes, PythonInfo};
 
 /// Why a shard could not be run to an outcome (a failing pytest is an outcome, not an error).
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +87,52 @@ pub struct ShardOutcome {
     pub interrupted_by: Option<Signal>,
     /// Whether pytest got far enough to load our plugins (they record the interpreter).
     pub plugins_loaded: bool,
+    /// pytest's "no tests collected" (exit 5) for a shard whose planned tests the user's
+    /// filters all deselected or whose files yielded no test: the shard exits 0.
+    pub nothing_ran: Option<NothingRan>,
+}
+
+/// Why a shard ran no test and still succeeded, for `run`'s one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NothingRan {
+    /// Planned tests the user's `-k`/`-m`/`--deselect` deselected.
+    pub deselected: u64,
+    /// Planned files that yielded no test at all.
+    pub empty_files: usize,
+}
+
+impl std::fmt::Display for NothingRan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::text::count;
+        let mut parts = Vec::new();
+        if self.deselected > 0 {
+            parts.push(format!(
+                "your filters deselected {} of this shard",
+                count(self.deselected, "planned test", "planned tests")
+            ));
+        }
+        if self.empty_files > 0 {
+            parts.push(format!(
+                "{} collected nothing",
+                count(self.empty_files as u64, "planned file", "planned files")
+            ));
+        }
+        write!(f, "no test to run: {}", parts.join("; "))
+    }
+}
+
+/// [`NothingRan`] when pytest said "no tests collected" (exit 5) and the plugin's count
+/// shows why: every planned test deselected by the user's filters, or no test in the files.
+fn nothing_ran(manifest: &Manifest, collected_path: &Path) -> Option<NothingRan> {
+    let serial_ran = manifest.serial.as_ref().is_some_and(|s| s.started);
+    if manifest.exit_code != Some(5) || serial_ran || !collected_path.exists() {
+        return None;
+    }
+    let c = &manifest.collected;
+    c.nothing_to_run().then(|| NothingRan {
+        deselected: c.files.values().map(|f| f.deselected).sum(),
+        empty_files: c.files.values().filter(|f| f.collected == 0).count(),
+    })
 }
 
 /// The files of one shard in the out dir.
@@ -149,6 +195,8 @@ pub fn run(
         &paths.manifest,
         &cmd.junit_path,
         &cmd.info_path,
+        &cmd.collected_path,
+        &cmd.outcomes_path,
         &paths.serial_out,
         &paths.serial_junit,
     ] {
@@ -182,11 +230,19 @@ pub fn run(
         max_worker_restart: cmd.max_worker_restart,
         serial: serial.phase,
         resources: Some(resources),
+        collected: Collected::read(&cmd.collected_path).unwrap_or_default(),
+        xpassed: Outcomes::read(&cmd.outcomes_path).xpassed,
         ..base_manifest(req, &cmd.junit_path)
     };
     write_manifest(&manifest, &paths.manifest)?;
+    let nothing_ran = nothing_ran(&manifest, &cmd.collected_path);
     Ok(ShardOutcome {
-        exit_code: process::exit_code(&finished),
+        exit_code: if nothing_ran.is_some() {
+            0
+        } else {
+            process::exit_code(&finished)
+        },
+        nothing_ran,
         manifest,
         killed_by: finished.killed_by,
         interrupted_by: finished.interrupted_by,
@@ -216,6 +272,7 @@ pub fn run_empty(req: &ShardRun<'_>) -> Result<ShardOutcome, RunError> {
     write_manifest(&manifest, &manifest_path)?;
     Ok(ShardOutcome {
         exit_code: 0,
+        nothing_ran: None,
         manifest,
         killed_by: None,
         interrupted_by: None,
@@ -352,6 +409,8 @@ fn base_manifest(req: &ShardRun<'_>, junit: &Path) -> Manifest {
         max_worker_restart: None,
         serial: None,
         resources: None,
+        collected: Collected::default(),
+        xpassed: Vec::new(),
     }
 }
 

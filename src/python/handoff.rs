@@ -61,22 +61,91 @@ impl PythonInfo {
 /// Paths and node ids are relative to pytest's rootdir.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SelectionFile {
-    /// Whole files, heaviest first.
+    /// Whole files (the plugin keeps pytest's order, whatever the order here).
     pub files: Vec<String>,
-    /// Single node ids (a test, a class, a parametrized group), heaviest first.
+    /// Single node ids (a test, a class, a parametrized group): each selects what pytest
+    /// would select for it on its command line.
     pub node_ids: Vec<String>,
-    /// Node-id prefixes left out of `files` (pytest's `--deselect` rule).
+    /// Items or collectors skipped in `files`, exactly (a trailing `::` names a class, a
+    /// trailing `[` every case of a parametrized function).
     pub deselect: Vec<String>,
     /// The files did not fit on argv: the plugin prunes collection to them.
     pub paths_via_plugin: bool,
     /// Where the controller writes [`PythonInfo`].
     #[serde(serialize_with = "lossy_path")]
     pub info_out: PathBuf,
+    /// Where the collecting process writes [`Collected`].
+    #[serde(serialize_with = "lossy_path")]
+    pub collected_out: PathBuf,
+    /// Where the controller appends [`Outcomes`] lines.
+    #[serde(serialize_with = "lossy_path")]
+    pub outcomes_out: PathBuf,
 }
 
 impl SelectionFile {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// What the selection plugin found when collection finished (`collected_out`): per planned
+/// file, the items pytest collected for the shard and how many the user's own filters (`-k`,
+/// `-m`, `--deselect`, a suite's hook) deselected; planned ids that matched no item.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Collected {
+    pub files: std::collections::BTreeMap<String, FileCount>,
+    /// Items the user's filters deselected, all files together.
+    pub deselected: u64,
+    /// Planned node ids and deselect entries that matched no collected item.
+    pub not_found: Vec<String>,
+    /// Planned node ids whose every item the user's filters deselected.
+    pub deselected_ids: Vec<String>,
+    /// Node ids more than one item of the shard shares, with the item count: pytest runs
+    /// each, so repeated testcases with such an id are separate tests, not reruns.
+    pub twins: std::collections::BTreeMap<String, u64>,
+}
+
+/// One planned file's count in [`Collected`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FileCount {
+    pub collected: u64,
+    pub deselected: u64,
+}
+
+impl Collected {
+    /// `None` when the file is missing or unreadable (pytest never finished collecting).
+    pub fn read(path: &Path) -> Option<Collected> {
+        let text = fs_err::read_to_string(path).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Whether the shard had nothing to run through no fault of its own: every planned
+    /// test was deselected by the user's filters, or the files yielded no items at all.
+    pub fn nothing_to_run(&self) -> bool {
+        self.files.values().all(|f| f.collected == f.deselected)
+    }
+}
+
+/// Outcomes JUnit cannot tell, appended by the selection plugin (`outcomes_out`), one
+/// `<kind> <nodeid>` line per test: only `xpassed` (a non-strict XPASS) today.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcomes {
+    pub xpassed: Vec<String>,
+}
+
+impl Outcomes {
+    /// Empty when the file is missing (no such outcome, or pytest never got there).
+    pub fn read(path: &Path) -> Outcomes {
+        let text = fs_err::read_to_string(path).unwrap_or_default();
+        let mut out = Outcomes::default();
+        for line in text.lines() {
+            if let Some(id) = line.strip_prefix("xpassed ") {
+                out.xpassed.push(id.to_string());
+            }
+        }
+        out
     }
 }
 
@@ -187,9 +256,31 @@ mod tests {
             "deselect",
             "paths_via_plugin",
             "info_out",
+            "collected_out",
+            "outcomes_out",
         ] {
             assert!(json.get(key).is_some(), "{key}");
         }
+    }
+
+    #[test]
+    fn collected_and_outcomes_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.json");
+        fs_err::write(
+            &path,
+            r#"{"files": {"a.py": {"collected": 2, "deselected": 2}, "e.py": {"collected": 0,
+                "deselected": 0}}, "deselected": 2, "not_found": ["a.py::gone"]}"#,
+        )
+        .unwrap();
+        let c = Collected::read(&path).unwrap();
+        assert!(c.nothing_to_run());
+        assert_eq!(c.not_found, ["a.py::gone"]);
+        assert!(Collected::read(&dir.path().join("none")).is_none());
+        let o = dir.path().join("o.txt");
+        fs_err::write(&o, "xpassed a.py::t\nxpassed b.py::u[1]\n").unwrap();
+        assert_eq!(Outcomes::read(&o).xpassed, ["a.py::t", "b.py::u[1]"]);
+        assert!(Outcomes::read(&dir.path().join("none")).xpassed.is_empty());
     }
 
     #[test]

@@ -12,7 +12,9 @@ pub mod interpreter;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-pub use handoff::{Collection, PythonInfo, SelectionFile, SerialOut};
+pub use handoff::{
+    Collected, Collection, FileCount, Outcomes, PythonInfo, SelectionFile, SerialOut,
+};
 pub use interpreter::{InterpreterError, PythonSource};
 
 /// `-p` name of the selection plugin (`selection.py`): keeps the shard's tests.

@@ -94,12 +94,13 @@ pub fn load(
     let mut manifests = read_manifests(&mut found, &exclude);
     let junit: Vec<PathBuf> = std::mem::take(&mut found.junit).into_iter().collect();
     let results = read_all(&junit, limits);
+    let twins = super::model::twins_of(&manifests);
     let files = junit
         .iter()
         .zip(results)
         .map(|(path, result)| {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            LoadedFile::new(
+            LoadedFile::with_twins(
                 display(path, base),
                 found
                     .shard_of
@@ -107,6 +108,7 @@ pub fn load(
                     .copied()
                     .or_else(|| shard_from_name(name, "junit-", ".xml")),
                 result,
+                &twins,
             )
         })
         .collect();

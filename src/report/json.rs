@@ -11,6 +11,10 @@ struct Doc<'a> {
     shards: &'a Shards,
     problems: &'a [Problem],
     complete: bool,
+    /// Planned files in which pytest collected no test.
+    collected_nothing: &'a [String],
+    /// Planned node ids that matched no test.
+    not_found: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -41,6 +45,8 @@ pub fn render(summary: &Summary) -> String {
         shards: &summary.shards,
         problems: &summary.problems,
         complete: summary.complete(),
+        collected_nothing: &summary.collected_nothing,
+        not_found: &summary.not_found,
     };
     let text =
         serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));

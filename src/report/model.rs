@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::ci::Shard;
-use crate::junit::merge::{MergedTest, merge_attempts};
+use crate::junit::merge::{MergedTest, merge_attempts, merge_attempts_with};
 use crate::junit::writer::SuiteInput;
 use crate::junit::{FileReport, Outcome};
 use crate::pytest::manifest::Manifest;
@@ -28,9 +28,27 @@ pub struct LoadedFile {
 
 impl LoadedFile {
     /// Folds the testcases into tests once, freeing the per-attempt list.
-    pub fn new(path: String, shard: Option<Shard>, mut result: Result<FileReport, String>) -> Self {
+    pub fn new(path: String, shard: Option<Shard>, result: Result<FileReport, String>) -> Self {
+        Self::with_twins(path, shard, result, &Twins::new())
+    }
+
+    /// [`LoadedFile::new`], with the node ids several items share (from the manifests): their
+    /// repeated testcases are separate tests, not attempts of one.
+    pub fn with_twins(
+        path: String,
+        shard: Option<Shard>,
+        mut result: Result<FileReport, String>,
+        twins: &Twins,
+    ) -> Self {
+        let count = |classname: &str, name: &str| {
+            twins
+                .get(&(classname.to_owned(), name.to_owned()))
+                .copied()
+                .unwrap_or(1)
+        };
         let mut tests = match &mut result {
-            Ok(report) => merge_attempts(std::mem::take(&mut report.cases)),
+            Ok(report) if twins.is_empty() => merge_attempts(std::mem::take(&mut report.cases)),
+            Ok(report) => merge_attempts_with(std::mem::take(&mut report.cases), &count),
             Err(_) => Vec::new(),
         };
         // xdist finishes tests in any order; sorting makes every output of the report
@@ -67,6 +85,23 @@ impl Inputs {
     }
 }
 
+/// JUnit (classname, name) → how many distinct tests share it, from the manifests' `twins`.
+pub type Twins = std::collections::HashMap<(String, String), usize>;
+
+/// The manifests' `twins` as JUnit names, the largest count where shards disagree.
+pub fn twins_of(manifests: &[LoadedManifest]) -> Twins {
+    let mut out = Twins::new();
+    for m in manifests {
+        for (id, n) in &m.manifest.collected.twins {
+            let key = crate::junit::node_id::to_junit_names(id);
+            let n = usize::try_from(*n).unwrap_or(usize::MAX);
+            let slot = out.entry(key).or_insert(n);
+            *slot = (*slot).max(n);
+        }
+    }
+    out
+}
+
 /// A shard manifest as the command loaded it.
 #[derive(Debug, Clone)]
 pub struct LoadedManifest {
@@ -98,6 +133,8 @@ pub struct Totals {
     pub xpassed: u64,
     /// Passed after at least one failed attempt (also counted in `passed`).
     pub flaky: u64,
+    /// Planned tests the user's `-k`/`-m`/`--deselect` deselected (not in `tests`).
+    pub deselected: u64,
     /// Sum of every attempt's time, in seconds.
     pub seconds: f64,
 }
@@ -270,6 +307,11 @@ pub struct Summary {
     pub files_read: u32,
     /// (node id, seconds over every attempt) of every test, for the timings store.
     pub observed: Vec<(String, f64)>,
+    /// Planned files in which pytest collected no test (empty, or a plugin filtered them):
+    /// not lost.
+    pub collected_nothing: Vec<String>,
+    /// Planned node ids that matched no test (renamed or deleted since the timings): not lost.
+    pub not_found: Vec<String>,
 }
 
 impl Summary {
@@ -291,6 +333,7 @@ impl Summary {
             (t.failed, "failed"),
             (t.passed, "passed"),
             (t.skipped, "skipped"),
+            (t.deselected, "deselected"),
             (t.xfailed, "xfailed"),
             (t.xpassed, "xpassed"),
             (t.errors, if t.errors == 1 { "error" } else { "errors" }),

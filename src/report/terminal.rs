@@ -85,7 +85,39 @@ fn facts(summary: &Summary) -> String {
         ));
     }
     facts.push(count(summary.totals.tests, "test", "tests"));
-    format!("{}\n", facts.join(" · "))
+    if summary.totals.deselected > 0 {
+        facts.push(format!(
+            "{} deselected by your filters",
+            summary.totals.deselected
+        ));
+    }
+    let mut out = format!("{}\n", facts.join(" · "));
+    for (items, what) in [
+        (
+            &summary.collected_nothing,
+            "planned files collected no test (not lost)",
+        ),
+        (
+            &summary.not_found,
+            "planned ids matched no test, renamed or deleted (not lost)",
+        ),
+    ] {
+        if !items.is_empty() {
+            let shown: Vec<String> = items.iter().take(5).map(|i| format!("`{i}`")).collect();
+            let more = items.len().saturating_sub(5);
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            out.push_str(&format!(
+                "note: {} {what}: {}{more}\n",
+                items.len(),
+                shown.join(", ")
+            ));
+        }
+    }
+    out
 }
 
 /// One line per shard that has a time, with what it used and any advice.

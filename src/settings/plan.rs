@@ -92,6 +92,13 @@ impl PlanInputsSettings {
                     serial_marker,
                     collected: None,
                 },
+                // `run --out-dir` adds its own; here the configured or default one.
+                ignore: vec![paths::absolute(
+                    &paths::absolute(&cwd, &settings.root),
+                    file.out_dir
+                        .as_deref()
+                        .unwrap_or(Path::new(".parallel-pytest")),
+                )],
             },
             dist,
             forced_workers: settings.machine.forced_workers(),

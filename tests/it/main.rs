@@ -26,6 +26,7 @@ mod report;
 mod report_corpus;
 mod report_security;
 mod run;
+mod selection;
 #[cfg(feature = "e2e")]
 mod wheel;
 mod workflow;

@@ -282,16 +282,14 @@ fn json_contract_on_three_real_shards() {
     let get = |k: &str| t[k].as_u64().unwrap_or_else(|| panic!("totals.{k} in {t}"));
     // expected.toml of the fixture suite.
     assert_eq!(get("tests"), 15);
-    assert_eq!(get("passed"), 7);
+    // pytest's own summary: the non-strict XPASS is `xpassed`, not `passed` (the plugin
+    // records what JUnit writes as a plain pass).
+    assert_eq!(get("passed"), 6);
     assert_eq!(get("failed"), 4);
     assert_eq!(get("errors"), 2);
     assert_eq!(get("skipped"), 1);
     assert_eq!(get("xfailed"), 1);
-    assert_eq!(
-        get("xpassed"),
-        0,
-        "pytest writes a non-strict XPASS as a plain pass"
-    );
+    assert_eq!(get("xpassed"), 1);
     assert_eq!(get("flaky"), 1);
     assert!(
         t["seconds"].as_f64().unwrap() >= 0.3,
@@ -396,7 +394,15 @@ fn json_contract_on_three_real_shards() {
     );
     assert_eq!(
         json.as_object().unwrap().keys().collect::<Vec<_>>(),
-        ["complete", "failures", "problems", "shards", "totals"]
+        [
+            "collected_nothing",
+            "complete",
+            "failures",
+            "not_found",
+            "problems",
+            "shards",
+            "totals"
+        ]
     );
 }
 

@@ -23,7 +23,9 @@ pub(super) fn build(inputs: &Inputs) -> Summary {
     let mut problems: Vec<Problem> = inputs.unusable.clone();
     problems.extend(index.problems.iter().cloned());
 
-    let folded = fold_tests(&index.tests, &mapper);
+    let collection = collection_phase(inputs);
+    let mut folded = fold_tests(&index.tests, &mapper, &collection.xpassed);
+    folded.totals.deselected = collection.deselected;
     problems.extend(crash_problems(&folded.crashes));
     problems.extend(duplicates_problem(&index.tests, inputs));
     let (shards, shard_problems) = count_shards(inputs, index.files_read);
@@ -36,6 +38,17 @@ pub(super) fn build(inputs: &Inputs) -> Summary {
         problems.push(Problem::new(
             ProblemKind::NoResults,
             "no JUnit results were found in the inputs",
+        ));
+    } else if folded.totals.tests == 0 && planned_anything(inputs) {
+        // pytest's own meaning of exit 5: a run that ran nothing is not a green run, even
+        // when each shard had a good reason.
+        problems.push(Problem::new(
+            ProblemKind::NoResults,
+            format!(
+                "no tests ran although the plan had tests ({} deselected by your filters, {} collected nothing)",
+                collection.deselected,
+                plural_files(collection.collected_nothing.len())
+            ),
         ));
     }
     problems.sort_by_key(|a| a.kind);
@@ -56,7 +69,53 @@ pub(super) fn build(inputs: &Inputs) -> Summary {
             .into_iter()
             .map(|t| (t.id, t.test.total_seconds))
             .collect(),
+        collected_nothing: collection.collected_nothing,
+        not_found: collection.not_found,
     }
+}
+
+fn plural_files(n: usize) -> String {
+    crate::text::count(n as u64, "planned file", "planned files")
+}
+
+/// What the shards' manifests say pytest collected, all shards together.
+#[derive(Default)]
+struct CollectionCounts<'a> {
+    deselected: u64,
+    collected_nothing: Vec<String>,
+    not_found: Vec<String>,
+    /// Node ids of non-strict XPASSes (JUnit calls them passes).
+    xpassed: BTreeSet<&'a str>,
+}
+
+fn collection_phase(inputs: &Inputs) -> CollectionCounts<'_> {
+    let mut out = CollectionCounts::default();
+    for m in &inputs.manifests {
+        let c = &m.manifest.collected;
+        out.deselected += c.deselected;
+        out.collected_nothing.extend(
+            c.files
+                .iter()
+                .filter(|(_, f)| f.collected == 0)
+                .map(|(path, _)| path.clone()),
+        );
+        out.not_found.extend(c.not_found.iter().cloned());
+        out.xpassed
+            .extend(m.manifest.xpassed.iter().map(String::as_str));
+    }
+    out.collected_nothing.sort();
+    out.collected_nothing.dedup();
+    out.not_found.sort();
+    out.not_found.dedup();
+    out
+}
+
+/// Whether any shard that ran pytest was given tests.
+fn planned_anything(inputs: &Inputs) -> bool {
+    inputs.manifests.iter().any(|m| {
+        let s = &m.manifest.selection;
+        m.manifest.pytest_started && !(s.node_ids.is_empty() && s.files.is_empty())
+    })
 }
 
 /// The test files named by the manifests' selections make node ids of xunit2 files exact.
@@ -201,10 +260,14 @@ struct Folded {
     crashes: Vec<(Option<Shard>, String, String)>,
 }
 
-fn fold_tests(tests: &[Reported<'_>], mapper: &NodeIdMapper) -> Folded {
+fn fold_tests(tests: &[Reported<'_>], mapper: &NodeIdMapper, xpassed: &BTreeSet<&str>) -> Folded {
     let mut folded = Folded::default();
     for t in tests {
         count(&mut folded.totals, t.test);
+        if t.test.last.outcome == Outcome::Passed && xpassed.contains(t.id.as_str()) {
+            folded.totals.passed -= 1;
+            folded.totals.xpassed += 1;
+        }
         if t.test.is_flaky() {
             folded.totals.flaky += 1;
             folded.flaky.push(Flaky {
@@ -522,10 +585,7 @@ fn lost_tests(inputs: &Inputs, tests: &[Reported<'_>]) -> (Vec<String>, Vec<Stri
         .filter(|m| m.manifest.pytest_started && m.junit_found)
         .map(|m| &m.manifest)
         .collect();
-    let planned = ran
-        .iter()
-        .any(|m| !(m.selection.node_ids.is_empty() && m.selection.files.is_empty()));
-    if !planned {
+    if !planned_anything(inputs) {
         return (lost_ids, lost_files);
     }
     let reported_keys: BTreeSet<(&str, &str)> = tests
@@ -537,13 +597,26 @@ fn lost_tests(inputs: &Inputs, tests: &[Reported<'_>]) -> (Vec<String>, Vec<Stri
         .map(|t| t.test.last.classname.as_str())
         .collect();
     for m in ran {
+        // Not lost: an id that matched nothing (renamed or deleted since the timings), an id
+        // or a file the user's filters deselected whole, a file with no test in it.
+        let c = &m.collected;
+        let not_lost: BTreeSet<&String> = c.not_found.iter().chain(&c.deselected_ids).collect();
         for id in &m.selection.node_ids {
+            if not_lost.contains(id) {
+                continue;
+            }
             let (classname, name) = to_junit_names(id);
             if !planned_id_reported(&reported_keys, &classname, &name) {
                 lost_ids.push(id.clone());
             }
         }
         for file in &m.selection.files {
+            if c.files
+                .get(file)
+                .is_some_and(|f| f.collected == f.deselected)
+            {
+                continue;
+            }
             if !module_reported(&reported_modules, &dotted_module(file)) {
                 lost_files.push(file.clone());
             }
@@ -763,7 +836,11 @@ mod tests {
             vec![],
         );
         let mapper = NodeIdMapper::new();
-        let folded = fold_tests(&index_tests(&inputs, &mapper).tests, &mapper);
+        let folded = fold_tests(
+            &index_tests(&inputs, &mapper).tests,
+            &mapper,
+            &BTreeSet::new(),
+        );
         let t = folded.totals;
         assert_eq!(
             (t.tests, t.passed, t.failed, t.errors, t.skipped, t.flaky),
@@ -926,6 +1003,66 @@ mod tests {
         assert_eq!(wall_seconds(&rows, Some(9.0)), Some(3.0));
         assert_eq!(wall_seconds(&[], Some(9.0)), Some(9.0));
         assert_eq!(common_workers(&inputs), Some(2));
+    }
+
+    #[test]
+    fn deselected_empty_and_vanished_are_not_lost_and_xpass_is_counted() {
+        let extra = serde_json::json!({
+            "selection": {
+                "files": ["tests/test_a.py", "tests/test_slow.py", "tests/test_empty.py"],
+                "node_ids": ["tests/test_b.py::test_gone", "tests/test_c.py::test_slow"],
+                "deselect": []
+            },
+            "files": {
+                "tests/test_a.py": {"collected": 2, "deselected": 0},
+                "tests/test_slow.py": {"collected": 3, "deselected": 3},
+                "tests/test_empty.py": {"collected": 0, "deselected": 0},
+                "tests/test_c.py": {"collected": 1, "deselected": 1}
+            },
+            "deselected": 4,
+            "not_found": ["tests/test_b.py::test_gone"],
+            "deselected_ids": ["tests/test_c.py::test_slow"],
+            "xpassed": ["tests/test_a.py::test_xp"]
+        });
+        let inputs = inputs(
+            vec![file(
+                "junit-1-of-1.xml",
+                Some((1, 1)),
+                vec![
+                    case("tests.test_a", "test_x", Outcome::Passed, 0.1),
+                    case("tests.test_a", "test_xp", Outcome::Passed, 0.1),
+                ],
+            )],
+            vec![manifest(1, 1, extra)],
+        );
+        let summary = build(&inputs);
+        assert!(summary.complete(), "{:?}", summary.problems);
+        let t = summary.totals;
+        assert_eq!((t.tests, t.passed, t.xpassed, t.deselected), (2, 1, 1, 4));
+        assert_eq!(summary.collected_nothing, ["tests/test_empty.py"]);
+        assert_eq!(summary.not_found, ["tests/test_b.py::test_gone"]);
+        assert_eq!(
+            summary.headline(),
+            "1 passed, 4 deselected, 1 xpassed in 3.00s"
+        );
+    }
+
+    #[test]
+    fn a_run_where_every_shard_ran_nothing_is_not_green() {
+        let extra = serde_json::json!({
+            "selection": {"files": ["tests/test_slow.py"], "node_ids": [], "deselect": []},
+            "exit_code": 5,
+            "files": {"tests/test_slow.py": {"collected": 3, "deselected": 3}},
+            "deselected": 3
+        });
+        let inputs = inputs(
+            vec![file("junit-1-of-1.xml", Some((1, 1)), vec![])],
+            vec![manifest(1, 1, extra)],
+        );
+        let summary = build(&inputs);
+        assert!(!summary.complete());
+        assert_eq!(summary.problems[0].kind, ProblemKind::NoResults);
+        assert!(summary.problems[0].message.starts_with("no tests ran"));
     }
 
     #[test]
