@@ -50,6 +50,8 @@ pub mod ours {
     pub const GITHUB_TOKEN: &str = "PARALLEL_PYTEST_GITHUB_TOKEN";
     /// `report`: exit non-zero when a requested check run or comment could not be published.
     pub const FAIL_ON_PUBLISH_ERROR: &str = "PARALLEL_PYTEST_FAIL_ON_PUBLISH_ERROR";
+    /// `report`: seconds all publishing may take in total (default 60).
+    pub const PUBLISH_TIMEOUT: &str = "PARALLEL_PYTEST_PUBLISH_TIMEOUT";
     /// `report --mr-note`: post or update the GitLab merge request note.
     pub const MR_NOTE: &str = "PARALLEL_PYTEST_MR_NOTE";
     /// `report --token-variable`: NAME of the variable holding the GitLab access token.
@@ -96,6 +98,7 @@ pub mod ours {
         TOKEN_VARIABLE,
         GITLAB_TOKEN,
         FAIL_ON_PUBLISH_ERROR,
+        PUBLISH_TIMEOUT,
     ];
 }
 
