@@ -117,6 +117,7 @@ pub fn load(
         m.path = display(Path::new(&m.path), base);
     }
     found.problems.extend(collisions(&manifests, &files));
+    found.problems.extend(oversized_ids(&files, limits));
     Inputs {
         files,
         manifests,
@@ -263,6 +264,30 @@ fn junit_of(manifest: &Path, junit_file: &str) -> Result<Option<PathBuf>, String
         return Err(refused());
     }
     Ok(Some(junit))
+}
+
+/// Testcases whose identifying attributes were too long to keep (a name of megabytes): they
+/// count under a stand-in name, which the timings never store.
+fn oversized_ids(files: &[LoadedFile], limits: &Limits) -> Vec<Problem> {
+    files
+        .iter()
+        .filter_map(|f| {
+            let n = f.result.as_ref().ok()?.oversized_ids;
+            (n > 0).then(|| {
+                Problem::new(
+                    ProblemKind::Truncated,
+                    format!(
+                        "`{}`: {} a `name`, `classname` or `file` over {} bytes; counted under \
+                         a shortened name, which is not stored in the timings",
+                        f.path,
+                        crate::text::count(n.into(), "testcase has", "testcases have"),
+                        limits.max_id_bytes
+                    ),
+                )
+                .at(f.path.clone())
+            })
+        })
+        .collect()
 }
 
 /// Two manifests or two JUnit files for the same shard: one artifact shadowed or overwrote
