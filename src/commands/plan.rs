@@ -11,6 +11,8 @@ use crate::env_vars;
 use crate::error::Error;
 use crate::host;
 use crate::plan::{self, PlanError, PlanRequest, Planned, ShardCount};
+use crate::report::annotations::{guard_for_github_log, stop_token};
+use crate::report::escape;
 use crate::settings::Settings;
 
 /// Default cap for `--target-seconds` (GitHub's matrix allows 256 jobs).
@@ -27,29 +29,35 @@ pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, Error>
     let workers = plan_workers(&settings, &args.inputs);
     let request = plan_request(&settings, &args.inputs, shards, workers)?;
     let planned = plan::build(&request).map_err(plan_error)?;
+    // Warnings and notes quote node ids and paths from timings stores and the suite: inert in
+    // a CI log, like everything `report` prints.
     for w in &planned.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", escape::terminal(w));
     }
     if let Some(note) = &planned.target_note {
-        eprintln!("warning: {note}");
+        eprintln!("warning: {}", escape::terminal(note));
     }
     for note in &planned.plan.notes {
-        eprintln!("note: {note}");
+        eprintln!("note: {}", escape::terminal(note));
     }
     match args.format {
         PlanFormat::Json => {
             let json =
                 serde_json::to_string_pretty(&planned.plan).map_err(|e| Error::Failed(e.into()))?;
-            println!("{json}");
+            println!("{}", inert_json(&json));
         }
-        PlanFormat::Matrix => println!("{}", matrix_json(&planned.plan)),
-        PlanFormat::Text => print!(
-            "{}",
-            render_text(
+        PlanFormat::Matrix => println!("{}", inert_json(&matrix_json(&planned.plan))),
+        PlanFormat::Text => {
+            let text = escape::terminal(&render_text(
                 &planned,
-                this_shard.filter(|s| s.total == planned.plan.shards_total)
-            )
-        ),
+                this_shard.filter(|s| s.total == planned.plan.shards_total),
+            ));
+            if std::env::var(crate::env_vars::ci::GITHUB_ACTIONS).as_deref() == Ok("true") {
+                print!("{}", guard_for_github_log(&text, &stop_token()));
+            } else {
+                print!("{text}");
+            }
+        }
         // Rendered by the GitLab stage (issue 7) from the same plan.
         PlanFormat::GitlabChild => print!(
             "{}",
@@ -57,6 +65,13 @@ pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, Error>
         ),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// JSON that is the same data but can never hold a legacy `##[command]` (which a GitHub log
+/// matches anywhere in a line): `#` in strings becomes its `\u0023` escape where it would form
+/// one. Lines of JSON never start with `::`.
+fn inert_json(json: &str) -> String {
+    json.replace("##[", "#\\u0023[")
 }
 
 /// Workers per shard for the plan: `--workers N`, else the host's budget (`auto`), with the
