@@ -269,7 +269,7 @@ pub struct GithubPublishArgs {
 
     /// Seconds all publishing (check run, comment, MR note, retries included) may take before
     /// it is given up, so a hung API cannot hold the job.
-    #[arg(long, env = ours::PUBLISH_TIMEOUT, value_name = "SECONDS", default_value_t = 60,
+    #[arg(long, env = ours::PUBLISH_TIMEOUT, value_name = "SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub publish_timeout: u64,
 }

@@ -404,7 +404,10 @@ fn timings_node_ids_stay_inert_in_a_github_log() {
     assert!(stderr.contains("pwned"), "{stderr}");
     for line in stderr.lines() {
         assert!(!line.trim_start().starts_with("::"), "{line:?}");
-        assert!(!line.contains("##[") && !line.contains('\u{202e}'), "{line:?}");
+        assert!(
+            !line.contains("##[") && !line.contains('\u{202e}'),
+            "{line:?}"
+        );
     }
     let lines: Vec<&str> = stdout.lines().collect();
     let token = lines[0].strip_prefix("::stop-commands::").expect(&stdout);
