@@ -181,7 +181,7 @@ pub fn repo_relative_annotations(
     workspace: Option<&str>,
     root: &Path,
 ) {
-    let Some(prefix) = workspace.and_then(|ws| repo_prefix(Path::new(ws), root)) else {
+    let Some(prefix) = checkout_prefix(workspace, root) else {
         return;
     };
     for a in annotations {
@@ -189,6 +189,12 @@ pub fn repo_relative_annotations(
             *file = format!("{prefix}/{}", file.trim_start_matches("./"));
         }
     }
+}
+
+/// The project folder (`root`) inside the checkout at `workspace`, `/`-separated, when it is a
+/// strict subfolder of it: what report paths need in front to be repository paths.
+pub fn checkout_prefix(workspace: Option<&str>, root: &Path) -> Option<String> {
+    workspace.and_then(|ws| repo_prefix(Path::new(ws), root))
 }
 
 /// `root` relative to the checkout, `/`-separated, when it is a strict subfolder of it.

@@ -12,7 +12,9 @@ pub mod github;
 pub mod gitlab;
 mod hook;
 
-pub use hook::{publish_github, publish_github_with, publish_gitlab, repo_relative_annotations};
+pub use hook::{
+    checkout_prefix, publish_github, publish_github_with, publish_gitlab, repo_relative_annotations,
+};
 
 /// What to publish to GitHub, as the command resolved it from flags and variables.
 #[derive(Debug, Clone, Default)]

@@ -1228,3 +1228,55 @@ fn report_publishes_real_pytest_failures_through_the_binary() {
     assert!(summary.contains("### Publishing"), "{summary}");
     assert!(comment.contains("test_assert_fails"));
 }
+
+/// The project in a subfolder of the checkout, on a pull request: summary links name the file
+/// from the repository root at the PR head (the commit the check run is on), like the
+/// annotations do.
+#[test]
+fn links_use_the_project_folder_and_the_pull_request_head() {
+    let suite = crate::harness::fixture_copy("report-suite");
+    let workspace = tempfile::tempdir().unwrap();
+    let project = workspace.path().join("sub");
+    crate::harness::copy_tree(suite.path(), &project);
+    let junit = project.join("junit.xml");
+    let out = std::process::Command::new(crate::harness::python())
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_basic.py",
+        ])
+        .arg(format!("--junitxml={}", junit.display()))
+        .current_dir(&project)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "pytest: {out:?}");
+    let event = project.join("event.json");
+    std::fs::write(
+        &event,
+        json!({"pull_request": {"number": 17, "head": {"sha": "cafe"}}}).to_string(),
+    )
+    .unwrap();
+    let summary = project.join("summary.md");
+    crate::harness::Cmd::new()
+        .arg("report")
+        .arg(&junit)
+        .current_dir(&project)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_REPOSITORY", "octo/demo")
+        .env("GITHUB_SHA", "mergesha")
+        .env("GITHUB_EVENT_NAME", "pull_request")
+        .env("GITHUB_EVENT_PATH", &event)
+        .env("GITHUB_WORKSPACE", workspace.path())
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .expect_code(1);
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        summary.contains("(https://github.com/octo/demo/blob/cafe/sub/tests/test_basic.py#L"),
+        "{summary}"
+    );
+    assert!(!summary.contains("mergesha"), "{summary}");
+}
