@@ -72,6 +72,16 @@ fn options(check_run: bool, comment: bool) -> Options {
     }
 }
 
+/// Publishes only the check run, outside a pull request.
+fn publish_check_run(mock: &MockServer, input: &Rendered) -> github::Outcome {
+    github::publish(
+        input,
+        &ctx(mock, None),
+        Some(&token()),
+        &options(true, false),
+    )
+}
+
 fn token() -> SecretString {
     SecretString::from(TOKEN.to_owned())
 }
@@ -222,12 +232,7 @@ fn check_run_sends_at_most_fifty_annotations_per_request() {
     let mock = MockServer::start();
     check_run_routes(&mock, "");
     let input = rendered(120);
-    let outcome = github::publish(
-        &input,
-        &ctx(&mock, None),
-        Some(&token()),
-        &options(true, false),
-    );
+    let outcome = publish_check_run(&mock, &input);
     assert_eq!(
         outcome.check_run,
         Some(Step::Done(
@@ -327,12 +332,7 @@ fn oversized_texts_are_cut_to_github_limits() {
     input.annotations[0].title = "ü".repeat(400);
     input.annotations[0].message = "m€".repeat(50_000);
     input.green = true;
-    let outcome = github::publish(
-        &input,
-        &ctx(&mock, None),
-        Some(&token()),
-        &options(true, false),
-    );
+    let outcome = publish_check_run(&mock, &input);
     assert!(
         matches!(outcome.check_run, Some(Step::Done(_))),
         "{outcome:?}"
@@ -514,12 +514,7 @@ fn retries_server_errors_and_secondary_rate_limits() {
             Reply::json(201, json!({"id": 4242})),
         ],
     );
-    let outcome = github::publish(
-        &rendered(3),
-        &ctx(&mock, None),
-        Some(&token()),
-        &options(true, false),
-    );
+    let outcome = publish_check_run(&mock, &rendered(3));
     assert_eq!(
         outcome.check_run,
         Some(Step::Done("id 4242 with 3 annotations".into()))
@@ -538,12 +533,7 @@ fn retries_server_errors_and_secondary_rate_limits() {
         "/repos/octo/demo/check-runs",
         [Reply::json(503, json!({"message": "unavailable"}))],
     );
-    let outcome = github::publish(
-        &rendered(3),
-        &ctx(&mock, None),
-        Some(&token()),
-        &options(true, false),
-    );
+    let outcome = publish_check_run(&mock, &rendered(3));
     assert_eq!(
         outcome.check_run,
         Some(Step::Failed(
@@ -567,12 +557,7 @@ fn retries_server_errors_and_secondary_rate_limits() {
         )
         .header("retry-after", "0")],
     );
-    let outcome = github::publish(
-        &rendered(3),
-        &ctx(&mock, None),
-        Some(&token()),
-        &options(true, false),
-    );
+    let outcome = publish_check_run(&mock, &rendered(3));
     let Some(Step::Failed(why)) = &outcome.check_run else {
         panic!("{outcome:?}")
     };
@@ -746,12 +731,7 @@ fn over_a_thousand_failures_keep_the_notes_and_balanced_markdown() {
         "## parallel-pytest\n\n<details><summary>t</summary>\n\n<pre>\n{}</pre>\n\n</details>\n",
         "Traceback: ünïcödé line\n".repeat(10_000)
     );
-    let outcome = github::publish(
-        &input,
-        &ctx(&mock, None),
-        Some(&token()),
-        &options(true, false),
-    );
+    let outcome = publish_check_run(&mock, &input);
     assert_eq!(
         outcome.check_run,
         Some(Step::Done(
@@ -1132,13 +1112,9 @@ fn a_hung_api_is_given_up_at_the_time_limit() {
     assert!(outcome.annotations_need_fallback());
 }
 
-/// The whole path through the binary: real pytest JUnit → `report --check-run --comment` on a
-/// pull request → the mock API. Annotations carry the failing line (1-based) as pytest saw it,
-/// and the log gets no workflow-command annotations, since the check run carries them.
-#[test]
-fn report_publishes_real_pytest_failures_through_the_binary() {
-    let suite = crate::harness::fixture_copy("report-suite");
-    let junit = suite.path().join("junit.xml");
+/// Real pytest's JUnit for the `report-suite` fixture's failing `tests/test_basic.py`.
+fn basic_failures_junit(suite: &std::path::Path) -> PathBuf {
+    let junit = suite.join("junit.xml");
     let out = std::process::Command::new(crate::harness::python())
         .args([
             "-m",
@@ -1149,10 +1125,20 @@ fn report_publishes_real_pytest_failures_through_the_binary() {
             "tests/test_basic.py",
         ])
         .arg(format!("--junitxml={}", junit.display()))
-        .current_dir(suite.path())
+        .current_dir(suite)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "pytest: {out:?}");
+    junit
+}
+
+/// The whole path through the binary: real pytest JUnit → `report --check-run --comment` on a
+/// pull request → the mock API. Annotations carry the failing line (1-based) as pytest saw it,
+/// and the log gets no workflow-command annotations, since the check run carries them.
+#[test]
+fn report_publishes_real_pytest_failures_through_the_binary() {
+    let suite = crate::harness::fixture_copy("report-suite");
+    let junit = basic_failures_junit(suite.path());
 
     let mock = MockServer::start();
     check_run_routes(&mock, "");
@@ -1238,21 +1224,7 @@ fn links_use_the_project_folder_and_the_pull_request_head() {
     let workspace = tempfile::tempdir().unwrap();
     let project = workspace.path().join("sub");
     crate::harness::copy_tree(suite.path(), &project);
-    let junit = project.join("junit.xml");
-    let out = std::process::Command::new(crate::harness::python())
-        .args([
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "tests/test_basic.py",
-        ])
-        .arg(format!("--junitxml={}", junit.display()))
-        .current_dir(&project)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "pytest: {out:?}");
+    let junit = basic_failures_junit(&project);
     let event = project.join("event.json");
     std::fs::write(
         &event,
