@@ -266,6 +266,12 @@ pub struct GithubPublishArgs {
     #[arg(long, env = ours::FAIL_ON_PUBLISH_ERROR, value_parser = clap::builder::BoolishValueParser::new(),
           action = clap::ArgAction::SetTrue)]
     pub fail_on_publish_error: bool,
+
+    /// Seconds all publishing (check run, comment, MR note, retries included) may take before
+    /// it is given up, so a hung API cannot hold the job.
+    #[arg(long, env = ours::PUBLISH_TIMEOUT, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub publish_timeout: u64,
 }
 
 /// Publishing to GitLab from `report`.

@@ -50,6 +50,8 @@ pub mod ours {
     pub const GITHUB_TOKEN: &str = "PARALLEL_PYTEST_GITHUB_TOKEN";
     /// `report`: exit non-zero when a requested check run or comment could not be published.
     pub const FAIL_ON_PUBLISH_ERROR: &str = "PARALLEL_PYTEST_FAIL_ON_PUBLISH_ERROR";
+    /// `report`: seconds all publishing may take in total (default 60).
+    pub const PUBLISH_TIMEOUT: &str = "PARALLEL_PYTEST_PUBLISH_TIMEOUT";
     /// `report --mr-note`: post or update the GitLab merge request note.
     pub const MR_NOTE: &str = "PARALLEL_PYTEST_MR_NOTE";
     /// `report --token-variable`: NAME of the variable holding the GitLab access token.
@@ -96,6 +98,7 @@ pub mod ours {
         TOKEN_VARIABLE,
         GITLAB_TOKEN,
         FAIL_ON_PUBLISH_ERROR,
+        PUBLISH_TIMEOUT,
     ];
 }
 
@@ -192,4 +195,48 @@ pub mod ci {
         CI_PROJECT_URL,
         CI_COMMIT_SHA,
     ];
+}
+
+/// Variables holding forge API tokens, which never reach pytest (its tests could read them, and
+/// failure output could carry them into artifacts, the job summary or a PR comment):
+/// `GITHUB_TOKEN`, our two token variables, and the variable `PARALLEL_PYTEST_TOKEN_VARIABLE`
+/// names (the GitLab token `report --token-variable` reads). `lookup` reads the environment.
+pub fn token_variables(lookup: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    let mut vars: Vec<String> = [ci::GITHUB_TOKEN, ours::GITHUB_TOKEN, ours::GITLAB_TOKEN]
+        .map(str::to_owned)
+        .to_vec();
+    let named = lookup(ours::TOKEN_VARIABLE).map(|v| v.trim().to_owned());
+    let is_name = |v: &String| {
+        v.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    // The job token is GitLab's own and scoped to the job: not ours to hide.
+    if let Some(named) = named.filter(is_name).filter(|v| v != ci::CI_JOB_TOKEN) {
+        if !vars.contains(&named) {
+            vars.push(named);
+        }
+    }
+    vars
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::*;
+
+    #[test]
+    fn the_named_token_variable_is_hidden_too() {
+        let vars = token_variables(|v| (v == ours::TOKEN_VARIABLE).then(|| " MY_TOKEN ".into()));
+        assert_eq!(
+            vars,
+            [
+                "GITHUB_TOKEN",
+                "PARALLEL_PYTEST_GITHUB_TOKEN",
+                "PARALLEL_PYTEST_GITLAB_TOKEN",
+                "MY_TOKEN"
+            ]
+        );
+        assert_eq!(token_variables(|_| Some("not a name".into())).len(), 3);
+    }
 }

@@ -11,6 +11,8 @@ use crate::plan::{self, Planned, ShardPlan, render};
 use crate::publish::gitlab_child;
 use crate::pytest::shard_run::{self, ShardRun};
 use crate::pytest::{command, process};
+use crate::report::annotations::{guard_for_github_log, stop_token};
+use crate::report::escape;
 use crate::settings::Settings;
 use crate::settings::plan::PlanSettings;
 
@@ -23,26 +25,34 @@ pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, Error>
     let inputs = &resolved.inputs;
     let planned = plan::build(&inputs.plan, shards, inputs.workers())?;
     for w in &planned.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", escape::terminal(w));
     }
     if let Some(note) = &planned.target_note {
-        eprintln!("warning: {note}");
+        eprintln!("warning: {}", escape::terminal(note));
     }
     for note in &planned.plan.notes {
-        eprintln!("note: {note}");
+        eprintln!("note: {}", escape::terminal(note));
     }
     match resolved.format {
         PlanFormat::Json => {
             let json = serde_json::to_string_pretty(&planned.plan)?;
-            println!("{json}");
+            println!("{}", inert_json(&json));
         }
-        PlanFormat::Matrix => println!("{}", render::matrix_json(&planned.plan)),
+        PlanFormat::Matrix => println!("{}", inert_json(&render::matrix_json(&planned.plan))),
         PlanFormat::Text => {
-            print!("{}", render::text(&planned));
+            let mut text = render::text(&planned);
             if let Some(shard) = this_shard.filter(|s| s.total == planned.plan.shards_total)
                 && let Some(row) = planned.plan.shards.iter().find(|s| s.index == shard.index)
             {
-                println!("{}", this_job(&resolved, &planned, shard, row));
+                text.push_str(&this_job(&resolved, &planned, shard, row));
+                text.push('\n');
+            }
+            // Node ids and paths come from timings stores and the suite: inert in a CI log.
+            let text = escape::terminal(&text);
+            if std::env::var(crate::env_vars::ci::GITHUB_ACTIONS).as_deref() == Ok("true") {
+                print!("{}", guard_for_github_log(&text, &stop_token()));
+            } else {
+                print!("{text}");
             }
         }
         PlanFormat::GitlabChild => print!(
@@ -53,6 +63,12 @@ pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, Error>
         ),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `##[` starts a legacy workflow command anywhere in a line; in JSON the same data can be
+/// written with an escaped `#`, which no runner reads as a command.
+fn inert_json(json: &str) -> String {
+    json.replace("##[", "#\\u0023[")
 }
 
 /// What this CI job runs: the command `run --dry-run` prints, built by the same function.

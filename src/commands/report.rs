@@ -37,11 +37,7 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Erro
     );
     let summary = model::build(&loaded);
     let md_opts = MarkdownOptions {
-        links: SourceLinks::from_github(
-            env(ci::GITHUB_SERVER_URL).as_deref(),
-            env(ci::GITHUB_REPOSITORY).as_deref(),
-            env(ci::GITHUB_SHA).as_deref(),
-        ),
+        links: source_links(&settings.root),
         ..MarkdownOptions::default()
     };
     let mut rendered = report::render(&summary, &md_opts);
@@ -81,6 +77,22 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Erro
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Links to source lines: the commit the check run is on (a pull request's head, not the merge
+/// commit), and paths from the repository root (the project may sit in a subfolder).
+fn source_links(root: &Path) -> Option<SourceLinks> {
+    let sha = crate::publish::github::Context::from_env(env)
+        .map(|ctx| ctx.head_sha)
+        .ok()
+        .or_else(|| env(ci::GITHUB_SHA));
+    let mut links = SourceLinks::from_github(
+        env(ci::GITHUB_SERVER_URL).as_deref(),
+        env(ci::GITHUB_REPOSITORY).as_deref(),
+        sha.as_deref(),
+    )?;
+    links.prefix = crate::publish::checkout_prefix(env(ci::GITHUB_WORKSPACE).as_deref(), root);
+    Some(links)
 }
 
 /// The job summary, merged JUnit, Code Quality, JSON and the next timings store.

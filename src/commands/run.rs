@@ -13,6 +13,7 @@ use crate::pytest::manifest::Manifest;
 use crate::pytest::process;
 use crate::pytest::shard_run::{self, Progress, ShardOutcome, ShardRun};
 use crate::report::advice;
+use crate::report::escape;
 use crate::settings::Settings;
 use crate::settings::plan::PlanInputsSettings;
 use crate::settings::run::RunSettings;
@@ -79,11 +80,15 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> 
         return Ok(ExitCode::SUCCESS);
     }
     let marker = req.serial_marker;
+    // Lines quote node ids (a crashed worker's test), which must stay inert in a CI log.
     let outcome = shard_run::run(&req, &mut |p| {
-        eprintln!("parallel-pytest: {}", progress_line(&p, marker))
+        eprintln!(
+            "parallel-pytest: {}",
+            escape::terminal(&progress_line(&p, marker))
+        )
     })?;
     for line in outcome_lines(&outcome, &run) {
-        eprintln!("{line}");
+        eprintln!("{}", escape::terminal(&line));
     }
     Ok(ExitCode::from(outcome.exit_code))
 }
@@ -103,7 +108,7 @@ fn obtain_plan(
         inputs.plan.ignore.push(run.out_dir.value.clone());
         let planned = plan::build(&inputs.plan, ShardCount::Fixed(total), inputs.workers())?;
         for w in &planned.warnings {
-            eprintln!("warning: {w}");
+            eprintln!("warning: {}", escape::terminal(w));
         }
         return Ok(Obtained {
             plan: planned.plan,

@@ -34,7 +34,14 @@ pub struct Limits {
     pub max_text_bytes: usize,
     /// Bytes of a `message` attribute kept per testcase.
     pub max_message_bytes: usize,
+    /// Bytes of a testcase's `name`, `classname` or `file` attribute: a longer one becomes a
+    /// short, unique stand-in carrying [`CUT_MARK`] (the test still counts).
+    pub max_id_bytes: usize,
 }
+
+/// Marks an attribute that was over [`Limits::max_id_bytes`]: such an id is shown but never
+/// stored in the timings (it names no real test).
+pub const CUT_MARK: &str = "…[cut: ";
 
 impl Default for Limits {
     fn default() -> Self {
@@ -43,6 +50,7 @@ impl Default for Limits {
             max_depth: 64,
             max_text_bytes: 16 * 1024,
             max_message_bytes: 4 * 1024,
+            max_id_bytes: 4 * 1024,
         }
     }
 }
@@ -60,6 +68,8 @@ pub struct FileReport {
     /// Passing testcases with neither `name` nor `classname`, dropped: nothing to name or
     /// show. (Nameless failures are kept as [`UNNAMED`].)
     pub nameless_cases: u32,
+    /// Testcases whose `name`, `classname` or `file` was over the limit and was replaced.
+    pub oversized_ids: u32,
 }
 
 /// Why a file yielded nothing.
@@ -96,6 +106,7 @@ pub fn read_path(path: &Path, limits: &Limits) -> Result<FileReport, ReadError> 
         report.declared_seconds = summary.declared_seconds;
         report.suites = summary.suites;
         report.nameless_cases = summary.nameless_cases;
+        report.oversized_ids = summary.oversized_ids;
         if size > limits.max_file_bytes {
             report.truncated = Some(format!(
                 "file is {size} bytes, over the {} byte limit; only the start was read",
@@ -119,6 +130,7 @@ pub fn read_bytes(bytes: &[u8], limits: &Limits) -> Result<FileReport, ReadError
     report.declared_seconds = summary.declared_seconds;
     report.suites = summary.suites;
     report.nameless_cases = summary.nameless_cases;
+    report.oversized_ids = summary.oversized_ids;
     Ok(report)
 }
 
@@ -129,6 +141,7 @@ pub struct ReadSummary {
     pub declared_seconds: Option<f64>,
     pub suites: u32,
     pub nameless_cases: u32,
+    pub oversized_ids: u32,
     pub cases: u64,
 }
 
@@ -220,22 +233,46 @@ fn root_is_suites(name: &[u8], path: &str) -> Result<bool, ReadError> {
     }
 }
 
-/// A testcase's attributes; unknown ones are ignored.
-fn case_from_attributes(e: &BytesStart<'_>) -> CaseBuilder {
+/// A testcase's attributes; unknown ones are ignored. `true`: an identifying attribute was over
+/// `max_id` bytes and was replaced by a stand-in.
+fn case_from_attributes(e: &BytesStart<'_>, max_id: usize) -> (CaseBuilder, bool) {
     let mut case = CaseBuilder::default();
+    let mut cut = false;
     for a in e.attributes().with_checks(false).flatten() {
         let value = || attr_value(&a.value);
+        let mut id = || {
+            if a.value.len() <= max_id {
+                return attr_value(&a.value);
+            }
+            cut = true;
+            oversized_stand_in(&a.value)
+        };
         match a.key.local_name().as_ref() {
-            b"classname" => case.classname = Some(value()),
-            b"name" => case.name = Some(value()),
-            b"file" => case.file = Some(value()),
+            b"classname" => case.classname = Some(id()),
+            b"name" => case.name = Some(id()),
+            b"file" => case.file = Some(id()),
             b"line" => case.line = value().trim().parse().ok(),
             b"time" => case.time = parse_seconds(&value()).unwrap_or(0.0),
             b"status" => case.disabled = value() == "disabled",
             _ => {}
         }
     }
-    case
+    (case, cut)
+}
+
+/// What an over-long identifying attribute becomes: its start, its size and a hash, so two
+/// different long names stay two tests, without keeping megabytes per test.
+fn oversized_stand_in(raw: &[u8]) -> String {
+    use sha2::Digest;
+    const KEPT: usize = 200;
+    let start = attr_value(&raw[..KEPT.min(raw.len())]);
+    let hash = sha2::Sha256::digest(raw);
+    let short: String = hash[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}{CUT_MARK}{} bytes, sha256 {short}]",
+        &start[..crate::text::floor_char_boundary(&start, KEPT)],
+        raw.len()
+    )
 }
 
 fn not_xml(path: &str, reason: &str) -> ReadError {
@@ -487,7 +524,9 @@ impl<'l> State<'l> {
                 self.root_time = attr(e, b"time").and_then(|t| parse_seconds(&t));
             }
             b"testcase" if self.case.is_none() => {
-                self.case = Some(case_from_attributes(e));
+                let (case, cut) = case_from_attributes(e, self.limits.max_id_bytes);
+                summary.oversized_ids += u32::from(cut);
+                self.case = Some(case);
                 self.case_depth = depth;
                 if empty {
                     self.finish_case(on_case, summary);
@@ -872,6 +911,33 @@ t/test_a.py:5: AssertionError</failure></testcase>
         let r = read_bytes(&xml, &Limits::default()).unwrap();
         assert_eq!(r.cases[0].name, "b\u{fffd}");
         assert_eq!(r.cases[0].text.as_deref(), Some("x\u{fffd}y"));
+    }
+
+    #[test]
+    fn oversized_identifying_attributes_become_short_unique_stand_ins() {
+        let big_a = "a".repeat(100_000);
+        let big_b = format!("{}b", "a".repeat(100_000));
+        let xml = format!(
+            r#"<testsuite><testcase classname="t" name="{big_a}"><failure>x</failure></testcase><testcase classname="t" name="{big_b}"/><testcase classname="t" name="ok" file="{big_a}"/></testsuite>"#
+        );
+        let report = read_str(&xml, &Limits::default()).unwrap();
+        assert_eq!(report.cases.len(), 3, "every test still counts");
+        assert_eq!(report.oversized_ids, 3);
+        let (a, b) = (&report.cases[0].name, &report.cases[1].name);
+        assert!(
+            a.len() < 300 && a.contains(CUT_MARK) && a.contains("100000 bytes"),
+            "{a}"
+        );
+        assert_ne!(a, b, "two different long names stay two tests");
+        assert_eq!(report.cases[0].outcome, Outcome::Failed);
+        assert!(report.cases[2].file.as_ref().unwrap().contains(CUT_MARK));
+        let exactly = "n".repeat(4096);
+        let xml = format!(r#"<testsuite><testcase classname="t" name="{exactly}"/></testsuite>"#);
+        let report = read_str(&xml, &Limits::default()).unwrap();
+        assert_eq!(
+            (report.oversized_ids, report.cases[0].name.len()),
+            (0, 4096)
+        );
     }
 
     #[test]

@@ -8,28 +8,35 @@
 
 use std::time::Duration;
 
+mod api;
+
 use octocrab::secrecy::SecretString;
 use serde_json::{Value, json};
 
 use crate::env_vars::ci;
+use crate::report::escape::{md_inline, url_path};
 use crate::report::{Annotation, Level, Rendered};
-use crate::text::{count, truncate_bytes, truncate_chars};
+use crate::text::{count, floor_char_boundary, truncate_bytes};
+use api::{Api, ApiError};
 
 /// Checks API: annotations per create/update request.
 const ANNOTATIONS_PER_REQUEST: usize = 50;
-/// Checks API: `output.title` and annotation `title` length.
-const MAX_TITLE_CHARS: usize = 255;
-/// Checks API: `output.summary` / `output.text` length.
-const MAX_SUMMARY_CHARS: usize = 65_535;
+/// Checks API: `name`, `output.title` and annotation `title`. GitHub counts every text limit in
+/// bytes, so all of them are cut on a UTF-8 boundary with [`truncate_bytes`].
+const MAX_TITLE_BYTES: usize = 255;
+/// Checks API: `output.summary` / `output.text` ("exceeds a maximum bytesize").
+const MAX_SUMMARY_BYTES: usize = 65_535;
 /// Checks API: an annotation's `message` / `raw_details` (64 KB).
 const MAX_ANNOTATION_TEXT_BYTES: usize = 64 * 1024;
-/// Issue comment body length.
-const MAX_COMMENT_CHARS: usize = 65_536;
+/// Issue comment body.
+const MAX_COMMENT_BYTES: usize = 65_536;
 /// Annotations we send at most (20 requests); the rest are counted in the summary instead.
 const MAX_ANNOTATIONS: usize = 1_000;
 /// Comment pages (100 each) searched for the sticky comment.
 const MAX_COMMENT_PAGES: u32 = 30;
 const DEFAULT_API_URL: &str = "https://api.github.com";
+/// Who the workflow's `GITHUB_TOKEN` comments as.
+const ACTIONS_BOT: &str = "github-actions[bot]";
 
 /// Where to publish, read from the runner's environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,8 +54,11 @@ pub struct Context {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PullRequest {
     pub number: u64,
-    /// Head repository differs from the base: GitHub hands such runs a read-only token.
+    /// Head repository differs from the base.
     pub from_fork: bool,
+    /// A `pull_request` run from a fork: GitHub hands it a read-only token, so writes must fail
+    /// (`pull_request_target` runs in the base repository and may write).
+    pub read_only: bool,
 }
 
 impl Context {
@@ -84,6 +94,12 @@ impl Context {
             None => None,
         };
         let event_name = non_empty(ci::GITHUB_EVENT_NAME).unwrap_or_default();
+        if event.is_none() && event_name.starts_with("pull_request") {
+            return Err(format!(
+                "`{}` is not set, so the pull request of this `{event_name}` run is unknown",
+                ci::GITHUB_EVENT_PATH
+            ));
+        }
         let pull_request = pull_request_of(&event_name, event.as_ref());
         let head_sha = event
             .as_ref()
@@ -123,9 +139,11 @@ fn pull_request_of(event_name: &str, event: Option<&Value>) -> Option<PullReques
     let number = pr.get("number")?.as_u64()?;
     let head = pr.pointer("/head/repo/full_name").and_then(Value::as_str);
     let base = pr.pointer("/base/repo/full_name").and_then(Value::as_str);
+    let from_fork = matches!((head, base), (Some(h), Some(b)) if h != b);
     Some(PullRequest {
         number,
-        from_fork: matches!((head, base), (Some(h), Some(b)) if h != b),
+        from_fork,
+        read_only: from_fork && event_name == "pull_request",
     })
 }
 
@@ -157,6 +175,8 @@ pub struct Options {
     /// Check-run name; also keys the sticky comment so two report jobs keep two comments.
     pub name: String,
     pub retry: RetryPolicy,
+    /// Everything sent, retries included, finishes within this time or is given up.
+    pub deadline: Duration,
 }
 
 /// What happened to one kind of output.
@@ -215,19 +235,23 @@ impl Outcome {
 // ---------------------------------------------------------------------------------------------
 // Pure: sizes and bodies.
 
-/// Fits Markdown into `max` characters: cut at a line break, close an open code fence and
-/// `<details>` blocks so the rest of the page still renders, and say that it was cut.
-fn truncate_markdown(markdown: &str, max: usize) -> String {
-    if markdown.chars().count() <= max {
-        return markdown.to_owned();
+/// Fits Markdown and the `notes` that must always be read after it into `max` bytes: the
+/// Markdown is cut at a line break, every block it leaves open (`<pre>`, a code fence,
+/// `<details>`) is closed so the notes render as text, and a line says that it was cut.
+fn fit_markdown(markdown: &str, notes: &str, max: usize) -> String {
+    if markdown.len() + notes.len() <= max {
+        return format!("{markdown}{notes}");
     }
-    const NOTE: &str =
+    const CUT: &str =
         "\n\n*… truncated to fit GitHub's size limit; the job summary has the full report.*\n";
-    // Reserve room for the note and the closers added below (each closer is short).
-    let budget = max.saturating_sub(NOTE.chars().count() + 200);
-    let head: String = markdown.chars().take(budget).collect();
-    let cut = head.rfind('\n').unwrap_or(head.len());
-    let mut out = head[..cut].to_owned();
+    // Room for the closers added below: at most a fence, a `</pre>` and ten `</details>`.
+    const CLOSERS: usize = 200;
+    let budget = max.saturating_sub(CUT.len() + notes.len() + CLOSERS);
+    let head = &markdown[..floor_char_boundary(markdown, budget)];
+    let mut out = head[..head.rfind('\n').unwrap_or(0)].to_owned();
+    if out.matches("<pre>").count() > out.matches("</pre>").count() {
+        out.push_str("\n</pre>");
+    }
     if out.matches("```").count() % 2 == 1 {
         out.push_str("\n```");
     }
@@ -236,8 +260,9 @@ fn truncate_markdown(markdown: &str, max: usize) -> String {
     for _ in closed..open.min(closed + 10) {
         out.push_str("\n</details>");
     }
-    out.push_str(NOTE);
-    out
+    out.push_str(CUT);
+    out.push_str(notes);
+    truncate_bytes(&out, max)
 }
 
 /// The Checks API's `annotation_level`.
@@ -263,7 +288,7 @@ fn annotation_json(a: &Annotation) -> Value {
         "end_line": start,
         "annotation_level": checks_level(a.level),
         "message": truncate_bytes(&a.message, MAX_ANNOTATION_TEXT_BYTES),
-        "title": truncate_chars(&a.title, MAX_TITLE_CHARS),
+        "title": truncate_bytes(&a.title, MAX_TITLE_BYTES),
     });
     if let Some(details) = &a.details {
         v["raw_details"] = json!(truncate_bytes(details, MAX_ANNOTATION_TEXT_BYTES));
@@ -275,16 +300,18 @@ fn annotation_json(a: &Annotation) -> Value {
 /// by one update body per further batch of ≤ 50 (GitHub appends annotations on each update).
 /// Creating it completed means a failure half-way never leaves a check run "in progress" forever.
 fn check_run_bodies(rendered: &Rendered, ctx: &Context, name: &str) -> Vec<Value> {
-    let title = truncate_chars(&rendered.headline, MAX_TITLE_CHARS);
-    let mut summary = rendered.markdown.clone();
+    let title = truncate_bytes(&rendered.headline, MAX_TITLE_BYTES);
     let total = rendered.annotations.len();
-    if total > MAX_ANNOTATIONS {
-        summary.push_str(&format!(
-            "\n\n{} more annotations were not sent (at most {MAX_ANNOTATIONS} per check run).\n",
-            total - MAX_ANNOTATIONS
-        ));
-    }
-    let summary = truncate_markdown(&summary, MAX_SUMMARY_CHARS);
+    let notes = if total > MAX_ANNOTATIONS {
+        format!(
+            "\n\n{} were not sent as annotations (at most {MAX_ANNOTATIONS} per check run); the \
+             job summary lists every failure.\n",
+            count((total - MAX_ANNOTATIONS) as u64, "failure", "failures")
+        )
+    } else {
+        String::new()
+    };
+    let summary = fit_markdown(&rendered.markdown, &notes, MAX_SUMMARY_BYTES);
     let annotations: Vec<Value> = rendered
         .annotations
         .iter()
@@ -294,7 +321,7 @@ fn check_run_bodies(rendered: &Rendered, ctx: &Context, name: &str) -> Vec<Value
     let mut batches = annotations.chunks(ANNOTATIONS_PER_REQUEST);
 
     let mut create = json!({
-        "name": truncate_chars(name, MAX_TITLE_CHARS),
+        "name": truncate_bytes(name, MAX_TITLE_BYTES),
         "head_sha": ctx.head_sha,
         "status": "completed",
         "conclusion": if rendered.green { "success" } else { "failure" },
@@ -316,228 +343,74 @@ fn check_run_bodies(rendered: &Rendered, ctx: &Context, name: &str) -> Vec<Value
     bodies
 }
 
-/// The hidden marker that identifies our sticky comment (one per check-run name).
+/// The hidden marker that identifies our sticky comment (one per check-run name). The name is
+/// percent-encoded (`%` included, so distinct names never share a marker), keeping only
+/// characters that can neither end the HTML comment nor break the line.
 pub fn comment_marker(name: &str) -> String {
-    // Only characters that cannot end the HTML comment or break the line.
-    let key: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || " ._/-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect::<String>()
-        .replace("--", "__");
+    let mut key = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b" ._/".contains(&b) {
+            key.push(char::from(b));
+        } else {
+            key.push_str(&format!("%{b:02X}"));
+        }
+    }
     format!("<!-- parallel-pytest report: {key} -->")
 }
 
+/// The comment: our marker, the check name (two matrix jobs keep two comments, and a reader can
+/// tell them apart), then the report cut to GitHub's limit.
 fn comment_body(rendered: &Rendered, name: &str) -> String {
-    let marker = comment_marker(name);
-    let budget = MAX_COMMENT_CHARS - marker.chars().count() - 1;
-    format!(
-        "{marker}\n{}",
-        truncate_markdown(&rendered.markdown, budget)
-    )
+    let head = format!(
+        "{}\n<sub>check: <code>{}</code></sub>\n\n",
+        comment_marker(name),
+        md_inline(name)
+    );
+    let budget = MAX_COMMENT_BYTES.saturating_sub(head.len());
+    format!("{head}{}", fit_markdown(&rendered.markdown, "", budget))
 }
 
-/// The id of the oldest comment carrying our marker.
-fn find_sticky(comments: &[Value], marker: &str) -> Option<u64> {
-    comments
-        .iter()
-        .find(|c| {
-            c.get("body")
+/// The oldest comment written by `login` that starts with our marker. Anyone may post the
+/// marker; only the token's own comments are ever edited.
+fn find_sticky<'a>(comments: &'a [Value], marker: &str, login: &str) -> Option<&'a Value> {
+    comments.iter().find(|c| {
+        c.pointer("/user/login").and_then(Value::as_str) == Some(login)
+            && c.get("body")
                 .and_then(Value::as_str)
-                .is_some_and(|b| b.contains(marker))
-        })
-        .and_then(|c| c.get("id")?.as_u64())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Edge: HTTP with retries.
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum ApiError {
-    /// GitHub answered with an error status.
-    Status { status: u16, message: String },
-    /// No answer: connection refused, timeout, bad URL.
-    Transport(String),
-}
-
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ApiError::Status { status, message } if message.is_empty() => {
-                write!(f, "HTTP {status}")
-            }
-            ApiError::Status { status, message } => write!(f, "HTTP {status}: {message}"),
-            ApiError::Transport(msg) => f.write_str(msg),
-        }
-    }
-}
-
-/// Whether an error response asks us to wait and retry, and for how long at least.
-/// 5xx: yes. 429, or 403 with `retry-after`, an exhausted `x-ratelimit-remaining` or a
-/// "rate limit" message (GitHub's secondary rate limits): yes. Any other 403: no — it is a
-/// permission problem and retrying cannot fix it.
-fn retry_hint(
-    status: u16,
-    retry_after: Option<u64>,
-    remaining_zero: bool,
-    message: &str,
-) -> Option<Option<Duration>> {
-    let asked = retry_after.map(Duration::from_secs);
-    if status >= 500 {
-        return Some(asked);
-    }
-    let rate_limited = retry_after.is_some()
-        || remaining_zero
-        || message.to_ascii_lowercase().contains("rate limit");
-    if status == 429 || (status == 403 && rate_limited) {
-        return Some(asked);
-    }
-    None
-}
-
-struct Api {
-    client: octocrab::Octocrab,
-    retry: RetryPolicy,
-}
-
-impl Api {
-    fn new(api_url: &str, token: &SecretString, retry: RetryPolicy) -> Result<Api, String> {
-        let client = octocrab::Octocrab::builder()
-            .base_uri(api_url)
-            .map_err(|e| format!("`{}` is not a URL (`{api_url}`): {e}", ci::GITHUB_API_URL))?
-            .personal_token(token.clone())
-            // Our own loop below retries, reading GitHub's rate-limit headers.
-            .add_retry_config(octocrab::service::middleware::retry::RetryConfig::None)
-            .set_connect_timeout(Some(Duration::from_secs(10)))
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .add_header(
-                http::header::HeaderName::from_static("x-github-api-version"),
-                "2022-11-28".to_owned(),
-            )
-            .build()
-            .map_err(|e| format!("cannot set up the GitHub client: {e}"))?;
-        Ok(Api { client, retry })
-    }
-
-    /// Sends one request, retrying on 5xx, rate limits and transport errors with exponential
-    /// backoff. Returns the parsed JSON body of a 2xx answer.
-    async fn send(
-        &self,
-        method: &str,
-        route: &str,
-        body: Option<&Value>,
-    ) -> Result<Value, ApiError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let (err, hint) = match self.send_once(method, route, body).await {
-                Ok(value) => return Ok(value),
-                Err(failure) => failure,
-            };
-            let retryable = hint.is_some();
-            let wait = hint.flatten();
-            if !retryable || attempt >= self.retry.attempts.max(1) {
-                return Err(err);
-            }
-            let backoff = self
-                .retry
-                .base_delay
-                .saturating_mul(1 << (attempt - 1).min(16));
-            let delay = wait.unwrap_or(backoff).max(backoff);
-            if delay > self.retry.max_delay {
-                return Err(err);
-            }
-            eprintln!(
-                "parallel-pytest: GitHub {method} {route}: {err}; retrying in {}s",
-                delay.as_secs_f32()
-            );
-            tokio::time::sleep(delay).await;
-        }
-    }
-
-    /// One try. `Err((error, Some(wait)))` when it is worth retrying (wait: what GitHub asked for).
-    async fn send_once(
-        &self,
-        method: &str,
-        route: &str,
-        body: Option<&Value>,
-    ) -> Result<Value, (ApiError, Option<Option<Duration>>)> {
-        let response = match method {
-            "GET" => self.client._get(route).await,
-            "POST" => self.client._post(route, body).await,
-            "PATCH" => self.client._patch(route, body).await,
-            other => unreachable!("method {other} is not used"),
-        };
-        let response = match response {
-            Ok(r) => r,
-            Err(e) => return Err((ApiError::Transport(transport_message(&e)), Some(None))),
-        };
-        let status = response.status().as_u16();
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let retry_after = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok());
-        let remaining_zero = header("x-ratelimit-remaining").is_some_and(|v| v.trim() == "0");
-        let text = self
-            .client
-            .body_to_string(response)
-            .await
-            .map_err(|e| (ApiError::Transport(transport_message(&e)), Some(None)))?;
-        if (200..300).contains(&status) {
-            if text.trim().is_empty() {
-                return Ok(Value::Null);
-            }
-            return serde_json::from_str(&text).map_err(|e| {
-                (
-                    ApiError::Transport(format!("HTTP {status} with a body that is not JSON: {e}")),
-                    None,
-                )
-            });
-        }
-        let message = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v.get("message")?.as_str().map(str::to_owned))
-            .unwrap_or_else(|| truncate_chars(text.trim(), 200));
-        let hint = retry_hint(status, retry_after, remaining_zero, &message);
-        Err((ApiError::Status { status, message }, hint))
-    }
-}
-
-/// octocrab's error with its source chain, on one line (never includes the token: octocrab keeps
-/// it in a `SecretString`).
-fn transport_message(err: &octocrab::Error) -> String {
-    let mut msg = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(s) = source {
-        msg.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    msg
+                .is_some_and(|b| b.starts_with(marker))
+    })
 }
 
 /// Why a 403 happened, in words a user can act on.
-fn forbidden_reason(ctx: &Context, what: &str, permission: &str, err: &ApiError) -> String {
-    let fork = if ctx.pull_request.as_ref().is_some_and(|pr| pr.from_fork) {
-        " This pull request comes from a fork, and GitHub gives fork runs a read-only token."
-    } else {
-        ""
-    };
+fn forbidden_reason(what: &str, permission: &str, err: &ApiError) -> String {
     format!(
-        "the token may not {what} ({err}).{fork} Give the report job `permissions: {permission}: write`."
+        "the token may not {what} ({err}). Give the report job `permissions: {permission}: write`."
     )
 }
 
-/// Publishes what was asked for. Never fails: every outcome, including errors, comes back as a
-/// `Step` for the caller to report.
+/// Why nothing is sent at all, when that is known before any request.
+fn reason_to_send_nothing(ctx: &Context, token: Option<&SecretString>) -> Option<Step> {
+    if ctx.pull_request.as_ref().is_some_and(|pr| pr.read_only) {
+        return Some(Step::Skipped(
+            "this pull request comes from a fork, and GitHub gives its workflows a read-only \
+             token, so nothing was sent (no `permissions:` setting can change that); the job \
+             summary and the workflow-command annotations carry the report"
+                .into(),
+        ));
+    }
+    let Some(token) = token else {
+        return Some(Step::Skipped(format!(
+            "no GitHub token (set `{}` or `--github-token`)",
+            ci::GITHUB_TOKEN
+        )));
+    };
+    api::check_token(token)
+        .err()
+        .map(|why| Step::Failed(format!("{why}; nothing was sent")))
+}
+
+/// Publishes what was asked for, within `opts.deadline` in total. Never fails: every outcome,
+/// including errors, comes back as a `Step` for the caller to report.
 pub fn publish(
     rendered: &Rendered,
     ctx: &Context,
@@ -545,24 +418,23 @@ pub fn publish(
     opts: &Options,
 ) -> Outcome {
     let mut outcome = Outcome::default();
-    if !opts.check_run && !opts.comment {
-        return outcome;
-    }
     let comment_wanted_here = opts.comment && ctx.pull_request.is_some();
     if opts.comment && !comment_wanted_here {
         outcome.comment = Some(Step::Skipped("this run is not for a pull request".into()));
     }
-    let Some(token) = token else {
-        let why = format!(
-            "no GitHub token (set `{}` or `--github-token`)",
-            ci::GITHUB_TOKEN
-        );
+    let mut set_all = |step: Step| {
         if opts.check_run {
-            outcome.check_run = Some(Step::Skipped(why.clone()));
+            outcome.check_run = Some(step.clone());
         }
         if comment_wanted_here {
-            outcome.comment = Some(Step::Skipped(why));
+            outcome.comment = Some(step);
         }
+    };
+    if let Some(step) = reason_to_send_nothing(ctx, token) {
+        set_all(step);
+        return outcome;
+    }
+    let (Some(token), true) = (token, opts.check_run || comment_wanted_here) else {
         return outcome;
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -571,43 +443,101 @@ pub fn publish(
     {
         Ok(rt) => rt,
         Err(e) => {
-            let why = format!("cannot start the async runtime: {e}");
-            outcome.check_run = opts.check_run.then(|| Step::Failed(why.clone()));
-            if comment_wanted_here {
-                outcome.comment = Some(Step::Failed(why));
-            }
+            set_all(Step::Failed(format!("cannot start the async runtime: {e}")));
             return outcome;
         }
     };
-    runtime.block_on(async {
-        let api = match Api::new(&ctx.api_url, token, opts.retry) {
-            Ok(api) => api,
-            Err(why) => {
-                outcome.check_run = opts.check_run.then(|| Step::Failed(why.clone()));
-                if comment_wanted_here {
-                    outcome.comment = Some(Step::Failed(why));
-                }
-                return;
-            }
-        };
-        if opts.check_run {
-            outcome.check_run = Some(send_check_run(&api, rendered, ctx, &opts.name).await);
-        }
-        if comment_wanted_here {
-            outcome.comment = Some(send_comment(&api, rendered, ctx, &opts.name).await);
-        }
-    });
+    let (check_run, comment) =
+        runtime.block_on(send_all(rendered, ctx, token, opts, comment_wanted_here));
+    if check_run.is_some() {
+        outcome.check_run = check_run;
+    }
+    if comment.is_some() {
+        outcome.comment = comment;
+    }
     outcome
+}
+
+/// The check run and the comment (each when wanted), within `opts.deadline` together.
+async fn send_all(
+    rendered: &Rendered,
+    ctx: &Context,
+    token: &SecretString,
+    opts: &Options,
+    comment_wanted: bool,
+) -> (Option<Step>, Option<Step>) {
+    // octocrab's client needs the runtime already running.
+    let api = match Api::new(&ctx.api_url, token, opts.retry) {
+        Ok(api) => api,
+        Err(why) => {
+            let failed = Step::Failed(why);
+            return (
+                opts.check_run.then(|| failed.clone()),
+                comment_wanted.then_some(failed),
+            );
+        }
+    };
+    let deadline = tokio::time::Instant::now() + opts.deadline;
+    let out_of_time = || {
+        Step::Failed(format!(
+            "GitHub did not answer within the {}s publishing time limit (`--publish-timeout`)",
+            opts.deadline.as_secs()
+        ))
+    };
+    let mut check_run = None;
+    if opts.check_run {
+        let send = send_check_run(&api, rendered, ctx, &opts.name);
+        let step = tokio::time::timeout_at(deadline, send).await;
+        check_run = Some(step.unwrap_or_else(|_| out_of_time()));
+    }
+    let mut comment = None;
+    if comment_wanted {
+        let send = send_comment(&api, rendered, ctx, &opts.name);
+        let step = tokio::time::timeout_at(deadline, send).await;
+        comment = Some(step.unwrap_or_else(|_| out_of_time()));
+    }
+    (check_run, comment)
+}
+
+/// The check run with our `external_id` on the head commit, if the create went through after
+/// all.
+async fn made_check_run(
+    api: &Api,
+    ctx: &Context,
+    name: &str,
+    external_id: &str,
+) -> Result<Option<Value>, ApiError> {
+    let route = format!(
+        "/repos/{}/{}/commits/{}/check-runs?check_name={}&filter=all&per_page=100",
+        ctx.owner,
+        ctx.repo,
+        url_path(&ctx.head_sha),
+        url_path(name)
+    );
+    let listed = api.send("GET", &route, None).await?;
+    Ok(listed
+        .get("check_runs")
+        .and_then(Value::as_array)
+        .and_then(|runs| {
+            runs.iter()
+                .find(|r| r.get("external_id").and_then(Value::as_str) == Some(external_id))
+        })
+        .cloned())
 }
 
 async fn send_check_run(api: &Api, rendered: &Rendered, ctx: &Context, name: &str) -> Step {
     let base = format!("/repos/{}/{}/check-runs", ctx.owner, ctx.repo);
-    let bodies = check_run_bodies(rendered, ctx, name);
-    let created = match api.send("POST", &base, Some(&bodies[0])).await {
+    let mut bodies = check_run_bodies(rendered, ctx, name);
+    // Tells our check run apart from one an earlier attempt of the job made on the same commit.
+    let external_id = format!("parallel-pytest-{:016x}", rand::random::<u64>());
+    bodies[0]["external_id"] = json!(external_id);
+    let name = bodies[0]["name"].as_str().unwrap_or_default().to_owned();
+    let made = || made_check_run(api, ctx, &name, &external_id);
+    let created = match api.create(&base, &bodies[0], made).await {
         Ok(v) => v,
         Err(err @ ApiError::Status { status: 403, .. }) => {
             return Step::Forbidden(
-                forbidden_reason(ctx, "create check runs", "checks", &err)
+                forbidden_reason("create check runs", "checks", &err)
                     + " Annotations went out as workflow commands instead.",
             );
         }
@@ -637,6 +567,50 @@ async fn send_check_run(api: &Api, rendered: &Rendered, ctx: &Context, name: &st
     ))
 }
 
+/// The login the token acts as. A personal or user token can ask `GET /user`; the workflow's
+/// `GITHUB_TOKEN` (an app installation token) cannot, and acts as `github-actions[bot]`.
+async fn our_login(api: &Api) -> Result<String, ApiError> {
+    match api.send("GET", "/user", None).await {
+        Ok(user) => user
+            .get("login")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::Transport("`GET /user` returned no `login`".into())),
+        Err(ApiError::Status {
+            status: 401 | 403 | 404,
+            ..
+        }) => Ok(ACTIONS_BOT.to_owned()),
+        Err(err) => Err(err),
+    }
+}
+
+/// Our sticky comment: the oldest one by `login` carrying `marker`, searched page by page.
+async fn find_comment(
+    api: &Api,
+    list: &str,
+    marker: &str,
+    login: &str,
+) -> Result<Option<Value>, ApiError> {
+    for page in 1..=MAX_COMMENT_PAGES {
+        let route = format!("{list}?per_page=100&page={page}");
+        let comments = match api.send("GET", &route, None).await? {
+            Value::Array(items) => items,
+            _ => {
+                return Err(ApiError::Transport(
+                    "listing the comments did not return a list".into(),
+                ));
+            }
+        };
+        if let Some(found) = find_sticky(&comments, marker, login) {
+            return Ok(Some(found.clone()));
+        }
+        if comments.len() < 100 {
+            break;
+        }
+    }
+    Ok(None)
+}
+
 async fn send_comment(api: &Api, rendered: &Rendered, ctx: &Context, name: &str) -> Step {
     let Some(pr) = &ctx.pull_request else {
         return Step::Skipped("this run is not for a pull request".into());
@@ -646,45 +620,38 @@ async fn send_comment(api: &Api, rendered: &Rendered, ctx: &Context, name: &str)
         "/repos/{}/{}/issues/{}/comments",
         ctx.owner, ctx.repo, pr.number
     );
-    let mut existing = None;
-    for page in 1..=MAX_COMMENT_PAGES {
-        let comments = match api
-            .send("GET", &format!("{list}?per_page=100&page={page}"), None)
+    let found = match our_login(api).await {
+        Ok(login) => find_comment(api, &list, &marker, &login)
             .await
-        {
-            Ok(Value::Array(items)) => items,
-            Ok(_) => return Step::Failed("listing the comments did not return a list".into()),
-            Err(
-                err @ ApiError::Status {
-                    status: 403 | 404, ..
-                },
-            ) => {
-                return Step::Forbidden(forbidden_reason(
-                    ctx,
-                    "read the pull request's comments",
-                    "pull-requests",
-                    &err,
-                ));
-            }
-            Err(err) => return Step::Failed(format!("listing the comments: {err}")),
-        };
-        existing = find_sticky(&comments, &marker);
-        if existing.is_some() || comments.len() < 100 {
-            break;
+            .map(|c| (c, login)),
+        Err(err) => Err(err),
+    };
+    let (existing, login) = match found {
+        Ok(found) => found,
+        Err(
+            err @ ApiError::Status {
+                status: 403 | 404, ..
+            },
+        ) => {
+            return Step::Forbidden(forbidden_reason(
+                "read the pull request's comments",
+                "pull-requests",
+                &err,
+            ));
         }
-    }
+        Err(err) => return Step::Failed(format!("listing the comments: {err}")),
+    };
     let body = json!({ "body": comment_body(rendered, name) });
-    let (result, verb) = match existing {
-        Some(id) => (
-            api.send(
-                "PATCH",
-                &format!("/repos/{}/{}/issues/comments/{id}", ctx.owner, ctx.repo),
-                Some(&body),
-            )
-            .await,
-            "updated",
-        ),
-        None => (api.send("POST", &list, Some(&body)).await, "created"),
+    let id = existing.as_ref().and_then(|c| c.get("id")?.as_u64());
+    let (result, verb) = match id {
+        Some(id) => {
+            let route = format!("/repos/{}/{}/issues/comments/{id}", ctx.owner, ctx.repo);
+            (api.send("PATCH", &route, Some(&body)).await, "updated")
+        }
+        None => {
+            let made = || find_comment(api, &list, &marker, &login);
+            (api.create(&list, &body, made).await, "created")
+        }
     };
     match result {
         Ok(v) => Step::Done(format!(
@@ -695,7 +662,6 @@ async fn send_comment(api: &Api, rendered: &Rendered, ctx: &Context, name: &str)
                 .unwrap_or_else(|| format!("on pull request #{}", pr.number))
         )),
         Err(err @ ApiError::Status { status: 403, .. }) => Step::Forbidden(forbidden_reason(
-            ctx,
             "comment on the pull request",
             "pull-requests",
             &err,
@@ -772,28 +738,78 @@ mod tests {
     #[test]
     fn markdown_truncation_closes_fences_and_stays_in_budget() {
         let md = format!("# t\n```\n{}\n```\n", "x\n".repeat(50_000));
-        let out = truncate_markdown(&md, 1000);
-        assert!(out.chars().count() <= 1000, "{}", out.chars().count());
+        let out = fit_markdown(&md, "", 1000);
+        assert!(out.len() <= 1000, "{}", out.len());
         assert_eq!(out.matches("```").count() % 2, 0);
         assert!(out.contains("truncated"));
-        assert_eq!(truncate_markdown("short", 10), "short");
+        assert_eq!(fit_markdown("short", "", 10), "short");
+    }
+
+    #[test]
+    fn truncation_keeps_the_notes_outside_any_open_block() {
+        let md = format!(
+            "# t\n<details><summary>x</summary>\n\n<pre>\n{}</pre>\n</details>\n",
+            "é traceback line\n".repeat(10_000)
+        );
+        let notes = "\n\n12 failures were not sent as annotations.\n";
+        let out = fit_markdown(&md, notes, 5_000);
+        assert!(out.len() <= 5_000, "{}", out.len());
+        assert!(out.ends_with(notes), "{}", &out[out.len() - 200..]);
+        assert_eq!(out.matches("<pre>").count(), out.matches("</pre>").count());
+        assert_eq!(
+            out.matches("<details>").count(),
+            out.matches("</details>").count()
+        );
+        let pre_closed = out.rfind("</pre>").unwrap();
+        assert!(pre_closed < out.find("truncated").unwrap());
+    }
+
+    #[test]
+    fn markers_differ_for_names_differing_in_punctuation() {
+        let names = [
+            "tests (3.11)",
+            "tests [3.11]",
+            "tests _3.11_",
+            "tests %283.11%29",
+        ];
+        let markers: std::collections::BTreeSet<String> =
+            names.iter().map(|n| comment_marker(n)).collect();
+        assert_eq!(markers.len(), names.len(), "{markers:?}");
+        let body = comment_body(
+            &Rendered {
+                headline: String::new(),
+                markdown: "# report".into(),
+                annotations: Vec::new(),
+                green: true,
+            },
+            "tests (3.11)",
+        );
+        assert!(body.contains("<code>tests (3.11)</code>"), "{body}");
     }
 
     #[test]
     fn sticky_comment_is_found_by_marker_and_marker_cannot_be_closed() {
         let marker = comment_marker("tests --> x");
         assert!(!marker[4..marker.len() - 3].contains("--"), "{marker}");
+        let by = |id: u64, login: &str, body: String| json!({"id": id, "body": body, "user": {"login": login}});
         let comments = vec![
-            json!({"id": 1, "body": "hello"}),
-            json!({"id": 2, "body": format!("{marker}\nold")}),
-            json!({"id": 3, "body": format!("{marker}\nnewer duplicate")}),
+            by(1, "alice", "hello".into()),
+            by(2, "mallory", format!("{marker}\nplanted first")),
+            by(3, ACTIONS_BOT, format!("{marker}\nold")),
+            by(4, ACTIONS_BOT, format!("{marker}\nnewer duplicate")),
         ];
-        assert_eq!(find_sticky(&comments, &marker), Some(2));
-        assert_eq!(find_sticky(&comments, &comment_marker("other")), None);
+        let id = |c: Option<&Value>| c.and_then(|c| c["id"].as_u64());
+        assert_eq!(id(find_sticky(&comments, &marker, ACTIONS_BOT)), Some(3));
+        assert_eq!(id(find_sticky(&comments, &marker, "mallory")), Some(2));
+        assert_eq!(
+            find_sticky(&comments, &comment_marker("other"), ACTIONS_BOT),
+            None
+        );
     }
 
     #[test]
     fn retry_only_what_can_succeed_later() {
+        use api::retry_hint;
         assert!(retry_hint(502, None, false, "").is_some());
         assert!(retry_hint(429, None, false, "").is_some());
         assert_eq!(
@@ -842,7 +858,8 @@ mod tests {
             ctx.pull_request,
             Some(PullRequest {
                 number: 7,
-                from_fork: true
+                from_fork: true,
+                read_only: true,
             })
         );
         assert_eq!(

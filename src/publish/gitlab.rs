@@ -151,6 +151,16 @@ pub enum NoteError {
     },
     #[error("could not start the HTTP client: {0}")]
     Client(String),
+    #[error(
+        "`{var}` holds a control, space or non-ASCII character inside the token, so it cannot be sent in an HTTP header (check how the variable was stored)"
+    )]
+    BadToken { var: String },
+    #[error(
+        "`{var}` is `{url}`: the token is only sent over https (or plain http to this machine)"
+    )]
+    InsecureUrl { var: &'static str, url: String },
+    #[error("GitLab did not answer within the {0}s publishing time limit (`--publish-timeout`)")]
+    TimedOut(u64),
 }
 
 /// How hard to try: `attempts` in total, waiting `first_delay`, then twice as long each time.
@@ -189,7 +199,15 @@ fn resolve_target(
             value: iid_text.clone(),
         })?;
     let token = match set(token_variable) {
-        Some(token) if token_variable != ci::CI_JOB_TOKEN => Token::new(token.trim()),
+        Some(token) if token_variable != ci::CI_JOB_TOKEN => {
+            let token = token.trim();
+            if !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(NoteError::BadToken {
+                    var: token_variable.to_owned(),
+                });
+            }
+            Token::new(token)
+        }
         _ if token_variable == ci::CI_JOB_TOKEN || set(ci::CI_JOB_TOKEN).is_some() => {
             let token_variable = if token_variable == ci::CI_JOB_TOKEN {
                 ours::GITLAB_TOKEN.to_owned()
@@ -207,6 +225,12 @@ fn resolve_target(
     let api_url = set(ci::CI_API_V4_URL).ok_or(NoteError::MissingContext {
         var: ci::CI_API_V4_URL,
     })?;
+    if !super::is_safe_api_url(&api_url) {
+        return Err(NoteError::InsecureUrl {
+            var: ci::CI_API_V4_URL,
+            url: api_url,
+        });
+    }
     let project_id = set(ci::CI_PROJECT_ID).ok_or(NoteError::MissingContext {
         var: ci::CI_PROJECT_ID,
     })?;
@@ -260,6 +284,12 @@ struct Note {
     body: String,
     #[serde(default)]
     system: bool,
+    author: Option<Author>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Author {
+    id: u64,
 }
 
 /// A small GitLab client: base URL, token, retries. No logging of headers, ever.
@@ -276,6 +306,9 @@ impl Client {
             .user_agent(concat!("parallel-pytest/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
+            // reqwest drops only `Authorization` on a redirect, never `PRIVATE-TOKEN`: an API
+            // call that is redirected fails instead of carrying the token elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| NoteError::Client(e.to_string()))?;
         Ok(Client {
@@ -286,8 +319,8 @@ impl Client {
         })
     }
 
-    /// Sends one request, retrying on 5xx, 429 and network errors with exponential backoff.
-    /// Returns the successful response's JSON and the `x-next-page` header.
+    /// Sends one request that is safe to repeat, retrying on 5xx, 429 and network errors with
+    /// exponential backoff. Returns the successful response's JSON and the `x-next-page` header.
     async fn send(
         &self,
         method: Method,
@@ -295,9 +328,22 @@ impl Client {
         query: &[(&str, String)],
         body: Option<&serde_json::Value>,
     ) -> Result<(serde_json::Value, Option<String>), NoteError> {
+        self.send_tries(method, path, query, body, self.retry.attempts)
+            .await
+    }
+
+    /// [`Client::send`] with at most `attempts` tries.
+    async fn send_tries(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+        attempts: u32,
+    ) -> Result<(serde_json::Value, Option<String>), NoteError> {
         let url = format!("{}{path}", self.api_url);
         let mut delay = self.retry.first_delay;
-        let attempts = self.retry.attempts.max(1);
+        let attempts = attempts.max(1);
         for attempt in 1..=attempts {
             let mut request = self
                 .http
@@ -358,8 +404,19 @@ impl Client {
         unreachable!("the loop returns on its last attempt")
     }
 
-    /// Our earlier note on this MR, if any (the oldest one carrying the marker).
-    async fn find_note(&self, target: &MrTarget) -> Result<Option<u64>, NoteError> {
+    /// The id of the user the token acts as: only notes by that user are ever edited (anyone
+    /// can post the marker).
+    async fn our_user_id(&self) -> Result<u64, NoteError> {
+        let (json, _) = self.send(Method::GET, "/user", &[], None).await?;
+        json["id"].as_u64().ok_or_else(|| NoteError::Decode {
+            method: Method::GET,
+            path: "/user".into(),
+            detail: "no numeric `id` in the user".into(),
+        })
+    }
+
+    /// Our earlier note on this MR, if any: the oldest one by `me` starting with the marker.
+    async fn find_note(&self, target: &MrTarget, me: u64) -> Result<Option<u64>, NoteError> {
         let path = target.notes_path();
         let mut page = 1u32;
         loop {
@@ -375,7 +432,12 @@ impl Client {
                 path: path.clone(),
                 detail: e.to_string(),
             })?;
-            if let Some(note) = notes.iter().find(|n| !n.system && n.body.contains(MARKER)) {
+            let ours = |n: &&Note| {
+                !n.system
+                    && n.author.as_ref().is_some_and(|a| a.id == me)
+                    && n.body.starts_with(MARKER)
+            };
+            if let Some(note) = notes.iter().find(ours) {
                 return Ok(Some(note.id));
             }
             match next.and_then(|n| n.parse::<u32>().ok()) {
@@ -392,23 +454,57 @@ impl Client {
         summary: &str,
     ) -> Result<NoteOutcome, NoteError> {
         let body = serde_json::json!({ "body": note_body(summary) });
-        let notes = target.notes_path();
-        match self.find_note(target).await? {
+        let me = self.our_user_id().await?;
+        match self.find_note(target, me).await? {
             Some(id) => {
-                let path = format!("{notes}/{id}");
+                let path = format!("{}/{id}", target.notes_path());
                 self.send(Method::PUT, &path, &[], Some(&body)).await?;
                 Ok(NoteOutcome::Updated { id })
             }
-            None => {
-                let (json, _) = self.send(Method::POST, &notes, &[], Some(&body)).await?;
-                let id = json["id"].as_u64().ok_or_else(|| NoteError::Decode {
-                    method: Method::POST,
-                    path: notes.clone(),
-                    detail: "no numeric `id` in the created note".into(),
-                })?;
-                Ok(NoteOutcome::Created { id })
+            None => self.create_note(target, me, &body).await,
+        }
+    }
+
+    /// `POST`s the note. A create that failed with a 5xx or a network error may still have
+    /// committed, so before each retry we look for it and never post a second one.
+    async fn create_note(
+        &self,
+        target: &MrTarget,
+        me: u64,
+        body: &serde_json::Value,
+    ) -> Result<NoteOutcome, NoteError> {
+        let notes = target.notes_path();
+        let mut delay = self.retry.first_delay;
+        for attempt in 1..=self.retry.attempts.max(1) {
+            let err = match self
+                .send_tries(Method::POST, &notes, &[], Some(body), 1)
+                .await
+            {
+                Ok((json, _)) => {
+                    let id = json["id"].as_u64().ok_or_else(|| NoteError::Decode {
+                        method: Method::POST,
+                        path: notes.clone(),
+                        detail: "no numeric `id` in the created note".into(),
+                    })?;
+                    return Ok(NoteOutcome::Created { id });
+                }
+                Err(err) => err,
+            };
+            let retryable = match &err {
+                NoteError::Network { .. } => true,
+                NoteError::Status { status, .. } => *status >= 500 || *status == 429,
+                _ => false,
+            };
+            if !retryable || attempt == self.retry.attempts.max(1) {
+                return Err(err);
+            }
+            tokio::time::sleep(delay).await;
+            delay *= 2;
+            if let Some(id) = self.find_note(target, me).await? {
+                return Ok(NoteOutcome::Created { id });
             }
         }
+        unreachable!("the loop returns on its last attempt")
     }
 }
 
@@ -419,6 +515,7 @@ pub fn publish_mr_note(
     token_variable: &str,
     env: &dyn Fn(&str) -> Option<String>,
     retry: RetryPolicy,
+    deadline: Duration,
 ) -> Result<NoteOutcome, NoteError> {
     let (target, token) = match resolve_target(token_variable, env)? {
         Ok(found) => found,
@@ -428,9 +525,11 @@ pub fn publish_mr_note(
         .enable_all()
         .build()
         .map_err(|e| NoteError::Client(e.to_string()))?;
+    let client = Client::new(&target.api_url, token, retry)?;
     runtime.block_on(async {
-        let client = Client::new(&target.api_url, token, retry)?;
-        client.upsert_note(&target, summary).await
+        tokio::time::timeout(deadline, client.upsert_note(&target, summary))
+            .await
+            .unwrap_or(Err(NoteError::TimedOut(deadline.as_secs())))
     })
 }
 
@@ -454,6 +553,9 @@ fn status_hint(status: StatusCode) -> &'static str {
         }
         StatusCode::NOT_FOUND => {
             " (hint: check `CI_PROJECT_ID` and `CI_MERGE_REQUEST_IID`, and that the token can see the project)"
+        }
+        s if s.is_redirection() => {
+            " (hint: API calls do not follow redirects, so the token never goes elsewhere; set `CI_API_V4_URL` to the final address)"
         }
         _ => "",
     }

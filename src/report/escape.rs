@@ -1,6 +1,12 @@
 //! Escaping of untrusted text (test names, messages, file attributes) for each sink
 //! (DESIGN.md invariant 4). Every renderer calls exactly one of these for every untrusted piece.
 
+/// Unicode's bidirectional embeddings, overrides and isolates: in rendered text they reorder what
+/// a reader sees (a name that displays differently from what it is). Shown as `�`.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{061c}' | '\u{200e}' | '\u{200f}')
+}
+
 /// Text inside Markdown or HTML (table cells, `<summary>`, `<code>`, list items), on one line.
 ///
 /// Every character with a meaning in Markdown or HTML becomes a numeric entity, so it renders as
@@ -30,6 +36,7 @@ pub fn md_inline(s: &str) -> String {
             '@' => out.push_str("@\u{200b}"),
             ':' => out.push_str("&#58;"),
             c if c.is_control() => out.push(' '),
+            c if is_bidi_control(c) => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }
@@ -52,6 +59,7 @@ pub fn html_pre(s: &str) -> String {
             '\n' | '\t' => out.push(c),
             '\r' => {}
             c if c.is_control() => out.push(' '),
+            c if is_bidi_control(c) => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }
@@ -61,7 +69,8 @@ pub fn html_pre(s: &str) -> String {
 /// Our own notes on one Markdown line (a list item), where they may quote a forge's error
 /// message: no HTML and no mentions, but backticks stay, so the code spans we write render.
 pub fn md_note(s: &str) -> String {
-    s.replace('&', "&amp;")
+    s.replace(is_bidi_control, "\u{fffd}")
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('@', "@\u{200b}")
@@ -81,28 +90,51 @@ pub fn url_path(s: &str) -> String {
     out
 }
 
-/// Text for a terminal: no escape sequences or other control characters from the test run
-/// (they could rewrite the screen or forge lines); newlines and tabs are kept, and a legacy
-/// `##[command]` is broken with a zero-width space.
+/// Text for a terminal or a CI log: no escape sequences, other control characters or bidi
+/// overrides from the test run (they could rewrite the screen or forge lines); newlines and tabs
+/// are kept. In a GitHub log a line starting with `::` is a workflow command and a legacy
+/// `##[command]` matches anywhere, so both are broken with a zero-width space.
 pub fn terminal(s: &str) -> String {
     let clean: String = s
         .chars()
         .map(|c| {
-            if c.is_control() && c != '\n' && c != '\t' {
+            if (c.is_control() && c != '\n' && c != '\t') || is_bidi_control(c) {
                 '\u{fffd}'
             } else {
                 c
             }
         })
         .collect();
-    // The same text may land in a GitHub log, where `##[command]` matches anywhere in a line.
-    clean.replace("##[", "#\u{200b}#[")
+    let mut out = String::with_capacity(clean.len());
+    for (i, line) in clean.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        if line.trim_start().starts_with("::") {
+            out.push('\u{200b}');
+        }
+        out.push_str(&line.replace("##[", "#\u{200b}#["));
+    }
+    out
 }
 
 /// Workflow-command data (DESIGN.md §5): `%`, CR, LF escaped. The legacy `##[command]` syntax
-/// matches anywhere in a line, so `##[` gets a zero-width space that stops the match.
+/// matches anywhere in a line, so `##[` gets a zero-width space that stops the match. Other
+/// control characters (NUL, ESC, BEL, …), which the runner has no escape for, show as their
+/// Unicode control pictures (`␀`, `␛`, `␇`); bidi overrides as `�`.
 pub fn workflow_data(s: &str) -> String {
-    s.replace('%', "%25")
+    let visible: String = s
+        .chars()
+        .map(|c| match c {
+            '\r' | '\n' | '\t' => c,
+            '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}'),
+            '\u{7f}' => '\u{2421}',
+            c if c.is_control() || is_bidi_control(c) => '\u{fffd}',
+            c => c,
+        })
+        .collect();
+    visible
+        .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
         .replace("##[", "#\u{200b}#[")
@@ -130,6 +162,30 @@ mod tests {
         assert_eq!(
             md_note("use `x` <b>@me</b>\nnext"),
             "use `x` &lt;b&gt;@\u{200b}me&lt;/b&gt; next"
+        );
+    }
+
+    #[test]
+    fn control_and_bidi_characters_are_neutralised_for_every_sink() {
+        assert_eq!(
+            workflow_data("a\u{0}b\u{1b}[31mc\u{7}d\u{7f}"),
+            "a␀b␛[31mc␇d␡"
+        );
+        assert_eq!(workflow_property("x\u{1b}:y"), "x␛%3Ay");
+        let rlo = "test_\u{202e}gnp.exe";
+        for out in [
+            md_inline(rlo),
+            html_pre(rlo),
+            md_note(rlo),
+            terminal(rlo),
+            workflow_data(rlo),
+        ] {
+            assert!(!out.contains('\u{202e}'), "{out:?}");
+            assert!(out.contains('\u{fffd}'), "{out:?}");
+        }
+        assert_eq!(
+            terminal("warning: `x\n::error::pwned`\n  ::notice::x"),
+            "warning: `x\n\u{200b}::error::pwned`\n\u{200b}  ::notice::x"
         );
     }
 

@@ -17,6 +17,9 @@ use super::model::{Inputs, LoadedFile, LoadedManifest, Problem, ProblemKind};
 /// How deep folders are searched.
 const MAX_DEPTH: usize = 6;
 
+/// A manifest is a few KB; anything this large is not one of ours and is not parsed.
+const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+
 #[derive(Debug, Default)]
 struct Found {
     junit: BTreeSet<PathBuf>,
@@ -95,7 +98,7 @@ pub fn load(
     let junit: Vec<PathBuf> = std::mem::take(&mut found.junit).into_iter().collect();
     let results = read_all(&junit, limits);
     let twins = super::model::twins_of(&manifests);
-    let files = junit
+    let files: Vec<LoadedFile> = junit
         .iter()
         .zip(results)
         .map(|(path, result)| {
@@ -115,6 +118,8 @@ pub fn load(
     for m in &mut manifests {
         m.path = display(Path::new(&m.path), base);
     }
+    found.problems.extend(collisions(&manifests, &files));
+    found.problems.extend(oversized_ids(&files, limits));
     Inputs {
         files,
         manifests,
@@ -182,13 +187,7 @@ fn read_manifests(found: &mut Found, exclude: &BTreeSet<PathBuf>) -> Vec<LoadedM
     let mut manifests = Vec::new();
     for path in std::mem::take(&mut found.manifests) {
         let shown = path.display().to_string();
-        let parsed = fs_err::read_to_string(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|text| {
-                serde_json::from_str::<Manifest>(&text)
-                    .map_err(|e| format!("`{shown}` is not a shard manifest: {e}"))
-            });
-        let manifest = match parsed {
+        let manifest = match parse_manifest(&path) {
             Ok(manifest) => manifest,
             Err(message) => {
                 found
@@ -197,14 +196,19 @@ fn read_manifests(found: &mut Found, exclude: &BTreeSet<PathBuf>) -> Vec<LoadedM
                 continue;
             }
         };
-        let junit = norm(
-            &path
-                .parent()
-                .unwrap_or(Path::new("."))
-                .join(&manifest.junit_file),
-        );
-        let junit_found = junit.is_file() && !exclude.contains(&junit);
-        if junit_found {
+        let junit = match junit_of(&path, &manifest.junit_file) {
+            Ok(junit) => junit,
+            Err(message) => {
+                found
+                    .problems
+                    .push(Problem::new(ProblemKind::Unreadable, message).at(shown.clone()));
+                None
+            }
+        };
+        let junit_found = junit
+            .as_ref()
+            .is_some_and(|j| j.is_file() && !exclude.contains(j));
+        if let (Some(junit), true) = (junit, junit_found) {
             found.junit.insert(junit.clone());
             if let Ok(shard) = Shard::new(manifest.shard_index.into(), manifest.shard_total.into())
             {
@@ -218,6 +222,113 @@ fn read_manifests(found: &mut Found, exclude: &BTreeSet<PathBuf>) -> Vec<LoadedM
         });
     }
     manifests
+}
+
+/// Reads one manifest, refusing files too large to be one.
+fn parse_manifest(path: &Path) -> Result<Manifest, String> {
+    let shown = path.display();
+    let size = fs_err::metadata(path).map_err(|e| e.to_string())?.len();
+    if size > MAX_MANIFEST_BYTES {
+        return Err(format!(
+            "`{shown}` is {size} bytes, more than a shard manifest can be ({MAX_MANIFEST_BYTES}); it was not read"
+        ));
+    }
+    let text = fs_err::read_to_string(path).map_err(|e| e.to_string())?;
+    serde_json::from_str::<Manifest>(&text)
+        .map_err(|e| format!("`{shown}` is not a shard manifest: {e}"))
+}
+
+/// The JUnit file a manifest names, confined to the manifest's folder: a manifest comes from an
+/// artifact anyone with a shard job could write, so `..`, absolute paths and symlinks out of
+/// the folder are refused. `Ok(None)`: no file name at all.
+fn junit_of(manifest: &Path, junit_file: &str) -> Result<Option<PathBuf>, String> {
+    use std::path::Component;
+    let dir = manifest.parent().unwrap_or(Path::new("."));
+    let named = Path::new(junit_file);
+    let plain = named
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)));
+    if junit_file.trim().is_empty() {
+        return Ok(None);
+    }
+    let refused = || {
+        format!(
+            "`{}` names the JUnit file `{junit_file}` outside its own folder; only files beside \
+             the manifest are read",
+            manifest.display()
+        )
+    };
+    if !plain || junit_file.contains('\\') {
+        return Err(refused());
+    }
+    let junit = norm(&dir.join(named));
+    if junit.exists() && !junit.starts_with(norm(dir)) {
+        return Err(refused());
+    }
+    Ok(Some(junit))
+}
+
+/// Testcases whose identifying attributes were too long to keep (a name of megabytes): they
+/// count under a stand-in name, which the timings never store.
+fn oversized_ids(files: &[LoadedFile], limits: &Limits) -> Vec<Problem> {
+    files
+        .iter()
+        .filter_map(|f| {
+            let n = f.result.as_ref().ok()?.oversized_ids;
+            (n > 0).then(|| {
+                Problem::new(
+                    ProblemKind::Truncated,
+                    format!(
+                        "`{}`: {} a `name`, `classname` or `file` over {} bytes; counted under \
+                         a shortened name, which is not stored in the timings",
+                        f.path,
+                        crate::text::count(n.into(), "testcase has", "testcases have"),
+                        limits.max_id_bytes
+                    ),
+                )
+                .at(f.path.clone())
+            })
+        })
+        .collect()
+}
+
+/// Two manifests or two JUnit files for the same shard: one artifact shadowed or overwrote
+/// another (two matrix jobs sharing an artifact name, a reused out-dir). Both are named.
+fn collisions(manifests: &[LoadedManifest], junit: &[LoadedFile]) -> Vec<Problem> {
+    let mut claims: BTreeMap<(&str, Shard), Vec<&str>> = BTreeMap::new();
+    for m in manifests {
+        if let Ok(shard) = Shard::new(m.manifest.shard_index.into(), m.manifest.shard_total.into())
+        {
+            claims
+                .entry(("manifests", shard))
+                .or_default()
+                .push(&m.path);
+        }
+    }
+    for file in junit {
+        if let Some(shard) = file.shard {
+            claims
+                .entry(("JUnit files", shard))
+                .or_default()
+                .push(&file.path);
+        }
+    }
+    claims
+        .into_iter()
+        .filter(|(_, paths)| paths.len() > 1)
+        .map(|((what, shard), paths)| {
+            let names: Vec<String> = paths.iter().map(|p| format!("`{p}`")).collect();
+            Problem::new(
+                ProblemKind::Collision,
+                format!(
+                    "{} {what} claim shard {shard}: {}; one artifact shadows another (do two \
+                     jobs share an artifact name or an output folder?)",
+                    paths.len(),
+                    names.join(", ")
+                ),
+            )
+        })
+        .collect()
 }
 
 /// A path as the user would write it: relative to `base` when inside it.
@@ -272,5 +383,102 @@ mod tests {
         assert_eq!(shard_from_name("junit-4-of-3.xml", "junit-", ".xml"), None);
         assert!(is_manifest_name("shard-1-of-1.json"));
         assert!(!is_manifest_name("timings.json"));
+    }
+
+    const JUNIT: &str = r#"<testsuites><testsuite name="pytest" tests="1"><testcase classname="tests.test_a" name="test_ok" time="0.1"/></testsuite></testsuites>"#;
+
+    fn write_manifest(dir: &Path, index: u32, total: u32, junit_file: &str) {
+        let json = serde_json::json!({
+            "manifest_version": 2, "tool_version": "0", "fingerprint": "fp",
+            "shard_index": index, "shard_total": total,
+            "selection": {"files": [], "node_ids": [], "deselect": []},
+            "predicted_seconds": 1.0, "wall_seconds": 3.0, "workers": 2,
+            "exit_code": 0, "signal": null, "pytest_started": true,
+            "junit_file": junit_file,
+            "python": {"executable": "python3", "version": "3.12", "pytest": "8"},
+        });
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(
+            dir.join(format!("shard-{index}-of-{total}.json")),
+            json.to_string(),
+        )
+        .unwrap();
+    }
+
+    fn load_dir(dir: &Path, input: &str) -> Inputs {
+        load(&[input.to_owned()], dir, None, &Limits::default(), &[])
+    }
+
+    #[test]
+    fn a_manifest_reads_only_junit_beside_it() {
+        let root = tempfile::tempdir().unwrap();
+        let secret = root.path().join("secret.xml");
+        std::fs::write(&secret, JUNIT).unwrap();
+        let artifacts = root.path().join("artifacts");
+        write_manifest(&artifacts, 1, 3, "../secret.xml");
+        write_manifest(&artifacts, 2, 3, &secret.display().to_string());
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(&secret, artifacts.join("link.xml")).unwrap();
+            write_manifest(&artifacts, 3, 3, "link.xml");
+        }
+        // Only the manifests as inputs: nothing else may pull the secret in.
+        let loaded = load_dir(root.path(), "artifacts/shard-*.json");
+        assert!(loaded.files.is_empty(), "{:?}", loaded.files);
+        let refused: Vec<&Problem> = loaded
+            .unusable
+            .iter()
+            .filter(|p| p.message.contains("outside its own folder"))
+            .collect();
+        let expected = if cfg!(unix) { 3 } else { 2 };
+        assert_eq!(refused.len(), expected, "{:?}", loaded.unusable);
+        assert!(loaded.manifests.iter().all(|m| !m.junit_found));
+    }
+
+    #[test]
+    fn oversized_manifests_are_not_parsed() {
+        let root = tempfile::tempdir().unwrap();
+        let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(2 << 20));
+        std::fs::write(root.path().join("shard-1-of-1.json"), big).unwrap();
+        let loaded = load_dir(root.path(), ".");
+        assert!(loaded.manifests.is_empty());
+        assert!(
+            loaded.unusable[0]
+                .message
+                .contains("more than a shard manifest can be"),
+            "{:?}",
+            loaded.unusable
+        );
+    }
+
+    #[test]
+    fn two_artifacts_claiming_one_shard_are_a_collision() {
+        let root = tempfile::tempdir().unwrap();
+        for job in ["tests-a", "tests-b"] {
+            let dir = root.path().join(job);
+            write_manifest(&dir, 1, 2, "junit-1-of-2.xml");
+            std::fs::write(dir.join("junit-1-of-2.xml"), JUNIT).unwrap();
+        }
+        let loaded = load_dir(root.path(), ".");
+        let kinds: Vec<(ProblemKind, &str)> = loaded
+            .unusable
+            .iter()
+            .map(|p| (p.kind, p.message.as_str()))
+            .collect();
+        assert_eq!(kinds.len(), 2, "{kinds:?}");
+        assert!(kinds.iter().all(|(k, _)| *k == ProblemKind::Collision));
+        assert!(
+            kinds[0].1.contains("2 JUnit files claim shard 1/2"),
+            "{kinds:?}"
+        );
+        assert!(kinds[0].1.contains("tests-a/junit-1-of-2.xml"), "{kinds:?}");
+        assert!(
+            kinds[1].1.contains("2 manifests claim shard 1/2"),
+            "{kinds:?}"
+        );
+
+        // One artifact per shard: no problem.
+        std::fs::remove_dir_all(root.path().join("tests-b")).unwrap();
+        assert!(load_dir(root.path(), ".").unusable.is_empty());
     }
 }

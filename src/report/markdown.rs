@@ -19,6 +19,9 @@ pub struct SourceLinks {
     /// `https://github.com/owner/repo` (server URL + repository).
     pub repo_url: String,
     pub sha: String,
+    /// The project folder inside the repository (`sub` when pytest ran in `sub/`), prepended to
+    /// the report's project-relative paths.
+    pub prefix: Option<String>,
 }
 
 impl SourceLinks {
@@ -36,17 +39,33 @@ impl SourceLinks {
         Some(SourceLinks {
             repo_url: format!("{}/{}", server.trim_end_matches('/'), repo),
             sha: sha.to_owned(),
+            prefix: None,
         })
     }
 
-    fn url(&self, file: &str, line: Option<u64>) -> String {
+    /// The link to `file` (relative to the project) at `line`, or `None` for a path that is
+    /// absolute or climbs with `..`: it cannot be shown as a file of this repository.
+    fn url(&self, file: &str, line: Option<u64>) -> Option<String> {
+        let file = file.strip_prefix("./").unwrap_or(file);
+        let inside = !file.is_empty()
+            && !file.starts_with('/')
+            && !file.contains('\\')
+            && !file.contains(':')
+            && file.split('/').all(|part| part != ".." && part != ".");
+        if !inside {
+            return None;
+        }
+        let path = match &self.prefix {
+            Some(prefix) => format!("{}/{file}", prefix.trim_end_matches('/')),
+            None => file.to_owned(),
+        };
         let anchor = line.map(|l| format!("#L{l}")).unwrap_or_default();
-        format!(
+        Some(format!(
             "{}/blob/{}/{}{anchor}",
             self.repo_url,
             url_path(&self.sha),
-            url_path(file)
-        )
+            url_path(&path)
+        ))
     }
 }
 
@@ -169,9 +188,12 @@ fn location_cell(f: &super::model::Failure, links: Option<&SourceLinks>) -> Stri
         None => file.clone(),
     };
     let text = md_inline(&truncate_bytes(&text, 300));
-    match links {
-        Some(links) if file.len() <= 1000 => format!("[{text}]({})", links.url(file, f.line)),
-        _ => text,
+    match links
+        .filter(|_| file.len() <= 1000)
+        .and_then(|l| l.url(file, f.line))
+    {
+        Some(url) => format!("[{text}]({url})"),
+        None => text,
     }
 }
 
@@ -500,6 +522,31 @@ mod tests {
                 md.matches("</details>").count()
             );
             assert_eq!(md.matches("<pre>").count(), md.matches("</pre>").count());
+        }
+    }
+
+    #[test]
+    fn links_follow_the_project_folder_and_never_leave_the_repository() {
+        let mut links =
+            SourceLinks::from_github(Some("https://github.com/"), Some("o/r"), Some("abc"))
+                .unwrap();
+        assert_eq!(
+            links.url("tests/x.py", Some(3)).as_deref(),
+            Some("https://github.com/o/r/blob/abc/tests/x.py#L3")
+        );
+        links.prefix = Some("sub".into());
+        assert_eq!(
+            links.url("./tests/x.py", None).as_deref(),
+            Some("https://github.com/o/r/blob/abc/sub/tests/x.py")
+        );
+        for outside in [
+            "../secret.py",
+            "tests/../../x.py",
+            "/etc/passwd",
+            "C:/x.py",
+            "a\\b.py",
+        ] {
+            assert_eq!(links.url(outside, Some(1)), None, "{outside}");
         }
     }
 }

@@ -252,6 +252,8 @@ pub enum ProblemKind {
     CrashedWorker,
     LostTests,
     DuplicatedTests,
+    /// Two manifests or JUnit files claim the same shard: one artifact shadows another.
+    Collision,
     FingerprintMismatch,
     /// Nothing to report at all.
     NoResults,

@@ -5,9 +5,14 @@
 use std::path::{Path, PathBuf};
 
 use crate::junit::NodeIdMapper;
+use crate::junit::reader::CUT_MARK;
 use crate::timings::{self, Store, store::looks_like_store};
 
 use super::Summary;
+
+/// Longest node id the store keeps (name, classname and file are each capped at 4 KiB on
+/// reading, so a real id never comes close).
+const MAX_STORED_ID_BYTES: usize = 16 * 1024;
 
 /// Folds `summary`'s durations into the stores named by `previous` (resolved from `base`) and
 /// writes the result to `out`. Says on stderr what it skipped.
@@ -63,7 +68,15 @@ fn merge_previous(store: &mut Store, previous: Store) {
 
 /// This run's durations and the peak worker memory of any shard.
 fn observe(store: &mut Store, summary: &Summary) {
-    store.observe_run(summary.observed.iter().map(|(id, s)| (id.as_str(), *s)));
+    // A stand-in for an over-long name names no real test: never persist it.
+    let real = |id: &&String| !id.contains(CUT_MARK) && id.len() <= MAX_STORED_ID_BYTES;
+    store.observe_run(
+        summary
+            .observed
+            .iter()
+            .filter(|(id, _)| real(&id))
+            .map(|(id, s)| (id.as_str(), *s)),
+    );
     store.observe_worker_memory(
         summary
             .shard_rows
@@ -99,5 +112,30 @@ mod tests {
         update(&[], dir.path(), &out, &summary);
         let text = std::fs::read_to_string(&out).unwrap();
         assert!(text.contains("tests/test_a.py::test_x"), "{text}");
+    }
+
+    #[test]
+    fn stand_ins_for_oversized_names_are_never_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("t.json");
+        let mut summary = Summary {
+            files_read: 1,
+            ..Summary::default()
+        };
+        let stand_in = format!("tests/test_a.py::test_aaaa{CUT_MARK}104857600 bytes, sha256 0a]");
+        summary.observed.push((stand_in, 1.0));
+        summary
+            .observed
+            .push((format!("tests/test_a.py::{}", "b".repeat(20_000)), 1.0));
+        summary
+            .observed
+            .push(("tests/test_a.py::test_ok".into(), 1.0));
+        update(&[], dir.path(), &out, &summary);
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(text.contains("test_ok"), "{text}");
+        assert!(
+            !text.contains("test_aaaa") && !text.contains("bbbb"),
+            "{text}"
+        );
     }
 }

@@ -64,6 +64,7 @@ impl ReportSettings {
         );
         timings_out.value = root.join(&timings_out.value);
         let fail_on_error = args.github.fail_on_publish_error;
+        let publish_timeout = std::time::Duration::from_secs(args.github.publish_timeout);
         Ok(ReportSettings {
             inputs,
             expect_shards: args.expect_shards,
@@ -84,11 +85,13 @@ impl ReportSettings {
                 check_name: args.github.check_name,
                 token: args.github.github_token,
                 fail_on_error,
+                timeout: Some(publish_timeout),
             },
             gitlab: GitlabOptions {
                 mr_note: args.gitlab.mr_note,
                 token_variable: args.gitlab.token_variable,
                 fail_on_error,
+                timeout: Some(publish_timeout),
             },
             root,
         })

@@ -67,7 +67,12 @@ fn collect_in(req: &CollectRequest<'_>, folder: &Path) -> Result<Collection, Sui
             folder.display()
         ))
     })?;
-    let out = Command::new(req.python)
+    let mut command = Command::new(req.python);
+    // Collection imports the test modules: they must not see the forge tokens either.
+    for var in crate::env_vars::token_variables(|v| std::env::var(v).ok()) {
+        command.env_remove(var);
+    }
+    let out = command
         .env("PYTHONPATH", python_path(folder))
         .current_dir(req.dir)
         .args(&argv)

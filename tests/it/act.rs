@@ -132,6 +132,15 @@ fn action_runs_three_shards_and_a_report_under_act() {
             json!({"message": "Resource not accessible by integration"}),
         )],
     );
+    // The workflow's token may not call `GET /user`: the comment's author is the Actions bot.
+    mock.on(
+        "GET",
+        "/user",
+        [Reply::json(
+            403,
+            json!({"message": "Resource not accessible by integration"}),
+        )],
+    );
     mock.on(
         "GET",
         "/repos/octo/demo/issues/5/comments",

@@ -34,6 +34,7 @@ fn ctx(mock: &MockServer, pr: Option<u64>) -> Context {
         pull_request: pr.map(|number| PullRequest {
             number,
             from_fork: false,
+            read_only: false,
         }),
         details_url: Some("https://github.com/octo/demo/actions/runs/99".into()),
     }
@@ -67,7 +68,18 @@ fn options(check_run: bool, comment: bool) -> Options {
         comment,
         name: "parallel-pytest".into(),
         retry: fast_retry(),
+        deadline: Duration::from_secs(30),
     }
+}
+
+/// Publishes only the check run, outside a pull request.
+fn publish_check_run(mock: &MockServer, input: &Rendered) -> github::Outcome {
+    github::publish(
+        input,
+        &ctx(mock, None),
+        Some(&token()),
+        &options(true, false),
+    )
 }
 
 fn token() -> SecretString {
@@ -123,20 +135,96 @@ fn assert_api_headers(req: &Recorded) {
     }
 }
 
-fn check_run_routes(mock: &MockServer, prefix: &str) {
-    mock.on(
+/// GitHub's text limits, which it counts in bytes: a body over one gets GitHub's 422.
+fn over_github_limits(req: &Recorded) -> Option<Reply> {
+    let body = req.json();
+    let bytes = |ptr: &str| {
+        body.pointer(ptr)
+            .and_then(Value::as_str)
+            .map_or(0, str::len)
+    };
+    let mut fields = vec![
+        ("name", bytes("/name"), 255),
+        ("title", bytes("/output/title"), 255),
+        ("summary", bytes("/output/summary"), 65_535),
+        ("text", bytes("/output/text"), 65_535),
+        ("body", bytes("/body"), 65_536),
+    ];
+    for (i, _) in body
+        .pointer("/output/annotations")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        fields.push((
+            "message",
+            bytes(&format!("/output/annotations/{i}/message")),
+            65_536,
+        ));
+        fields.push((
+            "raw_details",
+            bytes(&format!("/output/annotations/{i}/raw_details")),
+            65_536,
+        ));
+        fields.push((
+            "title",
+            bytes(&format!("/output/annotations/{i}/title")),
+            255,
+        ));
+    }
+    let (field, _, max) = fields.into_iter().find(|(_, len, max)| len > max)?;
+    Some(Reply::json(
+        422,
+        json!({"message": "Invalid request.", "errors": [format!("{field} exceeds a maximum bytesize of {max}")]}),
+    ))
+}
+
+const BOT: &str = "github-actions[bot]";
+
+/// A stateful check-runs API: creates are stored (with their `external_id`) and listed per commit.
+fn check_run_routes(mock: &MockServer, prefix: &str) -> Arc<Mutex<Vec<Value>>> {
+    let runs = Arc::new(Mutex::new(Vec::<Value>::new()));
+    let store = Arc::clone(&runs);
+    mock.on_fn(
         "POST",
         &format!("{prefix}/repos/octo/demo/check-runs"),
-        [Reply::json(
-            201,
-            json!({"id": 4242, "html_url": "https://github.com/octo/demo/runs/4242"}),
-        )],
+        move |req| {
+            if let Some(refused) = over_github_limits(req) {
+                return refused;
+            }
+            let run = json!({
+                "id": 4242 + store.lock().unwrap().len(),
+                "html_url": "https://github.com/octo/demo/runs/4242",
+                "name": req.json()["name"], "head_sha": req.json()["head_sha"],
+                "external_id": req.json()["external_id"],
+            });
+            store.lock().unwrap().push(run.clone());
+            Reply::json(201, run)
+        },
     );
-    mock.on(
+    mock.on_fn(
         "PATCH",
         &format!("{prefix}/repos/octo/demo/check-runs/4242"),
-        [Reply::json(200, json!({"id": 4242}))],
+        |req| over_github_limits(req).unwrap_or_else(|| Reply::json(200, json!({"id": 4242}))),
     );
+    let list = Arc::clone(&runs);
+    mock.on_fn(
+        "GET",
+        &format!("{prefix}/repos/octo/demo/commits/*/check-runs"),
+        move |req| {
+            let sha = req.path.rsplit('/').nth(1).unwrap().to_owned();
+            let runs: Vec<Value> = list
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|r| r["head_sha"] == sha.as_str())
+                .cloned()
+                .collect();
+            Reply::json(200, json!({"total_count": runs.len(), "check_runs": runs}))
+        },
+    );
+    runs
 }
 
 #[test]
@@ -144,12 +232,7 @@ fn check_run_sends_at_most_fifty_annotations_per_request() {
     let mock = MockServer::start();
     check_run_routes(&mock, "");
     let input = rendered(120);
-    let outcome = github::publish(
-        &input,
-        &ctx(&mock, None),
-        Some(&token()),
-        &options(true, false),
-    );
+    let outcome = publish_check_run(&mock, &input);
     assert_eq!(
         outcome.check_run,
         Some(Step::Done(
@@ -243,34 +326,41 @@ fn oversized_texts_are_cut_to_github_limits() {
     let mock = MockServer::start();
     check_run_routes(&mock, "");
     let mut input = rendered(1);
-    input.headline = "h".repeat(1000);
-    input.markdown = format!("# big\n{}", "line of text\n".repeat(20_000));
-    input.annotations[0].title = "t".repeat(400);
-    input.annotations[0].message = "m".repeat(100_000);
+    // Non-ASCII text: GitHub counts bytes, and 65,535 characters of it are ~130 KB.
+    input.headline = "é".repeat(1000);
+    input.markdown = format!("# big\n{}", "lïne of tëxt ✓\n".repeat(20_000));
+    input.annotations[0].title = "ü".repeat(400);
+    input.annotations[0].message = "m€".repeat(50_000);
     input.green = true;
-    github::publish(
-        &input,
-        &ctx(&mock, None),
-        Some(&token()),
-        &options(true, false),
+    let outcome = publish_check_run(&mock, &input);
+    assert!(
+        matches!(outcome.check_run, Some(Step::Done(_))),
+        "{outcome:?}"
     );
     let body = mock.requests()[0].json();
     assert_eq!(body["conclusion"], "success");
-    assert_eq!(
-        body["output"]["title"].as_str().unwrap().chars().count(),
-        255
-    );
+    assert!(body["output"]["title"].as_str().unwrap().len() <= 255);
     let summary = body["output"]["summary"].as_str().unwrap();
-    assert!(summary.chars().count() <= 65_535, "{}", summary.len());
+    assert!(summary.len() <= 65_535, "{} bytes", summary.len());
+    assert!(summary.len() > 60_000, "{} bytes", summary.len());
     assert!(summary.contains("truncated"));
     let ann = &body["output"]["annotations"][0];
-    assert_eq!(ann["title"].as_str().unwrap().chars().count(), 255);
+    assert!(ann["title"].as_str().unwrap().len() <= 255);
     assert!(ann["message"].as_str().unwrap().len() <= 64 * 1024);
     validate("checks/create", &[body]);
 }
 
-/// A stateful stand-in for the issue-comments endpoints: the list shows what was created.
+/// A stateful stand-in for the issue-comments endpoints: the list shows what was created, and
+/// the token is the workflow's `GITHUB_TOKEN` (which may not call `GET /user`).
 fn comment_routes(mock: &MockServer) -> Arc<Mutex<Vec<Value>>> {
+    mock.on(
+        "GET",
+        "/user",
+        [Reply::json(
+            403,
+            json!({"message": "Resource not accessible by integration"}),
+        )],
+    );
     let comments = Arc::new(Mutex::new(vec![json!({
         "id": 1, "body": "LGTM from a human", "user": {"login": "alice"}
     })]));
@@ -280,8 +370,12 @@ fn comment_routes(mock: &MockServer) -> Arc<Mutex<Vec<Value>>> {
     });
     let created = Arc::clone(&comments);
     mock.on_fn("POST", "/repos/octo/demo/issues/17/comments", move |req| {
+        if let Some(refused) = over_github_limits(req) {
+            return refused;
+        }
         let comment = json!({
             "id": 555,
+            "user": {"login": BOT, "type": "Bot"},
             "body": req.json()["body"],
             "html_url": "https://github.com/octo/demo/pull/17#issuecomment-555",
         });
@@ -290,6 +384,9 @@ fn comment_routes(mock: &MockServer) -> Arc<Mutex<Vec<Value>>> {
     });
     let updated = Arc::clone(&comments);
     mock.on_fn("PATCH", "/repos/octo/demo/issues/comments/*", move |req| {
+        if let Some(refused) = over_github_limits(req) {
+            return refused;
+        }
         let id: u64 = req.path.rsplit('/').next().unwrap().parse().unwrap();
         let mut all = updated.lock().unwrap();
         let Some(c) = all.iter_mut().find(|c| c["id"] == id) else {
@@ -343,25 +440,30 @@ fn sticky_comment_is_created_once_then_updated_in_place() {
     assert_eq!(
         shape,
         [
+            ("GET", "/user"),
             ("GET", "/repos/octo/demo/issues/17/comments"),
             ("POST", "/repos/octo/demo/issues/17/comments"),
+            ("GET", "/user"),
             ("GET", "/repos/octo/demo/issues/17/comments"),
             ("PATCH", "/repos/octo/demo/issues/comments/555"),
         ]
     );
     reqs.iter().for_each(assert_api_headers);
-    assert_eq!(reqs[0].query_param("per_page"), Some("100"));
-    assert_eq!(reqs[0].query_param("page"), Some("1"));
-    let marker = github::comment_marker("parallel-pytest");
-    let created = reqs[1].json();
-    let updated = reqs[3].json();
+    assert_eq!(reqs[1].query_param("per_page"), Some("100"));
+    assert_eq!(reqs[1].query_param("page"), Some("1"));
+    let head = format!(
+        "{}\n<sub>check: <code>parallel-pytest</code></sub>\n\n",
+        github::comment_marker("parallel-pytest")
+    );
+    let created = reqs[2].json();
+    let updated = reqs[5].json();
     assert_eq!(
         created["body"],
-        format!("{marker}\n## parallel-pytest\n\n3 failed, 117 passed\n")
+        format!("{head}## parallel-pytest\n\n3 failed, 117 passed\n")
     );
     assert_eq!(
         updated["body"],
-        format!("{marker}\n## parallel-pytest\n\nall green now\n")
+        format!("{head}## parallel-pytest\n\nall green now\n")
     );
     // Never duplicated: the human's comment and ours.
     assert_eq!(comments.lock().unwrap().len(), 2);
@@ -412,12 +514,7 @@ fn retries_server_errors_and_secondary_rate_limits() {
             Reply::json(201, json!({"id": 4242})),
         ],
     );
-    let outcome = github::publish(
-        &rendered(3),
-        &ctx(&mock, None),
-        Some(&token()),
-        &options(true, false),
-    );
+    let outcome = publish_check_run(&mock, &rendered(3));
     assert_eq!(
         outcome.check_run,
         Some(Step::Done("id 4242 with 3 annotations".into()))
@@ -436,19 +533,234 @@ fn retries_server_errors_and_secondary_rate_limits() {
         "/repos/octo/demo/check-runs",
         [Reply::json(503, json!({"message": "unavailable"}))],
     );
-    let outcome = github::publish(
-        &rendered(3),
-        &ctx(&mock, None),
-        Some(&token()),
-        &options(true, false),
-    );
+    let outcome = publish_check_run(&mock, &rendered(3));
     assert_eq!(
         outcome.check_run,
         Some(Step::Failed(
             "creating the check run: HTTP 503: unavailable".into()
         ))
     );
-    assert_eq!(mock.requests().len(), 3);
+    assert_eq!(
+        mock.requests_to("POST", "/repos/octo/demo/check-runs")
+            .len(),
+        3
+    );
+
+    // A secondary rate limit that never lifts is a rate limit, not a missing permission.
+    let mock = MockServer::start();
+    mock.on(
+        "POST",
+        "/repos/octo/demo/check-runs",
+        [Reply::json(
+            403,
+            json!({"message": "You have exceeded a secondary rate limit."}),
+        )
+        .header("retry-after", "0")],
+    );
+    let outcome = publish_check_run(&mock, &rendered(3));
+    let Some(Step::Failed(why)) = &outcome.check_run else {
+        panic!("{outcome:?}")
+    };
+    assert!(
+        why.contains("rate limit is exhausted") && !why.contains("permissions"),
+        "{why}"
+    );
+}
+
+/// The first create commits on GitHub's side, then the answer is lost (502): the retry finds
+/// the check run by its `external_id` and the comment by marker and author, and creates neither
+/// again.
+#[test]
+fn a_create_that_committed_before_a_502_is_not_made_twice() {
+    let mock = MockServer::start();
+    let runs = check_run_routes(&mock, "");
+    let comments = comment_routes(&mock);
+    let (store_run, store_comment) = (Arc::clone(&runs), Arc::clone(&comments));
+    mock.on_fn("POST", "/repos/octo/demo/check-runs", move |req| {
+        store_run.lock().unwrap().push(json!({
+            "id": 4242, "html_url": "https://github.com/octo/demo/runs/4242",
+            "head_sha": req.json()["head_sha"], "external_id": req.json()["external_id"],
+        }));
+        Reply::json(502, json!({"message": "Server Error"}))
+    });
+    mock.on_fn("POST", "/repos/octo/demo/issues/17/comments", move |req| {
+        store_comment.lock().unwrap().push(json!({
+            "id": 556, "body": req.json()["body"], "user": {"login": BOT},
+            "html_url": "https://github.com/octo/demo/pull/17#issuecomment-556",
+        }));
+        Reply::json(502, json!({"message": "Server Error"}))
+    });
+    let outcome = github::publish(
+        &rendered(60),
+        &ctx(&mock, Some(17)),
+        Some(&token()),
+        &options(true, true),
+    );
+    assert_eq!(
+        outcome.check_run,
+        Some(Step::Done(
+            "https://github.com/octo/demo/runs/4242 with 60 annotations".into()
+        ))
+    );
+    assert_eq!(
+        outcome.comment,
+        Some(Step::Done(
+            "created https://github.com/octo/demo/pull/17#issuecomment-556".into()
+        ))
+    );
+    assert_eq!(
+        mock.requests_to("POST", "/repos/octo/demo/check-runs")
+            .len(),
+        1
+    );
+    assert_eq!(
+        mock.requests_to("POST", "/repos/octo/demo/issues/17/comments")
+            .len(),
+        1
+    );
+    assert_eq!(runs.lock().unwrap().len(), 1);
+    assert_eq!(comments.lock().unwrap().len(), 2);
+    // The remaining annotations went to the check run the first try made.
+    assert_eq!(
+        mock.requests_to("PATCH", "/repos/octo/demo/check-runs/4242")
+            .len(),
+        1
+    );
+    let lookup = &mock.requests_to("GET", "/repos/octo/demo/commits/*/check-runs")[0];
+    assert_eq!(
+        lookup.path,
+        "/repos/octo/demo/commits/0123456789abcdef0123456789abcdef01234567/check-runs"
+    );
+    assert_eq!(lookup.query_param("check_name"), Some("parallel-pytest"));
+    validate(
+        "checks/create",
+        &[mock.requests_to("POST", "/repos/octo/demo/check-runs")[0].json()],
+    );
+}
+
+/// Anyone can post our marker first: only a comment by the token's own identity is edited.
+#[test]
+fn a_marker_planted_by_someone_else_is_never_edited() {
+    let mock = MockServer::start();
+    let comments = comment_routes(&mock);
+    let planted = format!(
+        "{}\nplanted by mallory",
+        github::comment_marker("parallel-pytest")
+    );
+    comments
+        .lock()
+        .unwrap()
+        .push(json!({"id": 2, "body": planted, "user": {"login": "mallory"}}));
+    let outcome = github::publish(
+        &rendered(0),
+        &ctx(&mock, Some(17)),
+        Some(&token()),
+        &options(false, true),
+    );
+    assert!(
+        matches!(&outcome.comment, Some(Step::Done(m)) if m.starts_with("created")),
+        "{outcome:?}"
+    );
+    assert!(
+        mock.requests_to("PATCH", "/repos/octo/demo/issues/comments/*")
+            .is_empty()
+    );
+    assert_eq!(comments.lock().unwrap()[1]["body"], planted.as_str());
+
+    // A personal token learns its login from `GET /user`.
+    mock.on(
+        "GET",
+        "/user",
+        [Reply::json(200, json!({"login": "mallory"}))],
+    );
+    github::publish(
+        &rendered(0),
+        &ctx(&mock, Some(17)),
+        Some(&token()),
+        &options(false, true),
+    );
+    let patched = mock.requests_to("PATCH", "/repos/octo/demo/issues/comments/*");
+    assert_eq!(patched.len(), 1);
+    assert_eq!(patched[0].path, "/repos/octo/demo/issues/comments/2");
+}
+
+/// Two matrix jobs whose check names differ only in punctuation keep two comments.
+#[test]
+fn check_names_differing_in_punctuation_keep_separate_comments() {
+    let mock = MockServer::start();
+    let comments = comment_routes(&mock);
+    let mut ids = 556..;
+    let store = Arc::clone(&comments);
+    mock.on_fn("POST", "/repos/octo/demo/issues/17/comments", move |req| {
+        let c =
+            json!({"id": ids.next().unwrap(), "body": req.json()["body"], "user": {"login": BOT}});
+        store.lock().unwrap().push(c.clone());
+        Reply::json(201, c)
+    });
+    for name in ["tests (3.11)", "tests [3.11]", "tests (3.11)"] {
+        let opts = Options {
+            name: name.into(),
+            ..options(false, true)
+        };
+        github::publish(&rendered(0), &ctx(&mock, Some(17)), Some(&token()), &opts);
+    }
+    assert_eq!(
+        mock.requests_to("POST", "/repos/octo/demo/issues/17/comments")
+            .len(),
+        2
+    );
+    let patched = mock.requests_to("PATCH", "/repos/octo/demo/issues/comments/*");
+    assert_eq!(patched.len(), 1);
+    assert_eq!(patched[0].path, "/repos/octo/demo/issues/comments/556");
+    assert!(
+        patched[0].json()["body"]
+            .as_str()
+            .unwrap()
+            .contains("<code>tests (3.11)</code>")
+    );
+}
+
+/// More than 1,000 failures and a summary far over the limit: the note about the annotations
+/// not sent survives the cut, and the cut closes the `<pre>` it interrupted.
+#[test]
+fn over_a_thousand_failures_keep_the_notes_and_balanced_markdown() {
+    let mock = MockServer::start();
+    check_run_routes(&mock, "");
+    let mut input = rendered(1_100);
+    input.markdown = format!(
+        "## parallel-pytest\n\n<details><summary>t</summary>\n\n<pre>\n{}</pre>\n\n</details>\n",
+        "Traceback: ünïcödé line\n".repeat(10_000)
+    );
+    let outcome = publish_check_run(&mock, &input);
+    assert_eq!(
+        outcome.check_run,
+        Some(Step::Done(
+            "https://github.com/octo/demo/runs/4242 with 1000 annotations".into()
+        ))
+    );
+    let create = mock.requests_to("POST", "/repos/octo/demo/check-runs")[0].json();
+    let summary = create["output"]["summary"].as_str().unwrap();
+    assert!(summary.len() <= 65_535, "{} bytes", summary.len());
+    assert!(
+        summary.contains("100 failures were not sent as annotations"),
+        "{}",
+        &summary[summary.len() - 300..]
+    );
+    assert_eq!(
+        summary.matches("<pre>").count(),
+        summary.matches("</pre>").count()
+    );
+    assert_eq!(
+        summary.matches("<details>").count(),
+        summary.matches("</details>").count()
+    );
+    let annotations: usize = mock
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/repos/octo/demo/check-runs"))
+        .map(|r| r.json()["output"]["annotations"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(annotations, 1_000);
 }
 
 #[test]
@@ -473,8 +785,9 @@ fn github_enterprise_api_url_path_is_kept() {
     );
 }
 
-/// Fork pull requests get a read-only token: both calls answer 403. The report stays green, the
-/// annotations go out as workflow commands, and the summary says what was skipped and why.
+/// A token without `checks`/`pull-requests: write`: both calls answer 403. The report stays
+/// green, the annotations go out as workflow commands, and the summary says what was skipped and
+/// why.
 #[test]
 fn forbidden_falls_back_to_workflow_commands_and_summary() {
     let mock = MockServer::start();
@@ -484,6 +797,7 @@ fn forbidden_falls_back_to_workflow_commands_and_summary() {
                "documentation_url": "https://docs.github.com/rest"}),
     );
     mock.on("POST", "/repos/octo/demo/check-runs", [forbidden.clone()]);
+    mock.on("GET", "/user", [forbidden.clone()]);
     mock.on("GET", "/repos/octo/demo/issues/17/comments", [forbidden]);
 
     let dir = tempfile::tempdir().unwrap();
@@ -491,7 +805,7 @@ fn forbidden_falls_back_to_workflow_commands_and_summary() {
     std::fs::write(
         &event,
         json!({"pull_request": {"number": 17,
-            "head": {"sha": "feedface", "repo": {"full_name": "mallory/demo"}},
+            "head": {"sha": "feedface", "repo": {"full_name": "octo/demo"}},
             "base": {"repo": {"full_name": "octo/demo"}}}})
         .to_string(),
     )
@@ -520,6 +834,7 @@ fn forbidden_falls_back_to_workflow_commands_and_summary() {
         check_name: None,
         token: None,
         fail_on_error: false,
+        timeout: None,
     };
     let input = rendered(12);
     // What `report` rendered as workflow commands (it leaves them out when a check run is asked).
@@ -549,6 +864,7 @@ fn forbidden_falls_back_to_workflow_commands_and_summary() {
         shape,
         [
             ("POST".into(), "/repos/octo/demo/check-runs".into()),
+            ("GET".into(), "/user".into()),
             ("GET".into(), "/repos/octo/demo/issues/17/comments".into()),
         ]
     );
@@ -557,7 +873,7 @@ fn forbidden_falls_back_to_workflow_commands_and_summary() {
 
     let stdout = String::from_utf8(stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
-    assert!(lines[0].starts_with("::warning title=parallel-pytest::the token may not create check runs (HTTP 403: Resource not accessible by integration). This pull request comes from a fork"), "{stdout}");
+    assert!(lines[0].starts_with("::warning title=parallel-pytest::the token may not create check runs (HTTP 403: Resource not accessible by integration). Give the report job"), "{stdout}");
     assert!(lines[1].starts_with("::warning title=parallel-pytest::the token may not read the pull request's comments (HTTP 403"), "{stdout}");
     assert_eq!(
         lines[2..],
@@ -570,7 +886,7 @@ fn forbidden_falls_back_to_workflow_commands_and_summary() {
         summary.starts_with("## parallel-pytest\n\n### Publishing\n"),
         "{summary}"
     );
-    assert!(summary.contains("- check run skipped: the token may not create check runs (HTTP 403: Resource not accessible by integration). This pull request comes from a fork, and GitHub gives fork runs a read-only token. Give the report job `permissions: checks: write`. Annotations went out as workflow commands instead."), "{summary}");
+    assert!(summary.contains("- check run skipped: the token may not create check runs (HTTP 403: Resource not accessible by integration). Give the report job `permissions: checks: write`. Annotations went out as workflow commands instead."), "{summary}");
     assert!(
         summary
             .contains("- PR comment skipped: the token may not read the pull request's comments"),
@@ -599,13 +915,206 @@ fn forbidden_falls_back_to_workflow_commands_and_summary() {
     );
 }
 
-/// The whole path through the binary: real pytest JUnit → `report --check-run --comment` on a
-/// pull request → the mock API. Annotations carry the failing line (1-based) as pytest saw it,
-/// and the log gets no workflow-command annotations, since the check run carries them.
+/// The environment of a GitHub Actions job on a pull request, with `extra` on top.
+fn actions_env(
+    mock: &MockServer,
+    event: Option<&std::path::Path>,
+    extra: &[(&str, &str)],
+) -> impl Fn(&str) -> Option<String> + use<> {
+    let mut vars: std::collections::HashMap<String, String> = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_API_URL", mock.url()),
+        ("GITHUB_REPOSITORY", "octo/demo"),
+        ("GITHUB_SHA", "mergecommit"),
+        ("GITHUB_EVENT_NAME", "pull_request"),
+        ("GITHUB_TOKEN", TOKEN),
+    ]
+    .iter()
+    .chain(extra)
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    if let Some(event) = event {
+        vars.insert("GITHUB_EVENT_PATH".into(), event.display().to_string());
+    }
+    move |name| vars.get(name).cloned()
+}
+
+fn event_file(dir: &std::path::Path, head_repo: &str) -> PathBuf {
+    let event = dir.join("event.json");
+    let payload = json!({"pull_request": {"number": 17,
+        "head": {"sha": "feedface", "repo": {"full_name": head_repo}},
+        "base": {"repo": {"full_name": "octo/demo"}}}});
+    std::fs::write(&event, payload.to_string()).unwrap();
+    event
+}
+
+fn both() -> GithubOptions {
+    GithubOptions {
+        check_run: true,
+        comment: true,
+        ..GithubOptions::default()
+    }
+}
+
+fn publish_with(
+    opts: &GithubOptions,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> (github::Outcome, String) {
+    let mut stdout = Vec::new();
+    let outcome = publish::publish_github_with(
+        opts,
+        &rendered(2),
+        None,
+        "::error file=tests/x.py::fallback\n",
+        env,
+        fast_retry(),
+        &mut stdout,
+    )
+    .unwrap();
+    (outcome, String::from_utf8(stdout).unwrap())
+}
+
+/// A fork's `pull_request` run has a read-only token: nothing is sent, the reason says so, and
+/// the annotations go out as workflow commands.
 #[test]
-fn report_publishes_real_pytest_failures_through_the_binary() {
-    let suite = crate::harness::fixture_copy("report-suite");
-    let junit = suite.path().join("junit.xml");
+fn fork_pull_requests_send_nothing_and_say_why() {
+    let mock = MockServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let event = event_file(dir.path(), "mallory/demo");
+    let (outcome, stdout) = publish_with(&both(), &actions_env(&mock, Some(&event), &[]));
+    assert!(mock.requests().is_empty(), "{:?}", mock.requests());
+    let Some(Step::Skipped(why)) = &outcome.check_run else {
+        panic!("{outcome:?}")
+    };
+    assert!(
+        why.contains("comes from a fork") && why.contains("read-only token"),
+        "{why}"
+    );
+    assert!(!outcome.any_failed());
+    assert!(
+        stdout.contains("::error file=tests/x.py::fallback"),
+        "{stdout}"
+    );
+
+    // `pull_request_target` runs in the base repository with a writable token: it publishes.
+    check_run_routes(&mock, "");
+    let env = actions_env(
+        &mock,
+        Some(&event),
+        &[("GITHUB_EVENT_NAME", "pull_request_target")],
+    );
+    let only_check = GithubOptions {
+        comment: false,
+        ..both()
+    };
+    let (outcome, _) = publish_with(&only_check, &env);
+    assert!(
+        matches!(outcome.check_run, Some(Step::Done(_))),
+        "{outcome:?}"
+    );
+}
+
+/// A token with a trailing newline works; one with a control character inside is a clear
+/// warning with the workflow-command fallback, never a panic.
+#[test]
+fn tokens_are_trimmed_and_unusable_ones_are_a_warning() {
+    let mock = MockServer::start();
+    check_run_routes(&mock, "");
+    let dir = tempfile::tempdir().unwrap();
+    let event = event_file(dir.path(), "octo/demo");
+    let with_newline = format!("{TOKEN}\n");
+    let only_check = GithubOptions {
+        comment: false,
+        ..both()
+    };
+    let env = actions_env(&mock, Some(&event), &[("GITHUB_TOKEN", &with_newline)]);
+    let (outcome, _) = publish_with(&only_check, &env);
+    assert!(
+        matches!(outcome.check_run, Some(Step::Done(_))),
+        "{outcome:?}"
+    );
+    assert_api_headers(&mock.requests()[0]);
+
+    mock.clear_requests();
+    for bad in ["ghs_a\u{1b}[31mb", "ghs_a\nb", "ghs_ä"] {
+        let env = actions_env(&mock, Some(&event), &[("GITHUB_TOKEN", bad)]);
+        let (outcome, stdout) = publish_with(&only_check, &env);
+        let Some(Step::Failed(why)) = &outcome.check_run else {
+            panic!("{outcome:?}")
+        };
+        assert!(why.contains("cannot be sent in an HTTP header"), "{why}");
+        assert!(
+            stdout.contains("::warning title=parallel-pytest::"),
+            "{stdout}"
+        );
+        assert!(stdout.contains("::fallback"), "{stdout}");
+    }
+    assert!(mock.requests().is_empty());
+}
+
+/// On GitHub Actions a missing event payload is named as such, not "not running in GitHub
+/// Actions"; a plain-http API URL to another host is refused before the token leaves.
+#[test]
+fn context_problems_are_named_exactly() {
+    let mock = MockServer::start();
+    let (outcome, _) = publish_with(&both(), &actions_env(&mock, None, &[]));
+    let Some(Step::Skipped(why)) = &outcome.check_run else {
+        panic!("{outcome:?}")
+    };
+    assert!(why.contains("`GITHUB_EVENT_PATH` is not set"), "{why}");
+    assert!(!why.contains("not running in GitHub Actions"), "{why}");
+
+    let missing = std::path::Path::new("/nonexistent/event.json");
+    let (outcome, _) = publish_with(&both(), &actions_env(&mock, Some(missing), &[]));
+    let Some(Step::Skipped(why)) = &outcome.check_run else {
+        panic!("{outcome:?}")
+    };
+    assert!(why.contains("cannot read the event payload"), "{why}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let event = event_file(dir.path(), "octo/demo");
+    let env = actions_env(
+        &mock,
+        Some(&event),
+        &[("GITHUB_API_URL", "http://api.example.com")],
+    );
+    let (outcome, _) = publish_with(&both(), &env);
+    let Some(Step::Failed(why)) = &outcome.check_run else {
+        panic!("{outcome:?}")
+    };
+    assert!(why.contains("only sent over https"), "{why}");
+    assert!(mock.requests().is_empty());
+}
+
+/// A hung API is given up at the publishing time limit, with the fallback.
+#[test]
+fn a_hung_api_is_given_up_at_the_time_limit() {
+    let mock = MockServer::start();
+    mock.on_fn("POST", "/repos/octo/demo/check-runs", |_| {
+        std::thread::sleep(Duration::from_secs(3));
+        Reply::json(201, json!({"id": 1}))
+    });
+    let opts = Options {
+        deadline: Duration::from_secs(1),
+        ..options(true, false)
+    };
+    let started = std::time::Instant::now();
+    let outcome = github::publish(&rendered(1), &ctx(&mock, None), Some(&token()), &opts);
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    let Some(Step::Failed(why)) = &outcome.check_run else {
+        panic!("{outcome:?}")
+    };
+    assert!(why.contains("publishing time limit"), "{why}");
+    assert!(outcome.annotations_need_fallback());
+}
+
+/// Real pytest's JUnit for the `report-suite` fixture's failing `tests/test_basic.py`.
+fn basic_failures_junit(suite: &std::path::Path) -> PathBuf {
+    let junit = suite.join("junit.xml");
     let out = std::process::Command::new(crate::harness::python())
         .args([
             "-m",
@@ -616,10 +1125,20 @@ fn report_publishes_real_pytest_failures_through_the_binary() {
             "tests/test_basic.py",
         ])
         .arg(format!("--junitxml={}", junit.display()))
-        .current_dir(suite.path())
+        .current_dir(suite)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "pytest: {out:?}");
+    junit
+}
+
+/// The whole path through the binary: real pytest JUnit → `report --check-run --comment` on a
+/// pull request → the mock API. Annotations carry the failing line (1-based) as pytest saw it,
+/// and the log gets no workflow-command annotations, since the check run carries them.
+#[test]
+fn report_publishes_real_pytest_failures_through_the_binary() {
+    let suite = crate::harness::fixture_copy("report-suite");
+    let junit = basic_failures_junit(suite.path());
 
     let mock = MockServer::start();
     check_run_routes(&mock, "");
@@ -694,4 +1213,42 @@ fn report_publishes_real_pytest_failures_through_the_binary() {
     assert!(summary.contains("test_assert_fails"), "{summary}");
     assert!(summary.contains("### Publishing"), "{summary}");
     assert!(comment.contains("test_assert_fails"));
+}
+
+/// The project in a subfolder of the checkout, on a pull request: summary links name the file
+/// from the repository root at the PR head (the commit the check run is on), like the
+/// annotations do.
+#[test]
+fn links_use_the_project_folder_and_the_pull_request_head() {
+    let suite = crate::harness::fixture_copy("report-suite");
+    let workspace = tempfile::tempdir().unwrap();
+    let project = workspace.path().join("sub");
+    crate::harness::copy_tree(suite.path(), &project);
+    let junit = basic_failures_junit(&project);
+    let event = project.join("event.json");
+    std::fs::write(
+        &event,
+        json!({"pull_request": {"number": 17, "head": {"sha": "cafe"}}}).to_string(),
+    )
+    .unwrap();
+    let summary = project.join("summary.md");
+    crate::harness::Cmd::new()
+        .arg("report")
+        .arg(&junit)
+        .current_dir(&project)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_REPOSITORY", "octo/demo")
+        .env("GITHUB_SHA", "mergesha")
+        .env("GITHUB_EVENT_NAME", "pull_request")
+        .env("GITHUB_EVENT_PATH", &event)
+        .env("GITHUB_WORKSPACE", workspace.path())
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .expect_code(1);
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        summary.contains("(https://github.com/octo/demo/blob/cafe/sub/tests/test_basic.py#L"),
+        "{summary}"
+    );
+    assert!(!summary.contains("mergesha"), "{summary}");
 }

@@ -20,6 +20,35 @@ fn fast_retry() -> RetryPolicy {
     }
 }
 
+/// The user our token acts as, and someone else.
+pub(crate) const ME: u64 = 900;
+const SOMEONE: u64 = 5;
+
+/// GitLab's `GET /user` for the token.
+pub(crate) fn user_route(mock: &MockServer) {
+    mock.on(
+        "GET",
+        "/api/v4/user",
+        [Reply::json(
+            200,
+            json!({"id": ME, "username": "project_42_bot"}),
+        )],
+    );
+}
+
+fn publish(
+    summary: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<NoteOutcome, gitlab::NoteError> {
+    gitlab::publish_mr_note(
+        summary,
+        "MY_TOKEN",
+        env,
+        fast_retry(),
+        Duration::from_secs(30),
+    )
+}
+
 fn ci_env(mock: &MockServer, extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
     let mut map: HashMap<String, String> = [
         ("CI_API_V4_URL", format!("{}/api/v4", mock.url())),
@@ -39,9 +68,10 @@ fn ci_env(mock: &MockServer, extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<
 /// A GitLab that keeps the notes it is sent: GET lists them (with someone else's note first),
 /// POST adds one, PUT edits one.
 pub(crate) fn stateful_gitlab(mock: &MockServer) -> Arc<Mutex<Vec<Value>>> {
+    user_route(mock);
     let notes = Arc::new(Mutex::new(vec![
-        json!({"id": 1, "body": "LGTM", "system": false}),
-        json!({"id": 2, "body": "added 1 commit", "system": true}),
+        json!({"id": 1, "body": "LGTM", "system": false, "author": {"id": SOMEONE}}),
+        json!({"id": 2, "body": "added 1 commit", "system": true, "author": {"id": SOMEONE}}),
     ]));
     let list = Arc::clone(&notes);
     mock.on_fn("GET", NOTES, move |_| {
@@ -50,7 +80,7 @@ pub(crate) fn stateful_gitlab(mock: &MockServer) -> Arc<Mutex<Vec<Value>>> {
     let create = Arc::clone(&notes);
     mock.on_fn("POST", NOTES, move |req| {
         let mut notes = create.lock().unwrap();
-        let note = json!({"id": 100 + notes.len(), "body": req.json()["body"], "system": false});
+        let note = json!({"id": 100 + notes.len(), "body": req.json()["body"], "system": false, "author": {"id": ME}});
         notes.push(note.clone());
         Reply::json(201, note)
     });
@@ -71,9 +101,9 @@ fn mr_note_is_created_once_then_updated_in_place() {
     let notes = stateful_gitlab(&mock);
     let env = ci_env(&mock, &[("MY_TOKEN", TOKEN)]);
 
-    let first = gitlab::publish_mr_note("## 3 failed", "MY_TOKEN", &env, fast_retry()).unwrap();
+    let first = publish("## 3 failed", &env).unwrap();
     assert_eq!(first, NoteOutcome::Created { id: 102 });
-    let second = gitlab::publish_mr_note("## all green", "MY_TOKEN", &env, fast_retry()).unwrap();
+    let second = publish("## all green", &env).unwrap();
     assert_eq!(second, NoteOutcome::Updated { id: 102 });
 
     let sent = mock.requests();
@@ -84,8 +114,10 @@ fn mr_note_is_created_once_then_updated_in_place() {
     assert_eq!(
         calls,
         [
+            ("GET".into(), "/api/v4/user".into()),
             ("GET".into(), NOTES.into()),
             ("POST".into(), NOTES.into()),
+            ("GET".into(), "/api/v4/user".into()),
             ("GET".into(), NOTES.into()),
             ("PUT".into(), format!("{NOTES}/102")),
         ]
@@ -106,19 +138,19 @@ fn mr_note_is_created_once_then_updated_in_place() {
             req.header("user-agent")
         );
     }
-    assert_eq!(sent[0].query_param("per_page"), Some("100"));
-    assert_eq!(sent[0].query_param("page"), Some("1"));
-    let posted = sent[1].json();
+    assert_eq!(sent[1].query_param("per_page"), Some("100"));
+    assert_eq!(sent[1].query_param("page"), Some("1"));
+    let posted = sent[2].json();
     assert_eq!(
         posted,
         json!({"body": format!("{}\n## 3 failed", gitlab::MARKER)}),
         "the POST body is exactly the marker and the summary"
     );
     assert_eq!(
-        sent[3].json(),
+        sent[5].json(),
         json!({"body": format!("{}\n## all green", gitlab::MARKER)})
     );
-    assert_eq!(sent[1].header("content-type"), Some("application/json"));
+    assert_eq!(sent[2].header("content-type"), Some("application/json"));
     // One note of ours, holding the latest summary; the others untouched.
     let notes = notes.lock().unwrap();
     let ours: Vec<&Value> = notes
@@ -134,12 +166,13 @@ fn mr_note_is_created_once_then_updated_in_place() {
 #[test]
 fn mr_note_found_on_a_later_page() {
     let mock = MockServer::start();
+    user_route(&mock);
     mock.on_fn("GET", NOTES, |req| match req.query_param("page") {
         Some("1") => Reply::json(200, json!([{"id": 5, "body": "hi", "system": false}]))
             .header("X-Next-Page", "2"),
         _ => Reply::json(
             200,
-            json!([{"id": 9, "body": format!("{}\nold", gitlab::MARKER), "system": false}]),
+            json!([{"id": 9, "body": format!("{}\nold", gitlab::MARKER), "system": false, "author": {"id": ME}}]),
         )
         .header("X-Next-Page", ""),
     });
@@ -149,7 +182,7 @@ fn mr_note_found_on_a_later_page() {
         [Reply::json(200, json!({"id": 9}))],
     );
     let env = ci_env(&mock, &[("MY_TOKEN", TOKEN)]);
-    let outcome = gitlab::publish_mr_note("new", "MY_TOKEN", &env, fast_retry()).unwrap();
+    let outcome = publish("new", &env).unwrap();
     assert_eq!(outcome, NoteOutcome::Updated { id: 9 });
     let pages: Vec<Option<String>> = mock
         .requests_to("GET", NOTES)
@@ -163,6 +196,7 @@ fn mr_note_found_on_a_later_page() {
 #[test]
 fn server_errors_are_retried_with_backoff() {
     let mock = MockServer::start();
+    user_route(&mock);
     mock.on(
         "GET",
         NOTES,
@@ -174,7 +208,7 @@ fn server_errors_are_retried_with_backoff() {
     );
     mock.on("POST", NOTES, [Reply::json(201, json!({"id": 77}))]);
     let env = ci_env(&mock, &[("MY_TOKEN", TOKEN)]);
-    let outcome = gitlab::publish_mr_note("s", "MY_TOKEN", &env, fast_retry()).unwrap();
+    let outcome = publish("s", &env).unwrap();
     assert_eq!(outcome, NoteOutcome::Created { id: 77 });
     assert_eq!(mock.requests_to("GET", NOTES).len(), 3);
     assert_eq!(mock.requests_to("POST", NOTES).len(), 1);
@@ -183,9 +217,10 @@ fn server_errors_are_retried_with_backoff() {
 #[test]
 fn persistent_server_errors_give_up_with_a_clear_error_and_no_token() {
     let mock = MockServer::start();
+    user_route(&mock);
     mock.on("GET", NOTES, [Reply::json(500, json!({"message": "boom"}))]);
     let env = ci_env(&mock, &[("MY_TOKEN", TOKEN)]);
-    let err = gitlab::publish_mr_note("s", "MY_TOKEN", &env, fast_retry()).unwrap_err();
+    let err = publish("s", &env).unwrap_err();
     assert_eq!(mock.requests_to("GET", NOTES).len(), 3, "attempts = 3");
     let text = err.to_string();
     assert_eq!(
@@ -198,6 +233,7 @@ fn persistent_server_errors_give_up_with_a_clear_error_and_no_token() {
 #[test]
 fn forbidden_is_not_retried_and_says_which_scope_is_needed() {
     let mock = MockServer::start();
+    user_route(&mock);
     mock.on("GET", NOTES, [Reply::json(200, json!([]))]);
     mock.on(
         "POST",
@@ -205,7 +241,7 @@ fn forbidden_is_not_retried_and_says_which_scope_is_needed() {
         [Reply::json(403, json!({"message": "403 Forbidden"}))],
     );
     let env = ci_env(&mock, &[("MY_TOKEN", TOKEN)]);
-    let err = gitlab::publish_mr_note("s", "MY_TOKEN", &env, fast_retry()).unwrap_err();
+    let err = publish("s", &env).unwrap_err();
     assert_eq!(mock.requests_to("POST", NOTES).len(), 1);
     let text = err.to_string();
     assert!(text.contains("403"), "{text}");
@@ -214,10 +250,121 @@ fn forbidden_is_not_retried_and_says_which_scope_is_needed() {
 }
 
 #[test]
+fn a_marker_planted_by_someone_else_is_never_edited() {
+    let mock = MockServer::start();
+    let notes = stateful_gitlab(&mock);
+    notes.lock().unwrap().push(json!({
+        "id": 3, "body": format!("{}\nplanted", gitlab::MARKER), "system": false,
+        "author": {"id": SOMEONE}
+    }));
+    let env = ci_env(&mock, &[("MY_TOKEN", TOKEN)]);
+    assert_eq!(
+        publish("ours", &env).unwrap(),
+        NoteOutcome::Created { id: 103 }
+    );
+    assert!(mock.requests_to("PUT", &format!("{NOTES}/*")).is_empty());
+    assert_eq!(
+        publish("again", &env).unwrap(),
+        NoteOutcome::Updated { id: 103 }
+    );
+    assert_eq!(
+        notes.lock().unwrap()[2]["body"],
+        format!("{}\nplanted", gitlab::MARKER)
+    );
+}
+
+#[test]
+fn a_create_that_committed_before_a_502_is_not_posted_twice() {
+    let mock = MockServer::start();
+    let notes = stateful_gitlab(&mock);
+    // GitLab stores the note, then the proxy in front of it answers 502.
+    let store = Arc::clone(&notes);
+    mock.on_fn("POST", NOTES, move |req| {
+        let mut notes = store.lock().unwrap();
+        notes.push(
+            json!({"id": 300, "body": req.json()["body"], "system": false, "author": {"id": ME}}),
+        );
+        Reply::json(502, json!({"message": "502 Bad Gateway"}))
+    });
+    let env = ci_env(&mock, &[("MY_TOKEN", TOKEN)]);
+    assert_eq!(
+        publish("s", &env).unwrap(),
+        NoteOutcome::Created { id: 300 }
+    );
+    assert_eq!(mock.requests_to("POST", NOTES).len(), 1);
+    assert_eq!(notes.lock().unwrap().len(), 3);
+}
+
+#[test]
+fn redirects_are_not_followed_so_the_token_stays_home() {
+    let elsewhere = MockServer::start();
+    elsewhere.on("GET", "/api/v4/user", [Reply::json(200, json!({"id": ME}))]);
+    let mock = MockServer::start();
+    mock.on(
+        "GET",
+        "/api/v4/user",
+        [Reply::empty(302).header("Location", &format!("{}/api/v4/user", elsewhere.url()))],
+    );
+    let env = ci_env(&mock, &[("MY_TOKEN", TOKEN)]);
+    let err = publish("s", &env).unwrap_err().to_string();
+    assert!(err.contains("302") && err.contains("redirects"), "{err}");
+    assert!(
+        elsewhere.requests().is_empty(),
+        "{:?}",
+        elsewhere.requests()
+    );
+}
+
+#[test]
+fn plain_http_to_another_host_is_refused_and_tokens_are_trimmed_or_refused() {
+    let mock = MockServer::start();
+    let env = ci_env(
+        &mock,
+        &[
+            ("MY_TOKEN", TOKEN),
+            ("CI_API_V4_URL", "http://gitlab.example.com/api/v4"),
+        ],
+    );
+    let err = publish("s", &env).unwrap_err().to_string();
+    assert!(err.contains("only sent over https"), "{err}");
+
+    stateful_gitlab(&mock);
+    let with_newline = format!("{TOKEN}\n");
+    let env = ci_env(&mock, &[("MY_TOKEN", &with_newline)]);
+    assert!(matches!(
+        publish("s", &env).unwrap(),
+        NoteOutcome::Created { .. }
+    ));
+    assert_eq!(mock.requests()[0].header("private-token"), Some(TOKEN));
+    let env = ci_env(&mock, &[("MY_TOKEN", "glpat-a\u{1b}b")]);
+    let err = publish("s", &env).unwrap_err().to_string();
+    assert!(err.contains("`MY_TOKEN` holds a control"), "{err}");
+}
+
+#[test]
+fn a_hung_api_is_given_up_at_the_time_limit() {
+    let mock = MockServer::start();
+    mock.on_fn("GET", "/api/v4/user", |_| {
+        std::thread::sleep(Duration::from_secs(3));
+        Reply::json(200, json!({"id": ME}))
+    });
+    let env = ci_env(&mock, &[("MY_TOKEN", TOKEN)]);
+    let started = std::time::Instant::now();
+    let err = gitlab::publish_mr_note("s", "MY_TOKEN", &env, fast_retry(), Duration::from_secs(1))
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(err.to_string().contains("publishing time limit"), "{err}");
+}
+
+#[test]
 fn job_token_alone_yields_the_explanation_and_no_request() {
     let mock = MockServer::start();
     let env = ci_env(&mock, &[]);
-    let outcome = gitlab::publish_mr_note("s", "MY_TOKEN", &env, fast_retry()).unwrap();
+    let outcome = publish("s", &env).unwrap();
     assert_eq!(
         outcome,
         NoteOutcome::Skipped(Skip::JobTokenOnly {
@@ -442,6 +589,7 @@ mod report_mr_note {
     #[test]
     fn publishing_failure_is_a_warning_unless_asked() {
         let mock = MockServer::start();
+        super::user_route(&mock);
         mock.on("GET", NOTES, [Reply::json(200, json!([]))]);
         mock.on(
             "POST",

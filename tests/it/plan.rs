@@ -438,3 +438,39 @@ fn collect_finds_the_interpreter_as_run_does() {
         .expect_code(2);
     assert!(stderr.contains("python3"), "{stderr}");
 }
+
+/// Node ids from a timings store are untrusted: in a GitHub log no line `plan` prints can be a
+/// workflow command, and bidi overrides are neutralised.
+#[test]
+fn timings_node_ids_stay_inert_in_a_github_log() {
+    let dir = crate::harness::fixture_copy("plan-split");
+    std::fs::write(
+        dir.path().join(".test_durations"),
+        r#"{"tests/test_a.py::ok": 1.0, "tests/x.py::t\n::error::pwned ##[error]legacy": -5, "tests/y.py::\u202eevil": -1}"#,
+    )
+    .unwrap();
+    let (stdout, stderr) = Cmd::new()
+        .current_dir(dir.path())
+        .args(["plan", "--timings", ".test_durations", "--shards", "2"])
+        .env("GITHUB_ACTIONS", "true")
+        .expect_code(0);
+    assert!(stderr.contains("pwned"), "{stderr}");
+    for line in stderr.lines() {
+        assert!(!line.trim_start().starts_with("::"), "{line:?}");
+        assert!(
+            !line.contains("##[") && !line.contains('\u{202e}'),
+            "{line:?}"
+        );
+    }
+    let lines: Vec<&str> = stdout.lines().collect();
+    let token = lines[0].strip_prefix("::stop-commands::").expect(&stdout);
+    assert_eq!(lines.last(), Some(&format!("::{token}::").as_str()));
+
+    let (json, _) = Cmd::new()
+        .current_dir(dir.path())
+        .args(["plan", "--timings", ".test_durations", "--format", "json"])
+        .env("GITHUB_ACTIONS", "true")
+        .expect_code(0);
+    assert!(!json.contains("##["), "{json}");
+    serde_json::from_str::<serde_json::Value>(&json).unwrap();
+}

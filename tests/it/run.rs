@@ -657,3 +657,29 @@ fn crash_loop_is_bounded_and_reported() {
         "{stderr}"
     );
 }
+
+/// Forge tokens never reach pytest: not at collection, not in the xdist workers. The fixture's
+/// tests look for them at import and inside a test; other variables pass through.
+#[test]
+fn forge_tokens_are_kept_out_of_pytests_environment() {
+    let dir = fixture_copy("run-secrets");
+    let out = dir.path().join("out");
+    let (stdout, stderr) = Cmd::new()
+        .current_dir(dir.path())
+        .arg("run")
+        .arg("--python")
+        .arg(python())
+        .args(["--workers", "2", "--out-dir"])
+        .arg(&out)
+        .env("GITHUB_TOKEN", "ghs_secret")
+        .env("PARALLEL_PYTEST_GITHUB_TOKEN", "ghp_secret")
+        .env("PARALLEL_PYTEST_GITLAB_TOKEN", "glpat-secret")
+        .env("PARALLEL_PYTEST_TOKEN_VARIABLE", "MY_GITLAB_TOKEN")
+        .env("MY_GITLAB_TOKEN", "glpat-named")
+        .env("HARMLESS_SETTING", "kept")
+        .expect_code(0);
+    assert!(!stdout.contains("secret") && !stderr.contains("secret"));
+    let (outcomes, _) = crate::harness::junit_outcomes(&out.join("junit-1-of-1.xml"));
+    assert_eq!(outcomes.len(), 3, "{outcomes:?}");
+    assert!(outcomes.values().all(|o| o == "passed"), "{outcomes:?}");
+}

@@ -722,7 +722,7 @@ mod tests {
             truncated: None,
             declared_seconds: Some(2.0),
             suites: 1,
-            nameless_cases: 0,
+            ..FileReport::default()
         };
         LoadedFile::new(path.into(), shard.map(shard_of), Ok(report))
     }
