@@ -152,6 +152,17 @@ pub fn load(req: &SuiteRequest) -> Result<Suite, SuiteError> {
             .cloned()
             .collect(),
         collect_in_virtualenv: cli.collect_in_virtualenv || addopts.collect_in_virtualenv,
+        doctest: discover::Doctest {
+            enabled: !(addopts.no_doctest || cli.no_doctest),
+            // argparse appends: `addopts` first, then the command line.
+            globs: addopts
+                .doctest_glob
+                .iter()
+                .chain(&cli.doctest_glob)
+                .cloned()
+                .collect(),
+            modules: addopts.doctest_modules || cli.doctest_modules,
+        },
     };
     let found = discover::discover(&input)?;
     let mut all_args = addopts;
