@@ -32,12 +32,7 @@ pub(super) fn build(inputs: &Inputs) -> Summary {
     let (shard_rows, crashed) = shard_rows(inputs, &index.per_shard);
     problems.extend(crashed);
     problems.extend(lost_tests_problem(inputs, &index.tests));
-    if index.files_read == 0 && inputs.manifests.iter().all(|m| m.manifest.pytest_started) {
-        problems.push(Problem::new(
-            ProblemKind::NoResults,
-            "no JUnit results were found in the inputs",
-        ));
-    }
+    problems.extend(no_results_problem(inputs, &index));
     problems.sort_by_key(|a| a.kind);
 
     Summary {
@@ -511,6 +506,31 @@ fn common_workers(inputs: &Inputs) -> Option<u32> {
     (workers.len() == 1).then(|| *workers.iter().next().unwrap_or(&1))
 }
 
+/// Never green on nothing: no JUnit at all, or shards that were given tests and reported none
+/// (pytest's exit 5 meaning, for the whole run).
+fn no_results_problem(inputs: &Inputs, index: &Index<'_>) -> Option<Problem> {
+    if index.files_read == 0 && inputs.manifests.iter().all(|m| m.manifest.pytest_started) {
+        return Some(Problem::new(
+            ProblemKind::NoResults,
+            "no JUnit results were found in the inputs",
+        ));
+    }
+    let planned: usize = inputs
+        .manifests
+        .iter()
+        .map(|m| m.manifest.selection.files.len() + m.manifest.selection.node_ids.len())
+        .sum();
+    (index.tests.is_empty() && planned > 0).then(|| {
+        Problem::new(
+            ProblemKind::NoResults,
+            format!(
+                "the plan gave the shards {} to run, and no shard reported a single test result",
+                crate::text::count(planned as u64, "file or test", "files or tests")
+            ),
+        )
+    })
+}
+
 /// Planned node ids no file reported, and planned files with no reported test at all.
 fn lost_tests(inputs: &Inputs, tests: &[Reported<'_>]) -> (Vec<String>, Vec<String>) {
     let mut lost_ids = Vec::new();
@@ -971,6 +991,36 @@ mod tests {
         let summary = build(&Inputs::default());
         assert_eq!(summary.problems[0].kind, ProblemKind::NoResults);
         assert!(!summary.green());
+    }
+
+    #[test]
+    fn planned_tests_with_empty_junit_are_no_results() {
+        let selection = serde_json::json!({"selection": {
+            "files": ["tests/test_a.py"], "node_ids": [], "deselect": []}});
+        let inputs = inputs(
+            vec![file("j.xml", Some((1, 1)), vec![])],
+            vec![manifest(1, 1, selection)],
+        );
+        let summary = build(&inputs);
+        assert!(
+            summary
+                .problems
+                .iter()
+                .any(|p| p.kind == ProblemKind::NoResults && p.message.contains("1 file or test")),
+            "{:?}",
+            summary.problems
+        );
+        assert!(!summary.complete());
+        // An empty plan with an empty result is an empty suite, not a problem.
+        let empty = inputs_empty_plan();
+        assert!(build(&empty).problems.is_empty());
+    }
+
+    fn inputs_empty_plan() -> Inputs {
+        inputs(
+            vec![file("j.xml", Some((1, 1)), vec![])],
+            vec![manifest(1, 1, serde_json::json!({}))],
+        )
     }
 
     #[test]
