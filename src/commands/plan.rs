@@ -78,6 +78,7 @@ fn this_job(resolved: &PlanSettings, planned: &Planned, shard: Shard, row: &Shar
             dist: &inputs.dist,
             argv_budget: resolved.argv_budget,
             user_args: &inputs.plan.pytest_args,
+            net: None,
         },
         serial_marker: &inputs.plan.constraints.serial_marker,
         grace: process::DEFAULT_GRACE,

@@ -28,6 +28,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> 
         plan,
         rootdir,
         invocation_dir,
+        roots,
     } = obtain_plan(&args, &run, &settings, ci_shard)?;
     let shard = this_shard(ci_shard, &plan)?;
     let shard_plan = plan
@@ -41,6 +42,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> 
             ))
         })?;
     let workers = shard_plan.workers_to_start(run.forced_workers);
+    let net = crate::pytest::net::input(&plan, shard, &roots, &run.out_dir.value);
     let req = ShardRun {
         inputs: command::Inputs {
             python: &run.python,
@@ -53,6 +55,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> 
             dist: &run.dist.value,
             argv_budget: run.argv_budget,
             user_args: &args.inputs.pytest_args,
+            net: Some(&net),
         },
         serial_marker: &run.serial_marker.value,
         grace: run.grace,
@@ -108,6 +111,7 @@ fn obtain_plan(
             plan: planned.plan,
             rootdir: planned.rootdir,
             invocation_dir: planned.invocation_dir,
+            roots: planned.roots,
         });
     };
     let path = suite::paths::absolute(&run.cwd, path);
@@ -129,6 +133,7 @@ fn obtain_plan(
         plan,
         rootdir: suite.rootdir,
         invocation_dir: run.root.clone(),
+        roots: suite.roots,
     })
 }
 
@@ -139,6 +144,8 @@ struct Obtained {
     rootdir: PathBuf,
     /// Where pytest starts (`--root`, else the current directory).
     invocation_dir: PathBuf,
+    /// The paths pytest walks, for the net.
+    roots: Vec<PathBuf>,
 }
 
 /// `--shard`, else `PARALLEL_PYTEST_SHARD`/the CI provider's variables, else 1/1 for a

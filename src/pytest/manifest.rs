@@ -53,6 +53,11 @@ pub struct Manifest {
     /// versions or when `run` did not start pytest.
     #[serde(default)]
     pub resources: Option<crate::host::usage::Resources>,
+    /// What the net plugin found in this shard's share of the suite's files: files discovery
+    /// missed (which this shard ran) and planned files pytest would not collect; `None` when
+    /// the net did not run (an empty shard, an older version, pytest never started).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net: Option<crate::python::NetOut>,
 }
 
 /// The serial phase of a shard.

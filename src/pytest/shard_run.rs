@@ -154,6 +154,9 @@ pub fn run(
     ] {
         remove_if_exists(stale)?;
     }
+    if let Some(net) = req.inputs.net {
+        remove_if_exists(&net.out)?;
+    }
     let host = crate::host::detect();
     let workers = req.inputs.workers;
     let (parallel, parallel_usage) = process::run_sampled(&cmd, req.grace, workers > 1)?;
@@ -182,6 +185,7 @@ pub fn run(
         max_worker_restart: cmd.max_worker_restart,
         serial: serial.phase,
         resources: Some(resources),
+        net: req.inputs.net.and_then(|n| crate::python::NetOut::read(&n.out)),
         ..base_manifest(req, &cmd.junit_path)
     };
     write_manifest(&manifest, &paths.manifest)?;
@@ -352,6 +356,7 @@ fn base_manifest(req: &ShardRun<'_>, junit: &Path) -> Manifest {
         max_worker_restart: None,
         serial: None,
         resources: None,
+        net: None,
     }
 }
 
@@ -440,6 +445,7 @@ mod tests {
                 workers: 2,
                 dist: "load",
                 argv_budget: command::ARGV_PATH_BUDGET,
+                net: None,
                 user_args: &[],
             },
             serial_marker: "db",

@@ -196,6 +196,9 @@ pub struct Discovered {
     /// Positional args that name a node inside a file (`path::Class::test`), rootdir-relative.
     pub node_ids: Vec<String>,
     pub warnings: Vec<String>,
+    /// The paths pytest walks (explicit args, else `testpaths`, else the invocation dir),
+    /// absolute: where the shard plugin's net looks for files discovery missed.
+    pub roots: Vec<PathBuf>,
 }
 
 fn in_venv(dir: &Path) -> bool {
@@ -288,6 +291,9 @@ pub fn discover(input: &DiscoverInput) -> Result<Discovered, SuiteError> {
             return Err(SuiteError::NotFound(arg.clone()));
         }
         let rel = relative(&input.rootdir, &path);
+        if rest.is_none() {
+            out.roots.push(path.clone());
+        }
         if let Some(rest) = rest {
             out.node_ids.push(format!("{rel}::{rest}"));
             continue;

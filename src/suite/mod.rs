@@ -83,6 +83,8 @@ pub struct Suite {
     /// Explicit node-id args (`file::test`), rootdir-relative.
     pub node_ids: Vec<String>,
     pub warnings: Vec<String>,
+    /// The paths pytest walks, absolute (see [`discover::Discovered::roots`]).
+    pub roots: Vec<PathBuf>,
     /// The parsed args (user's paths + `PYTEST_ADDOPTS` + pytest args).
     pub args: args::ParsedArgs,
 }
@@ -174,6 +176,7 @@ pub fn load(req: &SuiteRequest) -> Result<Suite, SuiteError> {
         files: found.files,
         node_ids: found.node_ids,
         warnings: found.warnings,
+        roots: found.roots,
         args: all_args,
     })
 }
