@@ -148,8 +148,10 @@ fn slowest(summary: &Summary) -> String {
 
 /// pytest's "short test summary info": failures, flaky tests, problems.
 fn short_summary(summary: &Summary, p: &Paint) -> String {
-    let has_info =
-        !summary.failures.is_empty() || !summary.flaky.is_empty() || !summary.problems.is_empty();
+    let has_info = !summary.failures.is_empty()
+        || !summary.flaky.is_empty()
+        || !summary.problems.is_empty()
+        || !summary.notices.is_empty();
     if !has_info {
         return String::new();
     }
@@ -170,6 +172,17 @@ fn short_summary(summary: &Summary, p: &Paint) -> String {
             "{} {}\n",
             p.red("PROBLEM"),
             terminal(&truncate_bytes(&problem.message, 2000))
+        ));
+    }
+    for notice in &summary.notices {
+        let word = match notice.kind {
+            super::model::NoticeKind::NotReported => "NOTICE",
+            _ => "WARNING",
+        };
+        out.push_str(&format!(
+            "{} {}\n",
+            p.yellow(word),
+            terminal(&truncate_bytes(&notice.message, 2000))
         ));
     }
     out
