@@ -76,16 +76,51 @@ def _collected(session, path):
     except Exception:
         # pytest would report the error on this file; running it shows that error.
         return True
-    return any(found)
+    return any(c for c in found if c and not _empty_doctest_module(c, path))
+
+
+def _empty_doctest_module(collector, path):
+    """A doctest module without `>>>` yields no item; discovery does not plan it either."""
+    if type(collector).__name__ != "DoctestModule":
+        return False
+    try:
+        return b">>>" not in path.read_bytes()
+    except OSError:
+        return False
+
+
+def _load_conftests(session, directory):
+    """Import the conftests of `directory` and above, as pytest's walk does on entering it:
+    their hooks and `collect_ignore` decide below. The call is private and differs by pytest
+    version; a conftest that fails to import is left for pytest to report when it collects."""
+    config = session.config
+    pm = config.pluginmanager
+    kwargs = {"rootpath": config.rootpath}
+    try:
+        kwargs["consider_namespace_packages"] = config.getini("consider_namespace_packages")
+    except (ValueError, KeyError):
+        pass
+    importmode = config.getoption("importmode")
+    try:
+        load = getattr(pm, "_loadconftestmodules", None)
+        if load is None:
+            kwargs.pop("consider_namespace_packages", None)
+            pm._getconftestmodules(directory, importmode, **kwargs)
+        else:
+            load(directory, importmode, **kwargs)
+    except Exception:
+        pass
 
 
 def _files(session, root):
     """Files under `root` in pytest's walk: folders pytest would not enter are skipped."""
     if root.is_file():
+        _load_conftests(session, root.parent)
         yield root
         return
     for dirpath, dirnames, filenames in os.walk(str(root)):
         here = type(root)(dirpath)
+        _load_conftests(session, here)
         dirnames[:] = sorted(
             d
             for d in dirnames
@@ -191,11 +226,24 @@ def pytest_collection_modifyitems(session, config, items):
     extra = [i for i in items if _file(i) in missed]
     yield
     kept = {id(i) for i in items}
-    items.extend(i for i in extra if id(i) not in kept)
+    back = [i for i in extra if id(i) not in kept]
+    items.extend(back)
+    _undeselect(config, {id(i) for i in back})
     drop = [i for i in items if _file(i) in not_collected]
     if drop:
         items[:] = [i for i in items if _file(i) not in not_collected]
         config.hook.pytest_deselected(items=drop)
+
+
+def _undeselect(config, ids):
+    """The selection reported the missed files' items as deselected; they run, so the
+    terminal summary must not count them."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    stats = getattr(reporter, "stats", None)
+    if ids and stats and stats.get("deselected"):
+        stats["deselected"] = [i for i in stats["deselected"] if id(i) not in ids]
+        if not stats["deselected"]:
+            del stats["deselected"]
 
 
 def _file(item):

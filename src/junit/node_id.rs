@@ -215,7 +215,11 @@ mod tests {
             "tests/test_doc.txt::test_doc.txt"
         );
         assert_eq!(
-            node_id("tests.test_doc.txt", "test_doc.txt", Some("tests/test_doc.txt")),
+            node_id(
+                "tests.test_doc.txt",
+                "test_doc.txt",
+                Some("tests/test_doc.txt")
+            ),
             "tests/test_doc.txt::test_doc.txt"
         );
         assert_eq!(

@@ -185,7 +185,10 @@ pub fn run(
         max_worker_restart: cmd.max_worker_restart,
         serial: serial.phase,
         resources: Some(resources),
-        net: req.inputs.net.and_then(|n| crate::python::NetOut::read(&n.out)),
+        net: req
+            .inputs
+            .net
+            .and_then(|n| crate::python::NetOut::read(&n.out)),
         ..base_manifest(req, &cmd.junit_path)
     };
     write_manifest(&manifest, &paths.manifest)?;

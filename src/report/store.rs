@@ -79,7 +79,11 @@ pub fn not_reported(previous: &[String], base: &Path, summary: &Summary) -> Opti
             "{} in the timings, whose file still exists, no shard reported (renamed, deselected or lost?): {}{}",
             crate::text::count(missing.len() as u64, "test", "tests"),
             shown.join(", "),
-            if more > 0 { format!(" and {more} more") } else { String::new() }
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
         ),
         count: missing.len() as u64,
     })
@@ -152,7 +156,11 @@ mod tests {
         summary.observed.push(("test_a.py::test_x".into(), 1.0));
         let notice = not_reported(&["t.json".into()], dir.path(), &summary).unwrap();
         assert_eq!(notice.count, 1);
-        assert!(notice.message.contains("`test_a.py::test_gone`"), "{}", notice.message);
+        assert!(
+            notice.message.contains("`test_a.py::test_gone`"),
+            "{}",
+            notice.message
+        );
         summary.observed.push(("test_a.py::test_gone".into(), 1.0));
         assert!(not_reported(&["t.json".into()], dir.path(), &summary).is_none());
     }

@@ -184,7 +184,8 @@ impl DoctestRules {
         };
         let name = path.file_name().and_then(|n| n.to_str());
         let contains = |needle: &[u8]| text.windows(needle.len()).any(|w| w == needle);
-        let setup_py = name == Some("setup.py") && (contains(b"setuptools") || contains(b"distutils"));
+        let setup_py =
+            name == Some("setup.py") && (contains(b"setuptools") || contains(b"distutils"));
         name != Some("__main__.py") && !setup_py && contains(b">>>")
     }
 }
@@ -455,7 +456,10 @@ mod tests {
             doctest: Doctest::default(),
         };
         let files = |input: &DiscoverInput| discover(input).unwrap().files;
-        assert_eq!(files(&input), strings(&["tests/test_a.py", "tests/test_doc.txt"]));
+        assert_eq!(
+            files(&input),
+            strings(&["tests/test_a.py", "tests/test_doc.txt"])
+        );
         input.doctest.globs = strings(&["*.rst", "other*"]);
         assert_eq!(
             files(&input),

@@ -13,8 +13,8 @@ use crate::report::location::locate;
 use crate::text::plural;
 
 use super::{
-    Failure, Flaky, Inputs, Notice, NoticeKind, Problem, ProblemKind, ShardResources, ShardRow, Shards, Slow, Summary,
-    Totals, first_line,
+    Failure, Flaky, Inputs, Notice, NoticeKind, Problem, ProblemKind, ShardResources, ShardRow,
+    Shards, Slow, Summary, Totals, first_line,
 };
 
 pub(super) fn build(inputs: &Inputs) -> Summary {
@@ -512,7 +512,11 @@ fn common_workers(inputs: &Inputs) -> Option<u32> {
 fn net_notices(inputs: &Inputs) -> Vec<Notice> {
     let mut missed: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
     let mut left_out: BTreeSet<&str> = BTreeSet::new();
-    for net in inputs.manifests.iter().filter_map(|m| m.manifest.net.as_ref()) {
+    for net in inputs
+        .manifests
+        .iter()
+        .filter_map(|m| m.manifest.net.as_ref())
+    {
         for f in &net.missed {
             missed.entry(f.shard).or_default().push(&f.file);
         }
@@ -528,7 +532,10 @@ fn net_notices(inputs: &Inputs) -> Vec<Notice> {
         let places: Vec<String> = missed
             .iter()
             .map(|(shard, files)| {
-                format!("shard {shard}: {}", quoted(&mut files.iter().copied(), files.len()))
+                format!(
+                    "shard {shard}: {}",
+                    quoted(&mut files.iter().copied(), files.len())
+                )
             })
             .collect();
         let shards: Vec<String> = missed.keys().map(u32::to_string).collect();
@@ -1067,9 +1074,17 @@ mod tests {
             vec![manifest(2, 2, net)],
         );
         let summary = build(&inputs);
-        assert!(summary.problems.iter().all(|p| p.kind != ProblemKind::LostTests));
+        assert!(
+            summary
+                .problems
+                .iter()
+                .all(|p| p.kind != ProblemKind::LostTests)
+        );
         let kinds: Vec<NoticeKind> = summary.notices.iter().map(|n| n.kind).collect();
-        assert_eq!(kinds, [NoticeKind::DiscoveryMissed, NoticeKind::NotCollected]);
+        assert_eq!(
+            kinds,
+            [NoticeKind::DiscoveryMissed, NoticeKind::NotCollected]
+        );
         assert!(
             summary.notices[0]
                 .message
