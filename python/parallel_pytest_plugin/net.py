@@ -20,12 +20,13 @@ A file the plan does not know is checked by exactly one shard, its owner: a stab
 rootdir-relative path over the shards that run pytest (`owners`). If pytest would collect it, it
 is added to the owner's collection, so it runs exactly once over all shards. A planned file is
 checked by the shard that has it: if pytest would not collect it in a plain run (a
-`collect_ignore`, a hook), its tests are deselected there and it is reported. Every xdist worker walks the same tree with the same
-answer, so the workers' collections agree.
+`collect_ignore`, a hook), its tests are deselected there and it is reported. Every xdist
+worker walks the same tree with the same answer, so the workers' collections agree.
 
 Works on pytest 7.0+ and pytest-xdist workers.
 """
 
+import contextlib
 import hashlib
 import json
 import os
@@ -96,10 +97,8 @@ def _load_conftests(session, directory):
     config = session.config
     pm = config.pluginmanager
     kwargs = {"rootpath": config.rootpath}
-    try:
+    with contextlib.suppress(ValueError, KeyError):
         kwargs["consider_namespace_packages"] = config.getini("consider_namespace_packages")
-    except (ValueError, KeyError):
-        pass
     importmode = config.getoption("importmode")
     try:
         load = getattr(pm, "_loadconftestmodules", None)
@@ -122,9 +121,7 @@ def _files(session, root):
         here = type(root)(dirpath)
         _load_conftests(session, here)
         dirnames[:] = sorted(
-            d
-            for d in dirnames
-            if d != "__pycache__" and not _ignored(session, here / d)
+            d for d in dirnames if d != "__pycache__" and not _ignored(session, here / d)
         )
         for name in sorted(filenames):
             yield here / name
