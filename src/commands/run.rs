@@ -253,7 +253,8 @@ fn outcome_lines(outcome: &ShardOutcome, run: &RunSettings) -> Vec<String> {
         }
     }
     lines.push(summary_line(m, outcome.exit_code, run));
-    if let Some(resources) = &m.resources {
+    // Resource advice is about tests running; a pytest that never got going measured nothing.
+    if let Some(resources) = m.resources.as_ref().filter(|_| outcome.plugins_loaded) {
         lines.extend(resources_line(resources, m.workers).map(say));
         for a in &resources.advice {
             lines.push(say(format!("advice: {}", advice::line(a))));
@@ -271,11 +272,11 @@ fn failure_hint(m: &Manifest, plugins_loaded: bool) -> Option<String> {
     let python = &m.python;
     if !plugins_loaded {
         return Some(format!(
-            "pytest stopped before loading its plugins (exit {code}); check that pytest{} is installed for `{}` (choose another with `--python`)",
+            "pytest stopped before loading its plugins (exit {code}); check that {} installed for `{}` (choose another with `--python`)",
             if m.workers > 1 {
-                " and pytest-xdist"
+                "pytest and pytest-xdist are"
             } else {
-                ""
+                "pytest is"
             },
             python.executable.display()
         ));

@@ -118,10 +118,10 @@ fn balance(summary: &Summary) -> String {
             })
             .unwrap_or_default();
         out.push_str(&format!(
-            "shard {}/{}: {} tests in {}{predicted}{used}\n",
+            "shard {}/{}: {} in {}{predicted}{used}\n",
             r.index,
             r.total,
-            r.tests,
+            crate::text::count(r.tests, "test", "tests"),
             r.actual_seconds.map(seconds).unwrap_or_default(),
         ));
         for advice in r.resources.iter().flat_map(|res| &res.advice) {
