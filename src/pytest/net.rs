@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::ci::Shard;
 use crate::node_id::file_part;
-use crate::plan::Plan;
+use crate::plan::{Plan, ShardPlan};
 use crate::python::NetFile;
 
 /// The net's input for `shard` of `plan`; its output goes to `net-out-<I>-of-<N>.json`.
@@ -16,33 +16,8 @@ pub fn input(plan: &Plan, shard: Shard, roots: &[PathBuf], out_dir: &Path) -> Ne
         .filter(|s| !s.is_empty())
         .map(|s| s.index)
         .collect();
-    let mut planned: Vec<String> = plan
-        .shards
-        .iter()
-        .flat_map(|s| {
-            s.files
-                .iter()
-                .map(String::as_str)
-                .chain(s.node_ids.iter().map(|n| file_part(n)))
-        })
-        .map(str::to_owned)
-        .collect();
-    planned.sort();
-    planned.dedup();
-    let mut own: Vec<String> = plan
-        .shards
-        .iter()
-        .filter(|s| s.index == shard.index)
-        .flat_map(|s| {
-            s.files
-                .iter()
-                .map(String::as_str)
-                .chain(s.node_ids.iter().map(|n| file_part(n)))
-        })
-        .map(str::to_owned)
-        .collect();
-    own.sort();
-    own.dedup();
+    let planned = files_of(plan.shards.iter());
+    let own = files_of(plan.shards.iter().filter(|s| s.index == shard.index));
     NetFile {
         shard: shard.index,
         own,
@@ -53,10 +28,25 @@ pub fn input(plan: &Plan, shard: Shard, roots: &[PathBuf], out_dir: &Path) -> Ne
     }
 }
 
+/// The files of these shards' whole files and node ids, sorted, once each.
+fn files_of<'a>(shards: impl Iterator<Item = &'a ShardPlan>) -> Vec<String> {
+    let mut files: Vec<String> = shards
+        .flat_map(|s| {
+            s.files
+                .iter()
+                .map(String::as_str)
+                .chain(s.node_ids.iter().map(|n| file_part(n)))
+        })
+        .map(str::to_owned)
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::ShardPlan;
 
     #[test]
     fn owners_are_the_shards_that_run_and_planned_is_every_file() {

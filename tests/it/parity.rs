@@ -108,13 +108,31 @@ fn plain_run(
     (cases(&junit), terminal_totals(&stdout))
 }
 
-fn report_totals(dir: &Path, out_dir: &Path) -> (BTreeMap<String, u64>, serde_json::Value) {
-    let out = Cmd::new()
+/// `run` for shard `i/n` with `workers`, artifacts in `out_dir`.
+fn run_shard(dir: &Path, out_dir: &Path, (i, n, workers): (u32, u32, u32), args: &[&str]) {
+    Cmd::new()
+        .current_dir(dir)
+        .args(["run", "--shard", &format!("{i}/{n}"), "--workers"])
+        .arg(workers.to_string())
+        .arg("--python")
+        .arg(python())
+        .arg("--out-dir")
+        .arg(out_dir)
+        .args(args)
+        .output();
+}
+
+fn report_json(dir: &Path, out_dir: &Path) -> std::process::Output {
+    Cmd::new()
         .current_dir(dir)
         .args(["report", "--format", "json", "--timings-out"])
         .arg(out_dir.join("store.json"))
         .arg(out_dir.join("*.xml"))
-        .output();
+        .output()
+}
+
+fn report_totals(dir: &Path, out_dir: &Path) -> (BTreeMap<String, u64>, serde_json::Value) {
+    let out = report_json(dir, out_dir);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "report JSON: {e}\n{}\n{}",
@@ -146,19 +164,15 @@ fn check(layout: &Layout) {
     for &n in layout.shards {
         let out = tempfile::tempdir().unwrap();
         let mut seen = Vec::new();
+        let args: Vec<&str> = layout
+            .run_args
+            .iter()
+            .chain(&["--"])
+            .chain(layout.pytest_args)
+            .copied()
+            .collect();
         for i in 1..=n {
-            Cmd::new()
-                .current_dir(dir.path())
-                .args(["run", "--shard", &format!("{i}/{n}"), "--workers"])
-                .arg(layout.workers.to_string())
-                .arg("--python")
-                .arg(&py)
-                .arg("--out-dir")
-                .arg(out.path())
-                .args(layout.run_args)
-                .arg("--")
-                .args(layout.pytest_args)
-                .output();
+            run_shard(dir.path(), out.path(), (i, n, layout.workers), &args);
             let junit = out.path().join(format!("junit-{i}-of-{n}.xml"));
             seen.extend(cases(&junit));
         }
@@ -251,7 +265,6 @@ fn a_test_file_added_after_the_timings_were_recorded() {
 /// Shards that were given tests and report none are never green (pytest's exit 5 meaning).
 #[test]
 fn nothing_ran_is_not_green() {
-    let py = python();
     let dir = fixture_copy("parity-doctest-txt");
     std::fs::write(
         dir.path().join("conftest.py"),
@@ -260,27 +273,9 @@ fn nothing_ran_is_not_green() {
     .unwrap();
     let out = tempfile::tempdir().unwrap();
     for i in 1..=2 {
-        Cmd::new()
-            .current_dir(dir.path())
-            .args([
-                "run",
-                "--shard",
-                &format!("{i}/2"),
-                "--workers",
-                "1",
-                "--python",
-            ])
-            .arg(&py)
-            .arg("--out-dir")
-            .arg(out.path())
-            .output();
+        run_shard(dir.path(), out.path(), (i, 2, 1), &[]);
     }
-    let report = Cmd::new()
-        .current_dir(dir.path())
-        .args(["report", "--format", "json", "--timings-out"])
-        .arg(out.path().join("store.json"))
-        .arg(out.path().join("*.xml"))
-        .output();
+    let report = report_json(dir.path(), out.path());
     assert_eq!(report.status.code(), Some(1));
     let doc: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
     assert_eq!(doc["complete"], false, "{doc:#}");
