@@ -35,6 +35,8 @@ import time
 import pytest
 
 _KEY = "_parallel_pytest_net"
+# The selection plugin's `-p` name (Rust: `python::SELECTION_MODULE`).
+_SELECTION = "_parallel_pytest_selection"
 
 
 def pytest_addoption(parser):
@@ -212,20 +214,36 @@ def pytest_ignore_collect(collection_path, config):
     return None
 
 
-@pytest.hookimpl(hookwrapper=True)
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    """The selection plugin keeps only planned tests; its `pytest_collection_modifyitems` is
+    wrapped so the missed files' items survive it, and only it (`-k`, `-m` and the suite's own
+    hooks still apply to them)."""
+    hook = config.hook.pytest_collection_modifyitems
+    for impl in hook.get_hookimpls():
+        if impl.plugin_name == _SELECTION:
+            impl.function = _keeping_missed(impl.function)
+
+
+def _keeping_missed(select):
+    def wrapped(session, config, items):
+        missed, _ = getattr(config, _KEY, (None, None))
+        extra = [i for i in items if missed and _file(i) in missed]
+        select(session=session, config=config, items=items)
+        kept = {id(i) for i in items}
+        back = [i for i in extra if id(i) not in kept]
+        items.extend(back)
+        _undeselect(config, {id(i) for i in back})
+
+    return wrapped
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session, config, items):
-    """The selection keeps only planned tests: the missed files' items are put back after it,
-    and the items of planned files a plain run would not collect are left out."""
-    missed, not_collected = getattr(config, _KEY, (None, None))
-    if not missed and not not_collected:
-        yield
+    """Items of planned files a plain run would not collect are left out."""
+    _, not_collected = getattr(config, _KEY, (None, None))
+    if not not_collected:
         return
-    extra = [i for i in items if _file(i) in missed]
-    yield
-    kept = {id(i) for i in items}
-    back = [i for i in extra if id(i) not in kept]
-    items.extend(back)
-    _undeselect(config, {id(i) for i in back})
     drop = [i for i in items if _file(i) in not_collected]
     if drop:
         items[:] = [i for i in items if _file(i) not in not_collected]

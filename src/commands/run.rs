@@ -29,6 +29,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> 
         rootdir,
         invocation_dir,
         roots,
+        discovered,
     } = obtain_plan(&args, &run, &settings, ci_shard)?;
     let shard = this_shard(ci_shard, &plan)?;
     let shard_plan = plan
@@ -42,7 +43,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> 
             ))
         })?;
     let workers = shard_plan.workers_to_start(run.forced_workers);
-    let net = crate::pytest::net::input(&plan, shard, &roots, &run.out_dir.value);
+    let net = crate::pytest::net::input(&plan, shard, &roots, &discovered, &run.out_dir.value);
     let req = ShardRun {
         inputs: command::Inputs {
             python: &run.python,
@@ -112,6 +113,7 @@ fn obtain_plan(
             rootdir: planned.rootdir,
             invocation_dir: planned.invocation_dir,
             roots: planned.roots,
+            discovered: planned.discovered,
         });
     };
     let path = suite::paths::absolute(&run.cwd, path);
@@ -134,6 +136,7 @@ fn obtain_plan(
         rootdir: suite.rootdir,
         invocation_dir: run.root.clone(),
         roots: suite.roots,
+        discovered: suite.files,
     })
 }
 
@@ -146,6 +149,8 @@ struct Obtained {
     invocation_dir: PathBuf,
     /// The paths pytest walks, for the net.
     roots: Vec<PathBuf>,
+    /// The files discovery found: the net runs only files neither the plan nor discovery know.
+    discovered: Vec<String>,
 }
 
 /// `--shard`, else `PARALLEL_PYTEST_SHARD`/the CI provider's variables, else 1/1 for a

@@ -9,14 +9,25 @@ use crate::plan::{Plan, ShardPlan};
 use crate::python::NetFile;
 
 /// The net's input for `shard` of `plan`; its output goes to `net-out-<I>-of-<N>.json`.
-pub fn input(plan: &Plan, shard: Shard, roots: &[PathBuf], out_dir: &Path) -> NetFile {
+/// `discovered` counts as planned: a plan given with `--plan` may leave discovered files out on
+/// purpose, and the net is for what discovery cannot see.
+pub fn input(
+    plan: &Plan,
+    shard: Shard,
+    roots: &[PathBuf],
+    discovered: &[String],
+    out_dir: &Path,
+) -> NetFile {
     let owners = plan
         .shards
         .iter()
         .filter(|s| !s.is_empty())
         .map(|s| s.index)
         .collect();
-    let planned = files_of(plan.shards.iter());
+    let mut planned = files_of(plan.shards.iter());
+    planned.extend(discovered.iter().cloned());
+    planned.sort();
+    planned.dedup();
     let own = files_of(plan.shards.iter().filter(|s| s.index == shard.index));
     NetFile {
         shard: shard.index,
@@ -73,9 +84,11 @@ mod tests {
             notes: vec![],
         };
         let shard = Shard { index: 3, total: 3 };
-        let net = input(&plan, shard, &[PathBuf::from("/r/tests")], Path::new("/o"));
+        let discovered = ["d.py".to_owned()];
+        let roots = [PathBuf::from("/r/tests")];
+        let net = input(&plan, shard, &roots, &discovered, Path::new("/o"));
         assert_eq!(net.owners, vec![1, 3]);
-        assert_eq!(net.planned, vec!["a.py", "b.py", "c.txt"]);
+        assert_eq!(net.planned, vec!["a.py", "b.py", "c.txt", "d.py"]);
         assert_eq!(net.own, vec!["a.py", "c.txt"]);
         assert_eq!(net.out, Path::new("/o/net-out-3-of-3.json"));
         assert_eq!(net.roots, vec!["/r/tests"]);
