@@ -396,7 +396,9 @@ fn json_contract_on_three_real_shards() {
     );
     assert_eq!(
         json.as_object().unwrap().keys().collect::<Vec<_>>(),
-        ["complete", "failures", "problems", "shards", "totals"]
+        [
+            "complete", "failures", "notices", "problems", "shards", "totals"
+        ]
     );
 }
 
