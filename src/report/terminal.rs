@@ -220,6 +220,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn one_test_is_singular_and_warnings_are_listed() {
+        let mut s = Summary::default();
+        s.shard_rows.push(super::super::model::ShardRow {
+            index: 1,
+            total: 2,
+            predicted_seconds: None,
+            actual_seconds: Some(1.0),
+            workers: Some(1),
+            tests: 1,
+            failed: 0,
+            exit_code: Some(0),
+            signal: None,
+            resources: None,
+        });
+        s.notices.push(super::super::model::Notice {
+            kind: super::super::model::NoticeKind::DiscoveryMissed,
+            message: "discovery missed 1 file; it ran in shard 1".into(),
+            count: 1,
+        });
+        let text = render(&s, false);
+        assert!(text.contains("shard 1/2: 1 test in"), "{text}");
+        assert!(text.contains("WARNING discovery missed 1 file"), "{text}");
+    }
+
+    #[test]
     fn colour_only_when_asked() {
         let mut s = Summary::default();
         s.totals.failed = 1;
