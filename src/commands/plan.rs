@@ -82,6 +82,13 @@ fn this_job(resolved: &PlanSettings, planned: &Planned, shard: Shard, row: &Shar
     };
     let inputs = &resolved.inputs;
     let workers = row.workers_to_start(inputs.forced_workers);
+    let net = crate::pytest::net::input(
+        &planned.plan,
+        shard,
+        &planned.roots,
+        &planned.discovered,
+        &resolved.out_dir,
+    );
     let req = ShardRun {
         inputs: command::Inputs {
             python,
@@ -94,6 +101,7 @@ fn this_job(resolved: &PlanSettings, planned: &Planned, shard: Shard, row: &Shar
             dist: &inputs.dist,
             argv_budget: resolved.argv_budget,
             user_args: &inputs.plan.pytest_args,
+            net: Some(&net),
         },
         serial_marker: &inputs.plan.constraints.serial_marker,
         grace: process::DEFAULT_GRACE,

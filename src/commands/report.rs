@@ -35,7 +35,12 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Erro
         &Limits::default(),
         &settings.own_outputs(),
     );
-    let summary = model::build(&loaded);
+    let mut summary = model::build(&loaded);
+    summary.notices.extend(report::store::not_reported(
+        &settings.timings,
+        &settings.root,
+        &summary,
+    ));
     let md_opts = MarkdownOptions {
         links: source_links(&settings.root),
         ..MarkdownOptions::default()

@@ -29,6 +29,8 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> 
         plan,
         rootdir,
         invocation_dir,
+        roots,
+        discovered,
     } = obtain_plan(&args, &run, &settings, ci_shard)?;
     let shard = this_shard(ci_shard, &plan)?;
     let shard_plan = plan
@@ -42,6 +44,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> 
             ))
         })?;
     let workers = shard_plan.workers_to_start(run.forced_workers);
+    let net = crate::pytest::net::input(&plan, shard, &roots, &discovered, &run.out_dir.value);
     let req = ShardRun {
         inputs: command::Inputs {
             python: &run.python,
@@ -54,6 +57,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> 
             dist: &run.dist.value,
             argv_budget: run.argv_budget,
             user_args: &args.inputs.pytest_args,
+            net: Some(&net),
         },
         serial_marker: &run.serial_marker.value,
         grace: run.grace,
@@ -114,6 +118,8 @@ fn obtain_plan(
             plan: planned.plan,
             rootdir: planned.rootdir,
             invocation_dir: planned.invocation_dir,
+            roots: planned.roots,
+            discovered: planned.discovered,
         });
     };
     let path = suite::paths::absolute(&run.cwd, path);
@@ -135,6 +141,8 @@ fn obtain_plan(
         plan,
         rootdir: suite.rootdir,
         invocation_dir: run.root.clone(),
+        roots: suite.roots,
+        discovered: suite.files,
     })
 }
 
@@ -145,6 +153,10 @@ struct Obtained {
     rootdir: PathBuf,
     /// Where pytest starts (`--root`, else the current directory).
     invocation_dir: PathBuf,
+    /// The paths pytest walks, for the net.
+    roots: Vec<PathBuf>,
+    /// The files discovery found: the net runs only files neither the plan nor discovery know.
+    discovered: Vec<String>,
 }
 
 /// `--shard`, else `PARALLEL_PYTEST_SHARD`/the CI provider's variables, else 1/1 for a
@@ -255,7 +267,8 @@ fn outcome_lines(outcome: &ShardOutcome, run: &RunSettings) -> Vec<String> {
         lines.push(say(nothing.to_string()));
     }
     lines.push(summary_line(m, outcome.exit_code, run));
-    if let Some(resources) = &m.resources {
+    // Resource advice is about tests running; a pytest that never got going measured nothing.
+    if let Some(resources) = m.resources.as_ref().filter(|_| outcome.plugins_loaded) {
         lines.extend(resources_line(resources, m.workers).map(say));
         for a in &resources.advice {
             lines.push(say(format!("advice: {}", advice::line(a))));
@@ -273,11 +286,11 @@ fn failure_hint(m: &Manifest, plugins_loaded: bool) -> Option<String> {
     let python = &m.python;
     if !plugins_loaded {
         return Some(format!(
-            "pytest stopped before loading its plugins (exit {code}); check that pytest{} is installed for `{}` (choose another with `--python`)",
+            "pytest stopped before loading its plugins (exit {code}); check that {} installed for `{}` (choose another with `--python`)",
             if m.workers > 1 {
-                " and pytest-xdist"
+                "pytest and pytest-xdist are"
             } else {
-                ""
+                "pytest is"
             },
             python.executable.display()
         ));

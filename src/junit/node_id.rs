@@ -66,9 +66,10 @@ impl NodeIdMapper {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
+        // Every kind of test file: doctest text files (`tests/test_doc.txt`) keep their suffix
+        // in the classname, which this map resolves as well.
         let modules = files
             .into_iter()
-            .filter(|f| f.as_ref().ends_with(".py"))
             .map(|f| (dotted_module(f.as_ref()), f.as_ref().replace('\\', "/")))
             .collect();
         NodeIdMapper { modules }
@@ -107,7 +108,7 @@ impl NodeIdMapper {
         if classname.is_empty() {
             return (file.unwrap_or("").replace('\\', "/"), Vec::new());
         }
-        if let Some(file) = file.filter(|f| f.ends_with(".py")) {
+        if let Some(file) = file.filter(|f| !f.is_empty()) {
             let module = dotted_module(file);
             if let Some(rest) = strip_module(classname, &module) {
                 return (
@@ -115,6 +116,10 @@ impl NodeIdMapper {
                     rest,
                 );
             }
+        }
+        if classname == "." {
+            // An item of the rootdir itself (`.::project`, as pytest-checkdocs yields).
+            return (".".to_owned(), Vec::new());
         }
         let parts: Vec<&str> = classname.split('.').collect();
         if self.knows_files() {
@@ -200,6 +205,29 @@ mod tests {
             m.node_id("tests.test_x", "test_b[x.y]", None),
             "tests/test_x.py::test_b[x.y]"
         );
+    }
+
+    #[test]
+    fn back_for_doctest_files_and_the_rootdir() {
+        let m = NodeIdMapper::with_files(["tests/test_doc.txt", "pkg/mod.py"]);
+        assert_eq!(
+            m.node_id("tests.test_doc.txt", "test_doc.txt", None),
+            "tests/test_doc.txt::test_doc.txt"
+        );
+        assert_eq!(
+            node_id(
+                "tests.test_doc.txt",
+                "test_doc.txt",
+                Some("tests/test_doc.txt")
+            ),
+            "tests/test_doc.txt::test_doc.txt"
+        );
+        assert_eq!(
+            m.node_id("pkg.mod", "pkg.mod.f", None),
+            "pkg/mod.py::pkg.mod.f"
+        );
+        assert_eq!(node_id(".", "project", None), ".::project");
+        assert_eq!(to_junit_names(".::project"), (".".into(), "project".into()));
     }
 
     #[test]

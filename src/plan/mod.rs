@@ -81,6 +81,10 @@ pub struct Planned {
     pub rootdir: PathBuf,
     pub invocation_dir: PathBuf,
     pub config_file: Option<PathBuf>,
+    /// The paths pytest walks, absolute (see [`suite::Suite::roots`]).
+    pub roots: Vec<PathBuf>,
+    /// The test files discovery found (rootdir-relative), for the net.
+    pub discovered: Vec<String>,
     pub timings_sources: Vec<PathBuf>,
     pub estimate: estimate::EstimateSummary,
     /// Tests named by the timings or collection, files, and units, for the summary.
@@ -159,6 +163,8 @@ pub fn build(req: &Inputs, shards: ShardCount, workers: u32) -> Result<Planned, 
         rootdir: suite.rootdir,
         invocation_dir,
         config_file: suite.config_file,
+        roots: suite.roots,
+        discovered: suite.files,
         timings_sources: timings.sources,
         estimate: summary,
         known_tests: files.iter().map(|f| f.tests.len()).sum(),

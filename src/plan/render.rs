@@ -89,19 +89,23 @@ fn timings_line(planned: &Planned) -> String {
     } else {
         ("test", "tests")
     };
+    // Without a timings source no test is timed, whatever collection named.
     let sources = if planned.timings_sources.is_empty() {
         "none found".to_owned()
     } else {
-        planned
+        let files = planned
             .timings_sources
             .iter()
             .map(|p| format!("`{}`", p.display()))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", ");
+        format!(
+            "{files} ({} timed)",
+            count(planned.known_tests as u64, "test", "tests")
+        )
     };
     format!(
-        "timings: {sources} ({} timed); {} without timing: {}",
-        count(planned.known_tests as u64, "test", "tests"),
+        "timings: {sources}; {} without timing: {}",
         count(planned.plan.unknown_tests, one, many),
         planned.estimate.rule
     )

@@ -59,6 +59,8 @@ pub struct Inputs<'a> {
     /// Bytes of paths allowed on argv ([`ARGV_PATH_BUDGET`] by default).
     pub argv_budget: usize,
     pub user_args: &'a [String],
+    /// The net for files discovery missed (`net.py`); `None` leaves it out.
+    pub net: Option<&'a crate::python::NetFile>,
 }
 
 /// A ready-to-spawn pytest command plus the files it reads.
@@ -250,17 +252,24 @@ fn build(inputs: &Inputs<'_>) -> PytestCommand {
     args.push("-o".into());
     args.push("junit_family=xunit1".into());
 
+    let plugin_dir = out.join("plugin");
+    let mut files = crate::python::plugin_files(&plugin_dir);
+    if let Some(net) = inputs.net {
+        let net_path = out.join(format!("net-{stem}.json"));
+        files.push((net_path.clone(), net.to_json()));
+        args.extend(["-p".into(), crate::python::NET_MODULE.into()]);
+        args.push(format!("--parallel-pytest-net={}", net_path.display()));
+    }
     match path_passing {
         PathPassing::Argv => args.extend(paths.iter().cloned()),
         PathPassing::TopFolders => args.extend(top_folders(&paths)),
     }
     args.extend(inputs.user_args.iter().cloned());
 
-    let plugin_dir = out.join("plugin");
     let mut cmd = PytestCommand {
         program: inputs.python.display().to_string(),
         args,
-        files: crate::python::plugin_files(&plugin_dir),
+        files,
         plugin_dir,
         env: vec![
             (ours::SHARD.to_string(), inputs.id.to_string()),
@@ -326,8 +335,10 @@ pub fn serial(
     serial_junit: &Path,
     xdist_installed: bool,
 ) -> PytestCommand {
+    // The parallel phase already ran the files the net found; only it may add them.
     let mut cmd = build(&Inputs {
         workers: 1,
+        net: None,
         ..inputs.clone()
     });
     let ours = format!("--junitxml={}", cmd.junit_path.display());
@@ -414,6 +425,7 @@ mod tests {
             workers: 2,
             dist: "load",
             argv_budget: ARGV_PATH_BUDGET,
+            net: None,
             user_args: user,
         }
     }

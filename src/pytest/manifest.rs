@@ -62,6 +62,11 @@ pub struct Manifest {
     /// Node ids of non-strict XPASSes, which JUnit reports as passes.
     #[serde(default)]
     pub xpassed: Vec<String>,
+    /// What the net plugin found in this shard's share of the suite's files: files discovery
+    /// missed (which this shard ran) and planned files pytest would not collect; `None` when
+    /// the net did not run (an empty shard, an older version, pytest never started).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net: Option<crate::python::NetOut>,
 }
 
 /// The serial phase of a shard.

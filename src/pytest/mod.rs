@@ -5,6 +5,7 @@
 pub mod command;
 pub mod crash;
 pub mod manifest;
+pub mod net;
 pub mod process;
 pub mod serial;
 pub mod shard_run;

@@ -188,6 +188,7 @@ mod tests {
             workers: 2,
             dist: "load",
             argv_budget: command::ARGV_PATH_BUDGET,
+            net: None,
             user_args: &user,
         };
         let parallel = command::parallel(&inputs, "serial", Some(Path::new("/repo/.pp/s.txt")));

@@ -202,6 +202,9 @@ pub fn run(
     ] {
         remove_if_exists(stale)?;
     }
+    if let Some(net) = req.inputs.net {
+        remove_if_exists(&net.out)?;
+    }
     let host = crate::host::detect();
     let workers = req.inputs.workers;
     let (parallel, parallel_usage) = process::run_sampled(&cmd, req.grace, workers > 1)?;
@@ -232,6 +235,10 @@ pub fn run(
         resources: Some(resources),
         collected: Collected::read(&cmd.collected_path).unwrap_or_default(),
         xpassed: Outcomes::read(&cmd.outcomes_path).xpassed,
+        net: req
+            .inputs
+            .net
+            .and_then(|n| crate::python::NetOut::read(&n.out)),
         ..base_manifest(req, &cmd.junit_path)
     };
     write_manifest(&manifest, &paths.manifest)?;
@@ -411,6 +418,7 @@ fn base_manifest(req: &ShardRun<'_>, junit: &Path) -> Manifest {
         resources: None,
         collected: Collected::default(),
         xpassed: Vec::new(),
+        net: None,
     }
 }
 
@@ -499,6 +507,7 @@ mod tests {
                 workers: 2,
                 dist: "load",
                 argv_budget: command::ARGV_PATH_BUDGET,
+                net: None,
                 user_args: &[],
             },
             serial_marker: "db",

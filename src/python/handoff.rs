@@ -177,6 +177,56 @@ impl SerialOut {
     }
 }
 
+/// The net's input (`--parallel-pytest-net=PATH`, read by `net.py`): which shard this is, the
+/// shards that run pytest (a file's owner is picked among them), every file of the whole plan
+/// (rootdir-relative), and the suite's arguments to walk (absolute).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetFile {
+    pub shard: u32,
+    pub owners: Vec<u32>,
+    pub planned: Vec<String>,
+    /// This shard's files (whole files and the files of its node ids).
+    pub own: Vec<String>,
+    pub roots: Vec<String>,
+    /// Where the controller writes [`NetOut`].
+    #[serde(serialize_with = "lossy_path")]
+    pub out: PathBuf,
+}
+
+impl NetFile {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// What the net found in this shard's share of the files; embedded in the shard manifest
+/// (`net`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetOut {
+    /// Files pytest collects that the plan did not know; this shard ran them.
+    pub missed: Vec<MissedFile>,
+    /// Planned files pytest would not collect in a plain run.
+    pub not_collected: Vec<String>,
+    pub files_checked: u64,
+    pub walk_seconds: f64,
+}
+
+/// A file discovery missed and the shard that ran it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MissedFile {
+    pub file: String,
+    pub shard: u32,
+}
+
+impl NetOut {
+    /// `None` when the plugin wrote nothing (pytest never got to the session start).
+    pub fn read(path: &Path) -> Option<NetOut> {
+        let text = fs_err::read_to_string(path).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+}
+
 /// What pytest collected, written by the collection plugin to `--parallel-pytest-collect-out`
 /// when collection finishes, items in pytest's order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

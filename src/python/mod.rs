@@ -13,7 +13,8 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 pub use handoff::{
-    Collected, Collection, FileCount, Outcomes, PythonInfo, SelectionFile, SerialOut,
+    Collected, Collection, FileCount, NetFile, NetOut, Outcomes, PythonInfo, SelectionFile,
+    SerialOut,
 };
 pub use interpreter::{InterpreterError, PythonSource};
 
@@ -24,8 +25,11 @@ pub const ISOLATION_MODULE: &str = "_parallel_pytest_isolation";
 /// `-p` name of the collection plugin (`collect.py`): writes what pytest collected.
 pub const COLLECT_MODULE: &str = "_parallel_pytest_collect";
 
+/// `-p` name of the net plugin (`net.py`): runs test files discovery missed, once.
+pub const NET_MODULE: &str = "_parallel_pytest_net";
+
 /// Module name and source of every plugin, in the order they are written.
-const PLUGINS: [(&str, &str); 3] = [
+const PLUGINS: [(&str, &str); 4] = [
     (
         SELECTION_MODULE,
         include_str!("../../python/parallel_pytest_plugin/selection.py"),
@@ -37,6 +41,10 @@ const PLUGINS: [(&str, &str); 3] = [
     (
         COLLECT_MODULE,
         include_str!("../../python/parallel_pytest_plugin/collect.py"),
+    ),
+    (
+        NET_MODULE,
+        include_str!("../../python/parallel_pytest_plugin/net.py"),
     ),
 ];
 

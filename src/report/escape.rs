@@ -43,6 +43,27 @@ pub fn md_inline(s: &str) -> String {
     out
 }
 
+/// Our own message with `code spans` around untrusted names (problem and notice lines): each
+/// span becomes `<code>` and every piece is escaped with [`md_inline`], so the spans render as
+/// code instead of literal backticks. An odd number of backticks is escaped as plain text.
+pub fn md_code_spans(s: &str) -> String {
+    let pieces: Vec<&str> = s.split('`').collect();
+    if pieces.len() % 2 == 0 {
+        return md_inline(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for (i, piece) in pieces.iter().enumerate() {
+        if i % 2 == 1 {
+            out.push_str("<code>");
+            out.push_str(&md_inline(piece));
+            out.push_str("</code>");
+        } else {
+            out.push_str(&md_inline(piece));
+        }
+    }
+    out
+}
+
 /// Multi-line text inside `<pre>` (a raw HTML block: Markdown is not parsed there, HTML is).
 pub fn html_pre(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 16);
@@ -155,6 +176,16 @@ mod tests {
         assert!(!s.contains('|') && !s.contains('`') && !s.contains('<') && !s.contains('\n'));
         assert!(s.contains("@\u{200b}team"));
         assert!(!s.contains("::"));
+    }
+
+    #[test]
+    fn problem_code_spans_render_once() {
+        assert_eq!(
+            md_code_spans("lost: `t.py::a|b` and `<x>`"),
+            "lost&#58; <code>t.py&#58;&#58;a&#124;b</code> and <code>&lt;x&gt;</code>"
+        );
+        // An unpaired backtick stays plain text.
+        assert_eq!(md_code_spans("a `b"), "a &#96;b");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::model::{Problem, Shards, Summary, Totals};
+use super::model::{Notice, Problem, Shards, Summary, Totals};
 
 #[derive(Serialize)]
 struct Doc<'a> {
@@ -10,6 +10,8 @@ struct Doc<'a> {
     failures: Vec<Failure<'a>>,
     shards: &'a Shards,
     problems: &'a [Problem],
+    /// Warnings and notices that leave the report complete.
+    notices: &'a [Notice],
     complete: bool,
     /// Planned files in which pytest collected no test.
     collected_nothing: &'a [String],
@@ -44,6 +46,7 @@ pub fn render(summary: &Summary) -> String {
             .collect(),
         shards: &summary.shards,
         problems: &summary.problems,
+        notices: &summary.notices,
         complete: summary.complete(),
         collected_nothing: &summary.collected_nothing,
         not_found: &summary.not_found,

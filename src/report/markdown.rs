@@ -6,7 +6,7 @@
 //! tracebacks share what is left. A list that does not fit ends with an "… and N more" line;
 //! nothing is cut inside an element, so the Markdown always stays well-formed.
 
-use super::escape::{html_pre, md_inline, url_path};
+use super::escape::{html_pre, md_code_spans, md_inline, url_path};
 use super::model::{ShardRow, Summary};
 use crate::text::{plural, seconds, truncate_bytes};
 
@@ -96,7 +96,7 @@ const RERUN_IDS: usize = 100;
 
 pub fn render(summary: &Summary, opts: &MarkdownOptions) -> String {
     let head = headline(summary);
-    let problems = problems(summary);
+    let problems = problems(summary) + &notices(summary);
     let rerun = rerun(summary, opts);
     let flaky = flaky(summary);
     let slowest = slowest(summary);
@@ -169,11 +169,26 @@ fn problems(s: &Summary) -> String {
     for p in s.problems.iter().take(50) {
         out.push_str(&format!(
             "- {}\n",
-            md_inline(&truncate_bytes(&p.message, 1000))
+            md_code_spans(&truncate_bytes(&p.message, 1000))
         ));
     }
     if s.problems.len() > 50 {
         out.push_str(&format!("- … and {} more\n", s.problems.len() - 50));
+    }
+    out.push('\n');
+    out
+}
+
+fn notices(s: &Summary) -> String {
+    if s.notices.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("### Notices\n\n");
+    for n in &s.notices {
+        out.push_str(&format!(
+            "- {}\n",
+            md_code_spans(&truncate_bytes(&n.message, 1000))
+        ));
     }
     out.push('\n');
     out

@@ -283,6 +283,26 @@ impl Problem {
     }
 }
 
+/// Something the user should know that does not make the report incomplete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    /// Files pytest collects that discovery did not plan; the net ran them (warning).
+    DiscoveryMissed,
+    /// Planned files pytest does not collect in a plain run; the net left them out (warning).
+    NotCollected,
+    /// Tests of the timings store whose file still exists and that no shard reported.
+    NotReported,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Notice {
+    pub kind: NoticeKind,
+    pub message: String,
+    /// How many files or tests it is about.
+    pub count: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Shards {
     pub expected: Option<u32>,
@@ -302,6 +322,8 @@ pub struct Summary {
     pub shards: Shards,
     pub shard_rows: Vec<ShardRow>,
     pub problems: Vec<Problem>,
+    /// Warnings and notices that leave the report complete.
+    pub notices: Vec<Notice>,
     /// Longest shard wall time (shards run in parallel), else the files' declared times.
     pub wall_seconds: Option<f64>,
     /// Workers per shard when every manifest agrees.

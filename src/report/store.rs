@@ -9,6 +9,7 @@ use crate::junit::reader::CUT_MARK;
 use crate::timings::{self, Store, store::looks_like_store};
 
 use super::Summary;
+use super::model::{Notice, NoticeKind};
 
 /// Longest node id the store keeps (name, classname and file are each capped at 4 KiB on
 /// reading, so a real id never comes close).
@@ -42,6 +43,55 @@ pub fn update(previous: &[String], base: &Path, out: &Path, summary: &Summary) {
     if let Err(err) = store.write(out) {
         eprintln!("warning: {err}");
     }
+}
+
+/// Safety net: tests of the previous stores (the timings the plan balanced on) whose file still
+/// exists under `base` and that no shard reported. A notice, not a problem: a deleted or renamed
+/// test, a `-k`/`-m` selection, or a skipped parametrization are all legitimate.
+pub fn not_reported(previous: &[String], base: &Path, summary: &Summary) -> Option<Notice> {
+    if summary.files_read == 0 {
+        return None;
+    }
+    let paths = timings::sources::resolve(previous, base, base).ok()?;
+    let reported: std::collections::HashSet<&str> =
+        summary.observed.iter().map(|(id, _)| id.as_str()).collect();
+    let mut missing: Vec<String> = Vec::new();
+    let mut exists = std::collections::HashMap::new();
+    for path in paths {
+        let Ok(store) = read_previous(&path) else {
+            continue;
+        };
+        for id in store.tests.keys() {
+            let file = crate::node_id::file_part(id).to_owned();
+            let present = *exists
+                .entry(file.clone())
+                .or_insert_with(|| base.join(&file).is_file());
+            if present && !reported.contains(id.as_str()) {
+                missing.push(id.clone());
+            }
+        }
+    }
+    missing.sort();
+    missing.dedup();
+    if missing.is_empty() {
+        return None;
+    }
+    let shown: Vec<String> = missing.iter().take(10).map(|i| format!("`{i}`")).collect();
+    let more = missing.len().saturating_sub(10);
+    Some(Notice {
+        kind: NoticeKind::NotReported,
+        message: format!(
+            "{} in the timings, whose file still exists, no shard reported (renamed, deselected or lost?): {}{}",
+            crate::text::count(missing.len() as u64, "test", "tests"),
+            shown.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ),
+        count: missing.len() as u64,
+    })
 }
 
 /// A previous store, or a JUnit file read as one.
@@ -96,6 +146,36 @@ mod tests {
         let out = dir.path().join("t.json");
         update(&[], dir.path(), &out, &Summary::default());
         assert!(!out.exists());
+    }
+
+    #[test]
+    fn stored_tests_nobody_reported_are_a_notice_when_their_file_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("test_a.py"), "").unwrap();
+        let store = Store::from_seconds(
+            [
+                ("test_a.py::test_x".to_string(), 1.0),
+                ("test_a.py::test_gone".to_string(), 1.0),
+                ("test_deleted.py::test_y".to_string(), 1.0),
+            ]
+            .iter()
+            .map(|(k, v)| (k, v)),
+        );
+        store.write(&dir.path().join("t.json")).unwrap();
+        let mut summary = Summary {
+            files_read: 1,
+            ..Summary::default()
+        };
+        summary.observed.push(("test_a.py::test_x".into(), 1.0));
+        let notice = not_reported(&["t.json".into()], dir.path(), &summary).unwrap();
+        assert_eq!(notice.count, 1);
+        assert!(
+            notice.message.contains("`test_a.py::test_gone`"),
+            "{}",
+            notice.message
+        );
+        summary.observed.push(("test_a.py::test_gone".into(), 1.0));
+        assert!(not_reported(&["t.json".into()], dir.path(), &summary).is_none());
     }
 
     #[test]

@@ -150,10 +150,10 @@ fn balance(summary: &Summary) -> String {
             })
             .unwrap_or_default();
         out.push_str(&format!(
-            "shard {}/{}: {} tests in {}{predicted}{used}\n",
+            "shard {}/{}: {} in {}{predicted}{used}\n",
             r.index,
             r.total,
-            r.tests,
+            crate::text::count(r.tests, "test", "tests"),
             r.actual_seconds.map(seconds).unwrap_or_default(),
         ));
         for advice in r.resources.iter().flat_map(|res| &res.advice) {
@@ -180,8 +180,10 @@ fn slowest(summary: &Summary) -> String {
 
 /// pytest's "short test summary info": failures, flaky tests, problems.
 fn short_summary(summary: &Summary, p: &Paint) -> String {
-    let has_info =
-        !summary.failures.is_empty() || !summary.flaky.is_empty() || !summary.problems.is_empty();
+    let has_info = !summary.failures.is_empty()
+        || !summary.flaky.is_empty()
+        || !summary.problems.is_empty()
+        || !summary.notices.is_empty();
     if !has_info {
         return String::new();
     }
@@ -202,6 +204,17 @@ fn short_summary(summary: &Summary, p: &Paint) -> String {
             "{} {}\n",
             p.red("PROBLEM"),
             terminal(&truncate_bytes(&problem.message, 2000))
+        ));
+    }
+    for notice in &summary.notices {
+        let word = match notice.kind {
+            super::model::NoticeKind::NotReported => "NOTICE",
+            _ => "WARNING",
+        };
+        out.push_str(&format!(
+            "{} {}\n",
+            p.yellow(word),
+            terminal(&truncate_bytes(&notice.message, 2000))
         ));
     }
     out
@@ -237,6 +250,31 @@ fn failure_line(f: &Failure, p: &Paint) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_test_is_singular_and_warnings_are_listed() {
+        let mut s = Summary::default();
+        s.shard_rows.push(super::super::model::ShardRow {
+            index: 1,
+            total: 2,
+            predicted_seconds: None,
+            actual_seconds: Some(1.0),
+            workers: Some(1),
+            tests: 1,
+            failed: 0,
+            exit_code: Some(0),
+            signal: None,
+            resources: None,
+        });
+        s.notices.push(super::super::model::Notice {
+            kind: super::super::model::NoticeKind::DiscoveryMissed,
+            message: "discovery missed 1 file; it ran in shard 1".into(),
+            count: 1,
+        });
+        let text = render(&s, false);
+        assert!(text.contains("shard 1/2: 1 test in"), "{text}");
+        assert!(text.contains("WARNING discovery missed 1 file"), "{text}");
+    }
 
     #[test]
     fn colour_only_when_asked() {

@@ -107,6 +107,11 @@ pub struct ParsedArgs {
     pub overrides: Vec<(String, String)>,
     pub collect_in_virtualenv: bool,
     pub pyargs: bool,
+    /// `--doctest-glob` patterns, in order.
+    pub doctest_glob: Vec<String>,
+    pub doctest_modules: bool,
+    /// `-p no:doctest`.
+    pub no_doctest: bool,
     /// Every arg that is not positional (options and their values), in order.
     pub options: Vec<String>,
 }
@@ -168,6 +173,9 @@ pub fn parse(args: &[String]) -> ParsedArgs {
             }
             ("--collect-in-virtualenv", _) => out.collect_in_virtualenv = true,
             ("--pyargs", _) => out.pyargs = true,
+            ("--doctest-glob", Some(v)) => out.doctest_glob.push(v),
+            ("--doctest-modules", _) => out.doctest_modules = true,
+            ("-p", Some(v)) if v == "no:doctest" => out.no_doctest = true,
             _ => {}
         }
     }
@@ -204,5 +212,17 @@ mod tests {
         assert_eq!(p.config_file.as_deref(), Some("cfg/pytest.ini"));
         assert!(p.collect_in_virtualenv);
         assert!(p.positional.is_empty());
+    }
+
+    #[test]
+    fn doctest_options() {
+        let p = parse(&v(
+            "--doctest-glob '*.rst' --doctest-glob=doc*.md --doctest-modules -pno:doctest x",
+        ));
+        assert_eq!(p.doctest_glob, vec!["*.rst", "doc*.md"]);
+        assert!(p.doctest_modules && p.no_doctest);
+        assert_eq!(p.positional, vec!["x"]);
+        let p = parse(&v("-p no:cacheprovider"));
+        assert!(!p.no_doctest && !p.doctest_modules && p.doctest_glob.is_empty());
     }
 }

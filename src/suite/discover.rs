@@ -2,9 +2,14 @@
 //! (`_pytest/main.py: pytest_ignore_collect`, `_pytest/python.py: pytest_collect_file`,
 //! `Config._decide_args`).
 //!
+//! pytest's built-in doctest collector (`_pytest/doctest.py: pytest_collect_file`) is modelled
+//! too: text files matching `--doctest-glob` (default `test*.txt`), explicit `.txt`/`.rst`
+//! args, and with `--doctest-modules` every Python module except `__main__.py` and a setuptools
+//! `setup.py` — unless `-p no:doctest`.
+//!
 //! Not modelled (pytest needs to import code to know them): `collect_ignore`/`collect_ignore_glob`
-//! in `conftest.py`, collection hooks of plugins, non-Python test files (doctest `.txt`,
-//! YAML plugins), `--pyargs`. Use `--collect` for those suites.
+//! in `conftest.py`, collection hooks of plugins, non-Python test files of plugins (YAML),
+//! `--pyargs`. The shard plugin's net runs such files anyway; `--collect` plans them exactly.
 
 use std::path::{Path, PathBuf};
 
@@ -113,6 +118,76 @@ pub struct DiscoverInput {
     pub ignore: Vec<String>,
     pub ignore_glob: Vec<String>,
     pub collect_in_virtualenv: bool,
+    pub doctest: Doctest,
+}
+
+/// What pytest's doctest plugin collects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Doctest {
+    /// False with `-p no:doctest`.
+    pub enabled: bool,
+    /// `--doctest-glob` patterns; empty means pytest's default `test*.txt`.
+    pub globs: Vec<String>,
+    /// `--doctest-modules`.
+    pub modules: bool,
+}
+
+impl Default for Doctest {
+    fn default() -> Self {
+        Doctest {
+            enabled: true,
+            globs: Vec::new(),
+            modules: false,
+        }
+    }
+}
+
+/// The doctest collector's decisions, compiled once.
+struct DoctestRules {
+    enabled: bool,
+    globs: PathPatterns,
+    modules: bool,
+}
+
+impl DoctestRules {
+    fn new(d: &Doctest) -> Self {
+        let globs = if d.globs.is_empty() {
+            vec!["test*.txt".to_owned()]
+        } else {
+            d.globs.clone()
+        };
+        DoctestRules {
+            enabled: d.enabled,
+            globs: PathPatterns::new(&globs),
+            modules: d.modules,
+        }
+    }
+
+    /// `_is_doctest`: a non-Python file is a doctest file when it matches a glob, or when it
+    /// was named on the command line with a `.txt`/`.rst` suffix.
+    fn text_file(&self, path: &Path, explicit: bool) -> bool {
+        let suffix = path.extension().and_then(|e| e.to_str());
+        self.enabled
+            && suffix != Some("py")
+            && ((explicit && matches!(suffix, Some("txt" | "rst"))) || self.globs.matches(path))
+    }
+
+    /// `--doctest-modules` collects every Python module but `__main__.py` and a setuptools
+    /// `setup.py`. A module without `>>>` cannot hold a doctest and yields no item, so it is not
+    /// planned (an empty planned file would read as lost).
+    fn module(&self, path: &Path) -> bool {
+        if !(self.enabled && self.modules) {
+            return false;
+        }
+        let Ok(text) = std::fs::read(path) else {
+            return false;
+        };
+        let name = path.file_name().and_then(|n| n.to_str());
+        let contains = |needle: &[u8]| text.windows(needle.len()).any(|w| w == needle);
+        let setup_py =
+            name == Some("setup.py") && (contains(b"setuptools") || contains(b"distutils"));
+        name != Some("__main__.py") && !setup_py && contains(b">>>")
+    }
 }
 
 /// Files (rootdir-relative, `/`-separated, sorted, unique) and explicit node-id args.
@@ -122,6 +197,9 @@ pub struct Discovered {
     /// Positional args that name a node inside a file (`path::Class::test`), rootdir-relative.
     pub node_ids: Vec<String>,
     pub warnings: Vec<String>,
+    /// The paths pytest walks (explicit args, else `testpaths`, else the invocation dir),
+    /// absolute: where the shard plugin's net looks for files discovery missed.
+    pub roots: Vec<PathBuf>,
 }
 
 fn in_venv(dir: &Path) -> bool {
@@ -188,6 +266,7 @@ fn glob_relative(base: &Path, pattern: &str) -> Result<Vec<String>, SuiteError> 
 /// Finds the test files pytest would collect.
 pub fn discover(input: &DiscoverInput) -> Result<Discovered, SuiteError> {
     let python_files = PathPatterns::new(&input.python_files);
+    let doctest = DoctestRules::new(&input.doctest);
     let norecurse = PathPatterns::new(&input.norecursedirs);
     let ignore: Vec<PathBuf> = input
         .ignore
@@ -213,17 +292,20 @@ pub fn discover(input: &DiscoverInput) -> Result<Discovered, SuiteError> {
             return Err(SuiteError::NotFound(arg.clone()));
         }
         let rel = relative(&input.rootdir, &path);
+        if rest.is_none() {
+            out.roots.push(path.clone());
+        }
         if let Some(rest) = rest {
             out.node_ids.push(format!("{rel}::{rest}"));
             continue;
         }
         if path.is_file() {
             // An explicit file is collected whatever `python_files` says (pytest's "initpath").
-            if path.extension().is_some_and(|e| e == "py") {
+            if path.extension().is_some_and(|e| e == "py") || doctest.text_file(&path, true) {
                 out.files.push(rel);
             } else {
                 out.warnings.push(format!(
-                    "`{arg}` is not a Python file; it is not planned (use `--collect` for non-Python test files)"
+                    "`{arg}` is neither a Python file nor a doctest file; it is not planned (use `--collect` for plugin test files)"
                 ));
             }
             continue;
@@ -254,7 +336,13 @@ pub fn discover(input: &DiscoverInput) -> Result<Discovered, SuiteError> {
                 continue;
             }
             let p = entry.path();
-            if p.extension().is_some_and(|e| e == "py") && python_files.matches(p) && !ignored(p) {
+            let is_py = p.extension().is_some_and(|e| e == "py");
+            let test_file = if is_py {
+                python_files.matches(p) || doctest.module(p)
+            } else {
+                doctest.text_file(p, false)
+            };
+            if test_file && !ignored(p) {
                 out.files.push(relative(&input.rootdir, p));
             }
         }
@@ -316,6 +404,7 @@ mod tests {
             ignore: strings(&["tests/old"]),
             ignore_glob: strings(&["*_old.py"]),
             collect_in_virtualenv: false,
+            doctest: Doctest::default(),
         };
         let found = discover(&input).unwrap();
         assert_eq!(
@@ -332,5 +421,68 @@ mod tests {
         explicit.args = strings(&["tests/nope.py"]);
         let err = discover(&explicit).unwrap_err().to_string();
         assert!(err.contains("tests/nope.py"), "{err}");
+    }
+
+    #[test]
+    fn doctest_files_and_modules() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        for (f, text) in [
+            ("tests/test_a.py", ""),
+            ("tests/test_doc.txt", ">>> 1\n1\n"),
+            ("tests/other.txt", ">>> 1\n1\n"),
+            ("tests/guide.rst", ">>> 1\n1\n"),
+            ("pkg/__init__.py", "'''>>> 1\n1'''\n"),
+            ("pkg/mod.py", "def f():\n    '''>>> f()'''\n"),
+            ("pkg/plain.py", "x = 1\n"),
+            ("pkg/__main__.py", "'''>>> 1'''\n"),
+            ("setup.py", "import setuptools\n'''>>> 1'''\n"),
+            ("conftest.py", "'''>>> 1\n1'''\n"),
+        ] {
+            let p = r.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let mut input = DiscoverInput {
+            rootdir: r.to_path_buf(),
+            invocation_dir: r.to_path_buf(),
+            args: vec![],
+            testpaths: vec![],
+            python_files: strings(DEFAULT_PYTHON_FILES),
+            norecursedirs: strings(DEFAULT_NORECURSEDIRS),
+            ignore: vec![],
+            ignore_glob: vec![],
+            collect_in_virtualenv: false,
+            doctest: Doctest::default(),
+        };
+        let files = |input: &DiscoverInput| discover(input).unwrap().files;
+        assert_eq!(
+            files(&input),
+            strings(&["tests/test_a.py", "tests/test_doc.txt"])
+        );
+        input.doctest.globs = strings(&["*.rst", "other*"]);
+        assert_eq!(
+            files(&input),
+            strings(&["tests/guide.rst", "tests/other.txt", "tests/test_a.py"])
+        );
+        input.doctest = Doctest {
+            modules: true,
+            ..Doctest::default()
+        };
+        assert_eq!(
+            files(&input),
+            strings(&[
+                "conftest.py",
+                "pkg/__init__.py",
+                "pkg/mod.py",
+                "tests/test_a.py",
+                "tests/test_doc.txt"
+            ])
+        );
+        input.doctest.enabled = false;
+        assert_eq!(files(&input), strings(&["tests/test_a.py"]));
+        input.doctest.enabled = true;
+        input.args = strings(&["tests/guide.rst"]);
+        assert_eq!(files(&input), strings(&["tests/guide.rst"]));
     }
 }

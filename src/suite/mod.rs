@@ -83,6 +83,8 @@ pub struct Suite {
     /// Explicit node-id args (`file::test`), rootdir-relative.
     pub node_ids: Vec<String>,
     pub warnings: Vec<String>,
+    /// The paths pytest walks, absolute (see [`discover::Discovered::roots`]).
+    pub roots: Vec<PathBuf>,
     /// The parsed args (user's paths + `PYTEST_ADDOPTS` + pytest args).
     pub args: args::ParsedArgs,
 }
@@ -152,6 +154,17 @@ pub fn load(req: &SuiteRequest) -> Result<Suite, SuiteError> {
             .cloned()
             .collect(),
         collect_in_virtualenv: cli.collect_in_virtualenv || addopts.collect_in_virtualenv,
+        doctest: discover::Doctest {
+            enabled: !(addopts.no_doctest || cli.no_doctest),
+            // argparse appends: `addopts` first, then the command line.
+            globs: addopts
+                .doctest_glob
+                .iter()
+                .chain(&cli.doctest_glob)
+                .cloned()
+                .collect(),
+            modules: addopts.doctest_modules || cli.doctest_modules,
+        },
     };
     let found = discover::discover(&input)?;
     let mut all_args = addopts;
@@ -163,6 +176,7 @@ pub fn load(req: &SuiteRequest) -> Result<Suite, SuiteError> {
         files: found.files,
         node_ids: found.node_ids,
         warnings: found.warnings,
+        roots: found.roots,
         args: all_args,
     })
 }

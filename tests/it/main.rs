@@ -20,6 +20,7 @@ mod gitlab_e2e;
 mod harness;
 mod isolation;
 mod mock_http;
+mod parity;
 mod plan;
 mod readme;
 mod report;

@@ -399,6 +399,7 @@ fn json_contract_on_three_real_shards() {
             "complete",
             "failures",
             "not_found",
+            "notices",
             "problems",
             "shards",
             "totals"

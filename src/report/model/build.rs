@@ -13,8 +13,8 @@ use crate::report::location::locate;
 use crate::text::plural;
 
 use super::{
-    Failure, Flaky, Inputs, Problem, ProblemKind, ShardResources, ShardRow, Shards, Slow, Summary,
-    Totals, first_line,
+    Failure, Flaky, Inputs, Notice, NoticeKind, Problem, ProblemKind, ShardResources, ShardRow,
+    Shards, Slow, Summary, Totals, first_line,
 };
 
 pub(super) fn build(inputs: &Inputs) -> Summary {
@@ -62,6 +62,7 @@ pub(super) fn build(inputs: &Inputs) -> Summary {
         wall_seconds: wall_seconds(&shard_rows, index.declared_wall),
         shard_rows,
         problems,
+        notices: net_notices(inputs),
         workers: common_workers(inputs),
         files_read: index.files_read,
         observed: index
@@ -574,6 +575,67 @@ fn common_workers(inputs: &Inputs) -> Option<u32> {
     (workers.len() == 1).then(|| *workers.iter().next().unwrap_or(&1))
 }
 
+/// What the shards' nets found: files discovery missed (and where they ran), planned files
+/// pytest does not collect.
+fn net_notices(inputs: &Inputs) -> Vec<Notice> {
+    let mut missed: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
+    let mut left_out: BTreeSet<&str> = BTreeSet::new();
+    for net in inputs
+        .manifests
+        .iter()
+        .filter_map(|m| m.manifest.net.as_ref())
+    {
+        for f in &net.missed {
+            missed.entry(f.shard).or_default().push(&f.file);
+        }
+        left_out.extend(net.not_collected.iter().map(String::as_str));
+    }
+    let quoted = |files: &mut dyn Iterator<Item = &str>, n: usize| -> String {
+        let shown: Vec<String> = files.take(10).map(|f| format!("`{f}`")).collect();
+        format!("{}{}", shown.join(", "), more_suffix(n, 10))
+    };
+    let mut notices = Vec::new();
+    let n: usize = missed.values().map(Vec::len).sum();
+    if n > 0 {
+        let places: Vec<String> = missed
+            .iter()
+            .map(|(shard, files)| {
+                format!(
+                    "shard {shard}: {}",
+                    quoted(&mut files.iter().copied(), files.len())
+                )
+            })
+            .collect();
+        let shards: Vec<String> = missed.keys().map(u32::to_string).collect();
+        notices.push(Notice {
+            kind: NoticeKind::DiscoveryMissed,
+            message: format!(
+                "discovery missed {}; {} in {} {} ({}): plan with `--collect`, or fix the config discovery reads",
+                crate::text::count(n as u64, "file", "files"),
+                plural(n as u64, "it ran", "they ran"),
+                plural(shards.len() as u64, "shard", "shards"),
+                shards.join(", "),
+                places.join("; ")
+            ),
+            count: n as u64,
+        });
+    }
+    if !left_out.is_empty() {
+        notices.push(Notice {
+            kind: NoticeKind::NotCollected,
+            message: format!(
+                "{} planned, but pytest does not collect {} in a plain run (`collect_ignore` or a hook), so {} left out: {}",
+                crate::text::count(left_out.len() as u64, "file was", "files were"),
+                plural(left_out.len() as u64, "it", "them"),
+                plural(left_out.len() as u64, "it was", "they were"),
+                quoted(&mut left_out.iter().copied(), left_out.len())
+            ),
+            count: left_out.len() as u64,
+        });
+    }
+    notices
+}
+
 /// Planned node ids no file reported, and planned files with no reported test at all.
 fn lost_tests(inputs: &Inputs, tests: &[Reported<'_>]) -> (Vec<String>, Vec<String>) {
     let mut lost_ids = Vec::new();
@@ -610,10 +672,12 @@ fn lost_tests(inputs: &Inputs, tests: &[Reported<'_>]) -> (Vec<String>, Vec<Stri
                 lost_ids.push(id.clone());
             }
         }
+        let left_out = m.net.as_ref().map(|n| n.not_collected.as_slice());
         for file in &m.selection.files {
-            if c.files
-                .get(file)
-                .is_some_and(|f| f.collected == f.deselected)
+            if left_out.is_some_and(|l| l.contains(file))
+                || c.files
+                    .get(file)
+                    .is_some_and(|f| f.collected == f.deselected)
             {
                 continue;
             }
@@ -1108,6 +1172,71 @@ mod tests {
         let summary = build(&Inputs::default());
         assert_eq!(summary.problems[0].kind, ProblemKind::NoResults);
         assert!(!summary.green());
+    }
+
+    #[test]
+    fn net_findings_are_notices_and_left_out_files_are_not_lost() {
+        let net = serde_json::json!({
+            "selection": {"files": ["tests/test_a.py", "old/test_old.py"], "node_ids": [], "deselect": []},
+            "net": {"missed": [{"file": "tests/test_y.yaml", "shard": 2}],
+                    "not_collected": ["old/test_old.py"], "files_checked": 3, "walk_seconds": 0.01}});
+        let inputs = inputs(
+            vec![file(
+                "j.xml",
+                Some((2, 2)),
+                vec![case("tests.test_a", "test_x", Outcome::Passed, 0.1)],
+            )],
+            vec![manifest(2, 2, net)],
+        );
+        let summary = build(&inputs);
+        assert!(
+            summary
+                .problems
+                .iter()
+                .all(|p| p.kind != ProblemKind::LostTests)
+        );
+        let kinds: Vec<NoticeKind> = summary.notices.iter().map(|n| n.kind).collect();
+        assert_eq!(
+            kinds,
+            [NoticeKind::DiscoveryMissed, NoticeKind::NotCollected]
+        );
+        assert!(
+            summary.notices[0]
+                .message
+                .starts_with("discovery missed 1 file; it ran in shard 2"),
+            "{}",
+            summary.notices[0].message
+        );
+    }
+
+    #[test]
+    fn planned_tests_with_empty_junit_are_no_results() {
+        let selection = serde_json::json!({"selection": {
+            "files": ["tests/test_a.py"], "node_ids": [], "deselect": []}});
+        let inputs = inputs(
+            vec![file("j.xml", Some((1, 1)), vec![])],
+            vec![manifest(1, 1, selection)],
+        );
+        let summary = build(&inputs);
+        assert!(
+            summary
+                .problems
+                .iter()
+                .any(|p| p.kind == ProblemKind::NoResults && p.message.contains("no tests ran")),
+            "{:?}",
+            summary.problems
+        );
+        assert!(!summary.complete());
+        // An empty plan with an empty result is an empty suite, not a problem.
+        let empty = inputs_empty_plan();
+        assert!(build(&empty).problems.is_empty());
+    }
+
+    fn inputs_empty_plan() -> Inputs {
+        inputs(
+            vec![file("j.xml", Some((1, 1)), vec![])],
+            vec![manifest(1, 1, serde_json::json!({}))],
+        )
     }
 
     #[test]
