@@ -40,7 +40,7 @@ case ${PP_COMMAND:-run} in
         echo "parallel-pytest: this shard's own report (the report job covers every shard):"
         # Its stdout keeps untrusted text inside `::stop-commands::`, so it goes to the log as is.
         PARALLEL_PYTEST_CHECK_RUN=false PARALLEL_PYTEST_COMMENT=false PARALLEL_PYTEST_MR_NOTE=false \
-          "$bin" report --expect-shards 1 \
+          "$bin" report --expect-shard "$i/$n" \
           --timings-out "${RUNNER_TEMP:-/tmp}/parallel-pytest-shard-$i-timings.json" \
           "$out/junit-$i-of-$n.xml" "$out/shard-$i-of-$n.json" || true
       fi

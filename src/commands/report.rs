@@ -28,13 +28,14 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Erro
     let (root, file) = load_project(root)?;
     let settings = ReportSettings::resolve(args, &file, root, &env)?;
 
-    let loaded = inputs::load(
+    let mut loaded = inputs::load(
         &settings.inputs,
         &settings.root,
         settings.expect_shards,
         &Limits::default(),
         &settings.own_outputs(),
     );
+    loaded.only_shard = settings.expect_shard;
     let summary = model::build(&loaded);
     let md_opts = MarkdownOptions {
         links: SourceLinks::from_github(

@@ -118,6 +118,7 @@ pub fn load(
         manifests,
         unusable: found.problems,
         expect_shards,
+        only_shard: None,
     }
 }
 

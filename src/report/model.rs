@@ -85,6 +85,8 @@ pub struct Inputs {
     pub unusable: Vec<Problem>,
     /// `--expect-shards`.
     pub expect_shards: Option<u32>,
+    /// `--expect-shard I/N`: a shard job's report on itself, so no other shard is expected.
+    pub only_shard: Option<Shard>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -247,6 +249,9 @@ impl Problem {
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Shards {
     pub expected: Option<u32>,
+    /// The one shard reported on (`--expect-shard`); `expected` is then its total.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub only: Option<Shard>,
     pub found: u32,
     pub missing: Vec<u32>,
 }

@@ -26,6 +26,7 @@ mod report;
 mod report_corpus;
 mod report_security;
 mod run;
+mod shard_job;
 #[cfg(feature = "e2e")]
 mod wheel;
 mod workflow;

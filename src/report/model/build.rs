@@ -317,7 +317,9 @@ fn slowest(tests: &[Reported<'_>]) -> Vec<Slow> {
 fn count_shards(inputs: &Inputs, files_read: u32) -> (Shards, Vec<Problem>) {
     let mut problems = Vec::new();
     let expected = inputs
-        .expect_shards
+        .only_shard
+        .map(|s| s.total)
+        .or(inputs.expect_shards)
         .or_else(|| {
             inputs
                 .manifests
@@ -363,7 +365,17 @@ fn count_shards(inputs: &Inputs, files_read: u32) -> (Shards, Vec<Problem>) {
             files_read
         },
         missing: Vec::new(),
+        only: None,
     };
+    if let Some(only) = inputs.only_shard {
+        shards.only = Some(only);
+        shards.found = u32::from(found.contains(&only.index));
+        problems.extend(only_shard_problems(only, &found));
+        if !found.contains(&only.index) {
+            shards.missing = vec![only.index];
+        }
+        return (shards, problems);
+    }
     let Some(n) = expected else {
         return (shards, problems);
     };
@@ -386,6 +398,28 @@ fn count_shards(inputs: &Inputs, files_read: u32) -> (Shards, Vec<Problem>) {
         ));
     }
     (shards, problems)
+}
+
+/// A shard job's report on itself: reports of other shards are out of place, and its own
+/// missing report is said as such (never "1 of 1 shards").
+fn only_shard_problems(only: Shard, found: &BTreeSet<u32>) -> Vec<Problem> {
+    let mut problems: Vec<Problem> = found
+        .iter()
+        .filter(|&&i| i != only.index)
+        .map(|i| {
+            Problem::new(
+                ProblemKind::MissingShard,
+                format!("a report for shard {i} arrived but only shard {only} was expected"),
+            )
+        })
+        .collect();
+    if !found.contains(&only.index) {
+        problems.push(Problem::new(
+            ProblemKind::MissingShard,
+            format!("shard {only} did not report"),
+        ));
+    }
+    problems
 }
 
 /// Shards that computed different plans may lose tests or run them twice.
@@ -807,6 +841,30 @@ mod tests {
     }
 
     #[test]
+    fn a_shard_reporting_on_itself_expects_no_other_shard() {
+        let c = || vec![case("tests.test_a", "test_x", Outcome::Passed, 0.1)];
+        let mut own = inputs(vec![file("junit-2-of-3.xml", Some((2, 3)), c())], vec![]);
+        own.only_shard = Some(shard_of((2, 3)));
+        let (shards, problems) = count_shards(&own, 1);
+        assert_eq!(
+            (shards.found, shards.missing.len(), problems.len()),
+            (1, 0, 0)
+        );
+
+        own.only_shard = Some(shard_of((3, 3)));
+        let (shards, problems) = count_shards(&own, 1);
+        assert_eq!(shards.missing, [3]);
+        let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "a report for shard 2 arrived but only shard 3/3 was expected",
+                "shard 3/3 did not report",
+            ]
+        );
+    }
+
+    #[test]
     fn shards_counted_against_the_expected_number() {
         let c = || vec![case("tests.test_a", "test_x", Outcome::Passed, 0.1)];
         let mut no_junit = manifest(2, 3, serde_json::json!({}));
@@ -825,7 +883,8 @@ mod tests {
             Shards {
                 expected: Some(3),
                 found: 2,
-                missing: vec![2, 3]
+                missing: vec![2, 3],
+                only: None,
             }
         );
         let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
@@ -844,7 +903,8 @@ mod tests {
                 Shards {
                     expected: None,
                     found: 1,
-                    missing: vec![]
+                    missing: vec![],
+                    only: None,
                 },
                 vec![]
             )
