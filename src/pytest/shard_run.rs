@@ -161,7 +161,7 @@ pub fn run(
     copy_user_junit(&cmd, &cmd.junit_path)?;
     let serial = serial_phase(req, &paths, &cmd, &parallel, progress)?;
     let finished = serial.finished.clone().unwrap_or_else(|| parallel.clone());
-    let resources = Resources::new(
+    let mut resources = Resources::new(
         parallel_usage,
         parallel.wall.as_secs_f64(),
         workers,
@@ -169,6 +169,10 @@ pub fn run(
         host.memory.limit_bytes.or(host.memory.available_bytes),
         Some(usable_cpus(&host.cpus)),
     );
+    // A run cut short by a signal measured the crash, not the suite: no advice from it.
+    if finished.killed_by.is_some() {
+        resources.advice.clear();
+    }
     let manifest = Manifest {
         wall_seconds: finished.wall.as_secs_f64(),
         workers,

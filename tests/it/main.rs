@@ -19,6 +19,7 @@ mod gitlab;
 mod gitlab_e2e;
 mod harness;
 mod isolation;
+mod measure;
 mod mock_http;
 mod plan;
 mod readme;
