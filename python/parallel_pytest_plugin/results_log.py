@@ -16,7 +16,8 @@ no finish names the test that was running.
 
 import json
 
-_KEY = "_parallel_pytest_results_log"
+# The module itself is registered as `_parallel_pytest_results_log` (its `-p` name).
+_KEY = "_parallel_pytest_results_log_writer"
 
 
 def pytest_addoption(parser):

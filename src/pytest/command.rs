@@ -24,7 +24,7 @@ use crate::ci::Shard;
 use crate::env_vars::ours;
 use crate::node_id::file_part;
 use crate::plan::ShardPlan;
-use crate::python::{SELECTION_MODULE, SelectionFile};
+use crate::python::{RESULTS_LOG_MODULE, SELECTION_MODULE, SelectionFile};
 
 use super::serial;
 
@@ -260,6 +260,12 @@ fn build(inputs: &Inputs<'_>) -> PytestCommand {
     // xunit1 gives each testcase `file` and `line`, which the report needs for annotations.
     args.push("-o".into());
     args.push("junit_family=xunit1".into());
+    // Each test's start and outcome as it happens: what is left if pytest dies before its JUnit.
+    args.push("-p".into());
+    args.push(RESULTS_LOG_MODULE.into());
+    args.push(results_log_arg(
+        &out.join(super::results_log::file_name(stem, false)),
+    ));
 
     match path_passing {
         PathPassing::Argv => args.extend(paths.iter().cloned()),
@@ -284,6 +290,10 @@ fn build(inputs: &Inputs<'_>) -> PytestCommand {
         path_passing,
         max_worker_restart: restart,
     }
+}
+
+fn results_log_arg(path: &Path) -> String {
+    format!("--parallel-pytest-results-log={}", path.display())
 }
 
 /// The parallel phase's command: what `run` starts first, `--dry-run` shows and `plan` can
@@ -318,9 +328,21 @@ pub fn serial(
         ..inputs.clone()
     });
     let ours = format!("--junitxml={}", cmd.junit_path.display());
+    let stem = inputs.id.file_stem();
+    let log = results_log_arg(
+        &inputs
+            .out_dir
+            .join(super::results_log::file_name(&stem, false)),
+    );
     for arg in &mut cmd.args {
         if *arg == ours {
             *arg = format!("--junitxml={}", serial_junit.display());
+        } else if *arg == log {
+            *arg = results_log_arg(
+                &inputs
+                    .out_dir
+                    .join(super::results_log::file_name(&stem, true)),
+            );
         }
     }
     cmd.junit_path = serial_junit.to_path_buf();
@@ -426,6 +448,9 @@ mod tests {
                 "--junitxml=/repo/.parallel-pytest/junit-1-of-2.xml",
                 "-o",
                 "junit_family=xunit1",
+                "-p",
+                "_parallel_pytest_results_log",
+                "--parallel-pytest-results-log=/repo/.parallel-pytest/results-1-of-2.jsonl",
                 "tests/b.py",
                 "tests/a.py",
                 "tests/c.py",
@@ -441,6 +466,8 @@ mod tests {
              --parallel-pytest-selection=/repo/.parallel-pytest/selection-1-of-2.json \
              --rootdir=/repo -n 2 --dist=load --max-worker-restart=4 \
              --junitxml=/repo/.parallel-pytest/junit-1-of-2.xml -o junit_family=xunit1 \
+             -p _parallel_pytest_results_log \
+             --parallel-pytest-results-log=/repo/.parallel-pytest/results-1-of-2.jsonl \
              tests/b.py tests/a.py tests/c.py -k 'not slow'"
         );
         assert!(cmd.shell(None).starts_with("cd /repo && "));

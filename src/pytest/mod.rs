@@ -6,6 +6,7 @@ pub mod command;
 pub mod crash;
 pub mod manifest;
 pub mod process;
+pub mod results_log;
 pub mod serial;
 pub mod shard_run;
 

@@ -94,6 +94,8 @@ struct Paths {
     manifest: PathBuf,
     serial_out: PathBuf,
     serial_junit: PathBuf,
+    results_log: PathBuf,
+    serial_results_log: PathBuf,
 }
 
 impl Paths {
@@ -102,6 +104,8 @@ impl Paths {
             manifest: out_dir.join(format!("shard-{stem}.json")),
             serial_out: out_dir.join(format!("serial-{stem}.txt")),
             serial_junit: out_dir.join(format!("junit-{stem}.serial.xml")),
+            results_log: out_dir.join(super::results_log::file_name(stem, false)),
+            serial_results_log: out_dir.join(super::results_log::file_name(stem, true)),
         }
     }
 }
@@ -151,6 +155,8 @@ pub fn run(
         &cmd.info_path,
         &paths.serial_out,
         &paths.serial_junit,
+        &paths.results_log,
+        &paths.serial_results_log,
     ] {
         remove_if_exists(stale)?;
     }

@@ -22,8 +22,12 @@ pub const ISOLATION_MODULE: &str = "_parallel_pytest_isolation";
 /// `-p` name of the collection plugin (`collect.py`): writes what pytest collected.
 pub const COLLECT_MODULE: &str = "_parallel_pytest_collect";
 
+/// `-p` name of the results log plugin (`results_log.py`): each test's start and outcome as
+/// it happens, for a pytest that dies before writing its JUnit file.
+pub const RESULTS_LOG_MODULE: &str = "_parallel_pytest_results_log";
+
 /// Module name and source of every plugin, in the order they are written.
-const PLUGINS: [(&str, &str); 3] = [
+const PLUGINS: [(&str, &str); 4] = [
     (
         SELECTION_MODULE,
         include_str!("../../python/parallel_pytest_plugin/selection.py"),
@@ -35,6 +39,10 @@ const PLUGINS: [(&str, &str); 3] = [
     (
         COLLECT_MODULE,
         include_str!("../../python/parallel_pytest_plugin/collect.py"),
+    ),
+    (
+        RESULTS_LOG_MODULE,
+        include_str!("../../python/parallel_pytest_plugin/results_log.py"),
     ),
 ];
 

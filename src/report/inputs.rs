@@ -24,6 +24,8 @@ struct Found {
     problems: Vec<Problem>,
     /// The shard of a JUnit file, from the manifest that names it.
     shard_of: BTreeMap<PathBuf, Shard>,
+    /// Shards without JUnit, rebuilt from their results logs.
+    rebuilt: Vec<LoadedFile>,
 }
 
 /// `junit-2-of-3.xml` → 2/3.
@@ -94,7 +96,7 @@ pub fn load(
     let mut manifests = read_manifests(&mut found, &exclude);
     let junit: Vec<PathBuf> = std::mem::take(&mut found.junit).into_iter().collect();
     let results = read_all(&junit, limits);
-    let files = junit
+    let files: Vec<LoadedFile> = junit
         .iter()
         .zip(results)
         .map(|(path, result)| {
@@ -113,6 +115,13 @@ pub fn load(
     for m in &mut manifests {
         m.path = display(Path::new(&m.path), base);
     }
+    let files = files
+        .into_iter()
+        .chain(found.rebuilt.drain(..).map(|mut f| {
+            f.path = display(Path::new(&f.path), base);
+            f
+        }))
+        .collect();
     Inputs {
         files,
         manifests,
@@ -210,10 +219,19 @@ fn read_manifests(found: &mut Found, exclude: &BTreeSet<PathBuf>) -> Vec<LoadedM
                 found.shard_of.insert(junit, shard);
             }
         }
+        let rebuilt = if !junit_found && manifest.pytest_started {
+            super::rebuild::from_log(&path, &manifest).map(|(file, rebuilt)| {
+                found.rebuilt.push(file);
+                rebuilt
+            })
+        } else {
+            None
+        };
         manifests.push(LoadedManifest {
             path: shown,
             manifest,
             junit_found,
+            rebuilt,
         });
     }
     manifests

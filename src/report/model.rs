@@ -74,6 +74,8 @@ pub struct LoadedManifest {
     pub manifest: Manifest,
     /// Whether the JUnit file it names was found among the inputs.
     pub junit_found: bool,
+    /// Without that file, what the shard's results log told (its tests are among the files).
+    pub rebuilt: Option<super::rebuild::Rebuilt>,
 }
 
 /// Everything the summary is built from.

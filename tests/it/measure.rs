@@ -53,3 +53,45 @@ fn two_workers_burning_cpu_use_most_of_it() {
         "utilisation {u}, waited {waited}: {r:?}\n{stderr}"
     );
 }
+
+/// One pytest process killed mid-run: the report rebuilds the shard from the results log,
+/// keeps the earlier pass, names the running test in one problem line, shows one row, and
+/// draws no advice from the crash.
+#[test]
+fn an_aborted_pytest_loses_nothing_that_ran() {
+    let dir = fixture_copy("run-abort");
+    Cmd::new()
+        .current_dir(dir.path())
+        .arg("run")
+        .arg("--python")
+        .arg(python())
+        .args(["--workers", "1"])
+        .expect_code(134);
+    let summary = dir.path().join("summary.md");
+    let (stdout, _) = Cmd::new()
+        .current_dir(dir.path())
+        .args(["report", "--format", "json", "--summary"])
+        .arg(&summary)
+        .expect_code(1);
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["totals"]["passed"], 1, "{doc}");
+    assert_eq!(doc["totals"]["errors"], 1, "{doc}");
+    let problems = doc["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{doc}");
+    assert_eq!(
+        problems[0]["message"],
+        "pytest was killed by SIGABRT while running `tests/test_crash.py::test_crash`; 1 test finished before it"
+    );
+    assert_eq!(
+        doc["failures"][0]["id"], "tests/test_crash.py::test_crash",
+        "{doc}"
+    );
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert_eq!(md.matches("\n| 1/1 |").count(), 1, "one row:\n{md}");
+    assert!(!md.contains("more workers"), "{md}");
+    let manifest: Manifest = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join(".parallel-pytest/shard-1-of-1.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(manifest.resources.unwrap().advice.is_empty());
+}

@@ -10,6 +10,7 @@ use crate::junit::merge::MergedTest;
 use crate::junit::node_id::{NodeIdMapper, dotted_module, to_junit_names};
 use crate::pytest::manifest::Manifest;
 use crate::report::location::locate;
+use crate::report::rebuild::Rebuilt;
 use crate::text::plural;
 
 use super::{
@@ -344,7 +345,7 @@ fn count_shards(inputs: &Inputs, files_read: u32) -> (Shards, Vec<Problem>) {
         // An empty shard never starts pytest and writes no JUnit: its manifest is its report.
         if !m.manifest.pytest_started {
             found.insert(m.manifest.shard_index);
-        } else if !m.junit_found {
+        } else if !m.junit_found && m.rebuilt.is_none() {
             problems.push(
                 Problem::new(
                     ProblemKind::MissingShard,
@@ -462,16 +463,14 @@ fn shard_rows(
     for m in &inputs.manifests {
         let man = &m.manifest;
         if let Some(how) = shard_crash(man) {
-            problems.push(
-                Problem::new(
-                    ProblemKind::ShardCrashed,
-                    format!(
-                        "pytest on shard {}/{} {how}",
-                        man.shard_index, man.shard_total
-                    ),
-                )
-                .at(&m.path),
-            );
+            let message = match &m.rebuilt {
+                Some(rebuilt) => rebuilt_crash(man, &how, rebuilt),
+                None => format!(
+                    "pytest on shard {}/{} {how}",
+                    man.shard_index, man.shard_total
+                ),
+            };
+            problems.push(Problem::new(ProblemKind::ShardCrashed, message).at(&m.path));
         }
         let (tests, failed) = counts(man.shard_index);
         rows.insert(
@@ -509,6 +508,25 @@ fn shard_rows(
         });
     }
     (rows.into_values().collect(), problems)
+}
+
+/// The one line for a shard rebuilt from its results log: how pytest ended, the test it was
+/// running, and how many finished before it (their results are in the report).
+fn rebuilt_crash(man: &Manifest, how: &str, rebuilt: &Rebuilt) -> String {
+    let on = if man.shard_total > 1 {
+        format!(" on shard {}/{}", man.shard_index, man.shard_total)
+    } else {
+        String::new()
+    };
+    let finished = format!(
+        "{} {}",
+        rebuilt.finished,
+        plural(rebuilt.finished as u64, "test", "tests")
+    );
+    match &rebuilt.running {
+        Some(id) => format!("pytest{on} {how} while running `{id}`; {finished} finished before it"),
+        None => format!("pytest{on} {how} after {finished} finished"),
+    }
 }
 
 /// How pytest on a shard ended badly (killed, interrupted, internal or usage error, or never
@@ -709,6 +727,7 @@ mod tests {
             path: format!("shard-{index}-of-{total}.json"),
             manifest: serde_json::from_value(json).unwrap(),
             junit_found: true,
+            rebuilt: None,
         }
     }
 
