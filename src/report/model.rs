@@ -280,7 +280,9 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// No missing shards, unreadable or truncated files, lost or duplicated tests, crashes.
+    /// The report is whole: no problem at all (every expected shard reported, every input
+    /// read to its end, no planned test lost or run twice, no pytest or xdist worker crashed).
+    /// Failing tests do not make it false; they make it not [`Summary::green`].
     pub fn complete(&self) -> bool {
         self.problems.is_empty() && self.shards.missing.is_empty()
     }

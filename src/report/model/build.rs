@@ -1046,6 +1046,39 @@ mod tests {
     }
 
     #[test]
+    fn complete_means_no_problem_and_failing_tests_keep_it() {
+        let failing = || {
+            vec![
+                case("tests.test_a", "test_ok", Outcome::Passed, 0.1),
+                case("tests.test_a", "test_bad", Outcome::Failed, 0.1),
+            ]
+        };
+        let whole = build(&inputs(
+            vec![file("junit-1-of-1.xml", Some((1, 1)), failing())],
+            vec![],
+        ));
+        assert!(whole.complete() && !whole.green(), "{whole:?}");
+
+        let mut crash = case("tests.test_z", "test_crash", Outcome::Error, 0.0);
+        crash.message =
+            Some("worker 'gw1' crashed while running 'tests/test_z.py::test_crash'".into());
+        let mut cases = failing();
+        cases.push(crash);
+        let crashed = build(&inputs(
+            vec![file("junit-1-of-1.xml", Some((1, 1)), cases)],
+            vec![],
+        ));
+        assert!(!crashed.complete(), "a crashed worker: {crashed:?}");
+
+        let mut missing = inputs(
+            vec![file("junit-1-of-2.xml", Some((1, 2)), failing())],
+            vec![],
+        );
+        missing.expect_shards = Some(2);
+        assert!(!build(&missing).complete());
+    }
+
+    #[test]
     fn nothing_at_all_is_a_problem_and_not_green() {
         let summary = build(&Inputs::default());
         assert_eq!(summary.problems[0].kind, ProblemKind::NoResults);
