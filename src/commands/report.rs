@@ -102,7 +102,12 @@ fn write_files(
         write_junit(path, loaded)?;
     }
     if let Some(path) = &settings.codequality_out {
-        write_file(path, report::codequality::render(summary).as_bytes())?;
+        let prefix = env(ci::CI_PROJECT_DIR)
+            .and_then(|dir| crate::publish::repo_prefix(Path::new(&dir), &settings.root));
+        write_file(
+            path,
+            report::codequality::render(summary, prefix.as_deref()).as_bytes(),
+        )?;
     }
     if let Some(path) = &settings.json_out {
         write_file(path, report::json::render(summary).as_bytes())?;

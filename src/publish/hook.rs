@@ -184,7 +184,7 @@ pub fn repo_relative_annotations(
 }
 
 /// `root` relative to the checkout, `/`-separated, when it is a strict subfolder of it.
-fn repo_prefix(workspace: &Path, root: &Path) -> Option<String> {
+pub fn repo_prefix(workspace: &Path, root: &Path) -> Option<String> {
     let workspace = workspace.canonicalize().ok()?;
     let root = root.canonicalize().ok()?;
     let rel = relative(&workspace, &root);

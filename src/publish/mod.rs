@@ -11,7 +11,9 @@ pub mod gitlab;
 pub mod gitlab_child;
 mod hook;
 
-pub use hook::{publish_github, publish_github_with, publish_gitlab, repo_relative_annotations};
+pub use hook::{
+    publish_github, publish_github_with, publish_gitlab, repo_prefix, repo_relative_annotations,
+};
 
 /// What to publish to GitHub, as the command resolved it from flags and variables.
 #[derive(Debug, Clone, Default)]

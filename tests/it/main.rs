@@ -15,6 +15,7 @@ mod env;
 mod fixtures;
 mod github;
 mod gitlab;
+mod gitlab_component;
 #[cfg(feature = "e2e")]
 mod gitlab_e2e;
 mod harness;
