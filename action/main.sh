@@ -51,13 +51,14 @@ case ${PP_COMMAND:-run} in
     if [[ -n ${GITHUB_STEP_SUMMARY:-} && $shard == */* ]]; then
       i=${shard%/*} n=${shard#*/}
       out=${PARALLEL_PYTEST_OUT_DIR:-.parallel-pytest}
-      if [[ -f $out/junit-$i-of-$n.xml ]]; then
+      # The manifest brings its JUnit, or its results log when pytest died before writing one.
+      if [[ -f $out/shard-$i-of-$n.json ]]; then
         echo "parallel-pytest: this shard's own report (the report job covers every shard):"
         # Its stdout keeps untrusted text inside `::stop-commands::`, so it goes to the log as is.
         PARALLEL_PYTEST_CHECK_RUN=false PARALLEL_PYTEST_COMMENT=false PARALLEL_PYTEST_MR_NOTE=false \
-          "$bin" report --expect-shards 1 \
+          "$bin" report --expect-shard "$i/$n" \
           --timings-out "${RUNNER_TEMP:-/tmp}/parallel-pytest-shard-$i-timings.json" \
-          "$out/junit-$i-of-$n.xml" "$out/shard-$i-of-$n.json" || true
+          "$out/shard-$i-of-$n.json" || true
       fi
     fi
     exit "$code"

@@ -205,6 +205,10 @@ pub struct ReportArgs {
     #[arg(long, env = ours::EXPECT_SHARDS, value_name = "N")]
     pub expect_shards: Option<u32>,
 
+    /// Report on this one shard only (a shard job's own report): no other shard is expected.
+    #[arg(long, value_name = "I/N", conflicts_with = "expect_shards")]
+    pub expect_shard: Option<Shard>,
+
     /// `text`: the summary for a terminal; `json`: one JSON document (keys in the README).
     #[arg(long, env = ours::REPORT_FORMAT, value_enum, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,

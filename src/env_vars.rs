@@ -144,6 +144,8 @@ pub mod ci {
     // GitLab context used by the report and publish stages.
     pub const CI_API_V4_URL: &str = "CI_API_V4_URL";
     pub const CI_PROJECT_ID: &str = "CI_PROJECT_ID";
+    /// The repository checkout on a GitLab runner: Code Quality paths are relative to it.
+    pub const CI_PROJECT_DIR: &str = "CI_PROJECT_DIR";
     pub const CI_MERGE_REQUEST_IID: &str = "CI_MERGE_REQUEST_IID";
     pub const CI_JOB_TOKEN: &str = "CI_JOB_TOKEN";
     pub const CI_PROJECT_URL: &str = "CI_PROJECT_URL";
@@ -190,6 +192,7 @@ pub mod ci {
         GITHUB_WORKSPACE,
         CI_API_V4_URL,
         CI_PROJECT_ID,
+        CI_PROJECT_DIR,
         CI_MERGE_REQUEST_IID,
         CI_JOB_TOKEN,
         CI_PROJECT_URL,

@@ -28,13 +28,14 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Erro
     let (root, file) = load_project(root)?;
     let settings = ReportSettings::resolve(args, &file, root, &env)?;
 
-    let loaded = inputs::load(
+    let mut loaded = inputs::load(
         &settings.inputs,
         &settings.root,
         settings.expect_shards,
         &Limits::default(),
         &settings.own_outputs(),
     );
+    loaded.only_shard = settings.expect_shard;
     let mut summary = model::build(&loaded);
     summary.notices.extend(report::store::not_reported(
         &settings.timings,
@@ -118,7 +119,12 @@ fn write_files(
         write_junit(path, loaded)?;
     }
     if let Some(path) = &settings.codequality_out {
-        write_file(path, report::codequality::render(summary).as_bytes())?;
+        let prefix = env(ci::CI_PROJECT_DIR)
+            .and_then(|dir| crate::publish::repo_prefix(Path::new(&dir), &settings.root));
+        write_file(
+            path,
+            report::codequality::render(summary, prefix.as_deref()).as_bytes(),
+        )?;
     }
     if let Some(path) = &settings.json_out {
         write_file(path, report::json::render(summary).as_bytes())?;

@@ -1,6 +1,7 @@
 //! `parallel-pytest run`: compute the plan exactly as `plan` does, hand this shard to the shard
 //! runner (`pytest::shard_run`), print what came back, and return pytest's exit code.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -85,16 +86,48 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> 
     }
     let marker = req.serial_marker;
     // Lines quote node ids (a crashed worker's test), which must stay inert in a CI log.
+    let fence = CommandFence::open();
     let outcome = shard_run::run(&req, &mut |p| {
         eprintln!(
             "parallel-pytest: {}",
             escape::terminal(&progress_line(&p, marker))
         )
-    })?;
+    });
+    drop(fence);
+    let outcome = outcome?;
     for line in outcome_lines(&outcome, &run) {
         eprintln!("{}", escape::terminal(&line));
     }
     Ok(ExitCode::from(outcome.exit_code))
+}
+
+/// On GitHub Actions, everything pytest prints sits inside `::stop-commands::<token>`: a test's
+/// output could otherwise issue workflow commands (annotations, masks, outputs) in our name and
+/// use up the step's annotation limit. The token is fresh per run and printed only here, so no
+/// test can end the block; what `run` says afterwards is outside it.
+struct CommandFence {
+    token: Option<String>,
+}
+
+impl CommandFence {
+    fn open() -> Self {
+        let on_github =
+            std::env::var(crate::env_vars::ci::GITHUB_ACTIONS).is_ok_and(|v| v == "true");
+        let token = on_github.then(crate::report::annotations::stop_token);
+        if let Some(token) = &token {
+            // A closed stdout loses only the fence, never the run.
+            let _ = writeln!(std::io::stdout(), "::stop-commands::{token}");
+        }
+        CommandFence { token }
+    }
+}
+
+impl Drop for CommandFence {
+    fn drop(&mut self) {
+        if let Some(token) = &self.token {
+            let _ = writeln!(std::io::stdout(), "::{token}::");
+        }
+    }
 }
 
 /// The plan: from `--plan`, else computed here exactly as `plan` computes it.

@@ -198,7 +198,7 @@ pub fn checkout_prefix(workspace: Option<&str>, root: &Path) -> Option<String> {
 }
 
 /// `root` relative to the checkout, `/`-separated, when it is a strict subfolder of it.
-fn repo_prefix(workspace: &Path, root: &Path) -> Option<String> {
+pub fn repo_prefix(workspace: &Path, root: &Path) -> Option<String> {
     let workspace = workspace.canonicalize().ok()?;
     let root = root.canonicalize().ok()?;
     let rel = relative(&workspace, &root);

@@ -14,7 +14,8 @@ pub mod gitlab_child;
 mod hook;
 
 pub use hook::{
-    checkout_prefix, publish_github, publish_github_with, publish_gitlab, repo_relative_annotations,
+    checkout_prefix, publish_github, publish_github_with, publish_gitlab, repo_prefix,
+    repo_relative_annotations,
 };
 
 /// What to publish to GitHub, as the command resolved it from flags and variables.

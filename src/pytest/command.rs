@@ -24,7 +24,7 @@ use crate::ci::Shard;
 use crate::env_vars::ours;
 use crate::node_id::file_part;
 use crate::plan::ShardPlan;
-use crate::python::{SELECTION_MODULE, SelectionFile};
+use crate::python::{RESULTS_LOG_MODULE, SELECTION_MODULE, SelectionFile};
 
 use super::serial;
 
@@ -251,6 +251,12 @@ fn build(inputs: &Inputs<'_>) -> PytestCommand {
     // xunit1 gives each testcase `file` and `line`, which the report needs for annotations.
     args.push("-o".into());
     args.push("junit_family=xunit1".into());
+    // Each test's start and outcome as it happens: what is left if pytest dies before its JUnit.
+    args.push("-p".into());
+    args.push(RESULTS_LOG_MODULE.into());
+    args.push(results_log_arg(
+        &out.join(super::results_log::file_name(stem, false)),
+    ));
 
     let plugin_dir = out.join("plugin");
     let mut files = crate::python::plugin_files(&plugin_dir);
@@ -308,6 +314,10 @@ fn push_xdist_args(args: &mut Vec<String>, inputs: &Inputs<'_>, user: &UserArgs)
     Some(m)
 }
 
+fn results_log_arg(path: &Path) -> String {
+    format!("--parallel-pytest-results-log={}", path.display())
+}
+
 /// The parallel phase's command: what `run` starts first, `--dry-run` shows and `plan` can
 /// print. With `serial_out`, the isolation plugin leaves the tests marked `serial_marker` out
 /// and lists them there; without it (`--print-command`, for scripts that run pytest themselves
@@ -342,9 +352,21 @@ pub fn serial(
         ..inputs.clone()
     });
     let ours = format!("--junitxml={}", cmd.junit_path.display());
+    let stem = inputs.id.file_stem();
+    let log = results_log_arg(
+        &inputs
+            .out_dir
+            .join(super::results_log::file_name(&stem, false)),
+    );
     for arg in &mut cmd.args {
         if *arg == ours {
             *arg = format!("--junitxml={}", serial_junit.display());
+        } else if *arg == log {
+            *arg = results_log_arg(
+                &inputs
+                    .out_dir
+                    .join(super::results_log::file_name(&stem, true)),
+            );
         }
     }
     cmd.junit_path = serial_junit.to_path_buf();
@@ -452,6 +474,9 @@ mod tests {
                 "--junitxml=/repo/.parallel-pytest/junit-1-of-2.xml",
                 "-o",
                 "junit_family=xunit1",
+                "-p",
+                "_parallel_pytest_results_log",
+                "--parallel-pytest-results-log=/repo/.parallel-pytest/results-1-of-2.jsonl",
                 "tests/a.py",
                 "tests/b.py",
                 "tests/c.py",
@@ -467,7 +492,9 @@ mod tests {
              --parallel-pytest-selection=/repo/.parallel-pytest/selection-1-of-2.json \
              --rootdir=/repo --ignore=/repo/.parallel-pytest -n 2 --dist=load \
              --max-worker-restart=4 --junitxml=/repo/.parallel-pytest/junit-1-of-2.xml \
-             -o junit_family=xunit1 tests/a.py tests/b.py tests/c.py -k 'not slow'"
+             -o junit_family=xunit1 -p _parallel_pytest_results_log \
+             --parallel-pytest-results-log=/repo/.parallel-pytest/results-1-of-2.jsonl \
+             tests/a.py tests/b.py tests/c.py -k 'not slow'"
         );
         assert!(cmd.shell(None).starts_with("cd /repo && "));
     }

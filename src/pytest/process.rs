@@ -18,6 +18,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use super::command::PytestCommand;
 use crate::host::usage::ResourceUsage;
+use crate::host::usage::kernel;
 use crate::host::usage::sampler::{self, Sampler};
 
 /// Default time pytest gets between our SIGINT and SIGTERM. GitHub Actions sends SIGINT, then
@@ -77,6 +78,7 @@ pub fn run_sampled(
         .build()
         .map_err(SpawnError::Signals)?;
     let mut sampler = None;
+    let before = kernel::reaped();
     let finished = runtime.block_on(run_async(cmd, grace, &mut |pid| {
         sampler = Some(Sampler::start(
             PathBuf::from("/proc"),
@@ -85,7 +87,10 @@ pub fn run_sampled(
             sampler::DEFAULT_INTERVAL,
         ));
     }));
-    let usage = sampler.map(Sampler::stop).unwrap_or_default();
+    let usage = sampler
+        .map(Sampler::stop)
+        .unwrap_or_default()
+        .with_reaped(before, kernel::reaped());
     Ok((finished?, usage))
 }
 

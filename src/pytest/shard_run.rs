@@ -140,6 +140,8 @@ struct Paths {
     manifest: PathBuf,
     serial_out: PathBuf,
     serial_junit: PathBuf,
+    results_log: PathBuf,
+    serial_results_log: PathBuf,
 }
 
 impl Paths {
@@ -148,6 +150,8 @@ impl Paths {
             manifest: out_dir.join(format!("shard-{stem}.json")),
             serial_out: out_dir.join(format!("serial-{stem}.txt")),
             serial_junit: out_dir.join(format!("junit-{stem}.serial.xml")),
+            results_log: out_dir.join(super::results_log::file_name(stem, false)),
+            serial_results_log: out_dir.join(super::results_log::file_name(stem, true)),
         }
     }
 }
@@ -199,6 +203,8 @@ pub fn run(
         &cmd.outcomes_path,
         &paths.serial_out,
         &paths.serial_junit,
+        &paths.results_log,
+        &paths.serial_results_log,
     ] {
         remove_if_exists(stale)?;
     }
@@ -212,7 +218,7 @@ pub fn run(
     copy_user_junit(&cmd, &cmd.junit_path)?;
     let serial = serial_phase(req, &paths, &cmd, &parallel, progress)?;
     let finished = serial.finished.clone().unwrap_or_else(|| parallel.clone());
-    let resources = Resources::new(
+    let mut resources = Resources::new(
         parallel_usage,
         parallel.wall.as_secs_f64(),
         workers,
@@ -220,6 +226,10 @@ pub fn run(
         host.memory.limit_bytes.or(host.memory.available_bytes),
         Some(usable_cpus(&host.cpus)),
     );
+    // A run cut short by a signal measured the crash, not the suite: no advice from it.
+    if finished.killed_by.is_some() {
+        resources.advice.clear();
+    }
     let manifest = Manifest {
         wall_seconds: finished.wall.as_secs_f64(),
         workers,

@@ -27,9 +27,12 @@ pub const COLLECT_MODULE: &str = "_parallel_pytest_collect";
 
 /// `-p` name of the net plugin (`net.py`): runs test files discovery missed, once.
 pub const NET_MODULE: &str = "_parallel_pytest_net";
+/// `-p` name of the results log plugin (`results_log.py`): each test's start and outcome as
+/// it happens, for a pytest that dies before writing its JUnit file.
+pub const RESULTS_LOG_MODULE: &str = "_parallel_pytest_results_log";
 
 /// Module name and source of every plugin, in the order they are written.
-const PLUGINS: [(&str, &str); 4] = [
+const PLUGINS: [(&str, &str); 5] = [
     (
         SELECTION_MODULE,
         include_str!("../../python/parallel_pytest_plugin/selection.py"),
@@ -45,6 +48,10 @@ const PLUGINS: [(&str, &str); 4] = [
     (
         NET_MODULE,
         include_str!("../../python/parallel_pytest_plugin/net.py"),
+    ),
+    (
+        RESULTS_LOG_MODULE,
+        include_str!("../../python/parallel_pytest_plugin/results_log.py"),
     ),
 ];
 

@@ -35,7 +35,10 @@ pub fn fingerprint(id: &str, outcome: crate::junit::Outcome) -> String {
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
-pub fn render(summary: &Summary) -> String {
+/// The Code Quality JSON. `repo_prefix` is the project's folder in the repository (`sub` for a
+/// project in `sub/`): GitLab opens `location.path` relative to the repository, while the
+/// report's paths are relative to the project.
+pub fn render(summary: &Summary, repo_prefix: Option<&str>) -> String {
     let issues: Vec<Issue> = summary
         .failures
         .iter()
@@ -57,7 +60,14 @@ pub fn render(summary: &Summary) -> String {
                 "major"
             },
             location: Location {
-                path: f.file.clone().unwrap_or_else(|| ".".into()),
+                path: match (repo_prefix, &f.file) {
+                    (Some(prefix), Some(file)) => {
+                        format!("{prefix}/{}", file.trim_start_matches("./"))
+                    }
+                    (None, Some(file)) => file.clone(),
+                    (Some(prefix), None) => prefix.to_owned(),
+                    (None, None) => ".".into(),
+                },
                 lines: Lines {
                     begin: f.line.unwrap_or(1),
                 },

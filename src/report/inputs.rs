@@ -27,6 +27,8 @@ struct Found {
     problems: Vec<Problem>,
     /// The shard of a JUnit file, from the manifest that names it.
     shard_of: BTreeMap<PathBuf, Shard>,
+    /// Shards without JUnit, rebuilt from their results logs.
+    rebuilt: Vec<LoadedFile>,
 }
 
 /// `junit-2-of-3.xml` → 2/3.
@@ -120,11 +122,19 @@ pub fn load(
     }
     found.problems.extend(collisions(&manifests, &files));
     found.problems.extend(oversized_ids(&files, limits));
+    let files = files
+        .into_iter()
+        .chain(found.rebuilt.drain(..).map(|mut f| {
+            f.path = display(Path::new(&f.path), base);
+            f
+        }))
+        .collect();
     Inputs {
         files,
         manifests,
         unusable: found.problems,
         expect_shards,
+        only_shard: None,
     }
 }
 
@@ -215,10 +225,19 @@ fn read_manifests(found: &mut Found, exclude: &BTreeSet<PathBuf>) -> Vec<LoadedM
                 found.shard_of.insert(junit, shard);
             }
         }
+        let rebuilt = if !junit_found && manifest.pytest_started {
+            super::rebuild::from_log(&path, &manifest).map(|(file, rebuilt)| {
+                found.rebuilt.push(file);
+                rebuilt
+            })
+        } else {
+            None
+        };
         manifests.push(LoadedManifest {
             path: shown,
             manifest,
             junit_found,
+            rebuilt,
         });
     }
     manifests

@@ -139,13 +139,14 @@ fn headline(s: &Summary) -> String {
         t.tests,
         plural(t.tests, "test", "tests")
     )];
-    match (s.shards.expected, s.workers) {
-        (Some(n), Some(w)) => facts.push(format!(
+    match (s.shards.only, s.shards.expected, s.workers) {
+        (Some(only), _, _) => facts.push(format!("shard {only}")),
+        (None, Some(n), Some(w)) => facts.push(format!(
             "{n} {} × {w} {}",
             plural(n.into(), "shard", "shards"),
             plural(w.into(), "worker", "workers")
         )),
-        (Some(n), None) => facts.push(format!("{n} {}", plural(n.into(), "shard", "shards"))),
+        (None, Some(n), None) => facts.push(format!("{n} {}", plural(n.into(), "shard", "shards"))),
         _ => facts.push(format!(
             "{} {}",
             s.files_read,

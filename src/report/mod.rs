@@ -13,6 +13,7 @@ pub mod json;
 pub mod location;
 pub mod markdown;
 pub mod model;
+pub mod rebuild;
 pub mod store;
 pub mod terminal;
 

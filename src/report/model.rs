@@ -109,6 +109,8 @@ pub struct LoadedManifest {
     pub manifest: Manifest,
     /// Whether the JUnit file it names was found among the inputs.
     pub junit_found: bool,
+    /// Without that file, what the shard's results log told (its tests are among the files).
+    pub rebuilt: Option<super::rebuild::Rebuilt>,
 }
 
 /// Everything the summary is built from.
@@ -120,6 +122,8 @@ pub struct Inputs {
     pub unusable: Vec<Problem>,
     /// `--expect-shards`.
     pub expect_shards: Option<u32>,
+    /// `--expect-shard I/N`: a shard job's report on itself, so no other shard is expected.
+    pub only_shard: Option<Shard>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -306,6 +310,9 @@ pub struct Notice {
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Shards {
     pub expected: Option<u32>,
+    /// The one shard reported on (`--expect-shard`); `expected` is then its total.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub only: Option<Shard>,
     pub found: u32,
     pub missing: Vec<u32>,
 }
@@ -339,7 +346,9 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// No missing shards, unreadable or truncated files, lost or duplicated tests, crashes.
+    /// The report is whole: no problem at all (every expected shard reported, every input
+    /// read to its end, no planned test lost or run twice, no pytest or xdist worker crashed).
+    /// Failing tests do not make it false; they make it not [`Summary::green`].
     pub fn complete(&self) -> bool {
         self.problems.is_empty() && self.shards.missing.is_empty()
     }

@@ -70,9 +70,10 @@ pub fn render(summary: &Summary, color: bool) -> String {
 /// `shards: 3/3 reported · 2 workers per shard · 120 tests`.
 fn facts(summary: &Summary) -> String {
     let mut facts = Vec::new();
-    match summary.shards.expected {
-        Some(n) => facts.push(format!("shards: {}/{n} reported", summary.shards.found)),
-        None => facts.push(format!(
+    match (summary.shards.only, summary.shards.expected) {
+        (Some(only), _) => facts.push(format!("shard {only}")),
+        (None, Some(n)) => facts.push(format!("shards: {}/{n} reported", summary.shards.found)),
+        (None, None) => facts.push(format!(
             "{} JUnit {}",
             summary.files_read,
             plural(summary.files_read.into(), "file", "files")

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::SettingsError;
 use super::{FileConfig, Resolved, pick};
+use crate::ci::Shard;
 use crate::cli::{ReportArgs, TextOrJson};
 use crate::env_vars::ci;
 use crate::publish::{GithubOptions, GitlabOptions};
@@ -20,6 +21,8 @@ pub struct ReportSettings {
     /// Files, folders or globs; without any, the out dir (`out-dir`, default `.parallel-pytest/`).
     pub inputs: Vec<String>,
     pub expect_shards: Option<u32>,
+    /// `--expect-shard I/N`: only this shard is expected.
+    pub expect_shard: Option<Shard>,
     pub format: TextOrJson,
     /// `--summary`, else `$GITHUB_STEP_SUMMARY`.
     pub summary: Option<PathBuf>,
@@ -68,6 +71,7 @@ impl ReportSettings {
         Ok(ReportSettings {
             inputs,
             expect_shards: args.expect_shards,
+            expect_shard: args.expect_shard,
             format: args.format,
             summary: args.summary.or_else(|| {
                 env(ci::GITHUB_STEP_SUMMARY)

@@ -15,10 +15,12 @@ mod env;
 mod fixtures;
 mod github;
 mod gitlab;
+mod gitlab_component;
 #[cfg(feature = "e2e")]
 mod gitlab_e2e;
 mod harness;
 mod isolation;
+mod measure;
 mod mock_http;
 mod parity;
 mod plan;
@@ -28,6 +30,7 @@ mod report_corpus;
 mod report_security;
 mod run;
 mod selection;
+mod shard_job;
 #[cfg(feature = "e2e")]
 mod wheel;
 mod workflow;

@@ -14,6 +14,7 @@
 //! bound, which is the safe side for choosing a worker count.
 
 pub mod advice;
+pub mod kernel;
 pub mod proc;
 pub mod sampler;
 
@@ -31,6 +32,9 @@ pub struct ResourceUsage {
     pub measured: bool,
     /// How many times the tree was sampled.
     pub samples: u32,
+    /// `cpu_seconds` (and the peak, when larger) come from the kernel once pytest exited
+    /// ([`kernel`]), not from samples.
+    pub exact: bool,
     /// CPU seconds (user + system) of every process seen in the tree, exited ones included.
     pub cpu_seconds: f64,
     /// Highest sum of resident memory over the whole tree at one sample, in bytes.
@@ -113,7 +117,8 @@ impl Resources {
                     .and_then(ResourceUsage::peak_worker_rss_bytes),
             )
             .max();
-        let (utilisation, advice) = if parallel.measured {
+        // A few samples (a short run) say nothing about waiting or starving: no advice then.
+        let (utilisation, advice) = if parallel.measured && parallel.samples >= MIN_SAMPLES {
             let inputs = AdviceInputs {
                 wall_seconds: parallel_wall_seconds,
                 workers,
@@ -127,6 +132,11 @@ impl Resources {
             (
                 utilisation(parallel.cpu_seconds, parallel_wall_seconds, workers),
                 advise(&inputs),
+            )
+        } else if parallel.measured {
+            (
+                utilisation(parallel.cpu_seconds, parallel_wall_seconds, workers),
+                Vec::new(),
             )
         } else {
             (None, Vec::new())
@@ -145,6 +155,9 @@ impl Resources {
     }
 }
 
+/// Fewer samples than this draw no advice.
+pub const MIN_SAMPLES: u32 = 3;
+
 /// The CPU share the workers actually used: CPU seconds / (wall seconds × workers).
 pub fn utilisation(cpu_seconds: f64, wall_seconds: f64, workers: u32) -> Option<f64> {
     let capacity = wall_seconds * f64::from(workers);
@@ -154,6 +167,23 @@ pub fn utilisation(cpu_seconds: f64, wall_seconds: f64, workers: u32) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fewer_than_three_samples_draw_no_advice() {
+        // 5% of two workers busy: "mostly waiting", if there were enough samples to say so.
+        let usage = |samples| ResourceUsage {
+            measured: true,
+            samples,
+            exact: true,
+            cpu_seconds: 0.1,
+            ..ResourceUsage::default()
+        };
+        let resources = |samples| Resources::new(usage(samples), 1.0, 2, None, None, Some(2.0));
+        let short = resources(2);
+        assert_eq!(short.utilisation, Some(0.05));
+        assert!(short.advice.is_empty(), "{short:?}");
+        assert!(!resources(MIN_SAMPLES).advice.is_empty());
+    }
 
     #[test]
     fn utilisation_is_cpu_over_wall_times_workers() {

@@ -167,6 +167,7 @@ impl Tracker {
         ResourceUsage {
             measured: self.samples > 0,
             samples: self.samples,
+            exact: false,
             cpu_seconds: secs(self.seen.values().map(|s| s.cpu_ticks).sum()),
             peak_rss_bytes: self.peak_total_rss,
             cpu_wait_seconds: self

@@ -10,6 +10,7 @@ use crate::junit::merge::MergedTest;
 use crate::junit::node_id::{NodeIdMapper, dotted_module, to_junit_names};
 use crate::pytest::manifest::Manifest;
 use crate::report::location::locate;
+use crate::report::rebuild::Rebuilt;
 use crate::text::plural;
 
 use super::{
@@ -381,7 +382,9 @@ fn slowest(tests: &[Reported<'_>]) -> Vec<Slow> {
 fn count_shards(inputs: &Inputs, files_read: u32) -> (Shards, Vec<Problem>) {
     let mut problems = Vec::new();
     let expected = inputs
-        .expect_shards
+        .only_shard
+        .map(|s| s.total)
+        .or(inputs.expect_shards)
         .or_else(|| {
             inputs
                 .manifests
@@ -406,7 +409,7 @@ fn count_shards(inputs: &Inputs, files_read: u32) -> (Shards, Vec<Problem>) {
         // An empty shard never starts pytest and writes no JUnit: its manifest is its report.
         if !m.manifest.pytest_started {
             found.insert(m.manifest.shard_index);
-        } else if !m.junit_found {
+        } else if !m.junit_found && m.rebuilt.is_none() {
             problems.push(
                 Problem::new(
                     ProblemKind::MissingShard,
@@ -427,7 +430,17 @@ fn count_shards(inputs: &Inputs, files_read: u32) -> (Shards, Vec<Problem>) {
             files_read
         },
         missing: Vec::new(),
+        only: None,
     };
+    if let Some(only) = inputs.only_shard {
+        shards.only = Some(only);
+        shards.found = u32::from(found.contains(&only.index));
+        problems.extend(only_shard_problems(only, &found));
+        if !found.contains(&only.index) {
+            shards.missing = vec![only.index];
+        }
+        return (shards, problems);
+    }
     let Some(n) = expected else {
         return (shards, problems);
     };
@@ -450,6 +463,28 @@ fn count_shards(inputs: &Inputs, files_read: u32) -> (Shards, Vec<Problem>) {
         ));
     }
     (shards, problems)
+}
+
+/// A shard job's report on itself: reports of other shards are out of place, and its own
+/// missing report is said as such (never "1 of 1 shards").
+fn only_shard_problems(only: Shard, found: &BTreeSet<u32>) -> Vec<Problem> {
+    let mut problems: Vec<Problem> = found
+        .iter()
+        .filter(|&&i| i != only.index)
+        .map(|i| {
+            Problem::new(
+                ProblemKind::MissingShard,
+                format!("a report for shard {i} arrived but only shard {only} was expected"),
+            )
+        })
+        .collect();
+    if !found.contains(&only.index) {
+        problems.push(Problem::new(
+            ProblemKind::MissingShard,
+            format!("shard {only} did not report"),
+        ));
+    }
+    problems
 }
 
 /// Shards that computed different plans may lose tests or run them twice.
@@ -492,16 +527,14 @@ fn shard_rows(
     for m in &inputs.manifests {
         let man = &m.manifest;
         if let Some(how) = shard_crash(man) {
-            problems.push(
-                Problem::new(
-                    ProblemKind::ShardCrashed,
-                    format!(
-                        "pytest on shard {}/{} {how}",
-                        man.shard_index, man.shard_total
-                    ),
-                )
-                .at(&m.path),
-            );
+            let message = match &m.rebuilt {
+                Some(rebuilt) => rebuilt_crash(man, &how, rebuilt),
+                None => format!(
+                    "pytest on shard {}/{} {how}",
+                    man.shard_index, man.shard_total
+                ),
+            };
+            problems.push(Problem::new(ProblemKind::ShardCrashed, message).at(&m.path));
         }
         let (tests, failed) = counts(man.shard_index);
         rows.insert(
@@ -539,6 +572,25 @@ fn shard_rows(
         });
     }
     (rows.into_values().collect(), problems)
+}
+
+/// The one line for a shard rebuilt from its results log: how pytest ended, the test it was
+/// running, and how many finished before it (their results are in the report).
+fn rebuilt_crash(man: &Manifest, how: &str, rebuilt: &Rebuilt) -> String {
+    let on = if man.shard_total > 1 {
+        format!(" on shard {}/{}", man.shard_index, man.shard_total)
+    } else {
+        String::new()
+    };
+    let finished = format!(
+        "{} {}",
+        rebuilt.finished,
+        plural(rebuilt.finished as u64, "test", "tests")
+    );
+    match &rebuilt.running {
+        Some(id) => format!("pytest{on} {how} while running `{id}`; {finished} finished before it"),
+        None => format!("pytest{on} {how} after {finished} finished"),
+    }
 }
 
 /// How pytest on a shard ended badly (killed, interrupted, internal or usage error, or never
@@ -812,6 +864,7 @@ mod tests {
             path: format!("shard-{index}-of-{total}.json"),
             manifest: serde_json::from_value(json).unwrap(),
             junit_found: true,
+            rebuilt: None,
         }
     }
 
@@ -948,6 +1001,30 @@ mod tests {
     }
 
     #[test]
+    fn a_shard_reporting_on_itself_expects_no_other_shard() {
+        let c = || vec![case("tests.test_a", "test_x", Outcome::Passed, 0.1)];
+        let mut own = inputs(vec![file("junit-2-of-3.xml", Some((2, 3)), c())], vec![]);
+        own.only_shard = Some(shard_of((2, 3)));
+        let (shards, problems) = count_shards(&own, 1);
+        assert_eq!(
+            (shards.found, shards.missing.len(), problems.len()),
+            (1, 0, 0)
+        );
+
+        own.only_shard = Some(shard_of((3, 3)));
+        let (shards, problems) = count_shards(&own, 1);
+        assert_eq!(shards.missing, [3]);
+        let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "a report for shard 2 arrived but only shard 3/3 was expected",
+                "shard 3/3 did not report",
+            ]
+        );
+    }
+
+    #[test]
     fn shards_counted_against_the_expected_number() {
         let c = || vec![case("tests.test_a", "test_x", Outcome::Passed, 0.1)];
         let mut no_junit = manifest(2, 3, serde_json::json!({}));
@@ -966,7 +1043,8 @@ mod tests {
             Shards {
                 expected: Some(3),
                 found: 2,
-                missing: vec![2, 3]
+                missing: vec![2, 3],
+                only: None,
             }
         );
         let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
@@ -985,7 +1063,8 @@ mod tests {
                 Shards {
                     expected: None,
                     found: 1,
-                    missing: vec![]
+                    missing: vec![],
+                    only: None,
                 },
                 vec![]
             )
@@ -1165,6 +1244,39 @@ mod tests {
             &["tests.test_ab"].into_iter().collect(),
             "tests.test_a"
         ));
+    }
+
+    #[test]
+    fn complete_means_no_problem_and_failing_tests_keep_it() {
+        let failing = || {
+            vec![
+                case("tests.test_a", "test_ok", Outcome::Passed, 0.1),
+                case("tests.test_a", "test_bad", Outcome::Failed, 0.1),
+            ]
+        };
+        let whole = build(&inputs(
+            vec![file("junit-1-of-1.xml", Some((1, 1)), failing())],
+            vec![],
+        ));
+        assert!(whole.complete() && !whole.green(), "{whole:?}");
+
+        let mut crash = case("tests.test_z", "test_crash", Outcome::Error, 0.0);
+        crash.message =
+            Some("worker 'gw1' crashed while running 'tests/test_z.py::test_crash'".into());
+        let mut cases = failing();
+        cases.push(crash);
+        let crashed = build(&inputs(
+            vec![file("junit-1-of-1.xml", Some((1, 1)), cases)],
+            vec![],
+        ));
+        assert!(!crashed.complete(), "a crashed worker: {crashed:?}");
+
+        let mut missing = inputs(
+            vec![file("junit-1-of-2.xml", Some((1, 2)), failing())],
+            vec![],
+        );
+        missing.expect_shards = Some(2);
+        assert!(!build(&missing).complete());
     }
 
     #[test]

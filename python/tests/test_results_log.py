@@ -1,0 +1,88 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from parallel_pytest_plugin import results_log
+
+
+@pytest.fixture(autouse=True)
+def plugin_on_path(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(Path(results_log.__file__).parents[1]))
+
+
+def read(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_each_test_starts_and_finishes_with_its_outcome(pytester, tmp_path):
+    pytester.makepyfile(
+        test_x="""
+        import pytest
+
+        @pytest.fixture
+        def broken():
+            raise RuntimeError("no setup")
+
+        def test_ok():
+            pass
+
+        def test_bad():
+            assert 1 == 2
+
+        def test_error(broken):
+            pass
+
+        @pytest.mark.skip(reason="not today")
+        def test_skip():
+            pass
+        """
+    )
+    log = tmp_path / "results.jsonl"
+    pytester.runpytest_subprocess(
+        "-p", "parallel_pytest_plugin.results_log", f"--parallel-pytest-results-log={log}"
+    )
+    records = read(log)
+    assert records[0] == {"start": "test_x.py::test_ok", "file": "test_x.py", "line": 6}
+    finished = {r["finish"]: r for r in records if "finish" in r}
+    assert {k: v["outcome"] for k, v in finished.items()} == {
+        "test_x.py::test_ok": "passed",
+        "test_x.py::test_bad": "failed",
+        "test_x.py::test_error": "error",
+        "test_x.py::test_skip": "skipped",
+    }
+    assert finished["test_x.py::test_bad"]["message"] == "assert 1 == 2"
+    assert "no setup" in finished["test_x.py::test_error"]["message"]
+
+
+def test_an_abort_leaves_the_finished_tests_and_the_running_one(pytester, tmp_path):
+    pytester.makepyfile(
+        test_y="""
+        import os
+
+        def test_before():
+            pass
+
+        def test_crash():
+            os.abort()
+        """
+    )
+    log = tmp_path / "results.jsonl"
+    result = pytester.runpytest_subprocess(
+        "-p", "parallel_pytest_plugin.results_log", f"--parallel-pytest-results-log={log}"
+    )
+    assert result.ret != 0
+    records = read(log)
+    assert [r.get("start") or r.get("finish") for r in records] == [
+        "test_y.py::test_before",
+        "test_y.py::test_before",
+        "test_y.py::test_crash",
+    ]
+    assert "finish" not in records[-1]
+
+
+def test_messages_are_the_last_error_line():
+    class Report:
+        longreprtext = "def t():\n>   assert x\nE   AssertionError: boom\nE   assert 0\n"
+
+    assert results_log.message_of(Report()) == "assert 0"

@@ -1,0 +1,106 @@
+//! The GitLab component's shard and report jobs: exactly one set of jobs publishes test
+//! reports (GitLab adds up every job's `reports:junit`), and Code Quality paths are relative to
+//! the repository (`CI_PROJECT_DIR`), not to `working_directory`.
+
+use std::path::Path;
+use std::process::Command;
+
+use parallel_pytest::publish::gitlab_child::{self, COMPONENT_TEMPLATE};
+use serde_yaml_ng::Value;
+
+use crate::harness::Cmd;
+
+/// The component's jobs with the inputs given by `PARALLEL_PYTEST_INPUT_*` names.
+fn jobs(inputs: &[(&str, &str)]) -> Value {
+    let component = gitlab_child::parse_component(COMPONENT_TEMPLATE).unwrap();
+    let resolved = gitlab_child::resolve_inputs(&component.inputs, |var| {
+        inputs
+            .iter()
+            .find(|(k, _)| *k == var)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap();
+    gitlab_child::interpolate(&component.body, &resolved).unwrap()
+}
+
+/// Runs the shard job's test script (its last `script` entry) in `dir` with a stand-in binary
+/// that writes one shard's JUnit with one test and exits 1, as a failing shard does; returns
+/// the exit code and the testcases in the files the job's `reports:junit` glob matches.
+fn shard_job_reports(report: &str, dir: &Path) -> (Option<i32>, usize) {
+    let jobs = jobs(&[("PARALLEL_PYTEST_INPUT_REPORT", report)]);
+    let shard = &jobs["parallel-pytest-shard"];
+    let script = shard["script"].as_sequence().unwrap().last().unwrap();
+    let fake = dir.join("fake-parallel-pytest");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\nmkdir -p .parallel-pytest\nprintf '<testsuites><testsuite><testcase classname=\"t\" name=\"a\"/></testsuite></testsuites>\\n' > .parallel-pytest/junit-1-of-2.xml\nexit 1\n",
+    )
+    .unwrap();
+    Command::new("chmod").arg("+x").arg(&fake).status().unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(script.as_str().unwrap())
+        .current_dir(dir)
+        .env("PARALLEL_PYTEST_BIN", &fake)
+        .env("CI_NODE_INDEX", "1")
+        .env("CI_NODE_TOTAL", "2")
+        .output()
+        .unwrap();
+    let glob = shard["artifacts"]["reports"]["junit"].as_str().unwrap();
+    let pattern = glob.trim_start_matches("./");
+    let (folder, name) = pattern.rsplit_once('/').unwrap();
+    assert_eq!(name, "*.xml", "{glob}");
+    let folder = dir.join(folder.trim_start_matches("./"));
+    let mut cases = 0;
+    for entry in std::fs::read_dir(&folder).into_iter().flatten() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        cases += text.matches("<testcase").count();
+    }
+    (out.status.code(), cases)
+}
+
+#[test]
+fn only_one_set_of_jobs_publishes_test_reports() {
+    let jobs_on = jobs(&[]);
+    assert!(
+        jobs_on["parallel-pytest-report"]["artifacts"]["reports"]["junit"]
+            .as_str()
+            .unwrap()
+            .ends_with(".parallel-pytest-report/junit.xml")
+    );
+    // With the report job (the default), the shards publish no testcase; without it, theirs.
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(shard_job_reports("true", dir.path()), (Some(1), 0));
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(shard_job_reports("false", dir.path()), (Some(1), 1));
+}
+
+#[test]
+fn code_quality_paths_are_relative_to_the_repository() {
+    let repo = tempfile::tempdir().unwrap();
+    let project = repo.path().join("sub");
+    std::fs::create_dir_all(project.join(".parallel-pytest")).unwrap();
+    std::fs::write(
+        project.join(".parallel-pytest/junit-1-of-1.xml"),
+        r#"<testsuites><testsuite name="pytest"><testcase classname="tests.test_a" name="test_bad" file="tests/test_a.py" line="3" time="0.1"><failure message="assert 0">boom</failure></testcase></testsuite></testsuites>"#,
+    )
+    .unwrap();
+    let quality = |project_dir: Option<&Path>| {
+        let mut cmd =
+            Cmd::new()
+                .current_dir(&project)
+                .args(["report", "--codequality-out", "cq.json"]);
+        if let Some(dir) = project_dir {
+            cmd = cmd.env("CI_PROJECT_DIR", dir);
+        }
+        cmd.expect_code(1);
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(project.join("cq.json")).unwrap())
+                .unwrap();
+        doc[0]["location"]["path"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(quality(Some(repo.path())), "sub/tests/test_a.py");
+    // The project at the repository's root, or no GitLab checkout known: as the report has it.
+    assert_eq!(quality(Some(&project)), "tests/test_a.py");
+    assert_eq!(quality(None), "tests/test_a.py");
+}
