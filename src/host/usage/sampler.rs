@@ -220,8 +220,6 @@ impl Sampler {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::super::proc::fixture::write_proc;
     use super::*;
 
@@ -343,7 +341,7 @@ mod tests {
             .spawn()
             .unwrap();
         let sampler = Sampler::start(
-            PathBuf::from("/proc"),
+            std::path::PathBuf::from("/proc"),
             child.id(),
             false,
             Duration::from_millis(50),
