@@ -21,6 +21,7 @@ computes the same lists, and files are replaced atomically, so the last writer w
 Works on pytest 7.0+.
 """
 
+import contextlib
 import os
 import signal
 
@@ -67,10 +68,9 @@ def interrupt_on_ctrl_break():
     parallel-pytest forwards cancellation as Ctrl-Break; without this Python would die of it
     on the spot instead of stopping with `KeyboardInterrupt` and writing its report."""
     if hasattr(signal, "SIGBREAK"):
-        try:
+        # Outside the main thread Python refuses; its default then stays.
+        with contextlib.suppress(ValueError):
             signal.signal(signal.SIGBREAK, signal.default_int_handler)
-        except ValueError:  # not the main thread: keep Python's default
-            pass
 
 
 def marker_line(marker):
