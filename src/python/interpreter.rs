@@ -24,7 +24,8 @@ pub enum PythonSource {
     Flag,
     /// `python = "…"` in `[tool.parallel-pytest]`.
     Config,
-    /// Found on `PATH` as `python3` or `python`.
+    /// Found without being named: the active virtualenv, `python3` or `python` on `PATH`, or
+    /// the `py` launcher.
     Path,
 }
 
