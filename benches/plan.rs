@@ -103,10 +103,17 @@ fn make_repo(dir: &Path, files: usize, tests_per_file: usize, timed_per_file: us
     std::fs::write(dir.join(".test_durations"), json).unwrap();
 }
 
+/// Peak resident memory of the finished children; -1 where there is no `getrusage`.
+#[cfg(unix)]
 fn max_rss_children_kib() -> i64 {
     nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
         .map(|u| u.max_rss())
         .unwrap_or(-1)
+}
+
+#[cfg(not(unix))]
+fn max_rss_children_kib() -> i64 {
+    -1
 }
 
 fn run_plan(dir: &Path) -> f64 {

@@ -60,14 +60,44 @@ if [[ ! -f "$npm_stamp" || "$(cat "$npm_stamp")" != "$want" ]]; then
   echo "$want" >"$npm_stamp"
 fi
 
+# apt_install PACKAGE...: Debian packages, as root or through sudo.
+apt_install() {
+  echo "bootstrap: installing $*" >&2
+  if [[ $(id -u) -eq 0 ]]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  fi
+}
+
 # gitlab-ci-local needs rsync (Debian package).
 if ! command -v rsync >/dev/null 2>&1; then
-  echo "bootstrap: installing rsync" >&2
-  if [[ $(id -u) -eq 0 ]]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync >/dev/null
-  else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync >/dev/null
+  apt_install rsync
+fi
+
+# The release targets `scripts/check-release-targets.sh` builds: the Rust targets, and the
+# C compilers for ring's C parts (MinGW for Windows, musl-gcc for the static Linux binary).
+# A machine that cannot get them is told so loudly there, not here.
+release_toolchains() {
+  local missing=() installed target
+  command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || missing+=(gcc-mingw-w64-x86-64)
+  command -v musl-gcc >/dev/null 2>&1 || missing+=(musl-tools)
+  command -v file >/dev/null 2>&1 || missing+=(file)
+  if ((${#missing[@]})); then
+    apt_install "${missing[@]}" || echo "bootstrap: could not install ${missing[*]}" >&2
   fi
+  command -v rustup >/dev/null 2>&1 || return 0
+  installed=$(rustup target list --installed)
+  for target in x86_64-pc-windows-gnu x86_64-unknown-linux-musl; do
+    if ! grep -qx "$target" <<<"$installed"; then
+      echo "bootstrap: rustup target add $target" >&2
+      rustup target add "$target" >&2 || echo "bootstrap: could not add $target" >&2
+    fi
+  done
+}
+# The release is built and checked on Linux (Debian); elsewhere there is nothing to add.
+if [[ $(uname -s) == Linux ]]; then
+  release_toolchains
 fi
 
 # The action's scripts are linted with shellcheck (tests/it/action.rs): Debian's package on

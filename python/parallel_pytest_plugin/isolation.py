@@ -21,7 +21,9 @@ computes the same lists, and files are replaced atomically, so the last writer w
 Works on pytest 7.0+.
 """
 
+import contextlib
 import os
+import signal
 
 import pytest
 
@@ -52,12 +54,23 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    interrupt_on_ctrl_break()
     marker = config.getoption("parallel_pytest_serial_marker")
     if not marker:
         if config.getoption("parallel_pytest_phase"):
             raise pytest.UsageError("--parallel-pytest-phase needs --parallel-pytest-serial-marker")
         return
     config.addinivalue_line("markers", marker_line(marker))
+
+
+def interrupt_on_ctrl_break():
+    """On Windows pytest runs in its own console process group, which ignores Ctrl-C, so
+    parallel-pytest forwards cancellation as Ctrl-Break; without this Python would die of it
+    on the spot instead of stopping with `KeyboardInterrupt` and writing its report."""
+    if hasattr(signal, "SIGBREAK"):
+        # Outside the main thread Python refuses; its default then stays.
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGBREAK, signal.default_int_handler)
 
 
 def marker_line(marker):

@@ -1,3 +1,5 @@
+import os
+
 from parallel_pytest_plugin import isolation
 
 
@@ -41,3 +43,23 @@ def test_no_default_marker(pytester):
     result.stderr.fnmatch_lines(["*needs --parallel-pytest-serial-marker*"])
     result = pytester.runpytest("-p", "parallel_pytest_plugin.isolation", "--markers")
     assert "(parallel-pytest)" not in result.stdout.str()
+
+
+def test_ctrl_break_stops_pytest_like_ctrl_c(pytester, monkeypatch):
+    # Windows' SIGBREAK stood in for by SIGUSR1: the plugin must make it a KeyboardInterrupt,
+    # so pytest stops cleanly and still writes its JUnit report.
+    pytester.makeconftest("import signal\nsignal.SIGBREAK = signal.SIGUSR1\n")
+    pytester.makepyfile(
+        test_a="import os, signal\n"
+        "def test_first(): pass\n"
+        "def test_break(): os.kill(os.getpid(), signal.SIGUSR1)\n"
+        "def test_never(): pass\n"
+    )
+    junit = pytester.path / "junit.xml"
+    monkeypatch.setenv("PYTHONPATH", os.path.dirname(os.path.dirname(isolation.__file__)))
+    result = pytester.runpytest_subprocess(
+        "-p", "parallel_pytest_plugin.isolation", f"--junitxml={junit}"
+    )
+    assert result.ret == 2
+    result.stdout.fnmatch_lines(["*KeyboardInterrupt*"])
+    assert "test_first" in junit.read_text()

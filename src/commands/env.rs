@@ -129,8 +129,9 @@ fn render_text(r: &EnvReport) -> String {
             None => "none (the whole suite is one shard)".to_owned(),
         },
     );
-    line("cpus", cpus_text(&r.cpus));
-    line("memory", memory_text(&r.memory));
+    let linux = cfg!(target_os = "linux");
+    line("cpus", cpus_text(&r.cpus, linux));
+    line("memory", memory_text(&r.memory, linux));
     let w = &r.workers;
     line(
         "workers",
@@ -174,12 +175,14 @@ fn render_text(r: &EnvReport) -> String {
 }
 
 /// `4 effective, set by … (online 8, affinity 8, cgroup quota 4 (`…/cpu.max`))`.
-fn cpus_text(c: &Cpus) -> String {
+/// `linux`: whether cgroups exist here at all; elsewhere the text says so instead of "none".
+fn cpus_text(c: &Cpus, linux: bool) -> String {
     let affinity = c.affinity.map_or("unknown".to_owned(), |a| a.to_string());
     let quota = match (c.quota, &c.quota_file) {
         (Some(q), Some(file)) => format!("{q} (`{}`)", file.display()),
         (Some(q), None) => q.to_string(),
-        (None, _) => "none".to_owned(),
+        (None, _) if linux => "none".to_owned(),
+        (None, _) => "none (no cgroups on this system)".to_owned(),
     };
     format!(
         "{} effective, set by {} (online {}, affinity {affinity}, cgroup quota {quota})",
@@ -189,19 +192,23 @@ fn cpus_text(c: &Cpus) -> String {
     )
 }
 
-/// `cgroup limit 1.0 GiB (`…/memory.max`), 16.0 GiB available`.
-fn memory_text(m: &Memory) -> String {
+/// `cgroup limit 1.0 GiB (`…/memory.max`), 16.0 GiB available, 30.5 GiB installed`.
+fn memory_text(m: &Memory, linux: bool) -> String {
     let limit = match (m.limit_bytes, &m.limit_file) {
         (Some(b), Some(file)) => format!("cgroup limit {} (`{}`)", bytes(b), file.display()),
         (Some(b), None) => format!("cgroup limit {}", bytes(b)),
-        (None, _) => "no cgroup limit".to_owned(),
+        (None, _) if linux => "no cgroup limit".to_owned(),
+        (None, _) => "no cgroups on this system".to_owned(),
     };
     let available = m
         .available_bytes
         .map_or("available unknown".to_owned(), |b| {
             format!("{} available", bytes(b))
         });
-    format!("{limit}, {available}")
+    match m.total_bytes {
+        Some(total) => format!("{limit}, {available}, {} installed", bytes(total)),
+        None => format!("{limit}, {available}"),
+    }
 }
 
 /// Bytes in binary units with one decimal (`1.5 GiB`), for people.
@@ -252,7 +259,7 @@ mod tests {
             "provider GitLab CI (gitlab)
 shard    2/3 (from CI_NODE_INDEX/CI_NODE_TOTAL)
 cpus     1 effective, set by the cgroup v2 quota `cpu.max` (online 8, affinity 8, cgroup quota 1.5 (`/sys/fs/cgroup/cpu.max`))
-memory   cgroup limit 1.0 GiB (`/sys/fs/cgroup/memory.max`), 16.0 GiB available
+memory   cgroup limit 1.0 GiB (`/sys/fs/cgroup/memory.max`), 16.0 GiB available, 30.5 GiB installed
 workers  1 (cpu: 1 effective CPU; budget 512 MiB per worker)
 python   `/venv/bin/python` (Python 3.12.1)
 pytest   9.2.0
@@ -268,5 +275,32 @@ xdist    not installed: install it with `/venv/bin/python -m pip install pytest-
         assert_eq!(json["workers"]["count"], 1);
         assert_eq!(json["workers"]["reason"], "cpu");
         assert_eq!(json["python"]["xdist"], serde_json::Value::Null);
+    }
+
+    /// macOS: no cgroups, no affinity, installed memory only; the text says so.
+    #[test]
+    fn text_without_cgroups_says_what_is_unknown() {
+        let memory = Memory {
+            limit_bytes: None,
+            limit_file: None,
+            available_bytes: None,
+            total_bytes: Some(16 << 30),
+        };
+        assert_eq!(
+            memory_text(&memory, false),
+            "no cgroups on this system, available unknown, 16.0 GiB installed"
+        );
+        let cpus = Cpus {
+            online: 3,
+            affinity: None,
+            quota: None,
+            quota_file: None,
+            effective: 3,
+            source: host::CpuSource::Online,
+        };
+        assert_eq!(
+            cpus_text(&cpus, false),
+            "3 effective, set by the online CPUs (online 3, affinity unknown, cgroup quota none (no cgroups on this system))"
+        );
     }
 }

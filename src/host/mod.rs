@@ -76,8 +76,12 @@ pub struct Memory {
     /// cgroup `memory.max` / `memory.limit_in_bytes` (tightest on the path); `None` = no limit.
     pub limit_bytes: Option<u64>,
     pub limit_file: Option<PathBuf>,
-    /// `MemAvailable` from `/proc/meminfo`; `None` where unknown.
+    /// `MemAvailable` from `/proc/meminfo` (Windows: the available physical memory); `None`
+    /// where unknown (macOS gives no figure that means the same).
     pub available_bytes: Option<u64>,
+    /// Installed memory: `MemTotal`, macOS's `hw.memsize`, Windows' total physical memory.
+    /// Shown, never used for the worker budget (installed is not free).
+    pub total_bytes: Option<u64>,
 }
 
 /// What the host offers, plus warnings about files we could not use.
@@ -102,9 +106,15 @@ impl HostInfo {
     }
 }
 
-/// Read the real machine.
+/// Read the real machine. Without `/proc` the memory comes from the platform's own API.
 pub fn detect() -> HostInfo {
-    detect_at(Path::new("/"), affinity())
+    let mut info = detect_at(Path::new("/"), affinity());
+    if info.memory.total_bytes.is_none() {
+        let (total, available) = platform_memory();
+        info.memory.total_bytes = total;
+        info.memory.available_bytes = info.memory.available_bytes.or(available);
+    }
+    info
 }
 
 /// Read a machine rooted at `root` (`/` in production, a fixture tree in tests), with the
@@ -131,6 +141,9 @@ pub fn detect_at(root: &Path, affinity: Option<u32>) -> HostInfo {
             limit_bytes: limits.memory.as_ref().map(|l| l.value),
             limit_file: limits.memory.map(|l| l.file),
             available_bytes: mem_available(root, &mut warnings),
+            total_bytes: std::fs::read_to_string(root.join("proc/meminfo"))
+                .ok()
+                .and_then(|text| parse_meminfo(&text, "MemTotal:")),
         },
         warnings,
     }
@@ -218,8 +231,13 @@ fn mem_available(root: &Path, warnings: &mut Vec<String>) -> Option<u64> {
 
 /// Parse the `MemAvailable:  123 kB` line of `/proc/meminfo`.
 fn parse_mem_available(text: &str) -> Option<u64> {
-    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let mut words = line["MemAvailable:".len()..].split_whitespace();
+    parse_meminfo(text, "MemAvailable:")
+}
+
+/// Parse the `<key>  123 kB` line of `/proc/meminfo`, in bytes.
+fn parse_meminfo(text: &str, key: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with(key))?;
+    let mut words = line[key.len()..].split_whitespace();
     let kb = words.next()?.parse::<u64>().ok()?;
     match words.next() {
         Some("kB") | None => kb.checked_mul(1024),
@@ -237,6 +255,49 @@ pub fn affinity() -> Option<u32> {
         .filter(|&i| set.is_set(i).unwrap_or(false))
         .count();
     u32::try_from(n).ok().filter(|&n| n >= 1)
+}
+
+/// Installed and available memory from the platform (total, available). macOS: `sysctl -n
+/// hw.memsize` for the total; its "free" pages leave out the reclaimable cache, so available
+/// stays unknown rather than a misleading small number.
+#[cfg(target_os = "macos")]
+fn platform_memory() -> (Option<u64>, Option<u64>) {
+    let total = std::process::Command::new("/usr/sbin/sysctl")
+        .args(["-n", "hw.memsize"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| parse_sysctl_number(&String::from_utf8_lossy(&o.stdout)));
+    (total, None)
+}
+
+/// Windows: `GlobalMemoryStatusEx` gives both.
+#[cfg(windows)]
+#[allow(unsafe_code)]
+fn platform_memory() -> (Option<u64>, Option<u64>) {
+    use windows::Win32::System::SystemInformation::{GlobalMemoryStatusEx, MEMORYSTATUSEX};
+    let mut status = MEMORYSTATUSEX {
+        dwLength: u32::try_from(std::mem::size_of::<MEMORYSTATUSEX>()).unwrap_or(0),
+        ..Default::default()
+    };
+    // SAFETY: `status` is a live, correctly sized MEMORYSTATUSEX with `dwLength` set, as the
+    // call requires; it only writes into it.
+    match unsafe { GlobalMemoryStatusEx(&mut status) } {
+        Ok(()) => (Some(status.ullTotalPhys), Some(status.ullAvailPhys)),
+        Err(_) => (None, None),
+    }
+}
+
+/// Elsewhere (Linux without `/proc`, the BSDs): unknown.
+#[cfg(not(any(target_os = "macos", windows)))]
+fn platform_memory() -> (Option<u64>, Option<u64>) {
+    (None, None)
+}
+
+/// The number `sysctl -n` prints.
+#[cfg_attr(not(target_os = "macos"), allow(dead_code))]
+fn parse_sysctl_number(text: &str) -> Option<u64> {
+    text.trim().parse().ok()
 }
 
 /// CPUs in this process's affinity mask: macOS and the BSDs have no portable call, so none.
@@ -295,6 +356,16 @@ mod tests {
         assert_eq!(parse_mem_available(text), Some(2048 * 1024));
         assert_eq!(parse_mem_available("MemTotal: 1 kB\n"), None);
         assert_eq!(parse_mem_available("MemAvailable: lots kB\n"), None);
+        assert_eq!(parse_meminfo(text, "MemTotal:"), Some(100 * 1024));
+        // Written on Windows or not, a line is a line.
+        assert_eq!(parse_meminfo("MemTotal: 1 kB\r\n", "MemTotal:"), Some(1024));
+    }
+
+    #[test]
+    fn sysctl_numbers() {
+        assert_eq!(parse_sysctl_number("17179869184\n"), Some(17_179_869_184));
+        assert_eq!(parse_sysctl_number(""), None);
+        assert_eq!(parse_sysctl_number("sysctl: unknown oid"), None);
     }
 
     fn fixture(name: &str) -> PathBuf {

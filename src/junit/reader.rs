@@ -758,6 +758,34 @@ mod tests {
         assert_eq!(parse_seconds("abc"), None);
     }
 
+    /// A report written on Windows (CRLF, `\` in `file`) reads like its Unix twin: the same
+    /// cases, outcomes and times, and node ids with `/`.
+    #[test]
+    fn windows_written_report_reads_like_unix() {
+        let unix = "<?xml version=\"1.0\"?>\n<testsuites time=\"2.5\">\n<testsuite name=\"pytest\">\n\
+            <testcase classname=\"tests.test_a\" file=\"tests/test_a.py\" name=\"test_ok\" time=\"0.5\"/>\n\
+            <testcase classname=\"tests.test_a\" file=\"tests/test_a.py\" name=\"test_bad\" time=\"2\">\n\
+            <failure message=\"assert 0\">tests/test_a.py:5: AssertionError</failure>\n</testcase>\n\
+            </testsuite>\n</testsuites>\n";
+        let windows = unix
+            .replace("tests/test_a.py", "tests\\test_a.py")
+            .replace('\n', "\r\n");
+        let (u, w) = (parse(unix), parse(&windows));
+        assert_eq!(w.declared_seconds, u.declared_seconds);
+        let summary = |r: &FileReport| -> Vec<(String, Outcome, f64)> {
+            let mapper = crate::junit::NodeIdMapper::new();
+            r.cases
+                .iter()
+                .map(|c| {
+                    let id = mapper.node_id(&c.classname, &c.name, c.file.as_deref());
+                    (id, c.outcome, c.time_seconds)
+                })
+                .collect()
+        };
+        assert_eq!(summary(&w), summary(&u));
+        assert_eq!(summary(&w)[1].0, "tests/test_a.py::test_bad");
+    }
+
     #[test]
     fn pytest_outcomes() {
         let r = parse(

@@ -6,8 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nix::sys::signal::Signal;
-
 use super::command::{self, PytestCommand};
 use super::manifest::{MANIFEST_VERSION, Manifest, Selection, SerialPhase};
 use super::process::{self, Finished, SpawnError};
@@ -83,8 +81,8 @@ pub struct ShardOutcome {
     /// As written to `shard-<I>-of-<N>.json`.
     pub manifest: Manifest,
     /// The signal that killed pytest, and the one this job received and forwarded.
-    pub killed_by: Option<Signal>,
-    pub interrupted_by: Option<Signal>,
+    pub killed_by: Option<process::Cause>,
+    pub interrupted_by: Option<process::Cause>,
     /// Whether pytest got far enough to load our plugins (they record the interpreter).
     pub plugins_loaded: bool,
     /// pytest's "no tests collected" (exit 5) for a shard whose planned tests the user's
@@ -234,11 +232,11 @@ pub fn run(
         wall_seconds: finished.wall.as_secs_f64(),
         workers,
         exit_code: finished.code,
-        signal: finished.killed_by.map(|s| s.as_str().to_string()),
+        signal: finished.killed_by.map(process::Cause::name),
         pytest_started: true,
         python: PythonInfo::read_or(&cmd.info_path, req.inputs.python),
         crashed_workers: crash::crashes_in_file(&cmd.junit_path),
-        interrupted_by: finished.interrupted_by.map(|s| s.as_str().to_string()),
+        interrupted_by: finished.interrupted_by.map(process::Cause::name),
         dist: (workers > 1).then(|| req.inputs.dist.to_string()),
         max_worker_restart: cmd.max_worker_restart,
         serial: serial.phase,
@@ -350,7 +348,7 @@ fn serial_phase(
     copy_user_junit(&cmd, &paths.serial_junit)?;
     let merged = merge_serial_junit(parallel_cmd, &paths.serial_junit, progress)?;
     phase.exit_code = ended.code;
-    phase.signal = ended.killed_by.map(|s| s.as_str().to_string());
+    phase.signal = ended.killed_by.map(process::Cause::name);
     phase.wall_seconds = ended.wall.as_secs_f64();
     let finished = Finished {
         // A serial phase killed by a signal has no code: neither has the shard.

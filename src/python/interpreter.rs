@@ -24,7 +24,8 @@ pub enum PythonSource {
     Flag,
     /// `python = "…"` in `[tool.parallel-pytest]`.
     Config,
-    /// Found on `PATH` as `python3` or `python`.
+    /// Found without being named: the active virtualenv, `python3` or `python` on `PATH`, or
+    /// the `py` launcher.
     Path,
 }
 
@@ -40,7 +41,7 @@ impl PythonSource {
 
 #[derive(Debug, thiserror::Error)]
 pub enum InterpreterError {
-    #[error("no `python3` or `python` found on `PATH`")]
+    #[error("no `python3`, `python` or `py` launcher found on `PATH`")]
     NotOnPath,
     #[error("python interpreter `{}` (from {}) does not exist", .path.display(), .source_desc)]
     NotFound { path: PathBuf, source_desc: String },
@@ -69,11 +70,24 @@ pub enum InterpreterError {
 }
 
 /// Choose the interpreter: an explicit one (flag/env/config) wins; otherwise the first of
-/// `python3`, `python` on `path_var` (the value of `PATH`). An explicit bare name such as
-/// `python3.12` is also looked up on `PATH`; anything with a path separator is used as is.
+/// [`candidates`] that exists: the active virtualenv (`VIRTUAL_ENV`, read from the process
+/// environment), `python3` and `python` (or `python.exe`) on `path_var` (the value of `PATH`),
+/// then the Windows launcher `py -3`. An explicit bare name such as `python3.12` is also
+/// looked up on `PATH`; anything with a path separator is used as is.
 pub fn find(
     explicit: Option<(&Path, PythonSource)>,
     path_var: Option<&OsStr>,
+) -> Result<(PathBuf, PythonSource), InterpreterError> {
+    let virtual_env = std::env::var_os("VIRTUAL_ENV");
+    find_with(explicit, path_var, virtual_env.as_deref(), &ask_launcher)
+}
+
+/// [`find`] with the virtualenv and the launcher query as inputs, for tests.
+fn find_with(
+    explicit: Option<(&Path, PythonSource)>,
+    path_var: Option<&OsStr>,
+    virtual_env: Option<&OsStr>,
+    launcher: &dyn Fn(&Path) -> Option<PathBuf>,
 ) -> Result<(PathBuf, PythonSource), InterpreterError> {
     if let Some((path, source)) = explicit {
         let is_bare_name = path.components().count() == 1 && !path.is_absolute();
@@ -82,11 +96,92 @@ pub fn find(
         }
         return Ok((path.to_path_buf(), source));
     }
-    ["python3", "python"]
-        .iter()
-        .find_map(|name| search_path(OsStr::new(name), path_var))
+    candidates(path_var, virtual_env)
+        .into_iter()
+        .filter(|c| is_executable_file(c.path()))
+        .find_map(|c| match c {
+            Candidate::File(path) => Some(path),
+            Candidate::Launcher(py) => launcher(&py),
+        })
         .map(|p| (p, PythonSource::Path))
         .ok_or(InterpreterError::NotOnPath)
+}
+
+/// A place an interpreter may be when none was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Candidate {
+    /// The interpreter itself.
+    File(PathBuf),
+    /// The Windows launcher `py`, asked which interpreter `py -3` runs.
+    Launcher(PathBuf),
+}
+
+impl Candidate {
+    fn path(&self) -> &Path {
+        match self {
+            Candidate::File(p) | Candidate::Launcher(p) => p,
+        }
+    }
+}
+
+/// Every candidate, in the order they are tried: the virtualenv's interpreter (`bin/python3`,
+/// `bin/python`, or on Windows `Scripts\python.exe`), then `python3` and `python` in each
+/// `PATH` folder (plain and `.exe`), then the `py` launcher. The launcher comes last because
+/// it picks the newest installed Python, not the one a CI step put on `PATH`.
+fn candidates(path_var: Option<&OsStr>, virtual_env: Option<&OsStr>) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    if let Some(venv) = virtual_env.filter(|v| !v.is_empty()).map(Path::new) {
+        out.extend(
+            [
+                venv.join("bin").join("python3"),
+                venv.join("bin").join("python"),
+                venv.join("Scripts").join("python.exe"),
+            ]
+            .map(Candidate::File),
+        );
+    }
+    let dirs: Vec<PathBuf> = path_var
+        .map(|p| {
+            std::env::split_paths(p)
+                .filter(|dir| !dir.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    for name in ["python3", "python"] {
+        out.extend(
+            dirs.iter()
+                .flat_map(|d| executables(d, name).map(Candidate::File)),
+        );
+    }
+    out.extend(
+        dirs.iter()
+            .flat_map(|d| executables(d, "py").map(Candidate::Launcher)),
+    );
+    out
+}
+
+/// `dir/name` and `dir/name.exe` (Windows installs `python.exe`; the suffix is harmless
+/// elsewhere).
+fn executables(dir: &Path, name: &str) -> [PathBuf; 2] {
+    [dir.join(name), dir.join(format!("{name}.exe"))]
+}
+
+/// The interpreter `py -3` runs, as the launcher reports it; `None` when it has none.
+fn ask_launcher(py: &Path) -> Option<PathBuf> {
+    let out = Command::new(py)
+        .args(["-3", "-c", "import sys; print(sys.executable)"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    launcher_answer(out.status.success(), &out.stdout)
+}
+
+/// The path in the launcher's answer (it may end in CRLF).
+fn launcher_answer(success: bool, stdout: &[u8]) -> Option<PathBuf> {
+    let text = String::from_utf8_lossy(stdout);
+    let line = text.lines().rev().find(|l| !l.trim().is_empty())?.trim();
+    (success && !line.is_empty()).then(|| PathBuf::from(line))
 }
 
 /// First executable file called `name` in the `PATH`-style list `path_var`.
@@ -94,12 +189,7 @@ fn search_path(name: &OsStr, path_var: Option<&OsStr>) -> Option<PathBuf> {
     let path_var = path_var?;
     std::env::split_paths(path_var)
         .filter(|dir| !dir.as_os_str().is_empty())
-        .flat_map(|dir| {
-            let plain = dir.join(name);
-            // Windows installs `python.exe`; the suffix is harmless elsewhere.
-            let exe = dir.join(format!("{}.exe", name.to_string_lossy()));
-            [plain, exe]
-        })
+        .flat_map(|dir| executables(&dir, &name.to_string_lossy()))
         .find(|candidate| is_executable_file(candidate))
 }
 
@@ -294,7 +384,10 @@ mod tests {
         assert_eq!(find(None, Some(&path)).unwrap().0, python3_b);
         let only_a = std::env::join_paths([a.path()]).unwrap();
         assert_eq!(find(None, Some(&only_a)).unwrap().0, python_a);
-        assert!(matches!(find(None, None), Err(InterpreterError::NotOnPath)));
+        assert!(matches!(
+            find_with(None, None, None, &|_| None),
+            Err(InterpreterError::NotOnPath)
+        ));
         // A bare explicit name is looked up; a path is taken as given.
         let (p, s) = find(Some((Path::new("python"), PythonSource::Flag)), Some(&path)).unwrap();
         assert_eq!((p, s), (python_a, PythonSource::Flag));
@@ -305,6 +398,86 @@ mod tests {
                 .0,
             given
         );
+    }
+
+    /// An executable file (on Unix the mode matters; elsewhere existing is enough).
+    fn touch_exe(path: &Path) -> PathBuf {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        path.to_path_buf()
+    }
+
+    #[test]
+    fn windows_layouts_python_exe_venv_scripts_and_py_launcher() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("Python312");
+        let launcher_dir = dir.path().join("Windows");
+        let py = touch_exe(&launcher_dir.join("py.exe"));
+        let path = std::env::join_paths([&bin, &launcher_dir]).unwrap();
+        let from_py = PathBuf::from(r"C:\Python313\python.exe");
+        let ask = |p: &Path| (p == py).then(|| from_py.clone());
+        // Only the launcher: `py -3` names the interpreter.
+        let found = find_with(None, Some(&path), None, &ask).unwrap();
+        assert_eq!(found, (from_py.clone(), PythonSource::Path));
+        // `python.exe` on PATH comes before the launcher.
+        let python_exe = touch_exe(&bin.join("python.exe"));
+        assert_eq!(
+            find_with(None, Some(&path), None, &ask).unwrap().0,
+            python_exe
+        );
+        // An active virtualenv's `Scripts\python.exe` comes first.
+        let venv = dir.path().join(".venv");
+        let scripts = touch_exe(&venv.join("Scripts").join("python.exe"));
+        let found = find_with(None, Some(&path), Some(venv.as_os_str()), &ask).unwrap();
+        assert_eq!(found.0, scripts);
+        // A `VIRTUAL_ENV` without an interpreter is passed over.
+        let gone = dir.path().join("gone");
+        let found = find_with(None, Some(&path), Some(gone.as_os_str()), &ask).unwrap();
+        assert_eq!(found.0, python_exe);
+        // A launcher without Python 3 is no interpreter.
+        let none = find_with(None, Some(launcher_dir.as_os_str()), None, &|_| None);
+        assert!(matches!(none, Err(InterpreterError::NotOnPath)));
+    }
+
+    #[test]
+    fn candidate_order() {
+        let path = std::env::join_paths(["/a", "/b"]).unwrap();
+        let got = candidates(Some(&path), Some(OsStr::new("/v")));
+        let file = |p: &str| Candidate::File(PathBuf::from(p));
+        assert_eq!(
+            got[..3],
+            [
+                file("/v/bin/python3"),
+                file("/v/bin/python"),
+                Candidate::File(Path::new("/v").join("Scripts").join("python.exe")),
+            ]
+        );
+        assert_eq!(
+            got[3..7],
+            [
+                file("/a/python3"),
+                file("/a/python3.exe"),
+                file("/b/python3"),
+                file("/b/python3.exe"),
+            ]
+        );
+        assert_eq!(got.last(), Some(&Candidate::Launcher("/b/py.exe".into())));
+        assert!(candidates(None, Some(OsStr::new(""))).is_empty());
+    }
+
+    #[test]
+    fn launcher_answer_takes_the_last_line_without_crlf() {
+        assert_eq!(
+            launcher_answer(true, b"C:\\Python313\\python.exe\r\n"),
+            Some(PathBuf::from(r"C:\Python313\python.exe"))
+        );
+        assert_eq!(launcher_answer(false, b"C:\\x.exe\r\n"), None);
+        assert_eq!(launcher_answer(true, b"\r\n"), None);
     }
 
     #[cfg(unix)]

@@ -11,10 +11,12 @@ use crate::junit::{NodeIdMapper, TestCase};
 
 /// (file relative to rootdir, 1-based line) of a testcase.
 pub fn locate(case: &TestCase, mapper: &NodeIdMapper) -> (Option<String>, Option<u64>) {
+    // A JUnit file written on Windows says `tests\test_a.py`; annotations and links use `/`.
     let file = case
         .file
-        .clone()
+        .as_deref()
         .filter(|f| f.ends_with(".py"))
+        .map(|f| f.replace('\\', "/"))
         .or_else(|| mapper.file_of(&case.classname, case.file.as_deref()))
         .filter(|f| !f.is_empty());
     let Some(file) = file else {
@@ -94,6 +96,25 @@ mod tests {
         assert_eq!(
             locate(
                 &case(Some("tests/test_basic.py"), Some(13), "no frames"),
+                &m
+            ),
+            (Some("tests/test_basic.py".into()), Some(14))
+        );
+    }
+
+    /// Written on Windows: `\` in the file and the traceback, an absolute `C:\work\repo`
+    /// path, CRLF line ends; the location is the same as on Linux, with `/`.
+    #[test]
+    fn windows_paths_and_crlf() {
+        let m = NodeIdMapper::new();
+        let text = "def test_x():\r\n>       assert 0\r\nE       assert 0\r\n\r\nC:\\work\\repo\\tests\\test_basic.py:15: AssertionError\r\n";
+        assert_eq!(
+            locate(&case(Some("tests\\test_basic.py"), Some(13), text), &m),
+            (Some("tests/test_basic.py".into()), Some(15))
+        );
+        assert_eq!(
+            locate(
+                &case(Some("tests\\test_basic.py"), Some(13), "no frames"),
                 &m
             ),
             (Some("tests/test_basic.py".into()), Some(14))

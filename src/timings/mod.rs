@@ -101,6 +101,7 @@ pub struct Timings {
 impl Timings {
     /// Records one duration; bad values are dropped with a warning (the test is then estimated).
     fn insert_checked(&mut self, id: String, seconds: f64, source: &Path) {
+        let id = crate::node_id::NodeId::new(id).into_string();
         if seconds.is_finite() && seconds >= 0.0 {
             self.tests.insert(id, seconds);
         } else {

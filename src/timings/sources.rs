@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use super::{DEFAULT_STORE, TEST_DURATIONS, Timings, TimingsError, store};
 use crate::junit::node_id::NodeIdMapper;
 use crate::junit::reader;
+use crate::node_id::NodeId;
 
 /// Files of a folder that look like timings: `*.xml`, `*.json`, `.test_durations`.
 fn is_timings_name(p: &Path) -> bool {
@@ -227,6 +228,8 @@ impl<'de> serde::de::Visitor<'de> for &mut Collector<'_> {
     }
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(id) = map.next_key::<String>()? {
+            // Written on Windows, ids may say `tests\test_a.py::…`; pytest says `/`.
+            let id = NodeId::new(id).into_string();
             let value: serde_json::Value = map.next_value()?;
             match value.as_f64() {
                 Some(s) if s.is_finite() && s >= 0.0 => {
@@ -325,6 +328,32 @@ mod tests {
             Some(&0.75)
         );
         assert_eq!(t.tests.get("tests/test_a.py::test_y"), Some(&2.0));
+    }
+
+    /// Files written on Windows: CRLF line ends and `\` in paths read like their Unix twins.
+    #[test]
+    fn windows_written_files_read_like_unix_ones() {
+        let unix = read(
+            "{\n  \"tests/test_a.py::test_x\": 1.5,\n  \"tests/test_a.py::T::test_y[1]\": 2\n}\n",
+        )
+        .unwrap();
+        let windows = read(
+            "{\r\n  \"tests\\\\test_a.py::test_x\": 1.5,\r\n  \"tests\\\\test_a.py::T::test_y[1]\": 2\r\n}\r\n",
+        )
+        .unwrap();
+        assert_eq!(windows.tests, unix.tests);
+        assert_eq!(
+            windows.tests.get("tests/test_a.py::T::test_y[1]"),
+            Some(&2.0)
+        );
+        let junit = read(
+            "<?xml version=\"1.0\"?>\r\n<testsuites>\r\n<testsuite name=\"pytest\">\r\n\
+             <testcase classname=\"tests.test_a\" file=\"tests\\test_a.py\" name=\"test_x\" time=\"1.5\"/>\r\n\
+             <testcase classname=\"tests.test_a.T\" name=\"test_y[1]\" time=\"2\"/>\r\n\
+             </testsuite>\r\n</testsuites>\r\n",
+        )
+        .unwrap();
+        assert_eq!(junit.tests, unix.tests);
     }
 
     #[test]

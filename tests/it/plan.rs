@@ -474,3 +474,49 @@ fn timings_node_ids_stay_inert_in_a_github_log() {
     assert!(!json.contains("##["), "{json}");
     serde_json::from_str::<serde_json::Value>(&json).unwrap();
 }
+
+/// Inputs written on Windows (CRLF line ends, `\` in the node ids of `.test_durations`, a CRLF
+/// `pyproject.toml` and `pytest.ini`) plan exactly like their Unix twins, with `/` paths.
+#[test]
+fn windows_written_inputs_plan_like_unix_ones() {
+    let durations = [
+        ("tests/test_api.py::test_one", 3.0),
+        ("tests/test_api.py::test_two", 1.0),
+        ("tests/unit/test_models.py::test_one", 2.0),
+    ];
+    let write = |dir: &Path, windows: bool| {
+        let eol = if windows { "\r\n" } else { "\n" };
+        let entries: Vec<String> = durations
+            .iter()
+            .map(|(id, s)| {
+                let id = if windows {
+                    id.replace('/', "\\\\")
+                } else {
+                    (*id).to_owned()
+                };
+                format!("  \"{id}\": {s}")
+            })
+            .collect();
+        let json = format!("{{{eol}{}{eol}}}{eol}", entries.join(&format!(",{eol}")));
+        std::fs::write(dir.join(".test_durations"), json).unwrap();
+        let config = format!("[tool.parallel-pytest]{eol}shards = 2{eol}");
+        std::fs::write(dir.join("pyproject.toml"), config).unwrap();
+        let ini = std::fs::read_to_string(dir.join("pytest.ini")).unwrap();
+        std::fs::write(dir.join("pytest.ini"), ini.replace('\n', eol)).unwrap();
+    };
+    let unix = fixture_copy("layouts/tests-folder");
+    write(unix.path(), false);
+    let windows = fixture_copy("layouts/tests-folder");
+    write(windows.path(), true);
+    let (a, b) = (plan_json(unix.path(), &[]), plan_json(windows.path(), &[]));
+    assert_eq!(a.shards_total, 2);
+    assert_eq!(b.unknown_tests, a.unknown_tests);
+    assert_eq!(b.predicted_makespan_seconds, a.predicted_makespan_seconds);
+    assert_eq!(b.shards, a.shards);
+    let all: Vec<&String> = b
+        .shards
+        .iter()
+        .flat_map(|s| s.files.iter().chain(&s.node_ids))
+        .collect();
+    assert!(all.iter().all(|p| !p.contains('\\')), "{all:?}");
+}

@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use parallel_pytest::junit::node_id::to_junit_names;
 use parallel_pytest::junit::reader::{Limits, read_path};
@@ -441,6 +440,9 @@ fn top_folders_case(py: &Path) {
     assert_eq!(keys, pytest_order);
 }
 
+// Unix signals; the Windows console events and exit statuses are unit-tested in
+// `pytest::process`, and run for real on the windows-latest CI job.
+#[cfg(unix)]
 #[test]
 fn sigterm_is_forwarded_and_pytest_writes_its_report() {
     let dir = fixture_copy("run-signals");
@@ -466,6 +468,7 @@ fn sigterm_is_forwarded_and_pytest_writes_its_report() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    use std::time::{Duration, Instant};
     let deadline = Instant::now() + Duration::from_secs(60);
     while !started.exists() {
         assert!(Instant::now() < deadline, "the waiting test never started");
@@ -492,6 +495,9 @@ fn sigterm_is_forwarded_and_pytest_writes_its_report() {
     assert!(names.contains(&"test_quick".to_string()), "{names:?}");
 }
 
+// Unix signals; the Windows console events and exit statuses are unit-tested in
+// `pytest::process`, and run for real on the windows-latest CI job.
+#[cfg(unix)]
 #[test]
 fn death_by_sigkill_is_named_and_points_at_memory() {
     let dir = fixture_copy("run-signals");

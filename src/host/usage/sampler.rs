@@ -221,8 +221,6 @@ impl Sampler {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::super::proc::fixture::write_proc;
     use super::*;
 
@@ -344,7 +342,7 @@ mod tests {
             .spawn()
             .unwrap();
         let sampler = Sampler::start(
-            PathBuf::from("/proc"),
+            std::path::PathBuf::from("/proc"),
             child.id(),
             false,
             Duration::from_millis(50),
