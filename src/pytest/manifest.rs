@@ -53,6 +53,10 @@ pub struct Manifest {
     /// versions or when `run` did not start pytest.
     #[serde(default)]
     pub resources: Option<crate::host::usage::Resources>,
+    /// Thread-pool variables `run` gave the parallel phase (`OMP_NUM_THREADS`, ...): empty
+    /// with one worker, when the user set them all, or with `--no-thread-limits`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub thread_limits: std::collections::BTreeMap<String, String>,
 }
 
 /// The serial phase of a shard.
