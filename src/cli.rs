@@ -193,6 +193,11 @@ pub struct RunArgs {
     /// Seconds pytest gets to write its report after SIGINT/SIGTERM before it is terminated.
     #[arg(long, env = ours::GRACE_SECONDS, value_name = "S")]
     pub grace_seconds: Option<f64>,
+
+    /// Leave `OMP_NUM_THREADS`, `OPENBLAS_NUM_THREADS`, ... unset: by default, with more than
+    /// one worker, each worker's numeric thread pools get its share of the CPUs.
+    #[arg(long, env = ours::NO_THREAD_LIMITS)]
+    pub no_thread_limits: bool,
 }
 
 #[derive(Debug, Clone, Args)]

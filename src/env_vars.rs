@@ -37,6 +37,8 @@ pub mod ours {
     pub const PLAN: &str = "PARALLEL_PYTEST_PLAN";
     /// `run --grace-seconds`: time pytest gets to write its report after a cancellation.
     pub const GRACE_SECONDS: &str = "PARALLEL_PYTEST_GRACE_SECONDS";
+    /// `run --no-thread-limits`: leave the numeric libraries' thread pools at their defaults.
+    pub const NO_THREAD_LIMITS: &str = "PARALLEL_PYTEST_NO_THREAD_LIMITS";
     /// `run`, pytest < 8.2 only: bytes of test-file paths allowed on argv before `run` passes
     /// top folders instead (default 131072). For tests and unusual systems.
     pub const ARGV_BUDGET: &str = "PARALLEL_PYTEST_ARGV_BUDGET";
@@ -89,6 +91,7 @@ pub mod ours {
         SHARD_TOTAL,
         PLAN,
         GRACE_SECONDS,
+        NO_THREAD_LIMITS,
         ARGV_BUDGET,
         CHECK_RUN,
         CHECK_NAME,

@@ -106,6 +106,8 @@ fn this_job(resolved: &PlanSettings, planned: &Planned, shard: Shard, row: &Shar
         serial_marker: &inputs.plan.constraints.serial_marker,
         grace: process::DEFAULT_GRACE,
         fingerprint: &planned.plan.fingerprint,
+        // As `run` gives them on this machine (`--no-thread-limits` is a `run` setting).
+        thread_limits: crate::pytest::threads::for_this_machine(workers, true),
     };
     let (cmd, _serial) = shard_run::commands(&req);
     let cwd = std::env::current_dir().ok();

@@ -63,6 +63,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> 
         serial_marker: &run.serial_marker.value,
         grace: run.grace,
         fingerprint: &plan.fingerprint,
+        thread_limits: crate::pytest::threads::for_this_machine(workers, run.thread_limits),
     };
     if shard_plan.is_empty() {
         return empty_shard(&args, &req);

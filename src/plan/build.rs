@@ -197,7 +197,7 @@ pub fn partition_plan(input: &PartitionInput<'_>) -> Plan {
                 } else {
                     (input.sources)(&f.path)
                 };
-                applied.allowed_split(f, split_file(f, src.as_deref()), src.as_deref())
+                applied.allowed_split(f, split_file(f), src.as_deref())
             })
             .clone()
     };
@@ -216,9 +216,21 @@ pub fn partition_plan(input: &PartitionInput<'_>) -> Plan {
         applied.adjust(input.files, units)
     };
 
-    let finest = finest_max(&base, n, share, &mut split_of);
+    // The heaviest unit at the finest split that can matter: only a file above the fair share
+    // can raise the bound above `total / n` (bundles and serial weights included).
+    let finest_units = units_at(share, &mut split_of);
+    let heaviest = finest_units
+        .iter()
+        .max_by(|a, b| a.micros.cmp(&b.micros).then_with(|| b.key.cmp(&a.key)));
+    let finest = heaviest.map_or(0, |u| u.micros);
+    let longest_test = finest_units.iter().map(|u| u.longest).max().unwrap_or(0);
     let lower_units = total.div_ceil(n as u64).max(finest);
     let good_enough = lower_units + lower_units / 100;
+    let bound = Bound {
+        total,
+        longest_test,
+        held: heaviest.map(|u| (u.micros, held_by(u))),
+    };
 
     let mut best = run(units_at(u64::MAX, &mut split_of), n);
     // Thresholds: the fair share, halved four times, then every file that can be split.
@@ -232,9 +244,68 @@ pub fn partition_plan(input: &PartitionInput<'_>) -> Plan {
             best = candidate;
         }
     }
-    let mut plan = assemble(&best, input, n, w, lower_units);
+    let mut plan = assemble(&best, input, n, w, &bound);
     plan.notes = applied.notes();
+    plan.notes.extend(bound.note(n as u64, w));
     plan
+}
+
+/// The true lower bound, `max(total / (N·W), longest single test)`, and the unit that a
+/// constraint keeps whole, which may hold the plan above it.
+struct Bound {
+    total: u64,
+    longest_test: u64,
+    /// The heaviest unit at the finest allowed split and what keeps it whole.
+    held: Option<(u64, String)>,
+}
+
+impl Bound {
+    fn true_bound(&self, n: u64, w: u64) -> u64 {
+        self.total.div_ceil(n * w).max(self.longest_test)
+    }
+
+    /// What no plan can beat given the constraints: a unit kept whole runs on one shard.
+    fn constrained(&self, n: u64, w: u64) -> u64 {
+        let held = self.held.as_ref().map_or(0, |(m, _)| m.div_ceil(w));
+        self.true_bound(n, w).max(held)
+    }
+
+    /// Says which unit keeps the plan above the true bound, and by how much (over 1 %).
+    fn note(&self, n: u64, w: u64) -> Option<String> {
+        let (bound, floor) = (self.true_bound(n, w), self.constrained(n, w));
+        let (_, what) = self.held.as_ref()?;
+        (floor > bound + bound / 100).then(|| {
+            format!(
+                "{what} cannot be split further: no plan goes below {:.1} s, {:.1} s above the \
+                 lower bound of {:.1} s",
+                seconds(floor),
+                seconds(floor - bound),
+                seconds(bound)
+            )
+        })
+    }
+}
+
+/// Names a unit and the constraint that keeps it whole.
+fn held_by(u: &Unit) -> String {
+    let file = crate::node_id::file_part(&u.key);
+    match &u.kind {
+        UnitKind::Bundle { files } => format!(
+            "the `xdist_group` bundle {}",
+            files
+                .iter()
+                .map(|(f, _)| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        UnitKind::File => format!("`{file}` (kept whole)"),
+        UnitKind::Remainder => format!(
+            "what stays with `{file}` (tests the timings do not name, or its module-level tests \
+             under `--dist loadscope`)"
+        ),
+        UnitKind::Moved { .. } => format!("class `{}` (`--dist loadscope`)", u.key),
+        UnitKind::NodeArg => format!("the node id `{}`", u.key),
+    }
 }
 
 /// Every file whole, then every explicit node-id arg.
@@ -251,50 +322,13 @@ fn base_units(input: &PartitionInput<'_>) -> Vec<Unit> {
     base
 }
 
-/// The heaviest unit at the finest split we may use (every file split as far as it can be).
-fn finest_max(
-    base: &[Unit],
-    n: usize,
-    share: u64,
-    split_of: &mut dyn FnMut(usize) -> Option<Split>,
-) -> u64 {
-    base.iter()
-        .enumerate()
-        .map(|(i, u)| {
-            // Only a file above the fair share can raise the bound above `total / n`.
-            if u.kind == UnitKind::File && n > 1 && u.micros > share {
-                split_of(i)
-                    .map(|s| {
-                        s.moved
-                            .iter()
-                            .chain(std::iter::once(&s.remainder))
-                            .map(|m| m.micros)
-                            .max()
-                            .unwrap_or(0)
-                    })
-                    .unwrap_or(u.micros)
-            } else {
-                u.micros
-            }
-        })
-        .max()
-        .unwrap_or(0)
-}
-
-fn assemble(
-    best: &Candidate,
-    input: &PartitionInput<'_>,
-    n: usize,
-    w: u64,
-    lower_units: u64,
-) -> Plan {
+fn assemble(best: &Candidate, input: &PartitionInput<'_>, n: usize, w: u64, bound: &Bound) -> Plan {
     let shards: Vec<ShardPlan> = accumulate(best, n)
         .into_iter()
         .enumerate()
         .map(|(i, a)| a.into_shard(i as u32 + 1, w))
         .collect();
-    let longest_test = best.units.iter().map(|u| u.longest).max().unwrap_or(0);
-    let lower = lower_units.div_ceil(w).max(longest_test);
+    let lower = bound.true_bound(n as u64, w);
     let makespan = shards
         .iter()
         .map(|s| s.predicted_seconds)
@@ -421,4 +455,64 @@ fn fingerprint(units: &[Unit], plan: &Plan) -> String {
     }
     let digest = h.finalize();
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::constraints::{Constraints, Dist};
+    use crate::timings::TestWork;
+
+    fn file(path: &str, seconds: &[f64]) -> FileWork {
+        FileWork {
+            path: path.into(),
+            tests: seconds
+                .iter()
+                .enumerate()
+                .map(|(i, s)| TestWork {
+                    id: format!("{path}::test_{i}"),
+                    seconds: *s,
+                    known: true,
+                })
+                .collect(),
+            anonymous_seconds: 0.0,
+            complete: false,
+        }
+    }
+
+    fn plan(files: &[FileWork], dist: Dist) -> Plan {
+        partition_plan(&PartitionInput {
+            files,
+            node_args: &[],
+            sources: &|_| None,
+            shards: 4,
+            workers: 2,
+            unknown_tests: 0,
+            constraints: &Constraints {
+                dist,
+                ..Constraints::default()
+            },
+        })
+    }
+
+    #[test]
+    fn the_bound_is_total_over_shards_times_workers_and_a_held_file_is_named() {
+        let files = vec![file("big.py", &[1.0; 40]), file("small.py", &[2.0, 6.0])];
+        // 48 s over 4 × 2 workers; the longest test is 6 s.
+        let free = plan(&files, Dist::Free);
+        assert_eq!(free.lower_bound_seconds, 6.0);
+        assert!(free.predicted_makespan_seconds <= 6.5, "{free:#?}");
+        assert!(free.notes.is_empty(), "{:?}", free.notes);
+        // `--dist loadfile` keeps big.py (40 s) whole: 20 s on two workers, 14 s above.
+        let held = plan(&files, Dist::LoadFile);
+        assert_eq!(held.lower_bound_seconds, 6.0);
+        assert!(
+            held.notes
+                .iter()
+                .any(|n| n.contains("`big.py` (kept whole)")
+                    && n.contains("no plan goes below 20.0 s, 14.0 s above")),
+            "{:?}",
+            held.notes
+        );
+    }
 }

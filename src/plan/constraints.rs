@@ -313,14 +313,14 @@ fn serial_micros(unit: &Unit, file: &FileWork, marks: &Marks) -> u64 {
 }
 
 /// A split at class boundaries (`--dist loadscope`): each class whose tests we know moves
-/// as a whole (`file::Class`, deselected by the owner as `file::Class::`); module-level tests
+/// as a whole (its timed ids, selected there and skipped by the owner); module-level tests
 /// and unknown ones stay with the file. Without `--collect` a class moves only if the file
 /// still defines it at top level (a stale name would stop pytest with "not found"). `None`
 /// when fewer than two parts result.
 fn class_split(file: &FileWork, source: Option<&str>) -> Option<Split> {
     use super::units::{Rest, finish_split, micros};
     let path = &file.path;
-    let mut classes: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    let mut classes: BTreeMap<&str, Vec<(&str, u64)>> = BTreeMap::new();
     let anonymous = micros(file.anonymous_seconds);
     let mut rest = Rest {
         micros: anonymous,
@@ -339,22 +339,27 @@ fn class_split(file: &FileWork, source: Option<&str>) -> Option<Split> {
                     file.complete || source.is_some_and(|s| markers::defines_class(s, head))
                 });
         match class {
-            Some(head) => classes.entry(head).or_default().push(w),
+            Some(head) => classes.entry(head).or_default().push((t.id.as_str(), w)),
             None => rest.add([w]),
         }
     }
     let moved: Vec<Unit> = classes
         .into_iter()
-        .map(|(head, ws)| Unit {
-            key: format!("{path}::{head}"),
-            kind: UnitKind::Moved {
-                select: vec![format!("{path}::{head}")],
-                deselect: vec![format!("{path}::{head}::")],
-            },
-            micros: ws.iter().sum(),
-            longest: ws.iter().copied().max().unwrap_or(0),
-            tests: ws.len() as u64,
-            family_member: false,
+        .map(|(head, tests)| {
+            // Exact ids both ways: a test added to the class since the timings runs once, in
+            // the owner, and no deselect reaches past the class.
+            let ids: Vec<String> = tests.iter().map(|(id, _)| (*id).to_owned()).collect();
+            Unit {
+                key: format!("{path}::{head}"),
+                kind: UnitKind::Moved {
+                    select: ids.clone(),
+                    deselect: ids,
+                },
+                micros: tests.iter().map(|(_, w)| w).sum(),
+                longest: tests.iter().map(|(_, w)| *w).max().unwrap_or(0),
+                tests: tests.len() as u64,
+                family_member: false,
+            }
         })
         .collect();
     finish_split(path, moved, rest)
@@ -407,16 +412,16 @@ mod tests {
                 (
                     &"t.py::TestA".to_string(),
                     &UnitKind::Moved {
-                        select: vec!["t.py::TestA".into()],
-                        deselect: vec!["t.py::TestA::".into()]
+                        select: vec!["t.py::TestA::test_1".into(), "t.py::TestA::test_2".into()],
+                        deselect: vec!["t.py::TestA::test_1".into(), "t.py::TestA::test_2".into()]
                     },
                     10_000_000
                 ),
                 (
                     &"t.py::TestB".to_string(),
                     &UnitKind::Moved {
-                        select: vec!["t.py::TestB".into()],
-                        deselect: vec!["t.py::TestB::".into()]
+                        select: vec!["t.py::TestB::test_1[x::y]".into()],
+                        deselect: vec!["t.py::TestB::test_1[x::y]".into()]
                     },
                     3_000_000
                 ),
@@ -474,7 +479,7 @@ mod tests {
             ["xdist_group: `a.py`, `b.py` stay on one shard"]
         );
         // Files using a group are never split.
-        let split = super::super::units::split_file(&files[1], None);
+        let split = super::super::units::split_file(&files[1]);
         assert!(split.is_some());
         assert!(applied.allowed_split(&files[1], split, None).is_none());
         assert!(

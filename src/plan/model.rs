@@ -12,7 +12,8 @@ pub struct Plan {
     /// Hash over the plan's inputs and result; shards with different fingerprints disagree.
     pub fingerprint: String,
     pub shards_total: u32,
-    /// `max(total / N, longest unsplittable item)`.
+    /// `max(total / (N·W), longest single test)`: what no plan can beat. When a constraint
+    /// keeps the plan above it, `notes` says which unit and by how much.
     pub lower_bound_seconds: f64,
     pub predicted_makespan_seconds: f64,
     /// Tests (or files) with no timing, estimated by the documented rule.

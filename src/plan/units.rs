@@ -1,21 +1,16 @@
 //! From files with timings to plannable units, and how a heavy file is split.
 //!
 //! A file is one unit unless it is split. A split file becomes one *remainder* unit (the
-//! file itself: whatever could not be moved, plus any tests unknown to the timings) and
-//! *moved* units, each run elsewhere by node id and deselected (`--deselect`) by the shard that
-//! owns the remainder. pytest's `--deselect` matches node-id **prefixes**, so a moved unit must
-//! be named so that its deselect prefix matches exactly its own tests:
+//! file itself: whatever stays, plus any tests unknown to the timings) and *moved* units,
+//! one per test named in the timings, each run elsewhere by its node id and skipped by the
+//! shard that owns the remainder (`deselect`). Every timed test can move, with or without
+//! `--collect`: the selection plugin skips a moved id by exact match, so a test that is new
+//! since the timings still runs once (in the owner), and a moved id that no longer exists is
+//! simply not selected anywhere.
 //!
-//! - with `--collect` every test of the file is known, so any test can move; tests whose ids
-//!   are prefixes of one another (`test_a` / `test_a2`) move together;
-//! - without `--collect` the timings may be stale and new tests unknown, so only groups that
-//!   can be named exactly move: a top-level class (run as `file::Class`, deselected as
-//!   `file::Class::`) and all instances of a parametrized function (run as `file::test_f`,
-//!   deselected as `file::test_f[`), and only when the file still defines that class/function
-//!   (a stale id would make pytest fail with "not found"). Plain functions stay in the
-//!   remainder, because `--deselect file::test_a` would also drop a new `file::test_a2`.
-
-use std::collections::BTreeMap;
+//! Ids that extend one another (`test_a` / `test_a2`, `test_p[1]` / `test_p[10]`) form a
+//! *family*: its members other than the root never run through the owner's file argument
+//! (`build.rs`), so the plan stays correct also where a deselect is matched as a prefix.
 
 use crate::timings::FileWork;
 
@@ -85,32 +80,15 @@ pub struct Split {
     pub remainder: Unit,
 }
 
-fn name_defined(source: &str, keyword: &str, name: &str) -> bool {
-    source.lines().any(|line| {
-        let l = line.trim_start();
-        let l = l.strip_prefix("async ").map_or(l, str::trim_start);
-        l.strip_prefix(keyword)
-            .and_then(|r| r.strip_prefix(' '))
-            .map(str::trim_start)
-            .and_then(|r| r.strip_prefix(name))
-            .is_some_and(|r| r.starts_with(['(', ':', ' ']))
-    })
-}
-
 /// How a file would be split; `None` when it cannot be (fewer than two parts).
-/// `source`: the file's text (checked for stale names without `--collect`).
-pub fn split_file(file: &FileWork, source: Option<&str>) -> Option<Split> {
+pub fn split_file(file: &FileWork) -> Option<Split> {
     let anonymous = micros(file.anonymous_seconds);
     let mut rest = Rest {
         micros: anonymous,
         longest: anonymous,
         tests: 0,
     };
-    let moved = if file.complete {
-        split_by_id(file, &mut rest)?
-    } else {
-        split_by_name(file, source, &mut rest)
-    };
+    let moved = split_by_id(file, &mut rest)?;
     finish_split(&file.path, moved, rest)
 }
 
@@ -132,7 +110,7 @@ impl Rest {
     }
 }
 
-/// Every id is known (`--collect`), so every test can move on its own. The owner keeps one
+/// Every timed test can move on its own. The owner keeps one
 /// *prefix-closed* group (ids that are prefixes of one another, `test_a`/`test_a2`: no id
 /// outside it is a prefix of one inside, so no deselect can reach it); the smallest such
 /// group, so the rest stays free to balance. A moved id that lands back on its owner's shard
@@ -193,56 +171,6 @@ fn split_by_id(file: &FileWork, rest: &mut Rest) -> Option<Vec<Unit>> {
         }
     }
     Some(moved)
-}
-
-/// Without `--collect`: classes and parametrized functions move by name when the file still
-/// defines them; plain functions and unknown names stay with the owner.
-fn split_by_name(file: &FileWork, source: Option<&str>, rest: &mut Rest) -> Vec<Unit> {
-    let path = &file.path;
-    // group name → (is class, has plain function, tests)
-    let mut groups: BTreeMap<&str, (bool, bool, Vec<u64>)> = BTreeMap::new();
-    let prefix_len = path.len() + 2;
-    for t in &file.tests {
-        let Some(name) = t.id.get(prefix_len..) else {
-            continue;
-        };
-        let (head, class) = match name.find("::") {
-            // A `::` inside parameters does not make a class.
-            Some(i) if !name[..i].contains('[') => (&name[..i], true),
-            _ => (name.split('[').next().unwrap_or(name), false),
-        };
-        let entry = groups.entry(head).or_insert((class, false, Vec::new()));
-        entry.0 |= class;
-        entry.1 |= !class && !name.contains('[');
-        entry.2.push(micros(t.seconds));
-    }
-    let mut moved = Vec::new();
-    for (head, (class, plain, ws)) in groups {
-        let keyword = if class { "class" } else { "def" };
-        let movable =
-            !plain && !head.is_empty() && source.is_some_and(|s| name_defined(s, keyword, head));
-        if !movable {
-            rest.add(ws);
-            continue;
-        }
-        let deselect = if class {
-            format!("{path}::{head}::")
-        } else {
-            format!("{path}::{head}[")
-        };
-        moved.push(Unit {
-            key: format!("{path}::{head}"),
-            kind: UnitKind::Moved {
-                select: vec![format!("{path}::{head}")],
-                deselect: vec![deselect],
-            },
-            micros: ws.iter().sum(),
-            longest: ws.iter().copied().max().unwrap_or(0),
-            tests: ws.len() as u64,
-            family_member: false,
-        });
-    }
-    moved
 }
 
 /// The split, unless fewer than two parts result; the owner never keeps nothing.
@@ -334,7 +262,7 @@ mod tests {
             ],
             true,
         );
-        let s = split_file(&f, None).unwrap();
+        let s = split_file(&f).unwrap();
         // The smallest group `test_c` (1 test, 1 s; `test_b` has 3 s) stays with the owner.
         assert_eq!(s.remainder.micros, 1_000_000);
         assert_eq!(s.remainder.tests, 1);
@@ -353,18 +281,17 @@ mod tests {
             &[("test_a", 1.0), ("test_a2", 2.0), ("test_a3", 3.0)],
             true,
         );
-        let s = split_file(&f, None).unwrap();
+        let s = split_file(&f).unwrap();
         assert_eq!(s.remainder.micros, 1_000_000);
         assert_eq!(s.moved.len(), 2);
     }
 
     #[test]
-    fn file_mode_moves_classes_and_parametrized_only() {
+    fn without_collect_every_timed_test_moves_on_its_own() {
         let f = work(
             "t.py",
             &[
                 ("TestA::test_x", 1.0),
-                ("TestA::test_y[1]", 1.0),
                 ("test_p[1]", 2.0),
                 ("test_p[2]", 2.0),
                 ("test_plain", 5.0),
@@ -372,18 +299,26 @@ mod tests {
             ],
             false,
         );
-        let src = "class TestA:\n    def test_x(self): ...\n@p\ndef test_p(x): ...\ndef test_plain(): ...\n";
-        let s = split_file(&f, Some(src)).unwrap();
+        let s = split_file(&f).unwrap();
         let keys: Vec<&str> = s.moved.iter().map(|u| u.key.as_str()).collect();
-        assert_eq!(keys, vec!["t.py::TestA", "t.py::test_p"]);
+        // The lightest test stays with the owner; plain functions, parametrized cases and
+        // class tests move by their exact ids, stale ones too (the plugin skips what is gone).
         assert_eq!(
-            s.moved[1].kind,
+            keys,
+            vec![
+                "t.py::TestGone::test_z",
+                "t.py::test_p[1]",
+                "t.py::test_p[2]",
+                "t.py::test_plain"
+            ]
+        );
+        assert_eq!(
+            s.moved[3].kind,
             UnitKind::Moved {
-                select: vec!["t.py::test_p".into()],
-                deselect: vec!["t.py::test_p[".into()],
+                select: vec!["t.py::test_plain".into()],
+                deselect: vec!["t.py::test_plain".into()],
             }
         );
-        // plain function and the stale class stay with the owner
-        assert_eq!(s.remainder.micros, 14_000_000);
+        assert_eq!(s.remainder.micros, 1_000_000);
     }
 }

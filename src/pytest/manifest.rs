@@ -67,6 +67,10 @@ pub struct Manifest {
     /// the net did not run (an empty shard, an older version, pytest never started).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub net: Option<crate::python::NetOut>,
+    /// Thread-pool variables `run` gave the parallel phase (`OMP_NUM_THREADS`, ...): empty
+    /// with one worker, when the user set them all, or with `--no-thread-limits`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub thread_limits: std::collections::BTreeMap<String, String>,
 }
 
 /// The serial phase of a shard.

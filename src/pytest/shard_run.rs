@@ -57,6 +57,8 @@ pub struct ShardRun<'a> {
     pub grace: Duration,
     /// The plan's fingerprint, recorded in the manifest.
     pub fingerprint: &'a str,
+    /// Thread-pool variables given to the parallel phase (`threads::for_this_machine`).
+    pub thread_limits: Vec<(String, String)>,
 }
 
 /// Something that happens mid-run, for `run` to print at once (pytest's output surrounds it).
@@ -159,7 +161,9 @@ impl Paths {
 /// (the plugin records it); until then, a shard that uses workers needs it anyway.
 pub fn commands(req: &ShardRun<'_>) -> (PytestCommand, PytestCommand) {
     let paths = Paths::new(req.inputs.out_dir, &req.inputs.id.file_stem());
-    let cmd = command::parallel(&req.inputs, req.serial_marker, Some(&paths.serial_out));
+    let mut cmd = command::parallel(&req.inputs, req.serial_marker, Some(&paths.serial_out));
+    // The serial phase runs alone: its pools may use the whole machine.
+    cmd.env.extend(req.thread_limits.iter().cloned());
     let serial = command::serial(
         &req.inputs,
         req.serial_marker,
@@ -178,7 +182,8 @@ pub fn dry_run(req: &ShardRun<'_>) -> Result<(PytestCommand, PytestCommand), Run
 
 /// The one command `--print-command` prints (serial tests stay in it), with its files written.
 pub fn print_only(req: &ShardRun<'_>) -> Result<PytestCommand, RunError> {
-    let cmd = command::parallel(&req.inputs, req.serial_marker, None);
+    let mut cmd = command::parallel(&req.inputs, req.serial_marker, None);
+    cmd.env.extend(req.thread_limits.iter().cloned());
     write_command_files(&cmd)?;
     Ok(cmd)
 }
@@ -427,6 +432,7 @@ fn base_manifest(req: &ShardRun<'_>, junit: &Path) -> Manifest {
         collected: Collected::default(),
         xpassed: Vec::new(),
         net: None,
+        thread_limits: req.thread_limits.iter().cloned().collect(),
     }
 }
 
@@ -521,6 +527,7 @@ mod tests {
             serial_marker: "db",
             grace: Duration::from_secs(1),
             fingerprint: "f",
+            thread_limits: Vec::new(),
         }
     }
 

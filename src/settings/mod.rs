@@ -234,6 +234,8 @@ pub struct FileConfig {
     pub target_seconds: Option<f64>,
     pub max_shards: Option<u32>,
     pub shard_startup_seconds: Option<f64>,
+    /// `thread-limits = false`: as `run --no-thread-limits`.
+    pub thread_limits: Option<bool>,
 }
 
 /// Read `[tool.parallel-pytest]` from `<root>/pyproject.toml`; missing file or table → defaults.

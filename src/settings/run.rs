@@ -33,6 +33,9 @@ pub struct RunSettings {
     pub argv_budget: usize,
     /// `--workers N` / `workers = N`; `None` for `auto` (the plan's count stands).
     pub forced_workers: Option<u32>,
+    /// Whether the parallel phase gets thread-pool limits: not with `--no-thread-limits` or
+    /// `thread-limits = false`.
+    pub thread_limits: bool,
 }
 
 impl RunSettings {
@@ -91,6 +94,7 @@ impl RunSettings {
             grace: grace(args.grace_seconds)?,
             argv_budget: argv_budget(argv_budget_var)?,
             forced_workers: settings.machine.forced_workers(),
+            thread_limits: !args.no_thread_limits && file.thread_limits != Some(false),
         })
     }
 }

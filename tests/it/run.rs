@@ -689,3 +689,58 @@ fn forge_tokens_are_kept_out_of_pytests_environment() {
     assert_eq!(outcomes.len(), 3, "{outcomes:?}");
     assert!(outcomes.values().all(|o| o == "passed"), "{outcomes:?}");
 }
+
+/// With two workers, pytest's workers get `OMP_NUM_THREADS` & co. = max(1, CPUs / 2), the
+/// user's `MKL_NUM_THREADS` stays theirs, `--dry-run` and the manifest show the values, and
+/// `--no-thread-limits` leaves the variables unset.
+#[test]
+fn workers_get_their_share_of_thread_pools_unless_the_user_set_them() {
+    let dir = fixture_copy("run-threads");
+    let (env_json, _) = Cmd::new().args(["env", "--format", "json"]).expect_code(0);
+    let env: serde_json::Value = serde_json::from_str(&env_json).unwrap();
+    let cpus = env["cpus"]["effective"].as_u64().unwrap();
+    let expected = (cpus / 2).max(1).to_string();
+    let vars = [
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "VECLIB_MAXIMUM_THREADS",
+        "NUMEXPR_NUM_THREADS",
+    ];
+    let run = |extra: &[&str], expect: &str| {
+        let mut cmd = Cmd::new()
+            .current_dir(dir.path())
+            .args(["run", "--workers", "2", "--python"])
+            .arg(python())
+            .args(extra)
+            .env("MKL_NUM_THREADS", "7")
+            .env("EXPECT_THREADS", expect)
+            .into_command();
+        for var in vars {
+            cmd.env_remove(var);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(&["--dry-run"], &expected);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for var in vars {
+        assert!(stdout.contains(&format!("{var}={expected} ")), "{stdout}");
+    }
+    assert!(!stdout.contains("MKL_NUM_THREADS"), "{stdout}");
+
+    let out = run(&[], &expected);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let m = manifest(dir.path(), "1-of-1");
+    assert_eq!(m.workers, 2);
+    let shown: Vec<(&str, &str)> = m
+        .thread_limits
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut want: Vec<(&str, &str)> = vars.iter().map(|v| (*v, expected.as_str())).collect();
+    want.sort();
+    assert_eq!(shown, want);
+
+    let out = run(&["--no-thread-limits"], "unset");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(manifest(dir.path(), "1-of-1").thread_limits.is_empty());
+}

@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+"""Real-suite benchmark (BENCHMARKS.md, section "Real suites"). Slow: not part of .ci/run.
+
+Sets itself up from PyPI (pinned sdists of the suites, pinned wheels of the tools; nothing
+else is downloaded) under `--cache` (default `.cache/bench/`, ignored by git), then, per
+suite, one after another on this machine:
+
+  serial        `pytest PATH` (also writes the JUnit our plan reads and pytest-split's
+                `.test_durations`, both from this one run)
+  -n W          `pytest PATH -n W`
+  pytest-split  `--splits N --group g --splitting-algorithm least_duration -n W`, g = 1..N
+  ours #1       `parallel-pytest run --shard g/N --workers W --timings serial.xml`, g = 1..N,
+                then `parallel-pytest report` writes a timings store
+  ours #2       the same, planned from that store (the learning run)
+
+and prints a Markdown table: max shard wall, its ratio to serial / (N·W) and to pytest-split,
+predicted vs measured wall per shard, and tests lost or run twice (the union of every shard's
+JUnit against the serial run's).
+
+usage: scripts/bench-real-suites.py [--suite sympy-solvers|networkx|all] [--shards 4]
+       [--workers 2] [--also-shards 8] [--bin PATH] [--cache DIR] [--venv DIR]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+import venv
+import xml.etree.ElementTree as ET
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TOOLS = [
+    "pytest==9.2.0",
+    "pytest-xdist==3.8.0",
+    "pytest-split==0.11.0",
+    "numpy==2.4.6",
+    "scipy==1.17.1",
+    "mpmath==1.3.0",
+    "hypothesis==6.170.17",
+]
+SUITES = {
+    # name: (sdist requirement, folder inside the sdist, test path)
+    "sympy-solvers": ("sympy==1.14.0", "sympy-1.14.0", "sympy/solvers"),
+    "networkx": ("networkx==3.6.1", "networkx-3.6.1", "networkx"),
+}
+
+
+def sh(cmd, cwd=None, env=None, quiet=True):
+    """Runs `cmd`; returns (exit code, wall seconds)."""
+    start = time.monotonic()
+    out = subprocess.DEVNULL if quiet else None
+    code = subprocess.run(cmd, cwd=cwd, env=env, stdout=out, stderr=out).returncode
+    return code, time.monotonic() - start
+
+
+def setup_venv(path):
+    python = path / "bin" / "python"
+    if not python.exists():
+        venv.create(path, with_pip=True)
+    probe = "import pytest, xdist, pytest_split, numpy, scipy, mpmath, hypothesis"
+    if subprocess.run([python, "-c", probe], stderr=subprocess.DEVNULL).returncode != 0:
+        subprocess.run([python, "-m", "pip", "install", "-q", *TOOLS], check=True)
+    return python
+
+
+def setup_suite(cache, python, name):
+    req, folder, _ = SUITES[name]
+    sdists = cache / "sdists"
+    sdists.mkdir(parents=True, exist_ok=True)
+    prefix = req.replace("==", "-")
+    found = sorted(sdists.glob(f"{prefix}.tar.gz"))
+    if not found:
+        subprocess.run(
+            [
+                python,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "-d",
+                sdists,
+                req,
+            ],
+            check=True,
+        )
+        found = sorted(sdists.glob(f"{prefix}.tar.gz"))
+    src = cache / "src"
+    if not (src / folder).exists():
+        src.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(found[0]) as tar:
+            tar.extractall(src, filter="data")
+    return src / folder
+
+
+def junit_ids(paths):
+    """Counter of (classname, name) over every testcase in the JUnit files."""
+    seen = Counter()
+    for p in paths:
+        if not p.exists():
+            continue
+        for case in ET.parse(p).getroot().iter("testcase"):
+            seen[(case.get("classname", ""), case.get("name", ""))] += 1
+    return seen
+
+
+def lost_and_twice(serial, seen):
+    lost = sum(1 for k in serial if k not in seen)
+    twice = sum(1 for k, c in seen.items() if c > 1)
+    return lost, twice
+
+
+def clean(suite_dir):
+    for d in [".pytest_cache", ".parallel-pytest"]:
+        shutil.rmtree(suite_dir / d, ignore_errors=True)
+
+
+def run_ours(args, python, suite_dir, path, n, work, label, timings):
+    """`run` for every shard, one after another, then `report`; per shard (predicted, wall)."""
+    out = work / label
+    shutil.rmtree(out, ignore_errors=True)
+    env = dict(os.environ, PATH=f"{python.parent}{os.pathsep}{os.environ['PATH']}")
+    rows = []
+    for g in range(1, n + 1):
+        cmd = [
+            args.bin,
+            "run",
+            "--root",
+            suite_dir,
+            "--shard",
+            f"{g}/{n}",
+            "--workers",
+            str(args.workers),
+            "--python",
+            python,
+            "--timings",
+            timings,
+            "--out-dir",
+            out,
+            path,
+            "--",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+        ]
+        _, wall = sh(cmd, cwd=suite_dir, env=env)
+        manifest = json.loads((out / f"shard-{g}-of-{n}.json").read_text())
+        rows.append((manifest["predicted_seconds"], wall))
+    store = work / f"{label}-store.json"
+    sh([args.bin, "report", out, "--timings-out", store], cwd=suite_dir, env=env)
+    return rows, sorted(out.glob("junit-*-of-*.xml")), store
+
+
+def bench_suite(args, python, name):
+    suite_dir = setup_suite(args.cache, python, name)
+    path = args.path or SUITES[name][2]
+    work = args.cache / "runs" / name
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    w, n = args.workers, args.shards
+    base = [python, "-m", "pytest", path, "-p", "no:cacheprovider", "-q"]
+    env = dict(os.environ)
+    results = {}
+
+    clean(suite_dir)
+    serial_xml = work / "serial.xml"
+    durations = work / "test_durations.json"
+    print(f"[{name}] serial", file=sys.stderr)
+    code, serial = sh(
+        [*base, f"--junitxml={serial_xml}", "--store-durations", f"--durations-path={durations}"],
+        cwd=suite_dir,
+        env=env,
+    )
+    if code not in (0, 1):
+        sys.exit(f"[{name}] the serial run failed with exit code {code}: {base}")
+    serial_ids = junit_ids([serial_xml])
+    results["serial"] = serial
+
+    print(f"[{name}] -n {w}", file=sys.stderr)
+    _, results["xdist"] = sh([*base, "-n", str(w)], cwd=suite_dir, env=env)
+
+    rows = []
+    split_walls, split_xml = [], []
+    for g in range(1, n + 1):
+        print(f"[{name}] pytest-split {g}/{n}", file=sys.stderr)
+        xml = work / f"split-{g}.xml"
+        _, wall = sh(
+            [
+                *base,
+                "--splits",
+                str(n),
+                "--group",
+                str(g),
+                "--splitting-algorithm",
+                "least_duration",
+                f"--durations-path={durations}",
+                "-n",
+                str(w),
+                f"--junitxml={xml}",
+            ],
+            cwd=suite_dir,
+            env=env,
+        )
+        split_walls.append(wall)
+        split_xml.append(xml)
+    split_max = max(split_walls)
+    rows.append(
+        ("pytest-split least_duration", n, [(None, s) for s in split_walls], junit_ids(split_xml))
+    )
+
+    for shards in [n] + [m for m in args.also_shards if m != n]:
+        timings = serial_xml
+        for k in (1, 2):
+            label = f"ours-n{shards}-run{k}"
+            print(f"[{name}] {label}", file=sys.stderr)
+            clean(suite_dir)
+            shard_rows, xmls, store = run_ours(
+                args, python, suite_dir, path, shards, work, label, timings
+            )
+            rows.append(
+                (
+                    f"ours #{k}" + (" (from #1's store)" if k == 2 else ""),
+                    shards,
+                    shard_rows,
+                    junit_ids(xmls),
+                )
+            )
+            timings = store
+
+    lines = [
+        f"### {name} (`{path}`, {len(serial_ids)} tests)",
+        "",
+        f"serial {serial:.1f} s · `pytest -n {w}` {results['xdist']:.1f} s · W = {w}",
+        "",
+        "| run | N | max shard wall | / (serial / (N·W)) | / pytest-split | shards: predicted → "
+        "measured (error) | lost | twice |",
+        "|---|---:|---:|---:|---:|---|---:|---:|",
+    ]
+    for label, shards, shard_rows, seen in rows:
+        walls = [wall for _, wall in shard_rows]
+        top = max(walls)
+        ideal = serial / (shards * w)
+        lost, twice = lost_and_twice(serial_ids, seen)
+        per = " / ".join(
+            f"{wall:.1f}"
+            if pred is None
+            else f"{pred:.1f}→{wall:.1f} ({(pred - wall) / wall * 100:+.0f}%)"
+            for pred, wall in shard_rows
+        )
+        vs_split = "" if label.startswith("pytest-split") else f"{top / split_max:.2f}"
+        lines.append(
+            f"| {label} | {shards} | {top:.1f} s | {top / ideal:.2f} | {vs_split} | "
+            f"{per} | {lost} | {twice} |"
+        )
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suite", choices=[*SUITES, "all"], default="all")
+    ap.add_argument("--shards", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--also-shards", type=int, nargs="*", default=[8])
+    default_bin = ROOT / "target/release/parallel-pytest"
+    if not default_bin.exists():
+        default_bin = ROOT / "target/debug/parallel-pytest"
+    ap.add_argument("--bin", type=Path, default=default_bin)
+    ap.add_argument("--cache", type=Path, default=ROOT / ".cache/bench")
+    ap.add_argument("--venv", type=Path, default=None)
+    ap.add_argument("--path", default=None, help="a smaller test path, for a quick check")
+    args = ap.parse_args()
+    args.cache = args.cache.resolve()
+    args.bin = args.bin.resolve()
+    python = setup_venv((args.venv or args.cache / "venv").absolute())
+    names = list(SUITES) if args.suite == "all" else [args.suite]
+    tables = []
+    for name in names:
+        table = bench_suite(args, python, name)
+        print(table, flush=True)
+        tables.append(table)
+    (args.cache / "results.md").write_text("\n\n".join(tables) + "\n")
+
+
+if __name__ == "__main__":
+    main()
