@@ -747,6 +747,7 @@ fn shard_job_keeps_the_token_from_pytest() {
             ("token_variable", "MY_NOTE_TOKEN"),
             ("timings_cache", "false"),
             ("pytest_args", ""),
+            ("report", "true"),
         ],
     );
     let out = Command::new("sh")
