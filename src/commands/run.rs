@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use crate::ci::{self, Shard};
 use crate::cli::RunArgs;
 use crate::error::Error;
+use crate::plan::model::prediction_label;
 use crate::plan::{self, Plan, ShardCount, ShardPlan};
 use crate::pytest::command;
 use crate::pytest::manifest::Manifest;
@@ -348,7 +349,7 @@ fn summary_line(m: &Manifest, code: u8, run: &RunSettings) -> String {
         (None, None) => "pytest did not finish".to_string(),
     };
     format!(
-        "parallel-pytest: shard {}/{} ran {} and {} with {} in {:.1} s (predicted {:.1} s); {ended}; exit {code}; artifacts in `{}`",
+        "parallel-pytest: shard {}/{} ran {} and {} with {} in {:.1} s ({} {:.1} s); {ended}; exit {code}; artifacts in `{}`",
         m.shard_index,
         m.shard_total,
         count(m.selection.files.len() as u64, "file", "files"),
@@ -359,6 +360,7 @@ fn summary_line(m: &Manifest, code: u8, run: &RunSettings) -> String {
         ),
         count(u64::from(m.workers), "worker", "workers"),
         m.wall_seconds,
+        prediction_label(m.estimated),
         m.predicted_seconds,
         shown.display(),
     )
@@ -367,7 +369,8 @@ fn summary_line(m: &Manifest, code: u8, run: &RunSettings) -> String {
 /// This shard's plan row, as `--dry-run` prints it.
 fn plan_row(shard: Shard, s: &ShardPlan, workers: u32) -> String {
     let mut row = format!(
-        "shard {shard}: predicted {:.1} s, {}, {}, {}",
+        "shard {shard}: {} {:.1} s, {}, {}, {}",
+        prediction_label(s.estimated),
         s.predicted_seconds,
         count(s.files.len() as u64, "file", "files"),
         count(s.node_ids.len() as u64, "single test", "single tests"),
@@ -422,10 +425,19 @@ mod tests {
             files: vec!["a.py".into(), "b.py".into()],
             node_ids: vec!["x.py::t[0]".into()],
             deselect: vec![],
+            estimated: false,
         };
         assert_eq!(
             plan_row(s, &sp, 2),
             "shard 2/3: predicted 2.0 s, 2 files, 1 single test, 0 deselected, 2 workers"
+        );
+        let guess = ShardPlan {
+            estimated: true,
+            ..sp
+        };
+        assert_eq!(
+            plan_row(s, &guess, 2),
+            "shard 2/3: estimated from test counts: 2.0 s, 2 files, 1 single test, 0 deselected, 2 workers"
         );
     }
 }

@@ -428,6 +428,8 @@ impl Acc {
             files: self.files.into_iter().map(|(_, f)| f).collect(),
             node_ids: self.node_ids.into_iter().map(|(_, f)| f).collect(),
             deselect: self.deselect,
+            // Set by `mark_estimated` once the plan is chosen.
+            estimated: false,
         }
     }
 }

@@ -13,7 +13,7 @@ mod proptests;
 pub mod render;
 pub mod units;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 pub use model::{Plan, ShardPlan};
@@ -155,7 +155,13 @@ pub fn build(req: &Inputs, shards: ShardCount, workers: u32) -> Result<Planned, 
         unknown_tests: unknown,
         constraints: &constraints,
     };
-    let (plan, target_note) = partition(shards, |n| build::partition_plan(&input(n)))?;
+    let (mut plan, target_note) = partition(shards, |n| build::partition_plan(&input(n)))?;
+    let timed_args: BTreeSet<&str> = node_args_timed
+        .iter()
+        .filter(|(_, s)| s.is_some())
+        .map(|(arg, _)| arg.as_str())
+        .collect();
+    mark_estimated(&mut plan, &files, &timed_args);
     let mut warnings = suite.warnings;
     warnings.extend(timings.warnings);
     Ok(Planned {
@@ -172,6 +178,33 @@ pub fn build(req: &Inputs, shards: ShardCount, workers: u32) -> Result<Planned, 
         warnings,
         target_note,
     })
+}
+
+/// Marks every shard none of whose tests has a timing (its seconds come from test counts).
+/// Outside the fingerprint: it follows from the same inputs and selects nothing.
+fn mark_estimated(plan: &mut Plan, files: &[estimate::FileWork], timed_args: &BTreeSet<&str>) {
+    let by_path: BTreeMap<&str, &estimate::FileWork> =
+        files.iter().map(|f| (f.path.as_str(), f)).collect();
+    let timed_ids: BTreeSet<&str> = files
+        .iter()
+        .flat_map(|f| &f.tests)
+        .filter(|t| t.known)
+        .map(|t| t.id.as_str())
+        .collect();
+    for shard in &mut plan.shards {
+        let timed_file = shard.files.iter().any(|f| {
+            by_path.get(f.as_str()).is_some_and(|w| {
+                w.tests
+                    .iter()
+                    .any(|t| t.known && !shard.deselect.contains(&t.id))
+            })
+        });
+        let timed_id = shard
+            .node_ids
+            .iter()
+            .any(|id| timed_ids.contains(id.as_str()) || timed_args.contains(id.as_str()));
+        shard.estimated = !shard.is_empty() && !timed_file && !timed_id;
+    }
 }
 
 /// Collected node ids with `--collect`, and the markers pytest itself reports for them.

@@ -38,6 +38,20 @@ pub struct ShardPlan {
     pub node_ids: Vec<String>,
     /// Ids this shard must skip inside its own `files` (they run elsewhere).
     pub deselect: Vec<String>,
+    /// No test of this shard has a timing: `predicted_seconds` is a guess from test counts.
+    /// Absent (false) in plans from older versions.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
+}
+
+/// What to call a shard's predicted seconds: a guess from test counts when none of its
+/// tests has a timing, so it does not read as measured next to the actual time.
+pub fn prediction_label(estimated: bool) -> &'static str {
+    if estimated {
+        "estimated from test counts:"
+    } else {
+        "predicted"
+    }
 }
 
 impl ShardPlan {
@@ -73,6 +87,7 @@ mod tests {
             files: (0..files).map(|i| format!("t{i}.py")).collect(),
             node_ids: (0..node_ids).map(|i| format!("x.py::t[{i}]")).collect(),
             deselect: vec![],
+            estimated: false,
         }
     }
 

@@ -67,7 +67,13 @@ fn shard_rows(out: &mut String, plan: &Plan) {
             0
         };
         let label = format!("{}/{}", s.index, plan.shards_total);
-        let empty = if s.is_empty() { "  (empty)" } else { "" };
+        let note = if s.is_empty() {
+            "  (empty)"
+        } else if s.estimated {
+            "  (estimated from test counts)"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
             "{:<9} {:>9.1} s {:>6} {:>9} {:>9}  {}{}",
@@ -77,7 +83,7 @@ fn shard_rows(out: &mut String, plan: &Plan) {
             s.node_ids.len(),
             s.deselect.len(),
             "█".repeat(bar_len),
-            empty
+            note
         );
     }
 }

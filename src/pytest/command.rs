@@ -433,6 +433,7 @@ mod tests {
             files: files.iter().map(|s| s.to_string()).collect(),
             node_ids: node_ids.iter().map(|s| s.to_string()).collect(),
             deselect: deselect.iter().map(|s| s.to_string()).collect(),
+            estimated: false,
         }
     }
 

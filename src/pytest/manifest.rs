@@ -21,6 +21,9 @@ pub struct Manifest {
     pub shard_total: u32,
     pub selection: Selection,
     pub predicted_seconds: f64,
+    /// No test of the shard had a timing: `predicted_seconds` is a guess from test counts.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
     pub wall_seconds: f64,
     pub workers: u32,
     /// pytest's exit code; `None` when pytest was not started (empty shard) or died by a signal.

@@ -68,6 +68,7 @@ mod tests {
             files: files.iter().map(|s| s.to_string()).collect(),
             node_ids: ids.iter().map(|s| s.to_string()).collect(),
             deselect: vec![],
+            estimated: false,
         };
         let plan = Plan {
             version: "0".into(),

@@ -171,6 +171,7 @@ mod tests {
             files: vec!["tests/a.py".into()],
             node_ids: vec![],
             deselect: vec![],
+            estimated: false,
         };
         let user = vec![
             "-n".to_string(),

@@ -410,6 +410,7 @@ fn base_manifest(req: &ShardRun<'_>, junit: &Path) -> Manifest {
             deselect: shard.deselect.clone(),
         },
         predicted_seconds: shard.predicted_seconds,
+        estimated: shard.estimated,
         wall_seconds: 0.0,
         workers: req.inputs.workers,
         exit_code: None,
@@ -506,6 +507,7 @@ mod tests {
             files: (0..files).map(|i| format!("t{i}.py")).collect(),
             node_ids: (0..node_ids).map(|i| format!("x.py::t[{i}]")).collect(),
             deselect: vec![],
+            estimated: false,
         }
     }
 

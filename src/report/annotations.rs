@@ -64,13 +64,16 @@ pub fn annotations(summary: &Summary) -> Vec<Annotation> {
             .zip(f.shard_total)
             .map(|(i, n)| format!(" (shard {i}/{n})"))
             .unwrap_or_default();
+        let crash_line = f.headline();
         out.push(Annotation {
             level: Level::Error,
             file: f.file.clone(),
             line: f.line,
             title: truncate_bytes(&format!("{} {verb}{shard}", f.id), TITLE_BYTES),
             message: truncate_bytes(
-                if f.message.is_empty() {
+                if f.crashed_worker.is_some() {
+                    &crash_line
+                } else if f.message.is_empty() {
                     verb
                 } else {
                     &f.message

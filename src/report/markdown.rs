@@ -239,7 +239,7 @@ fn failures_table(s: &Summary, opts: &MarkdownOptions, budget: &mut usize) -> St
             "| {outcome}<code>{}</code> | {} | {} | {shard} |\n",
             md_inline(&truncate_bytes(&f.id, 500)),
             location_cell(f, opts.links.as_ref()),
-            md_inline(&truncate_bytes(super::model::first_line(&f.message), 300)),
+            md_inline(&truncate_bytes(&f.headline(), 300)),
         );
         if out.len() + row.len() + MORE_LINE > *budget {
             out.push_str(&format!(
@@ -412,6 +412,15 @@ fn bar(v: Option<f64>, max: f64) -> String {
     }
 }
 
+/// The predicted seconds, marked when they are a guess from test counts.
+fn predicted_cell(r: &ShardRow) -> String {
+    match r.predicted_seconds {
+        Some(p) if r.estimated => format!("{} (from test counts)", seconds(p)),
+        Some(p) => seconds(p),
+        None => String::new(),
+    }
+}
+
 fn balance_row(r: &ShardRow, measured: bool, max: f64) -> String {
     let exit = match (&r.signal, r.exit_code) {
         (Some(sig), _) => md_inline(sig),
@@ -427,7 +436,7 @@ fn balance_row(r: &ShardRow, measured: bool, max: f64) -> String {
         "| {}/{} | {} | {} | <code>{}</code> | {} | {} | {exit} |{extra}\n",
         r.index,
         r.total,
-        r.predicted_seconds.map(seconds).unwrap_or_default(),
+        predicted_cell(r),
         r.actual_seconds.map(seconds).unwrap_or_default(),
         bar(r.actual_seconds, max),
         r.tests,

@@ -165,6 +165,17 @@ pub struct Failure {
     pub crashed_worker: Option<String>,
 }
 
+impl Failure {
+    /// The one line shown next to the test: a worker crash named as such (pytest's JUnit
+    /// wording, "failed on setup with …", hides it), else the message's first line.
+    pub fn headline(&self) -> std::borrow::Cow<'_, str> {
+        match &self.crashed_worker {
+            Some(w) => format!("crashed the xdist worker {w}").into(),
+            None => first_line(&self.message).into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Flaky {
     pub id: String,
@@ -187,6 +198,9 @@ pub struct ShardRow {
     pub index: u32,
     pub total: u32,
     pub predicted_seconds: Option<f64>,
+    /// `predicted_seconds` is a guess from test counts (no test of the shard was timed).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
     pub actual_seconds: Option<f64>,
     pub workers: Option<u32>,
     pub tests: u64,

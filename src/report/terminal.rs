@@ -2,7 +2,8 @@
 //! switches it on for a terminal without `NO_COLOR`; the meaning never depends on colour.
 
 use super::escape::terminal;
-use super::model::{Failure, Summary, first_line};
+use super::model::{Failure, Summary};
+use crate::plan::model::prediction_label;
 use crate::text::{count, plural, seconds, truncate_bytes};
 
 const WIDTH: usize = 80;
@@ -135,7 +136,7 @@ fn balance(summary: &Summary) -> String {
     for r in rows {
         let predicted = r
             .predicted_seconds
-            .map(|s| format!(" (predicted {})", seconds(s)))
+            .map(|s| format!(" ({} {})", prediction_label(r.estimated), seconds(s)))
             .unwrap_or_default();
         let used = r
             .resources
@@ -244,7 +245,7 @@ fn failure_line(f: &Failure, p: &Paint) -> String {
         "{} {} - {}{location}{shard}\n",
         p.red(word),
         terminal(&truncate_bytes(&f.id, 500)),
-        terminal(&truncate_bytes(first_line(&f.message), 300)),
+        terminal(&truncate_bytes(&f.headline(), 300)),
     )
 }
 
@@ -258,7 +259,8 @@ mod tests {
         s.shard_rows.push(super::super::model::ShardRow {
             index: 1,
             total: 2,
-            predicted_seconds: None,
+            predicted_seconds: Some(2.0),
+            estimated: true,
             actual_seconds: Some(1.0),
             workers: Some(1),
             tests: 1,
@@ -274,6 +276,10 @@ mod tests {
         });
         let text = render(&s, false);
         assert!(text.contains("shard 1/2: 1 test in"), "{text}");
+        assert!(
+            text.contains(" (estimated from test counts: 2.00s)"),
+            "{text}"
+        );
         assert!(text.contains("WARNING discovery missed 1 file"), "{text}");
     }
 

@@ -575,3 +575,38 @@ fn a_dominant_parametrized_function_spreads_without_collect() {
         assert_eq!(selected, all, "N={n}\n{plan:#?}");
     }
 }
+
+/// Seconds guessed from test counts are not shown as if measured: the plan, `run`'s summary
+/// line and the manifest say so; a shard whose tests have timings keeps "predicted".
+#[test]
+fn shards_without_timings_say_their_seconds_are_a_guess() {
+    let dir = fixture_copy("layouts/src-layout");
+    let plan = plan_json(dir.path(), &["--shards", "1"]);
+    assert!(plan.shards[0].estimated, "{plan:#?}");
+    let (text, _) = Cmd::new()
+        .current_dir(dir.path())
+        .args(["plan", "--shards", "1", "--workers", "1"])
+        .expect_code(0);
+    assert!(text.contains("(estimated from test counts)"), "{text}");
+    let (_, stderr) = Cmd::new()
+        .current_dir(dir.path())
+        .args(["run", "--shard", "1/1", "--workers", "1", "--python"])
+        .arg(python())
+        .expect_code(0);
+    assert!(
+        stderr.contains(" (estimated from test counts: "),
+        "{stderr}"
+    );
+    let manifest = std::fs::read_to_string(dir.path().join(".parallel-pytest/shard-1-of-1.json"))
+        .expect("manifest");
+    assert!(manifest.contains("\"estimated\": true"), "{manifest}");
+
+    let timed = fixture_copy("plan-split");
+    let plan = plan_json(timed.path(), &["--shards", "1"]);
+    assert!(!plan.shards[0].estimated, "{plan:#?}");
+    let (text, _) = Cmd::new()
+        .current_dir(timed.path())
+        .args(["plan", "--shards", "1", "--workers", "1"])
+        .expect_code(0);
+    assert!(!text.contains("estimated from test counts"), "{text}");
+}
