@@ -374,13 +374,47 @@ fn the_group_never_spans_shards_and_scopes_split_only_where_the_mode_allows() {
                     );
                     match dist {
                         "loadfile" => panic!("loadfile split a file: {plan:#}"),
-                        // Only whole classes move.
+                        // Only tests of a class move (exact ids); the whole class goes
+                        // to one shard, checked below.
                         "loadscope" => assert!(
-                            id == "tests/test_scoped.py::TestFirst"
-                                || id == "tests/test_scoped.py::TestSecond",
+                            id.starts_with("tests/test_scoped.py::TestFirst::")
+                                || id.starts_with("tests/test_scoped.py::TestSecond::"),
                             "{id}: {plan:#}"
                         ),
                         _ => {}
+                    }
+                }
+            }
+            if dist == "loadscope" {
+                // A class never spans shards: every test of it runs where its first one runs.
+                for class in ["TestFirst", "TestSecond"] {
+                    let prefix = format!("tests/test_scoped.py::{class}::");
+                    let holders: std::collections::BTreeSet<usize> = shards
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, s)| {
+                            strings(&s["node_ids"])
+                                .iter()
+                                .any(|id| id.starts_with(&prefix))
+                        })
+                        .map(|(i, _)| i)
+                        .collect();
+                    assert!(holders.len() <= 1, "{class} split: {plan:#}");
+                    if let Some(&i) = holders.iter().next() {
+                        let owner = owners["tests/test_scoped.py"];
+                        let moved = |s: &serde_json::Value, key: &str| {
+                            strings(&s[key])
+                                .into_iter()
+                                .filter(|id| id.starts_with(&prefix))
+                                .count()
+                        };
+                        // The fixture times three cases per class: all of them move.
+                        assert_eq!(moved(&shards[i], "node_ids"), 3, "{class}: {plan:#}");
+                        assert_eq!(
+                            moved(&shards[owner], "deselect"),
+                            3,
+                            "{class} partly moved: {plan:#}"
+                        );
                     }
                 }
             }
