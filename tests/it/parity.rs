@@ -1,8 +1,8 @@
 //! Exactly once on real layouts: for each fixture suite under `tests/fixtures/parity-*`, the
 //! union of every shard's JUnit testcases equals one plain `pytest --junitxml` run's (as a
 //! multiset: nothing lost, nothing doubled), and `report`'s totals equal that run's terminal
-//! summary. Real pytest and pytest-xdist; N = 1..5 only for the layout that exercises the net
-//! most (plugin-collected YAML files), N = 1 and 3 elsewhere, to keep the runtime modest.
+//! summary. Real pytest and pytest-xdist, N = 1..5 for every layout (and 2 shards × 2 workers
+//! for the layout that exercises the net most, plugin-collected YAML files).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -29,7 +29,7 @@ impl Layout {
         Layout {
             fixture,
             pytest_args: &[],
-            shards: &[1, 3],
+            shards: &[1, 2, 3, 4, 5],
             workers: 1,
             run_args: &[],
             net_catches: false,
@@ -219,7 +219,6 @@ fn no_doctest_plugin() {
 #[test]
 fn plugin_collected_yaml_files_run_once_through_the_net() {
     check(&Layout {
-        shards: &[1, 2, 3, 4, 5],
         net_catches: true,
         ..Layout::new("parity-yaml")
     });
