@@ -61,9 +61,6 @@ pub enum Error {
     /// A machine-readable document on stdout or in a file could not be written.
     #[error("failed to write JSON output")]
     Json(#[from] serde_json::Error),
-    /// Something failed while working, with the context chain of what we were doing.
-    #[error(transparent)]
-    Failed(#[from] anyhow::Error),
 }
 
 impl Error {
@@ -94,8 +91,7 @@ impl Error {
             | Error::Publish(_)
             | Error::Report(_)
             | Error::Io(_)
-            | Error::Json(_)
-            | Error::Failed(_) => ExitCode::from(2),
+            | Error::Json(_) => ExitCode::from(2),
         }
     }
 
@@ -128,8 +124,7 @@ impl Error {
             | Error::Junit(_)
             | Error::Publish(_)
             | Error::Io(_)
-            | Error::Json(_)
-            | Error::Failed(_) => None,
+            | Error::Json(_) => None,
         }
     }
 }
