@@ -20,7 +20,7 @@ use parallel_pytest::env_vars;
 use parallel_pytest::publish::github::comment_marker;
 use serde_json::{Value, json};
 
-use crate::harness::{bin, copy_tree, fixtures, python, repo_root, tool};
+use crate::harness::{bin, copy_tree, fixtures, large_tempdir, python, repo_root, tool};
 use crate::mock_http::{MockServer, Reply};
 
 const TOKEN: &str = "ghs_e2e_token_never_printed";
@@ -79,7 +79,7 @@ fn summary_of(log: &str, job: &str) -> String {
 
 #[test]
 fn action_runs_three_shards_and_a_report_under_act() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = large_tempdir();
     let ws = tmp.path().join("ws");
     let shared = tmp.path().join("shared");
     std::fs::create_dir_all(ws.join(".github/workflows")).unwrap();

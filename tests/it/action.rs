@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::harness::{bin, repo_root, tool};
+use crate::harness::{bin, large_tempdir, repo_root, tool};
 
 fn show(out: &Output) -> String {
     format!(
@@ -174,7 +174,7 @@ struct InstallSetup {
 
 impl InstallSetup {
     fn new(table: impl FnOnce(&str) -> String) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = large_tempdir();
         let action = dir.path().join("action-copy");
         std::fs::create_dir_all(action.join("action")).unwrap();
         for f in ["install.sh", "lib.sh", "shard.sh", "main.sh"] {

@@ -16,6 +16,13 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_parallel-pytest"))
 }
 
+/// A temporary folder under cargo's target tmp dir, for tests that copy the binary under test
+/// (install archives, the wheel, act's workspace): `/tmp` may be a small tmpfs on CI, and a
+/// dozen such tests at once must not fill it.
+pub fn large_tempdir() -> tempfile::TempDir {
+    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir under the target dir")
+}
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

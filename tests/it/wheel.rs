@@ -13,7 +13,7 @@
 
 use std::process::Command;
 
-use crate::harness::{bin, python, repo_root, tool};
+use crate::harness::{bin, large_tempdir, python, repo_root, tool};
 
 #[test]
 fn wheel_installs_a_working_binary_into_a_fresh_venv() {
@@ -21,7 +21,7 @@ fn wheel_installs_a_working_binary_into_a_fresh_venv() {
         .parent()
         .expect("the binary lives in <target>/debug")
         .to_path_buf();
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = large_tempdir();
     let target_dir = tmp.path().join("target");
     std::fs::create_dir_all(target_dir.join("debug")).unwrap();
     for shared in ["deps", "build", ".fingerprint", "incremental"] {
