@@ -13,7 +13,7 @@ mod proptests;
 pub mod render;
 pub mod units;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 pub use model::{Plan, ShardPlan};
@@ -90,6 +90,9 @@ pub struct Planned {
     /// Tests named by the timings or collection, files, and units, for the summary.
     pub files: usize,
     pub known_tests: usize,
+    /// Timed tests the user's `-k`/`-m` will deselect, by their stored markers and keywords:
+    /// still planned, but weighing nothing in the balance.
+    pub filtered_tests: usize,
     pub warnings: Vec<String>,
     /// Set when `--target-seconds` could not be met.
     pub target_note: Option<String>,
@@ -122,6 +125,8 @@ pub fn build(req: &Inputs, shards: ShardCount, workers: u32) -> Result<Planned, 
     let sources = timings::sources::resolve(&req.timings, &req.timings_base, &invocation_dir)?;
     let mapper = NodeIdMapper::with_files(&known_files);
     let mut timings = timings::load(&sources, &mapper)?;
+    let mut warnings = suite.warnings.clone();
+    let filtered = deselected_by_filters(&suite.args, &timings.selectable, &mut warnings);
     // Explicit node-id args (without `--collect`) are units of their own: their timed tests,
     // else (`None`) the median test once it is known.
     let node_args_timed = match collected {
@@ -133,6 +138,7 @@ pub fn build(req: &Inputs, shards: ShardCount, workers: u32) -> Result<Planned, 
         &known_files,
         collected.as_deref(),
         std::mem::take(&mut timings.tests),
+        &filtered,
     );
     let node_args: Vec<(String, f64)> = node_args_timed
         .iter()
@@ -162,7 +168,6 @@ pub fn build(req: &Inputs, shards: ShardCount, workers: u32) -> Result<Planned, 
         .map(|(arg, _)| arg.as_str())
         .collect();
     mark_estimated(&mut plan, &files, &timed_args);
-    let mut warnings = suite.warnings;
     warnings.extend(timings.warnings);
     Ok(Planned {
         plan,
@@ -174,6 +179,7 @@ pub fn build(req: &Inputs, shards: ShardCount, workers: u32) -> Result<Planned, 
         timings_sources: timings.sources,
         estimate: summary,
         known_tests: files.iter().map(|f| f.tests.len()).sum(),
+        filtered_tests: filtered.len(),
         files: files.len(),
         warnings,
         target_note,
@@ -205,6 +211,57 @@ fn mark_estimated(plan: &mut Plan, files: &[estimate::FileWork], timed_args: &BT
             .any(|id| timed_ids.contains(id.as_str()) || timed_args.contains(id.as_str()));
         shard.estimated = !shard.is_empty() && !timed_file && !timed_id;
     }
+}
+
+/// Timed tests the user's `-k`/`-m` will deselect, judged by pytest's own expression rules over
+/// the markers and keywords a run stored for them. A test with nothing stored, or one the
+/// expression cannot be decided for (`marker(arg=...)`), is kept: the plan errs towards
+/// running. An expression pytest would refuse filters nothing here (pytest will say why).
+fn deselected_by_filters(
+    args: &suite::args::ParsedArgs,
+    selectable: &HashMap<String, timings::Selectable>,
+    warnings: &mut Vec<String>,
+) -> HashSet<String> {
+    use suite::expression;
+    let mut parsed = |flag: &str, text: Option<&str>| -> Option<expression::Expr> {
+        let text = text?;
+        // pytest's own "no filter": `-k` strips leading blanks first, `-m` does not.
+        let empty = if flag == "-k" {
+            text.trim_start().is_empty()
+        } else {
+            text.is_empty()
+        };
+        if empty {
+            return None;
+        }
+        match expression::parse(text) {
+            Ok(e) => Some(e),
+            Err(err) => {
+                warnings.push(format!(
+                    "`{flag} {text}` is not an expression pytest accepts ({err}); the plan \
+                     balances as if every test runs"
+                ));
+                None
+            }
+        }
+    };
+    let keyword = parsed("-k", args.keyword_expr.as_deref());
+    let mark = parsed("-m", args.mark_expr.as_deref());
+    if keyword.is_none() && mark.is_none() {
+        return HashSet::new();
+    }
+    selectable
+        .iter()
+        .filter(|(_, sel)| {
+            // pytest applies `-k`, then `-m`: a test runs only when neither says no.
+            let k = keyword
+                .as_ref()
+                .and_then(|e| e.matches_keywords(&sel.keywords));
+            let m = mark.as_ref().and_then(|e| e.matches_markers(&sel.markers));
+            k == Some(false) || m == Some(false)
+        })
+        .map(|(id, _)| id.clone())
+        .collect()
 }
 
 /// Collected node ids with `--collect`, and the markers pytest itself reports for them.
