@@ -95,3 +95,46 @@ fn an_aborted_pytest_loses_nothing_that_ran() {
     .unwrap();
     assert!(manifest.resources.unwrap().advice.is_empty());
 }
+
+/// The serial phase killed mid-run: its JUnit file is never written, so the report rebuilds
+/// the phase from its own results log. The parallel phase's pass and the earlier serial pass
+/// stay, the crashed test is named in one problem line, and nothing reads as lost.
+#[test]
+fn an_aborted_serial_phase_loses_nothing_that_ran() {
+    let dir = fixture_copy("run-serial-abort");
+    Cmd::new()
+        .current_dir(dir.path())
+        .arg("run")
+        .arg("--python")
+        .arg(python())
+        .args(["--workers", "1"])
+        .expect_code(134);
+    assert!(
+        !dir.path()
+            .join(".parallel-pytest/junit-1-of-1.serial.xml")
+            .exists(),
+        "the premise: the serial phase wrote no JUnit"
+    );
+    let summary = dir.path().join("summary.md");
+    let (stdout, _) = Cmd::new()
+        .current_dir(dir.path())
+        .args(["report", "--format", "json", "--summary"])
+        .arg(&summary)
+        .expect_code(1);
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["totals"]["passed"], 2, "{doc}");
+    assert_eq!(doc["totals"]["errors"], 1, "{doc}");
+    assert_eq!(doc["totals"]["tests"], 3, "{doc}");
+    let problems = doc["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{doc}");
+    assert_eq!(
+        problems[0]["message"],
+        "pytest was killed by SIGABRT while running `tests/test_serial.py::test_serial_crash` in the serial phase; 1 test finished before it"
+    );
+    assert_eq!(
+        doc["failures"][0]["id"], "tests/test_serial.py::test_serial_crash",
+        "{doc}"
+    );
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert_eq!(md.matches("\n| 1/1 |").count(), 1, "one row:\n{md}");
+}
