@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::harness::{Cmd, fixture_copy, junit_outcomes, python};
+use crate::harness::{Cmd, fixture_copy, junit_outcomes, python, python7};
 
 const FILTER: [&str; 3] = ["--", "-m", "not slow"];
 
@@ -47,6 +47,16 @@ fn shards(plan: &serde_json::Value) -> Vec<(Vec<String>, f64)> {
 
 #[test]
 fn a_marker_filter_is_balanced_on_what_runs_and_runs_everything_selected_once() {
+    balanced_under_filter(&python());
+}
+
+/// The plugin reads markers and `-k` names through pytest's own matcher, on 7.x too.
+#[test]
+fn a_marker_filter_is_balanced_under_pytest_7() {
+    balanced_under_filter(&python7());
+}
+
+fn balanced_under_filter(python: &Path) {
     let dir = fixture_copy("filter-plan");
     let d = dir.path();
     // First run, unfiltered (an out-dir of its own, as a previous pipeline's artifacts): the
@@ -63,7 +73,7 @@ fn a_marker_filter_is_balanced_on_what_runs_and_runs_everything_selected_once() 
             "first",
             "--python",
         ])
-        .arg(python())
+        .arg(python)
         .expect_code(0);
     let store_path = d.join(".parallel-pytest/timings.json");
     Cmd::new()
@@ -81,9 +91,13 @@ fn a_marker_filter_is_balanced_on_what_runs_and_runs_everything_selected_once() 
         serde_json::json!(["parametrize", "slow"]),
         "{slow}"
     );
+    // The module's node name is `test_slow.py` on pytest 8+, `tests/test_slow.py` on 7.
     let keywords = slow["keywords"].as_array().unwrap();
     for k in ["test_slow[0]", "test_slow.py", "slow"] {
-        assert!(keywords.contains(&serde_json::json!(k)), "{slow}");
+        assert!(
+            keywords.iter().any(|n| n.as_str().unwrap().ends_with(k)),
+            "{slow}"
+        );
     }
     // Durations are set here so the balance does not hang on milliseconds of noise; the
     // markers and keywords stay as the run recorded them.
@@ -119,6 +133,10 @@ fn a_marker_filter_is_balanced_on_what_runs_and_runs_everything_selected_once() 
         );
         assert!((10.0..=12.1).contains(seconds), "{filtered:?}");
     }
+    // `-k` weighs the same tests by name (a case-insensitive substring of the test's, its
+    // module's or its markers' names).
+    let by_name = shards(&plan_json(d, &["--", "-k", "not SLOW and not nothing"]));
+    assert_eq!(by_name, filtered, "-k balances as -m does");
     let all: Vec<&String> = filtered.iter().flat_map(|(f, _)| f).collect();
     assert!(all.contains(&&"tests/test_new.py".to_owned()), "{all:?}");
     assert!(
@@ -132,7 +150,7 @@ fn a_marker_filter_is_balanced_on_what_runs_and_runs_everything_selected_once() 
         Cmd::new()
             .current_dir(d)
             .args(["run", "--shard", shard, "--workers", "1", "--python"])
-            .arg(python())
+            .arg(python)
             .args(FILTER)
             .expect_code(0);
         let junit = d.join(format!(
