@@ -131,7 +131,7 @@ pub fn build(req: &Inputs, shards: ShardCount, workers: u32) -> Result<Planned, 
     // else (`None`) the median test once it is known.
     let node_args_timed = match collected {
         Some(_) => Vec::new(),
-        None => node_args_timed(&suite, &timings.tests),
+        None => node_args_timed(&suite, &timings.tests, &filtered),
     };
     let (files, summary) = estimate::build(
         &suite.rootdir,
@@ -179,7 +179,11 @@ pub fn build(req: &Inputs, shards: ShardCount, workers: u32) -> Result<Planned, 
         timings_sources: timings.sources,
         estimate: summary,
         known_tests: files.iter().map(|f| f.tests.len()).sum(),
-        filtered_tests: filtered.len(),
+        filtered_tests: files
+            .iter()
+            .flat_map(|f| &f.tests)
+            .filter(|t| filtered.contains(&t.id))
+            .count(),
         files: files.len(),
         warnings,
         target_note,
@@ -301,12 +305,15 @@ fn collect(
 fn node_args_timed(
     suite: &Suite,
     timed: &std::collections::HashMap<String, f64>,
+    filtered: &HashSet<String>,
 ) -> Vec<(String, Option<f64>)> {
     let timed: Vec<(NodeId, f64)> = if suite.node_ids.is_empty() {
         Vec::new()
     } else {
         timed
             .iter()
+            // What the user's filter deselects costs nothing here either.
+            .filter(|(id, _)| !filtered.contains(*id))
             .map(|(id, s)| (NodeId::from(id.as_str()), s.max(estimate::MIN_TEST_SECONDS)))
             .collect()
     };
@@ -406,4 +413,69 @@ fn choose_shard_count(
         plan.predicted_makespan_seconds + startup
     );
     Ok((plan, Some(note)))
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use super::*;
+
+    fn sel(markers: &[&str], keywords: &[&str]) -> timings::Selectable {
+        timings::Selectable {
+            markers: markers.iter().map(|s| (*s).to_owned()).collect(),
+            keywords: keywords.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    fn deselected(k: Option<&str>, m: Option<&str>) -> (Vec<String>, Vec<String>) {
+        let args = suite::args::ParsedArgs {
+            keyword_expr: k.map(str::to_owned),
+            mark_expr: m.map(str::to_owned),
+            ..Default::default()
+        };
+        let stored = HashMap::from([
+            (
+                "t.py::slow".to_owned(),
+                sel(&["slow"], &["slow", "t.py", "test_slow"]),
+            ),
+            ("t.py::fast".to_owned(), sel(&[], &["t.py", "test_fast"])),
+            (
+                "t.py::db".to_owned(),
+                sel(&["db"], &["db", "t.py", "test_db"]),
+            ),
+        ]);
+        let mut warnings = Vec::new();
+        let mut ids: Vec<String> = deselected_by_filters(&args, &stored, &mut warnings)
+            .into_iter()
+            .collect();
+        ids.sort();
+        (ids, warnings)
+    }
+
+    #[test]
+    fn a_test_runs_only_when_neither_filter_says_no() {
+        assert_eq!(deselected(None, None).0, Vec::<String>::new());
+        assert_eq!(deselected(None, Some("not slow")).0, vec!["t.py::slow"]);
+        assert_eq!(
+            deselected(Some("FAST or slow"), Some("not slow")).0,
+            vec!["t.py::db", "t.py::slow"]
+        );
+        // Blank `-k` filters nothing (pytest strips it); a blank `-m` is an empty expression,
+        // which pytest evaluates as false for every test.
+        assert_eq!(deselected(Some("  "), None).0, Vec::<String>::new());
+        assert_eq!(deselected(None, Some(" ")).0.len(), 3);
+        // Marker arguments are not stored: a test with the marker cannot be decided (kept),
+        // one without it can.
+        assert_eq!(
+            deselected(None, Some("db(host='x')")).0,
+            vec!["t.py::fast", "t.py::slow"]
+        );
+    }
+
+    #[test]
+    fn an_expression_pytest_refuses_filters_nothing_and_says_so() {
+        let (ids, warnings) = deselected(None, Some("not (slow"));
+        assert!(ids.is_empty());
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("`-m not (slow`"), "{warnings:?}");
+    }
 }
