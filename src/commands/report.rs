@@ -134,6 +134,7 @@ fn write_files(
         &settings.root,
         &settings.timings_out.value,
         summary,
+        &loaded.manifests,
     );
     Ok(())
 }

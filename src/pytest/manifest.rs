@@ -87,6 +87,10 @@ pub struct SerialPhase {
     pub exit_code: Option<i32>,
     pub signal: Option<String>,
     pub wall_seconds: f64,
+    /// The phase ran but left no JUnit file (pytest died before writing it): `report`
+    /// rebuilds its results from `results-<I>-of-<N>.serial.jsonl`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub junit_missing: bool,
 }
 
 impl Manifest {

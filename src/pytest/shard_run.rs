@@ -351,6 +351,7 @@ fn serial_phase(
     write_command_files(&cmd)?;
     let (ended, usage) = process::run_sampled(&cmd, req.grace, false)?;
     copy_user_junit(&cmd, &paths.serial_junit)?;
+    phase.junit_missing = !paths.serial_junit.exists();
     let merged = merge_serial_junit(parallel_cmd, &paths.serial_junit, progress)?;
     phase.exit_code = ended.code;
     phase.signal = ended.killed_by.map(process::Cause::name);

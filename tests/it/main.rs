@@ -12,6 +12,7 @@ mod cli;
 mod cli_snapshots;
 mod collect;
 mod env;
+mod filter_plan;
 mod fixtures;
 mod github;
 mod gitlab;

@@ -589,9 +589,16 @@ fn rebuilt_crash(man: &Manifest, how: &str, rebuilt: &Rebuilt) -> String {
         rebuilt.finished,
         plural(rebuilt.finished as u64, "test", "tests")
     );
+    let phase = if rebuilt.serial {
+        " in the serial phase"
+    } else {
+        ""
+    };
     match &rebuilt.running {
-        Some(id) => format!("pytest{on} {how} while running `{id}`; {finished} finished before it"),
-        None => format!("pytest{on} {how} after {finished} finished"),
+        Some(id) => {
+            format!("pytest{on} {how} while running `{id}`{phase}; {finished} finished before it")
+        }
+        None => format!("pytest{on} {how}{phase} after {finished} finished"),
     }
 }
 
