@@ -66,14 +66,20 @@ fn files(out_dir: &Path, stem: &str) -> Vec<PathBuf> {
 
 /// What the manifest records: the files written, and whether coverage was asked for; `None`
 /// when neither (the manifest then says nothing about coverage).
-pub fn kept(out_dir: &Path, stem: &str, requested: bool) -> Option<CoverageFiles> {
+pub fn kept(out_dir: &Path, stem: &str, requested: bool, root: &Path) -> Option<CoverageFiles> {
     let names: Vec<String> = files(out_dir, stem)
         .iter()
         .filter_map(|p| p.file_name()?.to_str().map(str::to_owned))
         .collect();
-    (requested || !names.is_empty()).then_some(CoverageFiles {
+    (requested || !names.is_empty()).then(|| CoverageFiles {
         requested,
         files: names,
+        root: Some(
+            std::path::absolute(root)
+                .unwrap_or_else(|_| root.to_path_buf())
+                .display()
+                .to_string(),
+        ),
     })
 }
 
@@ -126,7 +132,7 @@ mod tests {
         ] {
             std::fs::write(dir.path().join(name), "x").unwrap();
         }
-        let kept = kept(dir.path(), "1-of-2", false).unwrap();
+        let kept = kept(dir.path(), "1-of-2", false, dir.path()).unwrap();
         assert_eq!(
             kept.files,
             [
@@ -137,7 +143,7 @@ mod tests {
         );
         assert!(!kept.requested);
         remove_stale(dir.path(), "1-of-2").unwrap();
-        assert!(super::kept(dir.path(), "1-of-2", false).is_none());
+        assert!(super::kept(dir.path(), "1-of-2", false, dir.path()).is_none());
         assert!(dir.path().join("coverage-11-of-20.dat").exists());
     }
 }

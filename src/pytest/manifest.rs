@@ -90,6 +90,10 @@ pub struct CoverageFiles {
     /// File names beside the manifest (`coverage-2-of-3.dat`, `coverage-2-of-3.serial.dat`, and
     /// `coverage-2-of-3.dat.<host>.<pid>.<random>` from coverage's parallel mode).
     pub files: Vec<String>,
+    /// The folder pytest started in (absolute): `report` maps it onto its own project folder,
+    /// as a `[paths]` entry would, when shards ran at different paths.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
 }
 
 /// The serial phase of a shard.

@@ -261,6 +261,7 @@ pub fn run(
             req.inputs.out_dir,
             &stem,
             coverage::requested(req.inputs.user_args),
+            req.inputs.invocation_dir,
         ),
         ..base_manifest(req, &cmd.junit_path)
     };

@@ -72,6 +72,9 @@ impl CoverageReport {
 pub struct DataFile {
     pub shard: u32,
     pub path: PathBuf,
+    /// The folder the shard's pytest started in, as its manifest recorded it: an alias of this
+    /// project folder when the shards ran at other paths.
+    pub root: Option<String>,
 }
 
 /// The data files the manifests name, and the problems: a shard whose manifest says coverage
@@ -148,6 +151,7 @@ pub fn expected(
                 files.push(DataFile {
                     shard: m.manifest.shard_index,
                     path,
+                    root: cov.root.clone(),
                 });
             } else {
                 problems.push(
@@ -242,6 +246,25 @@ pub fn combine(
     result
 }
 
+/// Combines with coverage.py's API rather than its command line: the project's own config
+/// (`[paths]` included) is read as `coverage combine` would read it, and each shard's project
+/// folder is added as one more alias of this one, so shards checked out at different paths
+/// (GitLab's `/builds/<runner>/<n>/…`) still add up to one file each.
+const COMBINE_PY: &str = r#"
+import json, sys
+import coverage
+a = json.loads(sys.argv[1])
+cov = coverage.Coverage(data_file=a["data_file"])
+others = [r for r in a["roots"] if r != a["root"]]
+if others:
+    cov.config.paths["parallel-pytest shards"] = [a["root"]] + others
+cov.combine(a["inputs"], keep=True)
+cov.save()
+cov.json_report(outfile=a["json"], ignore_errors=True)
+if a["xml"]:
+    cov.xml_report(outfile=a["xml"], ignore_errors=True)
+"#;
+
 fn combine_in(
     python: &Path,
     root: &Path,
@@ -267,80 +290,59 @@ fn combine_in(
         let copy = scratch.join(format!("in-{i}.dat"));
         std::fs::copy(&d.path, &copy)
             .map_err(|e| format!("failed to copy `{}`: {e}", d.path.display()))?;
-        copies.push(copy);
+        copies.push(copy.display().to_string());
     }
-    let combined = scratch.join("combined.dat");
     let json = scratch.join("coverage.json");
-    let data_file = format!("--data-file={}", combined.display());
-    let mut combine: Vec<std::ffi::OsString> = vec![
-        "-m".into(),
-        "coverage".into(),
-        "combine".into(),
-        "--keep".into(),
-        "-q".into(),
-        data_file.clone().into(),
-    ];
-    combine.extend(copies.iter().map(|c| c.clone().into_os_string()));
-    run(python, root, &combine)?;
-    // `-i`: the report job may not have every measured source (generated files, another OS).
-    let json_args: Vec<std::ffi::OsString> = vec![
-        "-m".into(),
-        "coverage".into(),
-        "json".into(),
-        "-i".into(),
-        "-q".into(),
-        data_file.clone().into(),
-        "-o".into(),
-        json.clone().into_os_string(),
-    ];
-    run(python, root, &json_args)?;
+    if let Some(dir) = cobertura
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        fs_err::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut roots: Vec<String> = data
+        .iter()
+        .filter_map(|d| d.root.as_deref().map(with_slash))
+        .collect();
+    roots.sort();
+    roots.dedup();
+    let args = serde_json::json!({
+        "data_file": scratch.join("combined.dat").display().to_string(),
+        "inputs": copies,
+        "root": with_slash(&absolute(root).display().to_string()),
+        "roots": roots,
+        "json": json.display().to_string(),
+        "xml": cobertura.map(|x| absolute(x).display().to_string()),
+    });
+    let out = std::process::Command::new(python)
+        .args(["-c", COMBINE_PY, &args.to_string()])
+        .current_dir(root)
+        // The report job's own environment must not redirect the combined file.
+        .env_remove(crate::env_vars::ci::COVERAGE_FILE)
+        .output()
+        .map_err(|e| format!("failed to start `{shown}`: {e}"))?;
+    if !out.status.success() {
+        let said = String::from_utf8_lossy(&out.stderr);
+        let last = said.trim().lines().last().unwrap_or("").to_owned();
+        return Err(format!(
+            "combining the shards' coverage data with `{shown}` failed ({}): {}",
+            out.status,
+            crate::text::truncate_bytes(&last, 2000)
+        ));
+    }
     let text = fs_err::read_to_string(&json).map_err(|e| e.to_string())?;
     let mut report = parse_json(&text, data)?;
-    if let Some(xml) = cobertura {
-        if let Some(dir) = xml.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs_err::create_dir_all(dir).map_err(|e| e.to_string())?;
-        }
-        let xml_args: Vec<std::ffi::OsString> = vec![
-            "-m".into(),
-            "coverage".into(),
-            "xml".into(),
-            "-i".into(),
-            "-q".into(),
-            data_file.into(),
-            "-o".into(),
-            xml.as_os_str().to_owned(),
-        ];
-        run(python, root, &xml_args)?;
-        report.cobertura = Some(xml.display().to_string());
-    }
+    report.cobertura = cobertura.map(|x| x.display().to_string());
     Ok(report)
 }
 
-fn run(python: &Path, root: &Path, args: &[std::ffi::OsString]) -> Result<(), String> {
-    let out = std::process::Command::new(python)
-        .args(args)
-        .current_dir(root)
-        // The report job's own environment must not redirect the combined file.
-        .env_remove("COVERAGE_FILE")
-        .output()
-        .map_err(|e| format!("failed to start `{}`: {e}", python.display()))?;
-    if out.status.success() {
-        return Ok(());
+/// A folder alias ends in a separator, so `/a/b` does not also rewrite `/a/bc`.
+fn with_slash(dir: &str) -> String {
+    if dir.ends_with('/') || dir.ends_with('\\') {
+        dir.to_owned()
+    } else {
+        format!("{dir}{}", std::path::MAIN_SEPARATOR)
     }
-    let words: Vec<String> = args
-        .iter()
-        .take(3)
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let said = String::from_utf8_lossy(&out.stderr).trim().to_owned()
-        + String::from_utf8_lossy(&out.stdout).trim();
-    Err(format!(
-        "`{} {}` failed ({}): {}",
-        python.display(),
-        words.join(" "),
-        out.status,
-        crate::text::truncate_bytes(&said, 2000)
-    ))
 }
 
 fn scratch_dir() -> Result<PathBuf, String> {
@@ -381,6 +383,7 @@ mod tests {
         Some(CoverageFiles {
             requested: true,
             files: names.iter().map(|s| (*s).to_owned()).collect(),
+            root: None,
         })
     }
 

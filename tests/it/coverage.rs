@@ -165,3 +165,42 @@ fn without_coverage_nothing_is_said() {
         std::fs::read_to_string(dir.path().join(".parallel-pytest/shard-1-of-3.json")).unwrap();
     assert!(!manifest.contains("coverage"), "{manifest}");
 }
+
+/// Shards checked out at different paths (GitLab's `/builds/<runner>/<n>/…`, self-hosted
+/// runners): each manifest records its project folder, which `report` maps onto its own.
+#[test]
+fn shards_run_in_different_folders_still_combine_to_the_unsharded_total() {
+    let py = python();
+    require_pytest_cov(&py);
+    let dirs: Vec<_> = (0..3).map(|_| fixture_copy(SUITE)).collect();
+    let single = unsharded_total(dirs[0].path(), &py);
+    for (i, d) in dirs.iter().enumerate() {
+        run_shard(d.path(), &format!("{}/3", i + 1), 1, true);
+    }
+    let inputs: Vec<String> = dirs
+        .iter()
+        .map(|d| d.path().join(".parallel-pytest").display().to_string())
+        .collect();
+    let json = dirs[0].path().join("report.json");
+    Cmd::new()
+        .current_dir(dirs[0].path())
+        .env("PARALLEL_PYTEST_PYTHON", &py)
+        .args(["report", "--expect-shards", "3", "--json-out"])
+        .arg(&json)
+        .args(&inputs)
+        .expect_code(0);
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let combined = doc["coverage"]["percent"].as_f64().unwrap();
+    assert!(
+        (combined - single).abs() < 0.1,
+        "combined {combined} vs {single}"
+    );
+    let paths: Vec<&str> = doc["coverage"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths.len(), 4, "one entry per file: {paths:?}");
+}
