@@ -443,10 +443,12 @@ mod tests {
             DataFile {
                 shard: 2,
                 path: "x".into(),
+                root: None,
             },
             DataFile {
                 shard: 1,
                 path: "y".into(),
+                root: None,
             },
         ];
         let r = parse_json(text, &data).unwrap();

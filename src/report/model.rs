@@ -409,6 +409,14 @@ impl Summary {
         if parts.is_empty() {
             parts.push("no tests ran".into());
         }
+        let expired = self.quarantine.expired.len() as u64;
+        if expired > 0 {
+            parts.push(crate::text::count(
+                expired,
+                "expired quarantine entry",
+                "expired quarantine entries",
+            ));
+        }
         let mut line = parts.join(", ");
         if let Some(wall) = self.wall_seconds {
             line.push_str(&format!(" in {}", seconds(wall)));
