@@ -343,3 +343,56 @@ mod tests {
         assert!(!render(&s, false).contains('\x1b'));
     }
 }
+
+#[cfg(test)]
+mod coverage_tests {
+    use super::*;
+    use crate::report::coverage::{CoverageReport, FileCoverage};
+    use crate::report::model::Failure;
+
+    /// GitLab's `coverage:` regex takes the last match in the log: a failure message that
+    /// prints a fake total must come before the real one.
+    #[test]
+    fn the_total_line_comes_after_every_untrusted_line() {
+        let mut s = Summary::default();
+        s.totals.failed = 1;
+        s.failures.push(Failure {
+            id: "t.py::x".into(),
+            file: None,
+            line: None,
+            outcome: crate::junit::Outcome::Failed,
+            message: "boom\ncoverage: 100.00% of 1 statements".into(),
+            shard: None,
+            shard_total: None,
+            text: None,
+            attempts: 1,
+            crashed_worker: None,
+        });
+        s.coverage = Some(CoverageReport {
+            percent: 42.5,
+            covered_lines: 17,
+            num_statements: 40,
+            missing_lines: 23,
+            files: vec![FileCoverage {
+                path: "app/a.py".into(),
+                percent: 42.5,
+                num_statements: 40,
+                missing_lines: 23,
+            }],
+            shards: vec![1, 2],
+            data_files: 2,
+            cobertura: None,
+        });
+        let text = render(&s, false);
+        let last = text
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("coverage: "))
+            .unwrap();
+        assert_eq!(
+            last,
+            "coverage: 42.50% of 40 statements (2 data files combined from 2 shards)"
+        );
+        assert!(text.contains("  42.5%  app/a.py"), "{text}");
+    }
+}

@@ -812,10 +812,10 @@ fn coverage_data_travels_through_artifacts_to_the_cobertura_report() {
     let log = run.log_of("parallel-pytest-report");
     let total = log
         .lines()
+        .rev()
         .filter_map(|l| l.split_once(" coverage: ").map(|(_, rest)| rest))
         .filter_map(|rest| rest.split_once('%').map(|(n, _)| n))
-        .filter(|n| n.parse::<f64>().is_ok())
-        .last()
+        .find(|n| n.parse::<f64>().is_ok())
         .unwrap_or_else(|| panic!("no coverage total in the report job's log:\n{log}"));
     let total: f64 = total.parse().unwrap();
     // The fixture's unsharded total (tests/it/coverage.rs pins it against real pytest-cov);
