@@ -74,6 +74,26 @@ pub struct Manifest {
     /// with one worker, when the user set them all, or with `--no-thread-limits`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub thread_limits: std::collections::BTreeMap<String, String>,
+    /// Coverage data files this shard's pytest wrote into the out dir (`COVERAGE_FILE` points
+    /// there); `None` when coverage was neither requested nor written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<CoverageFiles>,
+}
+
+/// A shard's coverage data: what `report` combines.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CoverageFiles {
+    /// Coverage was asked for (`--cov` in the arguments or `addopts`, or
+    /// `COVERAGE_PROCESS_START`), so the shard should have written data.
+    pub requested: bool,
+    /// File names beside the manifest (`coverage-2-of-3.dat`, `coverage-2-of-3.serial.dat`, and
+    /// `coverage-2-of-3.dat.<host>.<pid>.<random>` from coverage's parallel mode).
+    pub files: Vec<String>,
+    /// The folder pytest started in (absolute): `report` maps it onto its own project folder,
+    /// as a `[paths]` entry would, when shards ran at different paths.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
 }
 
 /// The serial phase of a shard.

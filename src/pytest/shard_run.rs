@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::command::{self, PytestCommand};
 use super::manifest::{MANIFEST_VERSION, Manifest, Selection, SerialPhase};
 use super::process::{self, Finished, SpawnError};
-use super::{crash, serial};
+use super::{coverage, crash, serial};
 use crate::host::usage::{ResourceUsage, Resources};
 use crate::junit::rewrite::{self, RewriteError};
 use crate::python::{Collected, Outcomes, PythonInfo};
@@ -214,6 +214,11 @@ pub fn run(
     if let Some(net) = req.inputs.net {
         remove_if_exists(&net.out)?;
     }
+    let stem = req.inputs.id.file_stem();
+    coverage::remove_stale(req.inputs.out_dir, &stem)?;
+    let mut cmd = cmd;
+    cmd.env
+        .push(coverage::data_file_env(req.inputs.out_dir, &stem, false));
     let host = crate::host::detect();
     let workers = req.inputs.workers;
     let (parallel, parallel_usage) = process::run_sampled(&cmd, req.grace, workers > 1)?;
@@ -252,6 +257,12 @@ pub fn run(
             .inputs
             .net
             .and_then(|n| crate::python::NetOut::read(&n.out)),
+        coverage: coverage::kept(
+            req.inputs.out_dir,
+            &stem,
+            coverage::requested(req.inputs.user_args),
+            req.inputs.invocation_dir,
+        ),
         ..base_manifest(req, &cmd.junit_path)
     };
     write_manifest(&manifest, &paths.manifest)?;
@@ -347,7 +358,12 @@ fn serial_phase(
     let xdist = PythonInfo::read_or(&parallel_cmd.info_path, req.inputs.python)
         .xdist
         .is_some();
-    let cmd = command::serial(&req.inputs, req.serial_marker, &paths.serial_junit, xdist);
+    let mut cmd = command::serial(&req.inputs, req.serial_marker, &paths.serial_junit, xdist);
+    cmd.env.push(coverage::data_file_env(
+        req.inputs.out_dir,
+        &req.inputs.id.file_stem(),
+        true,
+    ));
     write_command_files(&cmd)?;
     let (ended, usage) = process::run_sampled(&cmd, req.grace, false)?;
     copy_user_junit(&cmd, &paths.serial_junit)?;
@@ -435,6 +451,7 @@ fn base_manifest(req: &ShardRun<'_>, junit: &Path) -> Manifest {
         xpassed: Vec::new(),
         net: None,
         thread_limits: req.thread_limits.iter().cloned().collect(),
+        coverage: None,
     }
 }
 

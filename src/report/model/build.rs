@@ -53,6 +53,12 @@ pub(super) fn build(inputs: &Inputs) -> Summary {
         ));
     }
     problems.sort_by_key(|a| a.kind);
+    let passed_ids = index
+        .tests
+        .iter()
+        .filter(|t| t.test.last.outcome == Outcome::Passed)
+        .map(|t| t.id.clone())
+        .collect();
 
     Summary {
         totals: folded.totals,
@@ -73,6 +79,9 @@ pub(super) fn build(inputs: &Inputs) -> Summary {
             .collect(),
         collected_nothing: collection.collected_nothing,
         not_found: collection.not_found,
+        passed_ids,
+        quarantine: Default::default(),
+        coverage: None,
     }
 }
 
