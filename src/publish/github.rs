@@ -324,7 +324,12 @@ fn check_run_bodies(rendered: &Rendered, ctx: &Context, name: &str) -> Vec<Value
         "name": truncate_bytes(name, MAX_TITLE_BYTES),
         "head_sha": ctx.head_sha,
         "status": "completed",
-        "conclusion": if rendered.green { "success" } else { "failure" },
+        // Failures `--fail-on new` forgives are neither a success nor a failure of this change.
+        "conclusion": match (rendered.green, rendered.passes) {
+            (true, _) => "success",
+            (false, true) => "neutral",
+            (false, false) => "failure",
+        },
         "output": {
             "title": title,
             "summary": summary,
@@ -703,6 +708,7 @@ mod tests {
             markdown: "# hi".into(),
             annotations: (1..=120).map(ann).collect(),
             green: false,
+            passes: false,
         };
         let bodies = check_run_bodies(&rendered, &ctx(), "tests");
         let sizes: Vec<usize> = bodies
@@ -781,6 +787,7 @@ mod tests {
                 markdown: "# report".into(),
                 annotations: Vec::new(),
                 green: true,
+                passes: true,
             },
             "tests (3.11)",
         );

@@ -17,6 +17,62 @@ struct Doc<'a> {
     collected_nothing: &'a [String],
     /// Planned node ids that matched no test.
     not_found: &'a [String],
+    /// `--fail-on` as applied: `new` only with a base.
+    fail_on: super::compare::FailOn,
+    /// Whether the job passes (exit 0).
+    passes: bool,
+    /// Against `--base`; `null` without one.
+    comparison: Option<Comparison<'a>>,
+}
+
+/// Ids listed per comparison list; `counts` has every list's full length.
+const COMPARISON_IDS: usize = 1000;
+
+#[derive(Serialize)]
+struct Comparison<'a> {
+    base: &'a super::compare::BaseInfo,
+    new_failures: &'a [String],
+    still_failing: &'a [String],
+    fixed: &'a [String],
+    new_tests: &'a [String],
+    removed_tests: &'a [String],
+    slower: &'a [super::compare::Slower],
+    counts: Counts,
+    test_seconds: super::compare::Change,
+    wall_seconds: Option<super::compare::Change>,
+}
+
+#[derive(Serialize)]
+struct Counts {
+    new_failures: usize,
+    still_failing: usize,
+    fixed: usize,
+    new_tests: usize,
+    removed_tests: usize,
+    slower: usize,
+}
+
+fn comparison(c: &super::compare::Comparison) -> Comparison<'_> {
+    let first = |ids| super::compare::first(ids, COMPARISON_IDS).0;
+    Comparison {
+        base: &c.base,
+        new_failures: first(&c.new_failures),
+        still_failing: first(&c.still_failing),
+        fixed: first(&c.fixed),
+        new_tests: first(&c.new_tests),
+        removed_tests: first(&c.removed_tests),
+        slower: super::compare::first(&c.slower, COMPARISON_IDS).0,
+        counts: Counts {
+            new_failures: c.new_failures.len(),
+            still_failing: c.still_failing.len(),
+            fixed: c.fixed.len(),
+            new_tests: c.new_tests.len(),
+            removed_tests: c.removed_tests.len(),
+            slower: c.slower.len(),
+        },
+        test_seconds: c.test_seconds,
+        wall_seconds: c.wall_seconds,
+    }
 }
 
 #[derive(Serialize)]
@@ -50,6 +106,9 @@ pub fn render(summary: &Summary) -> String {
         complete: summary.complete(),
         collected_nothing: &summary.collected_nothing,
         not_found: &summary.not_found,
+        fail_on: summary.fail_on_applied(),
+        passes: summary.passes_job(),
+        comparison: summary.comparison.as_ref().map(comparison),
     };
     let text =
         serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));

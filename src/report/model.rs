@@ -311,6 +311,14 @@ pub enum NoticeKind {
     NotCollected,
     /// Tests of the timings store whose file still exists and that no shard reported.
     NotReported,
+    /// `--base` could not be read: no comparison (warning).
+    BaseUnusable,
+    /// The base run's report was itself incomplete (warning).
+    BaseIncomplete,
+    /// `--fail-on new` without a base: every failure fails the job (warning).
+    NoBase,
+    /// Failures also failing on the base, and whether `--fail-on new` lets the job pass.
+    StillFailing,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -352,11 +360,17 @@ pub struct Summary {
     pub files_read: u32,
     /// (node id, seconds over every attempt) of every test, for the timings store.
     pub observed: Vec<(String, f64)>,
+    /// The final outcome of each test of `observed`, in the same order (for the results file).
+    pub outcomes: Vec<Outcome>,
     /// Planned files in which pytest collected no test (empty, or a plugin filtered them):
     /// not lost.
     pub collected_nothing: Vec<String>,
     /// Planned node ids that matched no test (renamed or deleted since the timings): not lost.
     pub not_found: Vec<String>,
+    /// This run against the base run (`report --base`).
+    pub comparison: Option<super::compare::Comparison>,
+    /// `--fail-on` as given; see [`Summary::fail_on_applied`].
+    pub fail_on: super::compare::FailOn,
 }
 
 impl Summary {
@@ -370,6 +384,25 @@ impl Summary {
     /// Green: complete and no failed or errored test.
     pub fn green(&self) -> bool {
         self.complete() && self.totals.failed == 0 && self.totals.errors == 0
+    }
+
+    /// `--fail-on new` only applies against a base; without one it is `all`.
+    pub fn fail_on_applied(&self) -> super::compare::FailOn {
+        use super::compare::FailOn;
+        match (self.fail_on, &self.comparison) {
+            (FailOn::New, Some(_)) => FailOn::New,
+            _ => FailOn::All,
+        }
+    }
+
+    /// The job passes: green, or complete with every failure also failing on the base under
+    /// `--fail-on new`. Missing shards, lost tests and the like always fail it.
+    pub fn passes_job(&self) -> bool {
+        use super::compare::FailOn;
+        match (self.fail_on_applied(), &self.comparison) {
+            (FailOn::New, Some(c)) => self.complete() && c.new_failures.is_empty(),
+            _ => self.green(),
+        }
     }
 
     /// `2 failed, 120 passed, 1 flaky in 31.2s`, pytest's word order.

@@ -59,6 +59,7 @@ fn rendered(annotations: u32) -> Rendered {
             })
             .collect(),
         green: false,
+        passes: false,
     }
 }
 
