@@ -262,6 +262,97 @@ pub fn first<T>(items: &[T], k: usize) -> (&[T], usize) {
     (shown, items.len() - shown.len())
 }
 
+/// A summary compared with a hostile, incomplete base, for the renderers' tests: 25 new
+/// failures (more than any renderer lists), ids with Markdown, HTML, escape sequences and
+/// workflow commands, a still failing, a fixed, a new, a removed and a slower test.
+#[cfg(test)]
+pub(crate) fn sample_summary(fail_on: FailOn) -> Summary {
+    use super::results::{FORMAT, VERSION};
+    let hostile = "t.py::test_a[<img src=x>|`code`|\u{1b}[31m|\n::error::pwned|@team #1]";
+    let mut base_tests = vec![
+        (
+            "t.py::test_old".to_owned(),
+            TestResult(Outcome::Failed, 1.0),
+        ),
+        (
+            "t.py::test_fixed".to_owned(),
+            TestResult(Outcome::Error, 1.0),
+        ),
+        (
+            "t.py::test_gone".to_owned(),
+            TestResult(Outcome::Passed, 1.0),
+        ),
+        (
+            "t.py::test_slow".to_owned(),
+            TestResult(Outcome::Passed, 0.5),
+        ),
+    ];
+    let mut here_tests = vec![
+        (
+            "t.py::test_old".to_owned(),
+            TestResult(Outcome::Failed, 1.0),
+        ),
+        (
+            "t.py::test_fixed".to_owned(),
+            TestResult(Outcome::Passed, 1.0),
+        ),
+        (
+            "t.py::test_slow".to_owned(),
+            TestResult(Outcome::Passed, 2.5),
+        ),
+        (hostile.to_owned(), TestResult(Outcome::Failed, 0.1)),
+    ];
+    for i in 0..24 {
+        let id = format!("t.py::test_new_{i:02}");
+        base_tests.push((id.clone(), TestResult(Outcome::Passed, 0.1)));
+        here_tests.push((id, TestResult(Outcome::Failed, 0.1)));
+    }
+    let file = |tests: Vec<(String, TestResult)>, run: RunInfo| ResultsFile {
+        format: FORMAT.into(),
+        version: VERSION,
+        run,
+        tests: tests.into_iter().collect(),
+    };
+    let base = file(
+        base_tests,
+        RunInfo {
+            commit: Some("0123456789abcdef0123".into()),
+            git_ref: Some("refs/heads/<main>".into()),
+            run_id: Some("42".into()),
+            date: Some("2026-12-01T10:00:00Z".into()),
+            complete: false,
+            incomplete_reasons: vec!["shard 2/3 did not report <b>!</b>".into()],
+            tests: 28,
+            failed: 2,
+            errors: 1,
+            test_seconds: 30.0,
+            wall_seconds: Some(12.0),
+        },
+    );
+    let here = file(
+        here_tests,
+        RunInfo {
+            complete: true,
+            test_seconds: 35.5,
+            wall_seconds: Some(10.0),
+            ..RunInfo::default()
+        },
+    );
+    let mut summary = Summary::default();
+    summary.totals.tests = here.tests.len() as u64;
+    summary.totals.failed = 26;
+    attach(
+        &mut summary,
+        &here,
+        Base::Loaded {
+            path: "base/results.json".into(),
+            file: Box::new(base),
+        },
+        fail_on,
+    );
+    summary
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

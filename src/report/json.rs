@@ -123,6 +123,49 @@ mod tests {
     use super::*;
 
     #[test]
+    fn comparison_lists_ids_and_counts_them() {
+        use crate::report::compare::{FailOn, sample_summary};
+        let doc: serde_json::Value =
+            serde_json::from_str(&render(&sample_summary(FailOn::New))).unwrap();
+        let c = &doc["comparison"];
+        assert_eq!(c["new_failures"].as_array().unwrap().len(), 25);
+        assert_eq!(c["counts"]["new_failures"], 25);
+        assert_eq!(c["still_failing"], serde_json::json!(["t.py::test_old"]));
+        assert_eq!(c["fixed"], serde_json::json!(["t.py::test_fixed"]));
+        assert_eq!(c["removed_tests"], serde_json::json!(["t.py::test_gone"]));
+        assert_eq!(
+            c["slower"],
+            serde_json::json!([{"id": "t.py::test_slow", "base_seconds": 0.5, "seconds": 2.5}])
+        );
+        assert_eq!(c["base"]["path"], "base/results.json");
+        assert_eq!(c["base"]["ref"], "refs/heads/<main>");
+        assert_eq!(c["base"]["complete"], false);
+        assert_eq!(
+            c["test_seconds"],
+            serde_json::json!({"base": 30.0, "here": 35.5})
+        );
+        // New failures fail the job even under `new`.
+        assert_eq!(
+            (&doc["fail_on"], &doc["passes"]),
+            (&"new".into(), &false.into())
+        );
+        let kinds: Vec<&str> = doc["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["base_incomplete", "still_failing"]);
+    }
+
+    #[test]
+    fn without_a_base_the_comparison_is_null() {
+        let doc: serde_json::Value = serde_json::from_str(&render(&Summary::default())).unwrap();
+        assert_eq!(doc["comparison"], serde_json::Value::Null);
+        assert_eq!(doc["fail_on"], "all");
+    }
+
+    #[test]
     fn legacy_commands_cannot_form_in_json() {
         let mut s = Summary::default();
         s.problems.push(Problem::new(

@@ -218,18 +218,18 @@ fn comparison(s: &Summary) -> String {
         about.push(format!("<code>{}</code>", md_inline(r)));
     }
     if let Some(sha) = &run.commit {
-        let short = truncate_bytes(sha, 12).replace('…', "");
-        about.push(format!("at <code>{}</code>", md_inline(&short)));
+        let short: String = sha.chars().take(12).collect();
+        about.push(format!("commit <code>{}</code>", md_inline(&short)));
     }
     if let Some(id) = &run.run_id {
         about.push(format!("run {}", md_inline(id)));
     }
     if let Some(date) = &run.date {
-        about.push(format!("of {}", md_inline(date)));
+        about.push(md_inline(date));
     }
     out.push_str(&format!(
         "Base: {}{} ({}, {} failed).\n\n",
-        about.join(" "),
+        about.join(", "),
         if about.is_empty() {
             format!(
                 "<code>{}</code>",
@@ -704,6 +704,30 @@ mod tests {
             );
             assert_eq!(md.matches("<pre>").count(), md.matches("</pre>").count());
         }
+    }
+
+    #[test]
+    fn comparison_section_golden() {
+        use crate::report::compare::{FailOn, sample_summary};
+        let md = comparison(&sample_summary(FailOn::New));
+        // 25 new failures: the first 20 are listed, the rest counted.
+        assert_eq!(
+            md.matches("<code>t.py&#58;&#58;test&#95;new&#95;").count(),
+            19
+        );
+        assert!(md.contains("- … and 5 more\n"), "{md}");
+        for raw in [
+            "<img",
+            "<b>",
+            "`code`",
+            "\u{1b}",
+            "\n::error",
+            "@team",
+            "<main>",
+        ] {
+            assert!(!md.contains(raw), "{raw:?} unescaped in\n{md}");
+        }
+        insta::assert_snapshot!(md);
     }
 
     #[test]

@@ -382,6 +382,44 @@ mod tests {
     }
 
     #[test]
+    fn comparison_is_bounded_escaped_and_names_the_base() {
+        use crate::report::compare::{FailOn, sample_summary};
+        let text = render(&sample_summary(FailOn::All), false);
+        assert!(text.contains(" compared with the base "), "{text}");
+        assert!(
+            text.contains("base: base/results.json, ref refs/heads/<main>, commit 0123456789abcdef0123, run 42, date 2026-12-01T10:00:00Z (28 tests, 3 failed)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("base run incomplete: shard 2/3 did not report"),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("NEW FAILURE t.py::test_new_").count(),
+            9,
+            "{text}"
+        );
+        assert!(text.contains("NEW FAILURE … and 15 more\n"), "{text}");
+        assert!(text.contains("STILL FAILING t.py::test_old\n"), "{text}");
+        assert!(text.contains("FIXED t.py::test_fixed\n"), "{text}");
+        assert!(
+            text.contains("SLOWER t.py::test_slow 0.50s -> 2.50s\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("25 new failures · 1 still failing · 1 fixed · 1 new test · 1 removed test · 1 slower · test time 30.0s -> 35.5s (+5.50s) · wall 12.0s -> 10.0s (−2.00s)"),
+            "{text}"
+        );
+        assert!(!text.contains('\u{1b}'), "escape sequences are neutralised");
+        assert!(
+            !text.contains("\n::error"),
+            "no workflow command at a line start"
+        );
+        // `all`: the still failing test fails the job like any other, and nothing says otherwise.
+        assert!(!text.contains("--fail-on new"), "{text}");
+    }
+
+    #[test]
     fn colour_only_when_asked() {
         let mut s = Summary::default();
         s.totals.failed = 1;

@@ -11,6 +11,7 @@ mod action;
 mod cli;
 mod cli_snapshots;
 mod collect;
+mod compare;
 mod env;
 mod fixtures;
 mod github;
