@@ -723,6 +723,21 @@ mod tests {
     }
 
     #[test]
+    fn failures_that_fail_on_new_forgives_are_a_neutral_check() {
+        let conclusion = |green, passes| {
+            let rendered = Rendered {
+                green,
+                passes,
+                ..Rendered::default()
+            };
+            check_run_bodies(&rendered, &ctx(), "tests")[0]["conclusion"].clone()
+        };
+        assert_eq!(conclusion(true, true), "success");
+        assert_eq!(conclusion(false, true), "neutral");
+        assert_eq!(conclusion(false, false), "failure");
+    }
+
+    #[test]
     fn zero_line_becomes_line_one() {
         let v = annotation_json(&ann(0));
         assert_eq!(

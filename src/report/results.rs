@@ -187,7 +187,10 @@ impl ResultsFile {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)?;
             }
-            std::fs::write(path, self.to_json())
+            // A reader never sees half a file: write beside it, then rename over it.
+            let tmp = path.with_extension("json.tmp");
+            std::fs::write(&tmp, self.to_json())?;
+            std::fs::rename(&tmp, path)
         };
         write().map_err(|source| ResultsError::Write {
             path: path.to_owned(),
