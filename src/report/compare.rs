@@ -509,6 +509,30 @@ mod tests {
     }
 
     #[test]
+    fn fail_on_new_never_passes_an_incomplete_report() {
+        let base = file(&[("a", Failed, 1.0)], true);
+        let here = file(&[("a", Failed, 1.0)], true);
+        let mut s = summary_with(&here);
+        s.problems.push(crate::report::model::Problem::new(
+            crate::report::model::ProblemKind::LostTests,
+            "1 planned test was lost",
+        ));
+        let loaded = Base::Loaded {
+            path: "base.json".into(),
+            file: Box::new(base),
+        };
+        attach(&mut s, &here, loaded, FailOn::New);
+        assert!(!s.passes_job());
+        assert!(
+            s.notices[0]
+                .message
+                .ends_with("but the report is incomplete, which fails this job"),
+            "{:?}",
+            s.notices
+        );
+    }
+
+    #[test]
     fn fail_on_new_without_a_base_is_all_and_says_so() {
         let here = file(&[("a", Failed, 1.0)], true);
         for base in [Base::None, Base::Unusable("`x.json` is broken".into())] {

@@ -388,3 +388,86 @@ fn an_incomplete_base_is_used_and_said_loudly() {
     );
     assert!(!r.summary.contains("<b>x</b>"), "{}", r.summary);
 }
+
+/// The PR comment and the check run carry the comparison: the comment is the summary's
+/// Markdown, and failures `--fail-on new` forgives make the check run `neutral`.
+#[test]
+fn the_pull_request_comment_and_check_run_carry_the_comparison() {
+    use crate::github::{TOKEN, check_run_routes, comment_routes, validate};
+    let mock = crate::mock_http::MockServer::start();
+    check_run_routes(&mock, "");
+    comment_routes(&mock);
+    let dir = tempfile::tempdir().unwrap();
+    let event = dir.path().join("event.json");
+    std::fs::write(
+        &event,
+        serde_json::json!({"pull_request": {"number": 17, "head": {"sha": "cafe"}}}).to_string(),
+    )
+    .unwrap();
+    let base = MAIN.results();
+    let r = report(
+        OLD_ONLY.path(),
+        &[
+            "--base",
+            base.to_str().unwrap(),
+            "--fail-on",
+            "new",
+            "--check-run",
+            "--comment",
+        ],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_API_URL", mock.url()),
+            ("GITHUB_REPOSITORY", "octo/demo"),
+            ("GITHUB_SHA", "mergesha"),
+            ("GITHUB_EVENT_NAME", "pull_request"),
+            ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
+            ("GITHUB_TOKEN", TOKEN),
+        ],
+    );
+    assert_eq!(r.code, Some(0), "{}\n{}", r.text, r.stderr);
+    assert!(mock.unmatched().is_empty(), "{:?}", mock.unmatched());
+    let create = mock.requests_to("POST", "/repos/octo/demo/check-runs");
+    let body = create[0].json();
+    assert_eq!(body["conclusion"], "neutral");
+    validate("checks/create", std::slice::from_ref(&body));
+    let comment = mock.requests_to("POST", "/repos/octo/demo/issues/17/comments")[0].json();
+    let comment = comment["body"].as_str().unwrap();
+    assert!(comment.contains("### Compared with the base"), "{comment}");
+    assert!(comment.contains(&parallel_pytest::report::escape::md_code_spans(FORGIVEN)));
+    // On GitHub the terminal text is fenced by `::stop-commands::`, and still carries it.
+    assert!(r.text.contains(FORGIVEN), "{}", r.text);
+}
+
+/// The GitLab MR note is the same Markdown, comparison included.
+#[test]
+fn the_merge_request_note_carries_the_comparison() {
+    use crate::gitlab::{NOTES, stateful_gitlab};
+    let mock = crate::mock_http::MockServer::start();
+    stateful_gitlab(&mock);
+    let base = MAIN.results();
+    let url = format!("{}/api/v4", mock.url());
+    let r = report(
+        BREAKS_TWO.path(),
+        &[
+            "--base",
+            base.to_str().unwrap(),
+            "--mr-note",
+            "--fail-on",
+            "new",
+        ],
+        &[
+            ("CI_API_V4_URL", &url),
+            ("CI_PROJECT_ID", "42"),
+            ("CI_MERGE_REQUEST_IID", "7"),
+            ("PARALLEL_PYTEST_GITLAB_TOKEN", "glpat-compare"),
+        ],
+    );
+    assert_eq!(r.code, Some(1), "{}\n{}", r.text, r.stderr);
+    let posts = mock.requests_to("POST", NOTES);
+    assert_eq!(posts.len(), 1, "{}", r.stderr);
+    let note = posts[0].json()["body"].as_str().unwrap().to_owned();
+    assert!(note.contains("**2 new failures**"), "{note}");
+    assert!(note.contains("**1 still failing**"), "{note}");
+    assert!(note.contains("but 2 new failures fail this job"), "{note}");
+}
