@@ -224,11 +224,23 @@ impl ResultsFile {
                 bytes: bytes.len() as u64,
             });
         }
-        Self::from_json(&bytes).map_err(|e| e.at(path))
+        Self::from_bytes(&bytes, path)
+    }
+
+    /// A results file fetched into memory (a base run's artifact), validated as
+    /// [`ResultsFile::read`] does; `source` names it in errors.
+    pub fn from_bytes(bytes: &[u8], source: &Path) -> Result<ResultsFile, ResultsError> {
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(ResultsError::TooLarge {
+                path: source.to_owned(),
+                bytes: bytes.len() as u64,
+            });
+        }
+        Self::from_json(bytes).map_err(|e| e.at(source))
     }
 
     /// The pure part of [`ResultsFile::read`]; errors carry an empty path until `at`.
-    pub fn from_json(bytes: &[u8]) -> Result<ResultsFile, ResultsError> {
+    fn from_json(bytes: &[u8]) -> Result<ResultsFile, ResultsError> {
         let invalid = |message: String| ResultsError::Invalid {
             path: PathBuf::new(),
             message,
