@@ -245,6 +245,20 @@ pub struct ReportArgs {
     /// Write the shards' combined coverage as Cobertura XML here (GitLab's `coverage_report`).
     #[arg(long, value_name = "PATH", env = ours::COVERAGE_XML)]
     pub coverage_xml: Option<PathBuf>,
+    /// Where to write the compact results file (each test's outcome and seconds) a later run
+    /// compares with. Default: `.parallel-pytest/results.json`.
+    #[arg(long, env = ours::RESULTS_OUT, value_name = "PATH")]
+    pub results_out: Option<PathBuf>,
+
+    /// A base run's results file (its `--results-out`) to compare this run with: new failures,
+    /// still failing, fixed, new, removed and slower tests.
+    #[arg(long, env = ours::BASE, value_name = "PATH")]
+    pub base: Option<PathBuf>,
+
+    /// Which failing tests fail the job: `all` (default), or `new`: only those not failing
+    /// on `--base` (missing shards, lost tests and other problems still fail it).
+    #[arg(long, env = ours::FAIL_ON, value_name = "new|all")]
+    pub fail_on: Option<crate::report::compare::FailOn>,
 
     #[command(flatten)]
     pub github: GithubPublishArgs,

@@ -62,6 +62,12 @@ pub mod ours {
     pub const GITLAB_TOKEN: &str = "PARALLEL_PYTEST_GITLAB_TOKEN";
     /// `report --coverage-xml`: where the combined coverage goes as Cobertura XML.
     pub const COVERAGE_XML: &str = "PARALLEL_PYTEST_COVERAGE_XML";
+    /// `report --results-out`: where the compact results file goes.
+    pub const RESULTS_OUT: &str = "PARALLEL_PYTEST_RESULTS_OUT";
+    /// `report --base`: the base run's results file to compare with.
+    pub const BASE: &str = "PARALLEL_PYTEST_BASE";
+    /// `report --fail-on`: `all` (default) or `new`.
+    pub const FAIL_ON: &str = "PARALLEL_PYTEST_FAIL_ON";
     /// Prefix of the variables through which the component's auto-mode plan job hands its
     /// inputs to `plan --format gitlab-child` (`PARALLEL_PYTEST_INPUT_SHARDS`, ...).
     pub const INPUT_PREFIX: &str = "PARALLEL_PYTEST_INPUT_";
@@ -105,6 +111,9 @@ pub mod ours {
         FAIL_ON_PUBLISH_ERROR,
         PUBLISH_TIMEOUT,
         COVERAGE_XML,
+        RESULTS_OUT,
+        BASE,
+        FAIL_ON,
     ];
 }
 
@@ -156,6 +165,9 @@ pub mod ci {
     pub const CI_JOB_TOKEN: &str = "CI_JOB_TOKEN";
     pub const CI_PROJECT_URL: &str = "CI_PROJECT_URL";
     pub const CI_COMMIT_SHA: &str = "CI_COMMIT_SHA";
+    /// The results file records which branch or tag and pipeline it came from.
+    pub const CI_COMMIT_REF_NAME: &str = "CI_COMMIT_REF_NAME";
+    pub const CI_PIPELINE_ID: &str = "CI_PIPELINE_ID";
 
     /// pytest's own: prepended to pytest's args, so discovery must honour its `--ignore`s.
     pub const PYTEST_ADDOPTS: &str = "PYTEST_ADDOPTS";
@@ -209,6 +221,8 @@ pub mod ci {
         CI_JOB_TOKEN,
         CI_PROJECT_URL,
         CI_COMMIT_SHA,
+        CI_COMMIT_REF_NAME,
+        CI_PIPELINE_ID,
     ];
 }
 

@@ -4,7 +4,10 @@
 //! Every variant but `Usage` wraps a stage's `thiserror` enum (or an `io`/`serde_json` error)
 //! unchanged, so the cause chain survives to the terminal and the compiler checks that
 //! [`Error::exit_code`] and the hints cover each one.
-//! pytest owns 1–5 for `run` and `report` owns 0/1, so every error here exits 2.
+//! pytest owns 1–5 for `run` and `report` owns 0/1, so every error here exits 2. (`report`'s 1
+//! is a red run: failures, missing shards, lost tests; under `--fail-on new` with a base, only
+//! failures the base did not have count. A base file that cannot be read is a warning, not an
+//! error here.)
 
 use std::process::ExitCode;
 

@@ -11,6 +11,8 @@ use crate::env_vars::ci;
 use crate::error::Error;
 use crate::junit::reader::Limits;
 use crate::junit::writer::{self, GITLAB_MAX_BYTES};
+use crate::report::compare::{self, Base};
+use crate::report::results::{ResultsFile, RunMeta};
 use crate::report::{
     self, MarkdownOptions, Rendered, ReportError, SourceLinks, Summary, annotations, inputs, model,
 };
@@ -42,6 +44,15 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Erro
         &settings.root,
         &summary,
     ));
+    // This run's results (pytest's own outcomes) are taken before the comparison, which only
+    // adds to the summary, and before the quarantine moves covered failures apart.
+    let results = ResultsFile::from_summary(&summary, run_meta());
+    compare::attach(
+        &mut summary,
+        &results,
+        read_base(settings.base.as_deref()),
+        settings.fail_on.value,
+    );
     let passed = std::mem::take(&mut summary.passed_ids);
     report::quarantine::apply(
         &mut summary,
@@ -66,6 +77,9 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Erro
 
     // Files first: they survive even if printing fails.
     write_files(&settings, &loaded, &summary, &rendered)?;
+    if let Err(err) = results.write(&settings.results_out.value) {
+        eprintln!("warning: {}", error_chain(&err));
+    }
     print(&settings, &summary, &rendered, on_github)?;
 
     // The forges get exactly what was rendered above (DESIGN.md §2).
@@ -86,7 +100,7 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Erro
         crate::publish::publish_gitlab(&note, &settings.gitlab)?;
     }
 
-    Ok(if rendered.green {
+    Ok(if rendered.passes {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -130,6 +144,43 @@ fn coverage_phase(settings: &ReportSettings, loaded: &model::Inputs, summary: &m
             count: files.len() as u64,
         }),
     }
+}
+
+/// Which run this is, from the CI's variables (GitHub, else GitLab), and when.
+fn run_meta() -> RunMeta {
+    let either = |github: &str, gitlab: &str| env(github).or_else(|| env(gitlab));
+    RunMeta {
+        commit: either(ci::GITHUB_SHA, ci::CI_COMMIT_SHA),
+        git_ref: either(ci::GITHUB_REF, ci::CI_COMMIT_REF_NAME),
+        run_id: either(ci::GITHUB_RUN_ID, ci::CI_PIPELINE_ID),
+        date: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+    }
+}
+
+/// `--base`, read and validated; a file that cannot be used is a warning, not an error: the
+/// report still works, without the comparison.
+fn read_base(path: Option<&Path>) -> Base {
+    let Some(path) = path else {
+        return Base::None;
+    };
+    match ResultsFile::read(path) {
+        Ok(file) => Base::Loaded {
+            path: path.display().to_string(),
+            file: Box::new(file),
+        },
+        Err(err) => Base::Unusable(format!("ignoring the base: {}", error_chain(&err))),
+    }
+}
+
+/// `message: cause: cause`, for warnings that are printed rather than returned.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        out.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    out
 }
 
 /// Links to source lines: the commit the check run is on (a pull request's head, not the merge

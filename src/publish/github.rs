@@ -324,7 +324,12 @@ fn check_run_bodies(rendered: &Rendered, ctx: &Context, name: &str) -> Vec<Value
         "name": truncate_bytes(name, MAX_TITLE_BYTES),
         "head_sha": ctx.head_sha,
         "status": "completed",
-        "conclusion": if rendered.green { "success" } else { "failure" },
+        // Failures `--fail-on new` forgives are neither a success nor a failure of this change.
+        "conclusion": match (rendered.green, rendered.passes) {
+            (true, _) => "success",
+            (false, true) => "neutral",
+            (false, false) => "failure",
+        },
         "output": {
             "title": title,
             "summary": summary,
@@ -703,6 +708,7 @@ mod tests {
             markdown: "# hi".into(),
             annotations: (1..=120).map(ann).collect(),
             green: false,
+            passes: false,
         };
         let bodies = check_run_bodies(&rendered, &ctx(), "tests");
         let sizes: Vec<usize> = bodies
@@ -714,6 +720,21 @@ mod tests {
         assert_eq!(bodies[0]["status"], "completed");
         assert!(bodies[1].get("status").is_none());
         assert_eq!(bodies[2]["output"]["annotations"][0]["start_line"], 101);
+    }
+
+    #[test]
+    fn failures_that_fail_on_new_forgives_are_a_neutral_check() {
+        let conclusion = |green, passes| {
+            let rendered = Rendered {
+                green,
+                passes,
+                ..Rendered::default()
+            };
+            check_run_bodies(&rendered, &ctx(), "tests")[0]["conclusion"].clone()
+        };
+        assert_eq!(conclusion(true, true), "success");
+        assert_eq!(conclusion(false, true), "neutral");
+        assert_eq!(conclusion(false, false), "failure");
     }
 
     #[test]
@@ -781,6 +802,7 @@ mod tests {
                 markdown: "# report".into(),
                 annotations: Vec::new(),
                 green: true,
+                passes: true,
             },
             "tests (3.11)",
         );

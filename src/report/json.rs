@@ -25,6 +25,12 @@ struct Doc<'a> {
     /// The shards' combined coverage; absent without coverage data.
     #[serde(skip_serializing_if = "Option::is_none")]
     coverage: Option<&'a super::coverage::CoverageReport>,
+    /// `--fail-on` as applied: `new` only with a base.
+    fail_on: super::compare::FailOn,
+    /// Whether the job passes (exit 0).
+    passes: bool,
+    /// Against `--base`; `null` without one.
+    comparison: Option<Comparison<'a>>,
 }
 
 #[derive(Serialize)]
@@ -50,6 +56,56 @@ struct QuarantineDoc<'a> {
     passed: Vec<&'a str>,
     /// Entries past their date: they make the report red.
     expired: Vec<&'a super::quarantine::Entry>,
+}
+
+/// Ids listed per comparison list; `counts` has every list's full length.
+const COMPARISON_IDS: usize = 1000;
+
+#[derive(Serialize)]
+struct Comparison<'a> {
+    base: &'a super::compare::BaseInfo,
+    new_failures: &'a [String],
+    still_failing: &'a [String],
+    fixed: &'a [String],
+    new_tests: &'a [String],
+    removed_tests: &'a [String],
+    slower: &'a [super::compare::Slower],
+    counts: Counts,
+    test_seconds: super::compare::Change,
+    wall_seconds: Option<super::compare::Change>,
+}
+
+#[derive(Serialize)]
+struct Counts {
+    new_failures: usize,
+    still_failing: usize,
+    fixed: usize,
+    new_tests: usize,
+    removed_tests: usize,
+    slower: usize,
+}
+
+fn comparison(c: &super::compare::Comparison) -> Comparison<'_> {
+    let first = |ids| super::compare::first(ids, COMPARISON_IDS).0;
+    Comparison {
+        base: &c.base,
+        new_failures: first(&c.new_failures),
+        still_failing: first(&c.still_failing),
+        fixed: first(&c.fixed),
+        new_tests: first(&c.new_tests),
+        removed_tests: first(&c.removed_tests),
+        slower: super::compare::first(&c.slower, COMPARISON_IDS).0,
+        counts: Counts {
+            new_failures: c.new_failures.len(),
+            still_failing: c.still_failing.len(),
+            fixed: c.fixed.len(),
+            new_tests: c.new_tests.len(),
+            removed_tests: c.removed_tests.len(),
+            slower: c.slower.len(),
+        },
+        test_seconds: c.test_seconds,
+        wall_seconds: c.wall_seconds,
+    }
 }
 
 #[derive(Serialize)]
@@ -86,6 +142,9 @@ pub fn render(summary: &Summary) -> String {
         quarantined: quarantined(summary),
         quarantine: quarantine_doc(summary),
         coverage: summary.coverage.as_ref(),
+        fail_on: summary.fail_on_applied(),
+        passes: summary.passes_job(),
+        comparison: summary.comparison.as_ref().map(comparison),
     };
     let text =
         serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
@@ -127,6 +186,49 @@ fn quarantine_doc(summary: &Summary) -> Option<QuarantineDoc<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn comparison_lists_ids_and_counts_them() {
+        use crate::report::compare::{FailOn, sample_summary};
+        let doc: serde_json::Value =
+            serde_json::from_str(&render(&sample_summary(FailOn::New))).unwrap();
+        let c = &doc["comparison"];
+        assert_eq!(c["new_failures"].as_array().unwrap().len(), 25);
+        assert_eq!(c["counts"]["new_failures"], 25);
+        assert_eq!(c["still_failing"], serde_json::json!(["t.py::test_old"]));
+        assert_eq!(c["fixed"], serde_json::json!(["t.py::test_fixed"]));
+        assert_eq!(c["removed_tests"], serde_json::json!(["t.py::test_gone"]));
+        assert_eq!(
+            c["slower"],
+            serde_json::json!([{"id": "t.py::test_slow", "base_seconds": 0.5, "seconds": 2.5}])
+        );
+        assert_eq!(c["base"]["path"], "base/results.json");
+        assert_eq!(c["base"]["ref"], "refs/heads/<main>");
+        assert_eq!(c["base"]["complete"], false);
+        assert_eq!(
+            c["test_seconds"],
+            serde_json::json!({"base": 30.0, "here": 35.5})
+        );
+        // New failures fail the job even under `new`.
+        assert_eq!(
+            (&doc["fail_on"], &doc["passes"]),
+            (&"new".into(), &false.into())
+        );
+        let kinds: Vec<&str> = doc["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["base_incomplete", "still_failing"]);
+    }
+
+    #[test]
+    fn without_a_base_the_comparison_is_null() {
+        let doc: serde_json::Value = serde_json::from_str(&render(&Summary::default())).unwrap();
+        assert_eq!(doc["comparison"], serde_json::Value::Null);
+        assert_eq!(doc["fail_on"], "all");
+    }
 
     #[test]
     fn legacy_commands_cannot_form_in_json() {

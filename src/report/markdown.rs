@@ -96,7 +96,7 @@ const RERUN_IDS: usize = 100;
 
 pub fn render(summary: &Summary, opts: &MarkdownOptions) -> String {
     let head = headline(summary);
-    let problems = problems(summary) + &notices(summary);
+    let problems = problems(summary) + &notices(summary) + &comparison(summary);
     let rerun = rerun(summary, opts);
     let flaky = flaky(summary);
     let slowest = slowest(summary);
@@ -138,7 +138,12 @@ pub fn render(summary: &Summary, opts: &MarkdownOptions) -> String {
 }
 
 fn headline(s: &Summary) -> String {
-    let icon = if s.green() { "✅" } else { "❌" };
+    // ⚠️: failing tests that `--fail-on new` does not let fail the job.
+    let icon = match (s.green(), s.passes_job()) {
+        (true, _) => "✅",
+        (false, true) => "⚠️",
+        (false, false) => "❌",
+    };
     let mut out = format!(
         "## {icon} parallel-pytest: {}\n\n",
         md_inline(&s.headline())
@@ -296,6 +301,157 @@ fn coverage_section(s: &Summary) -> String {
         out.push_str("\n</details>\n\n");
     }
     out
+}
+
+/// Node ids shown per list of the comparison; the rest is counted.
+const COMPARISON_IDS: usize = 20;
+
+/// "Compared with the base": which failures are new, which were failing already, what was
+/// fixed, added, removed or got slower, and the change in time. Bounded: at most
+/// [`COMPARISON_IDS`] ids per list, each cut to 500 bytes.
+fn comparison(s: &Summary) -> String {
+    use super::compare::FailOn;
+    let Some(c) = &s.comparison else {
+        return String::new();
+    };
+    let mut out = String::from("### Compared with the base\n\n");
+    let run = &c.base.run;
+    let mut about = Vec::new();
+    if let Some(r) = &run.git_ref {
+        about.push(format!("<code>{}</code>", md_inline(r)));
+    }
+    if let Some(sha) = &run.commit {
+        let short: String = sha.chars().take(12).collect();
+        about.push(format!("commit <code>{}</code>", md_inline(&short)));
+    }
+    if let Some(id) = &run.run_id {
+        about.push(format!("run {}", md_inline(id)));
+    }
+    if let Some(date) = &run.date {
+        about.push(md_inline(date));
+    }
+    out.push_str(&format!(
+        "Base: {}{} ({}, {} failed).\n\n",
+        about.join(", "),
+        if about.is_empty() {
+            format!(
+                "<code>{}</code>",
+                md_inline(&truncate_bytes(&c.base.path, 300))
+            )
+        } else {
+            String::new()
+        },
+        crate::text::count(run.tests, "test", "tests"),
+        run.failed + run.errors,
+    ));
+    if let Some(line) = c.base_incomplete_line() {
+        out.push_str(&format!("**⚠️ {}**\n\n", md_inline(&line)));
+    }
+    let forgiven = s.fail_on_applied() == FailOn::New;
+    let lists: [(&[String], &str, &str, &str); 5] = [
+        (
+            &c.new_failures,
+            "new failure",
+            "new failures",
+            "failing here, passed or absent on the base",
+        ),
+        (
+            &c.still_failing,
+            "still failing",
+            "still failing",
+            if forgiven {
+                "also failing on the base; not failing this job because `--fail-on new`"
+            } else {
+                "also failing on the base"
+            },
+        ),
+        (
+            &c.fixed,
+            "fixed",
+            "fixed",
+            "failing on the base, passing here",
+        ),
+        (&c.new_tests, "new test", "new tests", "not on the base"),
+        (
+            &c.removed_tests,
+            "removed test",
+            "removed tests",
+            "on the base, not here",
+        ),
+    ];
+    for (ids, one, many, meaning) in lists {
+        if ids.is_empty() {
+            continue;
+        }
+        out.push_str(&format!(
+            "**{}** ({meaning}):\n\n",
+            crate::text::count(ids.len() as u64, one, many)
+        ));
+        let (shown, more) = super::compare::first(ids, COMPARISON_IDS);
+        for id in shown {
+            out.push_str(&format!(
+                "- <code>{}</code>\n",
+                md_inline(&truncate_bytes(id, 500))
+            ));
+        }
+        if more > 0 {
+            out.push_str(&format!("- … and {more} more\n"));
+        }
+        out.push('\n');
+    }
+    if !c.slower.is_empty() {
+        out.push_str(&format!(
+            "**{} slower** (at least {}× and {} more than on the base):\n\n",
+            c.slower.len(),
+            super::compare::SLOWER_RATIO,
+            seconds(super::compare::SLOWER_MIN_SECONDS)
+        ));
+        let (shown, more) = super::compare::first(&c.slower, COMPARISON_IDS);
+        for t in shown {
+            out.push_str(&format!(
+                "- <code>{}</code>: {} → {}\n",
+                md_inline(&truncate_bytes(&t.id, 500)),
+                seconds(t.base_seconds),
+                seconds(t.seconds)
+            ));
+        }
+        if more > 0 {
+            out.push_str(&format!("- … and {more} more\n"));
+        }
+        out.push('\n');
+    }
+    if [
+        &c.new_failures,
+        &c.still_failing,
+        &c.fixed,
+        &c.new_tests,
+        &c.removed_tests,
+    ]
+    .iter()
+    .all(|l| l.is_empty())
+        && c.slower.is_empty()
+    {
+        out.push_str("Same tests, same outcomes, none much slower.\n\n");
+    }
+    let mut times = vec![format!("test time {}", change(c.test_seconds))];
+    if let Some(w) = c.wall_seconds {
+        times.push(format!("wall {}", change(w)));
+    }
+    out.push_str(&times.join(" · "));
+    out.push_str("\n\n");
+    out
+}
+
+/// `3.20s → 4.10s (+0.90s)`.
+pub(super) fn change(c: super::compare::Change) -> String {
+    let delta = c.here - c.base;
+    let sign = if delta < 0.0 { "−" } else { "+" };
+    format!(
+        "{} → {} ({sign}{})",
+        seconds(c.base),
+        seconds(c.here),
+        seconds(delta.abs())
+    )
 }
 
 fn location_cell(f: &super::model::Failure, links: Option<&SourceLinks>) -> String {
@@ -651,6 +807,30 @@ mod tests {
             );
             assert_eq!(md.matches("<pre>").count(), md.matches("</pre>").count());
         }
+    }
+
+    #[test]
+    fn comparison_section_golden() {
+        use crate::report::compare::{FailOn, sample_summary};
+        let md = comparison(&sample_summary(FailOn::New));
+        // 25 new failures: the first 20 are listed, the rest counted.
+        assert_eq!(
+            md.matches("<code>t.py&#58;&#58;test&#95;new&#95;").count(),
+            19
+        );
+        assert!(md.contains("- … and 5 more\n"), "{md}");
+        for raw in [
+            "<img",
+            "<b>",
+            "`code`",
+            "\u{1b}",
+            "\n::error",
+            "@team",
+            "<main>",
+        ] {
+            assert!(!md.contains(raw), "{raw:?} unescaped in\n{md}");
+        }
+        insta::assert_snapshot!(md);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod advice;
 pub mod annotations;
 pub mod codequality;
+pub mod compare;
 pub mod coverage;
 pub mod escape;
 pub mod inputs;
@@ -16,6 +17,7 @@ pub mod markdown;
 pub mod model;
 pub mod quarantine;
 pub mod rebuild;
+pub mod results;
 pub mod store;
 pub mod terminal;
 
@@ -34,6 +36,8 @@ pub struct Rendered {
     pub annotations: Vec<Annotation>,
     /// No failures, errors, missing shards or problems.
     pub green: bool,
+    /// The job passes: `green`, or only failures that `--fail-on new` forgives.
+    pub passes: bool,
 }
 
 pub fn render(summary: &Summary, opts: &MarkdownOptions) -> Rendered {
@@ -42,6 +46,7 @@ pub fn render(summary: &Summary, opts: &MarkdownOptions) -> Rendered {
         markdown: markdown::render(summary, opts),
         annotations: annotations::annotations(summary),
         green: summary.green(),
+        passes: summary.passes_job(),
     }
 }
 

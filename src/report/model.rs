@@ -317,6 +317,14 @@ pub enum NoticeKind {
     /// Coverage data was found but could not be combined (no `coverage` in the chosen Python,
     /// or `coverage combine` failed): the report says so and stays as it is.
     CoverageSkipped,
+    /// `--base` could not be read: no comparison (warning).
+    BaseUnusable,
+    /// The base run's report was itself incomplete (warning).
+    BaseIncomplete,
+    /// `--fail-on new` without a base: every failure fails the job (warning).
+    NoBase,
+    /// Failures also failing on the base, and whether `--fail-on new` lets the job pass.
+    StillFailing,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -358,6 +366,8 @@ pub struct Summary {
     pub files_read: u32,
     /// (node id, seconds over every attempt) of every test, for the timings store.
     pub observed: Vec<(String, f64)>,
+    /// The final outcome of each test of `observed`, in the same order (for the results file).
+    pub outcomes: Vec<Outcome>,
     /// Planned files in which pytest collected no test (empty, or a plugin filtered them):
     /// not lost.
     pub collected_nothing: Vec<String>,
@@ -369,6 +379,10 @@ pub struct Summary {
     pub quarantine: super::quarantine::QuarantineReport,
     /// Every shard's coverage data combined; `None` when no shard wrote any.
     pub coverage: Option<super::coverage::CoverageReport>,
+    /// This run against the base run (`report --base`).
+    pub comparison: Option<super::compare::Comparison>,
+    /// `--fail-on` as given; see [`Summary::fail_on_applied`].
+    pub fail_on: super::compare::FailOn,
 }
 
 impl Summary {
@@ -385,6 +399,38 @@ impl Summary {
             && self.totals.failed == 0
             && self.totals.errors == 0
             && self.quarantine.expired.is_empty()
+    }
+
+    /// `--fail-on new` only applies against a base; without one it is `all`.
+    pub fn fail_on_applied(&self) -> super::compare::FailOn {
+        use super::compare::FailOn;
+        match (self.fail_on, &self.comparison) {
+            (FailOn::New, Some(_)) => FailOn::New,
+            _ => FailOn::All,
+        }
+    }
+
+    /// The job passes: green, or complete with every failure also failing on the base (or
+    /// quarantined) under `--fail-on new`. Missing shards, lost tests, expired quarantine
+    /// entries and the like always fail it.
+    pub fn passes_job(&self) -> bool {
+        use super::compare::FailOn;
+        match (self.fail_on_applied(), &self.comparison) {
+            (FailOn::New, Some(c)) => {
+                let quarantined: std::collections::HashSet<&str> = self
+                    .quarantine
+                    .failed
+                    .iter()
+                    .map(|q| q.failure.id.as_str())
+                    .collect();
+                self.complete()
+                    && self.quarantine.expired.is_empty()
+                    && c.new_failures
+                        .iter()
+                        .all(|id| quarantined.contains(id.as_str()))
+            }
+            _ => self.green(),
+        }
     }
 
     /// `2 failed, 120 passed, 1 flaky in 31.2s`, pytest's word order.

@@ -56,16 +56,17 @@ pub fn render(summary: &Summary, color: bool) -> String {
     out.push_str(&facts(summary));
     out.push_str(&balance(summary));
     out.push_str(&slowest(summary));
+    out.push_str(&comparison(summary, &p));
     out.push_str(&short_summary(summary, &p));
     out.push_str(&quarantine(summary, &p));
     // After every untrusted line: GitLab's `coverage:` regex takes the last match in the log.
     out.push_str(&coverage(summary));
     out.push('\n');
     let last = rule(&summary.headline());
-    out.push_str(&if summary.green() {
-        p.green(&last)
-    } else {
-        p.red(&last)
+    out.push_str(&match (summary.green(), summary.passes_job()) {
+        (true, _) => p.green(&last),
+        (false, true) => p.yellow(&last),
+        (false, false) => p.red(&last),
     });
     out.push('\n');
     out
@@ -180,6 +181,103 @@ fn slowest(summary: &Summary) -> String {
             terminal(&truncate_bytes(&s.id, 300))
         ));
     }
+    out
+}
+
+/// Node ids shown per list of the comparison; the rest is counted.
+const COMPARISON_IDS: usize = 10;
+
+/// "compared with the base": one line per new failure, still failing, fixed and slower test
+/// (at most [`COMPARISON_IDS`] each), counts of new and removed tests, the change in time.
+fn comparison(summary: &Summary, p: &Paint) -> String {
+    use super::compare::{FailOn, first};
+    let Some(c) = &summary.comparison else {
+        return String::new();
+    };
+    let mut out = format!("\n{}\n", rule("compared with the base"));
+    let run = &c.base.run;
+    let mut about = vec![terminal(&truncate_bytes(&c.base.path, 300))];
+    for (label, value) in [
+        ("ref", &run.git_ref),
+        ("commit", &run.commit),
+        ("run", &run.run_id),
+        ("date", &run.date),
+    ] {
+        if let Some(v) = value {
+            about.push(format!("{label} {}", terminal(v)));
+        }
+    }
+    out.push_str(&format!(
+        "base: {} ({}, {} failed)\n",
+        about.join(", "),
+        count(run.tests, "test", "tests"),
+        run.failed + run.errors
+    ));
+    if let Some(line) = c.base_incomplete_line() {
+        out.push_str(&format!("{}\n", p.yellow(&terminal(&line))));
+    }
+    let forgiven = summary.fail_on_applied() == FailOn::New;
+    let lists: [(&[String], String); 3] = [
+        (&c.new_failures, p.red("NEW FAILURE")),
+        (
+            &c.still_failing,
+            if forgiven {
+                p.yellow("STILL FAILING")
+            } else {
+                p.red("STILL FAILING")
+            },
+        ),
+        (&c.fixed, p.green("FIXED")),
+    ];
+    for (ids, painted) in lists {
+        let (shown, more) = first(ids, COMPARISON_IDS);
+        for id in shown {
+            out.push_str(&format!(
+                "{painted} {}\n",
+                terminal(&truncate_bytes(id, 500))
+            ));
+        }
+        if more > 0 {
+            out.push_str(&format!("{painted} … and {more} more\n"));
+        }
+    }
+    let (shown, more) = first(&c.slower, COMPARISON_IDS);
+    for t in shown {
+        out.push_str(&format!(
+            "{} {} {} -> {}\n",
+            p.yellow("SLOWER"),
+            terminal(&truncate_bytes(&t.id, 500)),
+            seconds(t.base_seconds),
+            seconds(t.seconds)
+        ));
+    }
+    if more > 0 {
+        out.push_str(&format!("{} … and {more} more\n", p.yellow("SLOWER")));
+    }
+    let mut counts = vec![
+        count(c.new_failures.len() as u64, "new failure", "new failures"),
+        format!("{} still failing", c.still_failing.len()),
+        format!("{} fixed", c.fixed.len()),
+        count(c.new_tests.len() as u64, "new test", "new tests"),
+        count(
+            c.removed_tests.len() as u64,
+            "removed test",
+            "removed tests",
+        ),
+        format!("{} slower", c.slower.len()),
+    ];
+    counts.push(format!(
+        "test time {}",
+        super::markdown::change(c.test_seconds).replace('→', "->")
+    ));
+    if let Some(w) = c.wall_seconds {
+        counts.push(format!(
+            "wall {}",
+            super::markdown::change(w).replace('→', "->")
+        ));
+    }
+    out.push_str(&counts.join(" · "));
+    out.push('\n');
     out
 }
 
@@ -333,6 +431,44 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("WARNING discovery missed 1 file"), "{text}");
+    }
+
+    #[test]
+    fn comparison_is_bounded_escaped_and_names_the_base() {
+        use crate::report::compare::{FailOn, sample_summary};
+        let text = render(&sample_summary(FailOn::All), false);
+        assert!(text.contains(" compared with the base "), "{text}");
+        assert!(
+            text.contains("base: base/results.json, ref refs/heads/<main>, commit 0123456789abcdef0123, run 42, date 2026-12-01T10:00:00Z (28 tests, 3 failed)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("base run incomplete: shard 2/3 did not report"),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("NEW FAILURE t.py::test_new_").count(),
+            9,
+            "{text}"
+        );
+        assert!(text.contains("NEW FAILURE … and 15 more\n"), "{text}");
+        assert!(text.contains("STILL FAILING t.py::test_old\n"), "{text}");
+        assert!(text.contains("FIXED t.py::test_fixed\n"), "{text}");
+        assert!(
+            text.contains("SLOWER t.py::test_slow 0.50s -> 2.50s\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("25 new failures · 1 still failing · 1 fixed · 1 new test · 1 removed test · 1 slower · test time 30.0s -> 35.5s (+5.50s) · wall 12.0s -> 10.0s (−2.00s)"),
+            "{text}"
+        );
+        assert!(!text.contains('\u{1b}'), "escape sequences are neutralised");
+        assert!(
+            !text.contains("\n::error"),
+            "no workflow command at a line start"
+        );
+        // `all`: the still failing test fails the job like any other, and nothing says otherwise.
+        assert!(!text.contains("--fail-on new"), "{text}");
     }
 
     #[test]

@@ -219,6 +219,16 @@ fn de_workers<'de, D: Deserializer<'de>>(d: D) -> Result<Option<WorkerCount>, D:
         .map_err(serde::de::Error::custom)
 }
 
+/// `fail-on = "new"` or `"all"` in pyproject.toml.
+fn de_fail_on<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<crate::report::compare::FailOn>, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse()
+        .map(Some)
+        .map_err(|e: String| serde::de::Error::custom(format!("`fail-on`: {e}")))
+}
+
 /// `[tool.parallel-pytest]` in pyproject.toml. Every field is optional; flags and env win.
 #[derive(Debug, Default, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -229,6 +239,11 @@ pub struct FileConfig {
     pub python: Option<PathBuf>,
     pub timings: Option<Vec<String>>,
     pub timings_out: Option<PathBuf>,
+    /// `report --results-out`.
+    pub results_out: Option<PathBuf>,
+    /// `report --fail-on`: `new` or `all`.
+    #[serde(default, deserialize_with = "de_fail_on")]
+    pub fail_on: Option<crate::report::compare::FailOn>,
     pub out_dir: Option<PathBuf>,
     pub dist: Option<String>,
     pub serial_marker: Option<String>,

@@ -9,10 +9,13 @@ use crate::ci::Shard;
 use crate::cli::{ReportArgs, TextOrJson};
 use crate::env_vars::ci;
 use crate::publish::{GithubOptions, GitlabOptions};
+use crate::report::compare::FailOn;
 use crate::timings::DEFAULT_STORE;
 
 /// Where `run` writes shard artifacts unless told otherwise, and so where `report` looks.
 const DEFAULT_OUT_DIR: &str = ".parallel-pytest";
+/// Where `report` writes the compact results file unless told otherwise.
+pub const DEFAULT_RESULTS: &str = ".parallel-pytest/results.json";
 
 #[derive(Debug, Clone)]
 pub struct ReportSettings {
@@ -40,6 +43,11 @@ pub struct ReportSettings {
     pub python: Option<(PathBuf, crate::python::PythonSource)>,
     /// The quarantine list (`[[tool.parallel-pytest.quarantine]]`, `quarantine-file`).
     pub quarantine: Vec<crate::report::quarantine::Entry>,
+    /// Where the compact results file goes, joined to the root.
+    pub results_out: Resolved<PathBuf>,
+    /// A base run's results file to compare with.
+    pub base: Option<PathBuf>,
+    pub fail_on: Resolved<FailOn>,
     pub github: GithubOptions,
     pub gitlab: GitlabOptions,
 }
@@ -73,6 +81,12 @@ impl ReportSettings {
             PathBuf::from(DEFAULT_STORE),
         );
         timings_out.value = root.join(&timings_out.value);
+        let mut results_out = pick(
+            args.results_out,
+            file.results_out.clone(),
+            PathBuf::from(DEFAULT_RESULTS),
+        );
+        results_out.value = root.join(&results_out.value);
         let fail_on_error = args.github.fail_on_publish_error;
         let publish_timeout = std::time::Duration::from_secs(args.github.publish_timeout);
         Ok(ReportSettings {
@@ -93,6 +107,9 @@ impl ReportSettings {
             coverage_xml: args.coverage_xml.map(|p| root.join(p)),
             python: report_python(file, &root, env),
             quarantine: super::quarantine::load(&root, file)?,
+            results_out,
+            base: args.base,
+            fail_on: pick(args.fail_on, file.fail_on, FailOn::All),
             github: GithubOptions {
                 check_run: args.github.check_run,
                 comment: args.github.comment,
@@ -119,6 +136,7 @@ impl ReportSettings {
             .into_iter()
             .flatten()
             .cloned()
+            .chain([self.results_out.value.clone()])
             .collect()
     }
 }
@@ -188,5 +206,56 @@ mod tests {
         assert_eq!(s.timings_out.origin, Origin::Default);
         assert_eq!(s.inputs, [".parallel-pytest"]);
         assert!(s.timings.is_empty());
+    }
+
+    /// The comparison keys: flag (or variable, merged by clap) > pyproject > default.
+    #[test]
+    fn results_out_and_fail_on_follow_the_precedence() {
+        let file = "[tool.parallel-pytest]\nresults-out = \"r.json\"\nfail-on = \"new\"\n";
+        let s = resolve(&[], file);
+        assert_eq!(s.results_out.value, Path::new("/proj/r.json"));
+        assert_eq!(
+            (s.fail_on.value, s.fail_on.origin),
+            (FailOn::New, Origin::Pyproject)
+        );
+        assert_eq!(s.base, None);
+
+        let s = resolve(
+            &[
+                "--fail-on",
+                "all",
+                "--results-out",
+                "o.json",
+                "--base",
+                "b.json",
+            ],
+            file,
+        );
+        assert_eq!(s.results_out.value, Path::new("/proj/o.json"));
+        assert_eq!(
+            (s.fail_on.value, s.fail_on.origin),
+            (FailOn::All, Origin::Cli)
+        );
+        assert_eq!(s.base.as_deref(), Some(Path::new("b.json")));
+
+        let s = resolve(&[], "");
+        assert_eq!(
+            s.results_out.value,
+            Path::new("/proj/.parallel-pytest/results.json")
+        );
+        assert_eq!(
+            (s.fail_on.value, s.fail_on.origin),
+            (FailOn::All, Origin::Default)
+        );
+
+        let err = super::super::parse_file_config("[tool.parallel-pytest]\nfail-on = \"some\"\n")
+            .unwrap_err();
+        assert!(err.contains("fail-on") && err.contains("`some`"), "{err}");
+        let cli = Cli::try_parse_from(["parallel-pytest", "report", "--fail-on", "some"]);
+        assert!(
+            cli.unwrap_err()
+                .to_string()
+                .contains("`some` is not `new` or `all`")
+        );
     }
 }

@@ -49,3 +49,8 @@ fn isolation_outcomes() {
 fn plan_split_outcomes() {
     check("plan-split", 0);
 }
+
+#[test]
+fn compare_suite_outcomes() {
+    check("compare-suite", 1);
+}

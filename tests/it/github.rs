@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::harness::{repo_root, tool};
 use crate::mock_http::{MockServer, Recorded, Reply};
 
-const TOKEN: &str = "ghs_test_token_never_printed";
+pub(crate) const TOKEN: &str = "ghs_test_token_never_printed";
 
 fn fast_retry() -> RetryPolicy {
     RetryPolicy {
@@ -59,6 +59,7 @@ fn rendered(annotations: u32) -> Rendered {
             })
             .collect(),
         green: false,
+        passes: false,
     }
 }
 
@@ -88,7 +89,7 @@ fn token() -> SecretString {
 
 /// Validates request bodies against `operations[op].request` of the shared GitHub schemas with
 /// `check-jsonschema`. Skips (with a message) when `../shared` is absent, as in a user's clone.
-fn validate(op: &str, bodies: &[Value]) {
+pub(crate) fn validate(op: &str, bodies: &[Value]) {
     let schemas = repo_root().join("../shared/github-api/schemas.json");
     if !schemas.exists() {
         eprintln!(
@@ -183,7 +184,7 @@ fn over_github_limits(req: &Recorded) -> Option<Reply> {
 const BOT: &str = "github-actions[bot]";
 
 /// A stateful check-runs API: creates are stored (with their `external_id`) and listed per commit.
-fn check_run_routes(mock: &MockServer, prefix: &str) -> Arc<Mutex<Vec<Value>>> {
+pub(crate) fn check_run_routes(mock: &MockServer, prefix: &str) -> Arc<Mutex<Vec<Value>>> {
     let runs = Arc::new(Mutex::new(Vec::<Value>::new()));
     let store = Arc::clone(&runs);
     mock.on_fn(
@@ -352,7 +353,7 @@ fn oversized_texts_are_cut_to_github_limits() {
 
 /// A stateful stand-in for the issue-comments endpoints: the list shows what was created, and
 /// the token is the workflow's `GITHUB_TOKEN` (which may not call `GET /user`).
-fn comment_routes(mock: &MockServer) -> Arc<Mutex<Vec<Value>>> {
+pub(crate) fn comment_routes(mock: &MockServer) -> Arc<Mutex<Vec<Value>>> {
     mock.on(
         "GET",
         "/user",

@@ -11,6 +11,7 @@ mod action;
 mod cli;
 mod cli_snapshots;
 mod collect;
+mod compare;
 mod coverage;
 mod env;
 mod filter_plan;

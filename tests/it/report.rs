@@ -396,10 +396,13 @@ fn json_contract_on_three_real_shards() {
         json.as_object().unwrap().keys().collect::<Vec<_>>(),
         [
             "collected_nothing",
+            "comparison",
             "complete",
+            "fail_on",
             "failures",
             "not_found",
             "notices",
+            "passes",
             "problems",
             "shards",
             "totals"
