@@ -426,6 +426,7 @@ mod tests {
             node_ids: vec!["x.py::t[0]".into()],
             deselect: vec![],
             estimated: false,
+            cost: None,
         };
         assert_eq!(
             plan_row(s, &sp, 2),
@@ -433,6 +434,7 @@ mod tests {
         );
         let guess = ShardPlan {
             estimated: true,
+            cost: None,
             ..sp
         };
         assert_eq!(

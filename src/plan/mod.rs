@@ -6,6 +6,7 @@
 
 pub mod build;
 pub mod constraints;
+pub mod cost;
 pub mod model;
 pub mod partition;
 #[cfg(test)]
@@ -154,6 +155,7 @@ pub fn build(req: &Inputs, shards: ShardCount, workers: u32) -> Result<Planned, 
         workers: workers.max(1),
         unknown_tests: unknown,
         constraints: &constraints,
+        fixed: &timings.fixed,
     };
     let (mut plan, target_note) = partition(shards, |n| build::partition_plan(&input(n)))?;
     let timed_args: BTreeSet<&str> = node_args_timed
@@ -306,13 +308,13 @@ fn choose_shard_count(
     }
     let max_shards = max_shards.max(1);
     let first = plan_for(1);
-    if first.predicted_makespan_seconds + startup <= target {
+    if first.wall_makespan() + startup <= target {
         return Ok((first, None));
     }
     // A shard count below `total / (target - startup)` cannot fit (makespan ≥ total / n), so
     // start there. With one shard the prediction is at least the total work per worker.
     let start = if target > startup {
-        (first.predicted_makespan_seconds / (target - startup)).ceil() as u32
+        (first.wall_makespan() / (target - startup)).ceil() as u32
     } else {
         max_shards
     };
@@ -320,17 +322,20 @@ fn choose_shard_count(
     let mut n = start.clamp(2, max_shards.max(2));
     while n <= max_shards {
         let plan = plan_for(n);
-        if plan.predicted_makespan_seconds + startup <= target {
+        if plan.wall_makespan() + startup <= target {
             return Ok((plan, None));
         }
         // When the bound comes from the longest unsplittable item rather than the total, more
         // shards cannot bring it under the target: stop instead of planning up to `max_shards`.
         let spread: f64 = plan.shards.iter().map(|s| s.predicted_seconds).sum();
         let floor_bound = plan.lower_bound_seconds * f64::from(n) > spread * 1.001 + 0.001;
-        let unreachable = floor_bound && plan.lower_bound_seconds + startup > target;
+        let floor = plan
+            .lower_bound_wall_seconds
+            .unwrap_or(plan.lower_bound_seconds);
+        let unreachable = floor_bound && floor + startup > target;
         let better = best
             .as_ref()
-            .is_none_or(|b| plan.predicted_makespan_seconds < b.predicted_makespan_seconds);
+            .is_none_or(|b| plan.wall_makespan() < b.wall_makespan());
         if better {
             best = Some(plan);
         }
@@ -346,7 +351,7 @@ fn choose_shard_count(
     let note = format!(
         "no shard count up to {max_shards} meets the target of {target} s (with {startup} s start-up per shard); using {} shards, predicted {:.1} s",
         plan.shards_total,
-        plan.predicted_makespan_seconds + startup
+        plan.wall_makespan() + startup
     );
     Ok((plan, Some(note)))
 }

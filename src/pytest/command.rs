@@ -434,6 +434,7 @@ mod tests {
             node_ids: node_ids.iter().map(|s| s.to_string()).collect(),
             deselect: deselect.iter().map(|s| s.to_string()).collect(),
             estimated: false,
+            cost: None,
         }
     }
 

@@ -508,6 +508,7 @@ mod tests {
             node_ids: (0..node_ids).map(|i| format!("x.py::t[{i}]")).collect(),
             deselect: vec![],
             estimated: false,
+            cost: None,
         }
     }
 
