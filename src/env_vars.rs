@@ -27,6 +27,8 @@ pub mod ours {
     pub const TARGET_SECONDS: &str = "PARALLEL_PYTEST_TARGET_SECONDS";
     pub const MAX_SHARDS: &str = "PARALLEL_PYTEST_MAX_SHARDS";
     pub const SHARD_STARTUP_SECONDS: &str = "PARALLEL_PYTEST_SHARD_STARTUP_SECONDS";
+    /// `plan --max-runner-minutes`: runner-time budget for `--target-seconds`.
+    pub const MAX_RUNNER_MINUTES: &str = "PARALLEL_PYTEST_MAX_RUNNER_MINUTES";
     pub const EXPECT_SHARDS: &str = "PARALLEL_PYTEST_EXPECT_SHARDS";
     pub const SUMMARY: &str = "PARALLEL_PYTEST_SUMMARY";
     pub const SERIAL_MARKER: &str = "PARALLEL_PYTEST_SERIAL_MARKER";
@@ -84,6 +86,7 @@ pub mod ours {
         TARGET_SECONDS,
         MAX_SHARDS,
         SHARD_STARTUP_SECONDS,
+        MAX_RUNNER_MINUTES,
         EXPECT_SHARDS,
         SUMMARY,
         SERIAL_MARKER,

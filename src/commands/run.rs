@@ -361,7 +361,9 @@ fn summary_line(m: &Manifest, code: u8, run: &RunSettings) -> String {
         count(u64::from(m.workers), "worker", "workers"),
         m.wall_seconds,
         prediction_label(m.estimated),
-        m.predicted_seconds,
+        m.predicted_cost
+            .as_ref()
+            .map_or(m.predicted_seconds, |c| c.wall_seconds),
         shown.display(),
     )
 }
@@ -371,7 +373,7 @@ fn plan_row(shard: Shard, s: &ShardPlan, workers: u32) -> String {
     let mut row = format!(
         "shard {shard}: {} {:.1} s, {}, {}, {}",
         prediction_label(s.estimated),
-        s.predicted_seconds,
+        s.predicted_wall(),
         count(s.files.len() as u64, "file", "files"),
         count(s.node_ids.len() as u64, "single test", "single tests"),
         count(s.deselect.len() as u64, "deselected", "deselected"),

@@ -34,7 +34,41 @@ pub enum ShardCount {
         seconds: f64,
         max_shards: u32,
         startup_seconds: f64,
+        /// `--max-runner-minutes` in seconds: the fewest shards that meet the target within
+        /// this runner time, else the fastest count within it.
+        max_runner_seconds: Option<f64>,
     },
+}
+
+/// What each shard count costs (`plan --format cost`, and the text plan's section with
+/// `--target-seconds`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CostTable {
+    /// Start-up of one shard job outside pytest (`--shard-startup-seconds`).
+    pub job_startup_seconds: f64,
+    pub target_seconds: Option<f64>,
+    pub max_runner_seconds: Option<f64>,
+    pub rows: Vec<CostRow>,
+}
+
+/// One shard count of a [`CostTable`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CostRow {
+    pub shards: u32,
+    /// The slowest shard's predicted wall (pytest, fixed costs included): the plan's own
+    /// `predicted_wall_seconds` for this count.
+    pub wall_seconds: f64,
+    /// Runner time of all shard jobs: each pays the job start-up plus its own predicted wall.
+    pub runner_seconds: f64,
+    /// The count the plan uses.
+    pub chosen: bool,
+}
+
+/// Runner seconds of a plan: `N × job start-up + Σ shard walls` (an empty shard's job still
+/// starts, but runs no pytest).
+pub fn runner_seconds(plan: &Plan, job_startup: f64) -> f64 {
+    let walls: f64 = plan.shards.iter().map(ShardPlan::predicted_wall).sum();
+    ((f64::from(plan.shards_total) * job_startup + walls) * 1000.0).round() / 1000.0
 }
 
 /// Everything the plan depends on besides the shard and worker counts. `plan` and `run` fill
@@ -73,6 +107,8 @@ pub enum PlanError {
     TargetSeconds(f64),
     #[error("`--shard-startup-seconds {0}` must be zero or more")]
     StartupSeconds(f64),
+    #[error("`--max-runner-minutes` must be a positive number of minutes")]
+    RunnerBudget,
 }
 
 /// The plan and what a person needs to trust it.
@@ -94,11 +130,32 @@ pub struct Planned {
     pub warnings: Vec<String>,
     /// Set when `--target-seconds` could not be met.
     pub target_note: Option<String>,
+    /// What shard counts `1..=M` cost, when asked for.
+    pub cost_table: Option<CostTable>,
 }
 
 /// Discover, read timings, estimate, partition over `shards` shards of `workers` xdist workers
 /// (1 = no xdist). Deterministic for the same inputs.
 pub fn build(req: &Inputs, shards: ShardCount, workers: u32) -> Result<Planned, PlanError> {
+    build_with_costs(req, shards, workers, None)
+}
+
+/// Which cost table to compute: shard counts `1..=max(up_to, chosen)`, each job paying
+/// `job_startup_seconds` outside pytest.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TableRequest {
+    pub up_to: u32,
+    pub job_startup_seconds: f64,
+}
+
+/// [`build`], with the [`CostTable`] when asked for; each row is the plan for that count, as
+/// `--shards N` makes it.
+pub fn build_with_costs(
+    req: &Inputs,
+    shards: ShardCount,
+    workers: u32,
+    table: Option<TableRequest>,
+) -> Result<Planned, PlanError> {
     let suite = suite::load(&suite::SuiteRequest {
         invocation_dir: req.invocation_dir.clone(),
         paths: req.paths.clone(),
@@ -158,6 +215,38 @@ pub fn build(req: &Inputs, shards: ShardCount, workers: u32) -> Result<Planned, 
         fixed: &timings.fixed,
     };
     let (mut plan, target_note) = partition(shards, |n| build::partition_plan(&input(n)))?;
+    let cost_table = table.map(|request| {
+        let (target, budget) = match shards {
+            ShardCount::Target {
+                seconds,
+                max_runner_seconds,
+                ..
+            } => (Some(seconds), max_runner_seconds),
+            ShardCount::Fixed(_) => (None, None),
+        };
+        let job_startup = request.job_startup_seconds;
+        let rows = (1..=request.up_to.max(plan.shards_total))
+            .map(|n| {
+                let row_plan = if n == plan.shards_total {
+                    plan.clone()
+                } else {
+                    build::partition_plan(&input(n))
+                };
+                CostRow {
+                    shards: n,
+                    wall_seconds: row_plan.wall_makespan(),
+                    runner_seconds: runner_seconds(&row_plan, job_startup),
+                    chosen: n == plan.shards_total,
+                }
+            })
+            .collect();
+        CostTable {
+            job_startup_seconds: job_startup,
+            target_seconds: target,
+            max_runner_seconds: budget,
+            rows,
+        }
+    });
     let timed_args: BTreeSet<&str> = node_args_timed
         .iter()
         .filter(|(_, s)| s.is_some())
@@ -179,6 +268,7 @@ pub fn build(req: &Inputs, shards: ShardCount, workers: u32) -> Result<Planned, 
         files: files.len(),
         warnings,
         target_note,
+        cost_table,
     })
 }
 
@@ -288,8 +378,75 @@ fn partition(
             seconds,
             max_shards,
             startup_seconds,
+            max_runner_seconds: None,
         } => choose_shard_count(seconds, max_shards, startup_seconds, plan_for),
+        ShardCount::Target {
+            seconds,
+            max_shards,
+            startup_seconds,
+            max_runner_seconds: Some(budget),
+        } => choose_within_budget(seconds, max_shards, startup_seconds, budget, plan_for),
     }
+}
+
+/// `--target-seconds` with `--max-runner-minutes`: the fewest shards that meet the target and
+/// whose runner time fits the budget; when none does, the fastest count within the budget;
+/// when even one shard costs more, one shard. Counts whose job start-ups alone exceed the
+/// budget are never planned.
+fn choose_within_budget(
+    target: f64,
+    max_shards: u32,
+    startup: f64,
+    budget: f64,
+    mut plan_for: impl FnMut(u32) -> Plan,
+) -> Result<(Plan, Option<String>), PlanError> {
+    if !(target.is_finite() && target > 0.0) {
+        return Err(PlanError::TargetSeconds(target));
+    }
+    if !(startup.is_finite() && startup >= 0.0) {
+        return Err(PlanError::StartupSeconds(startup));
+    }
+    if !(budget.is_finite() && budget > 0.0) {
+        return Err(PlanError::RunnerBudget);
+    }
+    let minutes = budget / 60.0;
+    let mut fastest: Option<Plan> = None;
+    for n in 1..=max_shards.max(1) {
+        if f64::from(n) * startup > budget {
+            break;
+        }
+        let plan = plan_for(n);
+        if runner_seconds(&plan, startup) > budget {
+            continue;
+        }
+        if plan.wall_makespan() + startup <= target {
+            return Ok((plan, None));
+        }
+        if fastest
+            .as_ref()
+            .is_none_or(|f| plan.wall_makespan() < f.wall_makespan())
+        {
+            fastest = Some(plan);
+        }
+    }
+    Ok(match fastest {
+        Some(plan) => {
+            let note = format!(
+                "no shard count within the runner budget of {minutes} min meets the target of {target} s; using the fastest within it: {} shards, predicted {:.1} s",
+                plan.shards_total,
+                plan.wall_makespan() + startup
+            );
+            (plan, Some(note))
+        }
+        None => {
+            let plan = plan_for(1);
+            let note = format!(
+                "even one shard costs more runner time ({:.1} min) than the budget of {minutes} min; using one shard",
+                runner_seconds(&plan, startup) / 60.0
+            );
+            (plan, Some(note))
+        }
+    })
 }
 
 /// `--target-seconds`: the smallest `n ≤ max_shards` whose makespan + start-up fits.
