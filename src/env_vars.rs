@@ -20,7 +20,7 @@ pub mod ours {
     pub const DIST: &str = "PARALLEL_PYTEST_DIST";
     /// `env --format`; each command has its own variable because the value sets differ.
     pub const ENV_FORMAT: &str = "PARALLEL_PYTEST_ENV_FORMAT";
-    /// `plan --format` (`text`, `json`, `matrix`, `gitlab-child`).
+    /// `plan --format` (`text`, `json`, `matrix`, `gitlab-child`, `cost`).
     pub const PLAN_FORMAT: &str = "PARALLEL_PYTEST_PLAN_FORMAT";
     /// `report --format`.
     pub const REPORT_FORMAT: &str = "PARALLEL_PYTEST_REPORT_FORMAT";
