@@ -12,6 +12,7 @@ mod cli;
 mod cli_snapshots;
 mod collect;
 mod env;
+mod fixed_costs;
 mod fixtures;
 mod github;
 mod gitlab;
