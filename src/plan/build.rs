@@ -590,4 +590,67 @@ mod tests {
             held.notes
         );
     }
+
+    #[test]
+    fn learned_collection_keeps_heavy_imports_apart_and_counts_each_split_file_per_shard() {
+        // Two files whose imports cost 3 s each and whose tests are light, two light files
+        // whose tests are heavier: by tests alone the heavy imports share a shard.
+        let files = vec![
+            file("imp_a.py", &[0.5, 0.5]),
+            file("imp_b.py", &[0.5, 0.5]),
+            file("work_c.py", &[1.0, 1.0]),
+            file("work_d.py", &[1.0, 1.0]),
+        ];
+        let with = |fixed: &FixedCosts| {
+            partition_plan(&PartitionInput {
+                files: &files,
+                node_args: &[],
+                sources: &|_| None,
+                shards: 2,
+                workers: 1,
+                unknown_tests: 0,
+                constraints: &Constraints::default(),
+                fixed,
+            })
+        };
+        let blind = with(&FixedCosts::default());
+        let fixed = FixedCosts {
+            collection: [
+                ("imp_a.py".to_string(), 3.0),
+                ("imp_b.py".to_string(), 3.0),
+                ("work_c.py".to_string(), 0.0),
+                ("work_d.py".to_string(), 0.0),
+            ]
+            .into(),
+            startup: [(1, 1.0)].into(),
+        };
+        let knowing = with(&fixed);
+        let heavy_together = |p: &Plan| {
+            p.shards.iter().any(|s| {
+                s.files.contains(&"imp_a.py".to_string())
+                    && s.files.contains(&"imp_b.py".to_string())
+            })
+        };
+        assert!(!heavy_together(&knowing), "{knowing:#?}");
+        // Each shard: 1 s start-up + one import (3 s) + 3 s of tests.
+        for s in &knowing.shards {
+            let c = s.cost.as_ref().unwrap();
+            assert_eq!(
+                (c.startup_seconds, c.collection_seconds),
+                (1.0, 3.0),
+                "{s:?}"
+            );
+            assert!(!c.estimated);
+        }
+        assert_eq!(knowing.predicted_wall_seconds, Some(7.0));
+        // Start-up + (6 s tests + 6 s collection) over 2 shards.
+        assert_eq!(knowing.lower_bound_wall_seconds, Some(7.0));
+        // The blind plan's predictions still carry the (default) fixed costs, marked estimated.
+        assert!(
+            blind
+                .shards
+                .iter()
+                .all(|s| s.cost.as_ref().unwrap().estimated)
+        );
+    }
 }

@@ -512,3 +512,62 @@ fn choose_shard_count(
     );
     Ok((plan, Some(note)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::cost::ShardCost;
+
+    /// A plan of `n` shards, each predicted `1 + 12 / n` s of wall.
+    fn synthetic(n: u32) -> Plan {
+        let wall = 1.0 + 12.0 / f64::from(n);
+        Plan {
+            version: String::new(),
+            fingerprint: String::new(),
+            shards_total: n,
+            lower_bound_seconds: 0.0,
+            predicted_makespan_seconds: wall,
+            predicted_wall_seconds: Some(wall),
+            lower_bound_wall_seconds: None,
+            unknown_tests: 0,
+            shards: (1..=n)
+                .map(|i| ShardPlan {
+                    index: i,
+                    predicted_seconds: wall,
+                    workers: 1,
+                    files: vec![format!("t{i}.py")],
+                    node_ids: vec![],
+                    deselect: vec![],
+                    estimated: false,
+                    cost: Some(ShardCost {
+                        wall_seconds: wall,
+                        ..ShardCost::default()
+                    }),
+                })
+                .collect(),
+            notes: vec![],
+        }
+    }
+
+    #[test]
+    fn runner_budget_picks_the_fewest_meeting_the_target_else_the_fastest_within_it() {
+        // Job start-up 10 s; N shards cost 11 N + 12 s of runner time; the target of 16 s needs
+        // N ≥ 3 (15 s), which costs 45 s.
+        let pick = |budget: f64| {
+            let (plan, note) = choose_within_budget(16.0, 8, 10.0, budget, synthetic).unwrap();
+            (plan.shards_total, note)
+        };
+        assert_eq!(runner_seconds(&synthetic(3), 10.0), 45.0);
+        assert_eq!(pick(60.0), (3, None));
+        let (n, note) = pick(40.0);
+        assert_eq!(n, 2, "the fastest within 40 s (34 s)");
+        assert!(note.unwrap().contains("runner budget"));
+        let (n, note) = pick(20.0);
+        assert_eq!(n, 1);
+        assert!(note.unwrap().contains("even one shard"));
+        assert!(matches!(
+            choose_within_budget(16.0, 8, 10.0, 0.0, synthetic),
+            Err(PlanError::RunnerBudget)
+        ));
+    }
+}
