@@ -22,7 +22,7 @@
 //! file (a plan without learned costs is the plan it always was).
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -197,12 +197,26 @@ impl<'a> Work<'a> {
             Dist::LoadFile => *groups.entry(file_part(id).to_owned()).or_default() += m,
             Dist::LoadScope => *groups.entry(scope_of(id).to_owned()).or_default() += m,
         };
+        // Exact ids are looked up; only collector entries (a class, a parametrized group)
+        // are matched by prefix, so a file split into thousands of ids stays linear.
+        let exact: HashSet<&str> = deselect.iter().map(String::as_str).collect();
+        let mut collectors: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for d in deselect
+            .iter()
+            .filter(|d| d.ends_with("::") || d.ends_with('['))
+        {
+            collectors.entry(file_part(d)).or_default().push(d.as_str());
+        }
         for f in files {
             let Some(work) = self.by_path.get(f.as_str()) else {
                 continue;
             };
+            let here = collectors.get(f.as_str()).map_or(&[][..], Vec::as_slice);
             for t in &work.tests {
-                if !deselect.iter().any(|d| selects(d, &t.id)) {
+                let skipped = exact.contains(t.id.as_str())
+                    || here.iter().any(|d| selects(d, &t.id))
+                    || is_below_exact(&t.id, &exact);
+                if !skipped {
                     add(&t.id, micros(t.seconds));
                 }
             }
@@ -215,14 +229,37 @@ impl<'a> Work<'a> {
                 }
             }
         }
+        let args: HashMap<&str, f64> = self
+            .node_args
+            .iter()
+            .map(|(id, s)| (id.as_str(), *s))
+            .collect();
+        let mut by_file: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for id in node_ids {
-            if let Some((_, s)) = self.node_args.iter().find(|(a, _)| a == id) {
+            if let Some(s) = args.get(id.as_str()) {
                 add(id, micros(*s));
-                continue;
+            } else {
+                by_file.entry(file_part(id)).or_default().push(id.as_str());
             }
-            if let Some(work) = self.by_path.get(file_part(id)) {
-                for t in work.tests.iter().filter(|t| selects(id, &t.id)) {
-                    add(&t.id, micros(t.seconds));
+        }
+        for (file, ids) in by_file {
+            let Some(work) = self.by_path.get(file) else {
+                continue;
+            };
+            let tests: HashMap<&str, u64> = work
+                .tests
+                .iter()
+                .map(|t| (t.id.as_str(), micros(t.seconds)))
+                .collect();
+            for id in ids {
+                match tests.get(id) {
+                    Some(m) => add(id, *m),
+                    // A class or a parametrized group: every test under it.
+                    None => {
+                        for t in work.tests.iter().filter(|t| selects(id, &t.id)) {
+                            add(&t.id, micros(t.seconds));
+                        }
+                    }
                 }
             }
         }
@@ -241,6 +278,18 @@ fn selects(entry: &str, id: &str) -> bool {
         || id
             .strip_prefix(entry)
             .is_some_and(|rest| rest.starts_with("::") || rest.starts_with('['))
+}
+
+/// Whether a collector id among `exact` (a class `f.py::C`, a function `f.py::t` of
+/// parametrized cases) is above `id`: its ancestors are the id cut at each `::` or `[`.
+fn is_below_exact(id: &str, exact: &HashSet<&str>) -> bool {
+    if exact.is_empty() {
+        return false;
+    }
+    id.match_indices("::")
+        .map(|(i, _)| i)
+        .chain(id.find('['))
+        .any(|i| exact.contains(&id[..i]))
 }
 
 /// `--dist loadscope`'s scope: the class of a method, else the module.

@@ -216,11 +216,17 @@ impl PlanSettings {
                 ),
             });
         }
-        let cost_table =
-            (args.format == PlanFormat::Cost || target.is_some()).then(|| plan::TableRequest {
-                up_to: pick(args.max_shards, file.max_shards, DEFAULT_COST_TABLE_SHARDS).value,
-                job_startup_seconds: job_startup,
-            });
+        // Only where it is printed: each row is one more plan (the matrix and the child
+        // pipeline do not show it).
+        let shows_table = match args.format {
+            PlanFormat::Cost => true,
+            PlanFormat::Text => target.is_some(),
+            PlanFormat::Json | PlanFormat::Matrix | PlanFormat::GitlabChild => false,
+        };
+        let cost_table = shows_table.then(|| plan::TableRequest {
+            up_to: pick(args.max_shards, file.max_shards, DEFAULT_COST_TABLE_SHARDS).value,
+            job_startup_seconds: job_startup,
+        });
         Ok(PlanSettings {
             cost_table,
             inputs: PlanInputsSettings::resolve(&args.inputs, settings)?,
