@@ -244,6 +244,7 @@ fn plan_makespan(files: &[FileWork], n: u32) -> (f64, f64) {
         workers: 1,
         unknown_tests: 0,
         constraints: &Constraints::default(),
+        fixed: &parallel_pytest::timings::store::FixedCosts::default(),
     });
     (
         plan.predicted_makespan_seconds,

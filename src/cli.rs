@@ -54,6 +54,8 @@ pub enum PlanFormat {
     Matrix,
     /// A GitLab child-pipeline YAML whose shard job has the chosen `parallel:` count.
     GitlabChild,
+    /// For each shard count, the predicted wall and the runner time it costs.
+    Cost,
 }
 
 /// `--workers auto|N`.
@@ -163,8 +165,14 @@ pub struct PlanArgs {
     #[arg(long, env = ours::SHARD_STARTUP_SECONDS, value_name = "S")]
     pub shard_startup_seconds: Option<f64>,
 
+    /// With `--target-seconds`: the runner time all shard jobs together may cost, in minutes;
+    /// the fewest shards that meet the target within it, else the fastest within it.
+    #[arg(long, env = ours::MAX_RUNNER_MINUTES, value_name = "M")]
+    pub max_runner_minutes: Option<f64>,
+
     /// `text`: a table per shard; `json`: the plan document (`run --plan` reads it); `matrix`:
-    /// a GitHub matrix; `gitlab-child`: a child pipeline.
+    /// a GitHub matrix; `gitlab-child`: a child pipeline; `cost`: predicted wall and runner
+    /// time per shard count.
     #[arg(long, env = ours::PLAN_FORMAT, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
 }

@@ -20,13 +20,15 @@ pub mod ours {
     pub const DIST: &str = "PARALLEL_PYTEST_DIST";
     /// `env --format`; each command has its own variable because the value sets differ.
     pub const ENV_FORMAT: &str = "PARALLEL_PYTEST_ENV_FORMAT";
-    /// `plan --format` (`text`, `json`, `matrix`, `gitlab-child`).
+    /// `plan --format` (`text`, `json`, `matrix`, `gitlab-child`, `cost`).
     pub const PLAN_FORMAT: &str = "PARALLEL_PYTEST_PLAN_FORMAT";
     /// `report --format`.
     pub const REPORT_FORMAT: &str = "PARALLEL_PYTEST_REPORT_FORMAT";
     pub const TARGET_SECONDS: &str = "PARALLEL_PYTEST_TARGET_SECONDS";
     pub const MAX_SHARDS: &str = "PARALLEL_PYTEST_MAX_SHARDS";
     pub const SHARD_STARTUP_SECONDS: &str = "PARALLEL_PYTEST_SHARD_STARTUP_SECONDS";
+    /// `plan --max-runner-minutes`: runner-time budget for `--target-seconds`.
+    pub const MAX_RUNNER_MINUTES: &str = "PARALLEL_PYTEST_MAX_RUNNER_MINUTES";
     pub const EXPECT_SHARDS: &str = "PARALLEL_PYTEST_EXPECT_SHARDS";
     pub const SUMMARY: &str = "PARALLEL_PYTEST_SUMMARY";
     pub const SERIAL_MARKER: &str = "PARALLEL_PYTEST_SERIAL_MARKER";
@@ -92,6 +94,7 @@ pub mod ours {
         TARGET_SECONDS,
         MAX_SHARDS,
         SHARD_STARTUP_SECONDS,
+        MAX_RUNNER_MINUTES,
         EXPECT_SHARDS,
         SUMMARY,
         SERIAL_MARKER,

@@ -4,7 +4,8 @@ Loaded with `-p _parallel_pytest_selection` and given `--parallel-pytest-selecti
 
 Reads (Rust: `python::SelectionFile`), paths and node ids relative to pytest's rootdir:
 `{"files": [str], "node_ids": [str], "deselect": [str], "paths_via_plugin": bool,
-"info_out": str | null, "collected_out": str | null, "outcomes_out": str | null}`
+"info_out": str | null, "collected_out": str | null, "outcomes_out": str | null,
+"costs_out": str | null}`
 
 Writes to `info_out` (Rust: `python::PythonInfo`), from the controller only:
 `{"executable": str, "version": str, "pytest": str | null, "xdist": str | null}`
@@ -20,6 +21,19 @@ ids and `deselect` entries that matched no collected item (renamed or deleted si
 timings were recorded); `deselected_ids`: planned node ids whose every item the user's filters
 deselected; `twins`: node ids that more than one item of the shard share (pytest runs each),
 with their item count, so `report` does not take them for reruns of one test.
+
+Appends to `costs_out` (Rust: `python::CostRecord`), one JSON line per process, the fixed
+costs of the shard as wall-clock timestamps (`time.time()`, seconds since the epoch):
+- each process that collects (a plain run, or every xdist worker), once collection is done:
+  `{"role": "collector", "worker": str | null, "session_start": float, "collect_start": float,
+  "collect_end": float, "files": {path: seconds}}`, `files` being the wall seconds
+  `pytest_make_collect_report` took for the file's module and the classes in it (importing the
+  module and building its items) as that process saw it;
+- the controller (or a plain run), at the end of the session:
+  `{"role": "controller", "imported": float, "session_start": float, "workers_ready":
+  {gwN: float}, "first_test": float | null, "last_test_end": float | null, "end": float}`.
+Line-based and appended, so every process writes its own line and a killed run keeps what it
+wrote.
 
 Appends to `outcomes_out` (Rust: `python::Outcomes`), from the controller, one line per test
 whose outcome JUnit cannot tell: `xpassed <nodeid>` for a non-strict XPASS (JUnit calls it a
@@ -47,8 +61,12 @@ plugins from the controller's options and inherit PYTHONPATH.
 
 import json
 import os
+import time
 
 import pytest
+
+# When this plugin was imported: pytest and the plugins are loaded, conftests not yet.
+_IMPORTED = time.time()
 
 _KEY = "_parallel_pytest_selection"
 # Set on an item the selection leaves out, so `pytest_deselected` can tell ours from the user's.
@@ -114,6 +132,7 @@ def parse_selection(raw):
         "info_out": raw.get("info_out"),
         "collected_out": raw.get("collected_out"),
         "outcomes_out": raw.get("outcomes_out"),
+        "costs_out": raw.get("costs_out"),
     }
 
 
@@ -297,10 +316,104 @@ def _write_atomically(path, text):
     os.replace(tmp, path)
 
 
+# This process's fixed costs (see the module's docstring); one process, one record.
+_COSTS = {
+    "session_start": None,
+    "collect_start": None,
+    "files": {},
+    "workers_ready": {},
+    "first_test": None,
+    "last_test_end": None,
+}
+
+
+def _append_line(path, doc):
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(doc) + "\n")
+
+
+def _file_of(collector):
+    """The test file a collector belongs to (a module or a class in it), else None."""
+    nodeid = getattr(collector, "nodeid", "")
+    if isinstance(collector, pytest.File) or "::" in nodeid:
+        return nodeid.split("::", 1)[0]
+    return None
+
+
+def pytest_collectstart(collector):
+    if _COSTS["collect_start"] is None:
+        _COSTS["collect_start"] = time.time()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    start = time.perf_counter()
+    yield
+    path = _file_of(collector)
+    if path:
+        files = _COSTS["files"]
+        files[path] = files.get(path, 0.0) + (time.perf_counter() - start)
+
+
+def pytest_runtest_logstart(nodeid, location):
+    if _COSTS["first_test"] is None:
+        _COSTS["first_test"] = time.time()
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    _COSTS["last_test_end"] = time.time()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodeready(node):
+    """xdist: a worker is up and about to collect (controller only)."""
+    gateway = getattr(node, "gateway", None)
+    _COSTS["workers_ready"][str(getattr(gateway, "id", "?"))] = time.time()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session):
+    config = session.config
+    sel = _selection(config)
+    if sel is None or not sel["costs_out"] or hasattr(config, "workerinput"):
+        return
+    _append_line(
+        sel["costs_out"],
+        {
+            "role": "controller",
+            "imported": _IMPORTED,
+            "session_start": _COSTS["session_start"],
+            "workers_ready": _COSTS["workers_ready"],
+            "first_test": _COSTS["first_test"],
+            "last_test_end": _COSTS["last_test_end"],
+            "end": time.time(),
+        },
+    )
+
+
+def _record_collection(config, sel):
+    if not sel["costs_out"]:
+        return
+    workerinput = getattr(config, "workerinput", None)
+    _append_line(
+        sel["costs_out"],
+        {
+            "role": "collector",
+            "worker": None if workerinput is None else workerinput.get("workerid"),
+            "session_start": _COSTS["session_start"],
+            "collect_start": _COSTS["collect_start"],
+            "collect_end": time.time(),
+            "files": _COSTS["files"],
+        },
+    )
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session):
     config = session.config
     sel = _selection(config)
+    if sel is not None:
+        _record_collection(config, sel)
     if sel is None or not sel["collected_out"]:
         return
     workerinput = getattr(config, "workerinput", None)
@@ -330,6 +443,7 @@ _OUTCOMES_OUT = [None]
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionstart(session):
+    _COSTS["session_start"] = time.time()
     config = session.config
     sel = _selection(config)
     if sel is None or hasattr(config, "workerinput"):

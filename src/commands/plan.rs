@@ -23,7 +23,8 @@ pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, Error>
     let this_shard = ci.shard.as_ref().map(|c| c.shard());
     let shards = resolved.shard_count(this_shard.map(|s| s.total));
     let inputs = &resolved.inputs;
-    let planned = plan::build(&inputs.plan, shards, inputs.workers())?;
+    let planned =
+        plan::build_with_costs(&inputs.plan, shards, inputs.workers(), resolved.cost_table)?;
     for w in &planned.warnings {
         eprintln!("warning: {}", escape::terminal(w));
     }
@@ -37,6 +38,11 @@ pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, Error>
         PlanFormat::Json => {
             let json = serde_json::to_string_pretty(&planned.plan)?;
             println!("{}", inert_json(&json));
+        }
+        PlanFormat::Cost => {
+            if let Some(table) = &planned.cost_table {
+                print!("{}", render::cost_table(table));
+            }
         }
         PlanFormat::Matrix => println!("{}", inert_json(&render::matrix_json(&planned.plan))),
         PlanFormat::Text => {

@@ -413,7 +413,9 @@ fn summary_line(m: &Manifest, code: u8, run: &RunSettings) -> String {
         count(u64::from(m.workers), "worker", "workers"),
         m.wall_seconds,
         prediction_label(m.estimated),
-        m.predicted_seconds,
+        m.predicted_cost
+            .as_ref()
+            .map_or(m.predicted_seconds, |c| c.wall_seconds),
         shown.display(),
     )
 }
@@ -423,7 +425,7 @@ fn plan_row(shard: Shard, s: &ShardPlan, workers: u32) -> String {
     let mut row = format!(
         "shard {shard}: {} {:.1} s, {}, {}, {}",
         prediction_label(s.estimated),
-        s.predicted_seconds,
+        s.predicted_wall(),
         count(s.files.len() as u64, "file", "files"),
         count(s.node_ids.len() as u64, "single test", "single tests"),
         count(s.deselect.len() as u64, "deselected", "deselected"),
@@ -478,6 +480,7 @@ mod tests {
             node_ids: vec!["x.py::t[0]".into()],
             deselect: vec![],
             estimated: false,
+            cost: None,
         };
         assert_eq!(
             plan_row(s, &sp, 2),
@@ -485,6 +488,7 @@ mod tests {
         );
         let guess = ShardPlan {
             estimated: true,
+            cost: None,
             ..sp
         };
         assert_eq!(

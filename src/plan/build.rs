@@ -1,11 +1,13 @@
 //! The planner proper: units → partition → `Plan`, with heavy-file splitting and the worker model.
 //!
-//! **Worker model.** Each shard runs its tests on `W` pytest-xdist workers that take tests one at
-//! a time (`--dist load`/`worksteal`), slowest first. Its wall time is predicted as
-//! `max(sum / W, longest single test)`; the fixed start-up cost of a shard job is added only
-//! when choosing a shard count (`--target-seconds`). Because `sum / W` is the same ordering for
-//! every `W`, the partition itself does not depend on `W`: shards that computed different worker
-//! counts still agree on who runs what (and on the fingerprint).
+//! **Worker model.** Each shard runs its tests on `W` pytest-xdist workers. Balancing weighs a
+//! unit by its test seconds (plus `W ×` its files' learned collection, see `cost.rs`), so a
+//! shard's load over `W` approximates its wall; the plan then predicts each shard's wall with
+//! the cost model of `cost.rs` (start-up + collection of its own files + its tests slowest
+//! first on `W` workers) and keeps `predicted_seconds` as `max(sum / W, longest single test)`
+//! for plans read by older versions. Without learned collection the partition does not depend
+//! on `W`; with it, shards that computed different worker counts can disagree (the
+//! fingerprint check catches that).
 //!
 //! **Splitting.** Files start whole. A file heavier than a shard's fair share (`total / N`) is
 //! split (see `units.rs`); while the plan is more than 1 % above the lower bound (computed with
@@ -19,10 +21,12 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 use super::constraints::{Applied, Constraints};
+use super::cost::{CostModel, Work};
 use super::model::{Plan, ShardPlan};
 use super::partition;
 use super::units::{Split, Unit, UnitKind, micros, split_file, whole_file};
 use crate::timings::FileWork;
+use crate::timings::store::FixedCosts;
 
 /// Planner input after discovery and timings.
 #[derive(Clone)]
@@ -37,6 +41,8 @@ pub struct PartitionInput<'a> {
     pub unknown_tests: u64,
     /// Serial marker and `--dist` mode.
     pub constraints: &'a Constraints,
+    /// Fixed costs learned by the timings store (empty: the documented defaults).
+    pub fixed: &'a FixedCosts,
 }
 
 /// The lower bound and the result in plan units.
@@ -55,7 +61,7 @@ fn canonical(units: &mut [Unit]) {
     });
 }
 
-fn run(mut units: Vec<Unit>, n: usize) -> Candidate {
+fn run(mut units: Vec<Unit>, n: usize, costs: &CostModel) -> Candidate {
     canonical(&mut units);
     let weights: Vec<u64> = units.iter().map(|u| u.micros).collect();
     let mut assign = partition::partition(&weights, n);
@@ -80,7 +86,7 @@ fn run(mut units: Vec<Unit>, n: usize) -> Candidate {
         let allowed = |i: usize, b: usize| pinned[i].is_none_or(|p| p == b) && family[i] != Some(b);
         partition::improve(&weights, n, &mut assign, &allowed);
     }
-    let makespan = partition::loads(&weights, n, &assign)
+    let makespan = with_split_collection(&units, &assign, n, costs)
         .into_iter()
         .max()
         .unwrap_or(0);
@@ -88,6 +94,56 @@ fn run(mut units: Vec<Unit>, n: usize) -> Candidate {
         units,
         assign,
         makespan,
+    }
+}
+
+/// Per shard, its weight plus the collection of files it reaches only through moved tests or
+/// node-id args: a split file is collected by every shard that runs a part of it, which the
+/// units' weights (collection on the whole file or its remainder) do not show.
+fn with_split_collection(
+    units: &[Unit],
+    assign: &[usize],
+    n: usize,
+    costs: &CostModel,
+) -> Vec<u64> {
+    let weights: Vec<u64> = units.iter().map(|u| u.micros).collect();
+    let mut loads = partition::loads(&weights, n, assign);
+    if costs.partition_micros("") == 0 {
+        return loads;
+    }
+    let mut present: Vec<std::collections::BTreeSet<&str>> = vec![Default::default(); n];
+    for (u, &b) in units.iter().zip(assign) {
+        match &u.kind {
+            UnitKind::File | UnitKind::Remainder => {
+                present[b].insert(u.key.as_str());
+            }
+            UnitKind::Bundle { files } => present[b].extend(files.iter().map(|(f, _)| f.as_str())),
+            UnitKind::Moved { .. } | UnitKind::NodeArg => {}
+        }
+    }
+    for (u, &b) in units.iter().zip(assign) {
+        if matches!(u.kind, UnitKind::Moved { .. } | UnitKind::NodeArg) {
+            let file = crate::node_id::file_part(&u.key);
+            if present[b].insert(file) {
+                loads[b] += costs.partition_micros(file);
+            }
+        }
+    }
+    loads
+}
+
+/// Adds `W ×` each file's learned collection to the units that hold it whole (nothing when
+/// nothing is learned).
+fn add_collection(units: &mut [Unit], costs: &CostModel) {
+    for u in units {
+        let extra = match &u.kind {
+            UnitKind::File | UnitKind::Remainder => costs.partition_micros(&u.key),
+            UnitKind::Bundle { files } => {
+                files.iter().map(|(f, _)| costs.partition_micros(f)).sum()
+            }
+            UnitKind::Moved { .. } | UnitKind::NodeArg => 0,
+        };
+        u.micros += extra;
     }
 }
 
@@ -177,12 +233,11 @@ pub fn partition_plan(input: &PartitionInput<'_>) -> Plan {
     let n = input.shards.max(1) as usize;
     let w = u64::from(input.workers.max(1));
     let applied = Applied::new(input.files, input.sources, input.constraints, input.workers);
+    let costs = CostModel::new(input.fixed, input.workers);
     let base = base_units(input);
-    let total: u64 = applied
-        .adjust(input.files, base.clone())
-        .iter()
-        .map(|u| u.micros)
-        .sum();
+    let mut adjusted = applied.adjust(input.files, base.clone());
+    add_collection(&mut adjusted, &costs);
+    let total: u64 = adjusted.iter().map(|u| u.micros).sum();
     let share = total / n as u64;
 
     // Splits are computed lazily, once per file, and only for files above the threshold.
@@ -213,7 +268,9 @@ pub fn partition_plan(input: &PartitionInput<'_>) -> Plan {
             }
             units.push(u.clone());
         }
-        applied.adjust(input.files, units)
+        let mut units = applied.adjust(input.files, units);
+        add_collection(&mut units, &costs);
+        units
     };
 
     // The heaviest unit at the finest split that can matter: only a file above the fair share
@@ -232,19 +289,30 @@ pub fn partition_plan(input: &PartitionInput<'_>) -> Plan {
         held: heaviest.map(|u| (u.micros, held_by(u))),
     };
 
-    let mut best = run(units_at(u64::MAX, &mut split_of), n);
+    let mut best = run(units_at(u64::MAX, &mut split_of), n, &costs);
     // Thresholds: the fair share, halved four times, then every file that can be split.
     let thresholds = [share, share / 2, share / 4, share / 8, share / 16, 0];
     for threshold in thresholds {
         if best.makespan <= good_enough {
             break;
         }
-        let candidate = run(units_at(threshold, &mut split_of), n);
+        let candidate = run(units_at(threshold, &mut split_of), n, &costs);
         if candidate.makespan < best.makespan {
             best = candidate;
         }
     }
     let mut plan = assemble(&best, input, n, w, &bound);
+    let work = Work::new(input.files, input.node_args, input.constraints.dist);
+    for shard in &mut plan.shards {
+        shard.cost = Some(costs.shard(&shard.files, &shard.node_ids, &shard.deselect, &work));
+    }
+    plan.predicted_wall_seconds = Some(
+        plan.shards
+            .iter()
+            .filter_map(|s| s.cost.as_ref().map(|c| c.wall_seconds))
+            .fold(0.0, f64::max),
+    );
+    plan.lower_bound_wall_seconds = Some(costs.lower_bound(&work, n as u32, longest_test));
     plan.notes = applied.notes();
     plan.notes.extend(bound.note(n as u64, w));
     plan
@@ -339,6 +407,8 @@ fn assemble(best: &Candidate, input: &PartitionInput<'_>, n: usize, w: u64, boun
         shards_total: n as u32,
         lower_bound_seconds: seconds(lower),
         predicted_makespan_seconds: makespan,
+        predicted_wall_seconds: None,
+        lower_bound_wall_seconds: None,
         unknown_tests: input.unknown_tests,
         shards,
         notes: Vec::new(),
@@ -430,6 +500,8 @@ impl Acc {
             deselect: self.deselect,
             // Set by `mark_estimated` once the plan is chosen.
             estimated: false,
+            // Set by `partition_plan` once the selection is known.
+            cost: None,
         }
     }
 }
@@ -494,6 +566,7 @@ mod tests {
                 dist,
                 ..Constraints::default()
             },
+            fixed: &FixedCosts::default(),
         })
     }
 
@@ -515,6 +588,69 @@ mod tests {
                     && n.contains("no plan goes below 20.0 s, 14.0 s above")),
             "{:?}",
             held.notes
+        );
+    }
+
+    #[test]
+    fn learned_collection_keeps_heavy_imports_apart_and_counts_each_split_file_per_shard() {
+        // Two files whose imports cost 3 s each and whose tests are light, two light files
+        // whose tests are heavier: by tests alone the heavy imports share a shard.
+        let files = vec![
+            file("imp_a.py", &[0.5, 0.5]),
+            file("imp_b.py", &[0.5, 0.5]),
+            file("work_c.py", &[1.0, 1.0]),
+            file("work_d.py", &[1.0, 1.0]),
+        ];
+        let with = |fixed: &FixedCosts| {
+            partition_plan(&PartitionInput {
+                files: &files,
+                node_args: &[],
+                sources: &|_| None,
+                shards: 2,
+                workers: 1,
+                unknown_tests: 0,
+                constraints: &Constraints::default(),
+                fixed,
+            })
+        };
+        let blind = with(&FixedCosts::default());
+        let fixed = FixedCosts {
+            collection: [
+                ("imp_a.py".to_string(), 3.0),
+                ("imp_b.py".to_string(), 3.0),
+                ("work_c.py".to_string(), 0.0),
+                ("work_d.py".to_string(), 0.0),
+            ]
+            .into(),
+            startup: [(1, 1.0)].into(),
+        };
+        let knowing = with(&fixed);
+        let heavy_together = |p: &Plan| {
+            p.shards.iter().any(|s| {
+                s.files.contains(&"imp_a.py".to_string())
+                    && s.files.contains(&"imp_b.py".to_string())
+            })
+        };
+        assert!(!heavy_together(&knowing), "{knowing:#?}");
+        // Each shard: 1 s start-up + one import (3 s) + 3 s of tests.
+        for s in &knowing.shards {
+            let c = s.cost.as_ref().unwrap();
+            assert_eq!(
+                (c.startup_seconds, c.collection_seconds),
+                (1.0, 3.0),
+                "{s:?}"
+            );
+            assert!(!c.estimated);
+        }
+        assert_eq!(knowing.predicted_wall_seconds, Some(7.0));
+        // Start-up + (6 s tests + 6 s collection) over 2 shards.
+        assert_eq!(knowing.lower_bound_wall_seconds, Some(7.0));
+        // The blind plan's predictions still carry the (default) fixed costs, marked estimated.
+        assert!(
+            blind
+                .shards
+                .iter()
+                .all(|s| s.cost.as_ref().unwrap().estimated)
         );
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod build;
 pub mod constraints;
+pub mod cost;
 pub mod model;
 pub mod partition;
 #[cfg(test)]
@@ -33,7 +34,41 @@ pub enum ShardCount {
         seconds: f64,
         max_shards: u32,
         startup_seconds: f64,
+        /// `--max-runner-minutes` in seconds: the fewest shards that meet the target within
+        /// this runner time, else the fastest count within it.
+        max_runner_seconds: Option<f64>,
     },
+}
+
+/// What each shard count costs (`plan --format cost`, and the text plan's section with
+/// `--target-seconds`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CostTable {
+    /// Start-up of one shard job outside pytest (`--shard-startup-seconds`).
+    pub job_startup_seconds: f64,
+    pub target_seconds: Option<f64>,
+    pub max_runner_seconds: Option<f64>,
+    pub rows: Vec<CostRow>,
+}
+
+/// One shard count of a [`CostTable`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CostRow {
+    pub shards: u32,
+    /// The slowest shard's predicted wall (pytest, fixed costs included): the plan's own
+    /// `predicted_wall_seconds` for this count.
+    pub wall_seconds: f64,
+    /// Runner time of all shard jobs: each pays the job start-up plus its own predicted wall.
+    pub runner_seconds: f64,
+    /// The count the plan uses.
+    pub chosen: bool,
+}
+
+/// Runner seconds of a plan: `N × job start-up + Σ shard walls` (an empty shard's job still
+/// starts, but runs no pytest).
+pub fn runner_seconds(plan: &Plan, job_startup: f64) -> f64 {
+    let walls: f64 = plan.shards.iter().map(ShardPlan::predicted_wall).sum();
+    ((f64::from(plan.shards_total) * job_startup + walls) * 1000.0).round() / 1000.0
 }
 
 /// Everything the plan depends on besides the shard and worker counts. `plan` and `run` fill
@@ -72,6 +107,8 @@ pub enum PlanError {
     TargetSeconds(f64),
     #[error("`--shard-startup-seconds {0}` must be zero or more")]
     StartupSeconds(f64),
+    #[error("`--max-runner-minutes` must be a positive number of minutes")]
+    RunnerBudget,
 }
 
 /// The plan and what a person needs to trust it.
@@ -96,11 +133,32 @@ pub struct Planned {
     pub warnings: Vec<String>,
     /// Set when `--target-seconds` could not be met.
     pub target_note: Option<String>,
+    /// What shard counts `1..=M` cost, when asked for.
+    pub cost_table: Option<CostTable>,
 }
 
 /// Discover, read timings, estimate, partition over `shards` shards of `workers` xdist workers
 /// (1 = no xdist). Deterministic for the same inputs.
 pub fn build(req: &Inputs, shards: ShardCount, workers: u32) -> Result<Planned, PlanError> {
+    build_with_costs(req, shards, workers, None)
+}
+
+/// Which cost table to compute: shard counts `1..=max(up_to, chosen)`, each job paying
+/// `job_startup_seconds` outside pytest.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TableRequest {
+    pub up_to: u32,
+    pub job_startup_seconds: f64,
+}
+
+/// [`build`], with the [`CostTable`] when asked for; each row is the plan for that count, as
+/// `--shards N` makes it.
+pub fn build_with_costs(
+    req: &Inputs,
+    shards: ShardCount,
+    workers: u32,
+    table: Option<TableRequest>,
+) -> Result<Planned, PlanError> {
     let suite = suite::load(&suite::SuiteRequest {
         invocation_dir: req.invocation_dir.clone(),
         paths: req.paths.clone(),
@@ -160,8 +218,41 @@ pub fn build(req: &Inputs, shards: ShardCount, workers: u32) -> Result<Planned, 
         workers: workers.max(1),
         unknown_tests: unknown,
         constraints: &constraints,
+        fixed: &timings.fixed,
     };
     let (mut plan, target_note) = partition(shards, |n| build::partition_plan(&input(n)))?;
+    let cost_table = table.map(|request| {
+        let (target, budget) = match shards {
+            ShardCount::Target {
+                seconds,
+                max_runner_seconds,
+                ..
+            } => (Some(seconds), max_runner_seconds),
+            ShardCount::Fixed(_) => (None, None),
+        };
+        let job_startup = request.job_startup_seconds;
+        let rows = (1..=request.up_to.max(plan.shards_total))
+            .map(|n| {
+                let row_plan = if n == plan.shards_total {
+                    plan.clone()
+                } else {
+                    build::partition_plan(&input(n))
+                };
+                CostRow {
+                    shards: n,
+                    wall_seconds: row_plan.wall_makespan(),
+                    runner_seconds: runner_seconds(&row_plan, job_startup),
+                    chosen: n == plan.shards_total,
+                }
+            })
+            .collect();
+        CostTable {
+            job_startup_seconds: job_startup,
+            target_seconds: target,
+            max_runner_seconds: budget,
+            rows,
+        }
+    });
     let timed_args: BTreeSet<&str> = node_args_timed
         .iter()
         .filter(|(_, s)| s.is_some())
@@ -187,6 +278,7 @@ pub fn build(req: &Inputs, shards: ShardCount, workers: u32) -> Result<Planned, 
         files: files.len(),
         warnings,
         target_note,
+        cost_table,
     })
 }
 
@@ -350,8 +442,75 @@ fn partition(
             seconds,
             max_shards,
             startup_seconds,
+            max_runner_seconds: None,
         } => choose_shard_count(seconds, max_shards, startup_seconds, plan_for),
+        ShardCount::Target {
+            seconds,
+            max_shards,
+            startup_seconds,
+            max_runner_seconds: Some(budget),
+        } => choose_within_budget(seconds, max_shards, startup_seconds, budget, plan_for),
     }
+}
+
+/// `--target-seconds` with `--max-runner-minutes`: the fewest shards that meet the target and
+/// whose runner time fits the budget; when none does, the fastest count within the budget;
+/// when even one shard costs more, one shard. Counts whose job start-ups alone exceed the
+/// budget are never planned.
+fn choose_within_budget(
+    target: f64,
+    max_shards: u32,
+    startup: f64,
+    budget: f64,
+    mut plan_for: impl FnMut(u32) -> Plan,
+) -> Result<(Plan, Option<String>), PlanError> {
+    if !(target.is_finite() && target > 0.0) {
+        return Err(PlanError::TargetSeconds(target));
+    }
+    if !(startup.is_finite() && startup >= 0.0) {
+        return Err(PlanError::StartupSeconds(startup));
+    }
+    if !(budget.is_finite() && budget > 0.0) {
+        return Err(PlanError::RunnerBudget);
+    }
+    let minutes = budget / 60.0;
+    let mut fastest: Option<Plan> = None;
+    for n in 1..=max_shards.max(1) {
+        if f64::from(n) * startup > budget {
+            break;
+        }
+        let plan = plan_for(n);
+        if runner_seconds(&plan, startup) > budget {
+            continue;
+        }
+        if plan.wall_makespan() + startup <= target {
+            return Ok((plan, None));
+        }
+        if fastest
+            .as_ref()
+            .is_none_or(|f| plan.wall_makespan() < f.wall_makespan())
+        {
+            fastest = Some(plan);
+        }
+    }
+    Ok(match fastest {
+        Some(plan) => {
+            let note = format!(
+                "no shard count within the runner budget of {minutes} min meets the target of {target} s; using the fastest within it: {} shards, predicted {:.1} s",
+                plan.shards_total,
+                plan.wall_makespan() + startup
+            );
+            (plan, Some(note))
+        }
+        None => {
+            let plan = plan_for(1);
+            let note = format!(
+                "even one shard costs more runner time ({:.1} min) than the budget of {minutes} min; using one shard",
+                runner_seconds(&plan, startup) / 60.0
+            );
+            (plan, Some(note))
+        }
+    })
 }
 
 /// `--target-seconds`: the smallest `n ≤ max_shards` whose makespan + start-up fits.
@@ -370,13 +529,13 @@ fn choose_shard_count(
     }
     let max_shards = max_shards.max(1);
     let first = plan_for(1);
-    if first.predicted_makespan_seconds + startup <= target {
+    if first.wall_makespan() + startup <= target {
         return Ok((first, None));
     }
     // A shard count below `total / (target - startup)` cannot fit (makespan ≥ total / n), so
     // start there. With one shard the prediction is at least the total work per worker.
     let start = if target > startup {
-        (first.predicted_makespan_seconds / (target - startup)).ceil() as u32
+        (first.wall_makespan() / (target - startup)).ceil() as u32
     } else {
         max_shards
     };
@@ -384,17 +543,20 @@ fn choose_shard_count(
     let mut n = start.clamp(2, max_shards.max(2));
     while n <= max_shards {
         let plan = plan_for(n);
-        if plan.predicted_makespan_seconds + startup <= target {
+        if plan.wall_makespan() + startup <= target {
             return Ok((plan, None));
         }
         // When the bound comes from the longest unsplittable item rather than the total, more
         // shards cannot bring it under the target: stop instead of planning up to `max_shards`.
         let spread: f64 = plan.shards.iter().map(|s| s.predicted_seconds).sum();
         let floor_bound = plan.lower_bound_seconds * f64::from(n) > spread * 1.001 + 0.001;
-        let unreachable = floor_bound && plan.lower_bound_seconds + startup > target;
+        let floor = plan
+            .lower_bound_wall_seconds
+            .unwrap_or(plan.lower_bound_seconds);
+        let unreachable = floor_bound && floor + startup > target;
         let better = best
             .as_ref()
-            .is_none_or(|b| plan.predicted_makespan_seconds < b.predicted_makespan_seconds);
+            .is_none_or(|b| plan.wall_makespan() < b.wall_makespan());
         if better {
             best = Some(plan);
         }
@@ -410,7 +572,7 @@ fn choose_shard_count(
     let note = format!(
         "no shard count up to {max_shards} meets the target of {target} s (with {startup} s start-up per shard); using {} shards, predicted {:.1} s",
         plan.shards_total,
-        plan.predicted_makespan_seconds + startup
+        plan.wall_makespan() + startup
     );
     Ok((plan, Some(note)))
 }
@@ -477,5 +639,64 @@ mod filter_tests {
         assert!(ids.is_empty());
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("`-m not (slow`"), "{warnings:?}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::cost::ShardCost;
+
+    /// A plan of `n` shards, each predicted `1 + 12 / n` s of wall.
+    fn synthetic(n: u32) -> Plan {
+        let wall = 1.0 + 12.0 / f64::from(n);
+        Plan {
+            version: String::new(),
+            fingerprint: String::new(),
+            shards_total: n,
+            lower_bound_seconds: 0.0,
+            predicted_makespan_seconds: wall,
+            predicted_wall_seconds: Some(wall),
+            lower_bound_wall_seconds: None,
+            unknown_tests: 0,
+            shards: (1..=n)
+                .map(|i| ShardPlan {
+                    index: i,
+                    predicted_seconds: wall,
+                    workers: 1,
+                    files: vec![format!("t{i}.py")],
+                    node_ids: vec![],
+                    deselect: vec![],
+                    estimated: false,
+                    cost: Some(ShardCost {
+                        wall_seconds: wall,
+                        ..ShardCost::default()
+                    }),
+                })
+                .collect(),
+            notes: vec![],
+        }
+    }
+
+    #[test]
+    fn runner_budget_picks_the_fewest_meeting_the_target_else_the_fastest_within_it() {
+        // Job start-up 10 s; N shards cost 11 N + 12 s of runner time; the target of 16 s needs
+        // N ≥ 3 (15 s), which costs 45 s.
+        let pick = |budget: f64| {
+            let (plan, note) = choose_within_budget(16.0, 8, 10.0, budget, synthetic).unwrap();
+            (plan.shards_total, note)
+        };
+        assert_eq!(runner_seconds(&synthetic(3), 10.0), 45.0);
+        assert_eq!(pick(60.0), (3, None));
+        let (n, note) = pick(40.0);
+        assert_eq!(n, 2, "the fastest within 40 s (34 s)");
+        assert!(note.unwrap().contains("runner budget"));
+        let (n, note) = pick(20.0);
+        assert_eq!(n, 1);
+        assert!(note.unwrap().contains("even one shard"));
+        assert!(matches!(
+            choose_within_budget(16.0, 8, 10.0, 0.0, synthetic),
+            Err(PlanError::RunnerBudget)
+        ));
     }
 }

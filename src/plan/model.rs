@@ -16,6 +16,14 @@ pub struct Plan {
     /// keeps the plan above it, `notes` says which unit and by how much.
     pub lower_bound_seconds: f64,
     pub predicted_makespan_seconds: f64,
+    /// The slowest shard's predicted wall with fixed costs (start-up + collection + tests,
+    /// see `plan/cost.rs`); absent in plans from older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_wall_seconds: Option<f64>,
+    /// The lower bound with fixed costs: start-up + (tests + every file's collection) over
+    /// `N·W` workers, or the longest test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lower_bound_wall_seconds: Option<f64>,
     /// Tests (or files) with no timing, estimated by the documented rule.
     pub unknown_tests: u64,
     pub shards: Vec<ShardPlan>,
@@ -42,6 +50,26 @@ pub struct ShardPlan {
     /// Absent (false) in plans from older versions.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub estimated: bool,
+    /// The predicted wall with fixed costs and its parts; absent in plans from older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<super::cost::ShardCost>,
+}
+
+impl Plan {
+    /// The slowest shard's predicted wall: with fixed costs when the plan has them.
+    pub fn wall_makespan(&self) -> f64 {
+        self.predicted_wall_seconds
+            .unwrap_or(self.predicted_makespan_seconds)
+    }
+}
+
+impl ShardPlan {
+    /// This shard's predicted wall: with fixed costs when the plan has them.
+    pub fn predicted_wall(&self) -> f64 {
+        self.cost
+            .as_ref()
+            .map_or(self.predicted_seconds, |c| c.wall_seconds)
+    }
 }
 
 /// What to call a shard's predicted seconds: a guess from test counts when none of its
@@ -88,6 +116,7 @@ mod tests {
             node_ids: (0..node_ids).map(|i| format!("x.py::t[{i}]")).collect(),
             deselect: vec![],
             estimated: false,
+            cost: None,
         }
     }
 

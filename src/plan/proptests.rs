@@ -177,6 +177,7 @@ fn plan_with(
             dist,
             ..Constraints::default()
         },
+        fixed: &crate::timings::store::FixedCosts::default(),
     })
 }
 

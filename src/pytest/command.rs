@@ -81,6 +81,8 @@ pub struct PytestCommand {
     pub collected_path: PathBuf,
     /// Where the plugin appends outcomes JUnit cannot tell (`outcomes-<I>-of-<N>.txt`).
     pub outcomes_path: PathBuf,
+    /// Where every pytest process appends its fixed costs (`costs-<I>-of-<N>.jsonl`).
+    pub costs_path: PathBuf,
     /// Our JUnit file `<out-dir>/junit-<I>-of-<N>.xml`.
     pub junit_path: PathBuf,
     /// The user's own `--junitxml`, copied to `junit_path` after the run.
@@ -200,6 +202,7 @@ fn selection_json(shard: &ShardPlan, paths_via_plugin: bool, cmd: &PytestCommand
         info_out: cmd.info_path.clone(),
         collected_out: cmd.collected_path.clone(),
         outcomes_out: cmd.outcomes_path.clone(),
+        costs_out: cmd.costs_path.clone(),
     }
     .to_json()
 }
@@ -286,6 +289,7 @@ fn build(inputs: &Inputs<'_>) -> PytestCommand {
         info_path: out.join(format!("python-{stem}.json")),
         collected_path: out.join(format!("collected-{stem}.json")),
         outcomes_path: out.join(format!("outcomes-{stem}.txt")),
+        costs_path: out.join(format!("costs-{stem}.jsonl")),
         junit_path,
         user_junit,
         path_passing,
@@ -434,6 +438,7 @@ mod tests {
             node_ids: node_ids.iter().map(|s| s.to_string()).collect(),
             deselect: deselect.iter().map(|s| s.to_string()).collect(),
             estimated: false,
+            cost: None,
         }
     }
 

@@ -78,6 +78,14 @@ pub struct Manifest {
     /// there); `None` when coverage was neither requested nor written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coverage: Option<CoverageFiles>,
+    /// The plan's predicted wall and its parts (start-up, collection, tests); `None` from
+    /// plans of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_cost: Option<crate::plan::cost::ShardCost>,
+    /// The fixed costs measured in the parallel phase; `None` when the plugin recorded
+    /// nothing (pytest never got to the end of its session, an older version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_costs: Option<ShardCosts>,
 }
 
 /// A shard's coverage data: what `report` combines.
@@ -94,6 +102,81 @@ pub struct CoverageFiles {
     /// as a `[paths]` entry would, when shards ran at different paths.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub root: Option<String>,
+}
+
+/// What a shard's pytest spent besides running tests, measured by the selection plugin
+/// (seconds; "start" is when `run` spawned pytest).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ShardCosts {
+    /// Start → the controller's session start: interpreter, pytest, plugins, conftests.
+    pub session_start_seconds: f64,
+    /// Start → the last xdist worker ready to collect; `None` without xdist.
+    pub workers_ready_seconds: Option<f64>,
+    /// Per test file, the seconds one process spent collecting it (the mean over the workers,
+    /// which each collect every file of the shard).
+    pub collection: std::collections::BTreeMap<String, f64>,
+    /// The sum of `collection`.
+    pub collection_seconds: f64,
+    /// Start → the first test started; `None` when no test ran.
+    pub first_test_seconds: Option<f64>,
+    /// The first test's start → the last test's end.
+    pub tests_seconds: Option<f64>,
+    /// The wall outside tests and collection: start-up and teardown (what the timings store
+    /// learns per worker count).
+    pub startup_seconds: f64,
+}
+
+impl ShardCosts {
+    /// From the plugin's records, pytest's spawn time (seconds since the epoch) and the
+    /// phase's wall; `None` without the controller's record.
+    pub fn from_records(
+        records: &[crate::python::CostRecord],
+        spawned_at: f64,
+        wall: f64,
+    ) -> Option<ShardCosts> {
+        let controller = records.iter().find(|r| r.role == "controller")?;
+        let since = |t: f64| round3((t - spawned_at).max(0.0));
+        let mut per_file: std::collections::BTreeMap<String, (f64, u32)> = Default::default();
+        let collectors: Vec<_> = records.iter().filter(|r| r.role == "collector").collect();
+        for r in &collectors {
+            for (file, s) in &r.files {
+                if s.is_finite() && *s >= 0.0 {
+                    let e = per_file.entry(file.clone()).or_default();
+                    e.0 += s;
+                    e.1 += 1;
+                }
+            }
+        }
+        let collection: std::collections::BTreeMap<String, f64> = per_file
+            .into_iter()
+            .map(|(f, (sum, n))| (f, round3(sum / f64::from(n.max(1)))))
+            .collect();
+        let collection_seconds = round3(collection.values().sum());
+        let tests = match (controller.first_test, controller.last_test_end) {
+            (Some(a), Some(b)) if b >= a => Some(round3(b - a)),
+            _ => None,
+        };
+        let startup = (wall - tests.unwrap_or(0.0) - collection_seconds).max(0.0);
+        Some(ShardCosts {
+            session_start_seconds: controller.session_start.map(since).unwrap_or(0.0),
+            workers_ready_seconds: controller
+                .workers_ready
+                .values()
+                .copied()
+                .reduce(f64::max)
+                .map(since),
+            collection,
+            collection_seconds,
+            first_test_seconds: controller.first_test.map(since),
+            tests_seconds: tests,
+            startup_seconds: round3(startup),
+        })
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
 }
 
 /// The serial phase of a shard.
@@ -129,6 +212,45 @@ pub struct Selection {
     pub files: Vec<String>,
     pub node_ids: Vec<String>,
     pub deselect: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::python::CostRecord;
+
+    #[test]
+    fn fixed_costs_from_the_plugin_records() {
+        let collector = |w: &str, a: f64, b: f64| CostRecord {
+            role: "collector".into(),
+            worker: Some(w.into()),
+            files: [("a.py".to_string(), a), ("b.py".to_string(), b)].into(),
+            ..CostRecord::default()
+        };
+        let controller = CostRecord {
+            role: "controller".into(),
+            session_start: Some(101.0),
+            workers_ready: [("gw0".to_string(), 102.0), ("gw1".to_string(), 102.5)].into(),
+            first_test: Some(105.0),
+            last_test_end: Some(111.0),
+            ..CostRecord::default()
+        };
+        let records = [
+            collector("gw0", 1.0, 0.5),
+            collector("gw1", 2.0, 0.5),
+            controller,
+        ];
+        let c = ShardCosts::from_records(&records, 100.0, 12.0).unwrap();
+        assert_eq!(c.session_start_seconds, 1.0);
+        assert_eq!(c.workers_ready_seconds, Some(2.5));
+        assert_eq!(c.collection["a.py"], 1.5);
+        assert_eq!(c.collection_seconds, 2.0);
+        assert_eq!(c.first_test_seconds, Some(5.0));
+        assert_eq!(c.tests_seconds, Some(6.0));
+        // 12 s of wall: 6 s of tests, 2 s collecting, the rest start-up and teardown.
+        assert_eq!(c.startup_seconds, 4.0);
+        assert!(ShardCosts::from_records(&records[..2], 100.0, 12.0).is_none());
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

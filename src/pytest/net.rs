@@ -69,8 +69,11 @@ mod tests {
             node_ids: ids.iter().map(|s| s.to_string()).collect(),
             deselect: vec![],
             estimated: false,
+            cost: None,
         };
         let plan = Plan {
+            predicted_wall_seconds: None,
+            lower_bound_wall_seconds: None,
             version: "0".into(),
             fingerprint: "fp".into(),
             shards_total: 3,

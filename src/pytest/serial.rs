@@ -172,6 +172,7 @@ mod tests {
             node_ids: vec![],
             deselect: vec![],
             estimated: false,
+            cost: None,
         };
         let user = vec![
             "-n".to_string(),

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::command::{self, PytestCommand};
-use super::manifest::{MANIFEST_VERSION, Manifest, Selection, SerialPhase};
+use super::manifest::{MANIFEST_VERSION, Manifest, Selection, SerialPhase, ShardCosts};
 use super::process::{self, Finished, SpawnError};
 use super::{coverage, crash, serial};
 use crate::host::usage::{ResourceUsage, Resources};
@@ -204,6 +204,7 @@ pub fn run(
         &cmd.info_path,
         &cmd.collected_path,
         &cmd.outcomes_path,
+        &cmd.costs_path,
         &paths.serial_out,
         &paths.serial_junit,
         &paths.results_log,
@@ -221,7 +222,16 @@ pub fn run(
         .push(coverage::data_file_env(req.inputs.out_dir, &stem, false));
     let host = crate::host::detect();
     let workers = req.inputs.workers;
+    let spawned_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
     let (parallel, parallel_usage) = process::run_sampled(&cmd, req.grace, workers > 1)?;
+    // Read before the serial phase, whose process appends its own lines.
+    let fixed_costs = ShardCosts::from_records(
+        &crate::python::CostRecord::read_all(&cmd.costs_path),
+        spawned_at,
+        parallel.wall.as_secs_f64(),
+    );
     // The user's `--junitxml` won (it came last); keep a copy under our name for `report`.
     copy_user_junit(&cmd, &cmd.junit_path)?;
     let serial = serial_phase(req, &paths, &cmd, &parallel, progress)?;
@@ -263,6 +273,7 @@ pub fn run(
             coverage::requested(req.inputs.user_args),
             req.inputs.invocation_dir,
         ),
+        fixed_costs,
         ..base_manifest(req, &cmd.junit_path)
     };
     write_manifest(&manifest, &paths.manifest)?;
@@ -452,6 +463,8 @@ fn base_manifest(req: &ShardRun<'_>, junit: &Path) -> Manifest {
         net: None,
         thread_limits: req.thread_limits.iter().cloned().collect(),
         coverage: None,
+        predicted_cost: shard.cost.clone(),
+        fixed_costs: None,
     }
 }
 
@@ -526,6 +539,7 @@ mod tests {
             node_ids: (0..node_ids).map(|i| format!("x.py::t[{i}]")).collect(),
             deselect: vec![],
             estimated: false,
+            cost: None,
         }
     }
 

@@ -80,6 +80,9 @@ pub struct SelectionFile {
     /// Where the controller appends [`Outcomes`] lines.
     #[serde(serialize_with = "lossy_path")]
     pub outcomes_out: PathBuf,
+    /// Where every process appends its [`CostRecord`] line.
+    #[serde(serialize_with = "lossy_path")]
+    pub costs_out: PathBuf,
 }
 
 impl SelectionFile {
@@ -146,6 +149,41 @@ impl Outcomes {
             }
         }
         out
+    }
+}
+
+/// One process's fixed costs, a JSON line the selection plugin appends to `costs_out`:
+/// timestamps are `time.time()` (seconds since the epoch). A collector (a plain run, or each
+/// xdist worker) writes `collect_start`/`collect_end` and `files` (wall seconds per test file);
+/// the controller writes `imported`, `workers_ready`, `first_test`, `last_test_end` and `end`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct CostRecord {
+    pub role: String,
+    pub worker: Option<String>,
+    pub imported: Option<f64>,
+    pub session_start: Option<f64>,
+    pub collect_start: Option<f64>,
+    pub collect_end: Option<f64>,
+    pub files: std::collections::BTreeMap<String, f64>,
+    pub workers_ready: std::collections::BTreeMap<String, f64>,
+    pub first_test: Option<f64>,
+    pub last_test_end: Option<f64>,
+    pub end: Option<f64>,
+}
+
+impl CostRecord {
+    /// At most this many lines are read (a worker restarted over and over adds one each).
+    const MAX_LINES: usize = 4096;
+
+    /// Every well-formed line of `path`; a missing file or a line cut short by a kill is
+    /// simply absent.
+    pub fn read_all(path: &Path) -> Vec<CostRecord> {
+        let text = fs_err::read_to_string(path).unwrap_or_default();
+        text.lines()
+            .take(Self::MAX_LINES)
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
     }
 }
 
@@ -308,6 +346,7 @@ mod tests {
             "info_out",
             "collected_out",
             "outcomes_out",
+            "costs_out",
         ] {
             assert!(json.get(key).is_some(), "{key}");
         }

@@ -13,8 +13,8 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 pub use handoff::{
-    Collected, Collection, FileCount, NetFile, NetOut, Outcomes, PythonInfo, SelectionFile,
-    SerialOut,
+    Collected, Collection, CostRecord, FileCount, NetFile, NetOut, Outcomes, PythonInfo,
+    SelectionFile, SerialOut,
 };
 pub use interpreter::{InterpreterError, PythonSource};
 

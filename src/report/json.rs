@@ -2,13 +2,15 @@
 
 use serde::Serialize;
 
-use super::model::{Notice, Problem, Shards, Summary, Totals};
+use super::model::{Notice, Problem, ShardRow, Shards, Summary, Totals};
 
 #[derive(Serialize)]
 struct Doc<'a> {
     totals: &'a Totals,
     failures: Vec<Failure<'a>>,
     shards: &'a Shards,
+    /// Per shard: predicted wall (with fixed costs) vs measured, the error in %, resources.
+    shard_rows: &'a [ShardRow],
     problems: &'a [Problem],
     /// Warnings and notices that leave the report complete.
     notices: &'a [Notice],
@@ -134,6 +136,7 @@ pub fn render(summary: &Summary) -> String {
             })
             .collect(),
         shards: &summary.shards,
+        shard_rows: &summary.shard_rows,
         problems: &summary.problems,
         notices: &summary.notices,
         complete: summary.complete(),

@@ -626,29 +626,42 @@ fn balance(s: &Summary) -> String {
     let max = s
         .shard_rows
         .iter()
-        .flat_map(|r| [r.predicted_seconds, r.actual_seconds])
+        .flat_map(|r| [r.predicted_wall(), r.actual_seconds])
         .flatten()
         .fold(0.0_f64, f64::max);
     // CPU and memory columns only when some shard measured them, so reports of plain JUnit
     // files keep their shape.
     let measured = s.shard_rows.iter().any(|r| r.resources.is_some());
-    let mut out = String::from(if measured {
-        "### Shard balance\n\n| Shard | Predicted | Actual | | Tests | Failed | Exit | CPU used | Peak memory |\n|---|---:|---:|---|---:|---:|---|---:|---:|\n"
+    // The error column only when some shard had a prediction with fixed costs, so reports of
+    // plain JUnit files and older manifests keep their shape.
+    let errors = s.shard_rows.iter().any(|r| r.error_percent.is_some());
+    let (error_head, error_rule) = if errors {
+        (" Error |", "---:|")
     } else {
-        "### Shard balance\n\n| Shard | Predicted | Actual | | Tests | Failed | Exit |\n|---|---:|---:|---|---:|---:|---|\n"
-    });
+        ("", "")
+    };
+    let mut out = if measured {
+        format!(
+            "### Shard balance\n\n| Shard | Predicted | Actual |{error_head} | Tests | Failed | Exit | CPU used | Peak memory |\n|---|---:|---:|{error_rule}---|---:|---:|---|---:|---:|\n"
+        )
+    } else {
+        format!(
+            "### Shard balance\n\n| Shard | Predicted | Actual |{error_head} | Tests | Failed | Exit |\n|---|---:|---:|{error_rule}---|---:|---:|---|\n"
+        )
+    };
     let mut rows: Vec<(u32, String)> = s
         .shard_rows
         .iter()
         .take(300)
-        .map(|r| (r.index, balance_row(r, measured, max)))
+        .map(|r| (r.index, balance_row(r, measured, errors, max)))
         .collect();
     let total = s.shards.expected.unwrap_or(0);
     let missing_extra = if measured { " | |" } else { "" };
+    let error_cell = if errors { " |" } else { "" };
     for &i in s.shards.missing.iter().take(300) {
         rows.push((
             i,
-            format!("| {i}/{total} | | | **missing** | | | |{missing_extra}\n"),
+            format!("| {i}/{total} | | |{error_cell} **missing** | | | |{missing_extra}\n"),
         ));
     }
     rows.sort_by_key(|(i, _)| *i);
@@ -671,16 +684,30 @@ fn bar(v: Option<f64>, max: f64) -> String {
     }
 }
 
-/// The predicted seconds, marked when they are a guess from test counts.
+/// The predicted wall, marked when it is a guess from test counts or uses default fixed costs.
 fn predicted_cell(r: &ShardRow) -> String {
-    match r.predicted_seconds {
-        Some(p) if r.estimated => format!("{} (from test counts)", seconds(p)),
+    let marks: Vec<&str> = [
+        (r.estimated, "from test counts"),
+        (r.wall_estimated, "default start-up"),
+    ]
+    .into_iter()
+    .filter_map(|(on, m)| on.then_some(m))
+    .collect();
+    match r.predicted_wall() {
+        Some(p) if !marks.is_empty() => format!("{} ({})", seconds(p), marks.join(", ")),
         Some(p) => seconds(p),
         None => String::new(),
     }
 }
 
-fn balance_row(r: &ShardRow, measured: bool, max: f64) -> String {
+/// `+12.5%`: how far the prediction was from the actual wall.
+pub fn error_cell(r: &ShardRow) -> String {
+    r.error_percent
+        .map(|e| format!("{e:+.1}%"))
+        .unwrap_or_default()
+}
+
+fn balance_row(r: &ShardRow, measured: bool, errors: bool, max: f64) -> String {
     let exit = match (&r.signal, r.exit_code) {
         (Some(sig), _) => md_inline(sig),
         (None, Some(c)) => c.to_string(),
@@ -691,8 +718,13 @@ fn balance_row(r: &ShardRow, measured: bool, max: f64) -> String {
         (None, true) => " | |".to_string(),
         (None, false) => String::new(),
     };
+    let error = if errors {
+        format!(" {} |", error_cell(r))
+    } else {
+        String::new()
+    };
     format!(
-        "| {}/{} | {} | {} | <code>{}</code> | {} | {} | {exit} |{extra}\n",
+        "| {}/{} | {} | {} |{error} <code>{}</code> | {} | {} | {exit} |{extra}\n",
         r.index,
         r.total,
         predicted_cell(r),

@@ -192,6 +192,14 @@ pub struct Slow {
     pub shard: Option<u32>,
 }
 
+impl ShardRow {
+    /// The prediction to compare with the actual wall: with fixed costs when the manifest has
+    /// them, else the tests' seconds alone.
+    pub fn predicted_wall(&self) -> Option<f64> {
+        self.predicted_wall_seconds.or(self.predicted_seconds)
+    }
+}
+
 /// Predicted vs actual seconds of one shard.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ShardRow {
@@ -201,6 +209,19 @@ pub struct ShardRow {
     /// `predicted_seconds` is a guess from test counts (no test of the shard was timed).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub estimated: bool,
+    /// The predicted wall with fixed costs (start-up + collection + tests); absent for plain
+    /// JUnit inputs and manifests of older versions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicted_wall_seconds: Option<f64>,
+    /// Some fixed cost in `predicted_wall_seconds` was a documented default, not learned.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub wall_estimated: bool,
+    /// `(predicted wall − actual) / actual × 100`, one decimal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_percent: Option<f64>,
+    /// Fixed costs the shard measured, for the timings store.
+    #[serde(skip)]
+    pub measured_costs: Option<crate::pytest::manifest::ShardCosts>,
     pub actual_seconds: Option<f64>,
     pub workers: Option<u32>,
     pub tests: u64,

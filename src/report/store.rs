@@ -11,6 +11,8 @@ use crate::timings::Selectable;
 
 use crate::junit::NodeIdMapper;
 use crate::junit::reader::CUT_MARK;
+
+use crate::timings::store::{FixedCostObservation, ShardError};
 use crate::timings::{self, Store, store::looks_like_store};
 
 use super::Summary;
@@ -122,6 +124,11 @@ fn read_previous(path: &PathBuf) -> Result<Store, String> {
 /// Later stores add tests; the largest learned per-worker memory wins.
 fn merge_previous(store: &mut Store, previous: Store) {
     store.tests.extend(previous.tests);
+    store.collection.extend(previous.collection);
+    store.startup.extend(previous.startup);
+    if !previous.shard_errors.is_empty() {
+        store.shard_errors = previous.shard_errors;
+    }
     if previous.worker_memory.as_ref().map(|m| m.peak_bytes)
         > store.worker_memory.as_ref().map(|m| m.peak_bytes)
     {
@@ -159,7 +166,9 @@ fn storable(id: &str) -> bool {
     !id.contains(CUT_MARK) && id.len() <= MAX_STORED_ID_BYTES
 }
 
-/// This run's durations and the peak worker memory of any shard.
+/// This run's durations, the peak worker memory of any shard, and the fixed costs and
+/// prediction error of every shard that measured them (not of one cut short by a signal:
+/// it measured the crash, not the suite).
 fn observe(store: &mut Store, summary: &Summary) {
     store.observe_run(
         summary
@@ -175,6 +184,25 @@ fn observe(store: &mut Store, summary: &Summary) {
             .filter_map(|r| r.resources.as_ref()?.peak_worker_memory_bytes)
             .max(),
     );
+    let whole = || summary.shard_rows.iter().filter(|r| r.signal.is_none());
+    let costs: Vec<FixedCostObservation> = whole()
+        .filter_map(|r| {
+            let c = r.measured_costs.as_ref()?;
+            Some(FixedCostObservation {
+                workers: r.workers?,
+                startup_seconds: c.startup_seconds,
+                collection: c.collection.clone(),
+            })
+        })
+        .collect();
+    let errors: BTreeMap<String, ShardError> = whole()
+        .filter_map(|r| {
+            r.error_percent?;
+            let e = ShardError::new(r.predicted_wall_seconds?, r.actual_seconds?)?;
+            Some((format!("{}/{}", r.index, r.total), e))
+        })
+        .collect();
+    store.observe_fixed_costs(&costs, errors);
 }
 
 #[cfg(test)]

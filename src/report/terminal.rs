@@ -138,9 +138,24 @@ fn balance(summary: &Summary) -> String {
     }
     let mut out = String::from("\n");
     for r in rows {
+        let error = r
+            .error_percent
+            .map(|e| format!(", error {e:+.1}%"))
+            .unwrap_or_default();
+        let defaults = if r.wall_estimated {
+            " with default start-up"
+        } else {
+            ""
+        };
         let predicted = r
-            .predicted_seconds
-            .map(|s| format!(" ({} {})", prediction_label(r.estimated), seconds(s)))
+            .predicted_wall()
+            .map(|s| {
+                format!(
+                    " ({} {}{defaults}{error})",
+                    prediction_label(r.estimated),
+                    seconds(s)
+                )
+            })
             .unwrap_or_default();
         let used = r
             .resources
@@ -411,6 +426,10 @@ mod tests {
             total: 2,
             predicted_seconds: Some(2.0),
             estimated: true,
+            predicted_wall_seconds: None,
+            wall_estimated: false,
+            error_percent: None,
+            measured_costs: None,
             actual_seconds: Some(1.0),
             workers: Some(1),
             tests: 1,

@@ -251,6 +251,8 @@ pub struct FileConfig {
     pub target_seconds: Option<f64>,
     pub max_shards: Option<u32>,
     pub shard_startup_seconds: Option<f64>,
+    /// `--max-runner-minutes`: the runner-time budget `--target-seconds` chooses within.
+    pub max_runner_minutes: Option<f64>,
     /// `thread-limits = false`: as `run --no-thread-limits`.
     pub thread_limits: Option<bool>,
     /// `[[tool.parallel-pytest.quarantine]]` entries; read with their lines by

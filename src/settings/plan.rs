@@ -19,6 +19,9 @@ use crate::timings;
 const DEFAULT_MAX_SHARDS: u32 = 256;
 /// Default start-up cost of one shard job (checkout, install), seconds.
 const DEFAULT_SHARD_STARTUP_SECONDS: f64 = 30.0;
+/// Rows of the cost table (`--format cost`, the text plan with `--target-seconds`) unless
+/// `--max-shards` says otherwise; the chosen count is always shown.
+const DEFAULT_COST_TABLE_SHARDS: u32 = 16;
 /// xdist distribution mode when neither pytest's args, `--dist` nor the config set one.
 /// BENCHMARKS.md ("run", `--dist`): on slowest-first timed work `load`, `worksteal` and
 /// `loadfile` measured within noise of each other; `load` works with every xdist version
@@ -148,6 +151,8 @@ pub struct Target {
     pub seconds: f64,
     pub max_shards: u32,
     pub startup_seconds: f64,
+    /// `--max-runner-minutes` / pyproject, in seconds.
+    pub max_runner_seconds: Option<f64>,
 }
 
 /// Everything `plan` needs, resolved once.
@@ -166,6 +171,8 @@ pub struct PlanSettings {
     pub python: Result<PathBuf, String>,
     /// Bytes of paths `run` puts on pytest's argv.
     pub argv_budget: usize,
+    /// The cost table to compute (`--format cost`, or a target); `None`: none.
+    pub cost_table: Option<plan::TableRequest>,
 }
 
 impl PlanSettings {
@@ -177,17 +184,51 @@ impl PlanSettings {
         } else {
             file.target_seconds
         });
+        let job_startup = pick(
+            args.shard_startup_seconds,
+            file.shard_startup_seconds,
+            DEFAULT_SHARD_STARTUP_SECONDS,
+        )
+        .value;
         let target = target_seconds.map(|seconds| Target {
             seconds,
             max_shards: pick(args.max_shards, file.max_shards, DEFAULT_MAX_SHARDS).value,
-            startup_seconds: pick(
-                args.shard_startup_seconds,
-                file.shard_startup_seconds,
-                DEFAULT_SHARD_STARTUP_SECONDS,
-            )
-            .value,
+            startup_seconds: job_startup,
+            max_runner_seconds: args
+                .max_runner_minutes
+                .or(file.max_runner_minutes)
+                .map(|m| m * 60.0),
+        });
+        // `--max-runner-minutes` means nothing without a target to choose for.
+        if target.is_none() && args.max_runner_minutes.is_some() {
+            return Err(SettingsError::Invalid {
+                setting: "--max-runner-minutes",
+                message: "`--max-runner-minutes` needs `--target-seconds`: it bounds the shard count the target chooses".into(),
+            });
+        }
+        if let Some(m) = args.max_runner_minutes.or(file.max_runner_minutes)
+            && !(m.is_finite() && m > 0.0)
+        {
+            return Err(SettingsError::Invalid {
+                setting: "--max-runner-minutes",
+                message: format!(
+                    "`--max-runner-minutes {m}` / `max-runner-minutes` must be a positive number of minutes"
+                ),
+            });
+        }
+        // Only where it is printed: each row is one more plan (the matrix and the child
+        // pipeline do not show it).
+        let shows_table = match args.format {
+            PlanFormat::Cost => true,
+            PlanFormat::Text => target.is_some(),
+            PlanFormat::Json | PlanFormat::Matrix | PlanFormat::GitlabChild => false,
+        };
+        let cost_table = shows_table.then(|| plan::TableRequest {
+            up_to: pick(args.max_shards, file.max_shards, DEFAULT_COST_TABLE_SHARDS).value,
+            job_startup_seconds: job_startup,
         });
         Ok(PlanSettings {
+            cost_table,
             inputs: PlanInputsSettings::resolve(&args.inputs, settings)?,
             shards: args.shards.or(file.shards),
             target,
@@ -205,6 +246,7 @@ impl PlanSettings {
                 seconds: t.seconds,
                 max_shards: t.max_shards,
                 startup_seconds: t.startup_seconds,
+                max_runner_seconds: t.max_runner_seconds,
             },
             None => ShardCount::Fixed(self.shards.or(ci_total).unwrap_or(1)),
         }

@@ -6,7 +6,8 @@
 //!   testcases of one id in one file (pytest-rerunfailures attempts) are summed, because every
 //!   attempt costs time in the next run too;
 //! - pytest-split's `.test_durations`: `{"node id": seconds}`;
-//! - our store (see [`store`]): `{"format": "parallel-pytest-timings", "version": 1, ...}`.
+//! - our store (see [`store`]): `{"format": "parallel-pytest-timings", "version": 2, ...}`,
+//!   which also carries learned fixed costs (collection per file, start-up per worker count).
 //!
 //! When several sources name the same test, the later source wins. Without `--timings`,
 //! `<root>/.parallel-pytest/timings.json` is used, else `<root>/.test_durations`, when present.
@@ -81,7 +82,7 @@ pub enum TimingsError {
         source: crate::junit::reader::ReadError,
     },
     #[error(
-        "timings store `{path}` has version {version}; this parallel-pytest reads version {expected}"
+        "timings store `{path}` has version {version}; this parallel-pytest reads versions 1 to {expected}"
     )]
     StoreVersion {
         path: String,
@@ -98,6 +99,8 @@ pub struct Timings {
     pub selectable: HashMap<String, Selectable>,
     pub sources: Vec<PathBuf>,
     pub warnings: Vec<String>,
+    /// Fixed costs learned by our stores among the sources (later sources win per key).
+    pub fixed: store::FixedCosts,
 }
 
 impl Timings {

@@ -168,6 +168,7 @@ fn read_json(path: &Path, bytes: &[u8], timings: &mut Timings) -> Result<(), Tim
     let text = python_json_to_json(text);
     if store::looks_like_store(&text) {
         let store = store::Store::from_json(&text).map_err(|e| e.with_path(&shown))?;
+        timings.fixed.extend(store.fixed_costs());
         for (id, entry) in store.tests {
             if let Some(sel) = entry.selectable() {
                 let key = crate::node_id::NodeId::new(id.clone()).into_string();

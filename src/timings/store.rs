@@ -3,12 +3,24 @@
 //! ```json
 //! {
 //!   "format": "parallel-pytest-timings",
-//!   "version": 1,
+//!   "version": 2,
 //!   "smoothing": {"method": "ewma", "alpha": 0.3, "forget_after_runs": 10},
 //!   "tests": {"tests/test_a.py::test_x": {"seconds": 1.25, "runs": 4, "missed": 0,
-//!             "markers": ["slow"], "keywords": ["slow", "test_a.py", "test_x", "tests"]}}
+//!             "markers": ["slow"], "keywords": ["slow", "test_a.py", "test_x", "tests"]}},
+//!   "collection": {"tests/test_a.py": {"seconds": 0.8, "runs": 4, "missed": 0}},
+//!   "startup": {"2": {"seconds": 1.9, "runs": 4, "missed": 0}},
+//!   "shard_errors": {"1/4": {"predicted_seconds": 9.5, "measured_seconds": 10.1, "error_percent": -5.9}}
 //! }
 //! ```
+//!
+//! Version 2 adds the fixed costs of a shard (each section is left out when empty):
+//! `collection` is the wall seconds one pytest process (a plain run or each xdist worker) spends
+//! collecting a test file — importing it and building its items — and `startup` the seconds a
+//! shard's pytest spends outside tests and test-file collection (interpreter, plugins,
+//! conftests, xdist workers, session teardown), keyed by the shard's worker count. Both are
+//! smoothed like test durations. `shard_errors` holds the latest run's prediction error per
+//! shard (`(predicted − measured) / measured`), so users see the model converge. A version 1
+//! store still reads (without fixed costs) and is written back as version 2.
 //!
 //! `markers` and `keywords` (optional, written when a run recorded them) are what pytest's
 //! `-m` and `-k` match a test against: its markers' names, and the names `-k` searches (the
@@ -31,7 +43,9 @@ use serde::{Deserialize, Serialize};
 use super::TimingsError;
 
 pub const FORMAT: &str = "parallel-pytest-timings";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+/// Oldest version this parallel-pytest still reads.
+const OLDEST_VERSION: u32 = 1;
 const ALPHA: f64 = 0.3;
 const FORGET_AFTER_RUNS: u32 = 10;
 
@@ -97,6 +111,73 @@ pub struct Store {
     /// so the next run's worker count leaves room for it. Absent in older stores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_memory: Option<WorkerMemory>,
+    /// Version 2: seconds one pytest process spends collecting each test file.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub collection: BTreeMap<String, StoreEntry>,
+    /// Version 2: a shard's start-up and teardown outside tests and collection, per worker
+    /// count (`"1"`, `"2"`, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub startup: BTreeMap<String, StoreEntry>,
+    /// Version 2: the latest run's prediction error per shard (`"I/N"`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub shard_errors: BTreeMap<String, ShardError>,
+}
+
+/// How far one shard's predicted wall was from its measured wall in the latest run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardError {
+    pub predicted_seconds: f64,
+    pub measured_seconds: f64,
+    /// `(predicted − measured) / measured × 100`, one decimal.
+    pub error_percent: f64,
+}
+
+impl ShardError {
+    /// `None` when nothing was measured (a shard that never ran).
+    pub fn new(predicted: f64, measured: f64) -> Option<ShardError> {
+        (measured.is_finite() && measured > 0.0 && predicted.is_finite()).then(|| ShardError {
+            predicted_seconds: predicted,
+            measured_seconds: measured,
+            error_percent: ((predicted - measured) / measured * 1000.0).round() / 10.0,
+        })
+    }
+}
+
+/// What one run measured of a shard's fixed costs, for [`Store::observe_fixed_costs`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FixedCostObservation {
+    pub workers: u32,
+    pub startup_seconds: f64,
+    /// Per test file, the collection seconds of one process.
+    pub collection: BTreeMap<String, f64>,
+}
+
+/// The fixed costs a plan uses: learned per-file collection and start-up per worker count.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FixedCosts {
+    pub collection: BTreeMap<String, f64>,
+    pub startup: BTreeMap<u32, f64>,
+}
+
+impl FixedCosts {
+    pub fn is_empty(&self) -> bool {
+        self.collection.is_empty() && self.startup.is_empty()
+    }
+
+    /// Start-up for `workers`: the learned value for that count, else the nearest learned count
+    /// (ties: the larger), else `None`.
+    pub fn startup_for(&self, workers: u32) -> Option<f64> {
+        self.startup
+            .iter()
+            .min_by_key(|(w, _)| (w.abs_diff(workers), std::cmp::Reverse(**w)))
+            .map(|(_, s)| *s)
+    }
+
+    /// Later sources win per key, as for test durations.
+    pub fn extend(&mut self, other: FixedCosts) {
+        self.collection.extend(other.collection);
+        self.startup.extend(other.startup);
+    }
 }
 
 /// Learned per-worker memory. A higher peak is taken at once (running out of memory kills the
@@ -116,6 +197,9 @@ impl Default for Store {
             smoothing: Smoothing::default(),
             tests: BTreeMap::new(),
             worker_memory: None,
+            collection: BTreeMap::new(),
+            startup: BTreeMap::new(),
+            shard_errors: BTreeMap::new(),
         }
     }
 }
@@ -169,10 +253,79 @@ impl Store {
             version: u64,
         }
         let head: Head = serde_json::from_str(text).map_err(StoreParseError::Json)?;
-        if head.version != u64::from(VERSION) {
+        if !(u64::from(OLDEST_VERSION)..=u64::from(VERSION)).contains(&head.version) {
             return Err(StoreParseError::Version(head.version));
         }
-        serde_json::from_str(text).map_err(StoreParseError::Json)
+        // A version 1 store has no fixed costs; it is written back as the current version.
+        let mut store: Store = serde_json::from_str(text).map_err(StoreParseError::Json)?;
+        store.version = VERSION;
+        Ok(store)
+    }
+
+    /// The learned fixed costs, for the plan.
+    pub fn fixed_costs(&self) -> FixedCosts {
+        let usable = |s: f64| s.is_finite() && s >= 0.0;
+        FixedCosts {
+            collection: self
+                .collection
+                .iter()
+                .filter(|(_, e)| usable(e.seconds))
+                .map(|(f, e)| (f.clone(), e.seconds))
+                .collect(),
+            startup: self
+                .startup
+                .iter()
+                .filter(|(_, e)| usable(e.seconds))
+                .filter_map(|(w, e)| Some((w.parse::<u32>().ok()?, e.seconds)))
+                .collect(),
+        }
+    }
+
+    /// Folds in one run's fixed costs: every shard's start-up (averaged per worker count) and
+    /// every file's collection (averaged over the shards that collected it), smoothed like test
+    /// durations; files not collected in this run count a missed run. `errors` replaces the
+    /// latest prediction errors when this run measured any.
+    pub fn observe_fixed_costs(
+        &mut self,
+        shards: &[FixedCostObservation],
+        errors: BTreeMap<String, ShardError>,
+    ) {
+        let mut startup: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        let mut collection: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        for shard in shards {
+            startup
+                .entry(shard.workers.max(1).to_string())
+                .or_default()
+                .push(shard.startup_seconds);
+            for (file, s) in &shard.collection {
+                collection.entry(file.clone()).or_default().push(*s);
+            }
+        }
+        let mean = |v: Vec<f64>| {
+            let v: Vec<f64> = v
+                .into_iter()
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .collect();
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        };
+        let startup: Vec<(String, f64)> = startup
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, mean(v)?)))
+            .collect();
+        let collection: Vec<(String, f64)> = collection
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, mean(v)?)))
+            .collect();
+        let (alpha, forget) = (self.smoothing.alpha, self.smoothing.forget_after_runs);
+        if !collection.is_empty() {
+            smooth_into(&mut self.collection, collection, alpha, forget);
+        }
+        // Start-up of a worker count not seen in this run is not forgotten: another run may use
+        // it again.
+        smooth_into(&mut self.startup, startup, alpha, u32::MAX);
+        if !errors.is_empty() {
+            self.shard_errors = errors;
+        }
     }
 
     /// Reads a store file; a missing file is an empty store.
@@ -317,6 +470,45 @@ impl Store {
     }
 }
 
+/// EWMA of `observed` into `entries` (first observation as is); entries not observed count a
+/// missed run and go after `forget` missed runs in a row.
+fn smooth_into(
+    entries: &mut BTreeMap<String, StoreEntry>,
+    observed: Vec<(String, f64)>,
+    alpha: f64,
+    forget: u32,
+) {
+    let seen: std::collections::BTreeSet<&str> = observed.iter().map(|(k, _)| k.as_str()).collect();
+    entries.retain(|k, e| {
+        if seen.contains(k.as_str()) {
+            return true;
+        }
+        e.missed = e.missed.saturating_add(1);
+        e.missed < forget
+    });
+    for (key, s) in observed {
+        match entries.get_mut(&key) {
+            Some(e) => {
+                e.seconds += alpha * (s - e.seconds);
+                e.runs = e.runs.saturating_add(1);
+                e.missed = 0;
+            }
+            None => {
+                entries.insert(
+                    key,
+                    StoreEntry {
+                        seconds: s,
+                        runs: 1,
+                        missed: 0,
+                        markers: None,
+                        keywords: None,
+                    },
+                );
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,10 +587,47 @@ mod tests {
         let json = s.to_json();
         assert!(looks_like_store(&json));
         assert_eq!(Store::from_json(&json).unwrap(), s);
-        let future = json.replace("\"version\": 1", "\"version\": 2");
+        let future = json.replace("\"version\": 2", "\"version\": 3");
         assert!(matches!(
             Store::from_json(&future),
-            Err(StoreParseError::Version(2))
+            Err(StoreParseError::Version(3))
         ));
+    }
+
+    #[test]
+    fn version_1_reads_and_upgrades_and_fixed_costs_are_learned() {
+        let v1 = r#"{"format": "parallel-pytest-timings", "version": 1,
+            "tests": {"a.py::t": {"seconds": 1.0, "runs": 1}}}"#;
+        let mut s = Store::from_json(v1).unwrap();
+        assert_eq!(s.version, 2);
+        assert!(s.fixed_costs().is_empty());
+        assert!(!s.to_json().contains("collection"));
+        let shard = |w: u32, up: f64, files: &[(&str, f64)]| FixedCostObservation {
+            workers: w,
+            startup_seconds: up,
+            collection: files.iter().map(|(f, s)| (f.to_string(), *s)).collect(),
+        };
+        let errors: BTreeMap<String, ShardError> =
+            [("1/2".to_string(), ShardError::new(11.0, 10.0).unwrap())].into();
+        s.observe_fixed_costs(
+            &[
+                shard(2, 2.0, &[("a.py", 1.0), ("b.py", 0.5)]),
+                shard(2, 4.0, &[("a.py", 3.0)]),
+            ],
+            errors,
+        );
+        let costs = s.fixed_costs();
+        assert_eq!(costs.startup_for(2), Some(3.0));
+        assert_eq!(costs.startup_for(8), Some(3.0));
+        assert_eq!(costs.collection["a.py"], 2.0);
+        assert_eq!(s.shard_errors["1/2"].error_percent, 10.0);
+        // EWMA like test durations; a file not collected again counts a missed run.
+        s.observe_fixed_costs(&[shard(2, 13.0, &[("a.py", 12.0)])], BTreeMap::new());
+        assert!((s.startup["2"].seconds - 6.0).abs() < 1e-9);
+        assert!((s.collection["a.py"].seconds - 5.0).abs() < 1e-9);
+        assert_eq!(s.collection["b.py"].missed, 1);
+        assert_eq!(s.shard_errors.len(), 1, "kept when this run measured none");
+        let again = Store::from_json(&s.to_json()).unwrap();
+        assert_eq!(again, s);
     }
 }

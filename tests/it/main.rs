@@ -15,6 +15,7 @@ mod compare;
 mod coverage;
 mod env;
 mod filter_plan;
+mod fixed_costs;
 mod fixtures;
 mod github;
 mod gitlab;

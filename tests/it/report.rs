@@ -404,10 +404,21 @@ fn json_contract_on_three_real_shards() {
             "notices",
             "passes",
             "problems",
+            "shard_rows",
             "shards",
             "totals"
         ]
     );
+    // The plan was saved by a version without fixed costs: its shards have no predicted wall,
+    // so the rows show no error rather than one against the tests' seconds alone
+    // (`fixed_costs.rs` checks the rows of a plan that has them).
+    let rows = json["shard_rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    for row in rows {
+        assert!(row["predicted_seconds"].is_number(), "{row}");
+        assert!(row.get("predicted_wall_seconds").is_none(), "{row}");
+        assert!(row.get("error_percent").is_none(), "{row}");
+    }
 }
 
 #[test]

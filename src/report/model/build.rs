@@ -568,6 +568,14 @@ fn shard_rows(
                 total: man.shard_total,
                 predicted_seconds: Some(man.predicted_seconds),
                 estimated: man.estimated,
+                predicted_wall_seconds: man.predicted_cost.as_ref().map(|c| c.wall_seconds),
+                wall_estimated: man.predicted_cost.as_ref().is_some_and(|c| c.estimated),
+                error_percent: man.predicted_cost.as_ref().and_then(|c| {
+                    let e =
+                        crate::timings::store::ShardError::new(c.wall_seconds, man.wall_seconds)?;
+                    man.pytest_started.then_some(e.error_percent)
+                }),
+                measured_costs: man.fixed_costs.clone(),
                 actual_seconds: Some(man.wall_seconds),
                 workers: Some(man.workers),
                 tests,
@@ -588,6 +596,10 @@ fn shard_rows(
             total: shard.total,
             predicted_seconds: None,
             estimated: false,
+            predicted_wall_seconds: None,
+            wall_estimated: false,
+            error_percent: None,
+            measured_costs: None,
             actual_seconds: report.declared_seconds,
             workers: None,
             tests,

@@ -1,0 +1,404 @@
+//! What a shard costs in wall time: **start-up + collection of its own files + its tests on
+//! `W` workers**.
+//!
+//! - *Start-up*: everything a shard's pytest spends outside tests and test-file collection
+//!   (interpreter, plugins, conftests, starting xdist workers, session teardown), learned per
+//!   worker count by `report` into the timings store (`startup`); the nearest learned worker
+//!   count stands in for one not seen yet. Without any: [`DEFAULT_STARTUP_SECONDS`] plus
+//!   [`DEFAULT_STARTUP_PER_WORKER_SECONDS`] per xdist worker, and the prediction is marked
+//!   estimated.
+//! - *Collection*: under xdist every worker collects every file of its shard (in parallel with
+//!   the other workers), so a shard pays each of its files' collection once in wall time, and a
+//!   file split over `k` shards is paid `k` times. Learned per file (`collection`); a file not in
+//!   the store takes the median learned file, or [`DEFAULT_COLLECT_SECONDS`] when nothing is
+//!   learned (estimated).
+//! - *Tests*: the shard's tests scheduled slowest first onto the least-loaded of `W` workers
+//!   (LPT), with the items xdist keeps together (`--dist loadfile`: a file; `loadscope`: a
+//!   class, or a module's functions) as one item; seconds a file holds without naming its tests
+//!   are spread evenly over the workers.
+//!
+//! The partition weighs a file by its tests plus `W ×` its learned collection (each of the `W`
+//! workers spends it), so a file with heavy imports is placed knowingly; defaults never move a
+//! file (a plan without learned costs is the plan it always was).
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::constraints::Dist;
+use super::units::micros;
+use crate::node_id::file_part;
+use crate::timings::FileWork;
+use crate::timings::store::FixedCosts;
+
+/// Start-up of a plain pytest shard when nothing is learned (interpreter, pytest, plugins).
+pub const DEFAULT_STARTUP_SECONDS: f64 = 1.0;
+/// Added per xdist worker when nothing is learned (each is one more interpreter to start).
+pub const DEFAULT_STARTUP_PER_WORKER_SECONDS: f64 = 0.5;
+/// Collection of one test file when nothing is learned.
+pub const DEFAULT_COLLECT_SECONDS: f64 = 0.02;
+
+/// A shard's predicted wall and its parts (`plan --format json`: `shards[].cost`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShardCost {
+    pub startup_seconds: f64,
+    /// Collection of the shard's files, each once (every worker collects them in parallel).
+    pub collection_seconds: f64,
+    /// The shard's tests on its workers, slowest first.
+    pub tests_seconds: f64,
+    /// `startup + collection + tests`: what `report` compares with the measured wall.
+    pub wall_seconds: f64,
+    /// Some fixed cost came from the documented defaults, not from the store.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
+}
+
+/// Fixed costs for one worker count, learned or defaulted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostModel {
+    workers: u32,
+    startup: f64,
+    startup_learned: bool,
+    collection: BTreeMap<String, f64>,
+    /// For files the store does not know.
+    unknown_collect: f64,
+}
+
+impl CostModel {
+    pub fn new(fixed: &FixedCosts, workers: u32) -> CostModel {
+        let workers = workers.max(1);
+        let learned_startup = fixed.startup_for(workers);
+        let mut known: Vec<f64> = fixed.collection.values().copied().collect();
+        known.sort_by(f64::total_cmp);
+        let unknown_collect = known
+            .get(known.len() / 2)
+            .copied()
+            .unwrap_or(DEFAULT_COLLECT_SECONDS);
+        CostModel {
+            workers,
+            startup: learned_startup.unwrap_or_else(|| default_startup(workers)),
+            startup_learned: learned_startup.is_some(),
+            collection: fixed.collection.clone(),
+            unknown_collect,
+        }
+    }
+
+    pub fn startup_seconds(&self) -> f64 {
+        self.startup
+    }
+
+    fn collect(&self, file: &str) -> (f64, bool) {
+        match self.collection.get(file) {
+            Some(s) => (*s, true),
+            None => (self.unknown_collect, false),
+        }
+    }
+
+    /// What a unit holding `file` whole weighs in the partition besides its tests: `W ×` the
+    /// file's collection when anything is learned, else nothing.
+    pub fn partition_micros(&self, file: &str) -> u64 {
+        if self.collection.is_empty() {
+            return 0;
+        }
+        micros(self.collect(file).0) * u64::from(self.workers)
+    }
+
+    /// The predicted wall of a shard that runs `files` whole (minus `deselect`) and `node_ids`.
+    /// An empty shard starts no pytest and costs nothing.
+    pub fn shard(
+        &self,
+        files: &[String],
+        node_ids: &[String],
+        deselect: &[String],
+        work: &Work<'_>,
+    ) -> ShardCost {
+        if files.is_empty() && node_ids.is_empty() {
+            return ShardCost::default();
+        }
+        let mut collected: BTreeSet<&str> = files.iter().map(String::as_str).collect();
+        collected.extend(node_ids.iter().map(|id| file_part(id)));
+        let mut collection = 0.0;
+        let mut all_learned = self.startup_learned;
+        for f in &collected {
+            let (s, learned) = self.collect(f);
+            collection += s;
+            all_learned &= learned;
+        }
+        let items = work.items(files, node_ids, deselect, self.workers);
+        let tests = lpt(items, self.workers) as f64 / 1e6;
+        let round = |x: f64| (x * 1000.0).round() / 1000.0;
+        ShardCost {
+            startup_seconds: round(self.startup),
+            collection_seconds: round(collection),
+            tests_seconds: round(tests),
+            wall_seconds: round(self.startup + collection + tests),
+            estimated: !all_learned,
+        }
+    }
+
+    /// No plan's slowest shard is faster: start-up + all tests and every file's collection
+    /// spread evenly over `N·W` workers, or the longest test.
+    pub fn lower_bound(&self, work: &Work<'_>, shards: u32, longest_test: u64) -> f64 {
+        let w = u64::from(self.workers);
+        let collect: f64 = work.files.iter().map(|f| self.collect(&f.path).0).sum();
+        let args: BTreeSet<&str> = work.node_args.iter().map(|(id, _)| file_part(id)).collect();
+        let collect = collect + args.iter().map(|f| self.collect(f).0).sum::<f64>();
+        let tests: u64 = work
+            .files
+            .iter()
+            .map(|f| micros(f.seconds()))
+            .chain(work.node_args.iter().map(|(_, s)| micros(*s)))
+            .sum();
+        let total = tests + micros(collect) * w;
+        let spread = total
+            .div_ceil(u64::from(shards.max(1)) * w)
+            .max(longest_test);
+        ((self.startup + spread as f64 / 1e6) * 1000.0).round() / 1000.0
+    }
+}
+
+fn default_startup(workers: u32) -> f64 {
+    let xdist_workers = if workers > 1 { workers } else { 0 };
+    DEFAULT_STARTUP_SECONDS + DEFAULT_STARTUP_PER_WORKER_SECONDS * f64::from(xdist_workers)
+}
+
+/// The suite's work, to find a shard's tests by file and node id.
+pub struct Work<'a> {
+    pub files: &'a [FileWork],
+    pub node_args: &'a [(String, f64)],
+    pub dist: Dist,
+    by_path: BTreeMap<&'a str, &'a FileWork>,
+}
+
+impl<'a> Work<'a> {
+    pub fn new(files: &'a [FileWork], node_args: &'a [(String, f64)], dist: Dist) -> Work<'a> {
+        Work {
+            files,
+            node_args,
+            dist,
+            by_path: files.iter().map(|f| (f.path.as_str(), f)).collect(),
+        }
+    }
+
+    /// The items xdist hands out for this selection, in microseconds: one per test (`load`),
+    /// per file (`loadfile`) or per class / module (`loadscope`).
+    fn items(
+        &self,
+        files: &[String],
+        node_ids: &[String],
+        deselect: &[String],
+        workers: u32,
+    ) -> Vec<u64> {
+        let mut groups: BTreeMap<String, u64> = BTreeMap::new();
+        let mut free: Vec<u64> = Vec::new();
+        let mut add = |id: &str, m: u64| match self.dist {
+            Dist::Free => free.push(m),
+            Dist::LoadFile => *groups.entry(file_part(id).to_owned()).or_default() += m,
+            Dist::LoadScope => *groups.entry(scope_of(id).to_owned()).or_default() += m,
+        };
+        // Exact ids are looked up; only collector entries (a class, a parametrized group)
+        // are matched by prefix, so a file split into thousands of ids stays linear.
+        let exact: HashSet<&str> = deselect.iter().map(String::as_str).collect();
+        let mut collectors: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for d in deselect
+            .iter()
+            .filter(|d| d.ends_with("::") || d.ends_with('['))
+        {
+            collectors.entry(file_part(d)).or_default().push(d.as_str());
+        }
+        for f in files {
+            let Some(work) = self.by_path.get(f.as_str()) else {
+                continue;
+            };
+            let here = collectors.get(f.as_str()).map_or(&[][..], Vec::as_slice);
+            for t in &work.tests {
+                let skipped = exact.contains(t.id.as_str())
+                    || here.iter().any(|d| selects(d, &t.id))
+                    || is_below_exact(&t.id, &exact);
+                if !skipped {
+                    add(&t.id, micros(t.seconds));
+                }
+            }
+            // Seconds of tests the timings cannot name: spread over the workers.
+            let anonymous = micros(work.anonymous_seconds);
+            if anonymous > 0 {
+                let w = u64::from(workers.max(1));
+                for _ in 0..w {
+                    add(f, anonymous / w);
+                }
+            }
+        }
+        let args: HashMap<&str, f64> = self
+            .node_args
+            .iter()
+            .map(|(id, s)| (id.as_str(), *s))
+            .collect();
+        let mut by_file: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for id in node_ids {
+            if let Some(s) = args.get(id.as_str()) {
+                add(id, micros(*s));
+            } else {
+                by_file.entry(file_part(id)).or_default().push(id.as_str());
+            }
+        }
+        for (file, ids) in by_file {
+            let Some(work) = self.by_path.get(file) else {
+                continue;
+            };
+            let tests: HashMap<&str, u64> = work
+                .tests
+                .iter()
+                .map(|t| (t.id.as_str(), micros(t.seconds)))
+                .collect();
+            for id in ids {
+                match tests.get(id) {
+                    Some(m) => add(id, *m),
+                    // A class or a parametrized group: every test under it.
+                    None => {
+                        for t in work.tests.iter().filter(|t| selects(id, &t.id)) {
+                            add(&t.id, micros(t.seconds));
+                        }
+                    }
+                }
+            }
+        }
+        free.extend(groups.into_values());
+        free
+    }
+}
+
+/// Whether plan entry `entry` (an item id, `f.py::C::` for a class, `f.py::t[` for every case
+/// of a parametrized function, or a collector id) selects test `id`.
+fn selects(entry: &str, id: &str) -> bool {
+    if entry.ends_with("::") || entry.ends_with('[') {
+        return id.starts_with(entry);
+    }
+    id == entry
+        || id
+            .strip_prefix(entry)
+            .is_some_and(|rest| rest.starts_with("::") || rest.starts_with('['))
+}
+
+/// Whether a collector id among `exact` (a class `f.py::C`, a function `f.py::t` of
+/// parametrized cases) is above `id`: its ancestors are the id cut at each `::` or `[`.
+fn is_below_exact(id: &str, exact: &HashSet<&str>) -> bool {
+    if exact.is_empty() {
+        return false;
+    }
+    id.match_indices("::")
+        .map(|(i, _)| i)
+        .chain(id.find('['))
+        .any(|i| exact.contains(&id[..i]))
+}
+
+/// `--dist loadscope`'s scope: the class of a method, else the module.
+fn scope_of(id: &str) -> &str {
+    match id.rfind("::") {
+        Some(i) if id[..i].contains("::") => &id[..i],
+        _ => file_part(id),
+    }
+}
+
+/// Longest-processing-time-first makespan of `items` on `w` workers.
+pub fn lpt(mut items: Vec<u64>, w: u32) -> u64 {
+    items.sort_unstable_by(|a, b| b.cmp(a));
+    let mut heap: BinaryHeap<Reverse<u64>> = (0..w.max(1)).map(|_| Reverse(0)).collect();
+    for m in items {
+        if let Some(Reverse(load)) = heap.pop() {
+            heap.push(Reverse(load + m));
+        }
+    }
+    heap.into_iter().map(|Reverse(l)| l).max().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timings::TestWork;
+
+    fn file(path: &str, seconds: &[f64]) -> FileWork {
+        FileWork {
+            path: path.into(),
+            tests: seconds
+                .iter()
+                .enumerate()
+                .map(|(i, s)| TestWork {
+                    id: format!("{path}::test_{i}"),
+                    seconds: *s,
+                    known: true,
+                })
+                .collect(),
+            anonymous_seconds: 0.0,
+            complete: false,
+        }
+    }
+
+    #[test]
+    fn lpt_schedules_slowest_first() {
+        assert_eq!(lpt(vec![3, 3, 2, 2, 2], 2), 7);
+        assert_eq!(lpt(vec![5, 1, 1], 2), 5);
+        assert_eq!(lpt(vec![], 4), 0);
+    }
+
+    #[test]
+    fn a_shard_pays_start_up_and_each_of_its_files_once() {
+        let files = vec![file("a.py", &[2.0, 2.0, 1.0]), file("b.py", &[1.0])];
+        let work = Work::new(&files, &[], Dist::Free);
+        let fixed = FixedCosts {
+            collection: [("a.py".to_string(), 3.0), ("b.py".to_string(), 0.5)].into(),
+            startup: [(2, 1.5)].into(),
+        };
+        let model = CostModel::new(&fixed, 2);
+        let whole = model.shard(&["a.py".into(), "b.py".into()], &[], &[], &work);
+        assert_eq!(whole.startup_seconds, 1.5);
+        assert_eq!(whole.collection_seconds, 3.5);
+        assert_eq!(whole.tests_seconds, 3.0);
+        assert_eq!(whole.wall_seconds, 8.0);
+        assert!(!whole.estimated);
+        // A moved test makes its shard collect a.py too; the owner skips it.
+        let moved = model.shard(&["b.py".into()], &["a.py::test_0".into()], &[], &work);
+        assert_eq!(moved.collection_seconds, 3.5);
+        assert_eq!(moved.tests_seconds, 2.0);
+        let owner = model.shard(&["a.py".into()], &[], &["a.py::test_0".into()], &work);
+        assert_eq!(owner.tests_seconds, 2.0);
+        // Without learned costs: the defaults, marked estimated; an empty shard costs nothing.
+        let guess =
+            CostModel::new(&FixedCosts::default(), 2).shard(&["b.py".into()], &[], &[], &work);
+        assert!(guess.estimated);
+        assert_eq!(guess.startup_seconds, 2.0);
+        assert_eq!(guess.collection_seconds, DEFAULT_COLLECT_SECONDS);
+        assert_eq!(model.shard(&[], &[], &[], &work), ShardCost::default());
+        assert_eq!(
+            CostModel::new(&FixedCosts::default(), 2).partition_micros("a.py"),
+            0
+        );
+        assert_eq!(model.partition_micros("a.py"), 6_000_000);
+    }
+
+    #[test]
+    fn loadfile_keeps_a_file_on_one_worker() {
+        let files = vec![file("a.py", &[1.0, 1.0, 1.0, 1.0])];
+        let fixed = FixedCosts::default();
+        let model = CostModel::new(&fixed, 2);
+        let free = model.shard(
+            &["a.py".into()],
+            &[],
+            &[],
+            &Work::new(&files, &[], Dist::Free),
+        );
+        let held = model.shard(
+            &["a.py".into()],
+            &[],
+            &[],
+            &Work::new(&files, &[], Dist::LoadFile),
+        );
+        assert_eq!(free.tests_seconds, 2.0);
+        assert_eq!(held.tests_seconds, 4.0);
+        assert!(selects("a.py::C::", "a.py::C::test_x"));
+        assert!(selects("a.py::t", "a.py::t[1]"));
+        assert!(!selects("a.py::t", "a.py::t2"));
+        assert_eq!(scope_of("a.py::C::test_x"), "a.py::C");
+        assert_eq!(scope_of("a.py::test_x"), "a.py");
+    }
+}
