@@ -121,6 +121,14 @@ pub struct PlanInputs {
     #[arg(long = "timings", env = ours::TIMINGS, value_name = "PATH", value_delimiter = ',')]
     pub timings: Vec<String>,
 
+    /// Never fetch timings through the CI API (the fallback chain stops at local files).
+    #[arg(long, env = ours::NO_TIMINGS_FETCH)]
+    pub no_timings_fetch: bool,
+
+    /// Seconds the whole timings fallback chain may take. Default: 20.
+    #[arg(long, env = ours::TIMINGS_FETCH_TIMEOUT, value_name = "S")]
+    pub timings_fetch_timeout: Option<f64>,
+
     /// Collect exact node ids with `pytest --collect-only -q` before planning.
     #[arg(long)]
     pub collect: bool,

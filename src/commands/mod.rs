@@ -4,6 +4,7 @@ pub mod env;
 pub mod plan;
 pub mod report;
 pub mod run;
+pub mod timings_chain;
 
 use std::process::ExitCode;
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use crate::ci::{self, Shard};
 use crate::cli::{PlanArgs, PlanFormat};
 use crate::error::Error;
-use crate::plan::{self, Planned, ShardPlan, render};
+use crate::plan::{Planned, ShardPlan, render};
 use crate::publish::gitlab_child;
 use crate::pytest::shard_run::{self, ShardRun};
 use crate::pytest::{command, process};
@@ -23,7 +23,7 @@ pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, Error>
     let this_shard = ci.shard.as_ref().map(|c| c.shard());
     let shards = resolved.shard_count(this_shard.map(|s| s.total));
     let inputs = &resolved.inputs;
-    let planned = plan::build(&inputs.plan, shards, inputs.workers())?;
+    let planned = super::timings_chain::build(inputs, shards, inputs.workers(), &resolved.out_dir)?;
     for w in &planned.warnings {
         eprintln!("warning: {}", escape::terminal(w));
     }

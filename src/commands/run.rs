@@ -9,7 +9,7 @@ use crate::ci::{self, Shard};
 use crate::cli::RunArgs;
 use crate::error::Error;
 use crate::plan::model::prediction_label;
-use crate::plan::{self, Plan, ShardCount, ShardPlan};
+use crate::plan::{Plan, ShardCount, ShardPlan};
 use crate::pytest::command;
 use crate::pytest::manifest::Manifest;
 use crate::pytest::process;
@@ -145,7 +145,12 @@ fn obtain_plan(
         let total = ci_shard.map_or(1, |s| s.total);
         let mut inputs = PlanInputsSettings::resolve(&args.inputs, settings)?;
         inputs.plan.ignore.push(run.out_dir.value.clone());
-        let planned = plan::build(&inputs.plan, ShardCount::Fixed(total), inputs.workers())?;
+        let planned = super::timings_chain::build(
+            &inputs,
+            ShardCount::Fixed(total),
+            inputs.workers(),
+            &run.out_dir.value,
+        )?;
         for w in &planned.warnings {
             eprintln!("warning: {}", escape::terminal(w));
         }

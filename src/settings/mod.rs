@@ -236,6 +236,9 @@ pub struct FileConfig {
     pub shard_startup_seconds: Option<f64>,
     /// `thread-limits = false`: as `run --no-thread-limits`.
     pub thread_limits: Option<bool>,
+    /// `timings-fetch = false`: as `--no-timings-fetch`.
+    pub timings_fetch: Option<bool>,
+    pub timings_fetch_timeout: Option<f64>,
 }
 
 /// Read `[tool.parallel-pytest]` from `<root>/pyproject.toml`; missing file or table → defaults.
