@@ -36,6 +36,31 @@ pub enum Command {
     Run(RunArgs),
     /// Merge every shard's JUnit into a summary, annotations, merged JUnit and the next timings.
     Report(ReportArgs),
+    /// Fetch a file (default: the timings store) from the report artifact of the latest
+    /// successful run on the default branch, through the CI API; never fails the job.
+    FetchTimings(FetchTimingsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FetchTimingsArgs {
+    /// Branch whose latest successful run to read. Default: the pull request's base branch,
+    /// else the default branch.
+    #[arg(long = "ref", value_name = "BRANCH")]
+    pub reference: Option<String>,
+
+    /// File of the artifact to fetch.
+    #[arg(long, value_name = "NAME", default_value = "timings.json")]
+    pub file: String,
+
+    /// Where to write it (a `<OUT>.source.json` beside it says which run it came from).
+    /// Default: `.parallel-pytest/fetched-timings.json` under the root, where `plan` and `run`
+    /// look for it.
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+
+    /// Seconds the fetch may take. Default: 20.
+    #[arg(long, env = ours::TIMINGS_FETCH_TIMEOUT, value_name = "S")]
+    pub timeout: Option<f64>,
 }
 
 /// Output format for `env`.

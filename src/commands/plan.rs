@@ -23,7 +23,7 @@ pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, Error>
     let this_shard = ci.shard.as_ref().map(|c| c.shard());
     let shards = resolved.shard_count(this_shard.map(|s| s.total));
     let inputs = &resolved.inputs;
-    let planned = super::timings_chain::build(inputs, shards, inputs.workers(), &resolved.out_dir)?;
+    let planned = super::timings_chain::build(inputs, shards, inputs.workers())?;
     for w in &planned.warnings {
         eprintln!("warning: {}", escape::terminal(w));
     }

@@ -145,12 +145,8 @@ fn obtain_plan(
         let total = ci_shard.map_or(1, |s| s.total);
         let mut inputs = PlanInputsSettings::resolve(&args.inputs, settings)?;
         inputs.plan.ignore.push(run.out_dir.value.clone());
-        let planned = super::timings_chain::build(
-            &inputs,
-            ShardCount::Fixed(total),
-            inputs.workers(),
-            &run.out_dir.value,
-        )?;
+        let planned =
+            super::timings_chain::build(&inputs, ShardCount::Fixed(total), inputs.workers())?;
         for w in &planned.warnings {
             eprintln!("warning: {}", escape::terminal(w));
         }

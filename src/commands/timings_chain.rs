@@ -31,8 +31,16 @@ use crate::timings::{DEFAULT_STORE, Provenance, TEST_DURATIONS};
 pub const GOOD_ENOUGH: f64 = 0.5;
 /// Where the action restores the base branch's store.
 pub const BASE_STORE: &str = ".parallel-pytest/base-timings.json";
-/// Where a fetched store is written (in the out dir), so `--timings` can name it again.
-pub const FETCHED_STORE: &str = "fetched-timings.json";
+/// Where a fetched store is written (by `fetch-timings`, or by the chain itself when this
+/// process may ask the API), under the root.
+pub const PREFETCHED_STORE: &str = ".parallel-pytest/fetched-timings.json";
+
+/// `<store>.source.json`: which run a fetched store came from.
+pub fn source_path(store: &Path) -> PathBuf {
+    let mut name = store.as_os_str().to_owned();
+    name.push(".source.json");
+    PathBuf::from(name)
+}
 
 /// One candidate plan and where its timings came from.
 struct Candidate {
@@ -59,7 +67,6 @@ pub fn build(
     inputs: &PlanInputsSettings,
     shards: ShardCount,
     workers: u32,
-    out_dir: &Path,
 ) -> Result<Planned, Error> {
     let started = Instant::now();
     let mut warnings: Vec<String> = Vec::new();
@@ -108,23 +115,31 @@ pub fn build(
             &mut best,
             &mut warnings,
         );
-        if !good(&best) {
-            match inputs.timings_fetch {
-                None => {}
-                Some(limit) => {
-                    let left = limit.saturating_sub(started.elapsed());
-                    match fetch_store(root, out_dir, left) {
-                        Ok((path, run)) => {
-                            try_file("artifact", path, &mut best, &mut warnings);
-                            if best.provenance.kind == "artifact" {
-                                best.provenance.run = Some(run);
-                            }
-                        }
-                        Err(Some(why)) => warnings.push(format!(
+        if !good(&best)
+            && let Some(limit) = inputs.timings_fetch
+        {
+            let fetched = root.join(PREFETCHED_STORE);
+            // Fetched by `fetch-timings` (the action's own step, which holds the token), else
+            // here when this job may ask the API itself.
+            let ready = fetched.is_file() || {
+                let left = limit.saturating_sub(started.elapsed());
+                match fetch_store(root, &fetched, left) {
+                    Ok(()) => true,
+                    Err(Some(why)) => {
+                        warnings.push(format!(
                             "timings: no store from an earlier run's artifact: {why}"
-                        )),
-                        Err(None) => {}
+                        ));
+                        false
                     }
+                    Err(None) => false,
+                }
+            };
+            if ready {
+                try_file("artifact", fetched.clone(), &mut best, &mut warnings);
+                if best.provenance.kind == "artifact" {
+                    best.provenance.run = std::fs::read(source_path(&fetched))
+                        .ok()
+                        .and_then(|b| serde_json::from_slice(&b).ok());
                 }
             }
         }
@@ -174,16 +189,18 @@ pub fn describe(p: &Provenance) -> String {
     out
 }
 
-/// The default branch's store from the CI API, written under the out dir. `Err(None)`: not on
-/// a CI platform we can ask (nothing to say).
-fn fetch_store(
-    root: &Path,
-    out_dir: &Path,
-    limit: std::time::Duration,
-) -> Result<(PathBuf, serde_json::Value), Option<String>> {
+/// The default branch's store from the CI API, written to `path` with its source beside it.
+/// `Err(None)`: not on a CI platform we can ask, or no token in this process (nothing to say:
+/// on GitHub the action fetches in a step of its own).
+fn fetch_store(root: &Path, path: &Path, limit: std::time::Duration) -> Result<(), Option<String>> {
     let Some(platform) = Platform::from_env(|k| std::env::var(k).ok(), root) else {
         return Err(None);
     };
+    if let Platform::Github(g) = &platform
+        && g.token.is_none()
+    {
+        return Err(None);
+    }
     let Some(branch) = platform.default_branch().map(str::to_owned) else {
         return Err(Some(format!(
             "{} does not name the default branch in this job",
@@ -196,10 +213,10 @@ fn fetch_store(
     let (bytes, info) =
         history::fetch_report_file_or_why(&platform, &branch, history::STORE_FILE, limit)
             .map_err(|e| Some(e.to_string()))?;
-    let path = out_dir.join(FETCHED_STORE);
-    std::fs::create_dir_all(out_dir)
-        .and_then(|()| std::fs::write(&path, &bytes))
-        .map_err(|e| Some(format!("cannot write `{}`: {e}", path.display())))?;
-    let run = serde_json::to_value(&info).map_err(|e| Some(e.to_string()))?;
-    Ok((path, run))
+    let source = serde_json::to_vec_pretty(&info).map_err(|e| Some(e.to_string()))?;
+    path.parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(path, &bytes))
+        .and_then(|()| std::fs::write(source_path(path), source))
+        .map_err(|e| Some(format!("cannot write `{}`: {e}", path.display())))
 }
