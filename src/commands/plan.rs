@@ -33,6 +33,16 @@ pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, Error>
     for note in &planned.plan.notes {
         eprintln!("note: {}", escape::terminal(note));
     }
+    let source = planned.plan.timings_source.as_ref();
+    let source_line = source.map(super::timings_chain::describe);
+    // Text shows it with the plan; machine formats keep stdout clean and say it on stderr when
+    // the timings came from somewhere other than the local files.
+    if resolved.format != PlanFormat::Text
+        && let Some(line) = &source_line
+        && source.is_some_and(super::timings_chain::came_from_elsewhere)
+    {
+        eprintln!("{}", escape::terminal(line));
+    }
     match resolved.format {
         PlanFormat::Json => {
             let json = serde_json::to_string_pretty(&planned.plan)?;
@@ -41,6 +51,10 @@ pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, Error>
         PlanFormat::Matrix => println!("{}", inert_json(&render::matrix_json(&planned.plan))),
         PlanFormat::Text => {
             let mut text = render::text(&planned);
+            if let Some(line) = &source_line {
+                text.push_str(line);
+                text.push('\n');
+            }
             if let Some(shard) = this_shard.filter(|s| s.total == planned.plan.shards_total)
                 && let Some(row) = planned.plan.shards.iter().find(|s| s.index == shard.index)
             {

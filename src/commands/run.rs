@@ -150,6 +150,12 @@ fn obtain_plan(
         for w in &planned.warnings {
             eprintln!("warning: {}", escape::terminal(w));
         }
+        if let Some(source) = &planned.plan.timings_source {
+            eprintln!(
+                "parallel-pytest: {}",
+                escape::terminal(&super::timings_chain::describe(source))
+            );
+        }
         return Ok(Obtained {
             plan: planned.plan,
             rootdir: planned.rootdir,

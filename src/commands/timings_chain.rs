@@ -62,7 +62,8 @@ fn provenance(kind: &str, path: Option<&Path>, planned: &Planned) -> Provenance 
 }
 
 /// Plans with the first good-enough timings source; prints the warnings of the steps it
-/// passed over and the source it used (stderr), and records it in `timings_source`.
+/// passed over (stderr) and records the source in `timings_source`, which the caller shows
+/// ([`describe`]).
 pub fn build(
     inputs: &PlanInputsSettings,
     shards: ShardCount,
@@ -166,9 +167,14 @@ pub fn build(
     for w in warnings {
         eprintln!("warning: {}", escape::terminal(&w));
     }
-    eprintln!("{}", escape::terminal(&describe(&provenance)));
     planned.plan.timings_source = Some(provenance);
     Ok(planned)
+}
+
+/// Whether the source is worth a line of its own where the output is for machines: the chain
+/// went beyond the local timings.
+pub fn came_from_elsewhere(p: &Provenance) -> bool {
+    !matches!(p.kind.as_str(), "local" | "estimates")
 }
 
 /// `timings source: artifact `…` (GitHub `main` run 42 …), 96.0% of planned tests timed`.
