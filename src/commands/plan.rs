@@ -122,6 +122,7 @@ fn this_job(resolved: &PlanSettings, planned: &Planned, shard: Shard, row: &Shar
         fingerprint: &planned.plan.fingerprint,
         // As `run` gives them on this machine (`--no-thread-limits` is a `run` setting).
         thread_limits: crate::pytest::threads::for_this_machine(workers, true),
+        timings_source: planned.plan.timings_source.as_ref(),
     };
     let (cmd, _serial) = shard_run::commands(&req);
     let cwd = std::env::current_dir().ok();

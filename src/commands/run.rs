@@ -65,6 +65,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> 
         grace: run.grace,
         fingerprint: &plan.fingerprint,
         thread_limits: crate::pytest::threads::for_this_machine(workers, run.thread_limits),
+        timings_source: plan.timings_source.as_ref(),
     };
     if shard_plan.is_empty() {
         return empty_shard(&args, &req);

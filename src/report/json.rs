@@ -17,6 +17,9 @@ struct Doc<'a> {
     collected_nothing: &'a [String],
     /// Planned node ids that matched no test.
     not_found: &'a [String],
+    /// Where the plan's timings came from (`plan`'s `timings_source`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timings_source: Option<&'a crate::timings::Provenance>,
 }
 
 #[derive(Serialize)]
@@ -50,6 +53,7 @@ pub fn render(summary: &Summary) -> String {
         complete: summary.complete(),
         collected_nothing: &summary.collected_nothing,
         not_found: &summary.not_found,
+        timings_source: summary.timings_source.as_ref(),
     };
     let text =
         serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));

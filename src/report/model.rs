@@ -357,6 +357,8 @@ pub struct Summary {
     pub collected_nothing: Vec<String>,
     /// Planned node ids that matched no test (renamed or deleted since the timings): not lost.
     pub not_found: Vec<String>,
+    /// Where the plan's timings came from (from the shard manifests).
+    pub timings_source: Option<crate::timings::Provenance>,
 }
 
 impl Summary {

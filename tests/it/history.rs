@@ -372,6 +372,15 @@ fn an_empty_cache_plans_from_the_default_branch_artifact() {
         .filter_map(|s| s.split('"').next()?.parse::<f64>().ok())
         .sum();
     assert!(wall > 2.9, "the slow tests did not run: {wall} s");
+    assert_eq!(manifest["timings_source"]["kind"], "artifact");
+    assert_eq!(manifest["timings_source"]["run"]["run_id"], RUN_ID);
+    let (report, _) = Cmd::new()
+        .current_dir(branch.path())
+        .args(["report", "--format", "json", ".parallel-pytest"])
+        .expect_code(0);
+    let report: Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(report["timings_source"]["kind"], "artifact");
+    assert_eq!(report["timings_source"]["run"]["commit"], SHA);
     let predicted = manifest["predicted_seconds"].as_f64().unwrap();
     let guessed = estimated["predicted_makespan_seconds"].as_f64().unwrap();
     let off = |p: f64| (p - wall).abs() / wall;
@@ -423,6 +432,9 @@ fn fetch_timings_step_then_plan_without_a_token() {
     );
 }
 
+/// Mock routes for one failure case.
+type Routes = Box<dyn Fn(&MockServer)>;
+
 /// Every way the fetch can fail is a warning with the reason, and the plan goes on from
 /// estimates: 403 (no `actions: read`), an expired artifact (listed as expired, or 410 on
 /// download), no successful run, an API that never answers.
@@ -450,7 +462,7 @@ fn chain_failures_are_warnings_with_the_reason() {
         "the artifact `{}` of run {RUN_ID} has expired",
         history::DEFAULT_ARTIFACT
     );
-    let cases: Vec<(&str, Box<dyn Fn(&MockServer)>)> = vec![
+    let cases: Vec<(&str, Routes)> = vec![
         (
             "HTTP 403 (the token may not read Actions artifacts: the job needs `actions: read`)",
             Box::new(|api: &MockServer| {
