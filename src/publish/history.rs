@@ -298,6 +298,34 @@ pub fn fetch_report_file_or_why(
     file_name: &str,
     timeout: Duration,
 ) -> Result<Fetched, FetchError> {
+    fetch(platform, reference, None, file_name, timeout)
+}
+
+/// As [`fetch_report_file`], from a run of exactly `commit` on `reference` (GitHub's
+/// `head_sha` filter: e.g. a pull request's `base.sha`). GitLab's artifact endpoint cannot
+/// select by commit: there it is the latest successful pipeline of `reference`, as the
+/// returned [`SourceInfo`] says (its `commit` is `None`).
+pub fn fetch_report_file_of_commit(
+    platform: &Platform,
+    reference: &str,
+    commit: &str,
+    file_name: &str,
+    timeout: Duration,
+) -> Result<Option<Fetched>, FetchError> {
+    match fetch(platform, reference, Some(commit), file_name, timeout) {
+        Ok(f) => Ok(Some(f)),
+        Err(FetchError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn fetch(
+    platform: &Platform,
+    reference: &str,
+    commit: Option<&str>,
+    file_name: &str,
+    timeout: Duration,
+) -> Result<Fetched, FetchError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -308,7 +336,7 @@ pub fn fetch_report_file_or_why(
     runtime.block_on(async {
         let work = async {
             match platform {
-                Platform::Github(g) => github(g, reference, file_name).await,
+                Platform::Github(g) => github(g, reference, commit, file_name).await,
                 Platform::Gitlab(g) => gitlab(g, reference, file_name).await,
             }
         };
@@ -445,7 +473,12 @@ struct Artifact {
     size_in_bytes: u64,
 }
 
-async fn github(g: &GithubSource, reference: &str, file: &str) -> Result<Fetched, FetchError> {
+async fn github(
+    g: &GithubSource,
+    reference: &str,
+    commit: Option<&str>,
+    file: &str,
+) -> Result<Fetched, FetchError> {
     check_url(&g.api_url)?;
     let token = g.token.as_ref().ok_or(FetchError::NoGithubToken)?;
     let http = client()?;
@@ -474,16 +507,15 @@ async fn github(g: &GithubSource, reference: &str, file: &str) -> Result<Fetched
         None => format!("/repos/{}/actions/runs", g.repository),
     };
     let what = "listing the successful workflow runs";
-    let resp = api_get(
-        runs_path,
-        vec![
-            ("branch", reference.to_owned()),
-            ("status", "success".into()),
-            ("per_page", RUNS_TO_TRY.to_string()),
-        ],
-    )
-    .await
-    .map_err(|e| net(what, &e))?;
+    let mut query = vec![
+        ("branch", reference.to_owned()),
+        ("status", "success".to_owned()),
+        ("per_page", RUNS_TO_TRY.to_string()),
+    ];
+    if let Some(sha) = commit {
+        query.push(("head_sha", sha.to_owned()));
+    }
+    let resp = api_get(runs_path, query).await.map_err(|e| net(what, &e))?;
     let runs: RunList =
         serde_json::from_slice(&json(what, resp).await?).map_err(|e| FetchError::Bad {
             what: what.into(),
@@ -491,10 +523,13 @@ async fn github(g: &GithubSource, reference: &str, file: &str) -> Result<Fetched
         })?;
     if runs.workflow_runs.is_empty() {
         return Err(FetchError::NotFound(format!(
-            "no successful run{} on `{reference}`",
+            "no successful run{} on `{reference}`{}",
             g.workflow
                 .as_deref()
                 .map(|w| format!(" of `{w}`"))
+                .unwrap_or_default(),
+            commit
+                .map(|c| format!(" at commit {}", &c[..c.len().min(12)]))
                 .unwrap_or_default()
         )));
     }

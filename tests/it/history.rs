@@ -9,7 +9,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use parallel_pytest::publish::history::{self, FetchError, GitlabSource, Platform, Secret};
+use parallel_pytest::publish::history::{
+    self, FetchError, GithubSource, GitlabSource, Platform, Secret,
+};
 use serde_json::{Value, json};
 
 use crate::harness::{Cmd, fixture_copy, python, repo_root, tool};
@@ -726,4 +728,53 @@ fn the_action_uploads_the_artifact_the_chain_reads() {
         history::GITLAB_REPORT_DIR,
         history::STORE_FILE
     )));
+}
+
+/// The reusable fetch for the base comparison: any named file of the same artifact, from the
+/// run of one exact commit (a pull request's base head), with the run it came from.
+#[test]
+fn any_file_of_the_artifact_from_one_commit() {
+    let api = MockServer::start();
+    let storage = MockServer::start();
+    let results = br#"{"tests": {}}"#;
+    github_routes(
+        &api,
+        &storage,
+        zip_of(&[("timings.json", b"{}"), ("results.json", results)]),
+    );
+    let platform = Platform::Github(GithubSource {
+        api_url: api.url().to_owned(),
+        repository: REPO.into(),
+        token: Secret::new(TOKEN),
+        workflow: Some("ci.yml".into()),
+        artifact: history::DEFAULT_ARTIFACT.into(),
+        default_branch: Some("main".into()),
+        base_ref: Some("main".into()),
+    });
+    let limit = Duration::from_secs(10);
+    let (bytes, info) =
+        history::fetch_report_file_of_commit(&platform, "main", SHA, "results.json", limit)
+            .unwrap()
+            .expect("results.json is in the artifact");
+    assert_eq!(bytes, results);
+    assert_eq!(info.run_id, Some(RUN_ID));
+    assert_eq!(info.commit.as_deref(), Some(SHA));
+    let runs = api.requests_to(
+        "GET",
+        &format!("/repos/{REPO}/actions/workflows/ci.yml/runs"),
+    );
+    assert_eq!(runs[0].query_param("head_sha"), Some(SHA));
+    assert_no_credentials(&storage);
+    // A file the artifact does not hold is "nothing there", not an error.
+    assert!(matches!(
+        history::fetch_report_file(&platform, "main", "absent.json", limit),
+        Ok(None)
+    ));
+    validate_github(
+        &api,
+        &[
+            ("actions/list-workflow-runs", runs_body()),
+            ("actions/list-workflow-run-artifacts", artifacts_body(false)),
+        ],
+    );
 }
