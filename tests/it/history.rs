@@ -705,6 +705,18 @@ fn gitlab_plan_uses_the_default_branch_report_job() {
         "{stderr}"
     );
     assert!(stdout.contains("timings source: estimates"), "{stdout}");
+
+    // Opted out in pyproject.toml: no request at all, and no warning about one.
+    std::fs::write(
+        branch.path().join("pyproject.toml"),
+        "[tool.parallel-pytest]\ntimings-fetch = false\n",
+    )
+    .unwrap();
+    api.clear_requests();
+    let (stdout, stderr) = plan();
+    assert!(api.requests().is_empty(), "{:?}", api.requests());
+    assert!(!stderr.contains("earlier run"), "{stderr}");
+    assert!(stdout.contains("timings source: estimates"), "{stdout}");
 }
 
 /// The name of the artifact lives in one place: the action uploads what the binary looks for.
