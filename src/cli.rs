@@ -43,8 +43,7 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct FetchTimingsArgs {
-    /// Branch whose latest successful run to read. Default: the pull request's base branch,
-    /// else the default branch.
+    /// Branch whose latest successful run to read. Default: the repository's default branch.
     #[arg(long = "ref", value_name = "BRANCH")]
     pub reference: Option<String>,
 

@@ -52,7 +52,6 @@ pub fn execute(root: Option<PathBuf>, args: FetchTimingsArgs) -> Result<ExitCode
     let Some(reference) = args
         .reference
         .clone()
-        .or_else(|| platform.base_ref().map(str::to_owned))
         .or_else(|| platform.default_branch().map(str::to_owned))
     else {
         return warn("the job does not name the default branch; pass `--ref BRANCH`");

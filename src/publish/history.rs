@@ -326,6 +326,17 @@ fn fetch(
     file_name: &str,
     timeout: Duration,
 ) -> Result<Fetched, FetchError> {
+    // A plain file name: it becomes a URL path segment (GitLab) and is matched against the
+    // zip's top-level entries (GitHub); `..` or a separator would mean something else.
+    if file_name.is_empty()
+        || matches!(file_name, "." | "..")
+        || file_name.contains(['/', '\\', '?', '#', '%'])
+    {
+        return Err(FetchError::Bad {
+            what: format!("the file name `{file_name}`"),
+            reason: "expected a plain file name of the artifact, such as `timings.json`".into(),
+        });
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -776,6 +787,24 @@ mod tests {
         );
         assert_eq!(file_from_zip(&z, "results.json").unwrap(), None);
         assert!(file_from_zip(b"not a zip", "timings.json").is_err());
+    }
+
+    #[test]
+    fn only_plain_file_names_are_fetched() {
+        let p = Platform::Gitlab(GitlabSource {
+            api_url: "https://gl.example/api/v4".into(),
+            project_id: "1".into(),
+            job_token: None,
+            access_token: None,
+            job: GITLAB_REPORT_JOB.into(),
+            dir: GITLAB_REPORT_DIR.into(),
+            default_branch: None,
+            base_ref: None,
+        });
+        for bad in ["", "..", "../x", "a/b", "a\\b", "x?y"] {
+            let e = fetch_report_file(&p, "main", bad, Duration::from_secs(1)).unwrap_err();
+            assert!(e.to_string().contains("plain file name"), "{bad}: {e}");
+        }
     }
 
     #[test]
