@@ -89,6 +89,9 @@ totals = doc.get("totals", {})
 for key in ("tests", "passed", "failed", "errors", "skipped"):
     print(f"{key}={int(totals.get(key, 0))}")
 print(f"complete={'true' if doc.get('complete') else 'false'}")
+coverage = doc.get("coverage")
+if isinstance(coverage, dict) and isinstance(coverage.get("percent"), (int, float)):
+    print(f"coverage={coverage['percent']:.2f}")
 PY
         )
       elif command -v jq >/dev/null 2>&1; then

@@ -9,4 +9,8 @@ export PARALLEL_PYTEST_TEST_PYTHON="$PWD/.cache/venvs/pytest-latest/bin/python"
 export PARALLEL_PYTEST_TEST_PYTHON7="$PWD/.cache/venvs/pytest-7/bin/python"
 export PARALLEL_PYTEST_TEST_TOOLS="$PWD/.cache/venvs/tools/bin"
 export PARALLEL_PYTEST_TEST_NODE_BIN="$PWD/tools/npm/node_modules/.bin"
+# Temporary folders (fixture copies, venvs, archives of the binary) under the ignored target
+# folder: a CI machine's /tmp may be a small tmpfs, or mounted noexec.
+export TMPDIR="$PWD/target/tmp"
+mkdir -p "$TMPDIR"
 exec cargo test --locked --features e2e "$@"

@@ -274,6 +274,10 @@ pub struct ReportArgs {
     #[arg(long, value_name = "PATH")]
     pub json_out: Option<PathBuf>,
 
+    /// Write the shards' combined coverage as Cobertura XML here (GitLab's `coverage_report`).
+    #[arg(long, value_name = "PATH", env = ours::COVERAGE_XML)]
+    pub coverage_xml: Option<PathBuf>,
+
     #[command(flatten)]
     pub github: GithubPublishArgs,
 

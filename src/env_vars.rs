@@ -60,6 +60,8 @@ pub mod ours {
     pub const TOKEN_VARIABLE: &str = "PARALLEL_PYTEST_TOKEN_VARIABLE";
     /// The default variable `--token-variable` names (the token itself; never printed).
     pub const GITLAB_TOKEN: &str = "PARALLEL_PYTEST_GITLAB_TOKEN";
+    /// `report --coverage-xml`: where the combined coverage goes as Cobertura XML.
+    pub const COVERAGE_XML: &str = "PARALLEL_PYTEST_COVERAGE_XML";
     /// Prefix of the variables through which the component's auto-mode plan job hands its
     /// inputs to `plan --format gitlab-child` (`PARALLEL_PYTEST_INPUT_SHARDS`, ...).
     pub const INPUT_PREFIX: &str = "PARALLEL_PYTEST_INPUT_";
@@ -112,6 +114,7 @@ pub mod ours {
         NO_TIMINGS_FETCH,
         TIMINGS_FETCH_TIMEOUT,
         HISTORY_ARTIFACT,
+        COVERAGE_XML,
     ];
 }
 
@@ -172,10 +175,16 @@ pub mod ci {
 
     /// pytest's own: prepended to pytest's args, so discovery must honour its `--ignore`s.
     pub const PYTEST_ADDOPTS: &str = "PYTEST_ADDOPTS";
+    /// coverage.py's data file: `run` points it into the out dir for pytest.
+    pub const COVERAGE_FILE: &str = "COVERAGE_FILE";
+    /// coverage.py's subprocess measurement: set, it means the shard measures coverage.
+    pub const COVERAGE_PROCESS_START: &str = "COVERAGE_PROCESS_START";
 
     /// Every variable above, for the test harness to clear.
     pub const ALL: &[&str] = &[
         PYTEST_ADDOPTS,
+        COVERAGE_FILE,
+        COVERAGE_PROCESS_START,
         CI,
         GITHUB_ACTIONS,
         GITEA_ACTIONS,

@@ -86,3 +86,42 @@ def test_messages_are_the_last_error_line():
         longreprtext = "def t():\n>   assert x\nE   AssertionError: boom\nE   assert 0\n"
 
     assert results_log.message_of(Report()) == "assert 0"
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]])
+def test_markers_and_k_names_reach_the_log_from_workers_too(pytester, tmp_path, xdist):
+    pytester.makepyfile(
+        test_m="""
+        import pytest
+
+        pytestmark = pytest.mark.db
+
+        class TestLogin:
+            @pytest.mark.slow
+            def test_fast_path(self):
+                pass
+
+        def test_many():
+            pass
+
+        for i in range(80):
+            setattr(test_many, f"attr_{i}", True)
+        """
+    )
+    log = tmp_path / "results.jsonl"
+    pytester.runpytest_subprocess(
+        "-p",
+        "parallel_pytest_plugin.results_log",
+        f"--parallel-pytest-results-log={log}",
+        *xdist,
+    )
+    finished = {r["finish"]: r for r in read(log) if "finish" in r}
+    login = finished["test_m.py::TestLogin::test_fast_path"]
+    assert login["markers"] == ["db", "slow"]
+    # What pytest's `-k` matches: the test's and its parents' names and the markers'.
+    for name in ["TestLogin", "db", "slow", "test_fast_path"]:
+        assert name in login["keywords"], login
+    assert any(k.endswith("test_m.py") for k in login["keywords"]), login
+    # Too many names to keep them all: none, so the plan never filters on half of them.
+    many = finished["test_m.py::test_many"]
+    assert "markers" not in many and "keywords" not in many, many

@@ -42,6 +42,14 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Erro
         &settings.root,
         &summary,
     ));
+    let passed = std::mem::take(&mut summary.passed_ids);
+    report::quarantine::apply(
+        &mut summary,
+        settings.quarantine.clone(),
+        &passed,
+        report::quarantine::Date::today(),
+    );
+    coverage_phase(&settings, &loaded, &mut summary);
     let md_opts = MarkdownOptions {
         links: source_links(&settings.root),
         ..MarkdownOptions::default()
@@ -83,6 +91,45 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Erro
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Combines the shards' coverage data when there is any (nothing is said without it); a shard
+/// that should have data and has none is a problem, a combine that cannot run a notice.
+fn coverage_phase(settings: &ReportSettings, loaded: &model::Inputs, summary: &mut Summary) {
+    use report::coverage;
+    use report::model::{Notice, NoticeKind};
+    let (files, problems) =
+        coverage::expected(&loaded.manifests, &settings.root, &coverage::is_data_file);
+    if !problems.is_empty() {
+        summary.problems.extend(problems);
+        summary.problems.sort_by_key(|p| p.kind);
+    }
+    if files.is_empty() {
+        return;
+    }
+    let python = crate::python::interpreter::find(
+        settings
+            .python
+            .as_ref()
+            .map(|(p, s)| (p.as_path(), s.clone())),
+        std::env::var_os("PATH").as_deref(),
+    );
+    let result = python.map_err(|e| e.to_string()).and_then(|(python, _)| {
+        coverage::combine(
+            &python,
+            &settings.root,
+            &files,
+            settings.coverage_xml.as_deref(),
+        )
+    });
+    match result {
+        Ok(report) => summary.coverage = Some(report),
+        Err(message) => summary.notices.push(Notice {
+            kind: NoticeKind::CoverageSkipped,
+            message,
+            count: files.len() as u64,
+        }),
+    }
 }
 
 /// Links to source lines: the commit the check run is on (a pull request's head, not the merge
@@ -134,6 +181,7 @@ fn write_files(
         &settings.root,
         &settings.timings_out.value,
         summary,
+        &loaded.manifests,
     );
     Ok(())
 }

@@ -25,6 +25,8 @@ use crate::text::count;
 pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> {
     let settings = Settings::load(root, &args.inputs.machine)?;
     let run = RunSettings::resolve(&settings, &args)?;
+    // Read before pytest starts: a bad entry is a usage error, not a surprise after the run.
+    let quarantine = crate::settings::quarantine::load(&settings.root, &settings.file)?;
     let ci = ci::detect_from_env(settings.machine.shard)?;
     let ci_shard = ci.shard.map(|c| c.shard());
     let Obtained {
@@ -97,11 +99,61 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> 
         )
     });
     drop(fence);
-    let outcome = outcome?;
+    let mut outcome = outcome?;
+    let all_quarantined = all_failures_quarantined(&outcome, &run, shard, quarantine);
+    if all_quarantined.is_some() {
+        outcome.exit_code = 0;
+    }
     for line in outcome_lines(&outcome, &run) {
         eprintln!("{}", escape::terminal(&line));
     }
+    if let Some(line) = all_quarantined {
+        eprintln!("parallel-pytest: {}", escape::terminal(&line));
+    }
     Ok(ExitCode::from(outcome.exit_code))
+}
+
+/// pytest's exit 1 (tests failed) when every failure of this shard is covered by a quarantine
+/// entry that has not expired: the shard job stays green, and the line says which tests failed.
+/// Read back from the shard's own artifacts, exactly as `report --expect-shard` would.
+fn all_failures_quarantined(
+    outcome: &ShardOutcome,
+    run: &RunSettings,
+    shard: Shard,
+    entries: Vec<crate::report::quarantine::Entry>,
+) -> Option<String> {
+    use crate::report::{inputs, model, quarantine};
+    if outcome.exit_code != 1 || entries.is_empty() {
+        return None;
+    }
+    let manifest = run
+        .out_dir
+        .value
+        .join(format!("shard-{}.json", shard.file_stem()));
+    let mut loaded = inputs::load(
+        &[manifest.to_string_lossy().into_owned()],
+        &run.root,
+        None,
+        &crate::junit::reader::Limits::default(),
+        &[],
+    );
+    loaded.only_shard = Some(shard);
+    let mut summary = model::build(&loaded);
+    let passed = std::mem::take(&mut summary.passed_ids);
+    quarantine::apply(&mut summary, entries, &passed, quarantine::Date::today());
+    let failed = &summary.quarantine.failed;
+    if !summary.green() || failed.is_empty() {
+        return None;
+    }
+    let ids: Vec<&str> = failed.iter().map(|f| f.failure.id.as_str()).collect();
+    Some(format!(
+        "every failure of this shard is quarantined ({}: {}): exit 0; the report lists them",
+        count(ids.len() as u64, "test", "tests"),
+        ids.iter()
+            .map(|id| format!("`{id}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }
 
 /// On GitHub Actions, everything pytest prints sits inside `::stop-commands::<token>`: a test's

@@ -13,7 +13,7 @@ mod proptests;
 pub mod render;
 pub mod units;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 pub use model::{Plan, ShardPlan};
@@ -90,6 +90,9 @@ pub struct Planned {
     /// Tests named by the timings or collection, files, and units, for the summary.
     pub files: usize,
     pub known_tests: usize,
+    /// Timed tests the user's `-k`/`-m` will deselect, by their stored markers and keywords:
+    /// still planned, but weighing nothing in the balance.
+    pub filtered_tests: usize,
     pub warnings: Vec<String>,
     /// Set when `--target-seconds` could not be met.
     pub target_note: Option<String>,
@@ -122,17 +125,20 @@ pub fn build(req: &Inputs, shards: ShardCount, workers: u32) -> Result<Planned, 
     let sources = timings::sources::resolve(&req.timings, &req.timings_base, &invocation_dir)?;
     let mapper = NodeIdMapper::with_files(&known_files);
     let mut timings = timings::load(&sources, &mapper)?;
+    let mut warnings = suite.warnings.clone();
+    let filtered = deselected_by_filters(&suite.args, &timings.selectable, &mut warnings);
     // Explicit node-id args (without `--collect`) are units of their own: their timed tests,
     // else (`None`) the median test once it is known.
     let node_args_timed = match collected {
         Some(_) => Vec::new(),
-        None => node_args_timed(&suite, &timings.tests),
+        None => node_args_timed(&suite, &timings.tests, &filtered),
     };
     let (files, summary) = estimate::build(
         &suite.rootdir,
         &known_files,
         collected.as_deref(),
         std::mem::take(&mut timings.tests),
+        &filtered,
     );
     let node_args: Vec<(String, f64)> = node_args_timed
         .iter()
@@ -162,7 +168,6 @@ pub fn build(req: &Inputs, shards: ShardCount, workers: u32) -> Result<Planned, 
         .map(|(arg, _)| arg.as_str())
         .collect();
     mark_estimated(&mut plan, &files, &timed_args);
-    let mut warnings = suite.warnings;
     warnings.extend(timings.warnings);
     Ok(Planned {
         plan,
@@ -174,6 +179,11 @@ pub fn build(req: &Inputs, shards: ShardCount, workers: u32) -> Result<Planned, 
         timings_sources: timings.sources,
         estimate: summary,
         known_tests: files.iter().map(|f| f.tests.len()).sum(),
+        filtered_tests: files
+            .iter()
+            .flat_map(|f| &f.tests)
+            .filter(|t| filtered.contains(&t.id))
+            .count(),
         files: files.len(),
         warnings,
         target_note,
@@ -205,6 +215,57 @@ fn mark_estimated(plan: &mut Plan, files: &[estimate::FileWork], timed_args: &BT
             .any(|id| timed_ids.contains(id.as_str()) || timed_args.contains(id.as_str()));
         shard.estimated = !shard.is_empty() && !timed_file && !timed_id;
     }
+}
+
+/// Timed tests the user's `-k`/`-m` will deselect, judged by pytest's own expression rules over
+/// the markers and keywords a run stored for them. A test with nothing stored, or one the
+/// expression cannot be decided for (`marker(arg=...)`), is kept: the plan errs towards
+/// running. An expression pytest would refuse filters nothing here (pytest will say why).
+fn deselected_by_filters(
+    args: &suite::args::ParsedArgs,
+    selectable: &HashMap<String, timings::Selectable>,
+    warnings: &mut Vec<String>,
+) -> HashSet<String> {
+    use suite::expression;
+    let mut parsed = |flag: &str, text: Option<&str>| -> Option<expression::Expr> {
+        let text = text?;
+        // pytest's own "no filter": `-k` strips leading blanks first, `-m` does not.
+        let empty = if flag == "-k" {
+            text.trim_start().is_empty()
+        } else {
+            text.is_empty()
+        };
+        if empty {
+            return None;
+        }
+        match expression::parse(text) {
+            Ok(e) => Some(e),
+            Err(err) => {
+                warnings.push(format!(
+                    "`{flag} {text}` is not an expression pytest accepts ({err}); the plan \
+                     balances as if every test runs"
+                ));
+                None
+            }
+        }
+    };
+    let keyword = parsed("-k", args.keyword_expr.as_deref());
+    let mark = parsed("-m", args.mark_expr.as_deref());
+    if keyword.is_none() && mark.is_none() {
+        return HashSet::new();
+    }
+    selectable
+        .iter()
+        .filter(|(_, sel)| {
+            // pytest applies `-k`, then `-m`: a test runs only when neither says no.
+            let k = keyword
+                .as_ref()
+                .and_then(|e| e.matches_keywords(&sel.keywords));
+            let m = mark.as_ref().and_then(|e| e.matches_markers(&sel.markers));
+            k == Some(false) || m == Some(false)
+        })
+        .map(|(id, _)| id.clone())
+        .collect()
 }
 
 /// Collected node ids with `--collect`, and the markers pytest itself reports for them.
@@ -244,12 +305,15 @@ fn collect(
 fn node_args_timed(
     suite: &Suite,
     timed: &std::collections::HashMap<String, f64>,
+    filtered: &HashSet<String>,
 ) -> Vec<(String, Option<f64>)> {
     let timed: Vec<(NodeId, f64)> = if suite.node_ids.is_empty() {
         Vec::new()
     } else {
         timed
             .iter()
+            // What the user's filter deselects costs nothing here either.
+            .filter(|(id, _)| !filtered.contains(*id))
             .map(|(id, s)| (NodeId::from(id.as_str()), s.max(estimate::MIN_TEST_SECONDS)))
             .collect()
     };
@@ -349,4 +413,69 @@ fn choose_shard_count(
         plan.predicted_makespan_seconds + startup
     );
     Ok((plan, Some(note)))
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use super::*;
+
+    fn sel(markers: &[&str], keywords: &[&str]) -> timings::Selectable {
+        timings::Selectable {
+            markers: markers.iter().map(|s| (*s).to_owned()).collect(),
+            keywords: keywords.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    fn deselected(k: Option<&str>, m: Option<&str>) -> (Vec<String>, Vec<String>) {
+        let args = suite::args::ParsedArgs {
+            keyword_expr: k.map(str::to_owned),
+            mark_expr: m.map(str::to_owned),
+            ..Default::default()
+        };
+        let stored = HashMap::from([
+            (
+                "t.py::slow".to_owned(),
+                sel(&["slow"], &["slow", "t.py", "test_slow"]),
+            ),
+            ("t.py::fast".to_owned(), sel(&[], &["t.py", "test_fast"])),
+            (
+                "t.py::db".to_owned(),
+                sel(&["db"], &["db", "t.py", "test_db"]),
+            ),
+        ]);
+        let mut warnings = Vec::new();
+        let mut ids: Vec<String> = deselected_by_filters(&args, &stored, &mut warnings)
+            .into_iter()
+            .collect();
+        ids.sort();
+        (ids, warnings)
+    }
+
+    #[test]
+    fn a_test_runs_only_when_neither_filter_says_no() {
+        assert_eq!(deselected(None, None).0, Vec::<String>::new());
+        assert_eq!(deselected(None, Some("not slow")).0, vec!["t.py::slow"]);
+        assert_eq!(
+            deselected(Some("FAST or slow"), Some("not slow")).0,
+            vec!["t.py::db", "t.py::slow"]
+        );
+        // Blank `-k` filters nothing (pytest strips it); a blank `-m` is an empty expression,
+        // which pytest evaluates as false for every test.
+        assert_eq!(deselected(Some("  "), None).0, Vec::<String>::new());
+        assert_eq!(deselected(None, Some(" ")).0.len(), 3);
+        // Marker arguments are not stored: a test with the marker cannot be decided (kept),
+        // one without it can.
+        assert_eq!(
+            deselected(None, Some("db(host='x')")).0,
+            vec!["t.py::fast", "t.py::slow"]
+        );
+    }
+
+    #[test]
+    fn an_expression_pytest_refuses_filters_nothing_and_says_so() {
+        let (ids, warnings) = deselected(None, Some("not (slow"));
+        assert!(ids.is_empty());
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("`-m not (slow`"), "{warnings:?}");
+    }
 }

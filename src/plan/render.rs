@@ -110,8 +110,16 @@ fn timings_line(planned: &Planned) -> String {
             count(planned.known_tests as u64, "test", "tests")
         )
     };
+    let filtered = if planned.filtered_tests > 0 {
+        format!(
+            "; {} the `-k`/`-m` filter deselects by their stored markers and keywords (still planned, weighing nothing)",
+            count(planned.filtered_tests as u64, "timed test", "timed tests")
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "timings: {sources}; {} without timing: {}",
+        "timings: {sources}; {} without timing: {}{filtered}",
         count(planned.plan.unknown_tests, one, many),
         planned.estimate.rule
     )

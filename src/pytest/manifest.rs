@@ -78,6 +78,26 @@ pub struct Manifest {
     /// versions and for plans given with `run --plan` that did not carry it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timings_source: Option<crate::timings::Provenance>,
+    /// Coverage data files this shard's pytest wrote into the out dir (`COVERAGE_FILE` points
+    /// there); `None` when coverage was neither requested nor written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<CoverageFiles>,
+}
+
+/// A shard's coverage data: what `report` combines.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CoverageFiles {
+    /// Coverage was asked for (`--cov` in the arguments or `addopts`, or
+    /// `COVERAGE_PROCESS_START`), so the shard should have written data.
+    pub requested: bool,
+    /// File names beside the manifest (`coverage-2-of-3.dat`, `coverage-2-of-3.serial.dat`, and
+    /// `coverage-2-of-3.dat.<host>.<pid>.<random>` from coverage's parallel mode).
+    pub files: Vec<String>,
+    /// The folder pytest started in (absolute): `report` maps it onto its own project folder,
+    /// as a `[paths]` entry would, when shards ran at different paths.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
 }
 
 /// The serial phase of a shard.
@@ -91,6 +111,10 @@ pub struct SerialPhase {
     pub exit_code: Option<i32>,
     pub signal: Option<String>,
     pub wall_seconds: f64,
+    /// The phase ran but left no JUnit file (pytest died before writing it): `report`
+    /// rebuilds its results from `results-<I>-of-<N>.serial.jsonl`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub junit_missing: bool,
 }
 
 impl Manifest {

@@ -3,6 +3,7 @@
 //! shard manifest ([`manifest`]) and the numeric libraries' thread limits ([`threads`]).
 
 pub mod command;
+pub mod coverage;
 pub mod crash;
 pub mod manifest;
 pub mod net;

@@ -1,6 +1,7 @@
 //! The results log the `results_log` plugin writes beside the shard's JUnit file: one JSON
 //! object per line, `{"start": id, "file", "line"}` when a test starts and `{"finish": id,
-//! "outcome", "seconds", "message"}` when it is over, each flushed at once. pytest writes its
+//! "outcome", "seconds", "message", "markers", "keywords"}` when it is over, each flushed at
+//! once. `markers`/`keywords` (what `-m`/`-k` match) go into the timings store. pytest writes its
 //! JUnit file only at the end, so when pytest dies mid-run this log is what is left: the tests
 //! that finished, and the one that was running.
 
@@ -9,6 +10,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::junit::Outcome;
+use crate::timings::Selectable;
 
 /// `results-<I>-of-<N>.jsonl` (the parallel phase, or the only one) in the shard's folder;
 /// the serial phase writes `results-<I>-of-<N>.serial.jsonl`.
@@ -32,6 +34,8 @@ pub struct Logged {
     pub outcome: Option<Outcome>,
     pub seconds: f64,
     pub message: Option<String>,
+    /// What `-m`/`-k` match it against, when the plugin recorded both.
+    pub selectable: Option<Selectable>,
 }
 
 /// What the log says: every test in the order it started.
@@ -61,6 +65,8 @@ struct Record {
     #[serde(default)]
     seconds: f64,
     message: Option<String>,
+    markers: Option<Vec<String>>,
+    keywords: Option<Vec<String>>,
 }
 
 /// Reads the log; a line that is not a record (the last one cut short by the crash) is skipped.
@@ -80,6 +86,7 @@ pub fn parse(text: &str) -> ResultsLog {
                 outcome: None,
                 seconds: 0.0,
                 message: None,
+                selectable: None,
             });
         } else if let Some(id) = record.finish {
             let outcome = match record.outcome.as_deref() {
@@ -98,6 +105,7 @@ pub fn parse(text: &str) -> ResultsLog {
                         outcome: None,
                         seconds: 0.0,
                         message: None,
+                        selectable: None,
                     });
                     log.tests.len() - 1
                 }
@@ -110,13 +118,24 @@ pub fn parse(text: &str) -> ResultsLog {
                 0.0
             };
             t.message = record.message;
+            t.selectable = match (record.markers, record.keywords) {
+                (Some(markers), Some(keywords)) => Some(Selectable { markers, keywords }),
+                _ => None,
+            };
         }
     }
     log
 }
 
-/// The log at `path`, or `None` when there is none.
+/// Largest log read: a log comes from an artifact anyone with a shard job could write.
+/// A real one takes a few hundred bytes per test.
+const MAX_LOG_BYTES: u64 = 512 * 1024 * 1024;
+
+/// The log at `path`, or `None` when there is none (or it is too large to be one).
 pub fn read(path: &Path) -> Option<ResultsLog> {
+    if fs_err::metadata(path).ok()?.len() > MAX_LOG_BYTES {
+        return None;
+    }
     fs_err::read_to_string(path).ok().map(|text| parse(&text))
 }
 
@@ -129,7 +148,7 @@ mod tests {
         let log = parse(concat!(
             r#"{"start": "t.py::a", "file": "t.py", "line": 3}"#,
             "\n",
-            r#"{"finish": "t.py::a", "outcome": "failed", "seconds": 0.5, "message": "assert 0"}"#,
+            r#"{"finish": "t.py::a", "outcome": "failed", "seconds": 0.5, "message": "assert 0", "markers": ["db"], "keywords": ["a", "db", "t.py"]}"#,
             "\n",
             r#"{"start": "t.py::b", "file": "t.py", "line": 9}"#,
             "\n",
@@ -138,6 +157,10 @@ mod tests {
         assert_eq!(log.finished(), 1);
         assert_eq!(log.tests[0].outcome, Some(Outcome::Failed));
         assert_eq!(log.tests[0].message.as_deref(), Some("assert 0"));
+        assert_eq!(
+            log.tests[0].selectable.as_ref().map(|s| s.markers.clone()),
+            Some(vec!["db".to_owned()])
+        );
         let running = log.running().unwrap();
         assert_eq!((running.id.as_str(), running.line), ("t.py::b", Some(9)));
         assert_eq!(parse("").running(), None);

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::command::{self, PytestCommand};
 use super::manifest::{MANIFEST_VERSION, Manifest, Selection, SerialPhase};
 use super::process::{self, Finished, SpawnError};
-use super::{crash, serial};
+use super::{coverage, crash, serial};
 use crate::host::usage::{ResourceUsage, Resources};
 use crate::junit::rewrite::{self, RewriteError};
 use crate::python::{Collected, Outcomes, PythonInfo};
@@ -216,6 +216,11 @@ pub fn run(
     if let Some(net) = req.inputs.net {
         remove_if_exists(&net.out)?;
     }
+    let stem = req.inputs.id.file_stem();
+    coverage::remove_stale(req.inputs.out_dir, &stem)?;
+    let mut cmd = cmd;
+    cmd.env
+        .push(coverage::data_file_env(req.inputs.out_dir, &stem, false));
     let host = crate::host::detect();
     let workers = req.inputs.workers;
     let (parallel, parallel_usage) = process::run_sampled(&cmd, req.grace, workers > 1)?;
@@ -254,6 +259,12 @@ pub fn run(
             .inputs
             .net
             .and_then(|n| crate::python::NetOut::read(&n.out)),
+        coverage: coverage::kept(
+            req.inputs.out_dir,
+            &stem,
+            coverage::requested(req.inputs.user_args),
+            req.inputs.invocation_dir,
+        ),
         ..base_manifest(req, &cmd.junit_path)
     };
     write_manifest(&manifest, &paths.manifest)?;
@@ -349,10 +360,16 @@ fn serial_phase(
     let xdist = PythonInfo::read_or(&parallel_cmd.info_path, req.inputs.python)
         .xdist
         .is_some();
-    let cmd = command::serial(&req.inputs, req.serial_marker, &paths.serial_junit, xdist);
+    let mut cmd = command::serial(&req.inputs, req.serial_marker, &paths.serial_junit, xdist);
+    cmd.env.push(coverage::data_file_env(
+        req.inputs.out_dir,
+        &req.inputs.id.file_stem(),
+        true,
+    ));
     write_command_files(&cmd)?;
     let (ended, usage) = process::run_sampled(&cmd, req.grace, false)?;
     copy_user_junit(&cmd, &paths.serial_junit)?;
+    phase.junit_missing = !paths.serial_junit.exists();
     let merged = merge_serial_junit(parallel_cmd, &paths.serial_junit, progress)?;
     phase.exit_code = ended.code;
     phase.signal = ended.killed_by.map(process::Cause::name);
@@ -437,6 +454,7 @@ fn base_manifest(req: &ShardRun<'_>, junit: &Path) -> Manifest {
         net: None,
         thread_limits: req.thread_limits.iter().cloned().collect(),
         timings_source: req.timings_source.cloned(),
+        coverage: None,
     }
 }
 

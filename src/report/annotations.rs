@@ -102,6 +102,64 @@ pub fn annotations(summary: &Summary) -> Vec<Annotation> {
             details: None,
         });
     }
+    out.extend(quarantine_annotations(summary));
+    out
+}
+
+/// Expired entries are errors (they make the report red); quarantined failures warnings, at
+/// the test's line; quarantined tests that passed one notice (the list may shrink).
+fn quarantine_annotations(summary: &Summary) -> Vec<Annotation> {
+    let q = &summary.quarantine;
+    let mut out: Vec<Annotation> = q
+        .expired_lines()
+        .into_iter()
+        .map(|line| Annotation {
+            level: Level::Error,
+            file: None,
+            line: None,
+            title: "parallel-pytest: quarantine entry expired".into(),
+            message: truncate_bytes(&line, MESSAGE_BYTES),
+            details: None,
+        })
+        .collect();
+    for qf in &q.failed {
+        let f = &qf.failure;
+        let e = &q.entries[qf.entry];
+        out.push(Annotation {
+            level: Level::Warning,
+            file: f.file.clone(),
+            line: f.line,
+            title: truncate_bytes(&format!("{} failed (quarantined)", f.id), TITLE_BYTES),
+            message: truncate_bytes(
+                &format!(
+                    "quarantined until {} ({}): {}",
+                    e.expires,
+                    e.reason,
+                    first_line(&f.message)
+                ),
+                MESSAGE_BYTES,
+            ),
+            details: f.text.clone(),
+        });
+    }
+    if !q.passed.is_empty() {
+        let ids: Vec<&str> = q.passed.iter().map(|(id, _)| id.as_str()).collect();
+        out.push(Annotation {
+            level: Level::Notice,
+            file: None,
+            line: None,
+            title: "parallel-pytest: quarantined tests passed".into(),
+            message: truncate_bytes(
+                &format!(
+                    "{} passed in this run: {}",
+                    crate::text::count(ids.len() as u64, "quarantined test", "quarantined tests"),
+                    ids.join(", ")
+                ),
+                MESSAGE_BYTES,
+            ),
+            details: None,
+        });
+    }
     out
 }
 

@@ -59,22 +59,57 @@ pub fn render(summary: &Summary, repo_prefix: Option<&str>) -> String {
             } else {
                 "major"
             },
-            location: Location {
-                path: match (repo_prefix, &f.file) {
-                    (Some(prefix), Some(file)) => {
-                        format!("{prefix}/{}", file.trim_start_matches("./"))
-                    }
-                    (None, Some(file)) => file.clone(),
-                    (Some(prefix), None) => prefix.to_owned(),
-                    (None, None) => ".".into(),
-                },
-                lines: Lines {
-                    begin: f.line.unwrap_or(1),
-                },
-            },
+            location: location(repo_prefix, f),
         })
+        .chain(quarantined(summary, repo_prefix))
         .collect();
     serde_json::to_string_pretty(&issues).unwrap_or_else(|_| "[]".into()) + "\n"
+}
+
+fn location(repo_prefix: Option<&str>, f: &super::model::Failure) -> Location {
+    Location {
+        path: match (repo_prefix, &f.file) {
+            (Some(prefix), Some(file)) => {
+                format!("{prefix}/{}", file.trim_start_matches("./"))
+            }
+            (None, Some(file)) => file.clone(),
+            (Some(prefix), None) => prefix.to_owned(),
+            (None, None) => ".".into(),
+        },
+        lines: Lines {
+            begin: f.line.unwrap_or(1),
+        },
+    }
+}
+
+/// Quarantined failures: severity `info`, their own check name and fingerprint (a test that
+/// leaves the quarantine and still fails shows up as a new issue).
+fn quarantined<'a>(
+    summary: &'a Summary,
+    repo_prefix: Option<&'a str>,
+) -> impl Iterator<Item = Issue> + 'a {
+    let q = &summary.quarantine;
+    q.failed.iter().map(move |qf| {
+        let f = &qf.failure;
+        let e = &q.entries[qf.entry];
+        Issue {
+            description: truncate_bytes(
+                &format!(
+                    "{} {} (quarantined until {}: {}): {}",
+                    f.id,
+                    f.outcome.as_str(),
+                    e.expires,
+                    e.reason,
+                    super::model::first_line(&f.message)
+                ),
+                1000,
+            ),
+            check_name: "pytest-quarantined".into(),
+            fingerprint: fingerprint(&format!("quarantined\0{}", f.id), f.outcome),
+            severity: "info",
+            location: location(repo_prefix, f),
+        }
+    })
 }
 
 #[cfg(test)]

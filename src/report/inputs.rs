@@ -225,14 +225,25 @@ fn read_manifests(found: &mut Found, exclude: &BTreeSet<PathBuf>) -> Vec<LoadedM
                 found.shard_of.insert(junit, shard);
             }
         }
-        let rebuilt = if !junit_found && manifest.pytest_started {
-            super::rebuild::from_log(&path, &manifest).map(|(file, rebuilt)| {
-                found.rebuilt.push(file);
-                rebuilt
-            })
+        // No JUnit from the parallel phase, or the serial phase died before writing its own
+        // (the parallel phase's file is there, without the serial tests): the results log.
+        let serial_lost = manifest
+            .serial
+            .as_ref()
+            .is_some_and(|s| s.started && s.junit_missing);
+        let rebuild = if !junit_found && manifest.pytest_started {
+            Some(false)
+        } else if junit_found && serial_lost {
+            Some(true)
         } else {
             None
         };
+        let rebuilt = rebuild.and_then(|serial| {
+            super::rebuild::from_log(&path, &manifest, serial).map(|(file, rebuilt)| {
+                found.rebuilt.push(file);
+                rebuilt
+            })
+        });
         manifests.push(LoadedManifest {
             path: shown,
             manifest,

@@ -20,6 +20,39 @@ struct Doc<'a> {
     /// Where the plan's timings came from (`plan`'s `timings_source`).
     #[serde(skip_serializing_if = "Option::is_none")]
     timings_source: Option<&'a crate::timings::Provenance>,
+    /// Failures a quarantine entry covers (`outcome: "quarantined"`); absent without a quarantine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quarantined: Option<Vec<Quarantined<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quarantine: Option<QuarantineDoc<'a>>,
+    /// The shards' combined coverage; absent without coverage data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    coverage: Option<&'a super::coverage::CoverageReport>,
+}
+
+#[derive(Serialize)]
+struct Quarantined<'a> {
+    id: &'a str,
+    file: Option<&'a str>,
+    line: Option<u64>,
+    /// Always `quarantined`; `was` keeps pytest's outcome (`failed`, `error`).
+    outcome: &'static str,
+    was: crate::junit::Outcome,
+    message: &'a str,
+    shard: Option<u32>,
+    /// The entry that covers it.
+    entry: &'a super::quarantine::Entry,
+}
+
+#[derive(Serialize)]
+struct QuarantineDoc<'a> {
+    entries: &'a [super::quarantine::Entry],
+    /// Quarantined failures (also listed under `quarantined`).
+    failed: usize,
+    /// Tests an entry covers that passed in this run (the entry may go).
+    passed: Vec<&'a str>,
+    /// Entries past their date: they make the report red.
+    expired: Vec<&'a super::quarantine::Entry>,
 }
 
 #[derive(Serialize)]
@@ -54,6 +87,9 @@ pub fn render(summary: &Summary) -> String {
         collected_nothing: &summary.collected_nothing,
         not_found: &summary.not_found,
         timings_source: summary.timings_source.as_ref(),
+        quarantined: quarantined(summary),
+        quarantine: quarantine_doc(summary),
+        coverage: summary.coverage.as_ref(),
     };
     let text =
         serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
@@ -61,6 +97,35 @@ pub fn render(summary: &Summary) -> String {
     // may be echoed to a log. `#` only occurs inside JSON strings, where `\u0023` is the same
     // character to every JSON reader but breaks the match.
     text.replace("##[", "#\\u0023[") + "\n"
+}
+
+fn quarantined(summary: &Summary) -> Option<Vec<Quarantined<'_>>> {
+    let q = &summary.quarantine;
+    (!q.is_empty()).then(|| {
+        q.failed
+            .iter()
+            .map(|f| Quarantined {
+                id: &f.failure.id,
+                file: f.failure.file.as_deref(),
+                line: f.failure.line,
+                outcome: "quarantined",
+                was: f.failure.outcome,
+                message: &f.failure.message,
+                shard: f.failure.shard,
+                entry: &q.entries[f.entry],
+            })
+            .collect()
+    })
+}
+
+fn quarantine_doc(summary: &Summary) -> Option<QuarantineDoc<'_>> {
+    let q = &summary.quarantine;
+    (!q.is_empty()).then(|| QuarantineDoc {
+        entries: &q.entries,
+        failed: q.failed.len(),
+        passed: q.passed.iter().map(|(id, _)| id.as_str()).collect(),
+        expired: q.expired.iter().map(|&i| &q.entries[i]).collect(),
+    })
 }
 
 #[cfg(test)]

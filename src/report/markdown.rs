@@ -101,8 +101,16 @@ pub fn render(summary: &Summary, opts: &MarkdownOptions) -> String {
     let flaky = flaky(summary);
     let slowest = slowest(summary);
     let balance = balance(summary);
-    let fixed =
-        head.len() + problems.len() + rerun.len() + flaky.len() + slowest.len() + balance.len();
+    let quarantine = quarantine_section(summary);
+    let coverage = coverage_section(summary);
+    let fixed = head.len()
+        + problems.len()
+        + rerun.len()
+        + flaky.len()
+        + slowest.len()
+        + balance.len()
+        + quarantine.len()
+        + coverage.len();
 
     // If even the bounded sections do not fit (a tiny budget), keep them in priority order.
     let mut budget = opts.max_bytes.saturating_sub(fixed);
@@ -113,10 +121,12 @@ pub fn render(summary: &Summary, opts: &MarkdownOptions) -> String {
     for part in [
         &head,
         &problems,
+        &quarantine,
         &table,
         &tracebacks,
         &rerun,
         &flaky,
+        &coverage,
         &slowest,
         &balance,
     ] {
@@ -192,6 +202,99 @@ fn notices(s: &Summary) -> String {
         ));
     }
     out.push('\n');
+    out
+}
+
+/// Lines shown per quarantine list.
+const QUARANTINE_SHOWN: usize = 50;
+
+/// Expired entries, quarantined failures and quarantined tests that passed; nothing without a
+/// quarantine.
+fn quarantine_section(s: &Summary) -> String {
+    let q = &s.quarantine;
+    if q.is_empty() || (q.failed.is_empty() && q.passed.is_empty() && q.expired.is_empty()) {
+        return String::new();
+    }
+    let mut out = String::from("### 🔒 Quarantine\n\n");
+    for line in q.expired_lines() {
+        out.push_str(&format!(
+            "- ❌ {}\n",
+            md_code_spans(&truncate_bytes(&line, 1000))
+        ));
+    }
+    if !q.failed.is_empty() {
+        out.push_str(&format!(
+            "\n{} (not failing the run):\n\n| test | until | reason | message |\n| --- | --- | --- | --- |\n",
+            crate::text::count(q.failed.len() as u64, "quarantined test failed", "quarantined tests failed")
+        ));
+        for qf in q.failed.iter().take(QUARANTINE_SHOWN) {
+            let e = &q.entries[qf.entry];
+            out.push_str(&format!(
+                "| <code>{}</code> | {} | {} | {} |\n",
+                md_inline(&truncate_bytes(&qf.failure.id, 300)),
+                e.expires,
+                md_inline(&truncate_bytes(&e.reason, 200)),
+                md_inline(&truncate_bytes(qf.failure.headline().as_ref(), 300)),
+            ));
+        }
+        if q.failed.len() > QUARANTINE_SHOWN {
+            out.push_str(&format!(
+                "\n… and {} more\n",
+                q.failed.len() - QUARANTINE_SHOWN
+            ));
+        }
+    }
+    if !q.passed.is_empty() {
+        out.push_str(&format!(
+            "\n{} in this run (the entry may go):\n\n",
+            crate::text::count(
+                q.passed.len() as u64,
+                "quarantined test passed",
+                "quarantined tests passed"
+            )
+        ));
+        for (id, _) in q.passed.iter().take(QUARANTINE_SHOWN) {
+            out.push_str(&format!(
+                "- <code>{}</code>\n",
+                md_inline(&truncate_bytes(id, 300))
+            ));
+        }
+        if q.passed.len() > QUARANTINE_SHOWN {
+            out.push_str(&format!(
+                "- … and {} more\n",
+                q.passed.len() - QUARANTINE_SHOWN
+            ));
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// The combined coverage: total and the files with the lowest coverage; nothing without data.
+fn coverage_section(s: &Summary) -> String {
+    let Some(c) = &s.coverage else {
+        return String::new();
+    };
+    let mut out = format!(
+        "### Coverage: {:.2}%\n\n{} of {} statements covered, combined from {}.\n\n",
+        c.percent,
+        c.covered_lines,
+        c.num_statements,
+        crate::text::count(c.shards.len() as u64, "shard", "shards"),
+    );
+    let lowest = c.lowest(super::coverage::LOWEST_SHOWN);
+    if !lowest.is_empty() {
+        out.push_str("<details><summary>Lowest coverage</summary>\n\n| file | coverage | missing |\n| --- | ---: | ---: |\n");
+        for f in lowest {
+            out.push_str(&format!(
+                "| <code>{}</code> | {:.1}% | {} |\n",
+                md_inline(&truncate_bytes(&f.path, 300)),
+                f.percent,
+                f.missing_lines
+            ));
+        }
+        out.push_str("\n</details>\n\n");
+    }
     out
 }
 

@@ -7,12 +7,14 @@
 pub mod advice;
 pub mod annotations;
 pub mod codequality;
+pub mod coverage;
 pub mod escape;
 pub mod inputs;
 pub mod json;
 pub mod location;
 pub mod markdown;
 pub mod model;
+pub mod quarantine;
 pub mod rebuild;
 pub mod store;
 pub mod terminal;

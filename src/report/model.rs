@@ -275,6 +275,9 @@ pub enum ProblemKind {
     FingerprintMismatch,
     /// Nothing to report at all.
     NoResults,
+    /// A shard that should have written coverage data (coverage was on, or other shards have
+    /// it) has none among the inputs.
+    MissingCoverage,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -311,6 +314,9 @@ pub enum NoticeKind {
     NotCollected,
     /// Tests of the timings store whose file still exists and that no shard reported.
     NotReported,
+    /// Coverage data was found but could not be combined (no `coverage` in the chosen Python,
+    /// or `coverage combine` failed): the report says so and stays as it is.
+    CoverageSkipped,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -359,6 +365,12 @@ pub struct Summary {
     pub not_found: Vec<String>,
     /// Where the plan's timings came from (from the shard manifests).
     pub timings_source: Option<crate::timings::Provenance>,
+    /// Node ids that passed in this run (for the quarantine: a quarantined test that passed).
+    pub passed_ids: Vec<String>,
+    /// Quarantined failures, covered passes and expired entries; empty without a quarantine.
+    pub quarantine: super::quarantine::QuarantineReport,
+    /// Every shard's coverage data combined; `None` when no shard wrote any.
+    pub coverage: Option<super::coverage::CoverageReport>,
 }
 
 impl Summary {
@@ -371,7 +383,10 @@ impl Summary {
 
     /// Green: complete and no failed or errored test.
     pub fn green(&self) -> bool {
-        self.complete() && self.totals.failed == 0 && self.totals.errors == 0
+        self.complete()
+            && self.totals.failed == 0
+            && self.totals.errors == 0
+            && self.quarantine.expired.is_empty()
     }
 
     /// `2 failed, 120 passed, 1 flaky in 31.2s`, pytest's word order.
@@ -387,6 +402,7 @@ impl Summary {
             (t.xpassed, "xpassed"),
             (t.errors, if t.errors == 1 { "error" } else { "errors" }),
             (t.flaky, "flaky"),
+            (self.quarantine.failed.len() as u64, "quarantined"),
         ] {
             if n > 0 {
                 parts.push(format!("{n} {word}"));
@@ -394,6 +410,14 @@ impl Summary {
         }
         if parts.is_empty() {
             parts.push("no tests ran".into());
+        }
+        let expired = self.quarantine.expired.len() as u64;
+        if expired > 0 {
+            parts.push(crate::text::count(
+                expired,
+                "expired quarantine entry",
+                "expired quarantine entries",
+            ));
         }
         let mut line = parts.join(", ");
         if let Some(wall) = self.wall_seconds {

@@ -20,17 +20,29 @@ pub struct Rebuilt {
     pub running: Option<String>,
     /// Tests that finished before it.
     pub finished: usize,
+    /// Rebuilt from the serial phase's log (the parallel phase's JUnit file is there).
+    pub serial: bool,
 }
 
-/// The shard's results from the log beside `manifest_path`, when pytest ran but left no JUnit.
-pub fn from_log(manifest_path: &Path, manifest: &Manifest) -> Option<(LoadedFile, Rebuilt)> {
+/// The shard's results from the log beside `manifest_path`, when pytest ran but left no JUnit
+/// (`serial`: the serial phase's log, when that phase left none).
+pub fn from_log(
+    manifest_path: &Path,
+    manifest: &Manifest,
+    serial: bool,
+) -> Option<(LoadedFile, Rebuilt)> {
     let shard = Shard::new(manifest.shard_index.into(), manifest.shard_total.into()).ok()?;
     let path = manifest_path
         .parent()
         .unwrap_or(Path::new("."))
-        .join(results_log::file_name(&shard.file_stem(), false));
+        .join(results_log::file_name(&shard.file_stem(), serial));
     let log = results_log::read(&path)?;
-    let how = match &manifest.signal {
+    let signal = if serial {
+        manifest.serial.as_ref().and_then(|s| s.signal.as_ref())
+    } else {
+        manifest.signal.as_ref()
+    };
+    let how = match signal {
         Some(sig) => format!("pytest was killed by {sig} while running this test"),
         None => "pytest stopped while running this test".to_owned(),
     };
@@ -45,6 +57,7 @@ pub fn from_log(manifest_path: &Path, manifest: &Manifest) -> Option<(LoadedFile
     let rebuilt = Rebuilt {
         running: log.running().map(|t| t.id.clone()),
         finished: log.finished(),
+        serial,
     };
     Some((
         LoadedFile::new(path.display().to_string(), Some(shard), Ok(report)),

@@ -2,22 +2,34 @@
 //! next plan balances on fresh numbers. A broken previous store or an unwritable path is a
 //! warning: the test results decide the exit code, not the store.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use crate::ci::Shard;
+use crate::pytest::results_log;
+use crate::timings::Selectable;
 
 use crate::junit::NodeIdMapper;
 use crate::junit::reader::CUT_MARK;
 use crate::timings::{self, Store, store::looks_like_store};
 
 use super::Summary;
-use super::model::{Notice, NoticeKind};
+use super::model::{LoadedManifest, Notice, NoticeKind};
 
 /// Longest node id the store keeps (name, classname and file are each capped at 4 KiB on
 /// reading, so a real id never comes close).
 const MAX_STORED_ID_BYTES: usize = 16 * 1024;
 
 /// Folds `summary`'s durations into the stores named by `previous` (resolved from `base`) and
-/// writes the result to `out`. Says on stderr what it skipped.
-pub fn update(previous: &[String], base: &Path, out: &Path, summary: &Summary) {
+/// writes the result to `out`, with the markers and keywords the shards' results logs (beside
+/// `manifests`) recorded. Says on stderr what it skipped.
+pub fn update(
+    previous: &[String],
+    base: &Path,
+    out: &Path,
+    summary: &Summary,
+    manifests: &[LoadedManifest],
+) {
     if summary.files_read == 0 {
         eprintln!(
             "note: no test results were read, so `{}` was left as it was",
@@ -40,6 +52,7 @@ pub fn update(previous: &[String], base: &Path, out: &Path, summary: &Summary) {
         Err(err) => eprintln!("warning: ignoring previous timings: {err}"),
     }
     observe(&mut store, summary);
+    store.observe_selectables(&selectables(manifests));
     if let Err(err) = store.write(out) {
         eprintln!("warning: {err}");
     }
@@ -116,15 +129,43 @@ fn merge_previous(store: &mut Store, previous: Store) {
     }
 }
 
+/// Markers and keywords per test from the results logs of both phases of every shard (a
+/// manifest from an artifact names only its own shard; the logs sit beside it).
+fn selectables(manifests: &[LoadedManifest]) -> BTreeMap<String, Selectable> {
+    let mut out = BTreeMap::new();
+    for m in manifests {
+        let Ok(shard) = Shard::new(m.manifest.shard_index.into(), m.manifest.shard_total.into())
+        else {
+            continue;
+        };
+        let dir = Path::new(&m.path).parent().unwrap_or(Path::new("."));
+        for serial in [false, true] {
+            let path = dir.join(results_log::file_name(&shard.file_stem(), serial));
+            let Some(log) = results_log::read(&path) else {
+                continue;
+            };
+            for t in log.tests {
+                if let Some(sel) = t.selectable.filter(|_| storable(&t.id)) {
+                    out.insert(t.id, sel);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A stand-in for an over-long name names no real test: never persist it.
+fn storable(id: &str) -> bool {
+    !id.contains(CUT_MARK) && id.len() <= MAX_STORED_ID_BYTES
+}
+
 /// This run's durations and the peak worker memory of any shard.
 fn observe(store: &mut Store, summary: &Summary) {
-    // A stand-in for an over-long name names no real test: never persist it.
-    let real = |id: &&String| !id.contains(CUT_MARK) && id.len() <= MAX_STORED_ID_BYTES;
     store.observe_run(
         summary
             .observed
             .iter()
-            .filter(|(id, _)| real(&id))
+            .filter(|(id, _)| storable(id))
             .map(|(id, s)| (id.as_str(), *s)),
     );
     store.observe_worker_memory(
@@ -144,7 +185,7 @@ mod tests {
     fn nothing_read_leaves_the_store_alone() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("t.json");
-        update(&[], dir.path(), &out, &Summary::default());
+        update(&[], dir.path(), &out, &Summary::default(), &[]);
         assert!(!out.exists());
     }
 
@@ -189,7 +230,7 @@ mod tests {
         summary
             .observed
             .push(("tests/test_a.py::test_x".into(), 1.5));
-        update(&[], dir.path(), &out, &summary);
+        update(&[], dir.path(), &out, &summary, &[]);
         let text = std::fs::read_to_string(&out).unwrap();
         assert!(text.contains("tests/test_a.py::test_x"), "{text}");
     }
@@ -210,7 +251,7 @@ mod tests {
         summary
             .observed
             .push(("tests/test_a.py::test_ok".into(), 1.0));
-        update(&[], dir.path(), &out, &summary);
+        update(&[], dir.path(), &out, &summary, &[]);
         let text = std::fs::read_to_string(&out).unwrap();
         assert!(text.contains("test_ok"), "{text}");
         assert!(

@@ -57,6 +57,9 @@ pub fn render(summary: &Summary, color: bool) -> String {
     out.push_str(&balance(summary));
     out.push_str(&slowest(summary));
     out.push_str(&short_summary(summary, &p));
+    out.push_str(&quarantine(summary, &p));
+    // After every untrusted line: GitLab's `coverage:` regex takes the last match in the log.
+    out.push_str(&coverage(summary));
     out.push('\n');
     let last = rule(&summary.headline());
     out.push_str(&if summary.green() {
@@ -223,6 +226,55 @@ fn short_summary(summary: &Summary, p: &Paint) -> String {
 }
 
 /// `FAILED id - message (file:line, shard i/n)`.
+/// Quarantined failures (yellow), quarantined passes, expired entries (red).
+fn quarantine(summary: &Summary, p: &Paint) -> String {
+    let q = &summary.quarantine;
+    if q.failed.is_empty() && q.passed.is_empty() && q.expired.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("{}\n", rule("quarantine"));
+    for line in q.expired_lines() {
+        out.push_str(&format!("{} {}\n", p.red("EXPIRED"), terminal(&line)));
+    }
+    for qf in &q.failed {
+        let e = &q.entries[qf.entry];
+        out.push_str(&format!(
+            "{} {} - {} (until {}: {})\n",
+            p.yellow("QUARANTINED"),
+            terminal(&qf.failure.id),
+            terminal(&truncate_bytes(qf.failure.headline().as_ref(), 200)),
+            e.expires,
+            terminal(&truncate_bytes(&e.reason, 200)),
+        ));
+    }
+    for (id, _) in &q.passed {
+        out.push_str(&format!(
+            "{} {} (quarantined, passed: the entry may go)\n",
+            p.green("PASSED"),
+            terminal(id)
+        ));
+    }
+    out
+}
+
+/// The total and the lowest-covered files; the total line is what GitLab's `coverage:` reads.
+fn coverage(summary: &Summary) -> String {
+    let Some(c) = &summary.coverage else {
+        return String::new();
+    };
+    let mut out = format!("{}\n", rule("coverage"));
+    for f in c.lowest(super::coverage::LOWEST_SHOWN) {
+        out.push_str(&format!(
+            "{:>6.1}%  {}\n",
+            f.percent,
+            terminal(&truncate_bytes(&f.path, 200))
+        ));
+    }
+    out.push_str(&c.total_line());
+    out.push('\n');
+    out
+}
+
 fn failure_line(f: &Failure, p: &Paint) -> String {
     let word = match f.outcome {
         crate::junit::Outcome::Error => "ERROR",
@@ -289,5 +341,58 @@ mod tests {
         s.totals.failed = 1;
         assert!(render(&s, true).contains("\x1b[31m"));
         assert!(!render(&s, false).contains('\x1b'));
+    }
+}
+
+#[cfg(test)]
+mod coverage_tests {
+    use super::*;
+    use crate::report::coverage::{CoverageReport, FileCoverage};
+    use crate::report::model::Failure;
+
+    /// GitLab's `coverage:` regex takes the last match in the log: a failure message that
+    /// prints a fake total must come before the real one.
+    #[test]
+    fn the_total_line_comes_after_every_untrusted_line() {
+        let mut s = Summary::default();
+        s.totals.failed = 1;
+        s.failures.push(Failure {
+            id: "t.py::x".into(),
+            file: None,
+            line: None,
+            outcome: crate::junit::Outcome::Failed,
+            message: "boom\ncoverage: 100.00% of 1 statements".into(),
+            shard: None,
+            shard_total: None,
+            text: None,
+            attempts: 1,
+            crashed_worker: None,
+        });
+        s.coverage = Some(CoverageReport {
+            percent: 42.5,
+            covered_lines: 17,
+            num_statements: 40,
+            missing_lines: 23,
+            files: vec![FileCoverage {
+                path: "app/a.py".into(),
+                percent: 42.5,
+                num_statements: 40,
+                missing_lines: 23,
+            }],
+            shards: vec![1, 2],
+            data_files: 2,
+            cobertura: None,
+        });
+        let text = render(&s, false);
+        let last = text
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("coverage: "))
+            .unwrap();
+        assert_eq!(
+            last,
+            "coverage: 42.50% of 40 statements (2 data files combined from 2 shards)"
+        );
+        assert!(text.contains("  42.5%  app/a.py"), "{text}");
     }
 }

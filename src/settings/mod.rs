@@ -19,6 +19,8 @@ pub mod run;
 
 pub mod plan;
 
+pub mod quarantine;
+
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer};
@@ -239,6 +241,11 @@ pub struct FileConfig {
     /// `timings-fetch = false`: as `--no-timings-fetch`.
     pub timings_fetch: Option<bool>,
     pub timings_fetch_timeout: Option<f64>,
+    /// `[[tool.parallel-pytest.quarantine]]` entries; read with their lines by
+    /// [`quarantine::load`], here only so the key is known.
+    pub quarantine: Option<toml::Value>,
+    /// A TOML file of `[[quarantine]]` entries, relative to the root.
+    pub quarantine_file: Option<PathBuf>,
 }
 
 /// Read `[tool.parallel-pytest]` from `<root>/pyproject.toml`; missing file or table → defaults.

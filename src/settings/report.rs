@@ -33,6 +33,13 @@ pub struct ReportSettings {
     pub junit_out: Option<PathBuf>,
     pub codequality_out: Option<PathBuf>,
     pub json_out: Option<PathBuf>,
+    /// `--coverage-xml`: Cobertura XML of the combined coverage.
+    pub coverage_xml: Option<PathBuf>,
+    /// The interpreter whose `coverage` combines the shards' data: `PARALLEL_PYTEST_PYTHON`,
+    /// else `python` in `[tool.parallel-pytest]`; `None`: found on `PATH`.
+    pub python: Option<(PathBuf, crate::python::PythonSource)>,
+    /// The quarantine list (`[[tool.parallel-pytest.quarantine]]`, `quarantine-file`).
+    pub quarantine: Vec<crate::report::quarantine::Entry>,
     pub github: GithubOptions,
     pub gitlab: GitlabOptions,
 }
@@ -83,6 +90,9 @@ impl ReportSettings {
             junit_out: args.junit_out,
             codequality_out: args.codequality_out,
             json_out: args.json_out,
+            coverage_xml: args.coverage_xml.map(|p| root.join(p)),
+            python: report_python(file, &root, env),
+            quarantine: super::quarantine::load(&root, file)?,
             github: GithubOptions {
                 check_run: args.github.check_run,
                 comment: args.github.comment,
@@ -102,13 +112,35 @@ impl ReportSettings {
     }
 
     /// Our own output files, which must never be read back as inputs.
+    ///
+    /// (The Cobertura XML is not JUnit but sits in the same folders; it is excluded too.)
     pub fn own_outputs(&self) -> Vec<PathBuf> {
-        [&self.junit_out, &self.codequality_out]
+        [&self.junit_out, &self.codequality_out, &self.coverage_xml]
             .into_iter()
             .flatten()
             .cloned()
             .collect()
     }
+}
+
+/// `PARALLEL_PYTEST_PYTHON`, else `python` from the config (a relative path from the root).
+fn report_python(
+    file: &FileConfig,
+    root: &std::path::Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<(PathBuf, crate::python::PythonSource)> {
+    use crate::python::PythonSource;
+    if let Some(p) = env(crate::env_vars::ours::PYTHON).filter(|v| !v.is_empty()) {
+        return Some((PathBuf::from(p), PythonSource::Flag));
+    }
+    file.python.as_ref().map(|p| {
+        let p = if p.components().count() > 1 && p.is_relative() {
+            root.join(p)
+        } else {
+            p.clone()
+        };
+        (p, PythonSource::Config)
+    })
 }
 
 #[cfg(test)]

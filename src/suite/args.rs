@@ -112,12 +112,20 @@ pub struct ParsedArgs {
     pub doctest_modules: bool,
     /// `-p no:doctest`.
     pub no_doctest: bool,
+    /// `-k EXPR` (the last one wins, as with argparse).
+    pub keyword_expr: Option<String>,
+    /// `-m EXPR` (the last one wins).
+    pub mark_expr: Option<String>,
     /// Every arg that is not positional (options and their values), in order.
     pub options: Vec<String>,
 }
 
 fn takes_value(opt: &str) -> bool {
     VALUE_OPTIONS.contains(&opt)
+}
+
+fn strip_eq(v: String) -> String {
+    v.strip_prefix('=').map(str::to_owned).unwrap_or(v)
 }
 
 /// Parses pytest args the way pytest's argparse would for the options we care about.
@@ -176,6 +184,9 @@ pub fn parse(args: &[String]) -> ParsedArgs {
             ("--doctest-glob", Some(v)) => out.doctest_glob.push(v),
             ("--doctest-modules", _) => out.doctest_modules = true,
             ("-p", Some(v)) if v == "no:doctest" => out.no_doctest = true,
+            // argparse reads `-k=expr` as `expr`.
+            ("-k", Some(v)) => out.keyword_expr = Some(strip_eq(v)),
+            ("-m", Some(v)) => out.mark_expr = Some(strip_eq(v)),
             _ => {}
         }
     }
@@ -203,6 +214,11 @@ mod tests {
             vec![("python_files".to_owned(), "check_*.py".to_owned())]
         );
         assert!(p.options.contains(&"slow and not db".to_owned()));
+        assert_eq!(p.keyword_expr.as_deref(), Some("slow and not db"));
+        assert_eq!(p.mark_expr.as_deref(), Some("fast"));
+        let p = parse(&v("-m slow -m 'not slow' -k=login"));
+        assert_eq!(p.mark_expr.as_deref(), Some("not slow"));
+        assert_eq!(p.keyword_expr.as_deref(), Some("login"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod args;
 pub mod collect;
 pub mod config;
 pub mod discover;
+pub mod expression;
 pub mod ini;
 pub mod markers;
 pub mod paths;
@@ -170,6 +171,9 @@ pub fn load(req: &SuiteRequest) -> Result<Suite, SuiteError> {
     let mut all_args = addopts;
     all_args.deselect.extend(cli.deselect.iter().cloned());
     all_args.positional = cli.positional.clone();
+    // The command line comes after `addopts`: its `-k`/`-m` wins.
+    all_args.keyword_expr = cli.keyword_expr.or(all_args.keyword_expr);
+    all_args.mark_expr = cli.mark_expr.or(all_args.mark_expr);
     Ok(Suite {
         rootdir: config.rootdir,
         config_file: config.file,

@@ -10,8 +10,11 @@
 //!   the file, at least 1) × the median per-test duration*.
 //! - With `--collect` every collected id is known to exist: timed ids take their time, the
 //!   others the median.
+//! - A timed test the user's `-k`/`-m` will deselect (`filtered`, decided from the markers and
+//!   keywords a run stored) takes [`MIN_TEST_SECONDS`]: it still goes to a shard (pytest
+//!   drops it there), but it weighs nothing in the balance and not in the median.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use crate::node_id::file_part;
@@ -106,11 +109,16 @@ pub fn build(
     rootdir: &Path,
     files: &[String],
     collected: Option<&[String]>,
-    tests: HashMap<String, f64>,
+    mut tests: HashMap<String, f64>,
+    filtered: &HashSet<String>,
 ) -> (Vec<FileWork>, EstimateSummary) {
+    let filtered_seconds: Vec<(String, f64)> = filtered
+        .iter()
+        .filter_map(|id| tests.remove_entry(id))
+        .collect();
     match collected {
-        Some(ids) => from_collected(ids, &tests),
-        None => from_files(rootdir, files, tests),
+        Some(ids) => from_collected(ids, &tests, filtered),
+        None => from_files(rootdir, files, tests, filtered_seconds),
     }
 }
 
@@ -122,13 +130,18 @@ fn floor(seconds: f64) -> f64 {
 fn from_collected(
     ids: &[String],
     timed: &HashMap<String, f64>,
+    filtered: &HashSet<String>,
 ) -> (Vec<FileWork>, EstimateSummary) {
     let known: Vec<f64> = ids.iter().filter_map(|id| timed.get(id).copied()).collect();
     let med = median(known).unwrap_or(DEFAULT_TEST_SECONDS);
     let mut by_file: BTreeMap<&str, Vec<TestWork>> = BTreeMap::new();
     let mut unknown = 0;
     for id in ids {
-        let t = timed.get(id).copied();
+        let t = if filtered.contains(id) {
+            Some(0.0)
+        } else {
+            timed.get(id).copied()
+        };
         unknown += u64::from(t.is_none());
         by_file.entry(file_part(id)).or_default().push(TestWork {
             id: id.clone(),
@@ -168,6 +181,7 @@ fn from_files(
     rootdir: &Path,
     files: &[String],
     timed: HashMap<String, f64>,
+    filtered: Vec<(String, f64)>,
 ) -> (Vec<FileWork>, EstimateSummary) {
     let wanted: HashMap<&str, usize> = files
         .iter()
@@ -182,6 +196,16 @@ fn from_files(
             tests[i].push(TestWork {
                 id,
                 seconds: floor(s),
+                known: true,
+            });
+        }
+    }
+    // Deselected tests are known (their file is not a guess) but free, and no part of the median.
+    for (id, _) in filtered {
+        if let Some(&i) = wanted.get(file_part(&id)) {
+            tests[i].push(TestWork {
+                id,
+                seconds: floor(0.0),
                 known: true,
             });
         }
@@ -261,12 +285,18 @@ mod tests {
         t.tests.insert("test_a.py::y".into(), 4.0);
         t.tests.insert("gone.py::z".into(), 100.0);
         let files = vec!["test_a.py".to_owned(), "test_new.py".to_owned()];
-        let (work, summary) = build(d.path(), &files, None, t.tests);
+        let (work, summary) = build(d.path(), &files, None, t.tests.clone(), &HashSet::new());
         assert_eq!(work[0].seconds(), 6.0);
         assert_eq!(work[1].seconds(), 6.0); // 2 tests × median 3.0
         assert_eq!(summary.unknown, 1);
         assert_eq!((summary.timed_tests, summary.untimed_tests), (2, 2));
         assert_eq!(summary.coverage(), 0.5);
+        // `y` deselected by the user's filter: free, and the median is `x` alone.
+        let filtered = HashSet::from(["test_a.py::y".to_owned()]);
+        let (work, _) = build(d.path(), &files, None, t.tests, &filtered);
+        assert_eq!(work[0].seconds(), 2.0 + MIN_TEST_SECONDS);
+        assert_eq!(work[0].tests.len(), 2, "still planned");
+        assert_eq!(work[1].seconds(), 4.0);
     }
 
     #[test]
@@ -278,7 +308,7 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let (work, summary) = build(Path::new("."), &[], Some(&ids), t.tests);
+        let (work, summary) = build(Path::new("."), &[], Some(&ids), t.tests, &HashSet::new());
         assert_eq!(work.len(), 2);
         assert_eq!(work[0].tests[1].seconds, MIN_TEST_SECONDS);
         assert_eq!(work[1].tests[0].seconds, 0.5);

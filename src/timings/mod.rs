@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use crate::junit::node_id::NodeIdMapper;
 pub use estimate::{FileWork, TestWork};
 
-pub use store::{Store, StoreEntry};
+pub use store::{Selectable, Store, StoreEntry};
 
 /// Default store path, relative to the project root.
 pub const DEFAULT_STORE: &str = ".parallel-pytest/timings.json";
@@ -113,6 +113,8 @@ pub struct Provenance {
 #[derive(Debug, Clone, Default)]
 pub struct Timings {
     pub tests: HashMap<String, f64>,
+    /// Markers and keywords per node id, from our stores (the later source wins).
+    pub selectable: HashMap<String, Selectable>,
     pub sources: Vec<PathBuf>,
     pub warnings: Vec<String>,
 }

@@ -169,6 +169,10 @@ fn read_json(path: &Path, bytes: &[u8], timings: &mut Timings) -> Result<(), Tim
     if store::looks_like_store(&text) {
         let store = store::Store::from_json(&text).map_err(|e| e.with_path(&shown))?;
         for (id, entry) in store.tests {
+            if let Some(sel) = entry.selectable() {
+                let key = crate::node_id::NodeId::new(id.clone()).into_string();
+                timings.selectable.insert(key, sel);
+            }
             timings.insert_checked(id, entry.seconds, path);
         }
         return Ok(());

@@ -5,9 +5,16 @@
 //!   "format": "parallel-pytest-timings",
 //!   "version": 1,
 //!   "smoothing": {"method": "ewma", "alpha": 0.3, "forget_after_runs": 10},
-//!   "tests": {"tests/test_a.py::test_x": {"seconds": 1.25, "runs": 4, "missed": 0}}
+//!   "tests": {"tests/test_a.py::test_x": {"seconds": 1.25, "runs": 4, "missed": 0,
+//!             "markers": ["slow"], "keywords": ["slow", "test_a.py", "test_x", "tests"]}}
 //! }
 //! ```
+//!
+//! `markers` and `keywords` (optional, written when a run recorded them) are what pytest's
+//! `-m` and `-k` match a test against: its markers' names, and the names `-k` searches (the
+//! test's and its parents' names, its markers', extra keywords). The plan uses them to leave
+//! out of the balance the tests a filter will deselect; they are replaced whenever a run
+//! records them again and kept otherwise.
 //!
 //! Smoothing: an exponentially weighted moving average, `new = old + alpha × (observed − old)`
 //! with `alpha = 0.3`, so one noisy run moves a test's estimate by 30 % of the surprise and a
@@ -37,6 +44,29 @@ pub struct StoreEntry {
     /// Consecutive runs that did not observe it.
     #[serde(default)]
     pub missed: u32,
+    /// Marker names, as `-m` matches them; absent when no run recorded them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub markers: Option<Vec<String>>,
+    /// Names `-k` matches; absent when no run recorded them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keywords: Option<Vec<String>>,
+}
+
+/// What `-m` and `-k` match one test against, as a run recorded it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selectable {
+    pub markers: Vec<String>,
+    pub keywords: Vec<String>,
+}
+
+impl StoreEntry {
+    /// The recorded markers and keywords, when both are known.
+    pub fn selectable(&self) -> Option<Selectable> {
+        Some(Selectable {
+            markers: self.markers.clone()?,
+            keywords: self.keywords.clone()?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -170,6 +200,8 @@ impl Store {
                         seconds: *s,
                         runs: 1,
                         missed: 0,
+                        markers: None,
+                        keywords: None,
                     },
                 );
             }
@@ -213,9 +245,25 @@ impl Store {
                             seconds: s,
                             runs: 1,
                             missed: 0,
+                            markers: None,
+                            keywords: None,
                         },
                     );
                 }
+            }
+        }
+    }
+
+    /// Records what this run saw of each test's markers and keywords (replacing older records;
+    /// a test the run did not record keeps its own). Only tests in the store are touched.
+    pub fn observe_selectables<'a>(
+        &mut self,
+        seen: impl IntoIterator<Item = (&'a String, &'a Selectable)>,
+    ) {
+        for (id, sel) in seen {
+            if let Some(entry) = self.tests.get_mut(id) {
+                entry.markers = Some(sel.markers.clone());
+                entry.keywords = Some(sel.keywords.clone());
             }
         }
     }
@@ -311,6 +359,33 @@ mod tests {
             s.observe_run([("a", 13.0)]);
         }
         assert!(!s.tests.contains_key("b"));
+    }
+
+    #[test]
+    fn markers_and_keywords_are_optional_and_kept_until_seen_again() {
+        let mut s = Store::default();
+        s.observe_run([("a.py::t", 1.0), ("a.py::u", 1.0)]);
+        assert!(!s.to_json().contains("markers"), "absent until recorded");
+        let sel = Selectable {
+            markers: vec!["slow".into()],
+            keywords: vec!["a.py".into(), "slow".into(), "t".into()],
+        };
+        let id = "a.py::t".to_string();
+        s.observe_selectables([(&id, &sel)]);
+        s.observe_run([("a.py::t", 1.0)]);
+        assert_eq!(s.tests["a.py::t"].selectable(), Some(sel.clone()));
+        assert_eq!(s.tests["a.py::u"].selectable(), None);
+        let json = s.to_json();
+        assert!(json.contains("\"markers\": [\n        \"slow\""), "{json}");
+        assert_eq!(Store::from_json(&json).unwrap(), s);
+        // A test without markers is known to have none.
+        let none = Selectable {
+            markers: vec![],
+            keywords: vec!["u".into()],
+        };
+        let id = "a.py::u".to_string();
+        s.observe_selectables([(&id, &none)]);
+        assert_eq!(s.tests["a.py::u"].selectable(), Some(none));
     }
 
     #[test]

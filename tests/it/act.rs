@@ -220,6 +220,7 @@ fn action_runs_three_shards_and_a_report_under_act() {
         for file in [
             format!("junit-{i}-of-3.xml"),
             format!("shard-{i}-of-3.json"),
+            format!("coverage-{i}-of-3.dat"),
         ] {
             assert!(
                 artifact.join(&file).is_file(),
@@ -261,6 +262,11 @@ fn action_runs_three_shards_and_a_report_under_act() {
     assert_eq!(field("complete"), "true", "{outputs}");
     assert_eq!(field("exit-code"), "1", "{outputs}");
     assert_eq!(field("summary"), "set", "{outputs}");
+    // The shards' coverage data, combined in the report job (`--cov` on every shard).
+    let coverage: f64 = field("coverage")
+        .parse()
+        .unwrap_or_else(|_| panic!("no coverage output: {outputs}\n{}", show()));
+    assert!(coverage > 0.0 && coverage <= 100.0, "{outputs}");
 
     // Only this matrix's three artifacts were fetched, each into its own folder, and no token
     // reached pytest (`test_no_token_reaches_the_tests` passed on every shard).

@@ -33,6 +33,11 @@ impl Run {
                 };
                 let job = job.trim();
                 let job = job.split_once("] -> ").map_or(job, |(_, j)| j);
+                // A job with `coverage:` is listed as `job 74.47% coverage`.
+                let job = job
+                    .strip_suffix("% coverage")
+                    .and_then(|j| j.rsplit_once(' '))
+                    .map_or(job, |(j, _)| j);
                 if job.starts_with("parallel-pytest-") {
                     out.insert(job.to_owned(), status.to_owned());
                 }
@@ -768,4 +773,64 @@ fn shard_job_keeps_the_token_from_pytest() {
     for secret in ["glpat-secret-1", "glpat-secret-2", "ghs-secret-3"] {
         assert!(!env.contains(secret), "{secret} reached the shard's run");
     }
+}
+
+/// Coverage through the component: three shards run `--cov`, each keeps its
+/// `coverage-I-of-3.dat` in its artifact, the report job gets them through `needs`, combines
+/// them (its `install` puts the pinned venv with coverage.py on `PATH`), publishes the
+/// Cobertura report and prints the total line the component's `coverage:` regex reads.
+#[test]
+fn coverage_data_travels_through_artifacts_to_the_cobertura_report() {
+    let suite = harness::fixtures().join("coverage-suite");
+    let inputs = self_test_inputs(json!({
+        "shards": 3,
+        "pytest_args": "--cov -p no:cacheprovider",
+        "timings_cache": false,
+    }));
+    let run = run_pipeline(project(&suite, inputs, "main"), &[]);
+    expect_statuses(
+        &run,
+        &[
+            ("parallel-pytest-shard: [1/3]", "PASS"),
+            ("parallel-pytest-shard: [2/3]", "PASS"),
+            ("parallel-pytest-shard: [3/3]", "PASS"),
+            ("parallel-pytest-report", "PASS"),
+        ],
+    );
+    let imported = run.path(".gitlab-ci-local/builds/parallel-pytest-report/.parallel-pytest");
+    for i in 1..=3 {
+        let file = format!("coverage-{i}-of-3.dat");
+        assert!(imported.join(&file).is_file(), "report job lacks `{file}`");
+    }
+    let xml = std::fs::read_to_string(run.path(".parallel-pytest-report/coverage.xml"))
+        .expect("the report job's Cobertura artifact");
+    assert!(
+        xml.contains("<coverage ") && xml.contains("shapes.py"),
+        "{xml}"
+    );
+    // The component's regex, `/^coverage: \d+(?:\.\d+)?%/`, on the job's log lines.
+    let log = run.log_of("parallel-pytest-report");
+    let total = log
+        .lines()
+        .rev()
+        .filter_map(|l| l.split_once(" coverage: ").map(|(_, rest)| rest))
+        .filter_map(|rest| rest.split_once('%').map(|(n, _)| n))
+        .find(|n| n.parse::<f64>().is_ok())
+        .unwrap_or_else(|| panic!("no coverage total in the report job's log:\n{log}"));
+    let total: f64 = total.parse().unwrap();
+    // The fixture's unsharded total (tests/it/coverage.rs pins it against real pytest-cov);
+    // shards built in different folders must still add up to it.
+    assert!((total - 74.47).abs() < 0.1, "{total}");
+    assert!(
+        run.stdout
+            .contains(" PASS  parallel-pytest-report 74.47% coverage"),
+        "gitlab-ci-local read another total"
+    );
+    let template =
+        std::fs::read_to_string(harness::repo_root().join("templates/parallel-pytest.yml"))
+            .unwrap();
+    assert!(
+        template.contains(r"coverage: '/^coverage: \d+(?:\.\d+)?%/'"),
+        "the component's coverage regex changed: update this test and the README"
+    );
 }

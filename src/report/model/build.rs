@@ -53,6 +53,12 @@ pub(super) fn build(inputs: &Inputs) -> Summary {
         ));
     }
     problems.sort_by_key(|a| a.kind);
+    let passed_ids = index
+        .tests
+        .iter()
+        .filter(|t| t.test.last.outcome == Outcome::Passed)
+        .map(|t| t.id.clone())
+        .collect();
 
     Summary {
         totals: folded.totals,
@@ -78,6 +84,9 @@ pub(super) fn build(inputs: &Inputs) -> Summary {
             .manifests
             .iter()
             .find_map(|m| m.manifest.timings_source.clone()),
+        passed_ids,
+        quarantine: Default::default(),
+        coverage: None,
     }
 }
 
@@ -594,9 +603,16 @@ fn rebuilt_crash(man: &Manifest, how: &str, rebuilt: &Rebuilt) -> String {
         rebuilt.finished,
         plural(rebuilt.finished as u64, "test", "tests")
     );
+    let phase = if rebuilt.serial {
+        " in the serial phase"
+    } else {
+        ""
+    };
     match &rebuilt.running {
-        Some(id) => format!("pytest{on} {how} while running `{id}`; {finished} finished before it"),
-        None => format!("pytest{on} {how} after {finished} finished"),
+        Some(id) => {
+            format!("pytest{on} {how} while running `{id}`{phase}; {finished} finished before it")
+        }
+        None => format!("pytest{on} {how}{phase} after {finished} finished"),
     }
 }
 
