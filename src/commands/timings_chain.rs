@@ -56,7 +56,7 @@ fn provenance(kind: &str, path: Option<&Path>, planned: &Planned) -> Provenance 
     Provenance {
         kind: kind.to_owned(),
         path: path.map(|p| p.display().to_string()),
-        coverage_percent: (coverage(planned) * 1000.0).round() / 10.0,
+        timed_percent: (coverage(planned) * 1000.0).round() / 10.0,
         run: None,
     }
 }
@@ -188,8 +188,8 @@ pub fn describe(p: &Provenance) -> String {
     {
         out.push_str(&format!(" ({info})"));
     }
-    out.push_str(&format!(", {}% of planned tests timed", p.coverage_percent));
-    if p.coverage_percent < GOOD_ENOUGH * 100.0 {
+    out.push_str(&format!(", {}% of planned tests timed", p.timed_percent));
+    if p.timed_percent < GOOD_ENOUGH * 100.0 {
         out.push_str(" (below 50%: tests without timings are estimated)");
     }
     out

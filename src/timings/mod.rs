@@ -103,7 +103,7 @@ pub struct Provenance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// Percent of the planned tests that have a timing.
-    pub coverage_percent: f64,
+    pub timed_percent: f64,
     /// For `artifact`: the platform, branch, run id, commit and date of the run it came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<serde_json::Value>,

@@ -309,7 +309,7 @@ fn an_empty_cache_plans_from_the_default_branch_artifact() {
     let plan = plan_json(&stdout);
     let source = &plan["timings_source"];
     assert_eq!(source["kind"], "artifact");
-    assert_eq!(source["coverage_percent"], 100.0);
+    assert_eq!(source["timed_percent"], 100.0);
     assert_eq!(source["run"]["run_id"], RUN_ID);
     assert_eq!(source["run"]["commit"], SHA);
     assert_eq!(source["run"]["date"], "2026-12-01T10:00:00Z");
