@@ -36,6 +36,30 @@ pub enum Command {
     Run(RunArgs),
     /// Merge every shard's JUnit into a summary, annotations, merged JUnit and the next timings.
     Report(ReportArgs),
+    /// Fetch a file (default: the timings store) from the report artifact of the latest
+    /// successful run on the default branch, through the CI API; never fails the job.
+    FetchTimings(FetchTimingsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FetchTimingsArgs {
+    /// Branch whose latest successful run to read. Default: the repository's default branch.
+    #[arg(long = "ref", value_name = "BRANCH")]
+    pub reference: Option<String>,
+
+    /// File of the artifact to fetch.
+    #[arg(long, value_name = "NAME", default_value = "timings.json")]
+    pub file: String,
+
+    /// Where to write it (a `<OUT>.source.json` beside it says which run it came from).
+    /// Default: `.parallel-pytest/fetched-timings.json` under the root, where `plan` and `run`
+    /// look for it.
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+
+    /// Seconds the fetch may take. Default: 20.
+    #[arg(long, env = ours::TIMINGS_FETCH_TIMEOUT, value_name = "S")]
+    pub timeout: Option<f64>,
 }
 
 /// Output format for `env`.
@@ -122,6 +146,14 @@ pub struct PlanInputs {
     /// Timing data: JUnit XML, `.test_durations`, or our store (files, folders or globs; repeatable).
     #[arg(long = "timings", env = ours::TIMINGS, value_name = "PATH", value_delimiter = ',')]
     pub timings: Vec<String>,
+
+    /// Never fetch timings through the CI API (the fallback chain stops at local files).
+    #[arg(long, env = ours::NO_TIMINGS_FETCH)]
+    pub no_timings_fetch: bool,
+
+    /// Seconds the whole timings fallback chain may take. Default: 20.
+    #[arg(long, env = ours::TIMINGS_FETCH_TIMEOUT, value_name = "S")]
+    pub timings_fetch_timeout: Option<f64>,
 
     /// Collect exact node ids with `pytest --collect-only -q` before planning.
     #[arg(long)]

@@ -73,6 +73,13 @@ pub mod ours {
     /// Prefix of the variables through which the component's auto-mode plan job hands its
     /// inputs to `plan --format gitlab-child` (`PARALLEL_PYTEST_INPUT_SHARDS`, ...).
     pub const INPUT_PREFIX: &str = "PARALLEL_PYTEST_INPUT_";
+    /// `plan`/`run --no-timings-fetch`: never look beyond the local timings (no API requests).
+    pub const NO_TIMINGS_FETCH: &str = "PARALLEL_PYTEST_NO_TIMINGS_FETCH";
+    /// `plan`/`run`: seconds the whole timings fallback chain may take (default 20).
+    pub const TIMINGS_FETCH_TIMEOUT: &str = "PARALLEL_PYTEST_TIMINGS_FETCH_TIMEOUT";
+    /// GitHub: name of the report job's history artifact (the action sets
+    /// `<artifact-name>-history`; default `parallel-pytest-history`).
+    pub const HISTORY_ARTIFACT: &str = "PARALLEL_PYTEST_HISTORY_ARTIFACT";
 
     /// Every variable above, for the test harness to clear.
     pub const ALL: &[&str] = &[
@@ -113,6 +120,9 @@ pub mod ours {
         GITLAB_TOKEN,
         FAIL_ON_PUBLISH_ERROR,
         PUBLISH_TIMEOUT,
+        NO_TIMINGS_FETCH,
+        TIMINGS_FETCH_TIMEOUT,
+        HISTORY_ARTIFACT,
         COVERAGE_XML,
         RESULTS_OUT,
         BASE,
@@ -158,6 +168,10 @@ pub mod ci {
     pub const GITHUB_OUTPUT: &str = "GITHUB_OUTPUT";
     /// The checkout; check-run annotation paths are made relative to it.
     pub const GITHUB_WORKSPACE: &str = "GITHUB_WORKSPACE";
+    /// `owner/repo/.github/workflows/ci.yml@ref`: whose runs the timings chain looks at.
+    pub const GITHUB_WORKFLOW_REF: &str = "GITHUB_WORKFLOW_REF";
+    /// A pull request's target branch.
+    pub const GITHUB_BASE_REF: &str = "GITHUB_BASE_REF";
 
     // GitLab context used by the report and publish stages.
     pub const CI_API_V4_URL: &str = "CI_API_V4_URL";
@@ -171,6 +185,8 @@ pub mod ci {
     /// The results file records which branch or tag and pipeline it came from.
     pub const CI_COMMIT_REF_NAME: &str = "CI_COMMIT_REF_NAME";
     pub const CI_PIPELINE_ID: &str = "CI_PIPELINE_ID";
+    pub const CI_DEFAULT_BRANCH: &str = "CI_DEFAULT_BRANCH";
+    pub const CI_MERGE_REQUEST_TARGET_BRANCH_NAME: &str = "CI_MERGE_REQUEST_TARGET_BRANCH_NAME";
 
     /// pytest's own: prepended to pytest's args, so discovery must honour its `--ignore`s.
     pub const PYTEST_ADDOPTS: &str = "PYTEST_ADDOPTS";
@@ -217,6 +233,8 @@ pub mod ci {
         GITHUB_TOKEN,
         GITHUB_OUTPUT,
         GITHUB_WORKSPACE,
+        GITHUB_WORKFLOW_REF,
+        GITHUB_BASE_REF,
         CI_API_V4_URL,
         CI_PROJECT_ID,
         CI_PROJECT_DIR,
@@ -226,6 +244,8 @@ pub mod ci {
         CI_COMMIT_SHA,
         CI_COMMIT_REF_NAME,
         CI_PIPELINE_ID,
+        CI_DEFAULT_BRANCH,
+        CI_MERGE_REQUEST_TARGET_BRANCH_NAME,
     ];
 }
 

@@ -1,9 +1,11 @@
 //! Thin orchestration: each command resolves settings, calls the stages, prints, returns an exit code.
 
 pub mod env;
+pub mod fetch_timings;
 pub mod plan;
 pub mod report;
 pub mod run;
+pub mod timings_chain;
 
 use std::process::ExitCode;
 
@@ -17,5 +19,6 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, Error> {
         Command::Plan(args) => plan::execute(root, args),
         Command::Run(args) => run::execute(root, args),
         Command::Report(args) => report::execute(root, args),
+        Command::FetchTimings(args) => fetch_timings::execute(root, args),
     }
 }

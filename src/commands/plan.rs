@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use crate::ci::{self, Shard};
 use crate::cli::{PlanArgs, PlanFormat};
 use crate::error::Error;
-use crate::plan::{self, Planned, ShardPlan, render};
+use crate::plan::{Planned, ShardPlan, render};
 use crate::publish::gitlab_child;
 use crate::pytest::shard_run::{self, ShardRun};
 use crate::pytest::{command, process};
@@ -24,7 +24,7 @@ pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, Error>
     let shards = resolved.shard_count(this_shard.map(|s| s.total));
     let inputs = &resolved.inputs;
     let planned =
-        plan::build_with_costs(&inputs.plan, shards, inputs.workers(), resolved.cost_table)?;
+        super::timings_chain::build(inputs, shards, inputs.workers(), resolved.cost_table)?;
     for w in &planned.warnings {
         eprintln!("warning: {}", escape::terminal(w));
     }
@@ -33,6 +33,16 @@ pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, Error>
     }
     for note in &planned.plan.notes {
         eprintln!("note: {}", escape::terminal(note));
+    }
+    let source = planned.plan.timings_source.as_ref();
+    let source_line = source.map(super::timings_chain::describe);
+    // Text shows it with the plan; machine formats keep stdout clean and say it on stderr when
+    // the timings came from somewhere other than the local files.
+    if resolved.format != PlanFormat::Text
+        && let Some(line) = &source_line
+        && source.is_some_and(super::timings_chain::came_from_elsewhere)
+    {
+        eprintln!("{}", escape::terminal(line));
     }
     match resolved.format {
         PlanFormat::Json => {
@@ -47,6 +57,10 @@ pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, Error>
         PlanFormat::Matrix => println!("{}", inert_json(&render::matrix_json(&planned.plan))),
         PlanFormat::Text => {
             let mut text = render::text(&planned);
+            if let Some(line) = &source_line {
+                text.push_str(line);
+                text.push('\n');
+            }
             if let Some(shard) = this_shard.filter(|s| s.total == planned.plan.shards_total)
                 && let Some(row) = planned.plan.shards.iter().find(|s| s.index == shard.index)
             {
@@ -114,6 +128,7 @@ fn this_job(resolved: &PlanSettings, planned: &Planned, shard: Shard, row: &Shar
         fingerprint: &planned.plan.fingerprint,
         // As `run` gives them on this machine (`--no-thread-limits` is a `run` setting).
         thread_limits: crate::pytest::threads::for_this_machine(workers, true),
+        timings_source: planned.plan.timings_source.as_ref(),
     };
     let (cmd, _serial) = shard_run::commands(&req);
     let cwd = std::env::current_dir().ok();

@@ -9,7 +9,7 @@ use crate::ci::{self, Shard};
 use crate::cli::RunArgs;
 use crate::error::Error;
 use crate::plan::model::prediction_label;
-use crate::plan::{self, Plan, ShardCount, ShardPlan};
+use crate::plan::{Plan, ShardCount, ShardPlan};
 use crate::pytest::command;
 use crate::pytest::manifest::Manifest;
 use crate::pytest::process;
@@ -67,6 +67,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> 
         grace: run.grace,
         fingerprint: &plan.fingerprint,
         thread_limits: crate::pytest::threads::for_this_machine(workers, run.thread_limits),
+        timings_source: plan.timings_source.as_ref(),
     };
     if shard_plan.is_empty() {
         return empty_shard(&args, &req);
@@ -197,9 +198,16 @@ fn obtain_plan(
         let total = ci_shard.map_or(1, |s| s.total);
         let mut inputs = PlanInputsSettings::resolve(&args.inputs, settings)?;
         inputs.plan.ignore.push(run.out_dir.value.clone());
-        let planned = plan::build(&inputs.plan, ShardCount::Fixed(total), inputs.workers())?;
+        let planned =
+            super::timings_chain::build(&inputs, ShardCount::Fixed(total), inputs.workers(), None)?;
         for w in &planned.warnings {
             eprintln!("warning: {}", escape::terminal(w));
+        }
+        if let Some(source) = &planned.plan.timings_source {
+            eprintln!(
+                "parallel-pytest: {}",
+                escape::terminal(&super::timings_chain::describe(source))
+            );
         }
         return Ok(Obtained {
             plan: planned.plan,

@@ -412,6 +412,7 @@ fn assemble(best: &Candidate, input: &PartitionInput<'_>, n: usize, w: u64, boun
         unknown_tests: input.unknown_tests,
         shards,
         notes: Vec::new(),
+        timings_source: None,
     };
     plan.fingerprint = fingerprint(&best.units, &plan);
     plan

@@ -659,6 +659,7 @@ mod tests {
             predicted_wall_seconds: Some(wall),
             lower_bound_wall_seconds: None,
             unknown_tests: 0,
+            timings_source: None,
             shards: (1..=n)
                 .map(|i| ShardPlan {
                     index: i,

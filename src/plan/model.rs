@@ -31,6 +31,10 @@ pub struct Plan {
     /// whole for `--dist loadscope`/`loadfile` or `xdist_group`, files bundled onto one shard.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Where the timings came from (`plan`/`run` fill it after planning; outside the
+    /// fingerprint, which covers the selection only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timings_source: Option<crate::timings::Provenance>,
 }
 
 /// One shard's selection. Empty selections are valid and must never run pytest (invariant 3).

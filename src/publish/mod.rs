@@ -11,6 +11,7 @@ use std::time::Duration;
 pub mod github;
 pub mod gitlab;
 pub mod gitlab_child;
+pub mod history;
 mod hook;
 
 pub use hook::{

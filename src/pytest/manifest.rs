@@ -74,6 +74,10 @@ pub struct Manifest {
     /// with one worker, when the user set them all, or with `--no-thread-limits`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub thread_limits: std::collections::BTreeMap<String, String>,
+    /// Where the plan's timings came from (the plan's `timings_source`); `None` from older
+    /// versions and for plans given with `run --plan` that did not carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timings_source: Option<crate::timings::Provenance>,
     /// Coverage data files this shard's pytest wrote into the out dir (`COVERAGE_FILE` points
     /// there); `None` when coverage was neither requested nor written.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -86,6 +86,7 @@ mod tests {
                 row(3, &[], &["a.py::t", "c.txt::c.txt"]),
             ],
             notes: vec![],
+            timings_source: None,
         };
         let shard = Shard { index: 3, total: 3 };
         let discovered = ["d.py".to_owned()];

@@ -59,6 +59,8 @@ pub struct ShardRun<'a> {
     pub fingerprint: &'a str,
     /// Thread-pool variables given to the parallel phase (`threads::for_this_machine`).
     pub thread_limits: Vec<(String, String)>,
+    /// The plan's timings source, recorded in the manifest.
+    pub timings_source: Option<&'a crate::timings::Provenance>,
 }
 
 /// Something that happens mid-run, for `run` to print at once (pytest's output surrounds it).
@@ -462,6 +464,7 @@ fn base_manifest(req: &ShardRun<'_>, junit: &Path) -> Manifest {
         xpassed: Vec::new(),
         net: None,
         thread_limits: req.thread_limits.iter().cloned().collect(),
+        timings_source: req.timings_source.cloned(),
         coverage: None,
         predicted_cost: shard.cost.clone(),
         fixed_costs: None,
@@ -562,6 +565,7 @@ mod tests {
             grace: Duration::from_secs(1),
             fingerprint: "f",
             thread_limits: Vec::new(),
+            timings_source: None,
         }
     }
 

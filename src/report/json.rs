@@ -19,6 +19,9 @@ struct Doc<'a> {
     collected_nothing: &'a [String],
     /// Planned node ids that matched no test.
     not_found: &'a [String],
+    /// Where the plan's timings came from (`plan`'s `timings_source`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timings_source: Option<&'a crate::timings::Provenance>,
     /// Failures a quarantine entry covers (`outcome: "quarantined"`); absent without a quarantine.
     #[serde(skip_serializing_if = "Option::is_none")]
     quarantined: Option<Vec<Quarantined<'a>>>,
@@ -142,6 +145,7 @@ pub fn render(summary: &Summary) -> String {
         complete: summary.complete(),
         collected_nothing: &summary.collected_nothing,
         not_found: &summary.not_found,
+        timings_source: summary.timings_source.as_ref(),
         quarantined: quarantined(summary),
         quarantine: quarantine_doc(summary),
         coverage: summary.coverage.as_ref(),

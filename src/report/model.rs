@@ -394,6 +394,8 @@ pub struct Summary {
     pub collected_nothing: Vec<String>,
     /// Planned node ids that matched no test (renamed or deleted since the timings): not lost.
     pub not_found: Vec<String>,
+    /// Where the plan's timings came from (from the shard manifests).
+    pub timings_source: Option<crate::timings::Provenance>,
     /// Node ids that passed in this run (for the quarantine: a quarantined test that passed).
     pub passed_ids: Vec<String>,
     /// Quarantined failures, covered passes and expired entries; empty without a quarantine.

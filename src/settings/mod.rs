@@ -255,6 +255,9 @@ pub struct FileConfig {
     pub max_runner_minutes: Option<f64>,
     /// `thread-limits = false`: as `run --no-thread-limits`.
     pub thread_limits: Option<bool>,
+    /// `timings-fetch = false`: as `--no-timings-fetch`.
+    pub timings_fetch: Option<bool>,
+    pub timings_fetch_timeout: Option<f64>,
     /// `[[tool.parallel-pytest.quarantine]]` entries; read with their lines by
     /// [`quarantine::load`], here only so the key is known.
     pub quarantine: Option<toml::Value>,

@@ -15,6 +15,8 @@ use crate::settings::{
 use crate::suite::paths;
 use crate::timings;
 
+/// Default time for the whole timings fallback chain.
+pub const DEFAULT_TIMINGS_FETCH_SECONDS: f64 = 20.0;
 /// Default cap for `--target-seconds` (GitHub's matrix allows 256 jobs).
 const DEFAULT_MAX_SHARDS: u32 = 256;
 /// Default start-up cost of one shard job (checkout, install), seconds.
@@ -43,6 +45,9 @@ pub struct PlanInputsSettings {
     /// `--memory-per-worker` / pyproject; `None`: the default, raised to the peak the timings
     /// store learned.
     pub memory_per_worker_mib: Option<u64>,
+    /// The timings fallback chain may ask the CI API, within this time; `None`: opted out
+    /// (`--no-timings-fetch` / `PARALLEL_PYTEST_NO_TIMINGS_FETCH` / `timings-fetch = false`).
+    pub timings_fetch: Option<std::time::Duration>,
 }
 
 impl PlanInputsSettings {
@@ -81,7 +86,24 @@ impl PlanInputsSettings {
             false => None,
         };
         let memory = &settings.machine.memory_per_worker_mib;
+        let fetch_seconds = pick(
+            inputs.timings_fetch_timeout,
+            file.timings_fetch_timeout,
+            DEFAULT_TIMINGS_FETCH_SECONDS,
+        );
+        if !(fetch_seconds.value.is_finite() && fetch_seconds.value >= 0.0) {
+            return Err(SettingsError::Invalid {
+                setting: "--timings-fetch-timeout",
+                message: format!(
+                    "`--timings-fetch-timeout` / `timings-fetch-timeout` is `{}`: expected seconds (0 or more)",
+                    fetch_seconds.value
+                ),
+            });
+        }
+        let timings_fetch = (!inputs.no_timings_fetch && file.timings_fetch != Some(false))
+            .then(|| std::time::Duration::from_secs_f64(fetch_seconds.value));
         Ok(PlanInputsSettings {
+            timings_fetch,
             plan: plan::Inputs {
                 invocation_dir: paths::absolute(&cwd, &settings.root),
                 paths: inputs.paths.clone(),

@@ -56,6 +56,23 @@ pub struct EstimateSummary {
     pub unknown_are_files: bool,
     pub median_test_seconds: f64,
     pub rule: String,
+    /// Planned tests that have a timing.
+    pub timed_tests: u64,
+    /// Planned tests without one (without `--collect`: the `def test…` count of each file
+    /// without timings, at least 1 per file).
+    pub untimed_tests: u64,
+}
+
+impl EstimateSummary {
+    /// Share of the planned tests that have a timing, 0.0 to 1.0 (0 when nothing is planned).
+    pub fn coverage(&self) -> f64 {
+        let all = self.timed_tests + self.untimed_tests;
+        if all == 0 {
+            0.0
+        } else {
+            self.timed_tests as f64 / all as f64
+        }
+    }
 }
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
@@ -146,6 +163,8 @@ fn from_collected(
         })
         .collect();
     let summary = EstimateSummary {
+        timed_tests: (ids.len() as u64).saturating_sub(unknown),
+        untimed_tests: unknown,
         unknown,
         unknown_are_files: false,
         median_test_seconds: med,
@@ -193,7 +212,8 @@ fn from_files(
     }
     let med = median(known).unwrap_or(DEFAULT_TEST_SECONDS);
     let mut unknown = 0;
-    let work = files
+    let mut untimed_tests = 0;
+    let work: Vec<FileWork> = files
         .iter()
         .zip(tests)
         .map(|(path, mut tests)| {
@@ -204,6 +224,7 @@ fn from_files(
                     .map(|t| count_test_functions(&t))
                     .unwrap_or(0)
                     .max(1);
+                untimed_tests += count;
                 floor(med) * count as f64
             } else {
                 0.0
@@ -217,6 +238,8 @@ fn from_files(
         })
         .collect();
     let summary = EstimateSummary {
+        timed_tests: work.iter().map(|f: &FileWork| f.tests.len() as u64).sum(),
+        untimed_tests,
         unknown,
         unknown_are_files: true,
         median_test_seconds: med,
@@ -266,6 +289,8 @@ mod tests {
         assert_eq!(work[0].seconds(), 6.0);
         assert_eq!(work[1].seconds(), 6.0); // 2 tests × median 3.0
         assert_eq!(summary.unknown, 1);
+        assert_eq!((summary.timed_tests, summary.untimed_tests), (2, 2));
+        assert_eq!(summary.coverage(), 0.5);
         // `y` deselected by the user's filter: free, and the median is `x` alone.
         let filtered = HashSet::from(["test_a.py::y".to_owned()]);
         let (work, _) = build(d.path(), &files, None, t.tests, &filtered);

@@ -91,6 +91,25 @@ pub enum TimingsError {
     },
 }
 
+/// Where the plan's timings came from (the fallback chain's pick), for people and the JSON
+/// contract (`timings_source` of the plan).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Provenance {
+    /// `local` (the `--timings` sources or the default store: the CI cache), `base-store`
+    /// (the base branch's cached store), `artifact` (the report artifact of an earlier run,
+    /// fetched through the API), `committed` (a `.test_durations` in the repository) or
+    /// `estimates` (nothing usable).
+    pub kind: String,
+    /// The file read, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Percent of the planned tests that have a timing.
+    pub timed_percent: f64,
+    /// For `artifact`: the platform, branch, run id, commit and date of the run it came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<serde_json::Value>,
+}
+
 /// Seconds per node id, from every source, with what went wrong on the way.
 #[derive(Debug, Clone, Default)]
 pub struct Timings {

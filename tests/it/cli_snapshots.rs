@@ -39,7 +39,7 @@ fn help(args: &[&str]) -> String {
 #[test]
 fn help_of_the_binary_and_every_command() {
     insta::assert_snapshot!("help", help(&[]));
-    for command in ["env", "plan", "run", "report"] {
+    for command in ["env", "plan", "run", "report", "fetch-timings"] {
         insta::assert_snapshot!(format!("help_{command}"), help(&[command]));
     }
 }

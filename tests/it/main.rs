@@ -23,6 +23,7 @@ mod gitlab_component;
 #[cfg(feature = "e2e")]
 mod gitlab_e2e;
 mod harness;
+mod history;
 mod isolation;
 mod measure;
 mod mock_http;

@@ -84,6 +84,11 @@ pub(super) fn build(inputs: &Inputs) -> Summary {
             .collect(),
         collected_nothing: collection.collected_nothing,
         not_found: collection.not_found,
+        // Every shard planned from the same chain; the first manifest that says speaks for all.
+        timings_source: inputs
+            .manifests
+            .iter()
+            .find_map(|m| m.manifest.timings_source.clone()),
         passed_ids,
         quarantine: Default::default(),
         coverage: None,

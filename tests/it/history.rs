@@ -1,0 +1,792 @@
+//! The timings fallback chain against mocks of the GitHub and GitLab APIs: a suite run once
+//! "on main" with real pytest writes the store the report artifact carries; a branch with an
+//! empty cache then plans (and runs) from the fetched store. Every GitHub request is checked
+//! against GitHub's own OpenAPI operations (`../shared/github-api/schemas.json`: path, query
+//! and the mock's answers), and the storage host the artifact download redirects to must
+//! never see a token.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use parallel_pytest::publish::history::{
+    self, FetchError, GithubSource, GitlabSource, Platform, Secret,
+};
+use serde_json::{Value, json};
+
+use crate::harness::{Cmd, fixture_copy, python, repo_root, tool};
+use crate::mock_http::{MockServer, Recorded, Reply};
+
+const TOKEN: &str = "ghs_SECRET_history_token";
+const REPO: &str = "o/r";
+const RUN_ID: u64 = 101;
+const ARTIFACT_ID: u64 = 555;
+const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in entries {
+        w.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+/// The required fields of GitHub's schemas with placeholders (see the fixture's
+/// `make_minimal.py`), overlaid with what a test sets.
+fn minimal(kind: &str, set: Value) -> Value {
+    let path = crate::harness::fixtures().join("timings-chain-api/minimal.json");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut out = doc[kind].clone();
+    for (k, v) in set.as_object().unwrap() {
+        out[k] = v.clone();
+    }
+    out
+}
+
+fn runs_body() -> Value {
+    json!({
+        "total_count": 1,
+        "workflow_runs": [minimal("run", json!({
+            "id": RUN_ID, "name": "ci", "head_branch": "main", "head_sha": SHA,
+            "status": "completed", "conclusion": "success",
+            "created_at": "2026-12-01T10:00:00Z", "updated_at": "2026-12-01T10:05:00Z",
+            "html_url": format!("https://github.com/{REPO}/actions/runs/{RUN_ID}"),
+            "run_number": 7, "event": "push", "workflow_id": 3
+        }))]
+    })
+}
+
+fn artifacts_body(expired: bool) -> Value {
+    json!({
+        "total_count": 1,
+        "artifacts": [minimal("artifact", json!({
+            "id": ARTIFACT_ID, "node_id": "MDg6QXJ0aWZhY3Q1NTU=", "name": history::DEFAULT_ARTIFACT,
+            "size_in_bytes": 900, "expired": expired,
+            "url": format!("https://api.github.com/repos/{REPO}/actions/artifacts/{ARTIFACT_ID}"),
+            "archive_download_url": format!("https://api.github.com/repos/{REPO}/actions/artifacts/{ARTIFACT_ID}/zip"),
+            "created_at": "2026-12-01T10:04:00Z", "expires_at": "2027-03-01T10:04:00Z",
+            "updated_at": "2026-12-01T10:04:00Z", "digest": null,
+            "workflow_run": {"id": RUN_ID, "repository_id": 1, "head_repository_id": 1, "head_branch": "main", "head_sha": SHA}
+        }))]
+    })
+}
+
+/// The GitHub API of a repository whose `main` has one successful run with the report
+/// artifact, served through a redirect to `storage`.
+fn github_routes(api: &MockServer, storage: &MockServer, zip: Vec<u8>) {
+    api.on(
+        "GET",
+        &format!("/repos/{REPO}/actions/workflows/ci.yml/runs"),
+        [Reply::json(200, runs_body())],
+    );
+    api.on(
+        "GET",
+        &format!("/repos/{REPO}/actions/runs/{RUN_ID}/artifacts"),
+        [Reply::json(200, artifacts_body(false))],
+    );
+    api.on(
+        "GET",
+        &format!("/repos/{REPO}/actions/artifacts/{ARTIFACT_ID}/zip"),
+        [Reply::empty(302).header(
+            "Location",
+            &format!("{}/blob/artifact-555.zip?sig=signed", storage.url()),
+        )],
+    );
+    storage.on(
+        "GET",
+        "/blob/artifact-555.zip",
+        [Reply {
+            status: 200,
+            headers: vec![("Content-Type".into(), "application/zip".into())],
+            body: zip,
+        }],
+    );
+}
+
+/// Which OpenAPI operation a recorded request is, by method and path template.
+fn operation_of<'a>(doc: &'a Value, req: &Recorded) -> Option<(&'a str, &'a Value)> {
+    doc["operations"]
+        .as_object()?
+        .iter()
+        .find(|(_, op)| {
+            op["method"] == req.method.as_str() && {
+                let tpl: Vec<&str> = op["path"].as_str().unwrap_or("").split('/').collect();
+                let got: Vec<&str> = req.path.split('/').collect();
+                tpl.len() == got.len()
+                    && tpl
+                        .iter()
+                        .zip(&got)
+                        .all(|(t, g)| (t.starts_with('{') && !g.is_empty()) || t == g)
+            }
+        })
+        .map(|(k, v)| (k.as_str(), v))
+}
+
+/// Each request is a documented operation with documented query parameters (and enum values),
+/// and what the mock answered for it matches the operation's response schema.
+fn validate_github(api: &MockServer, answers: &[(&str, Value)]) {
+    // Beside the checkout, or beside the folder of worktrees.
+    let schemas = ["../shared", "../../shared"]
+        .iter()
+        .map(|d| repo_root().join(d).join("github-api/schemas.json"))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| repo_root().join("../shared/github-api/schemas.json"));
+    if !schemas.exists() {
+        eprintln!(
+            "skipping GitHub schema validation: `{}` not found",
+            schemas.display()
+        );
+        return;
+    }
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&schemas).unwrap()).unwrap();
+    let requests = api.requests();
+    assert!(!requests.is_empty(), "no GitHub requests recorded");
+    for req in &requests {
+        let (name, op) = operation_of(&doc, req)
+            .unwrap_or_else(|| panic!("{} {} is no GitHub operation", req.method, req.path));
+        let params = op["query"].as_array().cloned().unwrap_or_default();
+        for pair in req.query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let param = params
+                .iter()
+                .find(|p| p["name"] == k)
+                .unwrap_or_else(|| panic!("{name}: unknown query parameter `{k}`"));
+            if let Some(allowed) = param["schema"]["enum"].as_array() {
+                assert!(
+                    allowed.iter().any(|a| a == v),
+                    "{name}: `{k}={v}` not allowed"
+                );
+            }
+            if param["schema"]["type"] == "integer" {
+                assert!(v.parse::<u64>().is_ok(), "{name}: `{k}={v}` not an integer");
+            }
+        }
+        assert_eq!(
+            req.header("authorization"),
+            Some(format!("Bearer {TOKEN}").as_str())
+        );
+        assert_eq!(req.header("x-github-api-version"), Some("2022-11-28"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (op, body)) in answers.iter().enumerate() {
+        let mut schema = doc["operations"][*op]["response"].clone();
+        assert!(schema.is_object(), "no response schema for {op}");
+        schema["$schema"] = doc["dialect"].clone();
+        let schema_path = dir.path().join(format!("schema-{i}.json"));
+        let body_path = dir.path().join(format!("body-{i}.json"));
+        std::fs::write(&schema_path, schema.to_string()).unwrap();
+        std::fs::write(&body_path, body.to_string()).unwrap();
+        let out = std::process::Command::new(tool("check-jsonschema"))
+            .arg("--schemafile")
+            .arg(&schema_path)
+            .arg(&body_path)
+            .output()
+            .expect("run check-jsonschema");
+        assert!(
+            out.status.success(),
+            "the mock's {op} answer does not match GitHub's schema:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// No request to the storage host carries any credential.
+fn assert_no_credentials(storage: &MockServer) {
+    let sent = storage.requests();
+    assert!(!sent.is_empty(), "the storage host was never asked");
+    for req in sent {
+        for h in ["authorization", "private-token", "job-token", "cookie"] {
+            assert_eq!(req.header(h), None, "{h} sent to the storage host");
+        }
+        assert!(!format!("{:?}", req.headers).contains(TOKEN));
+    }
+}
+
+/// The GitHub Actions variables of a job on branch `feature` of `o/r`.
+fn github_env(cmd: Cmd, api: &MockServer, event: &Path, token: bool) -> Cmd {
+    let cmd = cmd
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_API_URL", api.url())
+        .env("GITHUB_REPOSITORY", REPO)
+        .env(
+            "GITHUB_WORKFLOW_REF",
+            format!("{REPO}/.github/workflows/ci.yml@refs/heads/feature"),
+        )
+        .env("GITHUB_REF", "refs/heads/feature")
+        .env("GITHUB_EVENT_NAME", "push")
+        .env("GITHUB_EVENT_PATH", event);
+    if token {
+        cmd.env("PARALLEL_PYTEST_GITHUB_TOKEN", TOKEN)
+    } else {
+        cmd
+    }
+}
+
+fn event_file(dir: &Path) -> PathBuf {
+    let path = dir.join("event.json");
+    std::fs::write(
+        &path,
+        json!({"repository": {"default_branch": "main", "full_name": REPO}}).to_string(),
+    )
+    .unwrap();
+    path
+}
+
+/// "main": one real run of the suite, and `report` writes the store the artifact carries.
+fn store_from_a_real_run() -> Vec<u8> {
+    let main = fixture_copy("timings-chain");
+    Cmd::new()
+        .current_dir(main.path())
+        .env("PARALLEL_PYTEST_PYTHON", python())
+        .args(["run", "--workers", "1", "--no-timings-fetch"])
+        .expect_code(0);
+    Cmd::new()
+        .current_dir(main.path())
+        .args(["report", "--timings-out", "store.json", ".parallel-pytest"])
+        .expect_code(0);
+    std::fs::read(main.path().join("store.json")).unwrap()
+}
+
+fn plan_json(stdout: &str) -> Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("plan JSON: {e}\n{stdout}"))
+}
+
+/// Issue 15's acceptance test: a branch with an empty cache plans from the store of main's
+/// last successful run, names it, and predicts the shard's wall within ±20 % where test
+/// counts alone were off by far more.
+#[test]
+fn an_empty_cache_plans_from_the_default_branch_artifact() {
+    let store = store_from_a_real_run();
+    let api = MockServer::start();
+    let storage = MockServer::start();
+    github_routes(&api, &storage, zip_of(&[("timings.json", &store)]));
+
+    let branch = fixture_copy("timings-chain");
+    let event = event_file(branch.path());
+    let estimated = plan_json(
+        &Cmd::new()
+            .current_dir(branch.path())
+            .args([
+                "plan",
+                "--shards",
+                "1",
+                "--workers",
+                "1",
+                "--format",
+                "json",
+            ])
+            .args(["--no-timings-fetch"])
+            .expect_code(0)
+            .0,
+    );
+    assert_eq!(estimated["timings_source"]["kind"], "estimates");
+    assert!(
+        api.requests().is_empty(),
+        "--no-timings-fetch asked the API"
+    );
+
+    let (stdout, stderr) = github_env(Cmd::new(), &api, &event, true)
+        .current_dir(branch.path())
+        .args([
+            "plan",
+            "--shards",
+            "1",
+            "--workers",
+            "1",
+            "--format",
+            "json",
+        ])
+        .expect_code(0);
+    assert!(
+        stderr.contains("timings source: artifact")
+            && stderr.contains(&format!("GitHub `main` run {RUN_ID} commit 0123456789ab")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("100% of planned tests timed"), "{stderr}");
+    let plan = plan_json(&stdout);
+    let source = &plan["timings_source"];
+    assert_eq!(source["kind"], "artifact");
+    assert_eq!(source["timed_percent"], 100.0);
+    assert_eq!(source["run"]["run_id"], RUN_ID);
+    assert_eq!(source["run"]["commit"], SHA);
+    assert_eq!(source["run"]["date"], "2026-12-01T10:00:00Z");
+    assert!(api.unmatched().is_empty(), "{:?}", api.unmatched());
+    assert_no_credentials(&storage);
+    let runs = api.requests_to(
+        "GET",
+        &format!("/repos/{REPO}/actions/workflows/ci.yml/runs"),
+    );
+    assert_eq!(runs[0].query_param("branch"), Some("main"));
+    assert_eq!(runs[0].query_param("status"), Some("success"));
+    let lists = api.requests_to(
+        "GET",
+        &format!("/repos/{REPO}/actions/runs/{RUN_ID}/artifacts"),
+    );
+    assert_eq!(
+        lists[0].query_param("name"),
+        Some(history::DEFAULT_ARTIFACT)
+    );
+    validate_github(
+        &api,
+        &[
+            ("actions/list-workflow-runs", runs_body()),
+            ("actions/list-workflow-run-artifacts", artifacts_body(false)),
+        ],
+    );
+
+    // `run` without a token (as in the action) reads what was fetched, and its prediction
+    // holds against the measured wall.
+    let requests_before = api.requests().len();
+    let (_, stderr) = github_env(Cmd::new(), &api, &event, false)
+        .current_dir(branch.path())
+        .env("PARALLEL_PYTEST_PYTHON", python())
+        .args(["run", "--workers", "1"])
+        .expect_code(0);
+    assert!(stderr.contains("timings source: artifact"), "{stderr}");
+    assert_eq!(
+        api.requests().len(),
+        requests_before,
+        "run asked the API again"
+    );
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(branch.path().join(".parallel-pytest/shard-1-of-1.json")).unwrap(),
+    )
+    .unwrap();
+    // What the plan predicts is the tests' time: the sum of this run's own testcase times.
+    // The process wall adds interpreter start-up, imports and collection, which the planner
+    // counts separately (`--shard-startup-seconds`) and which on a loaded 2-core machine
+    // alone take 1–2 s; it is printed for the record.
+    let process_wall = manifest["wall_seconds"].as_f64().unwrap();
+    let junit = std::fs::read_to_string(
+        branch
+            .path()
+            .join(".parallel-pytest")
+            .join(manifest["junit_file"].as_str().unwrap()),
+    )
+    .unwrap();
+    let wall: f64 = junit
+        .split("<testcase ")
+        .skip(1)
+        .filter_map(|s| s.split(" time=\"").nth(1))
+        .filter_map(|s| s.split('"').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(wall > 2.9, "the slow tests did not run: {wall} s");
+    assert_eq!(manifest["timings_source"]["kind"], "artifact");
+    assert_eq!(manifest["timings_source"]["run"]["run_id"], RUN_ID);
+    let (report, _) = Cmd::new()
+        .current_dir(branch.path())
+        .args(["report", "--format", "json", ".parallel-pytest"])
+        .expect_code(0);
+    let report: Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(report["timings_source"]["kind"], "artifact");
+    assert_eq!(report["timings_source"]["run"]["commit"], SHA);
+    let predicted = manifest["predicted_seconds"].as_f64().unwrap();
+    let guessed = estimated["predicted_makespan_seconds"].as_f64().unwrap();
+    let off = |p: f64| (p - wall).abs() / wall;
+    eprintln!(
+        "tests {wall:.2} s (process {process_wall:.2} s); predicted {predicted:.2} s from the artifact, {guessed:.2} s from test counts"
+    );
+    assert!(
+        off(predicted) <= 0.2,
+        "artifact prediction {predicted} vs wall {wall}"
+    );
+    assert!(
+        off(guessed) > 0.2,
+        "estimates {guessed} were already close to {wall}"
+    );
+}
+
+/// `fetch-timings` (the action's own step, which holds the token) writes the store and its
+/// source; `plan` without any token then names that run.
+#[test]
+fn fetch_timings_step_then_plan_without_a_token() {
+    let store = br#"{"format": "parallel-pytest-timings", "version": 1, "tests": {"tests/test_slow.py::test_slow_one": {"seconds": 1.5, "runs": 1}}}"#;
+    let api = MockServer::start();
+    let storage = MockServer::start();
+    github_routes(&api, &storage, zip_of(&[("timings.json", store)]));
+    let branch = fixture_copy("timings-chain");
+    let event = event_file(branch.path());
+    let (_, stderr) = github_env(Cmd::new(), &api, &event, true)
+        .current_dir(branch.path())
+        .arg("fetch-timings")
+        .expect_code(0);
+    assert!(stderr.contains(&format!("run {RUN_ID}")), "{stderr}");
+    let fetched = branch.path().join(".parallel-pytest/fetched-timings.json");
+    assert_eq!(std::fs::read(&fetched).unwrap(), store);
+    assert_no_credentials(&storage);
+    api.clear_requests();
+    let (stdout, _) = github_env(Cmd::new(), &api, &event, false)
+        .current_dir(branch.path())
+        .args(["plan", "--shards", "2"])
+        .expect_code(0);
+    assert!(
+        api.requests().is_empty(),
+        "plan without a token asked the API"
+    );
+    // One test of 13 timed: below half; still the best there is, and the plan says so.
+    assert!(stdout.contains("timings source: artifact"), "{stdout}");
+    assert!(
+        stdout.contains("7.7% of planned tests timed (below 50%"),
+        "{stdout}"
+    );
+}
+
+/// Mock routes for one failure case.
+type Routes = Box<dyn Fn(&MockServer)>;
+
+/// Every way the fetch can fail is a warning with the reason, and the plan goes on from
+/// estimates: 403 (no `actions: read`), an expired artifact (listed as expired, or 410 on
+/// download), no successful run, an API that never answers.
+#[test]
+fn chain_failures_are_warnings_with_the_reason() {
+    let branch = fixture_copy("timings-chain");
+    let event = event_file(branch.path());
+    let plan = |api_url: &str, extra: &[(&str, &str)]| {
+        let mut cmd = Cmd::new()
+            .current_dir(branch.path())
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_API_URL", api_url)
+            .env("GITHUB_REPOSITORY", REPO)
+            .env("GITHUB_EVENT_PATH", &event)
+            .env("PARALLEL_PYTEST_GITHUB_TOKEN", TOKEN)
+            .args(["plan", "--shards", "2", "--format", "json"]);
+        for (k, v) in extra {
+            cmd = cmd.env(k, v);
+        }
+        let (stdout, stderr) = cmd.expect_code(0);
+        assert_eq!(plan_json(&stdout)["timings_source"]["kind"], "estimates");
+        stderr
+    };
+    let expired = format!(
+        "the artifact `{}` of run {RUN_ID} has expired",
+        history::DEFAULT_ARTIFACT
+    );
+    let cases: Vec<(&str, Routes)> = vec![
+        (
+            "HTTP 403 (the token may not read Actions artifacts: the job needs `actions: read`)",
+            Box::new(|api: &MockServer| {
+                api.on(
+                    "GET",
+                    &format!("/repos/{REPO}/actions/runs"),
+                    [Reply::json(
+                        403,
+                        json!({"message": "Resource not accessible by integration"}),
+                    )],
+                )
+            }),
+        ),
+        (
+            &expired,
+            Box::new(|api: &MockServer| {
+                api.on(
+                    "GET",
+                    &format!("/repos/{REPO}/actions/runs"),
+                    [Reply::json(200, runs_body())],
+                );
+                api.on(
+                    "GET",
+                    &format!("/repos/{REPO}/actions/runs/{RUN_ID}/artifacts"),
+                    [Reply::json(200, artifacts_body(true))],
+                );
+            }),
+        ),
+        (
+            &expired,
+            Box::new(|api: &MockServer| {
+                api.on(
+                    "GET",
+                    &format!("/repos/{REPO}/actions/runs"),
+                    [Reply::json(200, runs_body())],
+                );
+                api.on(
+                    "GET",
+                    &format!("/repos/{REPO}/actions/runs/{RUN_ID}/artifacts"),
+                    [Reply::json(200, artifacts_body(false))],
+                );
+                api.on(
+                    "GET",
+                    &format!("/repos/{REPO}/actions/artifacts/{ARTIFACT_ID}/zip"),
+                    [Reply::json(410, json!({"message": "Artifact has expired"}))],
+                );
+            }),
+        ),
+        (
+            "no successful run on `main`",
+            Box::new(|api: &MockServer| {
+                api.on(
+                    "GET",
+                    &format!("/repos/{REPO}/actions/runs"),
+                    [Reply::json(
+                        200,
+                        json!({"total_count": 0, "workflow_runs": []}),
+                    )],
+                )
+            }),
+        ),
+    ];
+    for (reason, routes) in cases {
+        let api = MockServer::start();
+        routes(&api);
+        let stderr = plan(api.url(), &[]);
+        assert!(
+            stderr.contains("warning: timings: no store from an earlier run's artifact")
+                && stderr.contains(reason),
+            "expected `{reason}` in:\n{stderr}"
+        );
+        assert!(api.unmatched().is_empty(), "{:?}", api.unmatched());
+    }
+
+    // An API that accepts the connection and never answers: given up at the time limit.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let started = std::time::Instant::now();
+    let stderr = plan(&url, &[("PARALLEL_PYTEST_TIMINGS_FETCH_TIMEOUT", "1")]);
+    assert!(stderr.contains("gave up after 1 s"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+fn gitlab_source(api: &MockServer, job_token: Option<&str>, access: Option<&str>) -> Platform {
+    Platform::Gitlab(GitlabSource {
+        api_url: format!("{}/api/v4", api.url()),
+        project_id: "group/proj".into(),
+        job_token: job_token.and_then(Secret::new),
+        access_token: access.and_then(Secret::new),
+        job: history::GITLAB_REPORT_JOB.into(),
+        dir: format!("app/{}", history::GITLAB_REPORT_DIR),
+        default_branch: Some("main".into()),
+        base_ref: None,
+    })
+}
+
+const GITLAB_RAW: &str = "/api/v4/projects/group%2Fproj/jobs/artifacts/main/raw/app/.parallel-pytest-report/timings.json";
+
+/// GitLab: the job token first; a 401 then the access token; a 302 to object storage without
+/// either; a 404 is "nothing there" with the reason.
+#[test]
+fn gitlab_job_artifact_endpoint() {
+    let api = MockServer::start();
+    let storage = MockServer::start();
+    let limit = Duration::from_secs(10);
+    api.on("GET", GITLAB_RAW, [Reply::text(200, "{\"a\": 1}")]);
+    let (bytes, info) = history::fetch_report_file_or_why(
+        &gitlab_source(&api, Some("jt"), None),
+        "main",
+        "timings.json",
+        limit,
+    )
+    .unwrap();
+    assert_eq!(bytes, b"{\"a\": 1}");
+    assert_eq!(info.platform, "GitLab");
+    let sent = api.requests();
+    assert_eq!(sent[0].path, GITLAB_RAW);
+    assert_eq!(sent[0].query_param("job"), Some(history::GITLAB_REPORT_JOB));
+    assert_eq!(sent[0].header("job-token"), Some("jt"));
+    assert_eq!(sent[0].header("private-token"), None);
+
+    // 401 for the job token → the access token; its answer is a redirect to storage.
+    api.clear_requests();
+    api.on_fn("GET", GITLAB_RAW, {
+        let to = format!("{}/objects/timings.json?X-Amz-Signature=s", storage.url());
+        move |req| {
+            if req.header("job-token").is_some() {
+                Reply::json(401, json!({"message": "401 Unauthorized"}))
+            } else {
+                Reply::empty(302).header("Location", &to)
+            }
+        }
+    });
+    storage.on(
+        "GET",
+        "/objects/timings.json",
+        [Reply::text(200, "{\"b\": 2}")],
+    );
+    let (bytes, _) = history::fetch_report_file_or_why(
+        &gitlab_source(&api, Some("jt"), Some("glpat-access")),
+        "main",
+        "timings.json",
+        limit,
+    )
+    .unwrap();
+    assert_eq!(bytes, b"{\"b\": 2}");
+    let sent = api.requests();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].header("private-token"), Some("glpat-access"));
+    assert_no_credentials(&storage);
+
+    // 401 with only the job token: an error naming it.
+    let err = history::fetch_report_file_or_why(
+        &gitlab_source(&api, Some("jt"), None),
+        "main",
+        "timings.json",
+        limit,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, FetchError::Status { status: 401, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("the token was refused"), "{err}");
+
+    // 404: no such job or file on that ref.
+    api.on(
+        "GET",
+        GITLAB_RAW,
+        [Reply::json(404, json!({"message": "404 Not Found"}))],
+    );
+    assert!(matches!(
+        history::fetch_report_file(
+            &gitlab_source(&api, Some("jt"), None),
+            "main",
+            "timings.json",
+            limit
+        ),
+        Ok(None)
+    ));
+    let err = history::fetch_report_file_or_why(
+        &gitlab_source(&api, Some("jt"), None),
+        "main",
+        "timings.json",
+        limit,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("no successful job `parallel-pytest-report` on `main`"),
+        "{err}"
+    );
+}
+
+/// `plan` on a GitLab merge request pipeline with a cold cache fetches through the job token
+/// (which every job has anyway) and says so; a 404 is a warning.
+#[test]
+fn gitlab_plan_uses_the_default_branch_report_job() {
+    let api = MockServer::start();
+    let branch = fixture_copy("timings-chain");
+    let store = br#"{"format": "parallel-pytest-timings", "version": 1, "tests": {"tests/test_slow.py::test_slow_one": {"seconds": 1.5, "runs": 1}, "tests/test_slow.py::test_slow_two": {"seconds": 1.5, "runs": 1}}}"#;
+    let raw = "/api/v4/projects/42/jobs/artifacts/main/raw/.parallel-pytest-report/timings.json";
+    api.on(
+        "GET",
+        raw,
+        [Reply::text(200, std::str::from_utf8(store).unwrap())],
+    );
+    let plan = || {
+        Cmd::new()
+            .current_dir(branch.path())
+            .env("GITLAB_CI", "true")
+            .env("CI_API_V4_URL", format!("{}/api/v4", api.url()))
+            .env("CI_PROJECT_ID", "42")
+            .env("CI_PROJECT_DIR", branch.path())
+            .env("CI_DEFAULT_BRANCH", "main")
+            .env("CI_JOB_TOKEN", "job-token-value")
+            .args(["plan", "--shards", "2"])
+            .expect_code(0)
+    };
+    let (stdout, _) = plan();
+    assert!(stdout.contains("timings source: artifact"), "{stdout}");
+    assert!(stdout.contains("GitLab `main`"), "{stdout}");
+    assert_eq!(
+        api.requests()[0].header("job-token"),
+        Some("job-token-value")
+    );
+    std::fs::remove_file(branch.path().join(".parallel-pytest/fetched-timings.json")).unwrap();
+    api.on(
+        "GET",
+        raw,
+        [Reply::json(404, json!({"message": "404 Not Found"}))],
+    );
+    let (stdout, stderr) = plan();
+    assert!(
+        stderr.contains(
+            "warning: timings: no store from an earlier run's artifact: no successful job"
+        ),
+        "{stderr}"
+    );
+    assert!(stdout.contains("timings source: estimates"), "{stdout}");
+
+    // Opted out in pyproject.toml: no request at all, and no warning about one.
+    std::fs::write(
+        branch.path().join("pyproject.toml"),
+        "[tool.parallel-pytest]\ntimings-fetch = false\n",
+    )
+    .unwrap();
+    api.clear_requests();
+    let (stdout, stderr) = plan();
+    assert!(api.requests().is_empty(), "{:?}", api.requests());
+    assert!(!stderr.contains("earlier run"), "{stderr}");
+    assert!(stdout.contains("timings source: estimates"), "{stdout}");
+}
+
+/// The name of the artifact lives in one place: the action uploads what the binary looks for.
+#[test]
+fn the_action_uploads_the_artifact_the_chain_reads() {
+    let action = std::fs::read_to_string(repo_root().join("action.yml")).unwrap();
+    assert!(
+        action.contains("name: ${{ inputs.artifact-name }}-history"),
+        "action.yml must upload `<artifact-name>-history`"
+    );
+    assert_eq!(history::DEFAULT_ARTIFACT, "parallel-pytest-history");
+    assert!(
+        action.contains("default: parallel-pytest\n"),
+        "default artifact-name changed"
+    );
+    let component =
+        std::fs::read_to_string(repo_root().join("templates/parallel-pytest.yml")).unwrap();
+    assert!(component.contains(&format!("{}:", history::GITLAB_REPORT_JOB)));
+    assert!(component.contains(&format!(
+        "--timings-out {}/{}",
+        history::GITLAB_REPORT_DIR,
+        history::STORE_FILE
+    )));
+}
+
+/// The reusable fetch for the base comparison: any named file of the same artifact, from the
+/// run of one exact commit (a pull request's base head), with the run it came from.
+#[test]
+fn any_file_of_the_artifact_from_one_commit() {
+    let api = MockServer::start();
+    let storage = MockServer::start();
+    let results = br#"{"tests": {}}"#;
+    github_routes(
+        &api,
+        &storage,
+        zip_of(&[("timings.json", b"{}"), ("results.json", results)]),
+    );
+    let platform = Platform::Github(GithubSource {
+        api_url: api.url().to_owned(),
+        repository: REPO.into(),
+        token: Secret::new(TOKEN),
+        workflow: Some("ci.yml".into()),
+        artifact: history::DEFAULT_ARTIFACT.into(),
+        default_branch: Some("main".into()),
+        base_ref: Some("main".into()),
+    });
+    let limit = Duration::from_secs(10);
+    let (bytes, info) =
+        history::fetch_report_file_of_commit(&platform, "main", SHA, "results.json", limit)
+            .unwrap()
+            .expect("results.json is in the artifact");
+    assert_eq!(bytes, results);
+    assert_eq!(info.run_id, Some(RUN_ID));
+    assert_eq!(info.commit.as_deref(), Some(SHA));
+    let runs = api.requests_to(
+        "GET",
+        &format!("/repos/{REPO}/actions/workflows/ci.yml/runs"),
+    );
+    assert_eq!(runs[0].query_param("head_sha"), Some(SHA));
+    assert_no_credentials(&storage);
+    // A file the artifact does not hold is "nothing there", not an error.
+    assert!(matches!(
+        history::fetch_report_file(&platform, "main", "absent.json", limit),
+        Ok(None)
+    ));
+    validate_github(
+        &api,
+        &[
+            ("actions/list-workflow-runs", runs_body()),
+            ("actions/list-workflow-run-artifacts", artifacts_body(false)),
+        ],
+    );
+}
