@@ -300,6 +300,15 @@ pub struct ReportArgs {
     #[arg(long, env = ours::FAIL_ON, value_name = "new|all")]
     pub fail_on: Option<crate::report::compare::FailOn>,
 
+    /// Without `--base`, never fetch the base run's results through the CI API (then there is
+    /// no comparison). The same switch turns off `plan`/`run`'s timings fetch.
+    #[arg(long, env = ours::NO_TIMINGS_FETCH)]
+    pub no_timings_fetch: bool,
+
+    /// Seconds the fetch of the base run's results may take. Default: 20.
+    #[arg(long, env = ours::TIMINGS_FETCH_TIMEOUT, value_name = "S")]
+    pub timings_fetch_timeout: Option<f64>,
+
     #[command(flatten)]
     pub github: GithubPublishArgs,
 

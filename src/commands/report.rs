@@ -50,7 +50,11 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Erro
     compare::attach(
         &mut summary,
         &results,
-        read_base(settings.base.as_deref()),
+        match (&settings.base, settings.base_fetch) {
+            (Some(path), _) => read_base(path),
+            (None, Some(limit)) => fetch_base(&settings.root, limit),
+            (None, None) => Base::None,
+        },
         settings.fail_on.value,
     );
     let passed = std::mem::take(&mut summary.passed_ids);
@@ -159,16 +163,52 @@ fn run_meta() -> RunMeta {
 
 /// `--base`, read and validated; a file that cannot be used is a warning, not an error: the
 /// report still works, without the comparison.
-fn read_base(path: Option<&Path>) -> Base {
-    let Some(path) = path else {
-        return Base::None;
-    };
+fn read_base(path: &Path) -> Base {
     match ResultsFile::read(path) {
         Ok(file) => Base::Loaded {
             path: path.display().to_string(),
             file: Box::new(file),
         },
         Err(err) => Base::Unusable(format!("ignoring the base: {}", error_chain(&err))),
+    }
+}
+
+/// Without `--base`, in GitHub Actions or GitLab CI: the results file in the report artifact
+/// of the latest successful run on the pull/merge request's target branch, else on the default
+/// branch. Nothing there (a first run) leaves the report without a comparison and says
+/// nothing; a failure of the fetch is a warning, never an error.
+fn fetch_base(root: &Path, limit: std::time::Duration) -> Base {
+    use crate::publish::history::{self, Platform};
+    let Some(platform) = Platform::from_env(|k| std::env::var(k).ok(), root) else {
+        return Base::None;
+    };
+    let Some(reference) = platform
+        .base_ref()
+        .or(platform.default_branch())
+        .map(str::to_owned)
+    else {
+        return Base::None;
+    };
+    match history::fetch_report_file(&platform, &reference, history::RESULTS_FILE, limit) {
+        Ok(Some((bytes, source))) => {
+            let name = format!(
+                "{} (`{}` of {source})",
+                history::RESULTS_FILE,
+                platform.name()
+            );
+            match ResultsFile::from_bytes(&bytes, Path::new(&name)) {
+                Ok(file) => Base::Loaded {
+                    path: name,
+                    file: Box::new(file),
+                },
+                Err(err) => Base::Unusable(format!("ignoring the base: {}", error_chain(&err))),
+            }
+        }
+        Ok(None) => Base::None,
+        Err(err) => Base::Unusable(format!(
+            "no base to compare with: fetching `{}` of `{reference}`: {err}",
+            history::RESULTS_FILE
+        )),
     }
 }
 

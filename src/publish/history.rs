@@ -33,6 +33,9 @@ pub const GITLAB_REPORT_JOB: &str = "parallel-pytest-report";
 pub const GITLAB_REPORT_DIR: &str = ".parallel-pytest-report";
 /// The timings store inside the artifact.
 pub const STORE_FILE: &str = "timings.json";
+/// The results file in the same artifact (`report --results-out`), a base run's for the
+/// comparison.
+pub const RESULTS_FILE: &str = "results.json";
 
 /// Largest file taken out of an artifact, and largest download.
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;

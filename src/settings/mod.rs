@@ -296,6 +296,32 @@ fn parse_file_config(text: &str) -> Result<FileConfig, String> {
     }
 }
 
+/// How long fetching from the CI API (the timings chain, the base run's results) may take, or
+/// `None` when it is off: `wanted` by the command, and not `timings-fetch = false`. The time
+/// is `--timings-fetch-timeout`, else `timings-fetch-timeout`, else 20 s.
+fn fetch_limit(
+    wanted: bool,
+    flag: Option<f64>,
+    file: &FileConfig,
+) -> Result<Option<std::time::Duration>, SettingsError> {
+    let seconds = pick(
+        flag,
+        file.timings_fetch_timeout,
+        plan::DEFAULT_TIMINGS_FETCH_SECONDS,
+    )
+    .value;
+    if !(seconds.is_finite() && seconds >= 0.0) {
+        return Err(SettingsError::Invalid {
+            setting: "--timings-fetch-timeout",
+            message: format!(
+                "`--timings-fetch-timeout` / `timings-fetch-timeout` is `{seconds}`: expected seconds (0 or more)"
+            ),
+        });
+    }
+    Ok((wanted && file.timings_fetch != Some(false))
+        .then(|| std::time::Duration::from_secs_f64(seconds)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -86,22 +86,8 @@ impl PlanInputsSettings {
             false => None,
         };
         let memory = &settings.machine.memory_per_worker_mib;
-        let fetch_seconds = pick(
-            inputs.timings_fetch_timeout,
-            file.timings_fetch_timeout,
-            DEFAULT_TIMINGS_FETCH_SECONDS,
-        );
-        if !(fetch_seconds.value.is_finite() && fetch_seconds.value >= 0.0) {
-            return Err(SettingsError::Invalid {
-                setting: "--timings-fetch-timeout",
-                message: format!(
-                    "`--timings-fetch-timeout` / `timings-fetch-timeout` is `{}`: expected seconds (0 or more)",
-                    fetch_seconds.value
-                ),
-            });
-        }
-        let timings_fetch = (!inputs.no_timings_fetch && file.timings_fetch != Some(false))
-            .then(|| std::time::Duration::from_secs_f64(fetch_seconds.value));
+        let timings_fetch =
+            super::fetch_limit(!inputs.no_timings_fetch, inputs.timings_fetch_timeout, file)?;
         Ok(PlanInputsSettings {
             timings_fetch,
             plan: plan::Inputs {

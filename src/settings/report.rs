@@ -47,6 +47,9 @@ pub struct ReportSettings {
     pub results_out: Resolved<PathBuf>,
     /// A base run's results file to compare with.
     pub base: Option<PathBuf>,
+    /// Without `base`: fetch the base run's results from its report artifact through the CI
+    /// API, within this time; `None` when turned off, or in a shard job's own report.
+    pub base_fetch: Option<std::time::Duration>,
     pub fail_on: Resolved<FailOn>,
     pub github: GithubOptions,
     pub gitlab: GitlabOptions,
@@ -87,6 +90,12 @@ impl ReportSettings {
             PathBuf::from(DEFAULT_RESULTS),
         );
         results_out.value = root.join(&results_out.value);
+        // A shard job's own report, or a given `--base`, has nothing to fetch.
+        let base_fetch = super::fetch_limit(
+            args.base.is_none() && args.expect_shard.is_none() && !args.no_timings_fetch,
+            args.timings_fetch_timeout,
+            file,
+        )?;
         let fail_on_error = args.github.fail_on_publish_error;
         let publish_timeout = std::time::Duration::from_secs(args.github.publish_timeout);
         Ok(ReportSettings {
@@ -109,6 +118,7 @@ impl ReportSettings {
             quarantine: super::quarantine::load(&root, file)?,
             results_out,
             base: args.base,
+            base_fetch,
             fail_on: pick(args.fail_on, file.fail_on, FailOn::All),
             github: GithubOptions {
                 check_run: args.github.check_run,

@@ -375,36 +375,12 @@ impl Store {
                 *run.entry(id.into()).or_insert(0.0) += s;
             }
         }
-        let alpha = self.smoothing.alpha;
-        let forget = self.smoothing.forget_after_runs;
-        self.tests.retain(|id, entry| {
-            if run.contains_key(id) {
-                return true;
-            }
-            entry.missed += 1;
-            entry.missed < forget
-        });
-        for (id, s) in run {
-            match self.tests.get_mut(&id) {
-                Some(entry) => {
-                    entry.seconds += alpha * (s - entry.seconds);
-                    entry.runs = entry.runs.saturating_add(1);
-                    entry.missed = 0;
-                }
-                None => {
-                    self.tests.insert(
-                        id,
-                        StoreEntry {
-                            seconds: s,
-                            runs: 1,
-                            missed: 0,
-                            markers: None,
-                            keywords: None,
-                        },
-                    );
-                }
-            }
-        }
+        smooth_into(
+            &mut self.tests,
+            run.into_iter().collect(),
+            self.smoothing.alpha,
+            self.smoothing.forget_after_runs,
+        );
     }
 
     /// Records what this run saw of each test's markers and keywords (replacing older records;

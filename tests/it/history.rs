@@ -790,3 +790,88 @@ fn any_file_of_the_artifact_from_one_commit() {
         ],
     );
 }
+
+/// Issue 15, item 2 through the API: without `--base`, `report` in GitHub Actions compares
+/// with the results file in the report artifact of the default branch's last successful run
+/// (fetched as the timings are: the token never reaches the storage host), and
+/// `--no-timings-fetch` asks nothing.
+#[test]
+fn report_compares_with_the_default_branch_results_artifact() {
+    // "main": a real run whose report writes the results file the artifact carries.
+    let main = fixture_copy("timings-chain");
+    Cmd::new()
+        .current_dir(main.path())
+        .env("PARALLEL_PYTEST_PYTHON", python())
+        .args(["run", "--workers", "1", "--no-timings-fetch"])
+        .expect_code(0);
+    Cmd::new()
+        .current_dir(main.path())
+        .args([
+            "report",
+            "--results-out",
+            "results.json",
+            ".parallel-pytest",
+        ])
+        .expect_code(0);
+    let results = std::fs::read(main.path().join("results.json")).unwrap();
+    let api = MockServer::start();
+    let storage = MockServer::start();
+    github_routes(&api, &storage, zip_of(&[(history::RESULTS_FILE, &results)]));
+
+    // The branch: the same suite, run again.
+    let branch = fixture_copy("timings-chain");
+    let event = event_file(branch.path());
+    Cmd::new()
+        .current_dir(branch.path())
+        .env("PARALLEL_PYTEST_PYTHON", python())
+        .args(["run", "--workers", "1", "--no-timings-fetch"])
+        .expect_code(0);
+
+    let (stdout, _) = github_env(Cmd::new(), &api, &event, true)
+        .current_dir(branch.path())
+        .args([
+            "report",
+            "--format",
+            "json",
+            "--no-timings-fetch",
+            ".parallel-pytest",
+        ])
+        .expect_code(0);
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(report["comparison"].is_null(), "{report}");
+    assert!(
+        api.requests().is_empty(),
+        "--no-timings-fetch asked the API"
+    );
+
+    let (stdout, stderr) = github_env(Cmd::new(), &api, &event, true)
+        .current_dir(branch.path())
+        .args(["report", "--format", "json", ".parallel-pytest"])
+        .expect_code(0);
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let comparison = &report["comparison"];
+    assert!(comparison.is_object(), "no comparison: {report}\n{stderr}");
+    let tests = report["totals"]["tests"].as_u64().unwrap();
+    assert!(tests > 0);
+    assert_eq!(comparison["counts"]["new_failures"], 0, "{comparison}");
+    assert_eq!(comparison["counts"]["new_tests"], 0, "{comparison}");
+    assert_eq!(comparison["counts"]["removed_tests"], 0, "{comparison}");
+    assert!(
+        comparison["base"].to_string().contains("GitHub"),
+        "the base names where it came from: {comparison}"
+    );
+    let runs = api.requests_to(
+        "GET",
+        &format!("/repos/{REPO}/actions/workflows/ci.yml/runs"),
+    );
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].query_param("branch"), Some("main"));
+    assert_no_credentials(&storage);
+    validate_github(
+        &api,
+        &[
+            ("actions/list-workflow-runs", runs_body()),
+            ("actions/list-workflow-run-artifacts", artifacts_body(false)),
+        ],
+    );
+}
