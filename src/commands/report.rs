@@ -44,6 +44,8 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Erro
         &settings.root,
         &summary,
     ));
+    // Coverage first: the results file records its total for the next comparison.
+    coverage_phase(&settings, &loaded, &mut summary);
     // This run's results (pytest's own outcomes) are taken before the comparison, which only
     // adds to the summary, and before the quarantine moves covered failures apart.
     let results = ResultsFile::from_summary(&summary, run_meta());
@@ -64,7 +66,6 @@ pub fn execute(root: Option<PathBuf>, args: ReportArgs) -> Result<ExitCode, Erro
         &passed,
         report::quarantine::Date::today(),
     );
-    coverage_phase(&settings, &loaded, &mut summary);
     let md_opts = MarkdownOptions {
         links: source_links(&settings.root),
         ..MarkdownOptions::default()

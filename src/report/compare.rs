@@ -87,6 +87,8 @@ pub struct Comparison {
     pub test_seconds: Change,
     /// Wall time, when both runs know it.
     pub wall_seconds: Option<Change>,
+    /// Combined line coverage in percent, when both runs measured it.
+    pub coverage_percent: Option<Change>,
 }
 
 impl Comparison {
@@ -149,6 +151,11 @@ pub fn compare(here: &ResultsFile, base_path: &str, base: &ResultsFile) -> Compa
             .run
             .wall_seconds
             .zip(here.run.wall_seconds)
+            .map(|(base, here)| Change { base, here }),
+        coverage_percent: base
+            .run
+            .coverage_percent
+            .zip(here.run.coverage_percent)
             .map(|(base, here)| Change { base, here }),
     };
     for (id, now) in &here.tests {
@@ -327,6 +334,7 @@ pub(crate) fn sample_summary(fail_on: FailOn) -> Summary {
             errors: 1,
             test_seconds: 30.0,
             wall_seconds: Some(12.0),
+            coverage_percent: None,
         },
     );
     let here = file(
@@ -425,6 +433,23 @@ mod tests {
                 base_seconds: 0.5,
                 seconds: 1.6
             }]
+        );
+    }
+
+    #[test]
+    fn coverage_change_only_when_both_runs_measured_it() {
+        let mut base = file(&[("a", Passed, 1.0)], true);
+        let mut here = file(&[("a", Passed, 1.0)], true);
+        assert_eq!(compare(&here, "base.json", &base).coverage_percent, None);
+        here.run.coverage_percent = Some(75.5);
+        assert_eq!(compare(&here, "base.json", &base).coverage_percent, None);
+        base.run.coverage_percent = Some(74.0);
+        assert_eq!(
+            compare(&here, "base.json", &base).coverage_percent,
+            Some(Change {
+                base: 74.0,
+                here: 75.5
+            })
         );
     }
 

@@ -78,6 +78,7 @@ struct Comparison<'a> {
     counts: Counts,
     test_seconds: super::compare::Change,
     wall_seconds: Option<super::compare::Change>,
+    coverage_percent: Option<super::compare::Change>,
 }
 
 #[derive(Serialize)]
@@ -110,6 +111,7 @@ fn comparison(c: &super::compare::Comparison) -> Comparison<'_> {
         },
         test_seconds: c.test_seconds,
         wall_seconds: c.wall_seconds,
+        coverage_percent: c.coverage_percent,
     }
 }
 

@@ -437,6 +437,9 @@ fn comparison(s: &Summary) -> String {
     if let Some(w) = c.wall_seconds {
         times.push(format!("wall {}", change(w)));
     }
+    if let Some(cov) = c.coverage_percent {
+        times.push(format!("coverage {}", percent_change(cov)));
+    }
     out.push_str(&times.join(" · "));
     out.push_str("\n\n");
     out
@@ -452,6 +455,13 @@ pub(super) fn change(c: super::compare::Change) -> String {
         seconds(c.here),
         seconds(delta.abs())
     )
+}
+
+/// `74.47% → 75.10% (+0.63)`: percentage points.
+pub(super) fn percent_change(c: super::compare::Change) -> String {
+    let delta = c.here - c.base;
+    let sign = if delta < 0.0 { "−" } else { "+" };
+    format!("{:.2}% → {:.2}% ({sign}{:.2})", c.base, c.here, delta.abs())
 }
 
 fn location_cell(f: &super::model::Failure, links: Option<&SourceLinks>) -> String {

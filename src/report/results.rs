@@ -66,6 +66,9 @@ pub struct RunInfo {
     pub test_seconds: f64,
     #[serde(default)]
     pub wall_seconds: Option<f64>,
+    /// Combined line coverage in percent, when the shards wrote coverage data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage_percent: Option<f64>,
 }
 
 /// One test's final outcome (after reruns) and its seconds over every attempt.
@@ -172,6 +175,7 @@ impl ResultsFile {
                 errors: t.errors,
                 test_seconds: t.seconds,
                 wall_seconds: summary.wall_seconds,
+                coverage_percent: summary.coverage.as_ref().map(|c| c.percent),
             },
             tests,
         }

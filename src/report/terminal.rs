@@ -291,6 +291,12 @@ fn comparison(summary: &Summary, p: &Paint) -> String {
             super::markdown::change(w).replace('→', "->")
         ));
     }
+    if let Some(cov) = c.coverage_percent {
+        counts.push(format!(
+            "coverage {}",
+            super::markdown::percent_change(cov).replace('→', "->")
+        ));
+    }
     out.push_str(&counts.join(" · "));
     out.push('\n');
     out

@@ -109,6 +109,19 @@ fn three_shards_equal_one_run(workers: u32) {
         xml.contains("<coverage ") && xml.contains("shapes.py"),
         "{xml}"
     );
+    // The results file keeps the total; a later report compared with it shows the change.
+    let base = dir.path().join("base-results.json");
+    std::fs::copy(out.join("results.json"), &base).unwrap();
+    let (doc, stdout) = report_json(dir.path(), 0, &["--base", "base-results.json"]);
+    let change = &doc["comparison"]["coverage_percent"];
+    assert_eq!(change["base"].as_f64(), Some(combined), "{doc}");
+    assert_eq!(change["here"].as_f64(), Some(combined), "{doc}");
+    assert!(
+        stdout.contains(&format!(
+            "coverage {combined:.2}% -> {combined:.2}% (+0.00)"
+        )),
+        "{stdout}"
+    );
 }
 
 #[test]
