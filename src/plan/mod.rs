@@ -453,6 +453,17 @@ fn partition(
     }
 }
 
+/// `--target-seconds` must be positive and the per-shard start-up not negative.
+fn check_target(target: f64, startup: f64) -> Result<(), PlanError> {
+    if !(target.is_finite() && target > 0.0) {
+        return Err(PlanError::TargetSeconds(target));
+    }
+    if !(startup.is_finite() && startup >= 0.0) {
+        return Err(PlanError::StartupSeconds(startup));
+    }
+    Ok(())
+}
+
 /// `--target-seconds` with `--max-runner-minutes`: the fewest shards that meet the target and
 /// whose runner time fits the budget; when none does, the fastest count within the budget;
 /// when even one shard costs more, one shard. Counts whose job start-ups alone exceed the
@@ -464,12 +475,7 @@ fn choose_within_budget(
     budget: f64,
     mut plan_for: impl FnMut(u32) -> Plan,
 ) -> Result<(Plan, Option<String>), PlanError> {
-    if !(target.is_finite() && target > 0.0) {
-        return Err(PlanError::TargetSeconds(target));
-    }
-    if !(startup.is_finite() && startup >= 0.0) {
-        return Err(PlanError::StartupSeconds(startup));
-    }
+    check_target(target, startup)?;
     if !(budget.is_finite() && budget > 0.0) {
         return Err(PlanError::RunnerBudget);
     }
@@ -521,12 +527,7 @@ fn choose_shard_count(
     startup: f64,
     mut plan_for: impl FnMut(u32) -> Plan,
 ) -> Result<(Plan, Option<String>), PlanError> {
-    if !(target.is_finite() && target > 0.0) {
-        return Err(PlanError::TargetSeconds(target));
-    }
-    if !(startup.is_finite() && startup >= 0.0) {
-        return Err(PlanError::StartupSeconds(startup));
-    }
+    check_target(target, startup)?;
     let max_shards = max_shards.max(1);
     let first = plan_for(1);
     if first.wall_makespan() + startup <= target {

@@ -591,7 +591,7 @@ fn without_url(err: &reqwest::Error) -> String {
 
 /// Percent-encode one path segment (a project path like `group/project` becomes
 /// `group%2Fproject`, as the GitLab API expects).
-fn encode_segment(segment: &str) -> String {
+pub(super) fn encode_segment(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for b in segment.bytes() {
         match b {

@@ -23,6 +23,7 @@ use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::gitlab::encode_segment;
 use crate::env_vars::{ci, ours};
 
 /// GitHub: name of the artifact the action's report job uploads (one place: action.yml uses
@@ -668,30 +669,16 @@ pub fn file_from_zip(zip: &[u8], name: &str) -> Result<Option<Vec<u8>>, FetchErr
     Ok(None)
 }
 
-/// A path segment for GitLab's API (`group/project`, branch names with `/`).
-fn encode(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 async fn gitlab(g: &GitlabSource, reference: &str, file: &str) -> Result<Fetched, FetchError> {
     check_url(&g.api_url)?;
     let path = format!("{}/{file}", g.dir.trim_matches('/'));
     // Each segment of the artifact path encoded on its own: `/` stays a separator.
-    let raw_path: Vec<String> = path.split('/').map(encode).collect();
+    let raw_path: Vec<String> = path.split('/').map(encode_segment).collect();
     let url = format!(
         "{}/projects/{}/jobs/artifacts/{}/raw/{}",
         g.api_url,
-        encode(&g.project_id),
-        encode(reference),
+        encode_segment(&g.project_id),
+        encode_segment(reference),
         raw_path.join("/")
     );
     let tokens: Vec<(&str, &Secret)> = [
