@@ -436,7 +436,8 @@ fn action_runs_three_shards_and_a_report_under_act() {
 /// workflow file as on GitHub), mints no token and ignores `permissions:` (`github.token` is
 /// the `GITHUB_TOKEN` secret given to act; `actions: read` being refused is covered with a
 /// 403 in `history.rs`), and cannot fetch `actions/cache` from github.com: its built-in cache
-/// server is never reached, and the empty cache is the stand-in's empty shared folder.
+/// server (`ACTIONS_CACHE_URL`, started in host mode too) is never asked, and the empty cache is
+/// the stand-in's empty shared folder.
 #[test]
 fn action_plans_from_the_default_branch_artifact_when_the_cache_is_empty() {
     use crate::artifact_api::{
