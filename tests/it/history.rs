@@ -5,7 +5,6 @@
 //! and the mock's answers), and the storage host the artifact download redirects to must
 //! never see a token.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -14,196 +13,12 @@ use parallel_pytest::publish::history::{
 };
 use serde_json::{Value, json};
 
-use crate::harness::{Cmd, fixture_copy, python, repo_root, tool};
-use crate::mock_http::{MockServer, Recorded, Reply};
-
-const TOKEN: &str = "ghs_SECRET_history_token";
-const REPO: &str = "o/r";
-const RUN_ID: u64 = 101;
-const ARTIFACT_ID: u64 = 555;
-const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
-
-fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, data) in entries {
-        w.start_file(*name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        w.write_all(data).unwrap();
-    }
-    w.finish().unwrap().into_inner()
-}
-
-/// The required fields of GitHub's schemas with placeholders (see the fixture's
-/// `make_minimal.py`), overlaid with what a test sets.
-fn minimal(kind: &str, set: Value) -> Value {
-    let path = crate::harness::fixtures().join("timings-chain-api/minimal.json");
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let mut out = doc[kind].clone();
-    for (k, v) in set.as_object().unwrap() {
-        out[k] = v.clone();
-    }
-    out
-}
-
-fn runs_body() -> Value {
-    json!({
-        "total_count": 1,
-        "workflow_runs": [minimal("run", json!({
-            "id": RUN_ID, "name": "ci", "head_branch": "main", "head_sha": SHA,
-            "status": "completed", "conclusion": "success",
-            "created_at": "2026-12-01T10:00:00Z", "updated_at": "2026-12-01T10:05:00Z",
-            "html_url": format!("https://github.com/{REPO}/actions/runs/{RUN_ID}"),
-            "run_number": 7, "event": "push", "workflow_id": 3
-        }))]
-    })
-}
-
-fn artifacts_body(expired: bool) -> Value {
-    json!({
-        "total_count": 1,
-        "artifacts": [minimal("artifact", json!({
-            "id": ARTIFACT_ID, "node_id": "MDg6QXJ0aWZhY3Q1NTU=", "name": history::DEFAULT_ARTIFACT,
-            "size_in_bytes": 900, "expired": expired,
-            "url": format!("https://api.github.com/repos/{REPO}/actions/artifacts/{ARTIFACT_ID}"),
-            "archive_download_url": format!("https://api.github.com/repos/{REPO}/actions/artifacts/{ARTIFACT_ID}/zip"),
-            "created_at": "2026-12-01T10:04:00Z", "expires_at": "2027-03-01T10:04:00Z",
-            "updated_at": "2026-12-01T10:04:00Z", "digest": null,
-            "workflow_run": {"id": RUN_ID, "repository_id": 1, "head_repository_id": 1, "head_branch": "main", "head_sha": SHA}
-        }))]
-    })
-}
-
-/// The GitHub API of a repository whose `main` has one successful run with the report
-/// artifact, served through a redirect to `storage`.
-fn github_routes(api: &MockServer, storage: &MockServer, zip: Vec<u8>) {
-    api.on(
-        "GET",
-        &format!("/repos/{REPO}/actions/workflows/ci.yml/runs"),
-        [Reply::json(200, runs_body())],
-    );
-    api.on(
-        "GET",
-        &format!("/repos/{REPO}/actions/runs/{RUN_ID}/artifacts"),
-        [Reply::json(200, artifacts_body(false))],
-    );
-    api.on(
-        "GET",
-        &format!("/repos/{REPO}/actions/artifacts/{ARTIFACT_ID}/zip"),
-        [Reply::empty(302).header(
-            "Location",
-            &format!("{}/blob/artifact-555.zip?sig=signed", storage.url()),
-        )],
-    );
-    storage.on(
-        "GET",
-        "/blob/artifact-555.zip",
-        [Reply {
-            status: 200,
-            headers: vec![("Content-Type".into(), "application/zip".into())],
-            body: zip,
-        }],
-    );
-}
-
-/// Which OpenAPI operation a recorded request is, by method and path template.
-fn operation_of<'a>(doc: &'a Value, req: &Recorded) -> Option<(&'a str, &'a Value)> {
-    doc["operations"]
-        .as_object()?
-        .iter()
-        .find(|(_, op)| {
-            op["method"] == req.method.as_str() && {
-                let tpl: Vec<&str> = op["path"].as_str().unwrap_or("").split('/').collect();
-                let got: Vec<&str> = req.path.split('/').collect();
-                tpl.len() == got.len()
-                    && tpl
-                        .iter()
-                        .zip(&got)
-                        .all(|(t, g)| (t.starts_with('{') && !g.is_empty()) || t == g)
-            }
-        })
-        .map(|(k, v)| (k.as_str(), v))
-}
-
-/// Each request is a documented operation with documented query parameters (and enum values),
-/// and what the mock answered for it matches the operation's response schema.
-fn validate_github(api: &MockServer, answers: &[(&str, Value)]) {
-    // Beside the checkout, or beside the folder of worktrees.
-    let schemas = ["../shared", "../../shared"]
-        .iter()
-        .map(|d| repo_root().join(d).join("github-api/schemas.json"))
-        .find(|p| p.exists())
-        .unwrap_or_else(|| repo_root().join("../shared/github-api/schemas.json"));
-    if !schemas.exists() {
-        eprintln!(
-            "skipping GitHub schema validation: `{}` not found",
-            schemas.display()
-        );
-        return;
-    }
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&schemas).unwrap()).unwrap();
-    let requests = api.requests();
-    assert!(!requests.is_empty(), "no GitHub requests recorded");
-    for req in &requests {
-        let (name, op) = operation_of(&doc, req)
-            .unwrap_or_else(|| panic!("{} {} is no GitHub operation", req.method, req.path));
-        let params = op["query"].as_array().cloned().unwrap_or_default();
-        for pair in req.query.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let param = params
-                .iter()
-                .find(|p| p["name"] == k)
-                .unwrap_or_else(|| panic!("{name}: unknown query parameter `{k}`"));
-            if let Some(allowed) = param["schema"]["enum"].as_array() {
-                assert!(
-                    allowed.iter().any(|a| a == v),
-                    "{name}: `{k}={v}` not allowed"
-                );
-            }
-            if param["schema"]["type"] == "integer" {
-                assert!(v.parse::<u64>().is_ok(), "{name}: `{k}={v}` not an integer");
-            }
-        }
-        assert_eq!(
-            req.header("authorization"),
-            Some(format!("Bearer {TOKEN}").as_str())
-        );
-        assert_eq!(req.header("x-github-api-version"), Some("2022-11-28"));
-    }
-    let dir = tempfile::tempdir().unwrap();
-    for (i, (op, body)) in answers.iter().enumerate() {
-        let mut schema = doc["operations"][*op]["response"].clone();
-        assert!(schema.is_object(), "no response schema for {op}");
-        schema["$schema"] = doc["dialect"].clone();
-        let schema_path = dir.path().join(format!("schema-{i}.json"));
-        let body_path = dir.path().join(format!("body-{i}.json"));
-        std::fs::write(&schema_path, schema.to_string()).unwrap();
-        std::fs::write(&body_path, body.to_string()).unwrap();
-        let out = std::process::Command::new(tool("check-jsonschema"))
-            .arg("--schemafile")
-            .arg(&schema_path)
-            .arg(&body_path)
-            .output()
-            .expect("run check-jsonschema");
-        assert!(
-            out.status.success(),
-            "the mock's {op} answer does not match GitHub's schema:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-/// No request to the storage host carries any credential.
-fn assert_no_credentials(storage: &MockServer) {
-    let sent = storage.requests();
-    assert!(!sent.is_empty(), "the storage host was never asked");
-    for req in sent {
-        for h in ["authorization", "private-token", "job-token", "cookie"] {
-            assert_eq!(req.header(h), None, "{h} sent to the storage host");
-        }
-        assert!(!format!("{:?}", req.headers).contains(TOKEN));
-    }
-}
+use crate::artifact_api::{
+    ARTIFACT_ID, REPO, RESULTS_OUT, RUN_ID, SHA, TOKEN, artifacts_body, assert_no_credentials,
+    github_routes, learn_on_main, runs_body, validate_github, zip_of,
+};
+use crate::harness::{Cmd, fixture_copy, python, repo_root};
+use crate::mock_http::{MockServer, Reply};
 
 /// The GitHub Actions variables of a job on branch `feature` of `o/r`.
 fn github_env(cmd: Cmd, api: &MockServer, event: &Path, token: bool) -> Cmd {
@@ -235,31 +50,30 @@ fn event_file(dir: &Path) -> PathBuf {
     path
 }
 
-/// "main": one real run of the suite, and `report` writes the store the artifact carries.
-fn store_from_a_real_run() -> Vec<u8> {
-    let main = fixture_copy("timings-chain");
-    Cmd::new()
-        .current_dir(main.path())
-        .env("PARALLEL_PYTEST_PYTHON", python())
-        .args(["run", "--workers", "1", "--no-timings-fetch"])
-        .expect_code(0);
-    Cmd::new()
-        .current_dir(main.path())
-        .args(["report", "--timings-out", "store.json", ".parallel-pytest"])
-        .expect_code(0);
-    std::fs::read(main.path().join("store.json")).unwrap()
-}
-
 fn plan_json(stdout: &str) -> Value {
     serde_json::from_str(stdout).unwrap_or_else(|e| panic!("plan JSON: {e}\n{stdout}"))
 }
 
 /// Issue 15's acceptance test: a branch with an empty cache plans from the store of main's
-/// last successful run, names it, and predicts the shard's wall within ±20 % where test
-/// counts alone were off by far more.
+/// last successful run, names it, and predicts the shard's wall (fixed costs included) within
+/// ±20 % of the wall `run` measures, where the plan from test counts alone was off by more.
 #[test]
 fn an_empty_cache_plans_from_the_default_branch_artifact() {
-    let store = store_from_a_real_run();
+    let main = fixture_copy("timings-chain");
+    let store = learn_on_main(main.path());
+    // What the report learned besides the tests' times: the shard's start-up with one worker
+    // and each file's collection, which the next plan adds to the tests.
+    let learned: Value = serde_json::from_slice(&store).unwrap();
+    assert!(
+        learned["startup"]["1"]["seconds"].as_f64() > Some(0.0),
+        "{learned}"
+    );
+    for file in ["tests/test_fast.py", "tests/test_slow.py"] {
+        assert!(
+            learned["collection"][file]["seconds"].is_number(),
+            "{learned}"
+        );
+    }
     let api = MockServer::start();
     let storage = MockServer::start();
     github_routes(&api, &storage, zip_of(&[("timings.json", &store)]));
@@ -337,45 +151,63 @@ fn an_empty_cache_plans_from_the_default_branch_artifact() {
         ],
     );
 
-    // `run` without a token (as in the action) reads what was fetched, and its prediction
-    // holds against the measured wall.
-    let requests_before = api.requests().len();
-    let (_, stderr) = github_env(Cmd::new(), &api, &event, false)
-        .current_dir(branch.path())
-        .env("PARALLEL_PYTEST_PYTHON", python())
-        .args(["run", "--workers", "1"])
-        .expect_code(0);
-    assert!(stderr.contains("timings source: artifact"), "{stderr}");
-    assert_eq!(
-        api.requests().len(),
-        requests_before,
-        "run asked the API again"
-    );
-    let manifest: Value = serde_json::from_slice(
-        &std::fs::read(branch.path().join(".parallel-pytest/shard-1-of-1.json")).unwrap(),
-    )
-    .unwrap();
-    // What the plan predicts is the tests' time: the sum of this run's own testcase times.
-    // The process wall adds interpreter start-up, imports and collection, which the planner
-    // counts separately (`--shard-startup-seconds`) and which on a loaded 2-core machine
-    // alone take 1–2 s; it is printed for the record.
-    let process_wall = manifest["wall_seconds"].as_f64().unwrap();
-    let junit = std::fs::read_to_string(
-        branch
-            .path()
-            .join(".parallel-pytest")
-            .join(manifest["junit_file"].as_str().unwrap()),
-    )
-    .unwrap();
-    let wall: f64 = junit
-        .split("<testcase ")
-        .skip(1)
-        .filter_map(|s| s.split(" time=\"").nth(1))
-        .filter_map(|s| s.split('"').next()?.parse::<f64>().ok())
-        .sum();
-    assert!(wall > 2.9, "the slow tests did not run: {wall} s");
-    assert_eq!(manifest["timings_source"]["kind"], "artifact");
-    assert_eq!(manifest["timings_source"]["run"]["run_id"], RUN_ID);
+    // `run` without a token (as in the action) reads what was fetched. Its predicted wall
+    // (the store's learned start-up and collection, plus the tests) holds against the wall
+    // it measures for the whole pytest process. CI runs tests side by side, so the branch can
+    // meet a busier machine than the run main learned from: a miss gets one more learning run
+    // on main (its next push, whose store smooths both) and must hold then, as in
+    // `fixed_costs.rs`.
+    let guessed = estimated["predicted_wall_seconds"].as_f64().unwrap();
+    for attempt in 1..=2 {
+        let requests_before = api.requests().len();
+        let (_, stderr) = github_env(Cmd::new(), &api, &event, false)
+            .current_dir(branch.path())
+            .env("PARALLEL_PYTEST_PYTHON", python())
+            .args(["run", "--workers", "1"])
+            .expect_code(0);
+        assert!(stderr.contains("timings source: artifact"), "{stderr}");
+        assert_eq!(
+            api.requests().len(),
+            requests_before,
+            "run asked the API again"
+        );
+        let manifest: Value = serde_json::from_slice(
+            &std::fs::read(branch.path().join(".parallel-pytest/shard-1-of-1.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(manifest["timings_source"]["kind"], "artifact");
+        assert_eq!(manifest["timings_source"]["run"]["run_id"], RUN_ID);
+        let wall = manifest["wall_seconds"].as_f64().unwrap();
+        assert!(wall > 3.9, "the slow tests did not run: {wall} s");
+        let cost = &manifest["predicted_cost"];
+        assert_ne!(
+            cost["estimated"], true,
+            "the fetched store carries no fixed costs: {cost}"
+        );
+        let predicted = cost["wall_seconds"].as_f64().unwrap();
+        let off = |p: f64| (p - wall).abs() / wall;
+        eprintln!(
+            "attempt {attempt}: measured wall {wall:.2} s (fixed costs {}); predicted {predicted:.2} s from the artifact ({cost}), {guessed:.2} s from test counts",
+            manifest["fixed_costs"]
+        );
+        assert!(
+            off(guessed) > 0.2,
+            "estimates {guessed} were already close to {wall}"
+        );
+        if off(predicted) <= 0.2 {
+            break;
+        }
+        assert!(
+            attempt < 2,
+            "artifact prediction {predicted} vs wall {wall} after two learning runs"
+        );
+        let store = learn_on_main(main.path());
+        github_routes(&api, &storage, zip_of(&[("timings.json", &store)]));
+        github_env(Cmd::new(), &api, &event, true)
+            .current_dir(branch.path())
+            .arg("fetch-timings")
+            .expect_code(0);
+    }
     let (report, _) = Cmd::new()
         .current_dir(branch.path())
         .args(["report", "--format", "json", ".parallel-pytest"])
@@ -383,20 +215,6 @@ fn an_empty_cache_plans_from_the_default_branch_artifact() {
     let report: Value = serde_json::from_str(&report).unwrap();
     assert_eq!(report["timings_source"]["kind"], "artifact");
     assert_eq!(report["timings_source"]["run"]["commit"], SHA);
-    let predicted = manifest["predicted_seconds"].as_f64().unwrap();
-    let guessed = estimated["predicted_makespan_seconds"].as_f64().unwrap();
-    let off = |p: f64| (p - wall).abs() / wall;
-    eprintln!(
-        "tests {wall:.2} s (process {process_wall:.2} s); predicted {predicted:.2} s from the artifact, {guessed:.2} s from test counts"
-    );
-    assert!(
-        off(predicted) <= 0.2,
-        "artifact prediction {predicted} vs wall {wall}"
-    );
-    assert!(
-        off(guessed) > 0.2,
-        "estimates {guessed} were already close to {wall}"
-    );
 }
 
 /// `fetch-timings` (the action's own step, which holds the token) writes the store and its
@@ -799,21 +617,8 @@ fn any_file_of_the_artifact_from_one_commit() {
 fn report_compares_with_the_default_branch_results_artifact() {
     // "main": a real run whose report writes the results file the artifact carries.
     let main = fixture_copy("timings-chain");
-    Cmd::new()
-        .current_dir(main.path())
-        .env("PARALLEL_PYTEST_PYTHON", python())
-        .args(["run", "--workers", "1", "--no-timings-fetch"])
-        .expect_code(0);
-    Cmd::new()
-        .current_dir(main.path())
-        .args([
-            "report",
-            "--results-out",
-            "results.json",
-            ".parallel-pytest",
-        ])
-        .expect_code(0);
-    let results = std::fs::read(main.path().join("results.json")).unwrap();
+    learn_on_main(main.path());
+    let results = std::fs::read(main.path().join(RESULTS_OUT)).unwrap();
     let api = MockServer::start();
     let storage = MockServer::start();
     github_routes(&api, &storage, zip_of(&[(history::RESULTS_FILE, &results)]));

@@ -8,6 +8,7 @@
 mod act;
 #[cfg(feature = "e2e")]
 mod action;
+mod artifact_api;
 mod cli;
 mod cli_snapshots;
 mod collect;
