@@ -15,6 +15,7 @@
 //! like any unknown test (see [`estimate`]).
 
 pub mod estimate;
+pub mod origin;
 pub mod sources;
 pub mod store;
 
@@ -24,6 +25,7 @@ use std::path::{Path, PathBuf};
 use crate::junit::node_id::NodeIdMapper;
 pub use estimate::{FileWork, TestWork};
 
+pub use origin::RunOrigin;
 pub use store::{Selectable, Store, StoreEntry};
 
 /// Default store path, relative to the project root.
