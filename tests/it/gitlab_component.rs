@@ -104,3 +104,50 @@ fn code_quality_paths_are_relative_to_the_repository() {
     assert_eq!(quality(Some(&project)), "tests/test_a.py");
     assert_eq!(quality(None), "tests/test_a.py");
 }
+
+/// The timings cache: every job restores this branch's entry, else the default branch's, else
+/// the one shared key earlier revisions saved; only the report job writes, and only its own
+/// branch's key (so a branch cannot skew another's plan), even when tests failed.
+#[test]
+fn timings_cache_falls_back_to_the_default_branch_and_each_branch_writes_its_own() {
+    let want_keys = |job: &Value| {
+        let cache = &job["cache"];
+        assert_eq!(
+            cache["key"].as_str(),
+            Some("parallel-pytest-timings-$CI_COMMIT_REF_SLUG"),
+            "{cache:?}"
+        );
+        let fallback: Vec<&str> = cache["fallback_keys"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("no fallback_keys: {cache:?}"))
+            .iter()
+            .map(|k| k.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            fallback,
+            [
+                "parallel-pytest-timings-$CI_DEFAULT_BRANCH",
+                "parallel-pytest-timings"
+            ]
+        );
+        // GitLab takes at most five fallback keys.
+        assert!(fallback.len() <= 5);
+        assert_eq!(
+            cache["paths"][0].as_str(),
+            Some("./.parallel-pytest-cache/"),
+            "{cache:?}"
+        );
+        cache["policy"].as_str().unwrap().to_owned()
+    };
+    let fixed = jobs(&[]);
+    assert_eq!(want_keys(&fixed["parallel-pytest-shard"]), "pull");
+    assert_eq!(want_keys(&fixed["parallel-pytest-report"]), "pull-push");
+    assert_eq!(
+        fixed["parallel-pytest-report"]["cache"]["when"].as_str(),
+        Some("always")
+    );
+    let auto = jobs(&[("PARALLEL_PYTEST_INPUT_TARGET_SECONDS", "60")]);
+    assert_eq!(want_keys(&auto["parallel-pytest-plan"]), "pull");
+    // Nothing in the template decides the policy by branch any more.
+    assert!(!COMPONENT_TEMPLATE.contains("PARALLEL_PYTEST_CACHE_POLICY"));
+}

@@ -312,7 +312,7 @@ fn green_pipeline_passes_and_reports_every_test_exactly_once() {
     assert_eq!(cq, json!([]));
     assert!(run.path(".parallel-pytest-report/summary.md").is_file());
     // On the default branch the report job pushes the next timings to the shared cache.
-    let cached = run.path(CACHED_TIMINGS);
+    let cached = run.path(&cached_timings("main"));
     let store =
         std::fs::read_to_string(&cached).unwrap_or_else(|e| panic!("`{}`: {e}", cached.display()));
     assert!(
@@ -321,9 +321,13 @@ fn green_pipeline_passes_and_reports_every_test_exactly_once() {
     );
 }
 
-/// Where gitlab-ci-local keeps the `parallel-pytest-timings` cache entry's timings store.
-const CACHED_TIMINGS: &str =
-    ".gitlab-ci-local/cache/parallel-pytest-timings/.parallel-pytest-cache/timings.json";
+/// Where gitlab-ci-local keeps the timings store of the cache entry of the branch whose
+/// `CI_COMMIT_REF_SLUG` is `slug` (key `parallel-pytest-timings-<slug>`).
+fn cached_timings(slug: &str) -> String {
+    format!(
+        ".gitlab-ci-local/cache/parallel-pytest-timings-{slug}/.parallel-pytest-cache/timings.json"
+    )
+}
 
 /// `mr_note` + `token_variable` reach the binary: one note, sent with the token from the
 /// named variable, which never shows in any log.
@@ -550,11 +554,16 @@ fn auto_mode_runs_the_child_pipeline_with_the_chosen_shard_count() {
     assert!(install.contains("--require-hashes"), "{install}");
     assert!(!install.contains("$[["), "{install}");
     assert_exactly_once(&run.path(".parallel-pytest-report/junit.xml"), &demo());
-    // A branch pipeline writes its timings as an artifact but leaves the shared cache alone.
+    // A branch pipeline writes its timings as an artifact and in its own cache entry only,
+    // never in the default branch's.
     assert!(run.path(".parallel-pytest-report/timings.json").is_file());
     assert!(
-        !run.path(CACHED_TIMINGS).exists(),
-        "only the default branch may update the timings cache"
+        run.path(&cached_timings("feature-auto")).is_file(),
+        "the branch's own cache entry"
+    );
+    assert!(
+        !run.path(&cached_timings("main")).exists(),
+        "a branch wrote the default branch's timings cache"
     );
 }
 
@@ -956,5 +965,26 @@ fn empty_cache_plans_from_the_default_branch_report_artifact() {
     }
     // Every test ran exactly once, on the plan the fetched store gave all three shards.
     assert_exactly_once(&run.path(".parallel-pytest-report/junit.xml"), suite.path());
+    // The report job saved the branch's own store, in the branch's own cache entry, with the
+    // provenance of this (gitlab-ci-local) job: the next pipeline of `feature` plans from it.
+    let cached = run.path(&cached_timings("feature"));
+    let saved: Value = serde_json::from_str(
+        &std::fs::read_to_string(&cached).unwrap_or_else(|e| panic!("`{}`: {e}", cached.display())),
+    )
+    .unwrap();
+    let provenance = &saved["provenance"];
+    assert_eq!(provenance["platform"], "GitLab", "{saved}");
+    assert_eq!(provenance["ref"], "feature", "{provenance}");
+    assert!(
+        provenance["run_id"].as_u64().is_some_and(|id| id >= 1000),
+        "{provenance}"
+    );
+    assert!(provenance["job_id"].as_u64().is_some(), "{provenance}");
+    assert_eq!(
+        provenance["commit"].as_str().map(str::len),
+        Some(40),
+        "{provenance}"
+    );
+    assert!(!run.path(&cached_timings("main")).exists());
     assert!(!run.stdout.contains(JOB_TOKEN), "the job token was printed");
 }
