@@ -4,6 +4,8 @@
 //! Tried in order, each only when what came before gave nothing or times fewer than half of
 //! the planned tests ([`GOOD_ENOUGH`]):
 //! 1. `local`: the `--timings` sources, else the default store (what the CI cache restored);
+//!    shown as `base-store` when its recorded provenance names another branch than this job's
+//!    (GitLab's cache `fallback_keys` restore the default branch's store in the same place);
 //! 2. `base-store`: `.parallel-pytest/base-timings.json`, the base branch's store the action
 //!    restores from the cache beside this branch's;
 //! 3. `artifact`: the store in the report artifact of the latest successful run on the default
@@ -25,7 +27,7 @@ use crate::plan::{self, Planned, ShardCount};
 use crate::publish::history::{self, Platform};
 use crate::report::escape;
 use crate::settings::plan::PlanInputsSettings;
-use crate::timings::{DEFAULT_STORE, Provenance, TEST_DURATIONS, store};
+use crate::timings::{DEFAULT_STORE, Provenance, RunOrigin, TEST_DURATIONS, store};
 
 /// Below this share of planned tests timed, the next source is tried.
 pub const GOOD_ENOUGH: f64 = 0.5;
@@ -165,14 +167,31 @@ pub fn build(
             Some(p) if provenance.kind != "local" => vec![PathBuf::from(p)],
             _ => planned.timings_sources.clone(),
         };
-        provenance.run =
-            run_info(&provenance.kind, &files).and_then(|info| serde_json::to_value(info).ok());
+        let info = run_info(&provenance.kind, &files);
+        let this_ref = RunOrigin::from_env(|k| std::env::var(k).ok(), chrono::Utc::now())
+            .and_then(|o| o.reference);
+        if provenance.kind == "local"
+            && info
+                .as_ref()
+                .is_some_and(|i| from_another_branch(&i.reference, this_ref.as_deref()))
+        {
+            // The cache gave another branch's store (GitLab's `fallback_keys`, a restore key):
+            // it is the base branch's, not this branch's own.
+            provenance.kind = "base-store".into();
+        }
+        provenance.run = info.and_then(|info| serde_json::to_value(info).ok());
     }
     for w in warnings {
         eprintln!("warning: {}", escape::terminal(&w));
     }
     planned.plan.timings_source = Some(provenance);
     Ok(planned)
+}
+
+/// Whether a store recorded on `stored` was written for another branch than this job's
+/// (`None`: not in CI, nothing to compare).
+fn from_another_branch(stored: &str, this_ref: Option<&str>) -> bool {
+    this_ref.is_some_and(|r| !stored.is_empty() && stored != r)
 }
 
 /// Which run the chosen timings came from: for an artifact, what the API said (`<store>
@@ -271,6 +290,14 @@ mod tests {
             timed_percent: 96.0,
             run: Some(run),
         }
+    }
+
+    #[test]
+    fn another_branchs_store() {
+        assert!(from_another_branch("main", Some("feature")));
+        assert!(!from_another_branch("feature", Some("feature")));
+        assert!(!from_another_branch("", Some("feature")));
+        assert!(!from_another_branch("main", None));
     }
 
     #[test]

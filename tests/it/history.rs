@@ -700,6 +700,38 @@ fn gitlab_plan_uses_the_default_branch_report_job() {
         chrono::DateTime::parse_from_rfc3339(&date).is_ok() && date.ends_with('Z'),
         "{date}"
     );
+
+    // The same store restored by the cache (the component's `--timings`): this branch's own
+    // when it names this branch, the base branch's when the cache fell back to `main`'s entry.
+    std::fs::create_dir_all(branch.path().join(".parallel-pytest-cache")).unwrap();
+    std::fs::write(
+        branch.path().join(".parallel-pytest-cache/timings.json"),
+        &store,
+    )
+    .unwrap();
+    let cached = |reference: &str| {
+        let (stdout, _) = Cmd::new()
+            .current_dir(branch.path())
+            .env("GITLAB_CI", "true")
+            .env("CI_COMMIT_REF_NAME", reference)
+            .args(["plan", "--shards", "2"])
+            .args(["--timings", ".parallel-pytest-cache/timings.json"])
+            .expect_code(0);
+        stdout
+    };
+    let named = format!("(GitLab `main` pipeline 9001 job 777001 commit 0123456789ab of {date})");
+    let on_main = cached("main");
+    assert!(
+        on_main.contains("timings source: local `") && on_main.contains(&named),
+        "{on_main}"
+    );
+    let on_feature = cached("feature/x");
+    assert!(
+        on_feature.contains("timings source: base-store `") && on_feature.contains(&named),
+        "{on_feature}"
+    );
+    std::fs::remove_dir_all(branch.path().join(".parallel-pytest-cache")).unwrap();
+
     let raw = "/api/v4/projects/42/jobs/artifacts/main/raw/.parallel-pytest-report/timings.json";
     api.on(
         "GET",
