@@ -115,7 +115,7 @@ fn timings_cache_falls_back_to_the_default_branch_and_each_branch_writes_its_own
         let cache = &job["cache"];
         assert_eq!(
             cache["key"].as_str(),
-            Some("parallel-pytest-timings-$CI_COMMIT_REF_SLUG"),
+            Some("parallel-pytest-timings-$CI_COMMIT_REF_SLUG-$CI_COMMIT_REF_PROTECTED"),
             "{cache:?}"
         );
         let fallback: Vec<&str> = cache["fallback_keys"]
@@ -127,7 +127,7 @@ fn timings_cache_falls_back_to_the_default_branch_and_each_branch_writes_its_own
         assert_eq!(
             fallback,
             [
-                "parallel-pytest-timings-$CI_DEFAULT_BRANCH",
+                "parallel-pytest-timings-$CI_DEFAULT_BRANCH-true",
                 "parallel-pytest-timings"
             ]
         );

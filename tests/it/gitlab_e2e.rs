@@ -322,10 +322,11 @@ fn green_pipeline_passes_and_reports_every_test_exactly_once() {
 }
 
 /// Where gitlab-ci-local keeps the timings store of the cache entry of the branch whose
-/// `CI_COMMIT_REF_SLUG` is `slug` (key `parallel-pytest-timings-<slug>`).
+/// `CI_COMMIT_REF_SLUG` is `slug` (key `parallel-pytest-timings-<slug>-<protected>`;
+/// gitlab-ci-local treats every ref as unprotected).
 fn cached_timings(slug: &str) -> String {
     format!(
-        ".gitlab-ci-local/cache/parallel-pytest-timings-{slug}/.parallel-pytest-cache/timings.json"
+        ".gitlab-ci-local/cache/parallel-pytest-timings-{slug}-false/.parallel-pytest-cache/timings.json"
     )
 }
 
