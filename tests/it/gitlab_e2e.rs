@@ -909,16 +909,14 @@ fn empty_cache_plans_from_the_default_branch_report_artifact() {
     );
     let api = format!("{}/api/v4", mock.url());
     let inputs = self_test_inputs(json!({"shards": 3}));
-    let run = run_pipeline(
-        project(suite.path(), inputs, "feature"),
-        &[
-            // gitlab-ci-local says `GITLAB_CI=false` and sets no job token; GitLab sets both.
-            ("GITLAB_CI", "true"),
-            ("CI_JOB_TOKEN", JOB_TOKEN),
-            ("CI_API_V4_URL", &api),
-            ("CI_PROJECT_ID", "42"),
-        ],
-    );
+    let variables = [
+        // gitlab-ci-local says `GITLAB_CI=false` and sets no job token; GitLab sets both.
+        ("GITLAB_CI", "true"),
+        ("CI_JOB_TOKEN", JOB_TOKEN),
+        ("CI_API_V4_URL", api.as_str()),
+        ("CI_PROJECT_ID", "42"),
+    ];
+    let run = run_pipeline(project(suite.path(), inputs, "feature"), &variables);
     expect_statuses(
         &run,
         &[
@@ -988,4 +986,45 @@ fn empty_cache_plans_from_the_default_branch_report_artifact() {
     );
     assert!(!run.path(&cached_timings("main")).exists());
     assert!(!run.stdout.contains(JOB_TOKEN), "the job token was printed");
+
+    // The next pipeline of `feature`, in the same project: every shard plans from the branch's
+    // own cache entry (the chain's first step), names the pipeline that wrote it, and asks the
+    // API for no timings at all.
+    let (pipeline, job) = (
+        provenance["run_id"].as_u64().unwrap(),
+        provenance["job_id"].as_u64().unwrap(),
+    );
+    let commit = provenance["commit"].as_str().unwrap()[..12].to_owned();
+    mock.clear_requests();
+    let again = run_pipeline(run.project, &variables);
+    expect_statuses(
+        &again,
+        &[
+            ("parallel-pytest-shard: [1/3]", "PASS"),
+            ("parallel-pytest-shard: [2/3]", "PASS"),
+            ("parallel-pytest-shard: [3/3]", "PASS"),
+            ("parallel-pytest-report", "PASS"),
+        ],
+    );
+    let named = format!("(GitLab `feature` pipeline {pipeline} job {job} commit {commit} of ");
+    for i in 1..=3 {
+        let log = again.log_of(&format!("parallel-pytest-shard: [{i}/3]"));
+        let line = log
+            .lines()
+            .find(|l| l.contains("timings source:"))
+            .unwrap_or_else(|| panic!("shard {i} names no timings source:\n{log}"));
+        assert!(
+            line.contains("timings source: local `")
+                && line.contains(".parallel-pytest-cache/timings.json`")
+                && line.contains(&named),
+            "shard {i}: {line}"
+        );
+    }
+    assert!(mock.requests_to("GET", &raw("timings.json")).is_empty());
+    assert_eq!(mock.requests_to("GET", &raw("results.json")).len(), 1);
+    assert_eq!(mock.requests().len(), 1);
+    assert_exactly_once(
+        &again.path(".parallel-pytest-report/junit.xml"),
+        suite.path(),
+    );
 }
