@@ -164,6 +164,8 @@ pub mod ci {
     pub const GITHUB_EVENT_PATH: &str = "GITHUB_EVENT_PATH";
     pub const GITHUB_REF: &str = "GITHUB_REF";
     pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
+    /// The branch or tag of the run, recorded in the timings store `report` writes.
+    pub const GITHUB_REF_NAME: &str = "GITHUB_REF_NAME";
     pub const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
     pub const GITHUB_OUTPUT: &str = "GITHUB_OUTPUT";
     /// The checkout; check-run annotation paths are made relative to it.
@@ -185,6 +187,8 @@ pub mod ci {
     /// The results file records which branch or tag and pipeline it came from.
     pub const CI_COMMIT_REF_NAME: &str = "CI_COMMIT_REF_NAME";
     pub const CI_PIPELINE_ID: &str = "CI_PIPELINE_ID";
+    /// The report job's id, recorded in the timings store it writes.
+    pub const CI_JOB_ID: &str = "CI_JOB_ID";
     pub const CI_DEFAULT_BRANCH: &str = "CI_DEFAULT_BRANCH";
     pub const CI_MERGE_REQUEST_TARGET_BRANCH_NAME: &str = "CI_MERGE_REQUEST_TARGET_BRANCH_NAME";
 
@@ -230,6 +234,7 @@ pub mod ci {
         GITHUB_EVENT_PATH,
         GITHUB_REF,
         GITHUB_RUN_ID,
+        GITHUB_REF_NAME,
         GITHUB_TOKEN,
         GITHUB_OUTPUT,
         GITHUB_WORKSPACE,
@@ -244,6 +249,7 @@ pub mod ci {
         CI_COMMIT_SHA,
         CI_COMMIT_REF_NAME,
         CI_PIPELINE_ID,
+        CI_JOB_ID,
         CI_DEFAULT_BRANCH,
         CI_MERGE_REQUEST_TARGET_BRANCH_NAME,
     ];

@@ -73,8 +73,9 @@ pub fn execute(root: Option<PathBuf>, args: FetchTimingsArgs) -> Result<ExitCode
                 return warn(&format!("cannot write `{}`: {e}", out.display()));
             }
             eprintln!(
-                "fetch-timings: `{}` from {info} → `{}`",
+                "fetch-timings: `{}` from {} → `{}`",
                 escape::terminal(&args.file),
+                escape::terminal(&info.to_string()),
                 out.display()
             );
             Ok(ExitCode::SUCCESS)

@@ -274,6 +274,7 @@ fn write_files(
         &settings.timings_out.value,
         summary,
         &loaded.manifests,
+        crate::timings::RunOrigin::from_env(env, chrono::Utc::now()),
     );
     Ok(())
 }

@@ -4,6 +4,8 @@
 //! Tried in order, each only when what came before gave nothing or times fewer than half of
 //! the planned tests ([`GOOD_ENOUGH`]):
 //! 1. `local`: the `--timings` sources, else the default store (what the CI cache restored);
+//!    shown as `base-store` when its recorded provenance names another branch than this job's
+//!    (GitLab's cache `fallback_keys` restore the default branch's store in the same place);
 //! 2. `base-store`: `.parallel-pytest/base-timings.json`, the base branch's store the action
 //!    restores from the cache beside this branch's;
 //! 3. `artifact`: the store in the report artifact of the latest successful run on the default
@@ -25,7 +27,7 @@ use crate::plan::{self, Planned, ShardCount};
 use crate::publish::history::{self, Platform};
 use crate::report::escape;
 use crate::settings::plan::PlanInputsSettings;
-use crate::timings::{DEFAULT_STORE, Provenance, TEST_DURATIONS};
+use crate::timings::{DEFAULT_STORE, Provenance, RunOrigin, TEST_DURATIONS, store};
 
 /// Below this share of planned tests timed, the next source is tried.
 pub const GOOD_ENOUGH: f64 = 0.5;
@@ -138,11 +140,6 @@ pub fn build(
             };
             if ready {
                 try_file("artifact", fetched.clone(), &mut best, &mut warnings);
-                if best.provenance.kind == "artifact" {
-                    best.provenance.run = std::fs::read(source_path(&fetched))
-                        .ok()
-                        .and_then(|b| serde_json::from_slice(&b).ok());
-                }
             }
         }
         if !good(&best) {
@@ -165,11 +162,63 @@ pub fn build(
     if provenance.kind != "estimates" && coverage(&planned) == 0.0 {
         provenance.kind = "estimates".into();
     }
+    if provenance.kind != "estimates" {
+        let files: Vec<PathBuf> = match &provenance.path {
+            Some(p) if provenance.kind != "local" => vec![PathBuf::from(p)],
+            _ => planned.timings_sources.clone(),
+        };
+        let info = run_info(&provenance.kind, &files);
+        let this_ref = RunOrigin::from_env(|k| std::env::var(k).ok(), chrono::Utc::now())
+            .and_then(|o| o.reference);
+        if provenance.kind == "local"
+            && info
+                .as_ref()
+                .is_some_and(|i| from_another_branch(&i.reference, this_ref.as_deref()))
+        {
+            // The cache gave another branch's store (GitLab's `fallback_keys`, a restore key):
+            // it is the base branch's, not this branch's own.
+            provenance.kind = "base-store".into();
+        }
+        provenance.run = info.and_then(|info| serde_json::to_value(info).ok());
+    }
     for w in warnings {
         eprintln!("warning: {}", escape::terminal(&w));
     }
     planned.plan.timings_source = Some(provenance);
     Ok(planned)
+}
+
+/// Whether a store recorded on `stored` was written for another branch than this job's
+/// (`None`: not in CI, nothing to compare).
+fn from_another_branch(stored: &str, this_ref: Option<&str>) -> bool {
+    this_ref.is_some_and(|r| !stored.is_empty() && stored != r)
+}
+
+/// Which run the chosen timings came from: for an artifact, what the API said (`<store>
+/// .source.json`) filled in from the store's own provenance (all GitLab's raw endpoint gives
+/// is the file); for a cache or committed store, its provenance alone (the last source that
+/// has one: later sources win). Both are files of other runs, so both are vetted.
+fn run_info(kind: &str, files: &[PathBuf]) -> Option<history::SourceInfo> {
+    let origin = files
+        .iter()
+        .rev()
+        .find_map(|p| store::provenance_of(p))
+        .filter(|o| !o.is_empty());
+    let api = if kind == "artifact" {
+        files
+            .first()
+            .and_then(|p| std::fs::read(source_path(p)).ok())
+            .and_then(|b| serde_json::from_slice::<history::SourceInfo>(&b).ok())
+            .and_then(history::SourceInfo::checked)
+    } else {
+        None
+    };
+    match (api, origin) {
+        (Some(api), Some(o)) => Some(api.filled_from(&o)),
+        (Some(api), None) => Some(api),
+        (None, Some(o)) => Some(history::SourceInfo::from_origin(&o)),
+        (None, None) => None,
+    }
 }
 
 /// Whether the source is worth a line of its own where the output is for machines: the chain
@@ -186,6 +235,7 @@ pub fn describe(p: &Provenance) -> String {
     }
     if let Some(run) = &p.run
         && let Ok(info) = serde_json::from_value::<history::SourceInfo>(run.clone())
+        && let Some(info) = info.checked()
     {
         out.push_str(&format!(" ({info})"));
     }
@@ -226,4 +276,102 @@ fn fetch_store(root: &Path, path: &Path, limit: std::time::Duration) -> Result<(
         .and_then(|()| std::fs::write(path, &bytes))
         .and_then(|()| std::fs::write(source_path(path), source))
         .map_err(|e| Some(format!("cannot write `{}`: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn source(kind: &str, run: serde_json::Value) -> Provenance {
+        Provenance {
+            kind: kind.into(),
+            path: None,
+            timed_percent: 96.0,
+            run: Some(run),
+        }
+    }
+
+    #[test]
+    fn another_branchs_store() {
+        assert!(from_another_branch("main", Some("feature")));
+        assert!(!from_another_branch("feature", Some("feature")));
+        assert!(!from_another_branch("", Some("feature")));
+        assert!(!from_another_branch("main", None));
+    }
+
+    #[test]
+    fn describe_names_pipeline_job_commit_and_date() {
+        let p = source(
+            "local",
+            json!({"platform": "GitLab", "ref": "main", "run_id": 12, "job_id": 34,
+                   "commit": "0123456789abcdef", "date": "2026-12-03T09:41:07Z"}),
+        );
+        assert_eq!(
+            describe(&p),
+            "timings source: local (GitLab `main` pipeline 12 job 34 commit 0123456789ab of 2026-12-03T09:41:07Z), 96% of planned tests timed"
+        );
+        let gh = source(
+            "artifact",
+            json!({"platform": "GitHub", "ref": "main", "run_id": 7}),
+        );
+        assert!(describe(&gh).contains("(GitHub `main` run 7)"));
+    }
+
+    #[test]
+    fn describe_drops_what_fails_its_check() {
+        let p = source(
+            "artifact",
+            json!({"platform": "GitLab", "ref": "main\u{1b}]0;pwned\u{7}", "commit": "zz",
+                   "date": "<b>now</b>", "run_id": 5, "url": "javascript:alert(1)"}),
+        );
+        assert_eq!(
+            describe(&p),
+            "timings source: artifact (GitLab pipeline 5), 96% of planned tests timed"
+        );
+        let unknown = source("artifact", json!({"platform": "Evil", "run_id": 5}));
+        assert_eq!(
+            describe(&unknown),
+            "timings source: artifact, 96% of planned tests timed"
+        );
+    }
+
+    #[test]
+    fn run_info_fills_the_api_gaps_from_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("fetched.json");
+        std::fs::write(
+            &store,
+            json!({"format": "parallel-pytest-timings", "version": 2, "tests": {},
+                   "provenance": {"platform": "GitLab", "run_id": 88, "job_id": 99,
+                                  "commit": "abcdef0123456", "ref": "main",
+                                  "date": "2026-12-01T00:00:00Z"}})
+            .to_string(),
+        )
+        .unwrap();
+        // GitLab's raw endpoint says only platform and ref.
+        std::fs::write(
+            source_path(&store),
+            json!({"platform": "GitLab", "ref": "main"}).to_string(),
+        )
+        .unwrap();
+        let info = run_info("artifact", std::slice::from_ref(&store)).unwrap();
+        assert_eq!(info.run_id, Some(88));
+        assert_eq!(info.job_id, Some(99));
+        assert_eq!(info.commit.as_deref(), Some("abcdef0123456"));
+        // A cached store: its provenance alone; the API's file is not looked at.
+        let info = run_info("local", std::slice::from_ref(&store)).unwrap();
+        assert_eq!(info.reference, "main");
+        // The API named another run: its values stand, the store's are not mixed in.
+        std::fs::write(
+            source_path(&store),
+            json!({"platform": "GitLab", "ref": "main", "run_id": 1}).to_string(),
+        )
+        .unwrap();
+        let info = run_info("artifact", std::slice::from_ref(&store)).unwrap();
+        assert_eq!(
+            (info.run_id, info.job_id, info.commit),
+            (Some(1), None, None)
+        );
+    }
 }

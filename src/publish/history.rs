@@ -25,6 +25,7 @@ use serde_json::Value;
 
 use super::gitlab::encode_segment;
 use crate::env_vars::{ci, ours};
+use crate::timings::{RunOrigin, origin};
 
 /// GitHub: name of the artifact the action's report job uploads (one place: action.yml uses
 /// `<artifact-name>-history`, and a test checks the two agree).
@@ -198,31 +199,109 @@ fn workflow_file(workflow_ref: &str) -> Option<String> {
     (file.ends_with(".yml") || file.ends_with(".yaml")).then(|| file.to_owned())
 }
 
-/// Where a fetched file came from: shown by `plan`/`run` and carried by the plan JSON.
+/// Where a timings store (or results file) came from: shown by `plan`/`run` and carried by
+/// the plan JSON. From the API (GitHub's workflow run) and from the store's own `provenance`
+/// ([`RunOrigin`], which `report` records), whichever says more; read back from files of other
+/// runs, so [`SourceInfo::checked`] vets every field before it is shown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceInfo {
     /// `GitHub` or `GitLab`.
     pub platform: String,
-    /// The branch whose run it is.
+    /// The branch whose run it is (empty when unknown).
     #[serde(rename = "ref")]
     pub reference: String,
-    /// Workflow run id (GitHub); `None` on GitLab, whose artifact endpoint does not say.
+    /// GitHub's workflow run id, GitLab's pipeline id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<u64>,
+    /// GitLab's job id (of the report job that wrote the store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
-    /// When that run was created (RFC 3339, as the API gave it).
+    /// When that run was created (API) or its report wrote the store; RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
 
+/// Longest URL kept from an API answer.
+const MAX_URL_BYTES: usize = 2048;
+
+impl SourceInfo {
+    /// From a store's own provenance alone (a cached or committed store).
+    pub fn from_origin(o: &RunOrigin) -> SourceInfo {
+        SourceInfo {
+            platform: o.platform.clone(),
+            reference: o.reference.clone().unwrap_or_default(),
+            run_id: o.run_id,
+            job_id: o.job_id,
+            commit: o.commit.clone(),
+            date: o.date.clone(),
+            url: None,
+        }
+    }
+
+    /// Fills what the API left out from the store's provenance. The API's values stand (it
+    /// named the run it served); the store's fill the gaps, when they are of the same
+    /// platform and the same run (or the API named none, as GitLab's raw endpoint).
+    pub fn filled_from(mut self, o: &RunOrigin) -> SourceInfo {
+        let same_run = self.run_id.is_none() || o.run_id.is_none() || self.run_id == o.run_id;
+        if o.platform != self.platform || !same_run {
+            return self;
+        }
+        self.run_id = self.run_id.or(o.run_id);
+        self.job_id = self.job_id.or(o.job_id);
+        if self.commit.is_none() {
+            self.commit.clone_from(&o.commit);
+        }
+        if self.date.is_none() {
+            self.date.clone_from(&o.date);
+        }
+        if self.reference.is_empty()
+            && let Some(r) = &o.reference
+        {
+            self.reference.clone_from(r);
+        }
+        self
+    }
+
+    /// Every field vetted as [`RunOrigin`]'s are; a field that fails is dropped, an unknown
+    /// platform drops it all. For anything read back from a file.
+    pub fn checked(self) -> Option<SourceInfo> {
+        let platform = origin::valid_platform(&self.platform)?.to_owned();
+        Some(SourceInfo {
+            platform,
+            reference: origin::valid_ref(&self.reference).unwrap_or_default(),
+            run_id: self.run_id.filter(|n| *n > 0),
+            job_id: self.job_id.filter(|n| *n > 0),
+            commit: self.commit.as_deref().and_then(origin::valid_commit),
+            date: self.date.as_deref().and_then(origin::valid_date),
+            url: self.url.filter(|u| {
+                u.len() <= MAX_URL_BYTES
+                    && u.starts_with("https://")
+                    && !u.chars().any(|c| c.is_control() || c.is_whitespace())
+            }),
+        })
+    }
+}
+
 impl fmt::Display for SourceInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} `{}`", self.platform, self.reference)?;
+        f.write_str(&self.platform)?;
+        if !self.reference.is_empty() {
+            write!(f, " `{}`", self.reference)?;
+        }
         if let Some(id) = self.run_id {
-            write!(f, " run {id}")?;
+            let word = if self.platform == "GitLab" {
+                "pipeline"
+            } else {
+                "run"
+            };
+            write!(f, " {word} {id}")?;
+        }
+        if let Some(id) = self.job_id {
+            write!(f, " job {id}")?;
         }
         if let Some(c) = &self.commit {
             write!(f, " commit {}", &c[..c.len().min(12)])?;
@@ -618,6 +697,7 @@ async fn github(
                 platform: "GitHub".into(),
                 reference: reference.to_owned(),
                 run_id: Some(run.id),
+                job_id: None,
                 commit: run.head_sha,
                 date: run.created_at,
                 url: run.html_url,
@@ -740,6 +820,7 @@ async fn gitlab(g: &GitlabSource, reference: &str, file: &str) -> Result<Fetched
                 platform: "GitLab".into(),
                 reference: reference.to_owned(),
                 run_id: None,
+                job_id: None,
                 commit: None,
                 date: None,
                 url: None,

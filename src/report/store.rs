@@ -24,13 +24,15 @@ const MAX_STORED_ID_BYTES: usize = 16 * 1024;
 
 /// Folds `summary`'s durations into the stores named by `previous` (resolved from `base`) and
 /// writes the result to `out`, with the markers and keywords the shards' results logs (beside
-/// `manifests`) recorded. Says on stderr what it skipped.
+/// `manifests`) recorded, and `provenance` (this run, from the CI environment; never the
+/// previous stores'). Says on stderr what it skipped.
 pub fn update(
     previous: &[String],
     base: &Path,
     out: &Path,
     summary: &Summary,
     manifests: &[LoadedManifest],
+    provenance: Option<timings::RunOrigin>,
 ) {
     if summary.files_read == 0 {
         eprintln!(
@@ -55,6 +57,7 @@ pub fn update(
     }
     observe(&mut store, summary);
     store.observe_selectables(&selectables(manifests));
+    store.provenance = provenance;
     if let Err(err) = store.write(out) {
         eprintln!("warning: {err}");
     }
@@ -213,7 +216,7 @@ mod tests {
     fn nothing_read_leaves_the_store_alone() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("t.json");
-        update(&[], dir.path(), &out, &Summary::default(), &[]);
+        update(&[], dir.path(), &out, &Summary::default(), &[], None);
         assert!(!out.exists());
     }
 
@@ -258,9 +261,28 @@ mod tests {
         summary
             .observed
             .push(("tests/test_a.py::test_x".into(), 1.5));
-        update(&[], dir.path(), &out, &summary, &[]);
+        let origin = timings::RunOrigin {
+            platform: "GitLab".into(),
+            run_id: Some(9),
+            ..timings::RunOrigin::default()
+        };
+        update(&[], dir.path(), &out, &summary, &[], Some(origin.clone()));
         let text = std::fs::read_to_string(&out).unwrap();
         assert!(text.contains("tests/test_a.py::test_x"), "{text}");
+        assert_eq!(Store::read(&out).unwrap().provenance, Some(origin));
+        // The previous store's provenance is never carried over: it named another run.
+        let again = dir.path().join("again.json");
+        update(
+            &[out.display().to_string()],
+            dir.path(),
+            &again,
+            &summary,
+            &[],
+            None,
+        );
+        let again = Store::read(&again).unwrap();
+        assert!(again.tests.contains_key("tests/test_a.py::test_x"));
+        assert_eq!(again.provenance, None);
     }
 
     #[test]
@@ -279,7 +301,7 @@ mod tests {
         summary
             .observed
             .push(("tests/test_a.py::test_ok".into(), 1.0));
-        update(&[], dir.path(), &out, &summary, &[]);
+        update(&[], dir.path(), &out, &summary, &[], None);
         let text = std::fs::read_to_string(&out).unwrap();
         assert!(text.contains("test_ok"), "{text}");
         assert!(

@@ -7,7 +7,8 @@
 //!   attempt costs time in the next run too;
 //! - pytest-split's `.test_durations`: `{"node id": seconds}`;
 //! - our store (see [`store`]): `{"format": "parallel-pytest-timings", "version": 2, ...}`,
-//!   which also carries learned fixed costs (collection per file, start-up per worker count).
+//!   which also carries learned fixed costs (collection per file, start-up per worker count)
+//!   and which run wrote it ([`origin`]).
 //!
 //! When several sources name the same test, the later source wins. Without `--timings`,
 //! `<root>/.parallel-pytest/timings.json` is used, else `<root>/.test_durations`, when present.
@@ -15,6 +16,7 @@
 //! like any unknown test (see [`estimate`]).
 
 pub mod estimate;
+pub mod origin;
 pub mod sources;
 pub mod store;
 
@@ -24,6 +26,7 @@ use std::path::{Path, PathBuf};
 use crate::junit::node_id::NodeIdMapper;
 pub use estimate::{FileWork, TestWork};
 
+pub use origin::RunOrigin;
 pub use store::{Selectable, Store, StoreEntry};
 
 /// Default store path, relative to the project root.
@@ -105,7 +108,9 @@ pub struct Provenance {
     pub path: Option<String>,
     /// Percent of the planned tests that have a timing.
     pub timed_percent: f64,
-    /// For `artifact`: the platform, branch, run id, commit and date of the run it came from.
+    /// The platform, branch, run (pipeline) id, job id, commit and date of the run it came
+    /// from: from the API for `artifact`, filled in (or, for a cached or committed store, given
+    /// entirely) by the store's own `provenance`. Vetted before it is shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<serde_json::Value>,
 }

@@ -9,9 +9,14 @@
 //!             "markers": ["slow"], "keywords": ["slow", "test_a.py", "test_x", "tests"]}},
 //!   "collection": {"tests/test_a.py": {"seconds": 0.8, "runs": 4, "missed": 0}},
 //!   "startup": {"2": {"seconds": 1.9, "runs": 4, "missed": 0}},
-//!   "shard_errors": {"1/4": {"predicted_seconds": 9.5, "measured_seconds": 10.1, "error_percent": -5.9}}
+//!   "shard_errors": {"1/4": {"predicted_seconds": 9.5, "measured_seconds": 10.1, "error_percent": -5.9}},
+//!   "provenance": {"platform": "GitLab", "run_id": 1234, "job_id": 5678, "commit": "9f86d0…",
+//!                  "ref": "main", "date": "2026-12-03T09:41:07Z"}
 //! }
 //! ```
+//!
+//! `provenance` (optional, so no version bump: older stores load without it and older releases
+//! ignore it) says which CI run wrote the store; see [`super::origin`].
 //!
 //! Version 2 adds the fixed costs of a shard (each section is left out when empty):
 //! `collection` is the wall seconds one pytest process (a plain run or each xdist worker) spends
@@ -121,6 +126,14 @@ pub struct Store {
     /// Version 2: the latest run's prediction error per shard (`"I/N"`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub shard_errors: BTreeMap<String, ShardError>,
+    /// Which run wrote this store (optional in version 2, see [`super::origin`]): replaced by
+    /// every `report`, never merged. Read leniently: a bad value drops the field, not the store.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::origin::lenient"
+    )]
+    pub provenance: Option<super::RunOrigin>,
 }
 
 /// How far one shard's predicted wall was from its measured wall in the latest run.
@@ -200,6 +213,7 @@ impl Default for Store {
             collection: BTreeMap::new(),
             startup: BTreeMap::new(),
             shard_errors: BTreeMap::new(),
+            provenance: None,
         }
     }
 }
@@ -215,6 +229,21 @@ pub fn learned_worker_memory(paths: &[std::path::PathBuf]) -> Option<u64> {
         .filter_map(|text| Store::from_json(&text).ok()?.worker_memory)
         .map(|m| m.peak_bytes)
         .max()
+}
+
+/// The run that wrote the store at `path`, when it is our store and says so. Reads only that
+/// field (leniently); anything unreadable is `None`: the timings reader reports those.
+pub fn provenance_of(path: &Path) -> Option<super::RunOrigin> {
+    #[derive(Deserialize)]
+    struct Head {
+        #[serde(default, deserialize_with = "super::origin::lenient")]
+        provenance: Option<super::RunOrigin>,
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    if !looks_like_store(&text) {
+        return None;
+    }
+    serde_json::from_str::<Head>(&text).ok()?.provenance
 }
 
 /// Cheap sniff: is this JSON text our store (rather than `.test_durations`)?
@@ -605,5 +634,39 @@ mod tests {
         assert_eq!(s.shard_errors.len(), 1, "kept when this run measured none");
         let again = Store::from_json(&s.to_json()).unwrap();
         assert_eq!(again, s);
+    }
+
+    #[test]
+    fn provenance_is_optional_lenient_and_round_trips() {
+        let plain = r#"{"format": "parallel-pytest-timings", "version": 2, "tests": {}}"#;
+        assert_eq!(Store::from_json(plain).unwrap().provenance, None);
+        let hostile = r#"{"format": "parallel-pytest-timings", "version": 2, "tests": {},
+            "provenance": {"platform": "GitLab", "run_id": "7\u001b[2J", "commit": 5}}"#;
+        let s = Store::from_json(hostile).unwrap();
+        assert_eq!(s.provenance.as_ref().unwrap().platform, "GitLab");
+        assert!(s.provenance.as_ref().unwrap().is_empty());
+        let garbage = r#"{"format": "parallel-pytest-timings", "version": 2, "tests": {},
+            "provenance": [1, 2]}"#;
+        assert_eq!(Store::from_json(garbage).unwrap().provenance, None);
+        let s = Store {
+            provenance: Some(crate::timings::RunOrigin {
+                platform: "GitLab".into(),
+                run_id: Some(12),
+                job_id: Some(34),
+                commit: Some("9f86d081884c".into()),
+                reference: Some("main".into()),
+                date: Some("2026-12-03T09:41:07Z".into()),
+            }),
+            ..Store::default()
+        };
+        let text = s.to_json();
+        assert!(text.contains(r#""job_id": 34"#), "{text}");
+        assert_eq!(Store::from_json(&text).unwrap(), s);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(provenance_of(&path), s.provenance);
+        std::fs::write(&path, r#"{"a::b": 1.0}"#).unwrap();
+        assert_eq!(provenance_of(&path), None);
     }
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use parallel_pytest::publish::gitlab_child::{self, COMPONENT_TEMPLATE};
+use parallel_pytest::publish::history;
 use serde_yaml_ng::Value;
 
 use crate::harness::Cmd;
@@ -103,4 +104,98 @@ fn code_quality_paths_are_relative_to_the_repository() {
     // The project at the repository's root, or no GitLab checkout known: as the report has it.
     assert_eq!(quality(Some(&project)), "tests/test_a.py");
     assert_eq!(quality(None), "tests/test_a.py");
+}
+
+/// The timings cache: every job restores this branch's entry, else the default branch's, else
+/// the one shared key earlier revisions saved; only the report job writes, and only its own
+/// branch's key (so a branch cannot skew another's plan), even when tests failed.
+#[test]
+fn timings_cache_falls_back_to_the_default_branch_and_each_branch_writes_its_own() {
+    let want_keys = |job: &Value| {
+        let cache = &job["cache"];
+        assert_eq!(
+            cache["key"].as_str(),
+            Some("parallel-pytest-timings-$CI_COMMIT_REF_SLUG-$CI_COMMIT_REF_PROTECTED"),
+            "{cache:?}"
+        );
+        let fallback: Vec<&str> = cache["fallback_keys"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("no fallback_keys: {cache:?}"))
+            .iter()
+            .map(|k| k.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            fallback,
+            [
+                "parallel-pytest-timings-$CI_DEFAULT_BRANCH-true",
+                "parallel-pytest-timings"
+            ]
+        );
+        // GitLab takes at most five fallback keys.
+        assert!(fallback.len() <= 5);
+        assert_eq!(
+            cache["paths"][0].as_str(),
+            Some("./.parallel-pytest-cache/"),
+            "{cache:?}"
+        );
+        cache["policy"].as_str().unwrap().to_owned()
+    };
+    let fixed = jobs(&[]);
+    assert_eq!(want_keys(&fixed["parallel-pytest-shard"]), "pull");
+    assert_eq!(want_keys(&fixed["parallel-pytest-report"]), "pull-push");
+    assert_eq!(
+        fixed["parallel-pytest-report"]["cache"]["when"].as_str(),
+        Some("always")
+    );
+    let auto = jobs(&[("PARALLEL_PYTEST_INPUT_TARGET_SECONDS", "60")]);
+    assert_eq!(want_keys(&auto["parallel-pytest-plan"]), "pull");
+    // Nothing in the template decides the policy by branch any more.
+    assert!(!COMPONENT_TEMPLATE.contains("PARALLEL_PYTEST_CACHE_POLICY"));
+}
+
+/// Auto mode and the timings chain: `GET /projects/:id/jobs/artifacts/<ref>/raw/...?job=
+/// parallel-pytest-report` searches the latest successful pipeline of the ref and then its child
+/// pipelines, parent first. In auto mode the parent pipeline has no job of that name (its
+/// report job is ruled out, so GitLab never creates it) and the child has exactly one, which
+/// keeps the store at the path the chain asks for.
+#[test]
+fn auto_mode_report_job_is_found_by_name_in_the_child_pipeline_only() {
+    let lookup =
+        |var: &str| (var == "PARALLEL_PYTEST_INPUT_TARGET_SECONDS").then(|| "60".to_owned());
+    let parent = jobs(&[("PARALLEL_PYTEST_INPUT_TARGET_SECONDS", "60")]);
+    let rule = &parent[history::GITLAB_REPORT_JOB]["rules"][0];
+    assert_eq!(
+        rule["if"].as_str(),
+        Some(r#""true" != "true" || "60" != "0""#)
+    );
+    assert_eq!(rule["when"].as_str(), Some("never"));
+    assert!(parent["parallel-pytest-child"]["trigger"]["strategy"].as_str() == Some("depend"));
+
+    let child: Value =
+        serde_yaml_ng::from_str(&gitlab_child::render_from_lookup(3, lookup).unwrap()).unwrap();
+    let report = &child[history::GITLAB_REPORT_JOB];
+    assert_eq!(
+        report["rules"][0]["if"].as_str(),
+        Some(r#""true" != "true" || "0" != "0""#)
+    );
+    assert_eq!(report["rules"][1]["when"].as_str(), Some("always"));
+    assert_eq!(
+        report["artifacts"]["paths"][0].as_str(),
+        Some(format!("./{}/", history::GITLAB_REPORT_DIR).as_str())
+    );
+    let script = report["script"][0].as_str().unwrap();
+    assert!(
+        script.contains(&format!(
+            "--timings-out {}/{}",
+            history::GITLAB_REPORT_DIR,
+            history::STORE_FILE
+        )),
+        "{script}"
+    );
+    for parent_only in ["parallel-pytest-plan", "parallel-pytest-child"] {
+        assert!(
+            child.get(parent_only).is_none(),
+            "{parent_only} in the child"
+        );
+    }
 }

@@ -312,7 +312,7 @@ fn green_pipeline_passes_and_reports_every_test_exactly_once() {
     assert_eq!(cq, json!([]));
     assert!(run.path(".parallel-pytest-report/summary.md").is_file());
     // On the default branch the report job pushes the next timings to the shared cache.
-    let cached = run.path(CACHED_TIMINGS);
+    let cached = run.path(&cached_timings("main"));
     let store =
         std::fs::read_to_string(&cached).unwrap_or_else(|e| panic!("`{}`: {e}", cached.display()));
     assert!(
@@ -321,9 +321,14 @@ fn green_pipeline_passes_and_reports_every_test_exactly_once() {
     );
 }
 
-/// Where gitlab-ci-local keeps the `parallel-pytest-timings` cache entry's timings store.
-const CACHED_TIMINGS: &str =
-    ".gitlab-ci-local/cache/parallel-pytest-timings/.parallel-pytest-cache/timings.json";
+/// Where gitlab-ci-local keeps the timings store of the cache entry of the branch whose
+/// `CI_COMMIT_REF_SLUG` is `slug` (key `parallel-pytest-timings-<slug>-<protected>`;
+/// gitlab-ci-local treats every ref as unprotected).
+fn cached_timings(slug: &str) -> String {
+    format!(
+        ".gitlab-ci-local/cache/parallel-pytest-timings-{slug}-false/.parallel-pytest-cache/timings.json"
+    )
+}
 
 /// `mr_note` + `token_variable` reach the binary: one note, sent with the token from the
 /// named variable, which never shows in any log.
@@ -550,11 +555,16 @@ fn auto_mode_runs_the_child_pipeline_with_the_chosen_shard_count() {
     assert!(install.contains("--require-hashes"), "{install}");
     assert!(!install.contains("$[["), "{install}");
     assert_exactly_once(&run.path(".parallel-pytest-report/junit.xml"), &demo());
-    // A branch pipeline writes its timings as an artifact but leaves the shared cache alone.
+    // A branch pipeline writes its timings as an artifact and in its own cache entry only,
+    // never in the default branch's.
     assert!(run.path(".parallel-pytest-report/timings.json").is_file());
     assert!(
-        !run.path(CACHED_TIMINGS).exists(),
-        "only the default branch may update the timings cache"
+        run.path(&cached_timings("feature-auto")).is_file(),
+        "the branch's own cache entry"
+    );
+    assert!(
+        !run.path(&cached_timings("main")).exists(),
+        "a branch wrote the default branch's timings cache"
     );
 }
 
@@ -833,5 +843,188 @@ fn coverage_data_travels_through_artifacts_to_the_cobertura_report() {
     assert!(
         template.contains(r"coverage: '/^coverage: \d+(?:\.\d+)?%/'"),
         "the component's coverage regex changed: update this test and the README"
+    );
+}
+
+/// Issue 15 on GitLab: a branch pipeline whose cache is empty (a new branch, an unprotected
+/// branch whose cache is kept apart, an evicted entry) and whose repository commits no
+/// timings. Each shard's `run` asks the mock GitLab API for the report artifact of `main`'s
+/// latest successful pipeline with the job token, plans from it, and names the pipeline,
+/// job, commit and date the store recorded (the raw endpoint itself returns the file only).
+#[test]
+fn empty_cache_plans_from_the_default_branch_report_artifact() {
+    const JOB_TOKEN: &str = "e2e-job-token-value";
+    const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+    let suite = tempfile::tempdir().unwrap();
+    harness::copy_tree(&demo(), suite.path());
+    // No committed timings: the chain must get past local files to the artifact.
+    std::fs::remove_file(suite.path().join(".test_durations")).unwrap();
+    // "main": one real run, reported in a GitLab job that records its pipeline in the store.
+    let main = tempfile::tempdir().unwrap();
+    harness::copy_tree(suite.path(), main.path());
+    harness::Cmd::new()
+        .current_dir(main.path())
+        .env("PARALLEL_PYTEST_PYTHON", harness::python())
+        .args(["run", "--workers", "1", "--no-timings-fetch"])
+        .expect_code(0);
+    harness::Cmd::new()
+        .current_dir(main.path())
+        .env("GITLAB_CI", "true")
+        .env("CI_PIPELINE_ID", "9001")
+        .env("CI_JOB_ID", "777001")
+        .env("CI_COMMIT_SHA", SHA)
+        .env("CI_COMMIT_REF_NAME", "main")
+        .args([
+            "report",
+            "--no-timings-fetch",
+            "--timings-out",
+            "store.json",
+            ".parallel-pytest",
+        ])
+        .expect_code(0);
+    let store = std::fs::read_to_string(main.path().join("store.json")).unwrap();
+    let written: Value = serde_json::from_str(&store).unwrap();
+    let date = written["provenance"]["date"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no provenance in the store: {store}"))
+        .to_owned();
+
+    let mock = crate::mock_http::MockServer::start();
+    let raw = |file: &str| {
+        format!("/api/v4/projects/42/jobs/artifacts/main/raw/.parallel-pytest-report/{file}")
+    };
+    mock.on(
+        "GET",
+        &raw("timings.json"),
+        [crate::mock_http::Reply::text(200, &store)],
+    );
+    // The report job's comparison looks for main's results file: none there.
+    mock.on(
+        "GET",
+        &raw("results.json"),
+        [crate::mock_http::Reply::json(
+            404,
+            json!({"message": "404 Not Found"}),
+        )],
+    );
+    let api = format!("{}/api/v4", mock.url());
+    let inputs = self_test_inputs(json!({"shards": 3}));
+    let variables = [
+        // gitlab-ci-local says `GITLAB_CI=false` and sets no job token; GitLab sets both.
+        ("GITLAB_CI", "true"),
+        ("CI_JOB_TOKEN", JOB_TOKEN),
+        ("CI_API_V4_URL", api.as_str()),
+        ("CI_PROJECT_ID", "42"),
+    ];
+    let run = run_pipeline(project(suite.path(), inputs, "feature"), &variables);
+    expect_statuses(
+        &run,
+        &[
+            ("parallel-pytest-shard: [1/3]", "PASS"),
+            ("parallel-pytest-shard: [2/3]", "PASS"),
+            ("parallel-pytest-shard: [3/3]", "PASS"),
+            ("parallel-pytest-report", "PASS"),
+        ],
+    );
+    assert_eq!(run.code, Some(0));
+    let named = format!(
+        "(GitLab `main` pipeline 9001 job 777001 commit 0123456789ab of {date}), 100% of planned tests timed"
+    );
+    for i in 1..=3 {
+        let log = run.log_of(&format!("parallel-pytest-shard: [{i}/3]"));
+        let line = log
+            .lines()
+            .find(|l| l.contains("timings source:"))
+            .unwrap_or_else(|| panic!("shard {i} names no timings source:\n{log}"));
+        assert!(
+            line.contains("timings source: artifact `") && line.contains(&named),
+            "shard {i}: {line}"
+        );
+        assert!(!log.contains("warning: timings:"), "shard {i}:\n{log}");
+    }
+    // Exactly one fetch per shard job (each has its own checkout) and the report job's one
+    // look for the base results, all with the job token and nothing else.
+    let sent = mock.requests();
+    assert!(mock.unmatched().is_empty(), "{sent:?}");
+    let timings = mock.requests_to("GET", &raw("timings.json"));
+    let results = mock.requests_to("GET", &raw("results.json"));
+    assert_eq!(
+        (timings.len(), results.len(), sent.len()),
+        (3, 1, 4),
+        "{sent:?}"
+    );
+    for req in &sent {
+        assert_eq!(
+            req.query_param("job"),
+            Some("parallel-pytest-report"),
+            "{req:?}"
+        );
+        assert_eq!(req.header("job-token"), Some(JOB_TOKEN), "{req:?}");
+        assert_eq!(req.header("private-token"), None, "{req:?}");
+    }
+    // Every test ran exactly once, on the plan the fetched store gave all three shards.
+    assert_exactly_once(&run.path(".parallel-pytest-report/junit.xml"), suite.path());
+    // The report job saved the branch's own store, in the branch's own cache entry, with the
+    // provenance of this (gitlab-ci-local) job: the next pipeline of `feature` plans from it.
+    let cached = run.path(&cached_timings("feature"));
+    let saved: Value = serde_json::from_str(
+        &std::fs::read_to_string(&cached).unwrap_or_else(|e| panic!("`{}`: {e}", cached.display())),
+    )
+    .unwrap();
+    let provenance = &saved["provenance"];
+    assert_eq!(provenance["platform"], "GitLab", "{saved}");
+    assert_eq!(provenance["ref"], "feature", "{provenance}");
+    assert!(
+        provenance["run_id"].as_u64().is_some_and(|id| id >= 1000),
+        "{provenance}"
+    );
+    assert!(provenance["job_id"].as_u64().is_some(), "{provenance}");
+    assert_eq!(
+        provenance["commit"].as_str().map(str::len),
+        Some(40),
+        "{provenance}"
+    );
+    assert!(!run.path(&cached_timings("main")).exists());
+    assert!(!run.stdout.contains(JOB_TOKEN), "the job token was printed");
+
+    // The next pipeline of `feature`, in the same project: every shard plans from the branch's
+    // own cache entry (the chain's first step), names the pipeline that wrote it, and asks the
+    // API for no timings at all.
+    let (pipeline, job) = (
+        provenance["run_id"].as_u64().unwrap(),
+        provenance["job_id"].as_u64().unwrap(),
+    );
+    let commit = provenance["commit"].as_str().unwrap()[..12].to_owned();
+    mock.clear_requests();
+    let again = run_pipeline(run.project, &variables);
+    expect_statuses(
+        &again,
+        &[
+            ("parallel-pytest-shard: [1/3]", "PASS"),
+            ("parallel-pytest-shard: [2/3]", "PASS"),
+            ("parallel-pytest-shard: [3/3]", "PASS"),
+            ("parallel-pytest-report", "PASS"),
+        ],
+    );
+    let named = format!("(GitLab `feature` pipeline {pipeline} job {job} commit {commit} of ");
+    for i in 1..=3 {
+        let log = again.log_of(&format!("parallel-pytest-shard: [{i}/3]"));
+        let line = log
+            .lines()
+            .find(|l| l.contains("timings source:"))
+            .unwrap_or_else(|| panic!("shard {i} names no timings source:\n{log}"));
+        assert!(
+            line.contains("timings source: local `")
+                && line.contains(".parallel-pytest-cache/timings.json`")
+                && line.contains(&named),
+            "shard {i}: {line}"
+        );
+    }
+    assert!(mock.requests_to("GET", &raw("timings.json")).is_empty());
+    assert_eq!(mock.requests_to("GET", &raw("results.json")).len(), 1);
+    assert_eq!(mock.requests().len(), 1);
+    assert_exactly_once(
+        &again.path(".parallel-pytest-report/junit.xml"),
+        suite.path(),
     );
 }

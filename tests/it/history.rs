@@ -477,20 +477,86 @@ fn gitlab_job_artifact_endpoint() {
     );
 }
 
+/// "main" on GitLab: one real run, and `report` in a GitLab job records which pipeline, job,
+/// commit and ref wrote the store (GitLab's raw-artifact endpoint gives the file only).
+fn store_from_a_real_gitlab_run() -> Vec<u8> {
+    let main = fixture_copy("timings-chain");
+    Cmd::new()
+        .current_dir(main.path())
+        .env("PARALLEL_PYTEST_PYTHON", python())
+        .args(["run", "--workers", "1", "--no-timings-fetch"])
+        .expect_code(0);
+    Cmd::new()
+        .current_dir(main.path())
+        .env("GITLAB_CI", "true")
+        .env("CI_PIPELINE_ID", "9001")
+        .env("CI_JOB_ID", "777001")
+        .env("CI_COMMIT_SHA", SHA)
+        .env("CI_COMMIT_REF_NAME", "main")
+        .args(["report", "--timings-out", "store.json", ".parallel-pytest"])
+        .expect_code(0);
+    std::fs::read(main.path().join("store.json")).unwrap()
+}
+
 /// `plan` on a GitLab merge request pipeline with a cold cache fetches through the job token
-/// (which every job has anyway) and says so; a 404 is a warning.
+/// (which every job has anyway) and names the pipeline, job, commit and date from the store's
+/// provenance; a 404 or a 401 is a warning and the next source is tried.
 #[test]
 fn gitlab_plan_uses_the_default_branch_report_job() {
     let api = MockServer::start();
     let branch = fixture_copy("timings-chain");
-    let store = br#"{"format": "parallel-pytest-timings", "version": 1, "tests": {"tests/test_slow.py::test_slow_one": {"seconds": 1.5, "runs": 1}, "tests/test_slow.py::test_slow_two": {"seconds": 1.5, "runs": 1}}}"#;
+    let store = store_from_a_real_gitlab_run();
+    let written: Value = serde_json::from_slice(&store).unwrap();
+    let provenance = &written["provenance"];
+    assert_eq!(provenance["platform"], "GitLab", "{written}");
+    assert_eq!(provenance["run_id"], 9001);
+    assert_eq!(provenance["job_id"], 777001);
+    assert_eq!(provenance["commit"], SHA);
+    assert_eq!(provenance["ref"], "main");
+    let date = provenance["date"].as_str().unwrap().to_owned();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(&date).is_ok() && date.ends_with('Z'),
+        "{date}"
+    );
+
+    // The same store restored by the cache (the component's `--timings`): this branch's own
+    // when it names this branch, the base branch's when the cache fell back to `main`'s entry.
+    std::fs::create_dir_all(branch.path().join(".parallel-pytest-cache")).unwrap();
+    std::fs::write(
+        branch.path().join(".parallel-pytest-cache/timings.json"),
+        &store,
+    )
+    .unwrap();
+    let cached = |reference: &str| {
+        let (stdout, _) = Cmd::new()
+            .current_dir(branch.path())
+            .env("GITLAB_CI", "true")
+            .env("CI_COMMIT_REF_NAME", reference)
+            .args(["plan", "--shards", "2"])
+            .args(["--timings", ".parallel-pytest-cache/timings.json"])
+            .expect_code(0);
+        stdout
+    };
+    let named = format!("(GitLab `main` pipeline 9001 job 777001 commit 0123456789ab of {date})");
+    let on_main = cached("main");
+    assert!(
+        on_main.contains("timings source: local `") && on_main.contains(&named),
+        "{on_main}"
+    );
+    let on_feature = cached("feature/x");
+    assert!(
+        on_feature.contains("timings source: base-store `") && on_feature.contains(&named),
+        "{on_feature}"
+    );
+    std::fs::remove_dir_all(branch.path().join(".parallel-pytest-cache")).unwrap();
+
     let raw = "/api/v4/projects/42/jobs/artifacts/main/raw/.parallel-pytest-report/timings.json";
     api.on(
         "GET",
         raw,
-        [Reply::text(200, std::str::from_utf8(store).unwrap())],
+        [Reply::text(200, std::str::from_utf8(&store).unwrap())],
     );
-    let plan = || {
+    let plan = |format: &str| {
         Cmd::new()
             .current_dir(branch.path())
             .env("GITLAB_CI", "true")
@@ -499,29 +565,68 @@ fn gitlab_plan_uses_the_default_branch_report_job() {
             .env("CI_PROJECT_DIR", branch.path())
             .env("CI_DEFAULT_BRANCH", "main")
             .env("CI_JOB_TOKEN", "job-token-value")
-            .args(["plan", "--shards", "2"])
+            .args(["plan", "--shards", "2", "--format", format])
             .expect_code(0)
     };
-    let (stdout, _) = plan();
-    assert!(stdout.contains("timings source: artifact"), "{stdout}");
-    assert!(stdout.contains("GitLab `main`"), "{stdout}");
+    let (stdout, _) = plan("text");
+    let expected = format!(
+        "timings source: artifact `{}` (GitLab `main` pipeline 9001 job 777001 commit 0123456789ab of {date}), 100% of planned tests timed",
+        branch
+            .path()
+            .join(".parallel-pytest/fetched-timings.json")
+            .display()
+    );
+    assert!(stdout.contains(&expected), "{expected}\n{stdout}");
+    let sent = api.requests();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].path, raw);
+    assert_eq!(sent[0].query_param("job"), Some(history::GITLAB_REPORT_JOB));
+    assert_eq!(sent[0].header("job-token"), Some("job-token-value"));
+    assert_eq!(sent[0].header("private-token"), None);
+    // The plan JSON carries the same, from the prefetched store (no second request).
+    let (stdout, _) = plan("json");
+    let source = &plan_json(&stdout)["timings_source"];
+    assert_eq!(source["kind"], "artifact");
     assert_eq!(
-        api.requests()[0].header("job-token"),
-        Some("job-token-value")
+        source["run"],
+        json!({"platform": "GitLab", "ref": "main", "run_id": 9001, "job_id": 777001,
+               "commit": SHA, "date": date})
     );
-    std::fs::remove_file(branch.path().join(".parallel-pytest/fetched-timings.json")).unwrap();
-    api.on(
-        "GET",
-        raw,
-        [Reply::json(404, json!({"message": "404 Not Found"}))],
-    );
-    let (stdout, stderr) = plan();
-    assert!(
-        stderr.contains(
-            "warning: timings: no store from an earlier run's artifact: no successful job"
-        ),
-        "{stderr}"
-    );
+    assert_eq!(api.requests().len(), 1);
+
+    // A 404 (no such job or ref) and a 401 are warnings, and the plan goes on with what else
+    // there is (here a `.test_durations` timing 2 of the 14 tests).
+    std::fs::write(
+        branch.path().join(".test_durations"),
+        r#"{"tests/test_slow.py::test_slow_one": 1.5, "tests/test_slow.py::test_slow_two": 1.5}"#,
+    )
+    .unwrap();
+    for (status, why) in [
+        (404, "no successful job `parallel-pytest-report` on `main`"),
+        (401, "HTTP 401 (the token was refused)"),
+    ] {
+        std::fs::remove_file(branch.path().join(".parallel-pytest/fetched-timings.json"))
+            .unwrap_or(());
+        api.clear_requests();
+        api.on(
+            "GET",
+            raw,
+            [Reply::json(status, json!({"message": format!("{status}")}))],
+        );
+        let (stdout, stderr) = plan("text");
+        assert!(
+            stderr.contains("warning: timings: no store from an earlier run's artifact:")
+                && stderr.contains(why),
+            "{status}: {stderr}"
+        );
+        assert!(
+            stdout.contains("timings source: local `") && stdout.contains(".test_durations`"),
+            "{status}: {stdout}"
+        );
+        assert_eq!(api.requests().len(), 1, "{status}");
+    }
+    std::fs::remove_file(branch.path().join(".test_durations")).unwrap();
+    let (stdout, _) = plan("text");
     assert!(stdout.contains("timings source: estimates"), "{stdout}");
 
     // Opted out in pyproject.toml: no request at all, and no warning about one.
@@ -531,7 +636,7 @@ fn gitlab_plan_uses_the_default_branch_report_job() {
     )
     .unwrap();
     api.clear_requests();
-    let (stdout, stderr) = plan();
+    let (stdout, stderr) = plan("text");
     assert!(api.requests().is_empty(), "{:?}", api.requests());
     assert!(!stderr.contains("earlier run"), "{stderr}");
     assert!(stdout.contains("timings source: estimates"), "{stdout}");
