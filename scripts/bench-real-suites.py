@@ -17,14 +17,22 @@ and prints a Markdown table: max shard wall, its ratio to serial / (N·W) and to
 predicted vs measured wall per shard, and tests lost or run twice (the union of every shard's
 JUnit against the serial run's).
 
-usage: scripts/bench-real-suites.py [--suite sympy-solvers|networkx|all] [--shards 4]
+`--thread-ab` adds one more step (issue 11 item 3, thread oversubscription): networkx's layout
+and linear-algebra tests under plain `pytest -n W`, with the BLAS/OpenMP pools left alone and
+with `OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1`, interleaved for
+`--thread-pairs` pairs, printed as one Markdown row of medians. `--suite none --thread-ab` runs
+that step alone.
+
+usage: scripts/bench-real-suites.py [--suite sympy-solvers|networkx|all|none] [--shards 4]
        [--workers 2] [--also-shards 8] [--bin PATH] [--cache DIR] [--venv DIR]
+       [--thread-ab] [--thread-pairs 3] [--thread-path PATH ...]
 """
 
 import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -50,6 +58,11 @@ SUITES = {
     "sympy-solvers": ("sympy==1.14.0", "sympy-1.14.0", "sympy/solvers"),
     "networkx": ("networkx==3.6.1", "networkx-3.6.1", "networkx"),
 }
+
+
+# The thread pools `--thread-ab` limits to one thread per worker, as `run` does under W > 1.
+THREAD_VARS = ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"]
+THREAD_PATHS = ["networkx/drawing/tests/test_layout.py", "networkx/linalg"]
 
 
 def sh(cmd, cwd=None, env=None, quiet=True):
@@ -270,9 +283,51 @@ def bench_suite(args, python, name):
     return "\n".join(lines)
 
 
+def thread_ab(args, python):
+    """`pytest -n W` on networkx's numeric tests with and without one thread per BLAS/OpenMP
+    pool, A and B alternating so the machine's load drifts over both alike; one Markdown row."""
+    suite_dir = setup_suite(args.cache, python, "networkx")
+    paths = args.thread_path or THREAD_PATHS
+    cmd = [python, "-m", "pytest", *paths, "-p", "no:cacheprovider", "-q", "-n", str(args.workers)]
+    # Whatever the calling shell sets for these must not leak into the "unlimited" side.
+    unlimited = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
+    limited = dict(unlimited, **dict.fromkeys(THREAD_VARS, "1"))
+    walls = {"unlimited": [], "limited": []}
+    loads = []
+    for pair in range(args.thread_pairs):
+        for label, env in (("unlimited", unlimited), ("limited", limited)):
+            clean(suite_dir)
+            code, wall = sh(cmd, cwd=suite_dir, env=env)
+            if code not in (0, 1):
+                sys.exit(f"[thread-ab] pytest exited {code} ({label}): {cmd}")
+            walls[label].append(wall)
+            loads.append(os.getloadavg()[0])
+            print(f"[thread-ab] pair {pair + 1} {label}: {wall:.1f} s", file=sys.stderr)
+    off, on = (statistics.median(walls[k]) for k in ("unlimited", "limited"))
+    runs = {k: ", ".join(f"{w:.1f}" for w in v) for k, v in walls.items()}
+    limits = " ".join(f"{k}=1" for k in THREAD_VARS)
+    # Each pair ran back to back, so its own ratio is the least disturbed by load drifting
+    # between pairs.
+    pairwise = statistics.median(b / a for a, b in zip(walls["unlimited"], walls["limited"]))
+    load = statistics.median(loads)
+    header = (
+        f"| W | pools unlimited: median (runs) | {limits}: median (runs) "
+        "| limited / unlimited (medians) | median of the pairs' ratios | pairs "
+        "| load average (median) |"
+    )
+    row = (
+        f"| {args.workers} | {off:.1f} s ({runs['unlimited']}) | {on:.1f} s ({runs['limited']}) "
+        f"| {on / off:.2f} | {pairwise:.2f} | {args.thread_pairs} | {load:.1f} |"
+    )
+    title = f"### Thread limits: `pytest -n {args.workers}` on " + ", ".join(
+        f"`{p}`" for p in paths
+    )
+    return "\n".join([title, "", header, "|---:|---:|---:|---:|---:|---:|---:|", row])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--suite", choices=[*SUITES, "all"], default="all")
+    ap.add_argument("--suite", choices=[*SUITES, "all", "none"], default="all")
     ap.add_argument("--shards", type=int, default=4)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--also-shards", type=int, nargs="*", default=[8])
@@ -283,17 +338,34 @@ def main():
     ap.add_argument("--cache", type=Path, default=ROOT / ".cache/bench")
     ap.add_argument("--venv", type=Path, default=None)
     ap.add_argument("--path", default=None, help="a smaller test path, for a quick check")
+    ap.add_argument(
+        "--thread-ab",
+        action="store_true",
+        help="also time networkx's numeric tests with and without one BLAS/OpenMP thread",
+    )
+    ap.add_argument("--thread-pairs", type=int, default=3)
+    ap.add_argument(
+        "--thread-path",
+        action="append",
+        default=None,
+        help=f"test path for --thread-ab (repeatable; default {' '.join(THREAD_PATHS)})",
+    )
     args = ap.parse_args()
     args.cache = args.cache.resolve()
     args.bin = args.bin.resolve()
     python = setup_venv((args.venv or args.cache / "venv").absolute())
-    names = list(SUITES) if args.suite == "all" else [args.suite]
+    names = {"all": list(SUITES), "none": []}.get(args.suite, [args.suite])
     tables = []
     for name in names:
         table = bench_suite(args, python, name)
         print(table, flush=True)
         tables.append(table)
-    (args.cache / "results.md").write_text("\n\n".join(tables) + "\n")
+    if tables:
+        (args.cache / "results.md").write_text("\n\n".join(tables) + "\n")
+    if args.thread_ab:
+        row = thread_ab(args, python)
+        print(row, flush=True)
+        (args.cache / "thread-ab.md").write_text(row + "\n")
 
 
 if __name__ == "__main__":
