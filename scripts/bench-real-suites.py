@@ -13,6 +13,13 @@ suite, one after another on this machine:
                 then `parallel-pytest report` writes a timings store
   ours #2       the same, planned from that store (the learning run)
 
+Every job (the serial run, `-n W`, each pytest-split group, each of our shards) starts as a CI
+job does: from a fresh checkout (`.pytest_cache`, `.parallel-pytest` and every `__pycache__`
+under the suite removed) and with `PYTHONDONTWRITEBYTECODE` unset, as on GitHub's and GitLab's
+runners. So the job's first process compiles the suite's modules and its other processes (xdist
+workers) reuse the bytecode, for every tool alike; a development machine that sets
+`PYTHONDONTWRITEBYTECODE=1` would otherwise make each worker compile the suite again.
+
 and prints a Markdown table: max shard wall, its ratio to serial / (N·W) and to pytest-split,
 predicted vs measured wall per shard, and tests lost or run twice (the union of every shard's
 JUnit against the serial run's).
@@ -133,8 +140,20 @@ def lost_and_twice(serial, seen):
 
 
 def clean(suite_dir):
+    """A fresh checkout, as every CI job starts from: no pytest cache, none of our output and
+    no compiled bytecode of the suite (installed packages keep theirs, as a cached venv does)."""
     for d in [".pytest_cache", ".parallel-pytest"]:
         shutil.rmtree(suite_dir / d, ignore_errors=True)
+    for cache in list(suite_dir.rglob("__pycache__")):
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def job_env(**extra):
+    """A CI runner's environment: bytecode may be written (nothing on GitHub's or GitLab's
+    runners sets PYTHONDONTWRITEBYTECODE)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(extra)
+    return env
 
 
 def run_ours(args, python, suite_dir, path, n, work, label, timings):
@@ -143,9 +162,10 @@ def run_ours(args, python, suite_dir, path, n, work, label, timings):
     plan has them, the shard job's wall, and the wall of its pytest (what the model predicts)."""
     out = work / label
     shutil.rmtree(out, ignore_errors=True)
-    env = dict(os.environ, PATH=f"{python.parent}{os.pathsep}{os.environ['PATH']}")
+    env = job_env(PATH=f"{python.parent}{os.pathsep}{os.environ['PATH']}")
     rows = []
     for g in range(1, n + 1):
+        clean(suite_dir)
         cmd = [
             args.bin,
             "run",
@@ -185,7 +205,7 @@ def bench_suite(args, python, name):
     work.mkdir(parents=True)
     w, n = args.workers, args.shards
     base = [python, "-m", "pytest", path, "-p", "no:cacheprovider", "-q"]
-    env = dict(os.environ)
+    env = job_env()
     results = {}
 
     clean(suite_dir)
@@ -203,6 +223,7 @@ def bench_suite(args, python, name):
     results["serial"] = serial
 
     print(f"[{name}] -n {w}", file=sys.stderr)
+    clean(suite_dir)
     _, results["xdist"] = sh([*base, "-n", str(w)], cwd=suite_dir, env=env)
 
     rows = []
@@ -210,6 +231,7 @@ def bench_suite(args, python, name):
     for g in range(1, n + 1):
         print(f"[{name}] pytest-split {g}/{n}", file=sys.stderr)
         xml = work / f"split-{g}.xml"
+        clean(suite_dir)
         _, wall = sh(
             [
                 *base,
@@ -239,7 +261,6 @@ def bench_suite(args, python, name):
         for k in (1, 2):
             label = f"ours-n{shards}-run{k}"
             print(f"[{name}] {label}", file=sys.stderr)
-            clean(suite_dir)
             shard_rows, xmls, store = run_ours(
                 args, python, suite_dir, path, shards, work, label, timings
             )
@@ -290,7 +311,7 @@ def thread_ab(args, python):
     paths = args.thread_path or THREAD_PATHS
     cmd = [python, "-m", "pytest", *paths, "-p", "no:cacheprovider", "-q", "-n", str(args.workers)]
     # Whatever the calling shell sets for these must not leak into the "unlimited" side.
-    unlimited = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
+    unlimited = {k: v for k, v in job_env().items() if k not in THREAD_VARS}
     limited = dict(unlimited, **dict.fromkeys(THREAD_VARS, "1"))
     walls = {"unlimited": [], "limited": []}
     loads = []
