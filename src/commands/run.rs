@@ -361,6 +361,11 @@ fn outcome_lines(outcome: &ShardOutcome, run: &RunSettings) -> Vec<String> {
     if let Some(nothing) = &outcome.nothing_ran {
         lines.push(say(nothing.to_string()));
     }
+    // A timed id that is gone (renamed or deleted since the timings) is skipped, not failed:
+    // say so, so a shard that ran fewer tests than planned explains itself.
+    if let Some(note) = crate::report::terminal::not_found_note(&m.collected.not_found) {
+        lines.push(say(format!("note: {note}")));
+    }
     lines.push(summary_line(m, outcome.exit_code, run));
     // Resource advice is about tests running; a pytest that never got going measured nothing.
     if let Some(resources) = m.resources.as_ref().filter(|_| outcome.plugins_loaded) {

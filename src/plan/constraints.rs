@@ -72,8 +72,9 @@ pub fn dist_from_args(args: &[String]) -> Option<String> {
 pub struct Constraints {
     pub dist: Dist,
     pub serial_marker: String,
-    /// Exact markers per file from `--collect` (the collection plugin's JSON); without it the
-    /// test files are read instead.
+    /// Markers per file known before planning: exact ones from `--collect` (the collection
+    /// plugin's JSON), or those `build` read from the test files while the timings loaded
+    /// (`scan_marks`); `None`: the planner reads the test files itself.
     pub collected: Option<BTreeMap<String, Marks>>,
 }
 
@@ -85,6 +86,24 @@ impl Default for Constraints {
             collected: None,
         }
     }
+}
+
+/// The markers of each file of `paths` that has any, read from its text (`source`).
+pub fn scan_marks<P: AsRef<str> + Sync>(
+    paths: &[P],
+    source: &(dyn Fn(&str) -> Option<String> + Sync),
+    serial_marker: &str,
+) -> BTreeMap<String, Marks> {
+    let paths: Vec<&str> = paths.iter().map(AsRef::as_ref).collect();
+    let scanned = markers::scan_all(&paths, source, serial_marker);
+    paths
+        .iter()
+        .zip(scanned)
+        .filter_map(|(path, m)| {
+            m.filter(|m| *m != Marks::default())
+                .map(|m| ((*path).to_owned(), m))
+        })
+        .collect()
 }
 
 /// The constraints applied to one plan's files: computed once, used by every candidate split.
@@ -115,12 +134,7 @@ impl Applied {
             Some(collected) => marks.clone_from(collected),
             None => {
                 let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
-                let scanned = markers::scan_all(&paths, source, &constraints.serial_marker);
-                for (f, m) in files.iter().zip(scanned) {
-                    if let Some(m) = m.filter(|m| *m != Marks::default()) {
-                        marks.insert(f.path.clone(), m);
-                    }
-                }
+                marks = scan_marks(&paths, source, &constraints.serial_marker);
             }
         }
         // Union the files of each group name (files sorted: a deterministic bundle id).

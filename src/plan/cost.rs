@@ -168,7 +168,8 @@ pub struct Work<'a> {
     pub files: &'a [FileWork],
     pub node_args: &'a [(String, f64)],
     pub dist: Dist,
-    by_path: BTreeMap<&'a str, &'a FileWork>,
+    /// Hashed, not ordered: looked up once per file of every shard (100,000 on a big suite).
+    by_path: HashMap<&'a str, &'a FileWork, rustc_hash::FxBuildHasher>,
 }
 
 impl<'a> Work<'a> {

@@ -180,24 +180,43 @@ pub fn build_with_costs(
         }
         None => suite.files.clone(),
     };
-    let sources = timings::sources::resolve(&req.timings, &req.timings_base, &invocation_dir)?;
-    let mapper = NodeIdMapper::with_files(&known_files);
-    let mut timings = timings::load(&sources, &mapper)?;
-    let mut warnings = suite.warnings.clone();
-    let filtered = deselected_by_filters(&suite.args, &timings.selectable, &mut warnings);
-    // Explicit node-id args (without `--collect`) are units of their own: their timed tests,
-    // else (`None`) the median test once it is known.
-    let node_args_timed = match collected {
-        Some(_) => Vec::new(),
-        None => node_args_timed(&suite, &timings.tests, &filtered),
-    };
-    let (files, summary) = estimate::build(
-        &suite.rootdir,
-        &known_files,
-        collected.as_deref(),
-        std::mem::take(&mut timings.tests),
-        &filtered,
-    );
+    let rootdir = suite.rootdir.clone();
+    let source_of = |path: &str| read_source(&rootdir.join(path));
+    let serial_marker = &req.constraints.serial_marker;
+    let (loaded, scanned) = std::thread::scope(|scope| {
+        // Without `--collect` the plan reads every test file for its markers. That waits on the
+        // file system while loading the timings keeps a CPU busy: on a big suite each takes
+        // about half the plan's time, so they run side by side.
+        let scan = collected.is_none().then(|| {
+            scope.spawn(|| constraints::scan_marks(&known_files, &source_of, serial_marker))
+        });
+        let loaded = (|| -> Result<_, PlanError> {
+            let sources =
+                timings::sources::resolve(&req.timings, &req.timings_base, &invocation_dir)?;
+            let mapper: timings::LazyMapper<'_> =
+                std::cell::LazyCell::new(Box::new(|| NodeIdMapper::with_files(&known_files)));
+            let mut timings = timings::load(&sources, &mapper)?;
+            let mut warnings = suite.warnings.clone();
+            let filtered = deselected_by_filters(&suite.args, &timings.selectable, &mut warnings);
+            // Explicit node-id args (without `--collect`) are units of their own: their timed
+            // tests, else (`None`) the median test once it is known.
+            let node_args_timed = match collected {
+                Some(_) => Vec::new(),
+                None => node_args_timed(&suite, &timings.tests, &filtered),
+            };
+            let (files, summary) = estimate::build(
+                &suite.rootdir,
+                &known_files,
+                collected.as_deref(),
+                std::mem::take(&mut timings.tests),
+                &filtered,
+            );
+            Ok((timings, warnings, filtered, node_args_timed, files, summary))
+        })();
+        let scanned = scan.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        (loaded, scanned)
+    });
+    let (timings, mut warnings, filtered, node_args_timed, files, summary) = loaded?;
     let node_args: Vec<(String, f64)> = node_args_timed
         .iter()
         .map(|(arg, s)| (arg.clone(), s.unwrap_or(summary.median_test_seconds)))
@@ -205,11 +224,9 @@ pub fn build_with_costs(
     let unknown =
         summary.unknown + node_args_timed.iter().filter(|(_, s)| s.is_none()).count() as u64;
     let constraints = constraints::Constraints {
-        collected: collected_marks,
+        collected: collected_marks.or(scanned),
         ..req.constraints.clone()
     };
-    let rootdir = suite.rootdir.clone();
-    let source_of = |path: &str| fs_err::read_to_string(rootdir.join(path)).ok();
     let input = |shards: u32| build::PartitionInput {
         files: &files,
         node_args: &node_args,
@@ -282,16 +299,49 @@ pub fn build_with_costs(
     })
 }
 
+/// A test file's text (for the marker scan and stale-name checks), read with as few system
+/// calls as a file allows: open, read to the end, close. Every plan without `--collect` reads
+/// every test file, and `fs::read_to_string` first asks for the file's size and position
+/// (two `statx` and an `lseek` more per file: 300,000 calls on a suite of 100,000 files).
+fn read_source(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut buf = vec![0u8; 8 * 1024];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    buf.truncate(len);
+    String::from_utf8(buf).ok()
+}
+
 /// Marks every shard none of whose tests has a timing (its seconds come from test counts).
 /// Outside the fingerprint: it follows from the same inputs and selects nothing.
 fn mark_estimated(plan: &mut Plan, files: &[estimate::FileWork], timed_args: &BTreeSet<&str>) {
-    let by_path: BTreeMap<&str, &estimate::FileWork> =
+    // Hashed: a big suite has 100,000 files and a million ids, and only lookups happen here.
+    type FxSet<'a> = HashSet<&'a str, rustc_hash::FxBuildHasher>;
+    let by_path: HashMap<&str, &estimate::FileWork, rustc_hash::FxBuildHasher> =
         files.iter().map(|f| (f.path.as_str(), f)).collect();
-    let timed_ids: BTreeSet<&str> = files
+    let planned_ids: FxSet<'_> = plan
+        .shards
+        .iter()
+        .flat_map(|s| &s.node_ids)
+        .map(String::as_str)
+        .collect();
+    // Only the ids some shard selects by id need looking up.
+    let timed_ids: HashSet<String, rustc_hash::FxBuildHasher> = files
         .iter()
         .flat_map(|f| &f.tests)
-        .filter(|t| t.known)
-        .map(|t| t.id.as_str())
+        .filter(|t| t.known && planned_ids.contains(t.id.as_str()))
+        .map(|t| t.id.clone())
         .collect();
     for shard in &mut plan.shards {
         let timed_file = shard.files.iter().any(|f| {
@@ -396,7 +446,7 @@ fn collect(
 /// timed).
 fn node_args_timed(
     suite: &Suite,
-    timed: &std::collections::HashMap<String, f64>,
+    timed: &timings::IdSeconds,
     filtered: &HashSet<String>,
 ) -> Vec<(String, Option<f64>)> {
     let timed: Vec<(NodeId, f64)> = if suite.node_ids.is_empty() {

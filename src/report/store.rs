@@ -118,9 +118,12 @@ fn read_previous(path: &PathBuf) -> Result<Store, String> {
     if looks_like_store(&text) {
         Store::from_json(&text).map_err(|e| e.with_path(&path.display().to_string()).to_string())
     } else {
-        timings::load(std::slice::from_ref(path), &NodeIdMapper::new())
-            .map(|t| Store::from_seconds(t.tests.iter()))
-            .map_err(|e| e.to_string())
+        timings::load(
+            std::slice::from_ref(path),
+            &timings::mapper_now(NodeIdMapper::new()),
+        )
+        .map(|t| Store::from_seconds(t.tests.iter()))
+        .map_err(|e| e.to_string())
     }
 }
 

@@ -98,32 +98,51 @@ fn facts(summary: &Summary) -> String {
         ));
     }
     let mut out = format!("{}\n", facts.join(" · "));
-    for (items, what) in [
-        (
+    for line in [
+        listed_note(
             &summary.collected_nothing,
-            "planned files collected no test (not lost)",
+            ("planned file", "planned files"),
+            "collected no test (not lost)",
         ),
-        (
-            &summary.not_found,
-            "planned ids matched no test, renamed or deleted (not lost)",
-        ),
-    ] {
-        if !items.is_empty() {
-            let shown: Vec<String> = items.iter().take(5).map(|i| format!("`{i}`")).collect();
-            let more = items.len().saturating_sub(5);
-            let more = if more > 0 {
-                format!(" and {more} more")
-            } else {
-                String::new()
-            };
-            out.push_str(&format!(
-                "note: {} {what}: {}{more}\n",
-                items.len(),
-                shown.join(", ")
-            ));
-        }
+        not_found_note(&summary.not_found),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        out.push_str(&format!("note: {line}\n"));
     }
     out
+}
+
+/// `1 planned id matched no test, renamed or deleted (not lost): `a.py::gone``: planned node
+/// ids (and deselect entries) that pytest did not collect, renamed or deleted since the
+/// timings; `None` when there are none. Shared by `report` and `run`, which says it for its
+/// own shard.
+pub fn not_found_note(ids: &[String]) -> Option<String> {
+    listed_note(
+        ids,
+        ("planned id", "planned ids"),
+        "matched no test, renamed or deleted (not lost)",
+    )
+}
+
+/// `3 {noun} {what}: `a`, `b`, `c``, naming at most five items; `None` when there are none.
+fn listed_note(items: &[String], noun: (&str, &str), what: &str) -> Option<String> {
+    if items.is_empty() {
+        return None;
+    }
+    let shown: Vec<String> = items.iter().take(5).map(|i| format!("`{i}`")).collect();
+    let more = items.len().saturating_sub(5);
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "{} {what}: {}{more}",
+        count(items.len() as u64, noun.0, noun.1),
+        shown.join(", ")
+    ))
 }
 
 /// One line per shard that has a time, with what it used and any advice.

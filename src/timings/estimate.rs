@@ -109,12 +109,12 @@ pub fn build(
     rootdir: &Path,
     files: &[String],
     collected: Option<&[String]>,
-    mut tests: HashMap<String, f64>,
+    mut tests: super::IdSeconds,
     filtered: &HashSet<String>,
 ) -> (Vec<FileWork>, EstimateSummary) {
     let filtered_seconds: Vec<(String, f64)> = filtered
         .iter()
-        .filter_map(|id| tests.remove_entry(id))
+        .filter_map(|id| tests.swap_remove_entry(id))
         .collect();
     match collected {
         Some(ids) => from_collected(ids, &tests, filtered),
@@ -129,7 +129,7 @@ fn floor(seconds: f64) -> f64 {
 /// With `--collect`: every collected id, timed or the median known test.
 fn from_collected(
     ids: &[String],
-    timed: &HashMap<String, f64>,
+    timed: &super::IdSeconds,
     filtered: &HashSet<String>,
 ) -> (Vec<FileWork>, EstimateSummary) {
     let known: Vec<f64> = ids.iter().filter_map(|id| timed.get(id).copied()).collect();
@@ -180,18 +180,26 @@ fn from_collected(
 fn from_files(
     rootdir: &Path,
     files: &[String],
-    timed: HashMap<String, f64>,
+    timed: super::IdSeconds,
     filtered: Vec<(String, f64)>,
 ) -> (Vec<FileWork>, EstimateSummary) {
-    let wanted: HashMap<&str, usize> = files
+    let wanted: HashMap<&str, usize, rustc_hash::FxBuildHasher> = files
         .iter()
         .enumerate()
         .map(|(i, f)| (f.as_str(), i))
         .collect();
     let mut tests: Vec<Vec<TestWork>> = vec![Vec::new(); files.len()];
-    let mut known = Vec::new();
+    let mut known = Vec::with_capacity(timed.len());
+    // Sources list a file's ids together: the previous id's file is the likely one.
+    let mut last: Option<usize> = None;
     for (id, s) in timed {
-        if let Some(&i) = wanted.get(file_part(&id)) {
+        let file = file_part(&id);
+        let slot = match last {
+            Some(i) if files[i] == file => Some(i),
+            _ => wanted.get(file).copied(),
+        };
+        if let Some(i) = slot {
+            last = Some(i);
             known.push(s);
             tests[i].push(TestWork {
                 id,

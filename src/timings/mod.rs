@@ -115,10 +115,16 @@ pub struct Provenance {
     pub run: Option<serde_json::Value>,
 }
 
+/// Seconds per node id, in the order the sources list them (a later source updates an id in
+/// place). Fx-hashed: a big suite's plan hashes each of a million ids; and sources list a
+/// file's ids together, which lets the plan group them by file cheaply. The order never
+/// reaches the plan: it is grouped and sorted.
+pub type IdSeconds = indexmap::IndexMap<String, f64, rustc_hash::FxBuildHasher>;
+
 /// Seconds per node id, from every source, with what went wrong on the way.
 #[derive(Debug, Clone, Default)]
 pub struct Timings {
-    pub tests: HashMap<String, f64>,
+    pub tests: IdSeconds,
     /// Markers and keywords per node id, from our stores (the later source wins).
     pub selectable: HashMap<String, Selectable>,
     pub sources: Vec<PathBuf>,
@@ -154,8 +160,17 @@ impl Timings {
     }
 }
 
+/// The JUnit name mapper, built when a JUnit source needs it: building it for 100,000 files
+/// is wasted on a plan whose timings are JSON.
+pub type LazyMapper<'a> = std::cell::LazyCell<NodeIdMapper, Box<dyn FnOnce() -> NodeIdMapper + 'a>>;
+
+/// A mapper built now, for callers that have one at hand.
+pub fn mapper_now<'a>(mapper: NodeIdMapper) -> LazyMapper<'a> {
+    std::cell::LazyCell::new(Box::new(move || mapper))
+}
+
 /// Reads every source in order; later sources override earlier ones per node id.
-pub fn load(paths: &[PathBuf], mapper: &NodeIdMapper) -> Result<Timings, TimingsError> {
+pub fn load(paths: &[PathBuf], mapper: &LazyMapper<'_>) -> Result<Timings, TimingsError> {
     let mut timings = Timings::default();
     for path in paths {
         sources::read_into(path, mapper, &mut timings)?;

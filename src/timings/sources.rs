@@ -5,7 +5,6 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use super::{DEFAULT_STORE, TEST_DURATIONS, Timings, TimingsError, store};
-use crate::junit::node_id::NodeIdMapper;
 use crate::junit::reader;
 use crate::node_id::NodeId;
 
@@ -90,7 +89,7 @@ fn expand_glob(base: &Path, spec: &str) -> Result<Vec<PathBuf>, TimingsError> {
 /// Reads one file into `timings`, detecting its format from the first non-blank byte.
 pub fn read_into(
     path: &Path,
-    mapper: &NodeIdMapper,
+    mapper: &super::LazyMapper<'_>,
     timings: &mut Timings,
 ) -> Result<(), TimingsError> {
     let shown = path.display().to_string();
@@ -180,7 +179,9 @@ fn read_json(path: &Path, bytes: &[u8], timings: &mut Timings) -> Result<(), Tim
     }
     // Streamed straight into the map: 1,000,000 entries cost one hash insert each. Reserve
     // for about one entry per 48 bytes so the map does not rehash as it grows.
-    timings.tests.reserve(text.len() / 48);
+    // About one entry per comma: reserving too little would rehash a million entries at the end.
+    let entries = text.bytes().filter(|&b| b == b',').count() + 1;
+    timings.tests.reserve(entries);
     let mut collector = Collector {
         timings,
         bad: Vec::new(),
@@ -243,7 +244,7 @@ impl<'de> serde::de::Visitor<'de> for &mut Collector<'_> {
                 }
                 _ => {
                     // A later duplicate key wins, as with any JSON object.
-                    self.timings.tests.remove(&id);
+                    self.timings.tests.swap_remove(&id);
                     self.bad.push((id, value.to_string()));
                 }
             }
@@ -255,7 +256,7 @@ impl<'de> serde::de::Visitor<'de> for &mut Collector<'_> {
 fn read_junit(
     path: &Path,
     bytes: &[u8],
-    mapper: &NodeIdMapper,
+    mapper: &super::LazyMapper<'_>,
     timings: &mut Timings,
 ) -> Result<(), TimingsError> {
     let shown = path.display().to_string();
@@ -304,7 +305,14 @@ mod tests {
         let p = d.path().join("t");
         std::fs::write(&p, text).unwrap();
         let mut t = Timings::default();
-        read_into(&p, &NodeIdMapper::with_files(["tests/test_a.py"]), &mut t).map(|_| t)
+        read_into(
+            &p,
+            &crate::timings::mapper_now(crate::junit::node_id::NodeIdMapper::with_files([
+                "tests/test_a.py",
+            ])),
+            &mut t,
+        )
+        .map(|_| t)
     }
 
     #[test]

@@ -376,7 +376,7 @@ fn junit_timings_from_real_xdist_runs_name_every_test() {
             .collect();
         let t = parallel_pytest::timings::load(
             &[d.join("junit/x2.xml")],
-            &NodeIdMapper::with_files(&files),
+            &parallel_pytest::timings::mapper_now(NodeIdMapper::with_files(&files)),
         )
         .unwrap();
         t.tests.into_keys().collect()
@@ -394,7 +394,8 @@ fn junit_corpus_reads_as_timings_or_fails_cleanly() {
     let manifest: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(corpus.join("manifest.json")).unwrap())
             .unwrap();
-    let mapper = parallel_pytest::junit::node_id::NodeIdMapper::new();
+    let mapper =
+        parallel_pytest::timings::mapper_now(parallel_pytest::junit::node_id::NodeIdMapper::new());
     let mut read = 0;
     for entry in &manifest {
         let path = corpus.join(entry["path"].as_str().unwrap());
@@ -609,4 +610,132 @@ fn shards_without_timings_say_their_seconds_are_a_guess() {
         .args(["plan", "--shards", "1", "--workers", "1"])
         .expect_code(0);
     assert!(!text.contains("estimated from test counts"), "{text}");
+}
+
+/// splitmix64: a seeded sequence that no dependency update can change.
+struct Seeded(u64);
+
+impl Seeded {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A random suite from a fixed seed: 160 files of 1 to 24 tests (plain, parametrized, in a
+/// class), a few without timings, some in `xdist_group`s or marked serial, and a
+/// `.test_durations` listing the ids shuffled across files, with ids and a file that are gone.
+fn write_seeded_suite(dir: &Path) {
+    let mut rng = Seeded(11);
+    std::fs::write(
+        dir.join("pyproject.toml"),
+        "[tool.pytest.ini_options]\ntestpaths = [\"tests\"]\n",
+    )
+    .unwrap();
+    let mut timed: Vec<(String, u64)> = Vec::new();
+    for i in 0..160 {
+        let folder = dir.join(format!("tests/d{}", i % 7));
+        std::fs::create_dir_all(&folder).unwrap();
+        let path = format!("tests/d{}/test_f{i}.py", i % 7);
+        let mut body = String::from("import pytest\n\n");
+        // Every 40th file far heavier than a shard's share and free of constraints: the plan
+        // splits it by id.
+        let heavy = i % 40 == 3;
+        match rng.below(12) + u64::from(heavy) * 12 {
+            0 => body.push_str("pytestmark = pytest.mark.xdist_group(\"g1\")\n\n"),
+            1 => body.push_str("pytestmark = pytest.mark.xdist_group(\"g2\")\n\n"),
+            2 => body.push_str("@pytest.mark.serial\ndef test_serial():\n    pass\n\n"),
+            _ => {}
+        }
+        let untimed = rng.below(10) == 0 && !heavy;
+        for k in 0..1 + rng.below(24) {
+            let (def, ids): (String, Vec<String>) = match rng.below(4) {
+                0 => (
+                    format!(
+                        "@pytest.mark.parametrize(\"x\", range(3))\ndef test_{k}(x):\n    pass\n\n"
+                    ),
+                    (0..3).map(|x| format!("{path}::test_{k}[{x}]")).collect(),
+                ),
+                1 => (
+                    format!("class TestC{k}:\n    def test_m(self):\n        pass\n\n"),
+                    vec![format!("{path}::TestC{k}::test_m")],
+                ),
+                _ => (
+                    format!("def test_{k}():\n    pass\n\n"),
+                    vec![format!("{path}::test_{k}")],
+                ),
+            };
+            body.push_str(&def);
+            if !untimed {
+                // Milliseconds, heavy-tailed: most tests short, a few long.
+                let factor = if heavy { 3000 } else { 1 };
+                timed.extend(
+                    ids.into_iter()
+                        .map(|id| (id, factor * (1 + rng.below(1000).pow(3) / 40_000))),
+                );
+            }
+        }
+        if !untimed && rng.below(8) == 0 {
+            timed.push((format!("{path}::test_gone_since"), 500 + rng.below(5000)));
+        }
+        std::fs::write(dir.join(&path), body).unwrap();
+    }
+    timed.push(("tests/d0/test_removed.py::test_x".to_string(), 3000));
+    // Shuffled, so a file's ids are not listed together (Fisher-Yates).
+    for i in (1..timed.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        timed.swap(i, j);
+    }
+    let entries: Vec<String> = timed
+        .iter()
+        .map(|(id, ms)| format!("{}: {}.{:03}", serde_json::json!(id), ms / 1000, ms % 1000))
+        .collect();
+    std::fs::write(
+        dir.join(".test_durations"),
+        format!("{{\n{}\n}}\n", entries.join(",\n")),
+    )
+    .unwrap();
+}
+
+/// The plan of a seeded random suite (`write_seeded_suite`), discovery, timings, markers and
+/// estimates included, is the one recorded in `tests/fixtures/plan-seeded.json` by the
+/// planner before its speed work (issue 11: interned maps, overlapped marker scan): a faster
+/// planner must plan the same. Leaves out what differs by machine or release (`version`,
+/// the timings file's absolute path).
+#[test]
+fn plan_of_a_seeded_random_suite_is_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    write_seeded_suite(dir.path());
+    let strip = |text: &str| {
+        let mut plan: serde_json::Value = serde_json::from_str(text).unwrap();
+        let fields = plan.as_object_mut().unwrap();
+        fields.remove("version");
+        fields.remove("timings_source");
+        plan
+    };
+    let (stdout, _) = Cmd::new()
+        .current_dir(dir.path())
+        .args([
+            "plan",
+            "--format",
+            "json",
+            "--shards",
+            "7",
+            "--workers",
+            "3",
+        ])
+        .expect_code(0);
+    if let Some(keep) = std::env::var_os("PARALLEL_PYTEST_TEST_KEEP_SEEDED") {
+        // How the recorded plan was made: the suite written where the old binary can plan it.
+        write_seeded_suite(Path::new(&keep));
+    }
+    let recorded = include_str!("../fixtures/plan-seeded.json");
+    assert_eq!(strip(&stdout), strip(recorded), "{stdout}");
 }

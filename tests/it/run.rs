@@ -533,12 +533,14 @@ fn bad_plan_and_shard_are_usage_errors() {
     );
 }
 
-/// Timings recorded before `tests/test_delta.py` existed, with `tests/test_alpha.py` far heavier
-/// than the rest so the planner splits it across shards.
+/// Timings recorded before `tests/test_delta.py` existed and before `test_alpha.py::test_two`
+/// was added (a test new in a timed file), naming a test that is gone since (`test_removed`)
+/// and a whole file that is gone; `tests/test_alpha.py` far heavier than the rest so the
+/// planner splits it (its parametrized `test_param` by case) across shards.
 const BASIC_TIMINGS: &str = r#"{
   "tests/test_alpha.py::test_one": 0.5,
-  "tests/test_alpha.py::test_two": 0.5,
   "tests/test_alpha.py::test_marked": 0.5,
+  "tests/test_alpha.py::test_removed": 3.5,
   "tests/test_alpha.py::test_param[1]": 3.0,
   "tests/test_alpha.py::test_param[2]": 3.0,
   "tests/test_alpha.py::test_param[3]": 3.0,
@@ -550,61 +552,221 @@ const BASIC_TIMINGS: &str = r#"{
   "tests/test_beta.py::test_many[0]": 0.2,
   "tests/test_beta.py::test_keyword_match": 0.2,
   "tests/test_beta.py::test_beta_marked": 0.2,
+  "tests/test_removed_file.py::test_gone": 2.0,
   "tests/pkg/test_gamma.py::test_nested_a": 0.3,
   "tests/pkg/test_gamma.py::TestNested::test_method": 0.3
 }"#;
+const REMOVED: &str = "tests/test_alpha.py::test_removed";
+const ADDED: &str = "tests/test_alpha.py::test_two";
 
-/// Invariant 2 through the real planner: for N = 1..5 every collected test runs exactly once
-/// across the N shards — a file new since the timings (`test_delta.py`) included, and
-/// `test_alpha.py` split across shards by node id with the owner deselecting the moved parts.
-/// One collect; workers only for N = 1, so the 15 shard runs stay cheap.
-#[test]
-fn every_test_runs_exactly_once_for_one_to_five_shards() {
-    let dir = fixture_copy("run-basic");
-    std::fs::write(dir.path().join(".test_durations"), BASIC_TIMINGS).unwrap();
-    let expected: Vec<(String, String)> = collected_ids(dir.path(), &python())
-        .iter()
-        .map(|id| to_junit_names(id))
-        .collect();
-    assert_eq!(expected.len(), 29);
-    let mut split_seen = false;
-    let cases: Vec<(u32, PathBuf)> = (1..=5)
-        .map(|n| (n, python()))
-        .chain([(3, python7())])
-        .collect();
-    for (n, py) in cases {
-        let pytest7 = py == python7();
-        let out = dir.path().join(format!("out-{n}-{pytest7}"));
-        // On 7.4 the user also names a folder after `--` that overlaps the shard's files, which
-        // makes pytest 7 collect those files twice.
-        let user: &[&str] = if pytest7 { &["--", "tests"] } else { &[] };
-        let mut seen = Vec::new();
-        for i in 1..=n {
-            Cmd::new()
-                .current_dir(dir.path())
+/// One shard of a planned run, as the tests below check it.
+struct ShardSeen {
+    manifest: Manifest,
+    stderr: String,
+    cases: Vec<(String, String)>,
+}
+
+/// `run --shard i/n` for every shard over the same timings (`--collect` when `collect`), each
+/// exiting 0; workers 2 for a single shard, else 1 (cheap; xdist is covered at N = 1).
+fn run_every_shard(dir: &Path, py: &Path, n: u32, collect: bool, user: &[&str]) -> Vec<ShardSeen> {
+    let out = dir.join(format!(
+        "out-{n}-{}-{}",
+        if collect { "collect" } else { "timings" },
+        py == python7()
+    ));
+    (1..=n)
+        .map(|i| {
+            let mut cmd = Cmd::new()
+                .current_dir(dir)
                 .args(["run", "--timings", ".test_durations", "--python"])
-                .arg(&py)
+                .arg(py)
                 .args(["--workers", if n == 1 { "2" } else { "1" }])
                 .arg("--shard")
                 .arg(format!("{i}/{n}"))
                 .arg("--out-dir")
-                .arg(&out)
-                .args(user)
-                .expect_code(0);
-            let m: Manifest = serde_json::from_str(
+                .arg(&out);
+            if collect {
+                cmd = cmd.arg("--collect");
+            }
+            let (_, stderr) = cmd.args(user).expect_code(0);
+            let manifest: Manifest = serde_json::from_str(
                 &std::fs::read_to_string(out.join(format!("shard-{i}-of-{n}.json"))).unwrap(),
             )
             .unwrap();
-            split_seen |= !m.selection.deselect.is_empty();
-            seen.extend(junit_keys(&out.join(format!("junit-{i}-of-{n}.xml"))));
+            let cases = junit_keys(&out.join(format!("junit-{i}-of-{n}.xml")));
+            ShardSeen {
+                manifest,
+                stderr,
+                cases,
+            }
+        })
+        .collect()
+}
+
+/// What one mode (with or without `--collect`) showed over all its shard counts, so each test
+/// can insist its cases were really exercised.
+#[derive(Default)]
+struct Exercised {
+    /// `test_param`'s cases ran on more than one shard.
+    param_spread: bool,
+    /// The removed id was planned on some shard (and noted there as not found).
+    removed_planned: bool,
+}
+
+/// Checks one planned run of `run-basic` against invariant 2 and the rules for tests added and
+/// removed since the timings.
+fn check_shards(
+    expected: &[(String, String)],
+    shards: &[ShardSeen],
+    collect: bool,
+    seen_so_far: &mut Exercised,
+) {
+    let n = shards.len();
+    let all: Vec<(String, String)> = shards.iter().flat_map(|s| s.cases.clone()).collect();
+    eprintln!("N = {n}, collect = {collect}: {} testcases", all.len());
+    assert_once(expected, &all);
+    let added = to_junit_names(ADDED);
+    let removed = to_junit_names(REMOVED);
+    let mut param_shards = BTreeSet::new();
+    for s in shards {
+        let sel = &s.manifest.selection;
+        let shard = s.manifest.shard_index;
+        // The removed test never runs; where the plan still names it, the shard skips it with a
+        // note in its manifest and on stderr, and its run stays green (expect_code(0) above).
+        assert!(
+            !s.cases.contains(&removed),
+            "shard {shard}/{n} ran {REMOVED}"
+        );
+        let names_removed = sel
+            .node_ids
+            .iter()
+            .chain(&sel.deselect)
+            .any(|i| i == REMOVED);
+        if names_removed {
+            seen_so_far.removed_planned = true;
+            assert!(
+                s.manifest.collected.not_found.iter().any(|i| i == REMOVED),
+                "shard {shard}/{n}: {:?}",
+                s.manifest.collected
+            );
+            assert!(
+                s.stderr
+                    .contains("planned id matched no test, renamed or deleted (not lost)")
+                    && s.stderr.contains(&format!("`{REMOVED}`")),
+                "shard {shard}/{n}: {}",
+                s.stderr
+            );
+        } else {
+            assert!(
+                !s.manifest.collected.not_found.iter().any(|i| i == REMOVED),
+                "shard {shard}/{n}"
+            );
         }
-        eprintln!("N = {n}: {} testcases", seen.len());
-        assert_once(&expected, &seen);
+        // `--collect` knows the suite: nothing gone is planned at all.
+        if collect {
+            assert!(
+                !names_removed,
+                "shard {shard}/{n} plans {REMOVED} under --collect"
+            );
+            assert!(
+                s.manifest.collected.not_found.is_empty(),
+                "{:?}",
+                s.manifest.collected
+            );
+        }
+        assert!(
+            !sel.files.iter().any(|f| f == "tests/test_removed_file.py"),
+            "shard {shard}/{n}: {sel:?}"
+        );
+        // The added test runs where its file runs: without `--collect` only the owner of
+        // `test_alpha.py` can run it (no plan knows its id).
+        if s.cases.contains(&added) {
+            let by_id = sel.node_ids.iter().any(|i| i == ADDED);
+            assert!(
+                collect || !by_id,
+                "shard {shard}/{n} selected {ADDED} by id"
+            );
+            assert!(
+                by_id || sel.files.iter().any(|f| f == "tests/test_alpha.py"),
+                "shard {shard}/{n} ran {ADDED} without its file: {sel:?}"
+            );
+        }
+        if s.cases
+            .iter()
+            .any(|(_, name)| name.starts_with("test_param["))
+        {
+            param_shards.insert(shard);
+        }
+    }
+    seen_so_far.param_spread |= param_shards.len() > 1;
+}
+
+/// Invariant 2 through the real planner, from the timings alone: for N = 1..8 every collected
+/// test runs exactly once across the N shards — a file new since the timings
+/// (`test_delta.py`), a test added to a timed file that the planner splits
+/// (`test_alpha.py::test_two`, run by the file's owner only), a timed test that is gone
+/// (`test_removed`: skipped with a note where planned, never counted, never red) and a file
+/// that is gone. `test_alpha.py`'s parametrized `test_param` is split by case. Shard counts
+/// 1..8 with one worker each past N = 1; N = 3 once more on pytest 7.4, where the user also
+/// names a folder after `--` that overlaps the shard's files (pytest 7 collects such files
+/// twice).
+#[test]
+fn every_test_runs_exactly_once_for_one_to_eight_shards() {
+    let dir = fixture_copy("run-basic");
+    std::fs::write(dir.path().join(".test_durations"), BASIC_TIMINGS).unwrap();
+    let expected = expected_keys(dir.path());
+    let mut seen = Exercised::default();
+    for n in 1..=8 {
+        check_shards(
+            &expected,
+            &run_every_shard(dir.path(), &python(), n, false, &[]),
+            false,
+            &mut seen,
+        );
+    }
+    let shards = run_every_shard(dir.path(), &python7(), 3, false, &["--", "tests"]);
+    check_shards(&expected, &shards, false, &mut seen);
+    assert!(
+        seen.param_spread,
+        "the planner never split test_param: the test lost its point"
+    );
+    assert!(
+        seen.removed_planned,
+        "no plan named {REMOVED}: the note went untested"
+    );
+}
+
+/// The same with `--collect` (each shard collects, then plans from exact ids), N = 1..8: every
+/// test once, the added test planned like any other, the removed ones never planned. About
+/// 25 s here (a collection per shard costs a Python start), the test above about 19 s.
+#[test]
+fn every_test_runs_exactly_once_with_collect() {
+    let dir = fixture_copy("run-basic");
+    std::fs::write(dir.path().join(".test_durations"), BASIC_TIMINGS).unwrap();
+    let expected = expected_keys(dir.path());
+    let mut seen = Exercised::default();
+    for n in 1..=8 {
+        check_shards(
+            &expected,
+            &run_every_shard(dir.path(), &python(), n, true, &[]),
+            true,
+            &mut seen,
+        );
     }
     assert!(
-        split_seen,
-        "the planner never split test_alpha.py: the test lost its point"
+        seen.param_spread,
+        "the planner never split test_param: the test lost its point"
     );
+}
+
+/// Every test pytest collects in `dir`, as JUnit names; `run-basic` has 29.
+fn expected_keys(dir: &Path) -> Vec<(String, String)> {
+    let expected: Vec<(String, String)> = collected_ids(dir, &python())
+        .iter()
+        .map(|id| to_junit_names(id))
+        .collect();
+    assert_eq!(expected.len(), 29, "fixture size changed: {expected:?}");
+    expected
 }
 
 /// A src layout (`pythonpath = ["src"]` in pyproject.toml) run from a subdirectory without
