@@ -486,22 +486,17 @@ fn action_plans_from_the_default_branch_artifact_when_the_cache_is_empty() {
     )
     .unwrap();
 
-    let (code, log) = run_act(
-        tmp.path(),
-        &ws,
-        "ci.yml",
-        &shared,
-        &event,
-        &[
-            ("GITHUB_REPOSITORY", REPO.into()),
-            ("GITHUB_API_URL", api.url().into()),
-            (
-                "GITHUB_WORKFLOW_REF",
-                format!("{REPO}/.github/workflows/ci.yml@refs/pull/6/merge"),
-            ),
-        ],
-        TOKEN,
-    );
+    // The runner's context for both act runs: the API goes to the mock, and runs are listed
+    // per workflow file as on GitHub (act sets no GITHUB_WORKFLOW_REF).
+    let envs = [
+        ("GITHUB_REPOSITORY", REPO.into()),
+        ("GITHUB_API_URL", api.url().into()),
+        (
+            "GITHUB_WORKFLOW_REF",
+            format!("{REPO}/.github/workflows/ci.yml@refs/pull/6/merge"),
+        ),
+    ];
+    let (code, log) = run_act(tmp.path(), &ws, "ci.yml", &shared, &event, &envs, TOKEN);
     let show = || format!("--- act log\n{log}");
     assert_eq!(code, Some(0), "{}", show());
     assert!(!log.contains(TOKEN), "the token leaked into the log");
@@ -627,22 +622,7 @@ fn action_plans_from_the_default_branch_artifact_when_the_cache_is_empty() {
     std::fs::write(entry.join("file"), &store).unwrap();
     api.clear_requests();
     storage.clear_requests();
-    let (code, log) = run_act(
-        tmp.path(),
-        &ws,
-        "ci.yml",
-        &warm,
-        &event,
-        &[
-            ("GITHUB_REPOSITORY", REPO.into()),
-            ("GITHUB_API_URL", api.url().into()),
-            (
-                "GITHUB_WORKFLOW_REF",
-                format!("{REPO}/.github/workflows/ci.yml@refs/pull/6/merge"),
-            ),
-        ],
-        TOKEN,
-    );
+    let (code, log) = run_act(tmp.path(), &ws, "ci.yml", &warm, &event, &envs, TOKEN);
     let show = || format!("--- act log (warm cache)\n{log}");
     assert_eq!(code, Some(0), "{}", show());
     for i in 1..=2 {
