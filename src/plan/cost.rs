@@ -317,14 +317,19 @@ impl<'a> Work<'a> {
 /// The tests' durations in the order pytest collects them: files as `run` passes them (by
 /// name at each level of the path), then by line in the file (tests no run has placed last),
 /// then by id (the cases of one parametrized function share its line).
-fn in_collection_order(mut tests: Vec<(&str, u64, &str, u64)>) -> Vec<u64> {
+fn in_collection_order(tests: Vec<(&str, u64, &str, u64)>) -> Vec<u64> {
     let mut files: Vec<&str> = tests.iter().map(|t| t.0).collect();
     files.sort_unstable();
     files.dedup();
     files.sort_by(|a, b| a.split('/').cmp(b.split('/')));
     let rank: HashMap<&str, usize> = files.iter().enumerate().map(|(i, f)| (*f, i)).collect();
-    tests.sort_unstable_by(|a, b| (rank[a.0], a.1, a.2, a.3).cmp(&(rank[b.0], b.1, b.2, b.3)));
-    tests.into_iter().map(|t| t.3).collect()
+    // Ranked once per test, not per comparison (a shard may hold 100,000 tests).
+    let mut ranked: Vec<(usize, u64, &str, u64)> = tests
+        .into_iter()
+        .map(|(file, line, id, m)| (rank[file], line, id, m))
+        .collect();
+    ranked.sort_unstable();
+    ranked.into_iter().map(|t| t.3).collect()
 }
 
 /// Whether plan entry `entry` (an item id, `f.py::C::` for a class, `f.py::t[` for every case
