@@ -122,6 +122,7 @@ fn this_job(resolved: &PlanSettings, planned: &Planned, shard: Shard, row: &Shar
             argv_budget: resolved.argv_budget,
             user_args: &inputs.plan.pytest_args,
             net: Some(&net),
+            process: None,
         },
         serial_marker: &inputs.plan.constraints.serial_marker,
         grace: process::DEFAULT_GRACE,

@@ -62,6 +62,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> 
             argv_budget: run.argv_budget,
             user_args: &args.inputs.pytest_args,
             net: Some(&net),
+            process: None,
         },
         serial_marker: &run.serial_marker.value,
         grace: run.grace,
@@ -494,6 +495,7 @@ mod tests {
             deselect: vec![],
             estimated: false,
             cost: None,
+            processes: Vec::new(),
         };
         assert_eq!(
             plan_row(s, &sp, 2),

@@ -468,6 +468,8 @@ fn base_manifest(req: &ShardRun<'_>, junit: &Path) -> Manifest {
         coverage: None,
         predicted_cost: shard.cost.clone(),
         fixed_costs: None,
+        launcher: None,
+        processes: Vec::new(),
     }
 }
 
@@ -543,6 +545,7 @@ mod tests {
             deselect: vec![],
             estimated: false,
             cost: None,
+            processes: Vec::new(),
         }
     }
 
@@ -559,6 +562,7 @@ mod tests {
                 dist: "load",
                 argv_budget: command::ARGV_PATH_BUDGET,
                 net: None,
+                process: None,
                 user_args: &[],
             },
             serial_marker: "db",

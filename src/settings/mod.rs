@@ -246,6 +246,8 @@ pub struct FileConfig {
     pub fail_on: Option<crate::report::compare::FailOn>,
     pub out_dir: Option<PathBuf>,
     pub dist: Option<String>,
+    /// `--launcher`: `xdist` or `processes`.
+    pub launcher: Option<crate::plan::processes::Launcher>,
     pub serial_marker: Option<String>,
     pub shards: Option<u32>,
     pub target_seconds: Option<f64>,

@@ -104,6 +104,12 @@ impl PlanInputsSettings {
                     collected: None,
                 },
                 // `run --out-dir` adds its own; here the configured or default one.
+                launcher: pick(
+                    inputs.launcher,
+                    file.launcher,
+                    plan::processes::Launcher::default(),
+                )
+                .value,
                 ignore: vec![paths::absolute(
                     &paths::absolute(&cwd, &settings.root),
                     file.out_dir
