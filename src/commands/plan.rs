@@ -23,6 +23,9 @@ pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, Error>
     let this_shard = ci.shard.as_ref().map(|c| c.shard());
     let shards = resolved.shard_count(this_shard.map(|s| s.total));
     let inputs = &resolved.inputs;
+    if let Some(note) = &inputs.launcher_note {
+        eprintln!("note: {}", escape::terminal(note));
+    }
     let planned =
         super::timings_chain::build(inputs, shards, inputs.workers(), resolved.cost_table)?;
     for w in &planned.warnings {

@@ -73,6 +73,9 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> 
     if shard_plan.is_empty() {
         return empty_shard(&args, &req);
     }
+    if !shard_plan.processes.is_empty() && (args.print_command || args.dry_run) {
+        return print_processes(&args, &req, &run, shard, workers);
+    }
     if args.print_command {
         let cmd = shard_run::print_only(&req)?;
         println!("{}", cmd.shell(Some(&run.cwd)));
@@ -157,6 +160,39 @@ fn all_failures_quarantined(
     ))
 }
 
+/// `--dry-run`/`--print-command` of a `--launcher processes` shard: one command per process
+/// on stdout, one per line, to be started side by side (`--dry-run` adds the plan row first and
+/// the serial phase on stderr). Serial tests are left to each process's own isolation plugin
+/// as in `--print-command`'s one xdist command.
+fn print_processes(
+    args: &RunArgs,
+    req: &ShardRun<'_>,
+    run: &RunSettings,
+    shard: Shard,
+    workers: u32,
+) -> Result<ExitCode, Error> {
+    let cmds = shard_run::process_commands(req)?;
+    if args.dry_run {
+        println!("{}", plan_row(shard, req.inputs.shard, workers));
+    }
+    for cmd in &cmds {
+        println!("{}", cmd.shell(Some(&run.cwd)));
+    }
+    eprintln!(
+        "parallel-pytest: `--launcher processes`: the {} above run side by side, each a plain pytest",
+        count(cmds.len() as u64, "command", "commands")
+    );
+    if args.dry_run {
+        let (_, serial_cmd) = shard_run::commands(req);
+        eprintln!(
+            "parallel-pytest: then, if the shard has tests marked `{}`, in one process:\n{}",
+            req.serial_marker,
+            serial_cmd.shell(Some(&run.cwd))
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// On GitHub Actions, everything pytest prints sits inside `::stop-commands::<token>`: a test's
 /// output could otherwise issue workflow commands (annotations, masks, outputs) in our name and
 /// use up the step's annotation limit. The token is fresh per run and printed only here, so no
@@ -198,6 +234,9 @@ fn obtain_plan(
         // this job's shard.
         let total = ci_shard.map_or(1, |s| s.total);
         let mut inputs = PlanInputsSettings::resolve(&args.inputs, settings)?;
+        if let Some(note) = &inputs.launcher_note {
+            eprintln!("parallel-pytest: note: {}", escape::terminal(note));
+        }
         inputs.plan.ignore.push(run.out_dir.value.clone());
         let planned =
             super::timings_chain::build(&inputs, ShardCount::Fixed(total), inputs.workers(), None)?;
@@ -343,9 +382,14 @@ fn outcome_lines(outcome: &ShardOutcome, run: &RunSettings) -> Vec<String> {
     if let Some(sig) = outcome.killed_by {
         lines.push(say(process::signal_message(sig, outcome.interrupted_by)));
     }
+    let who = if m.launcher.is_some() {
+        "pytest process"
+    } else {
+        "xdist worker"
+    };
     for c in &m.crashed_workers {
         lines.push(say(format!(
-            "xdist worker `{}` crashed while running `{}`",
+            "{who} `{}` crashed while running `{}`",
             c.worker,
             c.test.as_deref().unwrap_or("?")
         )));
@@ -396,7 +440,8 @@ fn failure_hint(m: &Manifest, plugins_loaded: bool) -> Option<String> {
             python.executable.display()
         ));
     }
-    if m.workers > 1 && python.xdist.is_none() {
+    // `--launcher processes` needs no xdist.
+    if m.workers > 1 && m.launcher.is_none() && python.xdist.is_none() {
         return Some(format!(
             "this shard uses {} workers but pytest-xdist is not installed for `{}`: install it, or pass `--workers 1`",
             m.workers,
