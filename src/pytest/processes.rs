@@ -172,6 +172,11 @@ pub fn merge_collected(parts: impl IntoIterator<Item = Collected>) -> Collected 
             *e = (*e).max(n);
         }
     }
+    // An id one process deselects and a sibling selects is named by both when it is gone.
+    for ids in [&mut out.not_found, &mut out.deselected_ids] {
+        ids.sort();
+        ids.dedup();
+    }
     out
 }
 
