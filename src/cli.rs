@@ -165,7 +165,7 @@ pub struct PlanInputs {
 
     /// How a shard starts its workers: `xdist` (one pytest with `-n W`) or `processes` (`W`
     /// plain pytest processes, each with its own planned share). Default: `xdist`.
-    #[arg(long, env = ours::LAUNCHER, value_name = "xdist|processes")]
+    #[arg(long, env = ours::LAUNCHER, value_name = "KIND")]
     pub launcher: Option<crate::plan::processes::Launcher>,
 
     /// Marker of tests that must run outside xdist, after the parallel phase.

@@ -345,6 +345,19 @@ mod tests {
     }
 
     #[test]
+    fn launcher_is_xdist_or_processes() {
+        use crate::plan::processes::Launcher;
+        let l = |t: &str| parse_file_config(&format!("[tool.parallel-pytest]\nlauncher = {t}\n"));
+        assert_eq!(
+            l("\"processes\"").unwrap().launcher,
+            Some(Launcher::Processes)
+        );
+        assert_eq!(l("\"xdist\"").unwrap().launcher, Some(Launcher::Xdist));
+        let err = l("\"forks\"").unwrap_err();
+        assert!(err.contains("forks") && err.contains("processes"), "{err}");
+    }
+
+    #[test]
     fn workers_as_number_string_or_auto() {
         let w = |t: &str| parse_file_config(&format!("[tool.parallel-pytest]\nworkers = {t}\n"));
         assert_eq!(w("4").unwrap().workers, Some(WorkerCount::Fixed(4)));
