@@ -16,7 +16,11 @@ type Record = (String, String, String, String, String, String);
 fn records(dir: &Path) -> Vec<Record> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir.join("records")).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let entry = entry.unwrap();
+        if !entry.file_name().to_string_lossy().ends_with(".txt") {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path()).unwrap();
         for line in text.lines() {
             let f: Vec<String> = line.split(' ').map(str::to_owned).collect();
             assert_eq!(f.len(), 6, "{line}");
@@ -247,4 +251,59 @@ fn the_launcher_changes_the_plan_and_its_fingerprint() {
         assert_eq!(s["processes"].as_array().unwrap().len(), 2, "{s}");
     }
     assert!(xdist["shards"][0].get("processes").is_none());
+}
+
+/// CI cancellation reaches every process: SIGTERM to `run` while both processes wait in a test
+/// becomes SIGINT to each, both stop and report (exit 2, interrupted), and the shard says so.
+#[cfg(unix)]
+#[test]
+fn a_cancelled_run_stops_every_process() {
+    use std::time::{Duration, Instant};
+    let dir = fixture_copy("processes");
+    let child = run(dir.path(), "2")
+        .env("PP_WAIT", "1")
+        .into_command()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let records = dir.path().join("records");
+    let waiting = || {
+        std::fs::read_dir(&records).map_or(0, |d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with("started-"))
+                .count()
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while waiting() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the processes never both started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sent = Instant::now();
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        sent.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        sent.elapsed()
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = manifest(dir.path());
+    assert_eq!(m.interrupted_by.as_deref(), Some("SIGTERM"));
+    assert_eq!(m.processes.len(), 2);
+    assert!(
+        m.processes.iter().all(|p| p.exit_code == Some(2)),
+        "{:?}",
+        m.processes
+    );
 }
