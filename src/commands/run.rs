@@ -37,6 +37,13 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> 
         discovered,
     } = obtain_plan(&args, &run, &settings, ci_shard)?;
     let shard = this_shard(ci_shard, &plan)?;
+    // A saved plan decides the launcher: it holds the processes, or it does not.
+    let asked = args.inputs.launcher == Some(crate::plan::processes::Launcher::Processes);
+    if args.plan_file.is_some() && asked && plan.shards.iter().all(|s| s.processes.is_empty()) {
+        eprintln!(
+            "parallel-pytest: note: `--launcher processes` does not apply to a plan made without it (`--plan`): this run uses xdist; make the plan with `--launcher processes`"
+        );
+    }
     let shard_plan = plan
         .shards
         .iter()
