@@ -372,16 +372,13 @@ fn run_processes(
     let spawned_at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
-    let ended: Vec<Result<Finished, SpawnError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = procs
-            .iter()
-            .map(|(_, cmd)| scope.spawn(move || process::run(cmd, req.grace)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
+    let host = crate::host::detect();
+    let cmds: Vec<&PytestCommand> = procs.iter().map(|(_, c)| c).collect();
+    let labels: Vec<String> = procs
+        .iter()
+        .map(|(k, _)| processes::worker_name(*k))
+        .collect();
+    let (ended, parallel_usage) = process::run_side_by_side(&cmds, &labels, req.grace);
     let ended: Vec<Finished> = ended.into_iter().collect::<Result<_, _>>()?;
     let parallel = processes::fold(&ended);
     // One JUnit, one results log, one list of serial tests, as one xdist pytest leaves them.
@@ -459,6 +456,17 @@ fn run_processes(
             .filter_map(|(_, c)| Collected::read(&c.collected_path)),
     );
     let any_collected = procs.iter().any(|(_, c)| c.collected_path.exists());
+    let mut resources = Resources::new(
+        parallel_usage,
+        parallel.wall.as_secs_f64(),
+        procs.len() as u32,
+        serial.usage,
+        host.memory.limit_bytes.or(host.memory.available_bytes),
+        Some(usable_cpus(&host.cpus)),
+    );
+    if finished.killed_by.is_some() {
+        resources.advice.clear();
+    }
     let manifest = Manifest {
         wall_seconds: finished.wall.as_secs_f64(),
         workers: req.inputs.shard.processes.len() as u32,
@@ -469,6 +477,7 @@ fn run_processes(
         crashed_workers: crash::crashes_in_file(&shard_cmd.junit_path),
         interrupted_by: finished.interrupted_by.map(process::Cause::name),
         serial: serial.phase,
+        resources: Some(resources),
         collected,
         xpassed: procs
             .iter()

@@ -113,6 +113,9 @@ fn three_processes_run_every_test_once_with_distinct_workers() {
         serial.node_ids.iter().cloned().collect::<BTreeSet<_>>(),
         want.serial
     );
+    // CPU and memory are measured over the three processes together.
+    let r = m.resources.as_ref().unwrap();
+    assert!(r.parallel.workers.iter().all(|w| w.label.starts_with("gw")));
     // Start-up is learned per plain process, never under the xdist key for three workers.
     assert_eq!(m.fixed_costs.as_ref().unwrap().startup_workers, Some(1));
 }
