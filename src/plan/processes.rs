@@ -240,6 +240,38 @@ mod tests {
         assert_eq!(two.len(), 16);
     }
 
+    proptest::proptest! {
+        /// Whatever the sub-plan, every sub-shard lands in exactly one shard, in order, and
+        /// each shard's union selects what its processes select.
+        #[test]
+        fn grouping_keeps_every_sub_shard_once(
+            shards in 1u32..5,
+            w in 1u32..4,
+            sizes in proptest::collection::vec(0usize..4, 16),
+        ) {
+            let rows: Vec<ShardPlan> = (0..shards * w)
+                .map(|i| {
+                    let files: Vec<String> =
+                        (0..sizes[i as usize % 16]).map(|f| format!("t{i}_{f}.py")).collect();
+                    let refs: Vec<&str> = files.iter().map(String::as_str).collect();
+                    sub(i + 1, &refs, &[], &[], f64::from(i))
+                })
+                .collect();
+            let g = group(plan(rows.clone()), shards, w);
+            proptest::prop_assert_eq!(g.shards.len(), shards as usize);
+            let flat: Vec<&ShardPlan> = g.shards.iter().flat_map(|s| &s.processes).collect();
+            proptest::prop_assert_eq!(flat.len(), rows.len());
+            for (i, s) in g.shards.iter().enumerate() {
+                let owned = sub_shards_of(i as u32 + 1, w);
+                for (p, n) in s.processes.iter().zip(owned) {
+                    proptest::prop_assert_eq!(&p.files, &rows[n as usize - 1].files);
+                }
+                let union: Vec<&String> = s.processes.iter().flat_map(|p| &p.files).collect();
+                proptest::prop_assert_eq!(union, s.files.iter().collect::<Vec<_>>());
+            }
+        }
+    }
+
     #[test]
     fn launcher_names_parse() {
         assert_eq!("processes".parse(), Ok(Launcher::Processes));
