@@ -521,6 +521,7 @@ impl Acc {
             estimated: false,
             // Set by `partition_plan` once the selection is known.
             cost: None,
+            processes: Vec::new(),
         }
     }
 }

@@ -204,7 +204,7 @@ fn observe(store: &mut Store, summary: &Summary) {
         .filter_map(|r| {
             let c = r.measured_costs.as_ref()?;
             Some(FixedCostObservation {
-                workers: r.workers?,
+                workers: c.startup_workers.or(r.workers)?,
                 startup_seconds: c.startup_seconds,
                 collection: c.collection.clone(),
             })
