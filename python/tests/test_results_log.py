@@ -125,3 +125,99 @@ def test_markers_and_k_names_reach_the_log_from_workers_too(pytester, tmp_path, 
     # Too many names to keep them all: none, so the plan never filters on half of them.
     many = finished["test_m.py::test_many"]
     assert "markers" not in many and "keywords" not in many, many
+
+
+def test_a_failed_or_skipped_setup_still_records_the_names(pytester, tmp_path):
+    pytester.makepyfile(
+        test_s="""
+        import pytest
+
+        @pytest.fixture
+        def broken():
+            raise RuntimeError("no setup")
+
+        @pytest.mark.db
+        def test_error(broken):
+            pass
+
+        @pytest.mark.db
+        @pytest.mark.skip(reason="not today")
+        def test_skip():
+            pass
+        """
+    )
+    log = tmp_path / "results.jsonl"
+    pytester.runpytest_subprocess(
+        "-p", "parallel_pytest_plugin.results_log", f"--parallel-pytest-results-log={log}"
+    )
+    finished = {r["finish"]: r for r in read(log) if "finish" in r}
+    assert finished["test_s.py::test_error"]["outcome"] == "error"
+    assert finished["test_s.py::test_skip"]["outcome"] == "skipped"
+    for test in finished.values():
+        assert "db" in test["markers"], test
+        assert "db" in test["keywords"], test
+
+
+def test_the_names_travel_from_a_worker_as_one_string(pytester, tmp_path):
+    """execnet sends every item of a list or dict one by one in Python: one JSON string is the
+    cheap form on the wire (BENCHMARKS.md, "What is ours"). The controller sees what a worker
+    sent; only setup reports carry it."""
+    seen = tmp_path / "seen.txt"
+    pytester.makeconftest(
+        f"""
+        import pytest
+
+        WORKER = []
+
+        def pytest_configure(config):
+            WORKER.append(hasattr(config, "workerinput"))
+
+        @pytest.hookimpl(trylast=True)
+        def pytest_runtest_logreport(report):
+            if not WORKER[0]:
+                value = getattr(report, "parallel_pytest_selectable", None)
+                with open({str(seen)!r}, "a") as fh:
+                    fh.write(f"{{report.when}} {{type(value).__name__}}\\n")
+        """
+    )
+    pytester.makepyfile(test_w="def test_one():\n    pass\n")
+    log = tmp_path / "results.jsonl"
+    pytester.runpytest_subprocess(
+        "-p",
+        "parallel_pytest_plugin.results_log",
+        f"--parallel-pytest-results-log={log}",
+        "-n",
+        "1",
+    )
+    assert sorted(seen.read_text().split("\n")[:-1]) == [
+        "call NoneType",
+        "setup str",
+        "teardown NoneType",
+    ]
+    (finish,) = [r for r in read(log) if "finish" in r]
+    assert finish["markers"] == [] and "test_one" in finish["keywords"], finish
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        "not json",
+        "[1, 2]",
+        '{"markers": ["a"]}',
+        '{"markers": ["a"], "keywords": [1]}',
+        '{"markers": "a", "keywords": []}',
+        {"markers": ["a"], "keywords": ["b"] * 65},
+        {"markers": ["a" * 201], "keywords": []},
+        "x" * 100_000,
+    ],
+)
+def test_names_a_report_carries_are_checked_before_they_are_logged(value):
+    assert results_log.selectable_from(value) is None
+
+
+def test_names_a_worker_encoded_are_read_back():
+    names = {"markers": ["db"], "keywords": ["db", "test_ü"]}
+    encoded = results_log._encode_compact(names)
+    assert isinstance(encoded, str)
+    assert results_log.selectable_from(encoded) == names
