@@ -419,7 +419,10 @@ mod tests {
         assert!(with("PARALLEL_PYTEST_INPUT_TOKEN_VARIABLE", "MY_TOKEN").is_ok());
         assert!(with("PARALLEL_PYTEST_INPUT_LAUNCHER", "processes").is_ok());
         let err = with("PARALLEL_PYTEST_INPUT_LAUNCHER", "threads").unwrap_err();
-        assert!(err.to_string().contains("one of: xdist, processes"), "{err}");
+        assert!(
+            err.to_string().contains("one of: xdist, processes"),
+            "{err}"
+        );
 
         let mut inputs = component.inputs.clone();
         inputs.get_mut("stage").unwrap().options = Some(vec!["test".into(), "verify".into()]);
