@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use super::{DEFAULT_STORE, TEST_DURATIONS, Timings, TimingsError, store};
+use super::{DEFAULT_STORE, IdSeconds, TEST_DURATIONS, Timings, TimingsError, store};
 use crate::junit::reader;
 use crate::node_id::NodeId;
 
@@ -177,28 +177,19 @@ fn read_json(path: &Path, bytes: &[u8], timings: &mut Timings) -> Result<(), Tim
         }
         return Ok(());
     }
-    // Streamed straight into the map: 1,000,000 entries cost one hash insert each. Reserve
-    // for about one entry per 48 bytes so the map does not rehash as it grows.
-    // About one entry per comma: reserving too little would rehash a million entries at the end.
-    let entries = text.bytes().filter(|&b| b == b',').count() + 1;
-    timings.tests.reserve(entries);
-    let mut collector = Collector {
-        timings,
-        bad: Vec::new(),
-        numbers: 0,
-    };
-    let mut de = serde_json::Deserializer::from_str(&text);
-    serde::de::DeserializeSeed::deserialize(&mut collector, &mut de)
-        .and_then(|()| de.end())
-        .map_err(|source| TimingsError::BadJson {
+    let collected = match collect_in_halves(&text) {
+        Some(collected) => collected,
+        None => collect(&text).map_err(|source| TimingsError::BadJson {
             path: shown.clone(),
             source,
-        })?;
+        })?,
+    };
     let Collector {
-        timings,
+        tests,
         mut bad,
         numbers,
-    } = collector;
+    } = collected;
+    timings.tests.append(tests);
     if numbers == 0 && !bad.is_empty() && bad.iter().all(|(_, v)| v != "null") {
         return Err(TimingsError::Unrecognised {
             path: shown,
@@ -213,21 +204,77 @@ fn read_json(path: &Path, bytes: &[u8], timings: &mut Timings) -> Result<(), Tim
     Ok(())
 }
 
-/// `.test_durations` reader: good values go into `timings`, others are kept for warnings.
-struct Collector<'t> {
-    timings: &'t mut Timings,
+/// `.test_durations` reader: good values in the order of the file, others kept for warnings.
+#[derive(Default)]
+struct Collector {
+    tests: IdSeconds,
     bad: Vec<(String, String)>,
     numbers: usize,
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for &mut Collector<'_> {
+/// Reads one `.test_durations` object.
+fn collect(text: &str) -> Result<Collector, serde_json::Error> {
+    let mut collector = Collector::default();
+    // About one entry per comma: the list is allocated once.
+    collector
+        .tests
+        .reserve(text.bytes().filter(|&b| b == b',').count() + 1);
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde::de::DeserializeSeed::deserialize(&mut collector, &mut de).and_then(|()| de.end())?;
+    Ok(collector)
+}
+
+/// Below this size a `.test_durations` is read on one thread.
+const HALVES_FROM_BYTES: usize = 4 << 20;
+
+/// A big `.test_durations` (45 MB for a million ids) read as two objects on two threads, the
+/// same entries in the same order as [`collect`] reads; `None` when it is small, or when the
+/// cut is not between two members (then the whole text is read as one, and any error is
+/// reported against it). The cut is a comma after the middle followed by a quote: if that
+/// comma is inside a string or a nested value, the first half (`text[..comma]` closed by `}`)
+/// ends inside that string or value and does not parse; if it parses, the comma separated two
+/// members of the object and the second half (`{` and the rest) holds exactly the others.
+fn collect_in_halves(text: &str) -> Option<Collector> {
+    if text.len() < HALVES_FROM_BYTES
+        || std::thread::available_parallelism().map_or(1, |n| n.get()) < 2
+    {
+        return None;
+    }
+    let bytes = text.as_bytes();
+    let cut = (text.len() / 2..text.len()).find(|&i| {
+        bytes[i] == b','
+            && bytes[i + 1..]
+                .iter()
+                .find(|b| !b.is_ascii_whitespace())
+                .is_some_and(|&b| b == b'"')
+    })?;
+    let first = format!("{}}}", &text[..cut]);
+    let second = format!("{{{}", &text[cut + 1..]);
+    let (first, second) = std::thread::scope(|scope| {
+        let second = scope.spawn(|| collect(&second));
+        let first = collect(&first);
+        (
+            first,
+            second
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+        )
+    });
+    let (mut first, second) = (first.ok()?, second.ok()?);
+    first.tests.append(second.tests);
+    first.bad.extend(second.bad);
+    first.numbers += second.numbers;
+    Some(first)
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for &mut Collector {
     type Value = ();
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for &mut Collector<'_> {
+impl<'de> serde::de::Visitor<'de> for &mut Collector {
     type Value = ();
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("an object mapping node ids to seconds")
@@ -240,11 +287,11 @@ impl<'de> serde::de::Visitor<'de> for &mut Collector<'_> {
             match value.as_f64() {
                 Some(s) if s.is_finite() && s >= 0.0 => {
                     self.numbers += 1;
-                    self.timings.tests.insert(id, s);
+                    self.tests.insert(id, s);
                 }
                 _ => {
                     // A later duplicate key wins, as with any JSON object.
-                    self.timings.tests.swap_remove(&id);
+                    self.tests.remove(id.clone());
                     self.bad.push((id, value.to_string()));
                 }
             }
@@ -317,13 +364,67 @@ mod tests {
 
     #[test]
     fn test_durations_with_python_nan() {
-        let t =
-            read(r#"{"a.py::t1": 1.5, "a.py::t2": NaN, "a.py::t3": -1, "a.py::NaN": 2}"#).unwrap();
-        assert_eq!(t.tests.get("a.py::t1"), Some(&1.5));
-        assert_eq!(t.tests.get("a.py::NaN"), Some(&2.0));
-        assert!(!t.tests.contains_key("a.py::t2"));
-        assert!(!t.tests.contains_key("a.py::t3"));
-        assert_eq!(t.warnings.len(), 2, "{:?}", t.warnings);
+        let t = read(
+            r#"{"a.py::t1": 1.5, "a.py::t2": NaN, "a.py::t3": -1, "a.py::NaN": 2,
+                "a.py::t4": 1, "a.py::t4": null, "a.py::t5": "x", "a.py::t5": 3}"#,
+        )
+        .unwrap();
+        assert_eq!(t.warnings.len(), 4, "{:?}", t.warnings);
+        let tests = t.tests.into_map();
+        assert_eq!(tests.get("a.py::t1"), Some(&1.5));
+        assert_eq!(tests.get("a.py::NaN"), Some(&2.0));
+        assert!(!tests.contains_key("a.py::t2"));
+        assert!(!tests.contains_key("a.py::t3"));
+        // A later duplicate key wins, whether it is good or bad.
+        assert!(!tests.contains_key("a.py::t4"));
+        assert_eq!(tests.get("a.py::t5"), Some(&3.0));
+    }
+
+    /// A big file read in two halves gives what one pass gives, whether the first comma after
+    /// the middle separates two members or sits inside a key that ends in `, `.
+    #[test]
+    fn a_big_file_reads_in_halves_as_in_one_pass() {
+        let mut text = String::from("{\n");
+        let mut i = 0;
+        while text.len() < HALVES_FROM_BYTES + 4096 {
+            let value = match i % 97 {
+                0 => "null".to_owned(),
+                1 => "\"slow\"".to_owned(),
+                _ => format!("{}.5", i % 13),
+            };
+            // Duplicates across the halves: the later entry must still win.
+            let key = match i % 5 {
+                0 => format!("tests/t{}.py::x, ", i / 2),
+                1 => format!(r#"tests/t{}.py::y[\", \"]"#, i % 1000),
+                _ => format!("tests/t{}.py::test_{}", i / 3, i % 7),
+            };
+            text.push_str(&format!("  \"{key}\": {value},\n"));
+            i += 1;
+        }
+        text.push_str("  \"last\": 1\n}\n");
+        let whole = collect(&text).unwrap();
+        let mut halved = 0;
+        for shift in 0..6 {
+            // Move the middle so the first candidate comma lands in different places.
+            let padded = format!("{}{text}", " ".repeat(shift * 7));
+            let Some(halves) = collect_in_halves(&padded) else {
+                continue;
+            };
+            assert_eq!(halves.tests, whole.tests);
+            assert_eq!(halves.bad, whole.bad);
+            assert_eq!(halves.numbers, whole.numbers);
+            halved += 1;
+        }
+        assert!(halved > 0, "no shift was read in halves");
+        // Inside a key: the halves are refused, and the file still reads in one pass.
+        let mut trap = String::from("{");
+        while trap.len() < HALVES_FROM_BYTES + 10 {
+            trap.push_str("\"a.py::k, \": 1, ");
+        }
+        trap.push_str("\"z\": 2}");
+        let cut_inside_a_key = collect_in_halves(&trap);
+        assert!(cut_inside_a_key.is_none() || cut_inside_a_key.unwrap().numbers > 0);
+        assert!(collect(&trap).is_ok());
     }
 
     #[test]
@@ -336,11 +437,9 @@ mod tests {
             </testsuite></testsuites>"#,
         )
         .unwrap();
-        assert_eq!(
-            t.tests.get("tests/test_a.py::TestC::test_x[1]"),
-            Some(&0.75)
-        );
-        assert_eq!(t.tests.get("tests/test_a.py::test_y"), Some(&2.0));
+        let tests = t.tests.into_map();
+        assert_eq!(tests.get("tests/test_a.py::TestC::test_x[1]"), Some(&0.75));
+        assert_eq!(tests.get("tests/test_a.py::test_y"), Some(&2.0));
     }
 
     /// Files written on Windows: CRLF line ends and `\` in paths read like their Unix twins.
@@ -354,9 +453,15 @@ mod tests {
             "{\r\n  \"tests\\\\test_a.py::test_x\": 1.5,\r\n  \"tests\\\\test_a.py::T::test_y[1]\": 2\r\n}\r\n",
         )
         .unwrap();
-        assert_eq!(windows.tests, unix.tests);
         assert_eq!(
-            windows.tests.get("tests/test_a.py::T::test_y[1]"),
+            windows.tests.clone().into_map(),
+            unix.tests.clone().into_map()
+        );
+        assert_eq!(
+            windows
+                .tests
+                .into_map()
+                .get("tests/test_a.py::T::test_y[1]"),
             Some(&2.0)
         );
         let junit = read(
@@ -366,7 +471,7 @@ mod tests {
              </testsuite>\r\n</testsuites>\r\n",
         )
         .unwrap();
-        assert_eq!(junit.tests, unix.tests);
+        assert_eq!(junit.tests.into_map(), unix.tests.into_map());
     }
 
     #[test]
