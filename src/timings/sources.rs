@@ -177,13 +177,13 @@ fn read_json(path: &Path, bytes: &[u8], timings: &mut Timings) -> Result<(), Tim
         }
         return Ok(());
     }
-    let collected = match collect_in_halves(&text) {
-        Some(collected) => collected,
-        None => collect(&text).map_err(|source| TimingsError::BadJson {
-            path: shown.clone(),
-            source,
-        })?,
-    };
+    // Streamed into a list, not a map (see `IdSeconds`); one pass over the text. Reading a
+    // big file as two halves on two threads was tried and measured: no faster on 2 CPUs,
+    // where the marker scan keeps the other CPU busy (BENCHMARKS.md).
+    let collected = collect(&text).map_err(|source| TimingsError::BadJson {
+        path: shown.clone(),
+        source,
+    })?;
     let Collector {
         tests,
         mut bad,
@@ -222,49 +222,6 @@ fn collect(text: &str) -> Result<Collector, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(text);
     serde::de::DeserializeSeed::deserialize(&mut collector, &mut de).and_then(|()| de.end())?;
     Ok(collector)
-}
-
-/// Below this size a `.test_durations` is read on one thread.
-const HALVES_FROM_BYTES: usize = 4 << 20;
-
-/// A big `.test_durations` (45 MB for a million ids) read as two objects on two threads, the
-/// same entries in the same order as [`collect`] reads; `None` when it is small, or when the
-/// cut is not between two members (then the whole text is read as one, and any error is
-/// reported against it). The cut is a comma after the middle followed by a quote: if that
-/// comma is inside a string or a nested value, the first half (`text[..comma]` closed by `}`)
-/// ends inside that string or value and does not parse; if it parses, the comma separated two
-/// members of the object and the second half (`{` and the rest) holds exactly the others.
-fn collect_in_halves(text: &str) -> Option<Collector> {
-    if text.len() < HALVES_FROM_BYTES
-        || std::thread::available_parallelism().map_or(1, |n| n.get()) < 2
-    {
-        return None;
-    }
-    let bytes = text.as_bytes();
-    let cut = (text.len() / 2..text.len()).find(|&i| {
-        bytes[i] == b','
-            && bytes[i + 1..]
-                .iter()
-                .find(|b| !b.is_ascii_whitespace())
-                .is_some_and(|&b| b == b'"')
-    })?;
-    let first = format!("{}}}", &text[..cut]);
-    let second = format!("{{{}", &text[cut + 1..]);
-    let (first, second) = std::thread::scope(|scope| {
-        let second = scope.spawn(|| collect(&second));
-        let first = collect(&first);
-        (
-            first,
-            second
-                .join()
-                .unwrap_or_else(|e| std::panic::resume_unwind(e)),
-        )
-    });
-    let (mut first, second) = (first.ok()?, second.ok()?);
-    first.tests.append(second.tests);
-    first.bad.extend(second.bad);
-    first.numbers += second.numbers;
-    Some(first)
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for &mut Collector {
@@ -378,53 +335,6 @@ mod tests {
         // A later duplicate key wins, whether it is good or bad.
         assert!(!tests.contains_key("a.py::t4"));
         assert_eq!(tests.get("a.py::t5"), Some(&3.0));
-    }
-
-    /// A big file read in two halves gives what one pass gives, whether the first comma after
-    /// the middle separates two members or sits inside a key that ends in `, `.
-    #[test]
-    fn a_big_file_reads_in_halves_as_in_one_pass() {
-        let mut text = String::from("{\n");
-        let mut i = 0;
-        while text.len() < HALVES_FROM_BYTES + 4096 {
-            let value = match i % 97 {
-                0 => "null".to_owned(),
-                1 => "\"slow\"".to_owned(),
-                _ => format!("{}.5", i % 13),
-            };
-            // Duplicates across the halves: the later entry must still win.
-            let key = match i % 5 {
-                0 => format!("tests/t{}.py::x, ", i / 2),
-                1 => format!(r#"tests/t{}.py::y[\", \"]"#, i % 1000),
-                _ => format!("tests/t{}.py::test_{}", i / 3, i % 7),
-            };
-            text.push_str(&format!("  \"{key}\": {value},\n"));
-            i += 1;
-        }
-        text.push_str("  \"last\": 1\n}\n");
-        let whole = collect(&text).unwrap();
-        let mut halved = 0;
-        for shift in 0..6 {
-            // Move the middle so the first candidate comma lands in different places.
-            let padded = format!("{}{text}", " ".repeat(shift * 7));
-            let Some(halves) = collect_in_halves(&padded) else {
-                continue;
-            };
-            assert_eq!(halves.tests, whole.tests);
-            assert_eq!(halves.bad, whole.bad);
-            assert_eq!(halves.numbers, whole.numbers);
-            halved += 1;
-        }
-        assert!(halved > 0, "no shift was read in halves");
-        // Inside a key: the halves are refused, and the file still reads in one pass.
-        let mut trap = String::from("{");
-        while trap.len() < HALVES_FROM_BYTES + 10 {
-            trap.push_str("\"a.py::k, \": 1, ");
-        }
-        trap.push_str("\"z\": 2}");
-        let cut_inside_a_key = collect_in_halves(&trap);
-        assert!(cut_inside_a_key.is_none() || cut_inside_a_key.unwrap().numbers > 0);
-        assert!(collect(&trap).is_ok());
     }
 
     #[test]
