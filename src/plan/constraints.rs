@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::units::{Split, Unit, UnitKind};
 use crate::node_id::{NodeId, file_part};
 use crate::suite::markers::{self, Marks};
+use crate::suite::texts::{FromFn, Texts};
 use crate::timings::FileWork;
 
 /// The marker of tests that run after the xdist phase, one at a time, when none is configured.
@@ -92,14 +93,15 @@ impl Default for Constraints {
     }
 }
 
-/// The markers of each file of `paths` that has any, read from its text (`source`).
-pub fn scan_marks<P: AsRef<str> + Sync>(
+/// The markers of each file of `paths` that has any, read from its text (each scanning thread
+/// reads through its own `new_texts()`).
+pub fn scan_marks<P: AsRef<str> + Sync, T: Texts>(
     paths: &[P],
-    source: &(dyn Fn(&str) -> Option<String> + Sync),
+    new_texts: &(dyn Fn() -> T + Sync),
     serial_marker: &str,
 ) -> BTreeMap<String, Marks> {
     let paths: Vec<&str> = paths.iter().map(AsRef::as_ref).collect();
-    let scanned = markers::scan_all(&paths, source, serial_marker);
+    let scanned = markers::scan_all(&paths, new_texts, serial_marker);
     paths
         .iter()
         .zip(scanned)
@@ -138,7 +140,7 @@ impl Applied {
             Some(collected) => marks.clone_from(collected),
             None => {
                 let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
-                marks = scan_marks(&paths, source, &constraints.serial_marker);
+                marks = scan_marks(&paths, &|| FromFn::new(source), &constraints.serial_marker);
             }
         }
         // Union the files of each group name (files sorted: a deterministic bundle id).

@@ -23,6 +23,7 @@ pub use model::{Plan, ShardPlan};
 use crate::junit::node_id::NodeIdMapper;
 use crate::node_id::{NodeId, file_part};
 use crate::suite::markers::{self, Marks};
+use crate::suite::texts::TextReader;
 use crate::suite::{self, Suite, SuiteError, paths};
 use crate::timings::{self, TimingsError, estimate};
 
@@ -192,7 +193,10 @@ pub fn build_with_costs(
         // file system while loading the timings keeps a CPU busy: on a big suite each takes
         // about half the plan's time, so they run side by side.
         let scan = collected.is_none().then(|| {
-            scope.spawn(|| constraints::scan_marks(&known_files, &source_of, serial_marker))
+            scope.spawn(|| {
+                let texts = || TextReader::new(&rootdir);
+                constraints::scan_marks(&known_files, &texts, serial_marker)
+            })
         });
         let loaded = (|| -> Result<_, PlanError> {
             let sources =
@@ -206,7 +210,11 @@ pub fn build_with_costs(
             // tests, else (`None`) the median test once it is known.
             let node_args_timed = match collected {
                 Some(_) => Vec::new(),
-                None => node_args_timed(&suite, &timings.tests, &filtered),
+                None if suite.node_ids.is_empty() => Vec::new(),
+                None => {
+                    timings.tests.dedup();
+                    node_args_timed(&suite, &timings.tests, &filtered)
+                }
             };
             let (files, summary) = estimate::build(
                 &suite.rootdir,
@@ -458,7 +466,7 @@ fn collect(
 }
 
 /// Each explicit node-id arg with the summed seconds of the timed tests under it (`None`: none
-/// timed).
+/// timed). `timed` is deduplicated ([`timings::IdSeconds::dedup`]).
 fn node_args_timed(
     suite: &Suite,
     timed: &timings::IdSeconds,

@@ -124,7 +124,7 @@ fn read_previous(path: &PathBuf) -> Result<Store, String> {
             std::slice::from_ref(path),
             &timings::mapper_now(NodeIdMapper::new()),
         )
-        .map(|t| Store::from_seconds(t.tests.iter()))
+        .map(|t| Store::from_seconds(t.tests.into_map().iter()))
         .map_err(|e| e.to_string())
     }
 }

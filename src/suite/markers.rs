@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::texts::Texts;
 use crate::node_id::file_part;
 
 /// Markers found in one test file's source.
@@ -93,25 +94,31 @@ fn group_names(text: &str, names: &mut BTreeSet<String>) -> bool {
     opaque
 }
 
-/// Markers of every file, in `paths` order; `source` returns a file's text. Reading 100,000 small files is mostly system-call
-/// time, so big suites read on a few threads; the result does not depend on the thread count.
-pub fn scan_all(
+/// Markers of every file, in `paths` order; each thread reads the files' texts through its own
+/// `new_texts()`. Reading 100,000 small files is mostly system-call time, so big suites read on
+/// a few threads; the result does not depend on the thread count.
+pub fn scan_all<T: Texts>(
     paths: &[&str],
-    source: &(dyn Fn(&str) -> Option<String> + Sync),
+    new_texts: &(dyn Fn() -> T + Sync),
     serial_marker: &str,
 ) -> Vec<Option<Marks>> {
-    let one = |path: &&str| source(path).map(|text| scan(&text, serial_marker));
+    let scan_part = |part: &[&str]| {
+        let mut texts = new_texts();
+        part.iter()
+            .map(|path| texts.text(path).map(|text| scan(text, serial_marker)))
+            .collect::<Vec<_>>()
+    };
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
     if threads < 2 || paths.len() < 512 {
-        return paths.iter().map(one).collect();
+        return scan_part(paths);
     }
     let chunk = paths.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let handles: Vec<_> = paths
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .map(|part| scope.spawn(move || scan_part(part)))
             .collect();
         handles
             .into_iter()

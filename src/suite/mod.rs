@@ -13,6 +13,7 @@ pub mod expression;
 pub mod ini;
 pub mod markers;
 pub mod paths;
+pub mod texts;
 
 use std::path::{Path, PathBuf};
 

@@ -109,16 +109,24 @@ pub fn build(
     rootdir: &Path,
     files: &[String],
     collected: Option<&[String]>,
-    mut tests: super::IdSeconds,
+    tests: super::IdSeconds,
     filtered: &HashSet<String>,
 ) -> (Vec<FileWork>, EstimateSummary) {
+    if collected.is_none() && filtered.is_empty() {
+        // The common case (no `--collect`, no filter): no map, duplicates settled per file.
+        return from_files(rootdir, files, tests.into_log(), Vec::new());
+    }
+    let mut tests = tests.into_map();
     let filtered_seconds: Vec<(String, f64)> = filtered
         .iter()
         .filter_map(|id| tests.swap_remove_entry(id))
         .collect();
     match collected {
         Some(ids) => from_collected(ids, &tests, filtered),
-        None => from_files(rootdir, files, tests, filtered_seconds),
+        None => {
+            let log = tests.into_iter().map(|(id, s)| (id, Some(s))).collect();
+            from_files(rootdir, files, log, filtered_seconds)
+        }
     }
 }
 
@@ -129,7 +137,7 @@ fn floor(seconds: f64) -> f64 {
 /// With `--collect`: every collected id, timed or the median known test.
 fn from_collected(
     ids: &[String],
-    timed: &super::IdSeconds,
+    timed: &super::IdMap,
     filtered: &HashSet<String>,
 ) -> (Vec<FileWork>, EstimateSummary) {
     let known: Vec<f64> = ids.iter().filter_map(|id| timed.get(id).copied()).collect();
@@ -176,11 +184,12 @@ fn from_collected(
 }
 
 /// Without `--collect`: each discovered file's timed tests; a file without any counts as its
-/// `def test…` lines × the median known test.
+/// `def test…` lines × the median known test. `timed` is every entry of the sources in order
+/// (see [`super::IdSeconds`]): for each id its last entry counts, and a removal drops it.
 fn from_files(
     rootdir: &Path,
     files: &[String],
-    timed: super::IdSeconds,
+    timed: Vec<(String, Option<f64>)>,
     filtered: Vec<(String, f64)>,
 ) -> (Vec<FileWork>, EstimateSummary) {
     let wanted: HashMap<&str, usize, rustc_hash::FxBuildHasher> = files
@@ -189,7 +198,6 @@ fn from_files(
         .map(|(i, f)| (f.as_str(), i))
         .collect();
     let mut tests: Vec<Vec<TestWork>> = vec![Vec::new(); files.len()];
-    let mut known = Vec::with_capacity(timed.len());
     // Sources list a file's ids together: the previous id's file is the likely one.
     let mut last: Option<usize> = None;
     for (id, s) in timed {
@@ -200,12 +208,22 @@ fn from_files(
         };
         if let Some(i) = slot {
             last = Some(i);
-            known.push(s);
+            // Raw seconds for now (NaN: removed); floored once duplicates are settled.
             tests[i].push(TestWork {
                 id,
-                seconds: floor(s),
+                seconds: s.unwrap_or(f64::NAN),
                 known: true,
             });
+        }
+    }
+    let mut known = Vec::with_capacity(tests.iter().map(Vec::len).sum());
+    for file in &mut tests {
+        // Stable: an id's entries stay in source order, so the last one is the one that counts.
+        file.sort_by(|a, b| a.id.cmp(&b.id));
+        keep_last_entry(file);
+        for t in file.iter_mut() {
+            known.push(t.seconds);
+            t.seconds = floor(t.seconds);
         }
     }
     // Deselected tests are known (their file is not a guess) but free, and no part of the median.
@@ -225,6 +243,7 @@ fn from_files(
         .iter()
         .zip(tests)
         .map(|(path, mut tests)| {
+            // Deselected tests came last; none shares an id with a timed one.
             tests.sort_by(|a, b| a.id.cmp(&b.id));
             let anonymous_seconds = if tests.is_empty() {
                 unknown += 1;
@@ -256,6 +275,22 @@ fn from_files(
         ),
     };
     (work, summary)
+}
+
+/// Of each run of entries with one id (sorted, in source order within the run), keeps the last,
+/// and drops it when that entry removed the id (NaN seconds).
+fn keep_last_entry(tests: &mut Vec<TestWork>) {
+    let mut kept = 0;
+    for i in 0..tests.len() {
+        if tests.get(i + 1).is_some_and(|next| next.id == tests[i].id) {
+            continue;
+        }
+        if !tests[i].seconds.is_nan() {
+            tests.swap(kept, i);
+            kept += 1;
+        }
+    }
+    tests.truncate(kept);
 }
 
 #[cfg(test)]
@@ -305,6 +340,37 @@ mod tests {
         assert_eq!(work[0].seconds(), 2.0 + MIN_TEST_SECONDS);
         assert_eq!(work[0].tests.len(), 2, "still planned");
         assert_eq!(work[1].seconds(), 4.0);
+    }
+
+    /// Without a map in between, a later entry of an id still wins and a removal still drops
+    /// it, whatever file order the entries come in: as the map (the filter path) says.
+    #[test]
+    fn file_mode_settles_duplicates_like_a_map() {
+        let mut t = crate::timings::IdSeconds::default();
+        t.insert("a.py::x".into(), 2.0);
+        t.insert("b.py::z".into(), 7.0);
+        t.insert("a.py::y".into(), 1.0);
+        t.insert("a.py::x".into(), 5.0);
+        t.remove("a.py::y".into());
+        t.insert("b.py::w".into(), 1.0);
+        t.remove("b.py::w".into());
+        t.insert("b.py::w".into(), 3.0);
+        let files = vec!["a.py".to_owned(), "b.py".to_owned()];
+        let (work, summary) = build(Path::new("."), &files, None, t.clone(), &HashSet::new());
+        let ids = |w: &FileWork| -> Vec<(String, f64)> {
+            w.tests.iter().map(|t| (t.id.clone(), t.seconds)).collect()
+        };
+        assert_eq!(ids(&work[0]), vec![("a.py::x".to_owned(), 5.0)]);
+        assert_eq!(
+            ids(&work[1]),
+            vec![("b.py::w".to_owned(), 3.0), ("b.py::z".to_owned(), 7.0)]
+        );
+        assert_eq!(summary.median_test_seconds, 5.0);
+        // The map path (taken with a filter) agrees.
+        let filtered = HashSet::from(["c.py::none".to_owned()]);
+        let (by_map, by_map_summary) = build(Path::new("."), &files, None, t, &filtered);
+        assert_eq!(by_map, work);
+        assert_eq!(by_map_summary, summary);
     }
 
     #[test]

@@ -115,11 +115,82 @@ pub struct Provenance {
     pub run: Option<serde_json::Value>,
 }
 
-/// Seconds per node id, in the order the sources list them (a later source updates an id in
-/// place). Fx-hashed: a big suite's plan hashes each of a million ids; and sources list a
-/// file's ids together, which lets the plan group them by file cheaply. The order never
-/// reaches the plan: it is grouped and sorted.
-pub type IdSeconds = indexmap::IndexMap<String, f64, rustc_hash::FxBuildHasher>;
+/// Seconds per node id, deduplicated: the later entry of an id wins. Fx-hashed: a big suite's
+/// plan may look up each of a million ids.
+pub type IdMap = indexmap::IndexMap<String, f64, rustc_hash::FxBuildHasher>;
+
+/// Seconds per node id as the sources list them, not yet deduplicated: every entry appended in
+/// order, and a later entry of an id replaces an earlier one (a removal deletes it), as in a
+/// map. Kept as a list because a map costs a hash insert per id, and on a million ids that
+/// insert (a cache miss in a 9 MB table for each) was the plan's largest single cost; the plan
+/// groups the ids by file anyway (sources list a file's ids together) and settles duplicates per
+/// file ([`estimate::build`]). [`IdSeconds::into_map`] gives the map where lookups are needed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IdSeconds {
+    /// `None`: the id was removed (a bad value after a good one).
+    log: Vec<(String, Option<f64>)>,
+}
+
+impl IdSeconds {
+    pub fn insert(&mut self, id: String, seconds: f64) {
+        self.log.push((id, Some(seconds)));
+    }
+
+    /// Forgets whatever an earlier entry said of `id`.
+    pub fn remove(&mut self, id: String) {
+        self.log.push((id, None));
+    }
+
+    pub fn reserve(&mut self, entries: usize) {
+        self.log.reserve(entries);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.log.is_empty()
+    }
+
+    /// `later`'s entries after these (they win over these).
+    pub fn append(&mut self, mut later: IdSeconds) {
+        if self.log.is_empty() {
+            *self = later;
+        } else {
+            self.log.append(&mut later.log);
+        }
+    }
+
+    /// The entries in order, duplicates and removals included (see [`IdSeconds::into_map`]).
+    pub fn into_log(self) -> Vec<(String, Option<f64>)> {
+        self.log
+    }
+
+    /// The ids with their seconds: for each id its last entry, unless that removed it.
+    pub fn into_map(self) -> IdMap {
+        let mut map = IdMap::with_capacity_and_hasher(self.log.len(), Default::default());
+        for (id, seconds) in self.log {
+            match seconds {
+                Some(s) => {
+                    map.insert(id, s);
+                }
+                None => {
+                    map.swap_remove(&id);
+                }
+            }
+        }
+        map
+    }
+
+    /// Settles duplicates and removals now (see [`IdSeconds::into_map`]).
+    pub fn dedup(&mut self) {
+        let map = std::mem::take(self).into_map();
+        self.log = map.into_iter().map(|(id, s)| (id, Some(s))).collect();
+    }
+
+    /// Every entry that gives seconds; without [`IdSeconds::dedup`] first, an id may come more
+    /// than once.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, f64)> {
+        self.log.iter().filter_map(|(id, s)| s.map(|s| (id, s)))
+    }
+}
 
 /// Seconds per node id, from every source, with what went wrong on the way.
 #[derive(Debug, Clone, Default)]

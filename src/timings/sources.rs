@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use super::{DEFAULT_STORE, TEST_DURATIONS, Timings, TimingsError, store};
+use super::{DEFAULT_STORE, IdSeconds, TEST_DURATIONS, Timings, TimingsError, store};
 use crate::junit::reader;
 use crate::node_id::NodeId;
 
@@ -177,28 +177,19 @@ fn read_json(path: &Path, bytes: &[u8], timings: &mut Timings) -> Result<(), Tim
         }
         return Ok(());
     }
-    // Streamed straight into the map: 1,000,000 entries cost one hash insert each. Reserve
-    // for about one entry per 48 bytes so the map does not rehash as it grows.
-    // About one entry per comma: reserving too little would rehash a million entries at the end.
-    let entries = text.bytes().filter(|&b| b == b',').count() + 1;
-    timings.tests.reserve(entries);
-    let mut collector = Collector {
-        timings,
-        bad: Vec::new(),
-        numbers: 0,
-    };
-    let mut de = serde_json::Deserializer::from_str(&text);
-    serde::de::DeserializeSeed::deserialize(&mut collector, &mut de)
-        .and_then(|()| de.end())
-        .map_err(|source| TimingsError::BadJson {
-            path: shown.clone(),
-            source,
-        })?;
+    // Streamed into a list, not a map (see `IdSeconds`); one pass over the text. Reading a
+    // big file as two halves on two threads was tried and measured: no faster on 2 CPUs,
+    // where the marker scan keeps the other CPU busy (BENCHMARKS.md).
+    let collected = collect(&text).map_err(|source| TimingsError::BadJson {
+        path: shown.clone(),
+        source,
+    })?;
     let Collector {
-        timings,
+        tests,
         mut bad,
         numbers,
-    } = collector;
+    } = collected;
+    timings.tests.append(tests);
     if numbers == 0 && !bad.is_empty() && bad.iter().all(|(_, v)| v != "null") {
         return Err(TimingsError::Unrecognised {
             path: shown,
@@ -213,21 +204,34 @@ fn read_json(path: &Path, bytes: &[u8], timings: &mut Timings) -> Result<(), Tim
     Ok(())
 }
 
-/// `.test_durations` reader: good values go into `timings`, others are kept for warnings.
-struct Collector<'t> {
-    timings: &'t mut Timings,
+/// `.test_durations` reader: good values in the order of the file, others kept for warnings.
+#[derive(Default)]
+struct Collector {
+    tests: IdSeconds,
     bad: Vec<(String, String)>,
     numbers: usize,
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for &mut Collector<'_> {
+/// Reads one `.test_durations` object.
+fn collect(text: &str) -> Result<Collector, serde_json::Error> {
+    let mut collector = Collector::default();
+    // About one entry per comma: the list is allocated once.
+    collector
+        .tests
+        .reserve(text.bytes().filter(|&b| b == b',').count() + 1);
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde::de::DeserializeSeed::deserialize(&mut collector, &mut de).and_then(|()| de.end())?;
+    Ok(collector)
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for &mut Collector {
     type Value = ();
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for &mut Collector<'_> {
+impl<'de> serde::de::Visitor<'de> for &mut Collector {
     type Value = ();
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("an object mapping node ids to seconds")
@@ -240,11 +244,11 @@ impl<'de> serde::de::Visitor<'de> for &mut Collector<'_> {
             match value.as_f64() {
                 Some(s) if s.is_finite() && s >= 0.0 => {
                     self.numbers += 1;
-                    self.timings.tests.insert(id, s);
+                    self.tests.insert(id, s);
                 }
                 _ => {
                     // A later duplicate key wins, as with any JSON object.
-                    self.timings.tests.swap_remove(&id);
+                    self.tests.remove(id.clone());
                     self.bad.push((id, value.to_string()));
                 }
             }
@@ -317,13 +321,20 @@ mod tests {
 
     #[test]
     fn test_durations_with_python_nan() {
-        let t =
-            read(r#"{"a.py::t1": 1.5, "a.py::t2": NaN, "a.py::t3": -1, "a.py::NaN": 2}"#).unwrap();
-        assert_eq!(t.tests.get("a.py::t1"), Some(&1.5));
-        assert_eq!(t.tests.get("a.py::NaN"), Some(&2.0));
-        assert!(!t.tests.contains_key("a.py::t2"));
-        assert!(!t.tests.contains_key("a.py::t3"));
-        assert_eq!(t.warnings.len(), 2, "{:?}", t.warnings);
+        let t = read(
+            r#"{"a.py::t1": 1.5, "a.py::t2": NaN, "a.py::t3": -1, "a.py::NaN": 2,
+                "a.py::t4": 1, "a.py::t4": null, "a.py::t5": "x", "a.py::t5": 3}"#,
+        )
+        .unwrap();
+        assert_eq!(t.warnings.len(), 4, "{:?}", t.warnings);
+        let tests = t.tests.into_map();
+        assert_eq!(tests.get("a.py::t1"), Some(&1.5));
+        assert_eq!(tests.get("a.py::NaN"), Some(&2.0));
+        assert!(!tests.contains_key("a.py::t2"));
+        assert!(!tests.contains_key("a.py::t3"));
+        // A later duplicate key wins, whether it is good or bad.
+        assert!(!tests.contains_key("a.py::t4"));
+        assert_eq!(tests.get("a.py::t5"), Some(&3.0));
     }
 
     #[test]
@@ -336,11 +347,9 @@ mod tests {
             </testsuite></testsuites>"#,
         )
         .unwrap();
-        assert_eq!(
-            t.tests.get("tests/test_a.py::TestC::test_x[1]"),
-            Some(&0.75)
-        );
-        assert_eq!(t.tests.get("tests/test_a.py::test_y"), Some(&2.0));
+        let tests = t.tests.into_map();
+        assert_eq!(tests.get("tests/test_a.py::TestC::test_x[1]"), Some(&0.75));
+        assert_eq!(tests.get("tests/test_a.py::test_y"), Some(&2.0));
     }
 
     /// Files written on Windows: CRLF line ends and `\` in paths read like their Unix twins.
@@ -354,9 +363,15 @@ mod tests {
             "{\r\n  \"tests\\\\test_a.py::test_x\": 1.5,\r\n  \"tests\\\\test_a.py::T::test_y[1]\": 2\r\n}\r\n",
         )
         .unwrap();
-        assert_eq!(windows.tests, unix.tests);
         assert_eq!(
-            windows.tests.get("tests/test_a.py::T::test_y[1]"),
+            windows.tests.clone().into_map(),
+            unix.tests.clone().into_map()
+        );
+        assert_eq!(
+            windows
+                .tests
+                .into_map()
+                .get("tests/test_a.py::T::test_y[1]"),
             Some(&2.0)
         );
         let junit = read(
@@ -366,7 +381,7 @@ mod tests {
              </testsuite>\r\n</testsuites>\r\n",
         )
         .unwrap();
-        assert_eq!(junit.tests, unix.tests);
+        assert_eq!(junit.tests.into_map(), unix.tests.into_map());
     }
 
     #[test]

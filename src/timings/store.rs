@@ -238,8 +238,7 @@ impl Default for Store {
 pub fn learned_worker_memory(paths: &[std::path::PathBuf]) -> Option<u64> {
     paths
         .iter()
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .filter(|text| looks_like_store(text))
+        .filter_map(|p| read_if_store(p))
         .filter_map(|text| Store::from_json(&text).ok()?.worker_memory)
         .map(|m| m.peak_bytes)
         .max()
@@ -253,16 +252,39 @@ pub fn provenance_of(path: &Path) -> Option<super::RunOrigin> {
         #[serde(default, deserialize_with = "super::origin::lenient")]
         provenance: Option<super::RunOrigin>,
     }
-    let text = std::fs::read_to_string(path).ok()?;
-    if !looks_like_store(&text) {
-        return None;
-    }
+    let text = read_if_store(path)?;
     serde_json::from_str::<Head>(&text).ok()?.provenance
 }
 
+/// The text of `path` when it is our store. Its head is sniffed first: the other timings files
+/// (a `.test_durations` of a million ids is 45 MB) are not read a second time.
+fn read_if_store(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    (&mut file)
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut head)
+        .ok()?;
+    if !looks_like_store(&String::from_utf8_lossy(&head)) {
+        return None;
+    }
+    file.read_to_end(&mut head).ok()?;
+    String::from_utf8(head).ok()
+}
+
+/// How much of a file [`looks_like_store`] looks at.
+const SNIFF_BYTES: usize = 512;
+
 /// Cheap sniff: is this JSON text our store (rather than `.test_durations`)?
 pub fn looks_like_store(text: &str) -> bool {
-    let head = &text[..text.len().min(512)];
+    // At most `SNIFF_BYTES`, cut on a character boundary (a byte index inside a character of
+    // the file's text would panic).
+    let end = (0..=text.len().min(SNIFF_BYTES))
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    let head = &text[..end];
     head.contains("\"format\"") && head.contains(FORMAT)
 }
 
@@ -636,6 +658,14 @@ mod tests {
         assert_eq!(Store::from_json(&json).unwrap(), s);
         let lines = s.fixed_costs().lines;
         assert_eq!(lines, [("a.py::t".to_string(), 9)].into());
+    }
+
+    #[test]
+    fn sniffing_never_cuts_a_character() {
+        // Byte 512 falls inside an `é`.
+        let text = format!("{{\"a{}\": 1}}", "é".repeat(400));
+        assert!(!text.is_char_boundary(512));
+        assert!(!looks_like_store(&text));
     }
 
     #[test]

@@ -379,7 +379,7 @@ fn junit_timings_from_real_xdist_runs_name_every_test() {
             &parallel_pytest::timings::mapper_now(NodeIdMapper::with_files(&files)),
         )
         .unwrap();
-        t.tests.into_keys().collect()
+        t.tests.into_map().into_keys().collect()
     };
     assert_eq!(ids, all);
 }
@@ -405,8 +405,9 @@ fn junit_corpus_reads_as_timings_or_fails_cleanly() {
             Ok(t) => {
                 read += 1;
                 let cases = entry["counted"]["cases"].as_u64().unwrap_or(u64::MAX);
-                assert!(t.tests.len() as u64 <= cases, "{}", path.display());
-                assert!(t.tests.values().all(|s| s.is_finite() && *s >= 0.0));
+                let tests = t.tests.into_map();
+                assert!(tests.len() as u64 <= cases, "{}", path.display());
+                assert!(tests.values().all(|s| s.is_finite() && *s >= 0.0));
             }
             Err(e) => {
                 let message = e.to_string();
