@@ -12,6 +12,8 @@ suite, one after another on this machine:
   ours #1       `parallel-pytest run --shard g/N --workers W --timings serial.xml`, g = 1..N,
                 then `parallel-pytest report` writes a timings store
   ours #2       the same, planned from that store (the learning run)
+  processes     ours #1 and #2 again with `--launcher processes` (W plain pytest processes per
+                shard instead of `-n W`), at N only; #2 from #1's store
 
 Every job (the serial run, `-n W`, each pytest-split group, each of our shards) starts as a CI
 job does: from a fresh checkout (`.pytest_cache`, `.parallel-pytest` and every `__pycache__`
@@ -156,7 +158,7 @@ def job_env(**extra):
     return env
 
 
-def run_ours(args, python, suite_dir, path, n, work, label, timings):
+def run_ours(args, python, suite_dir, path, n, work, label, timings, launcher=None):
     """`run` for every shard, one after another, then `report`; per shard (predicted, wall,
     pytest wall): the predicted wall with fixed costs (start-up + collection + tests) when the
     plan has them, the shard job's wall, and the wall of its pytest (what the model predicts)."""
@@ -181,6 +183,7 @@ def run_ours(args, python, suite_dir, path, n, work, label, timings):
             timings,
             "--out-dir",
             out,
+            *(["--launcher", launcher] if launcher else []),
             path,
             "--",
             "-p",
@@ -273,6 +276,24 @@ def bench_suite(args, python, name):
                 )
             )
             timings = store
+
+    # `--launcher processes` at N: W plain pytest processes per shard instead of `-n W`.
+    timings = serial_xml
+    for k in (1, 2):
+        label = f"ours-processes-n{n}-run{k}"
+        print(f"[{name}] {label}", file=sys.stderr)
+        shard_rows, xmls, store = run_ours(
+            args, python, suite_dir, path, n, work, label, timings, launcher="processes"
+        )
+        rows.append(
+            (
+                f"ours processes #{k}" + (" (from #1's store)" if k == 2 else ""),
+                n,
+                shard_rows,
+                junit_ids(xmls),
+            )
+        )
+        timings = store
 
     lines = [
         f"### {name} (`{path}`, {len(serial_ids)} tests)",

@@ -163,6 +163,11 @@ pub struct PlanInputs {
     #[arg(long, env = ours::DIST, value_name = "MODE")]
     pub dist: Option<String>,
 
+    /// How a shard starts its workers: `xdist` (one pytest with `-n W`) or `processes` (`W`
+    /// plain pytest processes, each with its own planned share). Default: `xdist`.
+    #[arg(long, env = ours::LAUNCHER, value_name = "KIND")]
+    pub launcher: Option<crate::plan::processes::Launcher>,
+
     /// Marker of tests that must run outside xdist, after the parallel phase.
     #[arg(long, env = ours::SERIAL_MARKER, value_name = "NAME")]
     pub serial_marker: Option<String>,

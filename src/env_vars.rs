@@ -18,6 +18,8 @@ pub mod ours {
     pub const TIMINGS_OUT: &str = "PARALLEL_PYTEST_TIMINGS_OUT";
     pub const OUT_DIR: &str = "PARALLEL_PYTEST_OUT_DIR";
     pub const DIST: &str = "PARALLEL_PYTEST_DIST";
+    /// `plan`/`run --launcher` (`xdist`, `processes`).
+    pub const LAUNCHER: &str = "PARALLEL_PYTEST_LAUNCHER";
     /// `env --format`; each command has its own variable because the value sets differ.
     pub const ENV_FORMAT: &str = "PARALLEL_PYTEST_ENV_FORMAT";
     /// `plan --format` (`text`, `json`, `matrix`, `gitlab-child`, `cost`).
@@ -95,6 +97,7 @@ pub mod ours {
         TIMINGS_OUT,
         OUT_DIR,
         DIST,
+        LAUNCHER,
         ENV_FORMAT,
         PLAN_FORMAT,
         REPORT_FORMAT,
@@ -198,12 +201,20 @@ pub mod ci {
     pub const COVERAGE_FILE: &str = "COVERAGE_FILE";
     /// coverage.py's subprocess measurement: set, it means the shard measures coverage.
     pub const COVERAGE_PROCESS_START: &str = "COVERAGE_PROCESS_START";
+    /// pytest-xdist's, set by `run --launcher processes` in each plain process as xdist sets
+    /// them in its workers (`gw0`, ...; the process count; one id per run).
+    pub const PYTEST_XDIST_WORKER: &str = "PYTEST_XDIST_WORKER";
+    pub const PYTEST_XDIST_WORKER_COUNT: &str = "PYTEST_XDIST_WORKER_COUNT";
+    pub const PYTEST_XDIST_TESTRUNUID: &str = "PYTEST_XDIST_TESTRUNUID";
 
     /// Every variable above, for the test harness to clear.
     pub const ALL: &[&str] = &[
         PYTEST_ADDOPTS,
         COVERAGE_FILE,
         COVERAGE_PROCESS_START,
+        PYTEST_XDIST_WORKER,
+        PYTEST_XDIST_WORKER_COUNT,
+        PYTEST_XDIST_TESTRUNUID,
         CI,
         GITHUB_ACTIONS,
         GITEA_ACTIONS,

@@ -23,6 +23,9 @@ pub fn execute(root: Option<PathBuf>, args: PlanArgs) -> Result<ExitCode, Error>
     let this_shard = ci.shard.as_ref().map(|c| c.shard());
     let shards = resolved.shard_count(this_shard.map(|s| s.total));
     let inputs = &resolved.inputs;
+    if let Some(note) = &inputs.launcher_note {
+        eprintln!("note: {}", escape::terminal(note));
+    }
     let planned =
         super::timings_chain::build(inputs, shards, inputs.workers(), resolved.cost_table)?;
     for w in &planned.warnings {
@@ -122,6 +125,7 @@ fn this_job(resolved: &PlanSettings, planned: &Planned, shard: Shard, row: &Shar
             argv_budget: resolved.argv_budget,
             user_args: &inputs.plan.pytest_args,
             net: Some(&net),
+            process: None,
         },
         serial_marker: &inputs.plan.constraints.serial_marker,
         grace: process::DEFAULT_GRACE,
@@ -130,8 +134,30 @@ fn this_job(resolved: &PlanSettings, planned: &Planned, shard: Shard, row: &Shar
         thread_limits: crate::pytest::threads::for_this_machine(workers, true),
         timings_source: planned.plan.timings_source.as_ref(),
     };
-    let (cmd, _serial) = shard_run::commands(&req);
     let cwd = std::env::current_dir().ok();
+    if !row.processes.is_empty() {
+        let uid = crate::pytest::processes::test_run_uid();
+        let cmds = crate::pytest::processes::commands(
+            &req.inputs,
+            req.serial_marker,
+            &req.thread_limits,
+            &uid,
+        );
+        let lines: Vec<String> = cmds
+            .iter()
+            .map(|(_, c)| format!("  {}", c.shell(cwd.as_deref().map(Path::new))))
+            .collect();
+        return format!(
+            "this job (shard {shard}): {} side by side (`--launcher processes`):\n{}\n  (`parallel-pytest run --dry-run --shard {shard}` prints them and writes the selection files they read)",
+            crate::text::count(
+                cmds.len() as u64,
+                "plain pytest process",
+                "plain pytest processes"
+            ),
+            lines.join("\n")
+        );
+    }
+    let (cmd, _serial) = shard_run::commands(&req);
     format!(
         "this job (shard {shard}): {}\n  (`parallel-pytest run --dry-run --shard {shard}` prints it and writes the selection files it reads)",
         cmd.shell(cwd.as_deref().map(Path::new))

@@ -37,6 +37,13 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> 
         discovered,
     } = obtain_plan(&args, &run, &settings, ci_shard)?;
     let shard = this_shard(ci_shard, &plan)?;
+    // A saved plan decides the launcher: it holds the processes, or it does not.
+    let asked = args.inputs.launcher == Some(crate::plan::processes::Launcher::Processes);
+    if args.plan_file.is_some() && asked && plan.shards.iter().all(|s| s.processes.is_empty()) {
+        eprintln!(
+            "parallel-pytest: note: `--launcher processes` does not apply to a plan made without it (`--plan`): this run uses xdist; make the plan with `--launcher processes`"
+        );
+    }
     let shard_plan = plan
         .shards
         .iter()
@@ -62,6 +69,7 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> 
             argv_budget: run.argv_budget,
             user_args: &args.inputs.pytest_args,
             net: Some(&net),
+            process: None,
         },
         serial_marker: &run.serial_marker.value,
         grace: run.grace,
@@ -71,6 +79,9 @@ pub fn execute(root: Option<PathBuf>, args: RunArgs) -> Result<ExitCode, Error> 
     };
     if shard_plan.is_empty() {
         return empty_shard(&args, &req);
+    }
+    if !shard_plan.processes.is_empty() && (args.print_command || args.dry_run) {
+        return print_processes(&args, &req, &run, shard, workers);
     }
     if args.print_command {
         let cmd = shard_run::print_only(&req)?;
@@ -156,6 +167,39 @@ fn all_failures_quarantined(
     ))
 }
 
+/// `--dry-run`/`--print-command` of a `--launcher processes` shard: one command per process
+/// on stdout, one per line, to be started side by side (`--dry-run` adds the plan row first and
+/// the serial phase on stderr). Serial tests are left to each process's own isolation plugin
+/// as in `--print-command`'s one xdist command.
+fn print_processes(
+    args: &RunArgs,
+    req: &ShardRun<'_>,
+    run: &RunSettings,
+    shard: Shard,
+    workers: u32,
+) -> Result<ExitCode, Error> {
+    let cmds = shard_run::process_commands(req)?;
+    if args.dry_run {
+        println!("{}", plan_row(shard, req.inputs.shard, workers));
+    }
+    for cmd in &cmds {
+        println!("{}", cmd.shell(Some(&run.cwd)));
+    }
+    eprintln!(
+        "parallel-pytest: `--launcher processes`: the {} above run side by side, each a plain pytest",
+        count(cmds.len() as u64, "command", "commands")
+    );
+    if args.dry_run {
+        let (_, serial_cmd) = shard_run::commands(req);
+        eprintln!(
+            "parallel-pytest: then, if the shard has tests marked `{}`, in one process:\n{}",
+            req.serial_marker,
+            serial_cmd.shell(Some(&run.cwd))
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// On GitHub Actions, everything pytest prints sits inside `::stop-commands::<token>`: a test's
 /// output could otherwise issue workflow commands (annotations, masks, outputs) in our name and
 /// use up the step's annotation limit. The token is fresh per run and printed only here, so no
@@ -197,6 +241,9 @@ fn obtain_plan(
         // this job's shard.
         let total = ci_shard.map_or(1, |s| s.total);
         let mut inputs = PlanInputsSettings::resolve(&args.inputs, settings)?;
+        if let Some(note) = &inputs.launcher_note {
+            eprintln!("parallel-pytest: note: {}", escape::terminal(note));
+        }
         inputs.plan.ignore.push(run.out_dir.value.clone());
         let planned =
             super::timings_chain::build(&inputs, ShardCount::Fixed(total), inputs.workers(), None)?;
@@ -342,9 +389,14 @@ fn outcome_lines(outcome: &ShardOutcome, run: &RunSettings) -> Vec<String> {
     if let Some(sig) = outcome.killed_by {
         lines.push(say(process::signal_message(sig, outcome.interrupted_by)));
     }
+    let who = if m.launcher.is_some() {
+        "pytest process"
+    } else {
+        "xdist worker"
+    };
     for c in &m.crashed_workers {
         lines.push(say(format!(
-            "xdist worker `{}` crashed while running `{}`",
+            "{who} `{}` crashed while running `{}`",
             c.worker,
             c.test.as_deref().unwrap_or("?")
         )));
@@ -395,7 +447,8 @@ fn failure_hint(m: &Manifest, plugins_loaded: bool) -> Option<String> {
             python.executable.display()
         ));
     }
-    if m.workers > 1 && python.xdist.is_none() {
+    // `--launcher processes` needs no xdist.
+    if m.workers > 1 && m.launcher.is_none() && python.xdist.is_none() {
         return Some(format!(
             "this shard uses {} workers but pytest-xdist is not installed for `{}`: install it, or pass `--workers 1`",
             m.workers,
@@ -494,6 +547,7 @@ mod tests {
             deselect: vec![],
             estimated: false,
             cost: None,
+            processes: Vec::new(),
         };
         assert_eq!(
             plan_row(s, &sp, 2),

@@ -302,7 +302,8 @@ pub fn partition_plan(input: &PartitionInput<'_>) -> Plan {
         }
     }
     let mut plan = assemble(&best, input, n, w, &bound);
-    let work = Work::new(input.files, input.node_args, input.constraints.dist);
+    let work = Work::new(input.files, input.node_args, input.constraints.dist)
+        .with_lines(&input.fixed.lines);
     // Each shard's cost is its own: on a big suite (a million tests to schedule) they are
     // worked out on a few threads, each shard's result the same whichever thread computes it.
     let tests: usize = input.files.iter().map(|f| f.tests.len()).sum();
@@ -520,6 +521,7 @@ impl Acc {
             estimated: false,
             // Set by `partition_plan` once the selection is known.
             cost: None,
+            processes: Vec::new(),
         }
     }
 }
@@ -648,6 +650,7 @@ mod tests {
             ]
             .into(),
             startup: [(1, 1.0)].into(),
+            ..FixedCosts::default()
         };
         let knowing = with(&fixed);
         let heavy_together = |p: &Plan| {

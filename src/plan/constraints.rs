@@ -30,9 +30,12 @@ pub const DEFAULT_SERIAL_MARKER: &str = "serial";
 /// pytest-xdist's `--dist` modes, as far as planning cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Dist {
-    /// `load`, `worksteal`, `loadgroup`, `no`, or anything else: tests are independent units.
+    /// `load`, `loadgroup`, `no`, or anything else: tests are independent units.
     #[default]
     Free,
+    /// `worksteal`: independent units too, but an idle worker takes half of a busy one's
+    /// queue, so the shard's tests end about as balanced as slowest first would have them.
+    WorkSteal,
     /// Class (or module-level tests) stay on one worker.
     LoadScope,
     /// A file stays on one worker.
@@ -44,6 +47,7 @@ impl Dist {
         match mode.map(str::trim) {
             Some("loadscope") => Dist::LoadScope,
             Some("loadfile") => Dist::LoadFile,
+            Some("worksteal") => Dist::WorkSteal,
             _ => Dist::Free,
         }
     }
@@ -199,7 +203,7 @@ impl Applied {
 
     /// Whether any constraint applies at all (so the planner can skip the work).
     pub fn is_empty(&self) -> bool {
-        self.marks.is_empty() && self.dist == Dist::Free
+        self.marks.is_empty() && matches!(self.dist, Dist::Free | Dist::WorkSteal)
     }
 
     /// `split` of `file`, narrowed to what the constraints allow (`None`: keep it whole).
@@ -219,7 +223,7 @@ impl Applied {
             return None;
         }
         match self.dist {
-            Dist::Free => Some(split),
+            Dist::Free | Dist::WorkSteal => Some(split),
             Dist::LoadFile => {
                 self.note(format!(
                     "`{}` is not split: `--dist loadfile` runs a file on one worker",
@@ -523,6 +527,7 @@ mod tests {
         assert_eq!(Dist::parse(Some("loadscope")), Dist::LoadScope);
         assert_eq!(Dist::parse(Some("loadfile")), Dist::LoadFile);
         assert_eq!(Dist::parse(Some("loadgroup")), Dist::Free);
+        assert_eq!(Dist::parse(Some("worksteal")), Dist::WorkSteal);
         assert_eq!(Dist::parse(None), Dist::Free);
     }
 }

@@ -9,6 +9,7 @@ pub mod constraints;
 pub mod cost;
 pub mod model;
 pub mod partition;
+pub mod processes;
 #[cfg(test)]
 mod proptests;
 pub mod render;
@@ -93,6 +94,9 @@ pub struct Inputs {
     /// Our own folders (the out dir), passed to `--collect`'s pytest as `--ignore` whatever
     /// the project's `norecursedirs` says: nothing of ours is ever a test.
     pub ignore: Vec<PathBuf>,
+    /// `--launcher`: with `processes`, the suite is planned as `N·W` one-process sub-shards,
+    /// `W` to a shard (see `processes.rs`).
+    pub launcher: processes::Launcher,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -227,17 +231,28 @@ pub fn build_with_costs(
         collected: collected_marks.or(scanned),
         ..req.constraints.clone()
     };
-    let input = |shards: u32| build::PartitionInput {
+    let input = |shards: u32, workers: u32| build::PartitionInput {
         files: &files,
         node_args: &node_args,
         sources: &source_of,
         shards,
-        workers: workers.max(1),
+        workers,
         unknown_tests: unknown,
         constraints: &constraints,
         fixed: &timings.fixed,
     };
-    let (mut plan, target_note) = partition(shards, |n| build::partition_plan(&input(n)))?;
+    let workers = workers.max(1);
+    let launcher = req.launcher;
+    // `N` shards of `W` xdist workers, or `N·W` one-process sub-shards grouped `W` to a shard.
+    let plan_for = |n: u32| match launcher {
+        processes::Launcher::Xdist => build::partition_plan(&input(n, workers)),
+        processes::Launcher::Processes => processes::group(
+            build::partition_plan(&input(n.saturating_mul(workers), 1)),
+            n,
+            workers,
+        ),
+    };
+    let (mut plan, target_note) = partition(shards, plan_for)?;
     let cost_table = table.map(|request| {
         let (target, budget) = match shards {
             ShardCount::Target {
@@ -253,7 +268,7 @@ pub fn build_with_costs(
                 let row_plan = if n == plan.shards_total {
                     plan.clone()
                 } else {
-                    build::partition_plan(&input(n))
+                    plan_for(n)
                 };
                 CostRow {
                     shards: n,
@@ -724,6 +739,7 @@ mod tests {
                         wall_seconds: wall,
                         ..ShardCost::default()
                     }),
+                    processes: Vec::new(),
                 })
                 .collect(),
             notes: vec![],

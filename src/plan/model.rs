@@ -57,6 +57,11 @@ pub struct ShardPlan {
     /// The predicted wall with fixed costs and its parts; absent in plans from older versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<super::cost::ShardCost>,
+    /// With `--launcher processes`: the shard's plain pytest processes, each a one-worker
+    /// selection of its own (`index` 1..=W); the fields above are then their union. Empty with
+    /// xdist (and absent from plans of older versions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub processes: Vec<ShardPlan>,
 }
 
 impl Plan {
@@ -121,6 +126,7 @@ mod tests {
             deselect: vec![],
             estimated: false,
             cost: None,
+            processes: Vec::new(),
         }
     }
 

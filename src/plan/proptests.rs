@@ -203,7 +203,7 @@ proptest! {
                     }
                 }
             }
-            Dist::Free => {}
+            Dist::Free | Dist::WorkSteal => {}
         }
         // Every file is in exactly one shard's `files` (its owner).
         let mut owners: BTreeMap<&str, u32> = BTreeMap::new();

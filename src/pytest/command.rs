@@ -61,6 +61,19 @@ pub struct Inputs<'a> {
     pub user_args: &'a [String],
     /// The net for files discovery missed (`net.py`); `None` leaves it out.
     pub net: Option<&'a crate::python::NetFile>,
+    /// With `--launcher processes`: which of the shard's plain pytest processes (1-based) this
+    /// command is; its files get their own names (`junit-2-of-3.p1.xml`).
+    pub process: Option<u32>,
+}
+
+impl Inputs<'_> {
+    /// The name part of this command's files: `2-of-3`, or `2-of-3.p1` for process 1.
+    pub fn stem(&self) -> String {
+        match self.process {
+            Some(k) => format!("{}.p{k}", self.id.file_stem()),
+            None => self.id.file_stem(),
+        }
+    }
 }
 
 /// A ready-to-spawn pytest command plus the files it reads.
@@ -210,7 +223,7 @@ fn selection_json(shard: &ShardPlan, paths_via_plugin: bool, cmd: &PytestCommand
 /// The shard's pytest command without the isolation plugin (see [`parallel`], [`serial`]).
 fn build(inputs: &Inputs<'_>) -> PytestCommand {
     let out = inputs.out_dir;
-    let stem = &inputs.id.file_stem();
+    let stem = &inputs.stem();
     let selection_path = out.join(format!("selection-{stem}.json"));
     let user = UserArgs::scan(inputs.user_args);
 
@@ -353,6 +366,7 @@ pub fn serial(
     let mut cmd = build(&Inputs {
         workers: 1,
         net: None,
+        process: None,
         ..inputs.clone()
     });
     let ours = format!("--junitxml={}", cmd.junit_path.display());
@@ -439,6 +453,7 @@ mod tests {
             deselect: deselect.iter().map(|s| s.to_string()).collect(),
             estimated: false,
             cost: None,
+            processes: Vec::new(),
         }
     }
 
@@ -449,6 +464,7 @@ mod tests {
             invocation_dir: Path::new("/repo"),
             out_dir: Path::new("/repo/.parallel-pytest"),
             id: Shard { index: 1, total: 2 },
+            process: None,
             shard,
             workers: 2,
             dist: "load",

@@ -29,7 +29,7 @@ fn unquote(s: &str) -> Option<(String, &str)> {
 }
 
 /// Every crash recorded in a JUnit document, in file order, without duplicates.
-fn crashes_in_junit(xml: &str) -> Vec<CrashedWorker> {
+pub(crate) fn crashes_in_junit(xml: &str) -> Vec<CrashedWorker> {
     let mut out: Vec<CrashedWorker> = Vec::new();
     for crash in failure_messages(xml)
         .iter()

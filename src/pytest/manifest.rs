@@ -90,6 +90,25 @@ pub struct Manifest {
     /// nothing (pytest never got to the end of its session, an older version).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_costs: Option<ShardCosts>,
+    /// `processes` when the shard ran `--launcher processes` (`workers` plain pytest
+    /// processes, no xdist); absent with xdist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launcher: Option<String>,
+    /// With `--launcher processes`: how each process ended (`exit_code`/`signal` above fold
+    /// them, the worst wins).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub processes: Vec<ProcessRecord>,
+}
+
+/// One plain pytest process of a `--launcher processes` shard.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProcessRecord {
+    /// `gw0`, `gw1`, ...: its `PYTEST_XDIST_WORKER`.
+    pub worker: String,
+    pub exit_code: Option<i32>,
+    pub signal: Option<String>,
+    pub wall_seconds: f64,
 }
 
 /// A shard's coverage data: what `report` combines.
@@ -129,6 +148,11 @@ pub struct ShardCosts {
     /// The wall outside tests and collection: start-up and teardown (what the timings store
     /// learns per worker count).
     pub startup_seconds: f64,
+    /// The worker count `startup_seconds` is learned under when it is not the shard's
+    /// `workers`: 1 for `--launcher processes`, whose start-up is that of one plain process
+    /// (never mixed with an xdist controller's and its workers').
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub startup_workers: Option<u32>,
 }
 
 impl ShardCosts {
@@ -175,6 +199,7 @@ impl ShardCosts {
             first_test_seconds: controller.first_test.map(since),
             tests_seconds: tests,
             startup_seconds: round3(startup),
+            startup_workers: None,
         })
     }
 }

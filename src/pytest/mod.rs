@@ -8,6 +8,7 @@ pub mod crash;
 pub mod manifest;
 pub mod net;
 pub mod process;
+pub mod processes;
 pub mod results_log;
 pub mod serial;
 pub mod shard_run;

@@ -70,6 +70,7 @@ mod tests {
             deselect: vec![],
             estimated: false,
             cost: None,
+            processes: Vec::new(),
         };
         let plan = Plan {
             predicted_wall_seconds: None,

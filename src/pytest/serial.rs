@@ -173,6 +173,7 @@ mod tests {
             deselect: vec![],
             estimated: false,
             cost: None,
+            processes: Vec::new(),
         };
         let user = vec![
             "-n".to_string(),
@@ -191,6 +192,7 @@ mod tests {
             dist: "load",
             argv_budget: command::ARGV_PATH_BUDGET,
             net: None,
+            process: None,
             user_args: &user,
         };
         let parallel = command::parallel(&inputs, "serial", Some(Path::new("/repo/.pp/s.txt")));

@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::command::{self, PytestCommand};
-use super::manifest::{MANIFEST_VERSION, Manifest, Selection, SerialPhase, ShardCosts};
+use super::manifest::{
+    MANIFEST_VERSION, Manifest, ProcessRecord, Selection, SerialPhase, ShardCosts,
+};
 use super::process::{self, Finished, SpawnError};
-use super::{coverage, crash, serial};
+use super::{coverage, crash, processes, serial};
 use crate::host::usage::{ResourceUsage, Resources};
 use crate::junit::rewrite::{self, RewriteError};
 use crate::python::{Collected, Outcomes, PythonInfo};
@@ -126,8 +128,16 @@ impl std::fmt::Display for NothingRan {
 /// [`NothingRan`] when pytest said "no tests collected" (exit 5) and the plugin's count
 /// shows why: every planned test deselected by the user's filters, or no test in the files.
 fn nothing_ran(manifest: &Manifest, collected_path: &Path) -> Option<NothingRan> {
+    if !collected_path.exists() {
+        return None;
+    }
+    nothing_ran_in(manifest)
+}
+
+/// [`nothing_ran`] once the plugin's count is known to exist.
+fn nothing_ran_in(manifest: &Manifest) -> Option<NothingRan> {
     let serial_ran = manifest.serial.as_ref().is_some_and(|s| s.started);
-    if manifest.exit_code != Some(5) || serial_ran || !collected_path.exists() {
+    if manifest.exit_code != Some(5) || serial_ran {
         return None;
     }
     let c = &manifest.collected;
@@ -195,6 +205,9 @@ pub fn run(
     req: &ShardRun<'_>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ShardOutcome, RunError> {
+    if !req.inputs.shard.processes.is_empty() {
+        return run_processes(req, progress);
+    }
     let paths = Paths::new(req.inputs.out_dir, &req.inputs.id.file_stem());
     let (cmd, _) = commands(req);
     write_command_files(&cmd)?;
@@ -291,6 +304,217 @@ pub fn run(
         killed_by: finished.killed_by,
         interrupted_by: finished.interrupted_by,
         plugins_loaded: cmd.info_path.exists(),
+    })
+}
+
+/// The commands of a `--launcher processes` shard's processes, as `--dry-run` shows them and
+/// `run` starts them, with their files written (each runs as printed).
+pub fn process_commands(req: &ShardRun<'_>) -> Result<Vec<PytestCommand>, RunError> {
+    let uid = processes::test_run_uid();
+    let cmds: Vec<PytestCommand> =
+        processes::commands(&req.inputs, req.serial_marker, &req.thread_limits, &uid)
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect();
+    for cmd in &cmds {
+        write_command_files(cmd)?;
+    }
+    Ok(cmds)
+}
+
+/// `--launcher processes`: the shard's processes side by side (each forwarded signals as one
+/// pytest is), then the serial phase as under xdist; their JUnit files become the shard's one
+/// (a process that died leaves its results log instead, rebuilt with xdist's crash message),
+/// their logs the shard's one, and the manifest records each process.
+fn run_processes(
+    req: &ShardRun<'_>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ShardOutcome, RunError> {
+    let out = req.inputs.out_dir;
+    let stem = req.inputs.id.file_stem();
+    let paths = Paths::new(out, &stem);
+    // The shard-level command is never started: it names the shard's files (JUnit, info,
+    // collected, ...) and is what the serial phase is built from.
+    let (shard_cmd, _) = commands(req);
+    write_command_files(&shard_cmd)?;
+    let uid = processes::test_run_uid();
+    let procs = processes::commands(&req.inputs, req.serial_marker, &req.thread_limits, &uid);
+    for (k, cmd) in &procs {
+        write_command_files(cmd)?;
+        let pstem = format!("{stem}.p{k}");
+        for stale in [
+            &cmd.junit_path,
+            &cmd.info_path,
+            &cmd.collected_path,
+            &cmd.outcomes_path,
+            &cmd.costs_path,
+            &processes::serial_out(out, &pstem),
+            &out.join(super::results_log::file_name(&pstem, false)),
+        ] {
+            remove_if_exists(stale)?;
+        }
+    }
+    for stale in [
+        &paths.manifest,
+        &shard_cmd.junit_path,
+        &shard_cmd.info_path,
+        &paths.serial_out,
+        &paths.serial_junit,
+        &paths.results_log,
+        &paths.serial_results_log,
+    ] {
+        remove_if_exists(stale)?;
+    }
+    if let Some(net) = req.inputs.net {
+        remove_if_exists(&net.out)?;
+    }
+    coverage::remove_stale(out, &stem)?;
+    let spawned_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let host = crate::host::detect();
+    let cmds: Vec<&PytestCommand> = procs.iter().map(|(_, c)| c).collect();
+    let labels: Vec<String> = procs
+        .iter()
+        .map(|(k, _)| processes::worker_name(*k))
+        .collect();
+    let (ended, parallel_usage) = process::run_side_by_side(&cmds, &labels, req.grace);
+    let ended: Vec<Finished> = ended.into_iter().collect::<Result<_, _>>()?;
+    let parallel = processes::fold(&ended);
+    // One JUnit, one results log, one list of serial tests, as one xdist pytest leaves them.
+    let mut serial_ids: Vec<String> = Vec::new();
+    let mut records = Vec::new();
+    let mut costs = Vec::new();
+    let mut log = String::new();
+    for ((k, cmd), finished) in procs.iter().zip(&ended) {
+        let pstem = format!("{stem}.p{k}");
+        let worker = processes::worker_name(*k);
+        let log_path = out.join(super::results_log::file_name(&pstem, false));
+        if !cmd.junit_path.exists()
+            && let Some(l) = super::results_log::read(&log_path)
+        {
+            let xml = processes::junit_from_log(&l, &worker);
+            fs_err::write(&cmd.junit_path, xml).map_err(|source| RunError::Output {
+                path: cmd.junit_path.clone(),
+                source,
+            })?;
+        }
+        if cmd.junit_path.exists()
+            && let Err(error) = rewrite::append_suites_file(&shard_cmd.junit_path, &cmd.junit_path)
+        {
+            progress(Progress::MergeFailed {
+                error,
+                kept: cmd.junit_path.clone(),
+            });
+        }
+        if let Ok(text) = fs_err::read_to_string(&log_path) {
+            log.push_str(&text);
+            if !text.is_empty() && !text.ends_with('\n') {
+                log.push('\n');
+            }
+        }
+        serial_ids.extend(
+            serial::read_serial_ids(&processes::serial_out(out, &pstem)).unwrap_or_default(),
+        );
+        costs.extend(ShardCosts::from_records(
+            &crate::python::CostRecord::read_all(&cmd.costs_path),
+            spawned_at,
+            finished.wall.as_secs_f64(),
+        ));
+        records.push(ProcessRecord {
+            worker,
+            exit_code: finished.code,
+            signal: finished.killed_by.map(process::Cause::name),
+            wall_seconds: finished.wall.as_secs_f64(),
+        });
+    }
+    let write = |path: &Path, text: &str| {
+        fs_err::write(path, text).map_err(|source| RunError::Output {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    write(&paths.results_log, &log)?;
+    if !serial_ids.is_empty() {
+        write(
+            &paths.serial_out,
+            &serial_ids
+                .iter()
+                .map(|i| format!("{i}\n"))
+                .collect::<String>(),
+        )?;
+    }
+    // The interpreter as the first process that got far enough recorded it.
+    if let Some((_, first)) = procs.iter().find(|(_, c)| c.info_path.exists()) {
+        copy(&first.info_path, &shard_cmd.info_path)?;
+    }
+    let serial = serial_phase(req, &paths, &shard_cmd, &parallel, progress)?;
+    let finished = serial.finished.clone().unwrap_or_else(|| parallel.clone());
+    let collected = processes::merge_collected(
+        procs
+            .iter()
+            .filter_map(|(_, c)| Collected::read(&c.collected_path)),
+    );
+    let any_collected = procs.iter().any(|(_, c)| c.collected_path.exists());
+    let mut resources = Resources::new(
+        parallel_usage,
+        parallel.wall.as_secs_f64(),
+        procs.len() as u32,
+        serial.usage,
+        host.memory.limit_bytes.or(host.memory.available_bytes),
+        Some(usable_cpus(&host.cpus)),
+    );
+    if finished.killed_by.is_some() {
+        resources.advice.clear();
+    }
+    let manifest = Manifest {
+        wall_seconds: finished.wall.as_secs_f64(),
+        workers: req.inputs.shard.processes.len() as u32,
+        exit_code: finished.code,
+        signal: finished.killed_by.map(process::Cause::name),
+        pytest_started: true,
+        python: PythonInfo::read_or(&shard_cmd.info_path, req.inputs.python),
+        crashed_workers: crash::crashes_in_file(&shard_cmd.junit_path),
+        interrupted_by: finished.interrupted_by.map(process::Cause::name),
+        serial: serial.phase,
+        resources: Some(resources),
+        collected,
+        xpassed: procs
+            .iter()
+            .flat_map(|(_, c)| Outcomes::read(&c.outcomes_path).xpassed)
+            .collect(),
+        net: req
+            .inputs
+            .net
+            .and_then(|n| crate::python::NetOut::read(&n.out)),
+        coverage: coverage::kept(
+            out,
+            &stem,
+            coverage::requested(req.inputs.user_args),
+            req.inputs.invocation_dir,
+        ),
+        fixed_costs: processes::merge_costs(&costs),
+        launcher: Some(crate::plan::processes::Launcher::Processes.to_string()),
+        processes: records,
+        ..base_manifest(req, &shard_cmd.junit_path)
+    };
+    write_manifest(&manifest, &paths.manifest)?;
+    let nothing_ran = if any_collected {
+        nothing_ran_in(&manifest)
+    } else {
+        None
+    };
+    Ok(ShardOutcome {
+        exit_code: if nothing_ran.is_some() {
+            0
+        } else {
+            process::exit_code(&finished)
+        },
+        nothing_ran,
+        manifest,
+        killed_by: finished.killed_by,
+        interrupted_by: finished.interrupted_by,
+        plugins_loaded: shard_cmd.info_path.exists(),
     })
 }
 
@@ -468,6 +692,8 @@ fn base_manifest(req: &ShardRun<'_>, junit: &Path) -> Manifest {
         coverage: None,
         predicted_cost: shard.cost.clone(),
         fixed_costs: None,
+        launcher: None,
+        processes: Vec::new(),
     }
 }
 
@@ -543,6 +769,7 @@ mod tests {
             deselect: vec![],
             estimated: false,
             cost: None,
+            processes: Vec::new(),
         }
     }
 
@@ -559,6 +786,7 @@ mod tests {
                 dist: "load",
                 argv_budget: command::ARGV_PATH_BUDGET,
                 net: None,
+                process: None,
                 user_args: &[],
             },
             serial_marker: "db",

@@ -56,7 +56,9 @@ pub fn update(
         Err(err) => eprintln!("warning: ignoring previous timings: {err}"),
     }
     observe(&mut store, summary);
-    store.observe_selectables(&selectables(manifests));
+    let (selectable, lines) = from_results_logs(manifests);
+    store.observe_selectables(&selectable);
+    store.observe_lines(lines.iter().map(|(id, line)| (id, *line)));
     store.provenance = provenance;
     if let Err(err) = store.write(out) {
         eprintln!("warning: {err}");
@@ -146,10 +148,14 @@ fn merge_previous(store: &mut Store, previous: Store) {
     }
 }
 
-/// Markers and keywords per test from the results logs of both phases of every shard (a
-/// manifest from an artifact names only its own shard; the logs sit beside it).
-fn selectables(manifests: &[LoadedManifest]) -> BTreeMap<String, Selectable> {
+/// Markers and keywords, and the line pytest reported, per test from the results logs of both
+/// phases of every shard (a manifest from an artifact names only its own shard; the logs sit
+/// beside it).
+fn from_results_logs(
+    manifests: &[LoadedManifest],
+) -> (BTreeMap<String, Selectable>, BTreeMap<String, u64>) {
     let mut out = BTreeMap::new();
+    let mut lines = BTreeMap::new();
     for m in manifests {
         let Ok(shard) = Shard::new(m.manifest.shard_index.into(), m.manifest.shard_total.into())
         else {
@@ -161,14 +167,17 @@ fn selectables(manifests: &[LoadedManifest]) -> BTreeMap<String, Selectable> {
             let Some(log) = results_log::read(&path) else {
                 continue;
             };
-            for t in log.tests {
-                if let Some(sel) = t.selectable.filter(|_| storable(&t.id)) {
+            for t in log.tests.into_iter().filter(|t| storable(&t.id)) {
+                if let Some(line) = t.line {
+                    lines.insert(t.id.clone(), line);
+                }
+                if let Some(sel) = t.selectable {
                     out.insert(t.id, sel);
                 }
             }
         }
     }
-    out
+    (out, lines)
 }
 
 /// A stand-in for an over-long name names no real test: never persist it.
@@ -199,7 +208,7 @@ fn observe(store: &mut Store, summary: &Summary) {
         .filter_map(|r| {
             let c = r.measured_costs.as_ref()?;
             Some(FixedCostObservation {
-                workers: r.workers?,
+                workers: c.startup_workers.or(r.workers)?,
                 startup_seconds: c.startup_seconds,
                 collection: c.collection.clone(),
             })

@@ -246,6 +246,8 @@ pub struct FileConfig {
     pub fail_on: Option<crate::report::compare::FailOn>,
     pub out_dir: Option<PathBuf>,
     pub dist: Option<String>,
+    /// `--launcher`: `xdist` or `processes`.
+    pub launcher: Option<crate::plan::processes::Launcher>,
     pub serial_marker: Option<String>,
     pub shards: Option<u32>,
     pub target_seconds: Option<f64>,
@@ -340,6 +342,19 @@ mod tests {
     fn unknown_key_is_named() {
         let err = parse_file_config("[tool.parallel-pytest]\nwrokers = 3\n").unwrap_err();
         assert!(err.contains("wrokers"), "{err}");
+    }
+
+    #[test]
+    fn launcher_is_xdist_or_processes() {
+        use crate::plan::processes::Launcher;
+        let l = |t: &str| parse_file_config(&format!("[tool.parallel-pytest]\nlauncher = {t}\n"));
+        assert_eq!(
+            l("\"processes\"").unwrap().launcher,
+            Some(Launcher::Processes)
+        );
+        assert_eq!(l("\"xdist\"").unwrap().launcher, Some(Launcher::Xdist));
+        let err = l("\"forks\"").unwrap_err();
+        assert!(err.contains("forks") && err.contains("processes"), "{err}");
     }
 
     #[test]

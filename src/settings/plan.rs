@@ -48,6 +48,9 @@ pub struct PlanInputsSettings {
     /// The timings fallback chain may ask the CI API, within this time; `None`: opted out
     /// (`--no-timings-fetch` / `PARALLEL_PYTEST_NO_TIMINGS_FETCH` / `timings-fetch = false`).
     pub timings_fetch: Option<std::time::Duration>,
+    /// Why `--launcher processes` was set aside for xdist (pytest options it cannot honour),
+    /// for `plan` and `run` to print.
+    pub launcher_note: Option<String>,
 }
 
 impl PlanInputsSettings {
@@ -88,13 +91,27 @@ impl PlanInputsSettings {
         let memory = &settings.machine.memory_per_worker_mib;
         let timings_fetch =
             super::fetch_limit(!inputs.no_timings_fetch, inputs.timings_fetch_timeout, file)?;
+        let mut launcher = pick(
+            inputs.launcher,
+            file.launcher,
+            plan::processes::Launcher::default(),
+        )
+        .value;
+        let env_addopts = std::env::var(env_vars::ci::PYTEST_ADDOPTS).ok();
+        let launcher_note = (launcher == plan::processes::Launcher::Processes)
+            .then(|| crate::pytest::processes::refusal(&inputs.pytest_args, env_addopts.as_deref()))
+            .flatten();
+        if launcher_note.is_some() {
+            launcher = plan::processes::Launcher::Xdist;
+        }
         Ok(PlanInputsSettings {
             timings_fetch,
+            launcher_note,
             plan: plan::Inputs {
                 invocation_dir: paths::absolute(&cwd, &settings.root),
                 paths: inputs.paths.clone(),
                 pytest_args: inputs.pytest_args.clone(),
-                env_addopts: std::env::var(env_vars::ci::PYTEST_ADDOPTS).ok(),
+                env_addopts,
                 timings,
                 timings_base,
                 collect_with,
@@ -104,6 +121,7 @@ impl PlanInputsSettings {
                     collected: None,
                 },
                 // `run --out-dir` adds its own; here the configured or default one.
+                launcher,
                 ignore: vec![paths::absolute(
                     &paths::absolute(&cwd, &settings.root),
                     file.out_dir

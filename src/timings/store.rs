@@ -6,7 +6,8 @@
 //!   "version": 2,
 //!   "smoothing": {"method": "ewma", "alpha": 0.3, "forget_after_runs": 10},
 //!   "tests": {"tests/test_a.py::test_x": {"seconds": 1.25, "runs": 4, "missed": 0,
-//!             "markers": ["slow"], "keywords": ["slow", "test_a.py", "test_x", "tests"]}},
+//!             "markers": ["slow"], "keywords": ["slow", "test_a.py", "test_x", "tests"],
+//!             "line": 41}},
 //!   "collection": {"tests/test_a.py": {"seconds": 0.8, "runs": 4, "missed": 0}},
 //!   "startup": {"2": {"seconds": 1.9, "runs": 4, "missed": 0}},
 //!   "shard_errors": {"1/4": {"predicted_seconds": 9.5, "measured_seconds": 10.1, "error_percent": -5.9}},
@@ -27,6 +28,10 @@
 //! shard (`(predicted − measured) / measured`), so users see the model converge. A version 1
 //! store still reads (without fixed costs) and is written back as version 2.
 //!
+//! `line` (optional, written when a run recorded it) is where the test sits in its file (the
+//! 0-based line of its function): the plan replays pytest's collection order with it to predict
+//! how xdist's `load` scheduler hands a shard's tests out (see `plan::cost`).
+//!
 //! `markers` and `keywords` (optional, written when a run recorded them) are what pytest's
 //! `-m` and `-k` match a test against: its markers' names, and the names `-k` searches (the
 //! test's and its parents' names, its markers', extra keywords). The plan uses them to leave
@@ -40,7 +45,7 @@
 //! been deselected, or its shard lost); after 10 missed runs in a row it is dropped (deleted or
 //! renamed tests). Keys are written sorted, so the same store serialises byte-identically.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -69,6 +74,11 @@ pub struct StoreEntry {
     /// Names `-k` matches; absent when no run recorded them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keywords: Option<Vec<String>>,
+    /// Where the test sits in its file (0-based line of its function, as pytest's item location
+    /// gives it), so the plan can replay the order in which xdist hands a shard's tests out;
+    /// absent when no run recorded it. Replaced whenever a run records it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
 }
 
 /// What `-m` and `-k` match one test against, as a run recorded it.
@@ -165,11 +175,14 @@ pub struct FixedCostObservation {
     pub collection: BTreeMap<String, f64>,
 }
 
-/// The fixed costs a plan uses: learned per-file collection and start-up per worker count.
+/// The fixed costs a plan uses: learned per-file collection and start-up per worker count,
+/// and where each test sits in its file (the order xdist hands a shard's tests out in).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FixedCosts {
     pub collection: BTreeMap<String, f64>,
     pub startup: BTreeMap<u32, f64>,
+    /// Test id → the line a run recorded it at (see [`StoreEntry::line`]).
+    pub lines: HashMap<String, u64>,
 }
 
 impl FixedCosts {
@@ -190,6 +203,7 @@ impl FixedCosts {
     pub fn extend(&mut self, other: FixedCosts) {
         self.collection.extend(other.collection);
         self.startup.extend(other.startup);
+        self.lines.extend(other.lines);
     }
 }
 
@@ -307,6 +321,14 @@ impl Store {
                 .filter(|(_, e)| usable(e.seconds))
                 .filter_map(|(w, e)| Some((w.parse::<u32>().ok()?, e.seconds)))
                 .collect(),
+            lines: self
+                .tests
+                .iter()
+                .filter_map(|(id, e)| {
+                    let key = crate::node_id::NodeId::new(id.clone()).into_string();
+                    Some((key, e.line?))
+                })
+                .collect(),
         }
     }
 
@@ -384,6 +406,7 @@ impl Store {
                         missed: 0,
                         markers: None,
                         keywords: None,
+                        line: None,
                     },
                 );
             }
@@ -432,6 +455,15 @@ impl Store {
             if let Some(entry) = self.tests.get_mut(id) {
                 entry.markers = Some(sel.markers.clone());
                 entry.keywords = Some(sel.keywords.clone());
+            }
+        }
+    }
+
+    /// Records the line each test was seen at (replaced whenever a run records it again).
+    pub fn observe_lines<'a>(&mut self, seen: impl IntoIterator<Item = (&'a String, u64)>) {
+        for (id, line) in seen {
+            if let Some(entry) = self.tests.get_mut(id) {
+                entry.line = Some(line);
             }
         }
     }
@@ -540,6 +572,7 @@ fn smooth_into(
                     missed: 0,
                     markers: None,
                     keywords: None,
+                    line: None,
                 },
             ));
         }
@@ -653,6 +686,26 @@ mod tests {
         let id = "a.py::u".to_string();
         s.observe_selectables([(&id, &none)]);
         assert_eq!(s.tests["a.py::u"].selectable(), Some(none));
+    }
+
+    #[test]
+    fn lines_are_optional_replaced_when_seen_and_reach_the_plan() {
+        let mut s = Store::default();
+        s.observe_run([("a.py::t", 1.0), ("a.py::u", 1.0)]);
+        assert!(!s.to_json().contains("\"line\""), "absent until recorded");
+        let (t, gone) = ("a.py::t".to_string(), "a.py::gone".to_string());
+        s.observe_lines([(&t, 7), (&gone, 3)]);
+        s.observe_lines([(&t, 9)]);
+        assert_eq!(s.tests["a.py::t"].line, Some(9));
+        assert!(
+            !s.tests.contains_key("a.py::gone"),
+            "only stored tests get a line"
+        );
+        let json = s.to_json();
+        assert!(json.contains("\"line\": 9"), "{json}");
+        assert_eq!(Store::from_json(&json).unwrap(), s);
+        let lines = s.fixed_costs().lines;
+        assert_eq!(lines, [("a.py::t".to_string(), 9)].into());
     }
 
     #[test]

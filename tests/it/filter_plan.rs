@@ -45,6 +45,11 @@ fn shards(plan: &serde_json::Value) -> Vec<(Vec<String>, f64)> {
         .collect()
 }
 
+/// `test_slow` in `tests/fixtures/filter-plan/tests/test_slow.py`: its `parametrize` decorator
+/// is on line 7 (1-based), which is where Python starts a decorated function; pytest's
+/// location is 0-based.
+const LINE_OF_TEST_SLOW: u64 = 6;
+
 #[test]
 fn a_marker_filter_is_balanced_on_what_runs_and_runs_everything_selected_once() {
     balanced_under_filter(&python());
@@ -90,6 +95,13 @@ fn balanced_under_filter(python: &Path) {
         slow["markers"],
         serde_json::json!(["parametrize", "slow"]),
         "{slow}"
+    );
+    // Where the test sits in its file, for the plan's replay of xdist's order: pytest's
+    // 0-based location of the function, shared by its parametrized cases.
+    assert_eq!(slow["line"], serde_json::json!(LINE_OF_TEST_SLOW), "{slow}");
+    assert_eq!(
+        tests["tests/test_slow.py::test_slow[3]"]["line"],
+        slow["line"]
     );
     // The module's node name is `test_slow.py` on pytest 8+, `tests/test_slow.py` on 7.
     let keywords = slow["keywords"].as_array().unwrap();

@@ -36,6 +36,11 @@ fn check(fixture: &str, exit_code: i32) {
 }
 
 #[test]
+fn processes_outcomes() {
+    check("processes", 0);
+}
+
+#[test]
 fn report_suite_outcomes() {
     check("report-suite", 1);
 }

@@ -30,6 +30,7 @@ mod measure;
 mod mock_http;
 mod parity;
 mod plan;
+mod processes;
 mod quarantine;
 mod readme;
 mod report;

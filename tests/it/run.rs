@@ -569,24 +569,43 @@ struct ShardSeen {
 /// `run --shard i/n` for every shard over the same timings (`--collect` when `collect`), each
 /// exiting 0; workers 2 for a single shard, else 1 (cheap; xdist is covered at N = 1).
 fn run_every_shard(dir: &Path, py: &Path, n: u32, collect: bool, user: &[&str]) -> Vec<ShardSeen> {
+    run_every_shard_with(dir, py, n, collect, None, user)
+}
+
+/// [`run_every_shard`]; `Some(w)`: with `--launcher processes --workers w`.
+fn run_every_shard_with(
+    dir: &Path,
+    py: &Path,
+    n: u32,
+    collect: bool,
+    processes: Option<u32>,
+    user: &[&str],
+) -> Vec<ShardSeen> {
     let out = dir.join(format!(
-        "out-{n}-{}-{}",
+        "out-{n}-{}-{}-{processes:?}",
         if collect { "collect" } else { "timings" },
         py == python7()
     ));
+    let workers = match processes {
+        Some(w) => w.to_string(),
+        None => (if n == 1 { "2" } else { "1" }).to_string(),
+    };
     (1..=n)
         .map(|i| {
             let mut cmd = Cmd::new()
                 .current_dir(dir)
                 .args(["run", "--timings", ".test_durations", "--python"])
                 .arg(py)
-                .args(["--workers", if n == 1 { "2" } else { "1" }])
+                .args(["--workers", workers.as_str()])
                 .arg("--shard")
                 .arg(format!("{i}/{n}"))
                 .arg("--out-dir")
                 .arg(&out);
             if collect {
                 cmd = cmd.arg("--collect");
+            }
+            if processes.is_some() {
+                cmd = cmd.args(["--launcher", "processes"]);
             }
             let (_, stderr) = cmd.args(user).expect_code(0);
             let manifest: Manifest = serde_json::from_str(
@@ -756,6 +775,58 @@ fn every_test_runs_exactly_once_with_collect() {
     assert!(
         seen.param_spread,
         "the planner never split test_param: the test lost its point"
+    );
+}
+
+/// The same under `--launcher processes` (each shard `W` plain pytest processes, planned as
+/// `N·W` one-process sub-shards), N = 1..4 × W = 2, 3, from the timings alone: every test once,
+/// added and removed tests as above, and each shard records one process per planned sub-shard.
+#[test]
+fn every_test_runs_exactly_once_with_processes() {
+    processes_case(false);
+}
+
+/// [`every_test_runs_exactly_once_with_processes`] with `--collect`.
+#[test]
+fn every_test_runs_exactly_once_with_processes_and_collect() {
+    processes_case(true);
+}
+
+fn processes_case(collect: bool) {
+    let dir = fixture_copy("run-basic");
+    std::fs::write(dir.path().join(".test_durations"), BASIC_TIMINGS).unwrap();
+    let expected = expected_keys(dir.path());
+    let mut seen = Exercised::default();
+    for w in [2, 3] {
+        for n in 1..=4 {
+            let shards = run_every_shard_with(dir.path(), &python(), n, collect, Some(w), &[]);
+            for s in &shards {
+                let m = &s.manifest;
+                if m.pytest_started {
+                    assert_eq!(m.launcher.as_deref(), Some("processes"));
+                    assert_eq!(m.workers, w, "shard {}/{n}", m.shard_index);
+                    assert!(!m.processes.is_empty() && m.processes.len() <= w as usize);
+                    // 5: a process planned only ids that are gone (noted as not found, as a
+                    // shard under xdist would be); the shard still exits 0 above.
+                    assert!(
+                        m.processes
+                            .iter()
+                            .all(|p| matches!(p.exit_code, Some(0 | 5))),
+                        "{:?}",
+                        m.processes
+                    );
+                }
+            }
+            check_shards(&expected, &shards, collect, &mut seen);
+        }
+    }
+    assert!(
+        seen.param_spread,
+        "the planner never split test_param: the test lost its point"
+    );
+    assert!(
+        collect || seen.removed_planned,
+        "no plan named {REMOVED}: the note went untested"
     );
 }
 

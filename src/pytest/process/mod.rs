@@ -144,6 +144,75 @@ pub fn run_sampled(
     Ok((finished?, usage))
 }
 
+/// Several commands side by side (`--launcher processes`), each as [`run_sampled`] runs one
+/// (its own process group, signals forwarded to it), each sampled as a plain pytest. The usage
+/// is theirs together: CPU seconds from the kernel over the whole phase (a per-process figure
+/// from the kernel would count the others reaped meanwhile), the sum of each process's peak
+/// memory (an upper bound: their samples are not simultaneous), one worker row per process
+/// named `labels[k]`.
+pub fn run_side_by_side(
+    cmds: &[&PytestCommand],
+    labels: &[String],
+    grace: Duration,
+) -> (Vec<Result<Finished, SpawnError>>, ResourceUsage) {
+    let before = kernel::reaped();
+    let ended: Vec<(Result<Finished, SpawnError>, Option<ResourceUsage>)> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = cmds
+                .iter()
+                .map(|cmd| {
+                    scope.spawn(move || {
+                        let runtime = match tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                        {
+                            Ok(r) => r,
+                            Err(e) => return (Err(SpawnError::Signals(e)), None),
+                        };
+                        let mut sampler = None;
+                        let finished = runtime.block_on(run_async(cmd, grace, &mut |pid| {
+                            sampler = Some(Sampler::start(
+                                PathBuf::from("/proc"),
+                                pid,
+                                false,
+                                sampler::DEFAULT_INTERVAL,
+                            ));
+                        }));
+                        (finished, sampler.map(Sampler::stop))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+    let mut usage = ResourceUsage::default();
+    let mut results = Vec::with_capacity(ended.len());
+    for (k, (finished, sampled)) in ended.into_iter().enumerate() {
+        results.push(finished);
+        let Some(u) = sampled else { continue };
+        usage.measured |= u.measured;
+        usage.samples = if k == 0 {
+            u.samples
+        } else {
+            usage.samples.min(u.samples)
+        };
+        usage.cpu_seconds += u.cpu_seconds;
+        usage.peak_rss_bytes += u.peak_rss_bytes;
+        usage.cpu_wait_seconds = match (usage.cpu_wait_seconds, u.cpu_wait_seconds) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+        let label = labels.get(k).cloned().unwrap_or_default();
+        usage.workers.extend(u.workers.into_iter().map(|mut w| {
+            w.label.clone_from(&label);
+            w
+        }));
+    }
+    (results, usage.with_reaped(before, kernel::reaped()))
+}
+
 /// The command with pytest's environment, not yet spawned (both platforms add their own
 /// grouping on top).
 fn command(cmd: &PytestCommand) -> std::process::Command {
