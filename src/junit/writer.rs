@@ -1,16 +1,14 @@
-//! The merged JUnit file (for GitLab `artifacts:reports:junit` and any other consumer), written
-//! with `quick-junit`: one `<testsuite>` per input file, one `<testcase>` per test with its final
-//! outcome; flaky tests are successes carrying `<flakyFailure>` for the attempts that failed.
+//! The merged JUnit file (for GitLab `artifacts:reports:junit` and any other consumer): one
+//! `<testsuite>` per input file, one `<testcase>` per test with its final outcome; flaky tests are successes carrying `<flakyFailure>` for the attempts that failed.
 //!
 //! GitLab ignores JUnit files of 30 MB or more, so texts are cut (by lowering a per-text cap)
 //! until the file fits; `Written::texts_cut_to` says how far.
 //!
-//! Memory: quick-junit serialises a whole `Report` at once, and a `Report` of a million
-//! testcases costs far more than the data it holds. So each input file becomes its own
-//! one-suite `Report`, serialised and streamed out between our own `<testsuites>` tags (whose
-//! totals we compute the same way quick-junit does): peak memory is one suite.
-
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
+//! The layout, escaping and cleaning are quick-junit's (cargo-nextest's writer), byte for byte
+//! (a test checks against it), but written straight from the merged tests: building a
+//! quick-junit `TestCase` per test cost more than everything else the report does. Each input
+//! file is serialised on its own (on all CPUs) and streamed out between the `<testsuites>`
+//! tags: peak memory is one suite per CPU.
 
 use super::merge::MergedTest;
 use super::model::Outcome;
@@ -43,7 +41,7 @@ pub enum WriteError {
         #[source]
         source: std::io::Error,
     },
-    /// quick-junit could not serialise a suite.
+    /// A thread serialising a suite failed.
     #[error("failed to serialise the merged JUnit: {0}")]
     Serialize(String),
 }
@@ -162,7 +160,7 @@ fn write_to<W: std::io::Write>(
         let bodies: Vec<Result<Vec<u8>, String>> = std::thread::scope(|scope| {
             let handles: Vec<_> = batch
                 .iter()
-                .map(|input| scope.spawn(move || serialize_suite(input, cap)))
+                .map(|input| scope.spawn(move || Ok(serialize_suite(input, cap))))
                 .collect();
             handles
                 .into_iter()
@@ -183,39 +181,191 @@ fn write_to<W: std::io::Write>(
     Ok(written + tail.len() as u64)
 }
 
-/// One input file as its `<testsuite>` element, serialised by quick-junit.
-fn serialize_suite(input: &SuiteInput<'_>, cap: usize) -> Result<Vec<u8>, String> {
-    let mut report = Report::new("parallel-pytest");
-    report.add_test_suite(suite(input, cap));
-    let mut buf = Vec::new();
-    report.serialize(&mut buf).map_err(|e| e.to_string())?;
-    let body = suite_body(&buf).ok_or("quick-junit wrote an unexpected document")?;
-    Ok(body.to_vec())
-}
-
-/// The `<testsuite>` element(s) of a serialised one-suite report: everything between the
-/// `<testsuites ...>` line and `</testsuites>`.
-fn suite_body(doc: &[u8]) -> Option<&[u8]> {
-    let open = find(doc, b"<testsuites")?;
-    let start = open + doc[open..].iter().position(|&b| b == b'\n')? + 1;
-    let end = rfind(doc, b"</testsuites>")?;
-    (start <= end).then(|| &doc[start..end])
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).rposition(|w| w == needle)
-}
-
 /// Serialises into memory.
 #[cfg(test)]
 fn write_vec(suites: &[SuiteInput<'_>], cap: usize) -> Result<Vec<u8>, PassError> {
     let mut out = Vec::new();
     write_to(&mut out, suites, cap)?;
     Ok(out)
+}
+
+/// One input file as its `<testsuite>` element, laid out as quick-junit's indenting writer lays
+/// out a one-suite report (four spaces a level; no line break after text): the element starts
+/// at its indent and ends with a line break.
+fn serialize_suite(input: &SuiteInput<'_>, cap: usize) -> Vec<u8> {
+    let (mut failures, mut errors, mut skipped) = (0usize, 0usize, 0usize);
+    for test in input.tests {
+        match test.last.outcome {
+            Outcome::Failed => failures += 1,
+            Outcome::Error => errors += 1,
+            Outcome::Skipped | Outcome::Xfailed | Outcome::Xpassed => skipped += 1,
+            Outcome::Passed => {}
+        }
+    }
+    // About 200 bytes a test without texts: one allocation for most suites.
+    let mut out = Vec::with_capacity(256 + input.tests.len() * 200);
+    out.extend_from_slice(b"    <testsuite");
+    attr(&mut out, "name", &input.name);
+    number(&mut out, "tests", input.tests.len());
+    number(&mut out, "skipped", skipped);
+    number(&mut out, "errors", errors);
+    number(&mut out, "failures", failures);
+    if let Some(s) = input.seconds {
+        seconds(&mut out, s);
+    }
+    if input.tests.is_empty() {
+        out.extend_from_slice(b"/>\n");
+        return out;
+    }
+    out.push(b'>');
+    for test in input.tests {
+        testcase(&mut out, test, cap);
+    }
+    out.extend_from_slice(b"\n    </testsuite>\n");
+    out
+}
+
+/// One `<testcase>` element, indented at level 2, children at level 3.
+fn testcase(out: &mut Vec<u8>, test: &MergedTest, cap: usize) {
+    let last = &test.last;
+    out.extend_from_slice(b"\n        <testcase");
+    attr(out, "name", &last.name);
+    if !last.classname.is_empty() {
+        attr(out, "classname", &last.classname);
+    }
+    seconds(out, last.time_seconds.max(0.0));
+    if let Some(file) = &last.file {
+        attr(out, "file", file);
+    }
+    if let Some(line) = last.line {
+        out.extend_from_slice(b" line=\"");
+        out.extend_from_slice(line.to_string().as_bytes());
+        out.push(b'"');
+    }
+    let message = |cap| text(&last.message, cap);
+    match last.outcome {
+        Outcome::Passed if !test.is_flaky() => {
+            out.extend_from_slice(b"/>");
+            return;
+        }
+        Outcome::Passed => {
+            out.push(b'>');
+            let first = text(&test.first_failure, cap.max(256));
+            for _ in 1..test.attempts {
+                out.extend_from_slice(b"\n            <flakyFailure");
+                if let Some(m) = &first {
+                    attr(out, "message", m);
+                }
+                out.extend_from_slice(b">\n            </flakyFailure>");
+            }
+        }
+        Outcome::Failed | Outcome::Error => {
+            let tag = if last.outcome == Outcome::Error {
+                "error"
+            } else {
+                "failure"
+            };
+            out.push(b'>');
+            status(out, tag, message(cap.max(256)), None, text(&last.text, cap));
+        }
+        Outcome::Skipped => {
+            out.push(b'>');
+            status(
+                out,
+                "skipped",
+                message(cap.max(256)),
+                None,
+                text(&last.text, cap),
+            );
+        }
+        Outcome::Xfailed => {
+            out.push(b'>');
+            let ty = Some("pytest.xfail");
+            status(
+                out,
+                "skipped",
+                message(cap.max(256)),
+                ty,
+                text(&last.text, cap),
+            );
+        }
+        Outcome::Xpassed => {
+            out.push(b'>');
+            let m = Some("xfail-marked test passes unexpectedly".to_owned());
+            status(out, "skipped", m, None, text(&last.text, cap));
+        }
+    }
+    out.extend_from_slice(b"\n        </testcase>");
+}
+
+/// The outcome element at level 3: empty without a text, else the text right after the tag.
+fn status(
+    out: &mut Vec<u8>,
+    tag: &str,
+    message: Option<String>,
+    ty: Option<&str>,
+    text: Option<String>,
+) {
+    out.extend_from_slice(b"\n            <");
+    out.extend_from_slice(tag.as_bytes());
+    if let Some(m) = &message {
+        attr(out, "message", m);
+    }
+    if let Some(t) = ty {
+        attr(out, "type", t);
+    }
+    match text {
+        None => out.extend_from_slice(b"/>"),
+        Some(t) => {
+            out.push(b'>');
+            out.extend_from_slice(quick_xml::escape::escape(clean(&t)).as_bytes());
+            out.extend_from_slice(b"</");
+            out.extend_from_slice(tag.as_bytes());
+            out.push(b'>');
+        }
+    }
+}
+
+/// ` key="value"`, the value cleaned and escaped.
+fn attr(out: &mut Vec<u8>, key: &str, value: &str) {
+    out.push(b' ');
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"=\"");
+    out.extend_from_slice(quick_xml::escape::escape(clean(value)).as_bytes());
+    out.push(b'"');
+}
+
+fn number(out: &mut Vec<u8>, key: &str, n: usize) {
+    out.push(b' ');
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"=\"");
+    out.extend_from_slice(n.to_string().as_bytes());
+    out.push(b'"');
+}
+
+/// ` time="S.SSS"`, through a `Duration` as quick-junit stores it (which rounds to whole
+/// nanoseconds). A time no `Duration` holds (over 584 billion years, from a hostile file) is
+/// written as it is instead of panicking as quick-junit did.
+fn seconds(out: &mut Vec<u8>, s: f64) {
+    use std::io::Write;
+    let s = std::time::Duration::try_from_secs_f64(s).map_or(s, |d| d.as_secs_f64());
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, " time=\"{s:.3}\"");
+}
+
+/// Untrusted text made fit for XML as quick-junit's `XmlString` makes it: ANSI escape
+/// sequences and the control characters XML 1.0 forbids are removed (tabs and carriage returns
+/// too, as there). Text of printable ASCII and line feeds, nearly every test name, is left as
+/// it is without a copy.
+fn clean(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes().all(|b| b == b'\n' || (0x20..0x7f).contains(&b)) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let stripped = strip_ansi_escapes::strip_str(s);
+    std::borrow::Cow::Owned(stripped.replace(
+        |c| matches!(c, '\x00'..='\x08' | '\x0b' | '\x0c' | '\x0e'..='\x1f'),
+        "",
+    ))
 }
 
 fn text(s: &Option<String>, cap: usize) -> Option<String> {
@@ -225,8 +375,16 @@ fn text(s: &Option<String>, cap: usize) -> Option<String> {
     }
 }
 
-fn suite(input: &SuiteInput<'_>, cap: usize) -> TestSuite {
-    {
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::junit::merge::merge_attempts;
+    use crate::junit::reader::{Limits, read_str};
+
+    /// The merged file as quick-junit wrote it before this writer replaced it: the reference
+    /// every suite is compared with, byte for byte.
+    fn reference_body(input: &SuiteInput<'_>, cap: usize) -> Vec<u8> {
+        use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
         let mut suite = TestSuite::new(input.name.as_str());
         if let Some(s) = input.seconds {
             suite.set_time(std::time::Duration::from_secs_f64(s));
@@ -235,14 +393,8 @@ fn suite(input: &SuiteInput<'_>, cap: usize) -> TestSuite {
             let last = &test.last;
             let mut status = match last.outcome {
                 Outcome::Passed => TestCaseStatus::success(),
-                Outcome::Failed | Outcome::Error => {
-                    let kind = if last.outcome == Outcome::Error {
-                        NonSuccessKind::Error
-                    } else {
-                        NonSuccessKind::Failure
-                    };
-                    TestCaseStatus::non_success(kind)
-                }
+                Outcome::Failed => TestCaseStatus::non_success(NonSuccessKind::Failure),
+                Outcome::Error => TestCaseStatus::non_success(NonSuccessKind::Error),
                 Outcome::Skipped | Outcome::Xfailed | Outcome::Xpassed => TestCaseStatus::skipped(),
             };
             match last.outcome {
@@ -286,15 +438,153 @@ fn suite(input: &SuiteInput<'_>, cap: usize) -> TestSuite {
             }
             suite.add_test_case(case);
         }
-        suite
+        let mut report = Report::new("parallel-pytest");
+        report.add_test_suite(suite);
+        let mut doc = Vec::new();
+        report.serialize(&mut doc).unwrap();
+        // Everything between the `<testsuites ...>` line and `</testsuites>`.
+        let find = |needle: &[u8]| doc.windows(needle.len()).position(|w| w == needle);
+        let open = find(b"<testsuites").unwrap();
+        let start = open + doc[open..].iter().position(|&b| b == b'\n').unwrap() + 1;
+        let end = doc
+            .windows(13)
+            .rposition(|w| w == b"</testsuites>")
+            .unwrap();
+        doc[start..end].to_vec()
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::junit::merge::merge_attempts;
-    use crate::junit::reader::{Limits, read_str};
+    fn test_of(
+        (classname, name, file, line): (String, String, Option<String>, Option<u64>),
+        (outcome, message, text, time): (Outcome, Option<String>, Option<String>, f64),
+        (attempts, first_failure): (u32, Option<String>),
+    ) -> MergedTest {
+        MergedTest {
+            last: crate::junit::TestCase {
+                classname,
+                name,
+                file,
+                line,
+                time_seconds: time,
+                outcome,
+                message,
+                text,
+                inner_reruns: 0,
+            },
+            attempts,
+            total_seconds: time,
+            first_failure,
+        }
+    }
+
+    fn assert_same_as_quick_junit(name: &str, tests: &[MergedTest], seconds: Option<f64>) {
+        let input = SuiteInput {
+            name: name.to_owned(),
+            tests,
+            seconds,
+        };
+        for cap in CAPS {
+            let ours = serialize_suite(&input, cap);
+            let reference = reference_body(&input, cap);
+            assert!(
+                ours == reference,
+                "cap {cap}:\n ours: {:?}\n quick-junit: {:?}",
+                String::from_utf8_lossy(&ours),
+                String::from_utf8_lossy(&reference)
+            );
+        }
+    }
+
+    /// Every hostile kind of text the cleaning and escaping handle: markup, quotes, ANSI
+    /// sequences, every C0 control, DEL, C1 controls, non-characters, astral characters.
+    const HOSTILE: &[&str] = &[
+        "",
+        "plain",
+        "<script>alert('x')</script> & \"quoted\"",
+        "]]><![CDATA[",
+        "&amp; &lt; &#x0; &unknown;",
+        "\u{1b}[31mred\u{1b}[0m and \u{1b}]0;title\u{7} and \u{1b}(B",
+        "\u{0}\u{1}\u{2}\u{3}\u{4}\u{5}\u{6}\u{7}\u{8}\t\n\u{b}\u{c}\r\u{e}\u{f}\u{10}\u{1f}",
+        "tab\there\r\nwindows",
+        "a tab\tonly",
+        "a carriage return\ronly",
+        "del\u{7f}c1\u{80}\u{85}\u{9b}31m\u{9f}nbsp\u{a0}",
+        "non-characters \u{fffe}\u{ffff}\u{fffd} astral \u{1f600} ß€",
+        "\u{1b}",
+        "\u{1b}[",
+        "trailing escape \u{1b}[1;2",
+    ];
+
+    #[test]
+    fn hostile_text_is_written_exactly_as_quick_junit_wrote_it() {
+        let long = format!("{}\u{1b}[0m<&>", "é".repeat(400));
+        let mut texts: Vec<String> = HOSTILE.iter().map(|s| (*s).to_owned()).collect();
+        texts.push(long);
+        let outcomes = [
+            Outcome::Passed,
+            Outcome::Failed,
+            Outcome::Error,
+            Outcome::Skipped,
+            Outcome::Xfailed,
+            Outcome::Xpassed,
+        ];
+        let mut tests = Vec::new();
+        for (i, t) in texts.iter().enumerate() {
+            for (j, outcome) in outcomes.into_iter().enumerate() {
+                let some = |k: usize| (k % 3 != 0).then(|| t.clone());
+                tests.push(test_of(
+                    (
+                        if j == 0 { String::new() } else { t.clone() },
+                        format!("{t}[{i}-{j}]"),
+                        some(i + j),
+                        (j % 2 == 0).then_some(i as u64),
+                    ),
+                    (outcome, some(i + j + 1), some(i + j + 2), 0.1 * j as f64),
+                    (1 + (i % 3) as u32, some(i)),
+                ));
+            }
+        }
+        for (i, t) in texts.iter().enumerate() {
+            assert_same_as_quick_junit(t, &tests, (i % 2 == 0).then_some(1234.5678));
+        }
+        assert_same_as_quick_junit("empty suite <&>", &[], None);
+        assert_same_as_quick_junit("empty suite", &[], Some(0.0));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_suite_is_written_exactly_as_quick_junit_wrote_it(
+            suite_name in any_text(),
+            seconds in proptest::option::of(0.0..1e6_f64),
+            tests in proptest::collection::vec(
+                (
+                    (any_text(), any_text(), proptest::option::of(any_text()),
+                        proptest::option::of(proptest::prelude::any::<u64>())),
+                    (proptest::sample::select(vec![
+                        Outcome::Passed, Outcome::Failed, Outcome::Error,
+                        Outcome::Skipped, Outcome::Xfailed, Outcome::Xpassed,
+                    ]),
+                    proptest::option::of(any_text()), proptest::option::of(any_text()),
+                    0.0..1e4_f64),
+                    (1..4_u32, proptest::option::of(any_text())),
+                ),
+                0..6,
+            ),
+        ) {
+            let tests: Vec<MergedTest> =
+                tests.into_iter().map(|(a, b, c)| test_of(a, b, c)).collect();
+            assert_same_as_quick_junit(&suite_name, &tests, seconds);
+        }
+    }
+
+    /// Short strings dense in what the writer treats specially, and any Unicode at all.
+    fn any_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            "[\\x00-\\x20<>&'\"\\x1b\\[\\]0-9;mA-Za-z\\x7f-\\u{a0}\\u{fffe}\\u{ffff}]{0,24}",
+            any::<String>(),
+            Just(String::new()),
+        ]
+    }
 
     #[test]
     fn round_trips_through_our_reader() {

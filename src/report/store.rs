@@ -73,6 +73,10 @@ pub fn not_reported(previous: &[String], base: &Path, summary: &Summary) -> Opti
         return None;
     }
     let paths = timings::sources::resolve(previous, base, base).ok()?;
+    if paths.is_empty() {
+        // No previous store: nothing to miss, and no set of a million reported ids to build.
+        return None;
+    }
     let reported: std::collections::HashSet<&str> =
         summary.observed.iter().map(|(id, _)| id.as_str()).collect();
     let mut missing: Vec<String> = Vec::new();

@@ -443,15 +443,25 @@ impl Store {
         I: IntoIterator<Item = (S, f64)>,
         S: Into<String>,
     {
-        let mut run: HashMap<String, f64> = HashMap::new();
-        for (id, s) in observations {
-            if s.is_finite() && s >= 0.0 {
-                *run.entry(id.into()).or_insert(0.0) += s;
+        // Sorted rather than hashed: a million ids sort faster than they hash into a map, and
+        // sorted is the order the store keeps them in. The sort is stable, so the attempts of
+        // one id are summed in the order they came (`0.0 +` as the sum started: -0.0 is 0).
+        let mut run: Vec<(String, f64)> = observations
+            .into_iter()
+            .filter(|(_, s)| s.is_finite() && *s >= 0.0)
+            .map(|(id, s)| (id.into(), 0.0 + s))
+            .collect();
+        run.sort_by(|a, b| a.0.cmp(&b.0));
+        run.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1 += later.1;
             }
-        }
+            same
+        });
         smooth_into(
             &mut self.tests,
-            run.into_iter().collect(),
+            run,
             self.smoothing.alpha,
             self.smoothing.forget_after_runs,
         );
@@ -506,7 +516,8 @@ impl Store {
         });
     }
 
-    /// Pretty JSON with sorted keys and a trailing newline.
+    /// Pretty JSON with sorted keys and a trailing newline: what [`Store::write`] streams.
+    #[cfg(test)]
     fn to_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
         s.push('\n');
@@ -524,54 +535,113 @@ impl Store {
             fs_err::create_dir_all(dir).map_err(io)?;
         }
         let tmp = path.with_extension("json.tmp");
-        fs_err::write(&tmp, self.to_json()).map_err(io)?;
+        // Streamed, not built as one string first: a million tests make 130 MB of JSON.
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, fs_err::File::create(&tmp)?);
+            serde_json::to_writer_pretty(&mut out, self)?;
+            out.write_all(b"\n")?;
+            out.flush()
+        };
+        write().map_err(io)?;
         fs_err::rename(&tmp, path).map_err(io)
     }
 }
 
 /// EWMA of `observed` into `entries` (first observation as is); entries not observed count a
-/// missed run and go after `forget` missed runs in a row.
+/// missed run and go after `forget` missed runs in a row. A key observed twice is smoothed
+/// twice, in order.
+///
+/// One merge of two sorted lists, then a bulk build of the map: a million tests cost a linear
+/// pass instead of a million tree look-ups and inserts.
 fn smooth_into(
     entries: &mut BTreeMap<String, StoreEntry>,
-    observed: Vec<(String, f64)>,
+    mut observed: Vec<(String, f64)>,
     alpha: f64,
     forget: u32,
 ) {
-    let seen: std::collections::BTreeSet<&str> = observed.iter().map(|(k, _)| k.as_str()).collect();
-    entries.retain(|k, e| {
-        if seen.contains(k.as_str()) {
-            return true;
-        }
+    // Callers pass sorted keys; a stable sort of sorted input is one linear check.
+    observed.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut old = std::mem::take(entries).into_iter().peekable();
+    let mut merged: Vec<(String, StoreEntry)> = Vec::with_capacity(observed.len());
+    let missed = |merged: &mut Vec<(String, StoreEntry)>, (key, mut e): (String, StoreEntry)| {
         e.missed = e.missed.saturating_add(1);
-        e.missed < forget
-    });
+        if e.missed < forget {
+            merged.push((key, e));
+        }
+    };
+    let smooth = |e: &mut StoreEntry, s: f64| {
+        e.seconds += alpha * (s - e.seconds);
+        e.runs = e.runs.saturating_add(1);
+        e.missed = 0;
+    };
     for (key, s) in observed {
-        match entries.get_mut(&key) {
-            Some(e) => {
-                e.seconds += alpha * (s - e.seconds);
-                e.runs = e.runs.saturating_add(1);
-                e.missed = 0;
-            }
-            None => {
-                entries.insert(
-                    key,
-                    StoreEntry {
-                        seconds: s,
-                        runs: 1,
-                        missed: 0,
-                        markers: None,
-                        keywords: None,
-                        line: None,
-                    },
-                );
-            }
+        while old.peek().is_some_and(|(k, _)| *k < key) {
+            missed(&mut merged, old.next().expect("peeked"));
+        }
+        if let Some((_, e)) = merged.last_mut().filter(|(k, _)| *k == key) {
+            smooth(e, s);
+        } else if old.peek().is_some_and(|(k, _)| *k == key) {
+            let (key, mut e) = old.next().expect("peeked");
+            smooth(&mut e, s);
+            merged.push((key, e));
+        } else {
+            merged.push((
+                key,
+                StoreEntry {
+                    seconds: s,
+                    runs: 1,
+                    missed: 0,
+                    markers: None,
+                    keywords: None,
+                    line: None,
+                },
+            ));
         }
     }
+    for rest in old {
+        missed(&mut merged, rest);
+    }
+    // Sorted and unique: `collect` builds the tree in one pass.
+    *entries = merged.into_iter().collect();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_written_file_is_the_json_and_merging_keeps_every_rule() {
+        let mut s = Store::default();
+        s.smoothing.forget_after_runs = 2;
+        s.observe_run([("b", 1.0), ("a", 2.0), ("b", 0.5), ("c", -0.0)]);
+        s.observe_run([("c", 4.0), ("d", 1.0), ("c", 1.0), ("a", f64::NAN)]);
+        let seconds: Vec<(&str, f64, u32, u32)> = s
+            .tests
+            .iter()
+            .map(|(k, e)| (k.as_str(), e.seconds, e.runs, e.missed))
+            .collect();
+        // `a` and `b` missed once; `c` summed its two attempts (5.0) into its first 0.0.
+        assert_eq!(
+            seconds,
+            [
+                ("a", 2.0, 1, 1),
+                ("b", 1.5, 1, 1),
+                ("c", 1.5, 2, 0),
+                ("d", 1.0, 1, 0)
+            ]
+        );
+        s.observe_run([("d", 1.0)]);
+        assert_eq!(
+            s.tests.keys().collect::<Vec<_>>(),
+            ["c", "d"],
+            "forgotten after 2"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        s.write(&path).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), s.to_json());
+    }
 
     #[test]
     fn worker_memory_rises_at_once_and_falls_slowly() {
