@@ -293,18 +293,7 @@ pub fn run(
     };
     write_manifest(&manifest, &paths.manifest)?;
     let nothing_ran = nothing_ran(&manifest, &cmd.collected_path);
-    Ok(ShardOutcome {
-        exit_code: if nothing_ran.is_some() {
-            0
-        } else {
-            process::exit_code(&finished)
-        },
-        nothing_ran,
-        manifest,
-        killed_by: finished.killed_by,
-        interrupted_by: finished.interrupted_by,
-        plugins_loaded: cmd.info_path.exists(),
-    })
+    Ok(outcome(manifest, nothing_ran, &finished, &cmd.info_path))
 }
 
 /// The commands of a `--launcher processes` shard's processes, as `--dry-run` shows them and
@@ -504,18 +493,34 @@ fn run_processes(
     } else {
         None
     };
-    Ok(ShardOutcome {
+    Ok(outcome(
+        manifest,
+        nothing_ran,
+        &finished,
+        &shard_cmd.info_path,
+    ))
+}
+
+/// How a shard that started pytest ended; a shard whose planned tests all went away exits 0
+/// and says so (`nothing_ran`).
+fn outcome(
+    manifest: Manifest,
+    nothing_ran: Option<NothingRan>,
+    finished: &Finished,
+    info_path: &Path,
+) -> ShardOutcome {
+    ShardOutcome {
         exit_code: if nothing_ran.is_some() {
             0
         } else {
-            process::exit_code(&finished)
+            process::exit_code(finished)
         },
         nothing_ran,
         manifest,
         killed_by: finished.killed_by,
         interrupted_by: finished.interrupted_by,
-        plugins_loaded: shard_cmd.info_path.exists(),
-    })
+        plugins_loaded: info_path.exists(),
+    }
 }
 
 /// A shard the plan gave no tests: pytest is not started; an empty but valid report and the
