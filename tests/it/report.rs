@@ -642,6 +642,12 @@ fn unreadable_files_are_reported_per_file_and_others_still_count() {
 #[test]
 fn timings_store_is_written_for_the_next_plan_and_smoothed() {
     let dir = artifacts_copy();
+    // The shared run's folder may hold a store another test's report left there; this test
+    // starts without one.
+    let default_store = dir.path().join(".parallel-pytest/timings.json");
+    if default_store.exists() {
+        std::fs::remove_file(&default_store).unwrap();
+    }
     // Not `report_json`, which sends the store to a private file: this is about the default.
     let out = Cmd::new()
         .current_dir(dir.path())
