@@ -166,6 +166,25 @@ impl Paths {
             serial_results_log: out_dir.join(super::results_log::file_name(stem, true)),
         }
     }
+
+    /// Removes what an earlier run of this shard left that either launcher writes (a leftover
+    /// manifest or results log would otherwise pass for this run's).
+    fn remove_stale(&self, req: &ShardRun<'_>, stem: &str) -> Result<(), RunError> {
+        for stale in [
+            &self.manifest,
+            &self.serial_out,
+            &self.serial_junit,
+            &self.results_log,
+            &self.serial_results_log,
+        ] {
+            remove_if_exists(stale)?;
+        }
+        if let Some(net) = req.inputs.net {
+            remove_if_exists(&net.out)?;
+        }
+        coverage::remove_stale(req.inputs.out_dir, stem)?;
+        Ok(())
+    }
 }
 
 /// The two commands of a shard, as `--dry-run` shows them and `run` starts them (pure: `plan`
@@ -214,24 +233,16 @@ pub fn run(
     // A report or manifest left by an earlier run must never pass for this run's (a crash
     // before pytest writes its file, or this process being killed, would otherwise look green).
     for stale in [
-        &paths.manifest,
         &cmd.junit_path,
         &cmd.info_path,
         &cmd.collected_path,
         &cmd.outcomes_path,
         &cmd.costs_path,
-        &paths.serial_out,
-        &paths.serial_junit,
-        &paths.results_log,
-        &paths.serial_results_log,
     ] {
         remove_if_exists(stale)?;
     }
-    if let Some(net) = req.inputs.net {
-        remove_if_exists(&net.out)?;
-    }
     let stem = req.inputs.id.file_stem();
-    coverage::remove_stale(req.inputs.out_dir, &stem)?;
+    paths.remove_stale(req, &stem)?;
     let mut cmd = cmd;
     cmd.env
         .push(coverage::data_file_env(req.inputs.out_dir, &stem, false));
@@ -343,21 +354,10 @@ fn run_processes(
             remove_if_exists(stale)?;
         }
     }
-    for stale in [
-        &paths.manifest,
-        &shard_cmd.junit_path,
-        &shard_cmd.info_path,
-        &paths.serial_out,
-        &paths.serial_junit,
-        &paths.results_log,
-        &paths.serial_results_log,
-    ] {
+    for stale in [&shard_cmd.junit_path, &shard_cmd.info_path] {
         remove_if_exists(stale)?;
     }
-    if let Some(net) = req.inputs.net {
-        remove_if_exists(&net.out)?;
-    }
-    coverage::remove_stale(out, &stem)?;
+    paths.remove_stale(req, &stem)?;
     let spawned_at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
