@@ -268,19 +268,9 @@ fn testcase(out: &mut Vec<u8>, test: &MergedTest, cap: usize) {
             out.push(b'>');
             status(out, tag, message(cap.max(256)), None, text(&last.text, cap));
         }
-        Outcome::Skipped => {
+        Outcome::Skipped | Outcome::Xfailed => {
             out.push(b'>');
-            status(
-                out,
-                "skipped",
-                message(cap.max(256)),
-                None,
-                text(&last.text, cap),
-            );
-        }
-        Outcome::Xfailed => {
-            out.push(b'>');
-            let ty = Some("pytest.xfail");
+            let ty = (last.outcome == Outcome::Xfailed).then_some("pytest.xfail");
             status(
                 out,
                 "skipped",
